@@ -1,0 +1,1 @@
+"""A Glance-like image registry whose image data lives in the object store."""

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Brume needs on a fresh Debian machine: system packages with apt-get,
+# Python packages with pip (Brume itself in editable mode).
+#   ./install.sh         runtime: servers, libvirt + QEMU, demo-image tools
+#   ./install.sh --dev   runtime plus the test and lint tools
+set -euo pipefail
+cd "$(dirname "$0")"
+
+dev=0
+[ "${1:-}" = "--dev" ] && dev=1
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+APT_PACKAGES=(
+  # building Python extensions (xattr, libvirt-python)
+  gcc pkg-config python3-dev libvirt-dev
+  # hypervisor: libvirt with QEMU (TCG where KVM is unavailable)
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
+  # demo image: kernel package unpacked (not installed), busybox initramfs, bootable ISO
+  busybox-static cpio grub-pc-bin grub-common xorriso mtools
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install.sh: apt-get installing: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+PY=${PYTHON:-python3}
+pip_flags=(-q)
+# Debian's own python3 refuses system-wide pip installs (PEP 668) unless told.
+if $PY -c 'import sys, sysconfig, os; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")) else 1)'; then
+  pip_flags+=(--break-system-packages)
+fi
+if [ $dev -eq 1 ]; then
+  $PY -m pip install "${pip_flags[@]}" -e '.[test]'
+else
+  $PY -m pip install "${pip_flags[@]}" -e .
+fi
+echo "install.sh: done"

@@ -1,0 +1,1 @@
+"""The public HTTP API (Swift's /v1/<account>/<container>/<object>) with token auth."""

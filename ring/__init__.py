@@ -1,0 +1,1 @@
+"""Consistent-hash placement: ring builder, ring files, ring lookup and the ring-builder CLI."""

@@ -1,0 +1,34 @@
+"""Packaging for Brume: a Swift-style object and image store with a thin compute layer."""
+from setuptools import find_packages, setup
+
+setup(
+    name="brume",
+    version="0.1.0",
+    description="Distributed object and image storage cluster with a thin compute layer",
+    python_requires=">=3.11",
+    packages=find_packages(include=["ring*", "storage*", "proxy*", "imagesvc*", "compute*"]),
+    package_data={"": ["*.conf", "*.json"]},
+    install_requires=[
+        "eventlet>=0.36",
+        "webob>=1.8",
+        "xattr>=1.0",
+        "msgpack>=1.0",
+        "libvirt-python>=9.0",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "python-swiftclient>=4.4",
+            "python-glanceclient>=4.0",
+            "ruff>=0.6",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "brume = storage.cli.main:main",
+            "ring-builder = ring.cli:main",
+        ],
+    },
+)

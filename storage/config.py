@@ -1,0 +1,153 @@
+"""Loading and validating Brume's ini config files.
+
+Every server and daemon declares the options it reads as a list of `Option`s; `load_section`
+parses one section of an ini file against that list and returns plain values. Anything wrong
+(missing file, missing section, unknown or malformed option, missing required value) raises
+`ConfigError` whose message is one clear line naming the file, section and option, so a
+server can print it and exit instead of showing a traceback.
+
+It also holds the secure-by-default rule: a process that binds to anything but loopback must
+not run with the development defaults shipped in etc/ (`refuse_dev_defaults`).
+"""
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# Values shipped in etc/ and used by the all-in-one cluster. They are fine on loopback and
+# refused anywhere else.
+DEV_DEFAULT_SECRETS = frozenset(
+    {
+        "brume-dev-prefix",
+        "brume-dev-suffix",
+        "brume-dev-token-secret",
+        "brume-dev-service-secret",
+        "testing",
+        "testing2",
+        "testing3",
+        "admin",
+    }
+)
+
+
+class ConfigError(Exception):
+    """A config problem, described in one line."""
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def parse_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range: {port}")
+    return port
+
+
+def parse_ip(text: str) -> str:
+    return str(ipaddress.ip_address(text.strip()))
+
+
+_NO_DEFAULT = object()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One config option: its name, how to parse it, and its default (none means required)."""
+
+    name: str
+    parse: Callable[[str], Any] = str
+    default: Any = _NO_DEFAULT
+    help: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is _NO_DEFAULT
+
+
+def read_ini(path: str) -> configparser.ConfigParser:
+    """Parse an ini file, turning every failure into a one-line ConfigError."""
+    parser = configparser.ConfigParser(interpolation=None)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (configparser.Error, UnicodeDecodeError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: cannot parse: {first_line}") from None
+    return parser
+
+
+def load_section(
+    parser: configparser.ConfigParser,
+    section: str,
+    options: list[Option],
+    path: str = "<config>",
+    allow_unknown: bool = False,
+) -> dict[str, Any]:
+    """Validate one section against `options`; return {name: parsed value}."""
+    if not parser.has_section(section):
+        raise ConfigError(f"{path}: missing section [{section}]")
+    raw = dict(parser.items(section, raw=True))
+    known = {opt.name for opt in options}
+    if not allow_unknown:
+        # DEFAULT-section values show up in every section; only flag the section's own keys.
+        defaults = set(parser.defaults())
+        unknown = sorted(set(raw) - known - defaults)
+        if unknown:
+            raise ConfigError(f"{path}: [{section}] unknown option '{unknown[0]}'")
+    values: dict[str, Any] = {}
+    for opt in options:
+        if opt.name not in raw or raw[opt.name].strip() == "":
+            if opt.required:
+                raise ConfigError(f"{path}: [{section}] missing required option '{opt.name}'")
+            values[opt.name] = opt.default
+            continue
+        try:
+            values[opt.name] = opt.parse(raw[opt.name].strip())
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}: [{section}] bad value for '{opt.name}': {raw[opt.name].strip()!r} ({exc})"
+            ) from None
+    return values
+
+
+def load_config_file(
+    path: str, section: str, options: list[Option], allow_unknown: bool = False
+) -> dict[str, Any]:
+    """Read `path` and validate `section` in one step."""
+    return load_section(read_ini(path), section, options, path, allow_unknown)
+
+
+def is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_dev_defaults(bind_ip: str, secrets: dict[str, str], where: str = "") -> None:
+    """Raise ConfigError when binding off loopback with a development default secret."""
+    if is_loopback(bind_ip):
+        return
+    for name, value in secrets.items():
+        if value in DEV_DEFAULT_SECRETS:
+            raise ConfigError(
+                f"{where}refusing to bind {bind_ip} with the development default for "
+                f"'{name}': set a real secret (defaults are only allowed on loopback)"
+            )

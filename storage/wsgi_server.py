@@ -1,0 +1,165 @@
+"""The thin, shared eventlet runner that serves every Brume WSGI application.
+
+    python -m storage.wsgi_server /path/to/server.conf
+
+The config's `[server]` section names the application factory (`app = module:function`,
+called with the config path and returning a WSGI app) and where to listen. The runner
+answers `GET /healthcheck` itself, refuses development secrets off loopback, prints one clear
+line and exits 2 on any config error, and stops cleanly on SIGTERM/SIGINT.
+"""
+from __future__ import annotations
+
+import configparser
+import importlib
+import logging
+import os
+import signal
+import socket
+import sys
+
+from storage.config import (
+    ConfigError,
+    Option,
+    is_loopback,
+    load_section,
+    parse_bool,
+    parse_ip,
+    parse_port,
+    read_ini,
+    refuse_dev_defaults,
+)
+
+SERVER_OPTIONS = [
+    Option("app", str, help="application factory, module:function(conf_path) -> WSGI app"),
+    Option("bind_ip", parse_ip, "127.0.0.1"),
+    Option("bind_port", parse_port),
+    Option("conf_dir", str, "", help="directory with brume.conf and the ring files"),
+    Option("backlog", int, 4096),
+    Option("max_clients", int, 1024),
+    Option("client_timeout", float, 60.0),
+    Option("access_log", parse_bool, False),
+    Option("log_level", str, "INFO"),
+]
+
+
+def healthcheck_middleware(app):
+    """Answer GET /healthcheck with 200 OK before the application sees it."""
+
+    def wrapped(environ, start_response):
+        if environ.get("PATH_INFO") == "/healthcheck":
+            body = b"OK"
+            start_response(
+                "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def load_factory(spec: str):
+    module_name, _, func_name = spec.partition(":")
+    if not module_name or not func_name:
+        raise ConfigError(f"[server] app must be module:function, got {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, func_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"[server] cannot load app {spec!r}: {exc}") from None
+
+
+def collect_secret_candidates(parser: configparser.ConfigParser) -> dict[str, str]:
+    """Every option value (and the first word of each, for `key role role` lines)."""
+    found: dict[str, str] = {}
+    for section in parser.sections():
+        for key, value in parser.items(section, raw=True):
+            words = value.split()
+            if words:
+                found[f"[{section}] {key}"] = words[0]
+    return found
+
+
+def check_security(conf_path: str, parser, server: dict) -> None:
+    if is_loopback(server["bind_ip"]):
+        return
+    secrets = collect_secret_candidates(parser)
+    if server["conf_dir"]:
+        cluster_conf = os.path.join(server["conf_dir"], "brume.conf")
+        if os.path.exists(cluster_conf):
+            secrets.update(collect_secret_candidates(read_ini(cluster_conf)))
+    refuse_dev_defaults(server["bind_ip"], secrets, where=f"{conf_path}: ")
+
+
+def listen(ip: str, port: int, backlog: int) -> socket.socket:
+    from storage.green import eventlet
+
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    return eventlet.listen((ip, port), family=family, backlog=backlog, reuse_addr=True)
+
+
+def build(conf_path: str):
+    """Validate the config and build the app. Returns (server options, wrapped app)."""
+    parser = read_ini(conf_path)
+    server = load_section(parser, "server", SERVER_OPTIONS, conf_path, allow_unknown=False)
+    check_security(conf_path, parser, server)
+    app = load_factory(server["app"])(conf_path)
+    return server, healthcheck_middleware(app)
+
+
+def serve(sock, app, server: dict) -> None:
+    from storage.green import eventlet
+
+    log = logging.getLogger("brume.access")
+    eventlet.wsgi.server(
+        sock,
+        app,
+        log=log if server["access_log"] else None,
+        log_output=server["access_log"],
+        max_size=server["max_clients"],
+        socket_timeout=server["client_timeout"],
+        keepalive=True,
+        minimum_chunk_size=65536,
+        debug=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m storage.wsgi_server CONF_FILE", file=sys.stderr)
+        return 2
+    from storage.green import eventlet
+
+    eventlet.monkey_patch()
+    conf_path = argv[0]
+    try:
+        server, app = build(conf_path)
+        sock = listen(server["bind_ip"], server["bind_port"], server["backlog"])
+    except ConfigError as exc:
+        print(f"brume: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"brume: {conf_path}: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=getattr(logging, str(server["log_level"]).upper(), logging.INFO),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+    def stop(signum, frame):
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logging.getLogger("brume").info(
+        "serving %s on %s:%s", server["app"], server["bind_ip"], server["bind_port"]
+    )
+    try:
+        serve(sock, app, server)
+    except SystemExit:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
