@@ -1,0 +1,98 @@
+"""The shared runner: a real process on loopback, healthcheck, one-line config errors."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from storage.wsgi_server import healthcheck_middleware
+
+HERE = os.path.dirname(__file__)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def hello_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello"]
+
+
+def make_hello(conf_path):
+    return hello_app
+
+
+def run(conf_text, tmp_path):
+    conf = tmp_path / "s.conf"
+    conf.write_text(conf_text)
+    return subprocess.run(
+        [sys.executable, "-m", "storage.wsgi_server", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=os.path.dirname(os.path.dirname(HERE)),
+    )
+
+
+def test_healthcheck_middleware():
+    from webob import Request
+
+    app = healthcheck_middleware(hello_app)
+    assert Request.blank("/healthcheck").get_response(app).body == b"OK"
+    assert Request.blank("/other").get_response(app).body == b"hello"
+
+
+def test_serves_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    conf = tmp_path / "s.conf"
+    conf.write_text(
+        f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "storage.wsgi_server", str(conf)],
+        cwd=os.path.dirname(os.path.dirname(HERE)),
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck") as resp:
+                    assert resp.read() == b"OK"
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not come up"
+                assert proc.poll() is None, proc.stderr.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/x") as resp:
+            assert resp.read() == b"hello"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    "conf, fragment",
+    [
+        ("[server]\napp = nosuch.module:x\nbind_port = 1\n", "cannot load app"),
+        ("[server]\napp = x\nbind_port = 1\n", "module:function"),
+        ("[server]\napp = a:b\n", "missing required option 'bind_port'"),
+        ("[server]\napp = a:b\nbind_port = 1\ntypo = 3\n", "unknown option 'typo'"),
+        (
+            "[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = 1\n"
+            "bind_ip = 10.1.2.3\n[auth]\ntoken_secret = brume-dev-token-secret\n",
+            "refusing to bind 10.1.2.3",
+        ),
+    ],
+)
+def test_config_errors_are_one_line_no_traceback(tmp_path, conf, fragment):
+    result = run(conf, tmp_path)
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
