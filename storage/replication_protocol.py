@@ -1,0 +1,250 @@
+"""Brume's object replication protocol over HTTP: the receiving side and the wire format.
+
+Two verbs, served by the object server, both sent with `X-Backend-Replication: true`:
+
+* `REPLICATE /<dev>/<part>[/<suffix>-<suffix>...]` — answers the partition's suffix hashes as a
+  msgpack map {suffix: md5 hex}, after recomputing the suffixes named in the path (that is how a
+  sender asks the peer to rehash what it has just pushed). With `X-Backend-Replicate-Op: list`
+  it instead answers, for the named suffixes only, {suffix: {hash: [live file names]}} so the
+  sender can decide which files the peer lacks.
+* `SYNC /<dev>/<part>/<hash>/<timestamp>.<data|ts|meta>` — pushes one object file. The body is
+  the file's msgpack metadata (`X-Backend-Metadata-Length` bytes) followed by the object's body
+  bytes (`.data` only; Content-Length = both together). The receiver streams the body to
+  `<dev>/tmp/`, checks its MD5 against the metadata's ETag and its length against
+  Content-Length (422 and nothing kept when they differ), attaches the metadata, fsyncs, renames
+  into the hash dir, applies newest-wins cleanup and invalidates the suffix. 201: stored,
+  200: it was already there, 409: obsolete on arrival (the peer holds something newer).
+
+Errors: 400 for malformed paths/headers, 507 for a missing device. Handlers never raise.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import uuid
+
+import msgpack
+from webob import Response
+
+from storage.object_metadata import (
+    MetadataError,
+    read_layout,
+    unpack_metadata,
+    write_metadata_fd,
+)
+from storage.ondisk_files import cleanup_ondisk_files, parse_filename
+from storage.suffix_hashes import get_hashes, invalidate_suffix, list_suffix_files
+
+REPLICATION_HEADER = "X-Backend-Replication"
+OP_HEADER = "X-Backend-Replicate-Op"
+METADATA_LENGTH_HEADER = "X-Backend-Metadata-Length"
+METHODS = ("REPLICATE", "SYNC")
+CHUNK = 65536
+MAX_METADATA = 1 << 20
+_DEVICE_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_HASH_RE = re.compile(r"^[0-9a-f]{32}$")
+_SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
+
+
+class ProtocolError(Exception):
+    """A malformed replication request; the message is the 400 body."""
+
+
+# ----- paths (shared by both sides)
+def partition_dir(devices: str, device: str, part: int | str) -> str:
+    return os.path.join(devices, device, "objects", str(part))
+
+
+def hash_dir(devices: str, device: str, part: int | str, obj_hash: str) -> str:
+    return os.path.join(partition_dir(devices, device, part), obj_hash[-3:], obj_hash)
+
+
+def replicate_path(device: str, part: int, suffixes=()) -> str:
+    path = f"/{device}/{part}"
+    return f"{path}/{'-'.join(sorted(suffixes))}" if suffixes else path
+
+
+def sync_path(device: str, part: int, obj_hash: str, name: str) -> str:
+    return f"/{device}/{part}/{obj_hash}/{name}"
+
+
+def parse_path(path: str, min_parts: int, max_parts: int) -> list[str]:
+    parts = path.strip("/").split("/")
+    if not min_parts <= len(parts) <= max_parts or "" in parts:
+        raise ProtocolError("bad replication path")
+    device = parts[0]
+    if not _DEVICE_RE.match(device) or device in (".", ".."):
+        raise ProtocolError("bad device name")
+    if not parts[1].isdigit():
+        raise ProtocolError("bad partition")
+    return parts
+
+
+# ----- sender side helpers
+def file_payload(path: str) -> tuple[bytes, int]:
+    """(packed metadata, body length) of a local object file; raises MetadataError/OSError."""
+    layout = read_layout(path)
+    return msgpack.packb(layout.metadata, use_bin_type=True), layout.body_length
+
+
+def body_chunks(path: str, packed: bytes, body_length: int):
+    """The SYNC request body: metadata then exactly `body_length` body bytes, in chunks."""
+    yield packed
+    remaining = body_length
+    with open(path, "rb") as handle:
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                raise OSError(f"{path}: file shorter than its Content-Length")
+            remaining -= len(chunk)
+            yield chunk
+
+
+def decode(body: bytes) -> dict:
+    value = msgpack.unpackb(body, raw=False)
+    if not isinstance(value, dict):
+        raise ValueError("expected a msgpack map")
+    return value
+
+
+# ----- receiver side
+def handle_replication(request, devices: str, reclaim_age: float, mount_check: bool = False):
+    """webob Request -> Response for REPLICATE and SYNC; never raises."""
+    try:
+        if request.method == "REPLICATE":
+            return _replicate(request, devices, reclaim_age, mount_check)
+        if request.method == "SYNC":
+            return _sync(request, devices, reclaim_age, mount_check)
+        return _text(405, "method not allowed")
+    except ProtocolError as exc:
+        return _text(400, str(exc))
+    except OSError as exc:
+        return _text(500, f"replication failed: {exc.strerror or exc}")
+
+
+def _text(status: int, message: str) -> Response:
+    return Response(status=status, body=message.encode() + b"\n", content_type="text/plain")
+
+
+def _device_ok(devices: str, device: str, mount_check: bool) -> bool:
+    path = os.path.join(devices, device)
+    return os.path.isdir(path) and (not mount_check or os.path.ismount(path))
+
+
+def _replicate(request, devices, reclaim_age, mount_check) -> Response:
+    parts = parse_path(request.path_info, 2, 3)
+    device, part = parts[0], parts[1]
+    suffixes = parts[2].split("-") if len(parts) == 3 else []
+    if not all(_SUFFIX_RE.match(s) for s in suffixes):
+        raise ProtocolError("bad suffix list")
+    if not _device_ok(devices, device, mount_check):
+        return _text(507, f"device {device} unavailable")
+    pdir = partition_dir(devices, device, part)
+    if request.headers.get(OP_HEADER, "hashes") == "list":
+        listing = {s: list_suffix_files(pdir, s, reclaim_age) for s in suffixes}
+        return Response(status=200, body=msgpack.packb(listing), content_type="application/msgpack")
+    if not os.path.isdir(pdir) and not suffixes:
+        hashes = {}
+    else:
+        hashes = get_hashes(pdir, recalculate=suffixes, reclaim_age=reclaim_age)
+    return Response(status=200, body=msgpack.packb(hashes), content_type="application/msgpack")
+
+
+def _read_exact(stream, length: int) -> bytes:
+    data = bytearray()
+    while len(data) < length:
+        chunk = stream.read(min(CHUNK, length - len(data)))
+        if not chunk:
+            raise ProtocolError("body shorter than announced")
+        data += chunk
+    return bytes(data)
+
+
+def _sync(request, devices, reclaim_age, mount_check) -> Response:
+    device, part, obj_hash, name = parse_path(request.path_info, 4, 4)
+    if not _HASH_RE.match(obj_hash):
+        raise ProtocolError("bad object hash")
+    parsed = parse_filename(name)
+    if parsed is None:
+        raise ProtocolError("bad object file name")
+    try:
+        meta_length = int(request.headers[METADATA_LENGTH_HEADER])
+        total = int(request.headers["Content-Length"])
+    except (KeyError, ValueError):
+        raise ProtocolError(f"{METADATA_LENGTH_HEADER} and Content-Length required") from None
+    if not 0 < meta_length <= min(total, MAX_METADATA):
+        raise ProtocolError(f"bad {METADATA_LENGTH_HEADER}")
+    if not _device_ok(devices, device, mount_check):
+        return _text(507, f"device {device} unavailable")
+    stream = request.environ["wsgi.input"]
+    try:
+        metadata = unpack_metadata(_read_exact(stream, meta_length))
+    except MetadataError as exc:
+        raise ProtocolError(str(exc)) from None
+    body_length = total - meta_length
+    ext = parsed[1]
+    if ext == ".data":
+        if metadata.get("Content-Length") != str(body_length):
+            raise ProtocolError("body length does not match the metadata's Content-Length")
+    elif body_length:
+        raise ProtocolError(f"a {ext} file has no body")
+    target_dir = hash_dir(devices, device, part, obj_hash)
+    if os.path.exists(os.path.join(target_dir, name)):
+        _drain(stream, body_length)
+        return _text(200, "already present")
+    tmp_dir = os.path.join(devices, device, "tmp")
+    os.makedirs(tmp_dir, exist_ok=True)
+    tmp_path = os.path.join(tmp_dir, f"sync-{uuid.uuid4().hex}")
+    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        md5 = hashlib.md5(usedforsecurity=False)
+        remaining = body_length
+        while remaining > 0:
+            chunk = stream.read(min(CHUNK, remaining))
+            if not chunk:
+                raise ProtocolError("body shorter than announced")
+            md5.update(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view):]
+            remaining -= len(chunk)
+        if ext == ".data" and metadata.get("ETag", "").strip('"') != md5.hexdigest():
+            os.close(fd)
+            fd = -1
+            os.unlink(tmp_path)
+            return _text(422, "body does not match the metadata's ETag")
+        write_metadata_fd(fd, metadata, body_length)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.makedirs(target_dir, exist_ok=True)
+        os.replace(tmp_path, os.path.join(target_dir, name))
+        _fsync_dir(target_dir)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_path)
+    verdict = cleanup_ondisk_files(target_dir, reclaim_age)
+    invalidate_suffix(partition_dir(devices, device, part), obj_hash[-3:])
+    if name not in verdict.live:
+        return _text(409, "obsolete: a newer file exists")
+    return _text(201, "stored")
+
+
+def _drain(stream, length: int) -> None:
+    while length > 0:
+        chunk = stream.read(min(CHUNK, length))
+        if not chunk:
+            return
+        length -= len(chunk)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
