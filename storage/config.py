@@ -81,7 +81,8 @@ class Option:
 
 def read_ini(path: str) -> configparser.ConfigParser:
     """Parse an ini file, turning every failure into a one-line ConfigError."""
-    parser = configparser.ConfigParser(interpolation=None)
+    # Only "=" separates keys from values: [users] keys look like "account:user".
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: config file not found")
     try:
