@@ -1,0 +1,200 @@
+"""Builds Brume's demo VM image from Debian packages alone.
+
+The image is a small hybrid ISO (GRUB for BIOS, from grub-pc-bin + xorriso + mtools) holding
+a Debian kernel (unpacked from the linux-image-amd64 package, never installed on the host)
+and a busybox-static initramfs, converted to qcow2 by qemu-img. Its init prints
+`DEMO_BOOT_LINE` and the guest's uptime to the serial console (ttyS0) every few seconds,
+powers off on the ACPI power button, and, when built with `poweroff_after`, powers itself off
+that many seconds after boot. Under QEMU TCG it reaches the console line in about 8 s.
+
+`build_demo_image()` is pure file work: no cluster, no libvirt. The kernel package is
+downloaded once into a cache directory (`install.sh` pre-fills it).
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+DEMO_BOOT_LINE = "BRUME-DEMO: guest booted"
+DEFAULT_CACHE_DIR = "/var/cache/brume/debs"
+KERNEL_METAPACKAGE = "linux-image-amd64"
+BUSYBOX = "/bin/busybox"
+
+INIT_SCRIPT = """#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+insmod /lib/evdev.ko 2>/dev/null
+insmod /lib/button.ko 2>/dev/null
+echo "{boot_line}"
+echo "BRUME-DEMO: uptime $(cut -d' ' -f1 /proc/uptime) s"
+for ev in /sys/class/input/event*; do
+  if grep -q "Power Button" "$ev/device/name" 2>/dev/null; then
+    ( head -c 1 "/dev/input/$(basename "$ev")" >/dev/null
+      echo "BRUME-DEMO: power button pressed, powering off"; poweroff -f ) &
+  fi
+done
+after=$(sed -n 's/.*brume_poweroff_after=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$after" ]; then
+  ( sleep "$after"; echo "BRUME-DEMO: powering off by itself"; poweroff -f ) &
+fi
+while true; do
+  sleep 5
+  echo "BRUME-DEMO: uptime $(cut -d' ' -f1 /proc/uptime) s"
+done
+"""
+
+GRUB_CFG = """serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=0
+menuentry "Brume demo" {{
+  linux /boot/vmlinuz console=ttyS0,115200 quiet panic=-1{extra}
+  initrd /boot/initrd.img
+}}
+"""
+
+REQUIRED_TOOLS = ("apt-get", "apt-cache", "dpkg-deb", "grub-mkrescue", "xorriso", "qemu-img")
+
+
+class DemoImageError(Exception):
+    """Building the demo image failed; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class DemoArtifacts:
+    """The built files: the bootable qcow2 plus the kernel and initramfs on their own."""
+
+    qcow2: str
+    kernel: str
+    initramfs: str
+
+
+def _run(cmd: list[str], cwd: str | None = None) -> str:
+    try:
+        result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    except FileNotFoundError:
+        raise DemoImageError(f"{cmd[0]} not found: run ./install.sh") from None
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        last = detail[-1] if detail else f"exit {result.returncode}"
+        raise DemoImageError(f"{' '.join(cmd[:2])} failed: {last}")
+    return result.stdout
+
+
+def check_tools() -> None:
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    if not os.path.exists(BUSYBOX):
+        missing.append("busybox-static (/bin/busybox)")
+    if missing:
+        raise DemoImageError(f"missing tools for the demo image: {', '.join(missing)}")
+
+
+def kernel_package_name() -> str:
+    """The versioned kernel package that linux-image-amd64 currently depends on."""
+    out = _run(["apt-cache", "depends", KERNEL_METAPACKAGE])
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("Depends:") and "linux-image-" in line:
+            return line.split(":", 1)[1].strip()
+    raise DemoImageError(f"cannot resolve {KERNEL_METAPACKAGE}: run apt-get update")
+
+
+def fetch_kernel_deb(cache_dir: str = DEFAULT_CACHE_DIR) -> str:
+    """Path of the kernel .deb in the cache, downloading it with apt-get if absent."""
+    os.makedirs(cache_dir, exist_ok=True)
+    existing = sorted(glob.glob(os.path.join(cache_dir, "linux-image-*-amd64_*.deb")))
+    if existing:
+        return existing[-1]
+    package = kernel_package_name()
+    _run(["apt-get", "download", "-q", package], cwd=cache_dir)
+    found = sorted(glob.glob(os.path.join(cache_dir, f"{package}_*.deb")))
+    if not found:
+        raise DemoImageError(f"apt-get download {package} left no .deb in {cache_dir}")
+    return found[-1]
+
+
+def _newc_entry(name: str, mode: int, data: bytes, ino: int) -> bytes:
+    """One cpio 'newc' record (the initramfs format the kernel unpacks)."""
+    encoded = name.encode() + b"\0"
+    fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(encoded), 0]
+    header = b"070701" + b"".join(b"%08X" % value for value in fields)
+    record = header + encoded
+    record += b"\0" * (-len(record) % 4)
+    record += data
+    record += b"\0" * (-len(record) % 4)
+    return record
+
+
+# Kernel modules the init loads so the ACPI power button reaches /dev/input (graceful stop).
+MODULES = ("drivers/input/evdev.ko", "drivers/acpi/button.ko")
+
+
+def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
+    """Write a gzip'd newc cpio with busybox, /init and the given kernel modules."""
+    with open(BUSYBOX, "rb") as handle:
+        busybox = handle.read()
+    entries = [
+        ("bin", 0o040755, b""),
+        ("dev", 0o040755, b""),
+        ("proc", 0o040755, b""),
+        ("sys", 0o040755, b""),
+        ("lib", 0o040755, b""),
+        ("bin/busybox", 0o100755, busybox),
+        ("init", 0o100755, INIT_SCRIPT.format(boot_line=DEMO_BOOT_LINE).encode()),
+    ]
+    for name, data in sorted(modules.items()):
+        entries.append((f"lib/{name}", 0o100644, data))
+    archive = b"".join(
+        _newc_entry(name, mode, data, ino) for ino, (name, mode, data) in enumerate(entries, 1)
+    )
+    archive += _newc_entry("TRAILER!!!", 0, b"", 0)
+    with gzip.open(path, "wb", compresslevel=6) as out:
+        out.write(archive)
+
+
+def build_demo_image(
+    output_dir: str, cache_dir: str = DEFAULT_CACHE_DIR, poweroff_after: int | None = None
+) -> DemoArtifacts:
+    """Build demo.qcow2 (plus vmlinuz and initrd.img) into `output_dir`."""
+    check_tools()
+    os.makedirs(output_dir, exist_ok=True)
+    deb = fetch_kernel_deb(cache_dir)
+    with tempfile.TemporaryDirectory(prefix="brume-demo-") as work:
+        unpacked = os.path.join(work, "deb")
+        _run(["dpkg-deb", "-x", deb, unpacked])
+        kernels = glob.glob(os.path.join(unpacked, "boot", "vmlinuz-*"))
+        if not kernels:
+            raise DemoImageError(f"{deb} holds no kernel")
+        modules = {}
+        for relative in MODULES:
+            pattern = os.path.join(unpacked, "lib", "modules", "*", "kernel", relative)
+            for found in glob.glob(pattern):
+                with open(found, "rb") as handle:
+                    modules[os.path.basename(relative)] = handle.read()
+
+        iso_root = os.path.join(work, "iso")
+        os.makedirs(os.path.join(iso_root, "boot", "grub"))
+        shutil.copyfile(kernels[0], os.path.join(iso_root, "boot", "vmlinuz"))
+        build_initramfs(os.path.join(iso_root, "boot", "initrd.img"), modules)
+        extra = f" brume_poweroff_after={int(poweroff_after)}" if poweroff_after else ""
+        with open(os.path.join(iso_root, "boot", "grub", "grub.cfg"), "w") as cfg:
+            cfg.write(GRUB_CFG.format(extra=extra))
+        iso = os.path.join(work, "demo.iso")
+        _run(["grub-mkrescue", "-o", iso, iso_root])
+
+        suffix = f"-poweroff{int(poweroff_after)}" if poweroff_after else ""
+        qcow2 = os.path.join(output_dir, f"demo{suffix}.qcow2")
+        _run(["qemu-img", "convert", "-O", "qcow2", iso, qcow2 + ".tmp"])
+        os.replace(qcow2 + ".tmp", qcow2)
+        kernel = os.path.join(output_dir, "vmlinuz")
+        initramfs = os.path.join(output_dir, "initrd.img")
+        shutil.copyfile(os.path.join(iso_root, "boot", "vmlinuz"), kernel)
+        shutil.copyfile(os.path.join(iso_root, "boot", "initrd.img"), initramfs)
+    return DemoArtifacts(qcow2=qcow2, kernel=kernel, initramfs=initramfs)
