@@ -1,0 +1,130 @@
+"""Libvirt domain XML for one instance, built with ElementTree (every user string escaped).
+
+`DomainSpec` says what the instance needs: vCPUs, memory, the domain type (`qemu` for TCG,
+`kvm` where the hardware allows, `test` for libvirt's test driver), its root disk (qcow2 or
+raw file; an ISO is attached as a CD-ROM), an optional kernel/initramfs for direct kernel
+boot, the NIC (QEMU user networking or a named libvirt network), and the serial console's
+log file. `render_domain_xml(spec)` turns it into the XML string given to `defineXML`.
+The server's name and metadata travel in `<title>`/`<description>` and Brume's own
+`<metadata>` element, never into an attribute or element name.
+"""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+BRUME_XMLNS = "https://brume.invalid/xmlns/instance/1.0"
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    name: str  # libvirt domain name, derived from the server id
+    uuid: str  # the server id
+    vcpus: int
+    memory_mb: int
+    domain_type: str = "qemu"
+    disk_path: str | None = None
+    disk_format: str = "qcow2"  # qcow2 | raw | iso
+    kernel: str | None = None
+    initrd: str | None = None
+    kernel_cmdline: str = "console=ttyS0"
+    network: str | None = None  # None: QEMU user networking; else a libvirt network name
+    console_log: str | None = None
+    display_name: str = ""  # the server's user-given name
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {k.rstrip("_"): v for k, v in attrs.items()})
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _os_element(root: ET.Element, spec: DomainSpec) -> None:
+    os_el = _sub(root, "os")
+    if spec.domain_type == "test":
+        _sub(os_el, "type", "hvm")
+    else:
+        _sub(os_el, "type", "hvm", arch="x86_64", machine="pc")
+    if spec.kernel:
+        _sub(os_el, "kernel", spec.kernel)
+        if spec.initrd:
+            _sub(os_el, "initrd", spec.initrd)
+        _sub(os_el, "cmdline", spec.kernel_cmdline)
+    elif spec.disk_format == "iso":
+        _sub(os_el, "boot", dev="cdrom")
+    else:
+        _sub(os_el, "boot", dev="hd")
+
+
+def _disk_element(devices: ET.Element, spec: DomainSpec) -> None:
+    if not spec.disk_path:
+        return
+    if spec.disk_format == "iso":
+        disk = _sub(devices, "disk", type="file", device="cdrom")
+        _sub(disk, "driver", name="qemu", type="raw")
+        _sub(disk, "source", file=spec.disk_path)
+        _sub(disk, "target", dev="sda", bus="sata")
+        _sub(disk, "readonly")
+        return
+    disk = _sub(devices, "disk", type="file", device="disk")
+    _sub(disk, "driver", name="qemu", type=spec.disk_format)
+    _sub(disk, "source", file=spec.disk_path)
+    _sub(disk, "target", dev="vda", bus="virtio")
+
+
+def _nic_element(devices: ET.Element, spec: DomainSpec) -> None:
+    if spec.network:
+        nic = _sub(devices, "interface", type="network")
+        _sub(nic, "source", network=spec.network)
+    else:
+        nic = _sub(devices, "interface", type="user")
+    _sub(nic, "model", type="virtio")
+
+
+def _console_elements(devices: ET.Element, spec: DomainSpec) -> None:
+    serial = _sub(devices, "serial", type="pty")
+    if spec.console_log:
+        _sub(serial, "log", file=spec.console_log, append="on")
+    _sub(serial, "target", port="0")
+    console = _sub(devices, "console", type="pty")
+    _sub(console, "target", type="serial", port="0")
+
+
+def render_domain_xml(spec: DomainSpec) -> str:
+    if spec.vcpus < 1 or spec.memory_mb < 1:
+        raise ValueError("a domain needs at least 1 vCPU and 1 MiB of memory")
+    root = ET.Element("domain", type=spec.domain_type)
+    _sub(root, "name", spec.name)
+    _sub(root, "uuid", spec.uuid)
+    if spec.display_name:
+        _sub(root, "title", spec.display_name)
+    metadata = _sub(root, "metadata")
+    instance = ET.SubElement(metadata, f"{{{BRUME_XMLNS}}}instance")
+    _sub(instance, f"{{{BRUME_XMLNS}}}name", spec.display_name)
+    _sub(instance, f"{{{BRUME_XMLNS}}}metadata", json.dumps(spec.metadata, sort_keys=True))
+    _sub(root, "memory", str(spec.memory_mb), unit="MiB")
+    _sub(root, "vcpu", str(spec.vcpus))
+    _os_element(root, spec)
+    if spec.domain_type != "test":
+        features = _sub(root, "features")
+        _sub(features, "acpi")
+    _sub(root, "on_poweroff", "destroy")
+    _sub(root, "on_reboot", "restart")
+    _sub(root, "on_crash", "destroy")
+    devices = _sub(root, "devices")
+    _disk_element(devices, spec)
+    if spec.domain_type != "test":
+        _nic_element(devices, spec)
+        _console_elements(devices, spec)
+    ET.register_namespace("brume", BRUME_XMLNS)
+    return ET.tostring(root, encoding="unicode")
+
+
+def read_display_name(xml_text: str) -> str:
+    """The server name stored in a domain's XML (as libvirt returns it)."""
+    root = ET.fromstring(xml_text)
+    title = root.find("title")
+    return title.text or "" if title is not None else ""
