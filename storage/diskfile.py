@@ -161,7 +161,7 @@ class DiskFileManager:
 
     def diskfile(self, device, partition, account, container, obj) -> DiskFile:
         hash_ = self.hasher.hash_path(account, container, obj)
-        return DiskFile(self, device, partition, hash_, f"/{account}/{container}/{obj}")
+        return DiskFile(self, device, partition, hash_, (account, container, obj))
 
     def diskfile_from_hash(self, device, partition, hash_) -> DiskFile:
         return DiskFile(self, device, partition, hash_)
@@ -305,13 +305,16 @@ class DiskFileManager:
 class DiskFile:
     """One object (by hash) on one device: its state on disk, readers and writers."""
 
-    def __init__(self, manager: DiskFileManager, device, partition, hash_, name=None):
+    def __init__(self, manager: DiskFileManager, device, partition, hash_, names=None):
         self.manager = manager
+        # (account, container, object) when known; None when opened by hash
+        self.names = names
+        self.name = f"/{names[0]}/{names[1]}/{names[2]}" if names else None
         self.device = device
         self.partition = str(partition)
         self.hash = hash_
         self.suffix = hash_[-3:]
-        self.name = name
+        self.device_path = os.path.join(manager.devices_root, device)
         self.hash_dir = manager.hash_dir_path(device, self.partition, hash_)
         self._listing: list[str] | None = None
         self._fd: int | None = None
@@ -408,12 +411,19 @@ class DiskFile:
     def _write_empty(self, metadata: dict, ext: str) -> str:
         with self.writer() as writer:
             path = writer.commit(metadata, Timestamp(metadata["X-Timestamp"]), ext)
-        self.cleanup()
+        self.cleanup(added=os.path.basename(path))
         return path
 
-    def cleanup(self, known_names=None) -> OnDiskFiles:
-        """Remove obsolete files and mark the suffix dirty (after every write)."""
-        names = list_hash_dir(self.hash_dir) if known_names is None else known_names
+    def cleanup(self, added: str | None = None) -> OnDiskFiles:
+        """Remove obsolete files and mark the suffix dirty (after every write).
+
+        With `added` (the name just written) and a listing already cached by `ondisk()` or
+        `open()`, the directory is not listed again; only files known to be obsolete go.
+        """
+        if added is not None and self._listing is not None:
+            names = [*self._listing, added]
+        else:
+            names = list_hash_dir(self.hash_dir)
         verdict = gather_ondisk_files(names)
         remove_files(self.hash_dir, verdict.obsolete)
         if not verdict.live and verdict.obsolete:

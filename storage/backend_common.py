@@ -1,0 +1,119 @@
+"""Request parsing and answers shared by the object, container and account servers.
+
+* `split_storage_path(path, minimum, maximum)` splits `/<dev>/<part>/<account>[/<container>
+  [/<object>]]` into text segments (the object keeps its slashes), raising `BadRequestPath`
+  with a one-line reason for anything malformed;
+* `validate_device` / `validate_partition` check those two segments;
+* `request_timestamp(req, header)` parses `X-Timestamp` (400 when missing or invalid);
+* `error_response(status, reason)` builds a short text/plain error;
+* `guard(app_call)` turns any unexpected exception into a logged 500 with a short body, so no
+  traceback ever reaches a client.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+from webob import Response
+
+from storage.constraints import check_utf8
+from storage.timestamp import InvalidTimestamp, Timestamp
+
+log = logging.getLogger("brume.backend")
+
+
+class BadRequestPath(ValueError):
+    """The request path cannot name a storage entity; the message says why."""
+
+
+class HTTPError(Exception):
+    """Abort a handler with this status and one-line reason (caught by the dispatcher)."""
+
+    def __init__(self, status: int, reason: str = "", headers: dict | None = None):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        return error_response(self.status, self.reason, self.headers)
+
+
+def request_path(environ: dict) -> str:
+    """PATH_INFO (already unquoted by the server) as UTF-8 text; BadRequestPath otherwise."""
+    raw = environ.get("PATH_INFO", "")
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise BadRequestPath("path is not valid UTF-8") from None
+
+
+def split_storage_path(path: str, minimum: int, maximum: int) -> list[str | None]:
+    """Split `/dev/part/a[/c[/o]]` into `maximum` segments (absent ones are None).
+
+    Segment `maximum` takes the rest of the path (object names may contain '/'). Every
+    present segment must be non-empty; the device and partition are validated too.
+    """
+    if not path.startswith("/"):
+        raise BadRequestPath("path must start with '/'")
+    segments = path[1:].split("/", maximum - 1)
+    if len(segments) < minimum:
+        raise BadRequestPath(f"path needs at least {minimum} segments: {path[:200]}")
+    if any(not seg for seg in segments):
+        raise BadRequestPath(f"empty segment in path: {path[:200]}")
+    for seg in segments:
+        reason = check_utf8(seg)
+        if reason:
+            raise BadRequestPath(reason)
+    validate_device(segments[0])
+    validate_partition(segments[1])
+    return segments + [None] * (maximum - len(segments))
+
+
+def validate_device(device: str) -> None:
+    if device in (".", "..") or "/" in device or not device:
+        raise BadRequestPath(f"invalid device name: {device[:64]!r}")
+
+
+def validate_partition(partition: str) -> None:
+    if not partition.isdigit() or not partition.isascii() or len(partition) > 10:
+        raise BadRequestPath(f"invalid partition: {partition[:64]!r}")
+
+
+def request_timestamp(req, header: str = "X-Timestamp", required: bool = True):
+    """The request's timestamp as a `Timestamp`; HTTPError(400) when missing or invalid."""
+    value = req.headers.get(header)
+    if value is None:
+        if required:
+            raise HTTPError(400, f"missing {header}")
+        return None
+    try:
+        return Timestamp(value)
+    except InvalidTimestamp:
+        raise HTTPError(400, f"invalid {header}: {value[:64]!r}") from None
+
+
+def error_response(status: int, reason: str = "", headers: dict | None = None) -> Response:
+    body = (reason + "\n").encode("utf-8") if reason else b""
+    resp = Response(status=status, body=body, content_type="text/plain", charset="utf-8")
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+def guard(handler):
+    """Decorator for a WSGI-ish `handler(self, req) -> Response`: errors become responses."""
+
+    @functools.wraps(handler)
+    def wrapped(self, req):
+        try:
+            return handler(self, req)
+        except HTTPError as exc:
+            return exc.response()
+        except BadRequestPath as exc:
+            return error_response(400, str(exc))
+        except Exception:
+            log.exception("unexpected error in %s %s", req.method, req.path_info[:200])
+            return error_response(500, "internal server error")
+
+    return wrapped

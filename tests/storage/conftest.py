@@ -1,0 +1,68 @@
+"""Fixtures for the storage servers' in-process tests.
+
+Object-server fixtures (`object_env`) build a temp conf dir with a brume.conf, a devices root
+with one device `sda`, an object-server.conf, and the app from `make_app`. The temp dirs live
+under pytest's tmp_path (on this machine's ext4 root filesystem, so real xattrs apply).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from webob import Request
+
+from storage.object_server import make_app
+from storage.timestamp import Timestamp
+
+
+@dataclass
+class ObjectEnv:
+    app: object
+    devices: str
+    conf_dir: str
+    conf_path: str
+
+    def request(self, path, method="GET", body=None, headers=None, **kwargs):
+        req = Request.blank(path, method=method, headers=headers or {}, **kwargs)
+        if body is not None:
+            req.body = body
+        return req.get_response(self.app)
+
+    def put(self, path="/sda/1/a/c/o", body=b"hello", headers=None, timestamp=None):
+        hdrs = {"X-Timestamp": (timestamp or Timestamp.now()).normal,
+                "Content-Type": "text/plain"}
+        hdrs.update(headers or {})
+        return self.request(path, "PUT", body=body, headers=hdrs)
+
+    def files(self, device="sda"):
+        """Every file under the device (relative paths), sorted."""
+        root = os.path.join(self.devices, device)
+        found = []
+        for dirpath, _dirs, names in os.walk(root):
+            for name in names:
+                found.append(os.path.relpath(os.path.join(dirpath, name), root))
+        return sorted(found)
+
+
+def write_object_conf(tmp_path, extra: str = "") -> tuple[str, str, str]:
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    (conf_dir / "brume.conf").write_text(
+        "[cluster]\nhash_path_prefix = test-prefix\nhash_path_suffix = test-suffix\n"
+    )
+    devices = tmp_path / "devices"
+    (devices / "sda").mkdir(parents=True)
+    conf_path = tmp_path / "object-server.conf"
+    conf_path.write_text(
+        "[server]\napp = storage.object_server:make_app\nbind_port = 6200\n"
+        f"conf_dir = {conf_dir}\n\n[object-server]\ndevices = {devices}\n"
+        "conn_timeout = 0.5\nnode_timeout = 2\n" + extra
+    )
+    return str(conf_dir), str(devices), str(conf_path)
+
+
+@pytest.fixture
+def object_env(tmp_path) -> ObjectEnv:
+    conf_dir, devices, conf_path = write_object_conf(tmp_path)
+    return ObjectEnv(make_app(conf_path), devices, conf_dir, conf_path)
