@@ -1,0 +1,253 @@
+"""Writing the all-in-one cluster's per-process configs from the samples in etc/.
+
+Each config is the etc/ sample, comments and all, with a few values changed:
+- explicit overrides per process (`[server] bind_ip/bind_port/conf_dir`, the agent's name
+  and libvirt URI, ...), set where the sample has the option or appended to its section;
+- the sample's conventional locations moved into the data dir (`/srv/node` → the node's
+  devices root, `/var/lib/brume` → `DIR/var/...`, `/etc/brume` → the conf dir, ...);
+- the conventional endpoints (`http://127.0.0.1:8080`, `:9292`, `:8774`) moved to the
+  cluster's actual proxy, image and compute addresses.
+An existing file is never overwritten, so re-running `brume up` keeps every local change.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shutil
+
+from storage.allinone.layout import SAMPLE_DIR, Layout, ProcessSpec
+
+SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+OPTION_RE = re.compile(r"^(?P<key>[^#;=\s][^=]*?)\s*=(?P<value>.*)$")
+
+TEST_LIBVIRT_URI = "test:///default"
+QEMU_LIBVIRT_URI = "qemu:///system"
+
+
+def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]]:
+    """(conventional prefix, this cluster's) pairs, most specific first."""
+    if spec.node is not None:
+        state = layout.var_dir(f"node{spec.node}")
+    elif spec.agent is not None:
+        state = layout.var_dir(spec.agent)
+    else:
+        state = layout.var_dir(spec.kind)
+    pairs = [
+        ("http://127.0.0.1:8080", layout.proxy_url),
+        ("http://127.0.0.1:9292", layout.image_url),
+        ("http://127.0.0.1:8774", layout.compute_url),
+        ("/var/lib/brume", state),
+        ("/var/cache/brume", os.path.join(state, "cache")),
+        ("/var/log/brume", layout.log_dir),
+        ("/var/run/brume", layout.run_dir),
+        ("/run/brume", layout.run_dir),
+        ("/etc/brume", layout.conf_dir),
+    ]
+    if spec.node is not None:
+        pairs.insert(0, ("/srv/node", layout.devices_root(spec.node)))
+    return pairs
+
+
+def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]]:
+    """Values this process must have whatever the sample says, by section."""
+    values: dict[str, dict[str, str]] = {}
+    if spec.port is not None:
+        values["server"] = {
+            "bind_ip": spec.ip,
+            "bind_port": str(spec.port),
+            "conf_dir": layout.conf_dir,
+        }
+    return values
+
+
+def anywhere_overrides(layout: Layout, spec: ProcessSpec) -> dict[str, str]:
+    """Options set in whichever section of the sample mentions them (set or commented)."""
+    values = {"conf_dir": layout.conf_dir}
+    if spec.node is not None:
+        values["devices"] = layout.devices_root(spec.node)
+        values["mount_check"] = "false"
+    if spec.kind == "agent":
+        values["libvirt_uri"] = TEST_LIBVIRT_URI if layout.test_driver else QEMU_LIBVIRT_URI
+        for key in ("host", "host_name", "hostname", "agent_name", "hypervisor_name"):
+            values[key] = spec.agent
+        values["agent_url"] = spec.endpoint
+        values["advertise_url"] = spec.endpoint
+    return values
+
+
+def render(text: str, sections: dict[str, dict[str, str]], anywhere: dict[str, str],
+           rewrites: list[tuple[str, str]], header: str) -> str:
+    """Apply overrides and rewrites to an ini text, keeping its comments."""
+    lines = text.splitlines()
+    # Which options each section mentions, set or commented out.
+    mentioned: dict[str, set[str]] = {}
+    section = None
+    for line in lines:
+        match = SECTION_RE.match(line)
+        if match:
+            section = match.group(1).strip()
+            mentioned.setdefault(section, set())
+            continue
+        body = line.lstrip("#; ").rstrip()
+        option = OPTION_RE.match(body)
+        if section is not None and option:
+            mentioned[section].add(option.group("key").strip())
+    wanted: dict[str, dict[str, str]] = {name: dict(values) for name, values in sections.items()}
+    for name, keys in mentioned.items():
+        for key, value in anywhere.items():
+            if key in keys:
+                wanted.setdefault(name, {}).setdefault(key, value)
+
+    out: list[str] = [header]
+    remaining: dict[str, str] = {}
+    section = None
+
+    def flush() -> None:
+        if remaining:
+            while out and not out[-1].strip():
+                out.pop()
+            for key, value in remaining.items():
+                out.append(f"{key} = {value}")
+            out.append("")
+            remaining.clear()
+
+    for line in lines:
+        match = SECTION_RE.match(line)
+        if match:
+            flush()
+            section = match.group(1).strip()
+            remaining.update(wanted.get(section, {}))
+            out.append(line)
+            continue
+        option = OPTION_RE.match(line) if not line.lstrip().startswith(("#", ";")) else None
+        if section is not None and option:
+            key = option.group("key").strip()
+            if key in remaining:
+                out.append(f"{key} = {remaining.pop(key)}")
+                continue
+            value = option.group("value").strip()
+            for old, new in rewrites:
+                value = value.replace(old, new)
+            out.append(f"{key} = {value}")
+            continue
+        out.append(line)
+    flush()
+    for name, values in wanted.items():
+        if name not in mentioned:
+            out.append(f"[{name}]")
+            out.extend(f"{key} = {value}" for key, value in values.items())
+            out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def write_new(path: str, text: str) -> bool:
+    """Write `text` to `path` atomically unless the file exists. True if written."""
+    if os.path.exists(path):
+        return False
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return True
+
+
+def write_process_config(layout: Layout, spec: ProcessSpec) -> bool:
+    """Create spec's config from its sample unless it exists. True if created."""
+    if os.path.exists(spec.conf_path):
+        return False
+    with open(os.path.join(SAMPLE_DIR, spec.sample), encoding="utf-8") as handle:
+        sample = handle.read()
+    header = (
+        f"# Written by `brume up` for {spec.name} from etc/{spec.sample}; edit freely,\n"
+        f"# `brume up` never overwrites it. Every option is documented in that sample.\n"
+    )
+    text = render(
+        sample,
+        overrides_for(layout, spec),
+        anywhere_overrides(layout, spec),
+        location_rewrites(layout, spec),
+        header,
+    )
+    return write_new(spec.conf_path, text)
+
+
+def write_cluster_config(layout: Layout) -> bool:
+    """Copy etc/brume.conf into the conf dir unless it exists."""
+    target = os.path.join(layout.conf_dir, "brume.conf")
+    if os.path.exists(target):
+        return False
+    os.makedirs(layout.conf_dir, exist_ok=True)
+    tmp = f"{target}.tmp"
+    shutil.copyfile(os.path.join(SAMPLE_DIR, "brume.conf"), tmp)
+    os.replace(tmp, target)
+    return True
+
+
+def set_option_anywhere(path: str, key: str, value: str) -> bool:
+    """Change every existing `key = value` line of a rendered config. True if one changed."""
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    changed = False
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith(("#", ";")):
+            continue
+        option = OPTION_RE.match(line)
+        if option and option.group("key").strip() == key:
+            if option.group("value").strip() != value:
+                lines[index] = f"{key} = {value}"
+                changed = True
+    if changed:
+        write_new_or_replace(path, "\n".join(lines) + "\n")
+    return changed
+
+
+def write_new_or_replace(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_users(path: str) -> dict[str, tuple[str, list[str]]]:
+    """`account:user` -> (key, roles) from a proxy config's [users] section."""
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # keep user names' case
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return {}
+    if not parser.has_section("users"):
+        return {}
+    users = {}
+    for name, value in parser.items("users", raw=True):
+        if name in parser.defaults():
+            continue
+        words = value.split()
+        if words:
+            users[name] = (words[0], words[1:])
+    return users
+
+
+def find_option(path: str, key: str) -> str | None:
+    """The first value of `key` in any section of a rendered config."""
+    section = None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if SECTION_RE.match(line):
+                    section = True
+                    continue
+                if line.lstrip().startswith(("#", ";")) or not section:
+                    continue
+                option = OPTION_RE.match(line.rstrip("\n"))
+                if option and option.group("key").strip() == key:
+                    return option.group("value").strip()
+    except OSError:
+        return None
+    return None

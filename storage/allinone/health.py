@@ -1,0 +1,70 @@
+"""Waiting for the all-in-one cluster's servers to answer `GET /healthcheck`.
+
+`wait_healthy` polls every starting server until each answers 200, and fails fast with a
+`StartupError` naming the server (with the last lines of its log) as soon as one exits or
+the deadline passes. Processes without an HTTP endpoint count as up while they keep running.
+"""
+from __future__ import annotations
+
+import http.client
+import subprocess
+import time
+
+from storage.allinone import processes
+from storage.allinone.layout import Layout, ProcessSpec
+
+
+class StartupError(Exception):
+    """A process died or never became healthy; the message names it and shows its log."""
+
+
+def healthcheck(ip: str, port: int, timeout: float = 1.0) -> bool:
+    conn = http.client.HTTPConnection(ip, port, timeout=timeout)
+    try:
+        conn.request("GET", "/healthcheck")
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def describe_failure(layout: Layout, spec: ProcessSpec, what: str) -> str:
+    tail = processes.log_tail(layout, spec)
+    lines = [f"{spec.name} {what} (log: {layout.log_path(spec.name)})"]
+    lines += [f"    {line}" for line in tail if not line.startswith("---- ")]
+    return "\n".join(lines)
+
+
+def wait_healthy(
+    layout: Layout,
+    started: dict[str, tuple[ProcessSpec, subprocess.Popen]],
+    timeout: float = 30.0,
+    settle: float = 0.3,
+) -> None:
+    """Block until every started process is healthy; raise StartupError otherwise."""
+    deadline = time.monotonic() + timeout
+    pending = dict(started)
+    first_seen = time.monotonic()
+    while pending:
+        for name, (spec, proc) in list(pending.items()):
+            code = proc.poll()
+            if code is not None:
+                raise StartupError(describe_failure(layout, spec, f"exited with code {code}"))
+            if spec.port is None:
+                if time.monotonic() - first_seen >= settle:
+                    del pending[name]
+            elif healthcheck(spec.ip, spec.port, timeout=0.5):
+                del pending[name]
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            spec = next(iter(pending.values()))[0]
+            raise StartupError(
+                describe_failure(
+                    layout, spec, f"did not answer {spec.endpoint}/healthcheck in {timeout:.0f}s"
+                )
+            )
+        time.sleep(0.05)

@@ -1,0 +1,186 @@
+"""`brume up`, `brume down` and `brume status`: the all-in-one cluster on loopback.
+
+    brume up [--data-dir DIR] [--proxy-port 8080] [--image-port 9292] [--compute-port 8774]
+             [--storage-port 6200] [--ip-prefix 127.0.0.] [--test-driver] [--detach]
+    brume down [--data-dir DIR] [--timeout 10]
+    brume status [--data-dir DIR] [--format table|json]
+
+The work is done by `storage.allinone`; this module parses flags and prints.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from storage.allinone import lifecycle, processes, status
+from storage.allinone.configs import read_users
+from storage.allinone.health import StartupError
+from storage.allinone.layout import (
+    Layout,
+    check_ip_prefix,
+    expand_data_dir,
+    load_layout,
+)
+from storage.cli.main import CLIError
+from storage.config import ConfigError
+
+PORT_FLAGS = {
+    "proxy_port": 8080,
+    "image_port": 9292,
+    "compute_port": 8774,
+    "storage_port": 6200,
+}
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def register(subparsers) -> None:
+    up = subparsers.add_parser("up", help="start the all-in-one cluster on loopback")
+    add_data_dir(up)
+    for name, default in PORT_FLAGS.items():
+        up.add_argument("--" + name.replace("_", "-"), dest=name, type=port, default=None,
+                        help=f"default {default}")
+    up.add_argument("--ip-prefix", default=None,
+                    help="storage node N listens on PREFIX+N (default 127.0.0.)")
+    up.add_argument("--test-driver", action="store_true",
+                    help="compute agents use libvirt's test driver instead of qemu:///system")
+    up.add_argument("-d", "--detach", action="store_true",
+                    help="return once every server is up, leaving them running")
+    up.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds to wait for each wave of servers to answer /healthcheck")
+    up.set_defaults(func=cmd_up)
+
+    down = subparsers.add_parser("down", help="stop the all-in-one cluster")
+    add_data_dir(down)
+    down.add_argument("--timeout", type=float, default=10.0,
+                      help="seconds between SIGTERM and SIGKILL (default 10)")
+    down.set_defaults(func=cmd_down)
+
+    st = subparsers.add_parser("status", help="show the all-in-one cluster's processes and health")
+    add_data_dir(st)
+    st.add_argument("--format", choices=("table", "json"), default="table")
+    st.set_defaults(func=cmd_status)
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=None, help="cluster data dir (default ~/.brume)")
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65533:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return value
+
+
+def existing_layout(args) -> Layout:
+    data_dir = expand_data_dir(args.data_dir)
+    try:
+        layout = load_layout(data_dir)
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
+    if layout is None:
+        raise CLIError(f"no cluster in {data_dir} (start one with `brume up --data-dir "
+                       f"{data_dir}`)")
+    return layout
+
+
+def layout_for_up(args) -> Layout:
+    data_dir = expand_data_dir(args.data_dir)
+    layout = load_layout(data_dir)
+    if layout is None:
+        layout = Layout(data_dir=data_dir)
+        for name, default in PORT_FLAGS.items():
+            setattr(layout, name, getattr(args, name) or default)
+        layout.ip_prefix = args.ip_prefix or layout.ip_prefix
+        check_ip_prefix(layout.ip_prefix)
+    else:
+        for name in PORT_FLAGS:
+            wanted = getattr(args, name)
+            if wanted and wanted != getattr(layout, name):
+                say(f"note: {data_dir} was created with --{name.replace('_', '-')} "
+                    f"{getattr(layout, name)}; keeping it (its configs name that port)")
+        if args.ip_prefix and args.ip_prefix != layout.ip_prefix:
+            say(f"note: {data_dir} was created with --ip-prefix {layout.ip_prefix}; keeping it")
+    layout.test_driver = bool(args.test_driver)
+    return layout
+
+
+def cmd_up(args) -> int:
+    try:
+        layout = layout_for_up(args)
+        lifecycle.check_not_running(layout)
+        specs, notes = lifecycle.runnable_specs(layout)
+        lifecycle.check_ports_free(specs)
+        for line in lifecycle.prepare(layout, specs):
+            say(f"created {line}")
+        notes += lifecycle.apply_driver_choice(layout, specs)
+        for note in notes:
+            say(f"note: {note}")
+        started = lifecycle.start_all(layout, specs, timeout=args.timeout)
+    except StartupError as exc:
+        say(f"brume: cluster failed to start: {exc}")
+        return 1
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
+    print_summary(layout, list(s for s, _ in started.values()))
+    if args.detach:
+        say(f"detached; stop it with: brume down --data-dir {layout.data_dir}")
+        return 0
+    say("running in the foreground; Ctrl-C stops the cluster")
+    return lifecycle.supervise(layout, started, say)
+
+
+def print_summary(layout: Layout, specs) -> None:
+    say(f"cluster up in {layout.data_dir} ({len(specs)} processes; logs in {layout.log_dir})")
+    names = {s.kind for s in specs}
+    if "proxy" in names:
+        say(f"  object store  {layout.proxy_url}/v1   auth {layout.auth_url}")
+    if "image" in names:
+        say(f"  image API     {layout.image_url}")
+    if "compute" in names:
+        say(f"  compute API   {layout.compute_url}/v2.1")
+    for node in layout.nodes:
+        ports = "/".join(str(s.port) for s in specs if s.node == node and s.port)
+        if ports:
+            say(f"  node {node}        {layout.node_ip(node)}:{ports}  "
+                f"device {layout.device_path(node)}")
+    users = read_users(layout.spec("proxy").conf_path)
+    if users:
+        say("  users (account:user key roles):")
+        for name, (key, roles) in users.items():
+            say(f"    {name} {key} {' '.join(roles)}".rstrip())
+    say(f"  e.g. swift -A {layout.auth_url} -U test:tester -K testing stat")
+
+
+def cmd_down(args) -> int:
+    layout = existing_layout(args)
+    specs = layout.all_specs()
+    alive = lifecycle.running(layout)
+    if not alive:
+        for spec in specs:
+            processes.remove_pid(layout, spec)
+        say(f"no cluster processes running in {layout.data_dir}")
+        return 0
+    killed = processes.stop(layout, specs, timeout=args.timeout)
+    say(f"stopped {len(alive)} processes in {layout.data_dir}"
+        + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
+    return 0
+
+
+def cmd_status(args) -> int:
+    layout = existing_layout(args)
+    report = status.collect(layout)
+    if args.format == "json":
+        json.dump(report, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        for line in status.format_table(report):
+            say(line)
+    return 0 if report["all_up"] else 3

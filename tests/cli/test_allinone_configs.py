@@ -1,0 +1,116 @@
+"""Rendering the all-in-one cluster's configs from the etc/ samples (no processes)."""
+from __future__ import annotations
+
+import configparser
+import os
+
+import pytest
+
+from storage.allinone import configs
+from storage.allinone.layout import SAMPLE_DIR, Layout, available, check_ip_prefix, load_layout
+from storage.config import ConfigError
+
+SAMPLE = """\
+# A sample.
+[server]
+app = storage.object_server:make_app
+# Address to listen on.
+bind_ip = 127.0.0.1
+bind_port = 6200
+conf_dir = /etc/brume
+
+[object-server]
+devices = /srv/node
+# mount_check = false
+# recon_dir = /var/cache/brume/recon
+cache = /var/lib/brume/cache
+proxy = http://127.0.0.1:8080/v1
+"""
+
+
+@pytest.fixture
+def layout(tmp_path):
+    return Layout(data_dir=str(tmp_path), ip_prefix="127.0.9.", storage_port=7000,
+                  proxy_port=7100)
+
+
+def parse(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parser
+
+
+def test_render_overrides_rewrites_and_keeps_comments(layout):
+    spec = layout.storage_spec(3, "object")
+    text = configs.render(
+        SAMPLE,
+        configs.overrides_for(layout, spec),
+        {**configs.anywhere_overrides(layout, spec), "recon_dir": "/x/recon"},
+        configs.location_rewrites(layout, spec),
+        "# header\n",
+    )
+    parser = parse(text)
+    assert parser["server"]["bind_ip"] == "127.0.9.3"
+    assert parser["server"]["bind_port"] == "7000"
+    assert parser["server"]["conf_dir"] == layout.conf_dir
+    assert parser["server"]["app"] == "storage.object_server:make_app"
+    section = parser["object-server"]
+    assert section["devices"] == layout.devices_root(3)
+    assert section["mount_check"] == "false"  # commented in the sample: appended
+    assert section["recon_dir"] == "/x/recon"
+    assert section["cache"] == os.path.join(layout.var_dir("node3"), "cache")
+    assert section["proxy"] == "http://127.0.9.1:7100/v1"
+    assert "# Address to listen on." in text and text.startswith("# header\n")
+
+
+def test_render_adds_missing_sections(layout):
+    text = configs.render("[a]\nx = 1\n", {"b": {"y": "2"}}, {}, [], "")
+    parser = parse(text)
+    assert parser["a"]["x"] == "1" and parser["b"]["y"] == "2"
+
+
+def test_write_process_config_never_overwrites(layout):
+    spec = layout.storage_spec(1, "object")
+    if available(spec) is not None and not os.path.exists(
+            os.path.join(SAMPLE_DIR, spec.sample)):
+        pytest.fail("etc/object-server.conf must exist")
+    assert configs.write_process_config(layout, spec)
+    with open(spec.conf_path, "a", encoding="utf-8") as handle:
+        handle.write("# local edit\n")
+    assert not configs.write_process_config(layout, spec)
+    with open(spec.conf_path, encoding="utf-8") as handle:
+        assert handle.read().endswith("# local edit\n")
+
+
+def test_set_option_anywhere_changes_only_live_lines(tmp_path):
+    path = tmp_path / "agent.conf"
+    path.write_text("[a]\n# libvirt_uri = old\nlibvirt_uri = qemu:///system\n")
+    assert configs.set_option_anywhere(str(path), "libvirt_uri", "test:///default")
+    assert path.read_text() == "[a]\n# libvirt_uri = old\nlibvirt_uri = test:///default\n"
+    assert not configs.set_option_anywhere(str(path), "libvirt_uri", "test:///default")
+
+
+def test_read_users_keeps_colon_names(tmp_path):
+    path = tmp_path / "proxy.conf"
+    path.write_text("[users]\ntest:tester = testing .admin\nadmin:admin = admin .admin "
+                    ".reseller_admin\n")
+    assert configs.read_users(str(path)) == {
+        "test:tester": ("testing", [".admin"]),
+        "admin:admin": ("admin", [".admin", ".reseller_admin"]),
+    }
+
+
+@pytest.mark.parametrize("prefix", ["10.0.0.", "127.0.0", "abc", "127.0.0.1."])
+def test_ip_prefix_must_be_loopback(prefix):
+    with pytest.raises(ConfigError):
+        check_ip_prefix(prefix)
+
+
+def test_layout_roundtrip(layout):
+    layout.test_driver = True
+    layout.save()
+    loaded = load_layout(layout.data_dir)
+    assert loaded == layout
+    assert loaded.spec("object-2").port == 7000 and loaded.spec("account-2").port == 7002
+    assert loaded.spec("agent-hv2").port == layout.compute_port + 2
+    assert load_layout(os.path.join(layout.data_dir, "nothing-here")) is None
