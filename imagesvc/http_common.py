@@ -1,0 +1,71 @@
+"""What every image API handler shares: errors, JSON bodies and responses, identities.
+
+Handlers raise `HTTPError(status, message)`; the router turns it into a short text/plain
+response. JSON request bodies are read with a size cap, never whole and unbounded.
+"""
+from __future__ import annotations
+
+import json
+
+from webob import Request, Response
+
+from imagesvc.policy import Identity
+
+MAX_JSON_BODY = 1024 * 1024
+
+REASONS = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
+    415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> Response:
+    reason = REASONS.get(status, "Error")
+    body = f"{status} {reason}\n\n{message}\n".encode()
+    response = Response(status=f"{status} {reason}", body=body, content_type="text/plain",
+                        charset="utf-8")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def json_response(doc, status: int = 200, headers: dict | None = None) -> Response:
+    body = json.dumps(doc).encode()
+    response = Response(status=status, body=body, content_type="application/json",
+                        charset=None)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def read_json(req: Request):
+    """The request's JSON document (any JSON value); 400 when it is not JSON, 413 when huge."""
+    length = req.content_length
+    if length is not None and length > MAX_JSON_BODY:
+        raise HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
+    raw = req.environ["wsgi.input"].read(MAX_JSON_BODY + 1 if length is None else length)
+    if len(raw) > MAX_JSON_BODY:
+        raise HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPError(400, "the request body is not valid JSON") from None
+
+
+def identity_from_token(req: Request, secret: str) -> Identity:
+    from proxy.tokens import verify_token
+
+    info = verify_token(req.headers.get("X-Auth-Token"), secret)
+    if info is None:
+        raise HTTPError(401, "a valid X-Auth-Token is required",
+                        {"WWW-Authenticate": "Token"})
+    return Identity(project=info.account, user=info.user, roles=frozenset(info.roles))

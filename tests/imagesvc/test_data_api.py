@@ -1,0 +1,251 @@
+"""Image data through the API: uploads (single object and parallel SLO), downloads, the
+checks that reject bad data, and cleanup after failures (fake store on loopback)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+
+import pytest
+
+from tests.imagesvc.helpers import Client
+
+MIB = 1024 * 1024
+
+
+def qcow2_header(backing: bool = False, incompatible: int = 0, data_file_ext: bool = False,
+                 version: int = 3) -> bytes:
+    header = struct.pack(">4sIQIIQ", b"QFI\xfb", version, 512 if backing else 0,
+                         10 if backing else 0, 16, 1 << 30)
+    header += b"\x00" * (72 - len(header))
+    if version == 3:
+        header += struct.pack(">QQQII", incompatible, 0, 0, 4, 104)
+    if data_file_ext:
+        name = b"/etc/passwd"
+        header += struct.pack(">II", 0x44415441, len(name)) + name.ljust(16, b"\x00")
+    header += struct.pack(">II", 0, 0)
+    return header.ljust(65536, b"\x00")
+
+
+@pytest.fixture
+def client(app, store):
+    return Client(app, store)
+
+
+def new_image(client, disk_format="raw", **extra):
+    return client.create(name="img", disk_format=disk_format, container_format="bare", **extra)
+
+
+def test_small_upload_becomes_active_with_checksums(client, store):
+    data = os.urandom(300 * 1024)
+    image = new_image(client)
+    response = client.upload(image["id"], data)
+    assert response.status_int == 204, response.text
+    shown = client.show(image["id"]).json
+    assert shown["status"] == "active"
+    assert shown["size"] == len(data)
+    assert shown["checksum"] == hashlib.md5(data).hexdigest()
+    assert shown["os_hash_algo"] == "sha512"
+    assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
+    assert shown["virtual_size"] == len(data)
+    assert f"/v1/AUTH_images/images/{image['id']}" in store.objects
+    download = client.call("GET", f"/v2/images/{image['id']}/file")
+    assert download.status_int == 200
+    assert download.body == data
+    assert download.headers["Content-MD5"] == hashlib.md5(data).hexdigest()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_big_upload_is_stored_as_parallel_segments(client, store, chunked):
+    data = os.urandom(5 * MIB + 12345)
+    image = new_image(client)
+    response = client.upload(image["id"], data, chunked=chunked)
+    assert response.status_int == 204, response.text
+    manifest_key = f"/v1/AUTH_images/images/{image['id']}"
+    assert manifest_key in store.manifests
+    segments = store.manifests[manifest_key]
+    assert len(segments) == 6
+    assert all(len(store.objects[path]) == MIB for path in segments[:-1])
+    shown = client.show(image["id"]).json
+    assert (shown["status"], shown["size"]) == ("active", len(data))
+    assert shown["checksum"] == hashlib.md5(data).hexdigest()
+    assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
+    assert client.call("DELETE", f"/v2/images/{image['id']}").status_int == 204
+    assert store.names() == set()
+
+
+def test_chunked_small_upload_is_one_object(client, store):
+    data = os.urandom(100_000)
+    image = new_image(client)
+    assert client.upload(image["id"], data, chunked=True).status_int == 204
+    assert set(store.objects) == {f"/v1/AUTH_images/images/{image['id']}"}
+    assert not store.manifests
+
+
+@pytest.mark.parametrize("encoding", ["hex", "base64"])
+def test_content_md5_mismatch_fails_and_leaves_nothing(client, store, encoding):
+    data = os.urandom(3 * MIB)
+    wrong = hashlib.md5(b"other").digest()
+    header = wrong.hex() if encoding == "hex" else base64.b64encode(wrong).decode()
+    image = new_image(client)
+    response = client.upload(image["id"], data, headers={"Content-MD5": header})
+    assert response.status_int == 400
+    assert "Content-MD5" in response.text
+    shown = client.show(image["id"]).json
+    assert (shown["status"], shown["size"], shown["checksum"]) == ("queued", None, None)
+    assert store.names() == set()
+
+
+def test_matching_content_md5_is_accepted(client):
+    data = os.urandom(1000)
+    image = new_image(client)
+    digest = base64.b64encode(hashlib.md5(data).digest()).decode()
+    assert client.upload(image["id"], data, headers={"Content-MD5": digest}).status_int == 204
+
+
+def test_store_failure_mid_upload_leaves_image_queued_and_no_data(client, store):
+    store.fail_put_after = MIB // 2
+    image = new_image(client)
+    response = client.upload(image["id"], os.urandom(6 * MIB))
+    assert response.status_int == 503
+    assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+    store.fail_put_after = None
+    data = os.urandom(3 * MIB)
+    assert client.upload(image["id"], data).status_int == 204
+    assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
+
+
+def test_truncated_body_fails_and_leaves_nothing(client, store, app):
+    import io
+
+    from webob import Request
+
+    image = new_image(client)
+    req = Request.blank(f"/v2/images/{image['id']}/file", method="PUT")
+    req.headers["X-Auth-Token"] = client.token
+    req.content_type = "application/octet-stream"
+    req.environ["wsgi.input"] = io.BytesIO(os.urandom(3 * MIB))
+    req.environ["CONTENT_LENGTH"] = str(4 * MIB)
+    response = req.get_response(app)
+    assert response.status_int == 400
+    assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
+def test_upload_needs_queued_image_and_formats(client):
+    image = client.create(name="no formats")
+    assert client.upload(image["id"], b"abc").status_int == 400
+    assert client.show(image["id"]).json["status"] == "queued"
+    image = new_image(client)
+    assert client.upload(image["id"], b"abc").status_int == 204
+    assert client.upload(image["id"], b"again").status_int == 409
+
+
+def test_second_concurrent_upload_gets_409(client, app):
+    from imagesvc.http_common import HTTPError
+
+    image = new_image(client)
+    service = app.service
+    assert service.registry.update(image["id"], {"status": "saving"}, expect_status=("queued",))
+    response = client.upload(image["id"], b"data")
+    assert response.status_int == 409
+    with pytest.raises(HTTPError):
+        from imagesvc.api_data import _begin_upload
+
+        _begin_upload(service, _identity(), image["id"])
+
+
+def _identity():
+    from imagesvc.policy import Identity
+
+    return Identity("test", "tester", frozenset({".admin"}))
+
+
+def test_wrong_content_type_is_415(client):
+    image = new_image(client)
+    response = client.upload(image["id"], b"abc", content_type="text/plain")
+    assert response.status_int == 415
+
+
+def test_download_of_queued_image_is_204(client):
+    image = new_image(client)
+    assert client.call("GET", f"/v2/images/{image['id']}/file").status_int == 204
+
+
+@pytest.mark.parametrize(
+    "disk_format, data, message",
+    [
+        ("qcow2", os.urandom(70000), "not a qcow2"),
+        ("raw", qcow2_header(), "qcow2"),
+        ("iso", qcow2_header(), "qcow2"),
+        ("qcow2", qcow2_header(backing=True), "backing file"),
+        ("qcow2", qcow2_header(incompatible=4), "external data file"),
+        ("qcow2", qcow2_header(data_file_ext=True), "external data file"),
+        ("iso", os.urandom(40000), "CD001"),
+        ("vhd", os.urandom(4096), "conectix"),
+    ],
+)
+def test_format_mismatch_or_unsafe_qcow2_is_rejected(client, store, disk_format, data, message):
+    image = new_image(client, disk_format=disk_format)
+    response = client.upload(image["id"], data)
+    assert response.status_int == 400
+    assert message in response.text
+    assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
+def test_safe_qcow2_is_accepted_with_virtual_size(client):
+    image = new_image(client, disk_format="qcow2")
+    assert client.upload(image["id"], qcow2_header()).status_int == 204
+    assert client.show(image["id"]).json["virtual_size"] == 1 << 30
+
+
+def test_delete_removes_data_and_protected_images_stay(client, store):
+    image = new_image(client, protected=True)
+    assert client.upload(image["id"], os.urandom(1000)).status_int == 204
+    assert client.call("DELETE", f"/v2/images/{image['id']}").status_int == 403
+    assert store.names()
+    patched = client.patch(image["id"], [{"op": "replace", "path": "/protected", "value": False}])
+    assert patched.status_int == 200
+    assert client.call("DELETE", f"/v2/images/{image['id']}").status_int == 204
+    assert store.names() == set()
+    assert client.show(image["id"]).status_int == 404
+
+
+def test_deactivated_image_data_is_withheld_from_non_admins(client, store, app):
+    image = new_image(client)
+    assert client.upload(image["id"], b"x" * 100).status_int == 204
+    deactivate = f"/v2/images/{image['id']}/actions/deactivate"
+    assert client.call("POST", deactivate).status_int == 204
+    assert client.show(image["id"]).json["status"] == "deactivated"
+    assert client.call("GET", f"/v2/images/{image['id']}/file").status_int == 403
+    admin = Client(app, store, "admin:admin")
+    assert admin.call("GET", f"/v2/images/{image['id']}/file").body == b"x" * 100
+    assert client.call("POST", f"/v2/images/{image['id']}/actions/reactivate").status_int == 204
+    assert client.call("GET", f"/v2/images/{image['id']}/file").status_int == 200
+
+
+def test_deactivate_queued_image_is_forbidden(client):
+    image = new_image(client)
+    assert client.call("POST", f"/v2/images/{image['id']}/actions/deactivate").status_int == 403
+
+
+def test_import_copies_from_the_callers_object_store(client, store):
+    data = os.urandom(3 * MIB + 7)
+    store.containers.add("/v1/AUTH_test/mine")
+    store.objects["/v1/AUTH_test/mine/disk.raw"] = data
+    image = new_image(client)
+    response = client.call("POST", f"/v2/images/{image['id']}/import",
+                           {"method": {"name": "copy-from-object", "uri": "mine/disk.raw"}})
+    assert response.status_int == 202, response.text
+    shown = client.show(image["id"]).json
+    assert shown["status"] == "active"
+    assert shown["checksum"] == hashlib.md5(data).hexdigest()
+    assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
+    missing = new_image(client)
+    response = client.call("POST", f"/v2/images/{missing['id']}/import",
+                           {"method": {"name": "copy-from-object", "uri": "mine/nope"}})
+    assert response.status_int == 404
+    assert client.show(missing["id"]).json["status"] == "queued"
