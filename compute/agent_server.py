@@ -1,0 +1,135 @@
+"""The compute agent's HTTP service (`[server] app = compute.agent_server:make_app`).
+
+Every request must be signed with the service secret (compute.service_auth). Routes:
+
+- `GET    /v1/instances`                      {"instances": {id: power_state}, "building": [..]}
+- `POST   /v1/instances/<id>`                 start a build: {"instance", "flavor",
+                                              "image_meta"} → 202; the result comes back to
+                                              the API as a `build_done`/`build_failed` event
+- `POST   /v1/instances/<id>/action`          {"action": "start"|"stop"|"reboot",
+                                              "hard": bool} → 200 {"power_state"}
+- `DELETE /v1/instances/<id>`                 destroy, undefine, remove files → 200
+- `GET    /v1/instances/<id>/console?length=N` {"output": last N console lines}
+- `GET    /v1/instances/<id>/diagnostics`     CPU, memory, disk and NIC figures
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from webob import Request
+
+from compute import service_auth
+from compute.agent import Agent
+from compute.config import load_agent_config
+from compute.driver import DriverError, InstanceNotFound, LibvirtDriver
+from compute.guest_builders import make_guest_builder
+from compute.http_json import HTTPFault, fault_response, json_response, parse_json, read_body
+
+LOG = logging.getLogger("brume.compute.agent")
+
+UUID_RE = r"[0-9a-fA-F-]{36}"
+ROUTES = [
+    ("GET", re.compile(r"^/v1/instances$"), "list_instances"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})$"), "build"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/action$"), "action"),
+    ("DELETE", re.compile(rf"^/v1/instances/({UUID_RE})$"), "delete"),
+    ("GET", re.compile(rf"^/v1/instances/({UUID_RE})/console$"), "console"),
+    ("GET", re.compile(rf"^/v1/instances/({UUID_RE})/diagnostics$"), "diagnostics"),
+]
+
+
+class AgentApp:
+    """WSGI front of an Agent."""
+
+    def __init__(self, agent: Agent, service_secret: str):
+        self.agent = agent
+        self.secret = service_secret
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            response = self.handle(request)
+        except HTTPFault as fault:
+            response = fault_response(fault.status, fault.message)
+        except InstanceNotFound as exc:
+            response = fault_response(404, str(exc))
+        except DriverError as exc:
+            response = fault_response(500, str(exc))
+        except Exception:
+            LOG.exception("agent request %s %s failed", request.method, request.path)
+            response = fault_response(500, "Unexpected error in the compute agent.")
+        return response(environ, start_response)
+
+    def handle(self, request: Request):
+        body = read_body(request)
+        target = request.path_qs if request.query_string else request.path
+        if not service_auth.verify(self.secret, request.method, target, body, request.headers):
+            raise HTTPFault(401, "Missing or bad service signature.")
+        for method, pattern, name in ROUTES:
+            match = pattern.match(request.path)
+            if match:
+                if request.method != method:
+                    continue
+                return getattr(self, name)(request, body, *match.groups())
+        raise HTTPFault(404, "Not found.")
+
+    def list_instances(self, request, body):
+        return json_response(
+            200,
+            {"instances": self.agent.driver.list_instances(),
+             "building": sorted(self.agent.building)},
+        )
+
+    def build(self, request, body, server_id):
+        data = parse_json(body)
+        instance = data.get("instance")
+        if not isinstance(instance, dict) or instance.get("id") != server_id:
+            raise HTTPFault(400, "instance.id must match the URL.")
+        if server_id in self.agent.building:
+            return json_response(202, {"accepted": True})
+        self.agent.start_build(instance, data.get("flavor") or {}, data.get("image_meta") or {})
+        return json_response(202, {"accepted": True})
+
+    def action(self, request, body, server_id):
+        data = parse_json(body)
+        action = data.get("action")
+        if action not in ("start", "stop", "reboot"):
+            raise HTTPFault(400, "action must be start, stop or reboot.")
+        power_state = self.agent.power_action(server_id, action, bool(data.get("hard")))
+        return json_response(200, {"power_state": power_state})
+
+    def delete(self, request, body, server_id):
+        self.agent.delete(server_id)
+        return json_response(200, {"deleted": server_id})
+
+    def console(self, request, body, server_id):
+        raw = request.GET.get("length")
+        length = None
+        if raw not in (None, "", "null"):
+            try:
+                length = int(raw)
+            except ValueError:
+                raise HTTPFault(400, "length must be an integer.") from None
+        output = self.agent.driver.get_console_output(server_id, length)
+        return json_response(200, {"output": output})
+
+    def diagnostics(self, request, body, server_id):
+        return json_response(200, self.agent.driver.get_diagnostics(server_id))
+
+
+def make_app(conf_path: str):
+    from storage.green import eventlet
+
+    conf = load_agent_config(conf_path)
+    builder = make_guest_builder(conf, sleep=eventlet.sleep)
+    driver = LibvirtDriver(conf["libvirt_uri"], conf["instances_dir"], builder,
+                           stop_timeout=conf["stop_timeout"])
+    try:
+        agent = Agent(conf, driver, eventlet)
+    except DriverError as exc:
+        from storage.config import ConfigError
+
+        raise ConfigError(f"{conf_path}: {exc}") from None
+    agent.start_background()
+    return AgentApp(agent, conf["service_secret"])

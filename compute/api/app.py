@@ -1,0 +1,144 @@
+"""The compute API's WSGI app (`[server] app = compute.api.app:make_app`, port 8774).
+
+Routes requests to controllers, authenticates users with the proxy's signed tokens
+(`X-Auth-Token`, verified locally with `token_secret`; the project is the token's account,
+`.reseller_admin` is the cloud admin), and agents with the service signature. Every error is
+a Nova-shaped JSON fault; unexpected exceptions become a logged 500 with a short body.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from functools import partial
+
+from webob import Request
+
+from compute.api import (
+    flavors,
+    hypervisors,
+    internal,
+    quota_sets,
+    servers,
+    tenant_usage,
+    versions,
+)
+from compute.api.context import Caller, Core
+from compute.conductor import Conductor
+from compute.config import load_api_config
+from compute.db import Database
+from compute.hosts import HostRepo
+from compute.http_json import HTTPFault, fault_response
+from compute.image_lookup import fetch_image
+from compute.quotas import QuotaRepo
+from compute.repo import Repo
+from proxy.tokens import RESELLER_ADMIN_ROLE, verify_token
+
+LOG = logging.getLogger("brume.compute.api")
+
+ID = r"([^/]+)"
+# (method, path regex, handler, kind) — kind: "public" (no auth), "user", "service"
+ROUTES = [
+    ("GET", r"/", versions.root, "public"),
+    ("GET", r"/v2\.1/?", versions.v21, "public"),
+    ("GET", r"/v2\.1/flavors", flavors.index, "user"),
+    ("POST", r"/v2\.1/flavors", flavors.create, "user"),
+    ("GET", r"/v2\.1/flavors/detail", flavors.detail, "user"),
+    ("GET", rf"/v2\.1/flavors/{ID}", flavors.show, "user"),
+    ("DELETE", rf"/v2\.1/flavors/{ID}", flavors.delete, "user"),
+    ("GET", r"/v2\.1/servers", servers.index, "user"),
+    ("POST", r"/v2\.1/servers", servers.create, "user"),
+    ("GET", r"/v2\.1/servers/detail", servers.detail, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}", servers.show, "user"),
+    ("DELETE", rf"/v2\.1/servers/{ID}", servers.delete, "user"),
+    ("POST", rf"/v2\.1/servers/{ID}/action", servers.action, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/diagnostics", servers.diagnostics, "user"),
+    ("GET", r"/v2\.1/os-hypervisors", hypervisors.index, "user"),
+    ("GET", r"/v2\.1/os-hypervisors/detail", hypervisors.detail, "user"),
+    ("GET", rf"/v2\.1/os-hypervisors/{ID}", hypervisors.show, "user"),
+    ("GET", r"/v2\.1/os-services", hypervisors.services, "user"),
+    ("PUT", rf"/v2\.1/os-services/{ID}", hypervisors.update_service, "user"),
+    ("GET", rf"/v2\.1/os-quota-sets/{ID}", quota_sets.show, "user"),
+    ("GET", rf"/v2\.1/os-quota-sets/{ID}/defaults", quota_sets.defaults, "user"),
+    ("PUT", rf"/v2\.1/os-quota-sets/{ID}", quota_sets.update, "user"),
+    ("GET", r"/v2\.1/os-simple-tenant-usage", tenant_usage.index, "user"),
+    ("GET", rf"/v2\.1/os-simple-tenant-usage/{ID}", tenant_usage.show, "user"),
+    ("PUT", rf"/internal/v1/hosts/{ID}", internal.heartbeat, "service"),
+    ("POST", rf"/internal/v1/servers/{ID}/events", internal.event, "service"),
+]
+COMPILED = [(m, re.compile("^" + p + "$"), h, k) for m, p, h, k in ROUTES]
+
+
+class ComputeAPI:
+    """The WSGI application."""
+
+    def __init__(self, core: Core):
+        self.core = core
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except HTTPFault as fault:
+            response = fault_response(fault.status, fault.message)
+        except Exception:
+            LOG.exception("unexpected error on %s %s", request.method, request.path)
+            response = fault_response(500, "Unexpected API Error. Please report this.")
+        return response(environ, start_response)
+
+    def authenticate(self, request) -> Caller:
+        info = verify_token(request.headers.get("X-Auth-Token"), self.core.conf["token_secret"])
+        if info is None:
+            raise HTTPFault(401, "Authentication required: missing, bad or expired token.")
+        return Caller(project_id=info.account, user_id=info.user,
+                      is_admin=RESELLER_ADMIN_ROLE in info.roles)
+
+    def dispatch(self, request):
+        path = request.path_info
+        methods = set()
+        for method, pattern, handler, kind in COMPILED:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            methods.add(method)
+            if method != request.method:
+                continue
+            args = match.groups()
+            if kind == "public":
+                return handler(self.core, request, *args)
+            if kind == "service":
+                return handler(self.core, request, *args)
+            caller = self.authenticate(request)
+            return handler(self.core, caller, request, *args)
+        if methods:
+            raise HTTPFault(405, f"Method {request.method} not allowed here.")
+        raise HTTPFault(404, "The resource could not be found.")
+
+
+def build_core(conf: dict, spawn) -> Core:
+    db = Database(conf["db_path"])
+    repo = Repo(db)
+    repo.ensure_default_flavors()
+    hosts = HostRepo(db)
+    quotas = QuotaRepo(db, {
+        "instances": conf["default_quota_instances"],
+        "cores": conf["default_quota_cores"],
+        "ram": conf["default_quota_ram"],
+    })
+    conductor = Conductor(db, repo, hosts, conf, spawn)
+    fetch = partial(_fetch, conf)
+    return Core(conf=conf, db=db, repo=repo, hosts=hosts, quotas=quotas, conductor=conductor,
+                fetch_image=fetch)
+
+
+def _fetch(conf: dict, image_id: str, token: str) -> dict:
+    return fetch_image(conf["image_url"], image_id, token, conf["image_timeout"])
+
+
+def make_app(conf_path: str):
+    from storage.green import eventlet
+
+    conf = load_api_config(conf_path)
+    core = build_core(conf, eventlet.spawn_n)
+    core.conductor.resume_after_restart()
+    eventlet.spawn_n(core.conductor.monitor_loop, eventlet.sleep)
+    return ComputeAPI(core)

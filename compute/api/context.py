@@ -1,0 +1,44 @@
+"""Per-request caller identity, and the services every controller uses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compute.conductor import Conductor
+from compute.db import Database
+from compute.hosts import HostRepo
+from compute.http_json import HTTPFault
+from compute.quotas import QuotaRepo
+from compute.repo import Repo
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: project (= the token's account), user, and whether a cloud admin."""
+
+    project_id: str
+    user_id: str
+    is_admin: bool
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise HTTPFault(403, "Policy doesn't allow this operation to be performed.")
+
+    def require_project(self, project_id: str) -> None:
+        if not self.is_admin and project_id != self.project_id:
+            raise HTTPFault(403, "Policy doesn't allow this operation to be performed.")
+
+
+@dataclass
+class Core:
+    """The API's long-lived services."""
+
+    conf: dict
+    db: Database
+    repo: Repo
+    hosts: HostRepo
+    quotas: QuotaRepo
+    conductor: Conductor
+    fetch_image: object  # (image_id, token) -> image record dict
+
+    def base_url(self, request) -> str:
+        return (self.conf["public_url"] or request.host_url).rstrip("/")

@@ -1,0 +1,258 @@
+"""`/v2.1/servers`: boot, list (filters, paging), show, delete, actions, diagnostics."""
+from __future__ import annotations
+
+import re
+import time
+import urllib.parse
+
+from compute import states
+from compute.claims import insert_server_within_quota
+from compute.http_json import HTTPFault, json_response, parse_json, read_body
+from compute.image_lookup import check_image_fits, image_id_from_ref
+from compute.quotas import QuotaExceeded
+from compute.repo import NotFound, new_server_id
+from compute.service_http import ServiceError, ServiceUnavailable, call
+from compute.validation import check_metadata, check_name
+from compute.views import server_view
+
+MAX_LIMIT = 1000
+
+
+def _load(core, caller, server_id: str) -> dict:
+    try:
+        server = core.repo.get_server(server_id)
+    except NotFound:
+        raise HTTPFault(404, f"Instance {server_id} could not be found.") from None
+    if server["project_id"] != caller.project_id and not caller.is_admin:
+        raise HTTPFault(404, f"Instance {server_id} could not be found.")
+    return server
+
+
+def create(core, caller, request):
+    body = parse_json(read_body(request))
+    spec = body.get("server")
+    if not isinstance(spec, dict):
+        raise HTTPFault(400, "Invalid input: 'server' is a required object.")
+    name = check_name(spec.get("name"), "server name")
+    metadata = check_metadata(spec.get("metadata"))
+    for count_key in ("min_count", "max_count"):
+        if spec.get(count_key) not in (None, 1, "1"):
+            raise HTTPFault(400, f"Invalid input: only one server per request ({count_key}).")
+    flavor_ref = spec.get("flavorRef")
+    if not isinstance(flavor_ref, str | int) or isinstance(flavor_ref, bool) or flavor_ref == "":
+        raise HTTPFault(400, "Invalid input: 'flavorRef' is required.")
+    flavor_id = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]
+    try:
+        flavor = core.repo.get_flavor(flavor_id)
+    except NotFound:
+        raise HTTPFault(400, f"Flavor {flavor_id} could not be found.") from None
+    zone = spec.get("availability_zone")
+    if zone is not None:
+        if not isinstance(zone, str) or not zone:
+            raise HTTPFault(400, "Invalid input: availability_zone must be a string.")
+        known = {h["availability_zone"] for h in core.hosts.list_hosts()}
+        if zone not in known:
+            raise HTTPFault(400, f"The requested availability zone is not available: {zone}")
+    image_id = image_id_from_ref(spec.get("imageRef"))
+    image = core.fetch_image(image_id, request.headers.get("X-Auth-Token", ""))
+    check_image_fits(image, image_id, flavor)
+    server = {
+        "id": new_server_id(),
+        "name": name,
+        "project_id": caller.project_id,
+        "user_id": caller.user_id,
+        "image_ref": image_id,
+        "image_meta": {k: image.get(k) for k in (
+            "id", "name", "status", "disk_format", "container_format", "size", "checksum",
+            "os_hash_algo", "os_hash_value", "min_disk", "min_ram", "kernel_id", "ramdisk_id",
+        ) if k in image},
+        "flavor_id": flavor["id"],
+        "vcpus": flavor["vcpus"],
+        "ram": flavor["ram"],
+        "disk": flavor["disk"],
+        "availability_zone": zone,
+        "metadata": metadata,
+    }
+    try:
+        insert_server_within_quota(core.db, server, core.quotas.defaults)
+    except QuotaExceeded as exc:
+        raise HTTPFault(403, str(exc)) from None
+    core.conductor.start_build(server["id"])
+    created = core.repo.get_server(server["id"])
+    view = server_view(created, core.base_url(request), caller.is_admin, detail=False)
+    view["OS-DCF:diskConfig"] = "MANUAL"
+    view["security_groups"] = [{"name": "default"}]
+    return json_response(202, {"server": view}, headers={"Location": view["links"][0]["href"]})
+
+
+def _int_param(request, name: str) -> int | None:
+    raw = request.GET.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPFault(400, f"Invalid input: {name} must be an integer.") from None
+    if value < 0:
+        raise HTTPFault(400, f"Invalid input: {name} must be >= 0.")
+    return value
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes", "on")
+
+
+def _listing(core, caller, request, detail: bool):
+    all_tenants = caller.is_admin and _truthy(request.GET.get("all_tenants"))
+    include_deleted = caller.is_admin and _truthy(request.GET.get("deleted"))
+    project = None if all_tenants else caller.project_id
+    if caller.is_admin:
+        project = request.GET.get("project_id") or request.GET.get("tenant_id") or project
+    servers = core.repo.list_servers(project, include_deleted=include_deleted)
+    name = request.GET.get("name")
+    if name:
+        try:
+            pattern = re.compile(name)
+            servers = [s for s in servers if pattern.search(s["name"])]
+        except re.error:
+            servers = [s for s in servers if name in s["name"]]
+    status = request.GET.get("status")
+    if status:
+        wanted = status.upper()
+        if wanted not in states.STATUS_FILTERS:
+            raise HTTPFault(400, f"Invalid status value: {status}")
+        servers = [s for s in servers
+                   if states.status_of(s["vm_state"], s["task_state"]) == wanted]
+    if caller.is_admin and request.GET.get("host"):
+        servers = [s for s in servers if s["host"] == request.GET["host"]]
+    marker = request.GET.get("marker")
+    if marker:
+        ids = [s["id"] for s in servers]
+        if marker not in ids:
+            raise HTTPFault(400, f"marker [{marker}] not found")
+        servers = servers[ids.index(marker) + 1:]
+    limit = _int_param(request, "limit")
+    limit = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
+    page = servers[:limit]
+    base = core.base_url(request)
+    body = {"servers": [server_view(s, base, caller.is_admin, detail) for s in page]}
+    if page and len(servers) > limit:
+        query = {k: v for k, v in request.GET.items() if k != "marker"}
+        query["marker"] = page[-1]["id"]
+        suffix = "/detail" if detail else ""
+        body["servers_links"] = [{
+            "rel": "next",
+            "href": f"{base}/v2.1/servers{suffix}?{urllib.parse.urlencode(query)}",
+        }]
+    return json_response(200, body)
+
+
+def index(core, caller, request):
+    return _listing(core, caller, request, detail=False)
+
+
+def detail(core, caller, request):
+    return _listing(core, caller, request, detail=True)
+
+
+def show(core, caller, request, server_id):
+    server = _load(core, caller, server_id)
+    return json_response(200, {"server": server_view(server, core.base_url(request),
+                                                     caller.is_admin)})
+
+
+def delete(core, caller, request, server_id):
+    server = _load(core, caller, server_id)
+    if server["task_state"] != states.DELETING:
+        core.conductor.begin_delete(server)
+    return json_response(204)
+
+
+def _host_for(core, server: dict) -> dict:
+    host = core.hosts.get_host(server["host"]) if server["host"] else None
+    window = core.conf["heartbeat_window"]
+    if host is None or time.time() - host["last_heartbeat"] > window:
+        raise HTTPFault(409, "Cannot reach the compute host of this server right now.")
+    return host
+
+
+def _conflict(server: dict, action: str):
+    status = states.status_of(server["vm_state"], server["task_state"])
+    task = server["task_state"]
+    detail = f"task_state {task}" if task else f"vm_state {server['vm_state']}"
+    raise HTTPFault(409, f"Cannot '{action}' instance {server['id']} while it is in {detail}"
+                    f" (status {status}).")
+
+
+def action(core, caller, request, server_id):
+    server = _load(core, caller, server_id)
+    body = parse_json(read_body(request))
+    if len(body) != 1:
+        raise HTTPFault(400, "Invalid input: exactly one action per request.")
+    name, args = next(iter(body.items()))
+    if name == "os-start":
+        return _power(core, server, "start", "start")
+    if name == "os-stop":
+        return _power(core, server, "stop", "stop")
+    if name == "reboot":
+        kind = (args or {}).get("type") if isinstance(args, dict) else None
+        if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+            raise HTTPFault(400, "Invalid input: reboot type must be SOFT or HARD.")
+        return _power(core, server, "reboot_hard" if kind.upper() == "HARD" else "reboot",
+                      "reboot")
+    if name == "os-getConsoleOutput":
+        return _console(core, server, args)
+    raise HTTPFault(400, f"There is no such action: {name}")
+
+
+def _power(core, server: dict, action_name: str, label: str):
+    if server["task_state"] is not None:
+        _conflict(server, label)
+    _host_for(core, server)
+    if core.conductor.begin_action(server, action_name) is None:
+        _conflict(core.repo.get_server(server["id"]), label)
+    return json_response(202)
+
+
+def _console(core, server: dict, args):
+    if not isinstance(args, dict):
+        args = {}
+    length = args.get("length")
+    if isinstance(length, str) and length.lstrip("-").isdigit():
+        length = int(length)
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool)
+                               or length < -1):
+        raise HTTPFault(400, "Invalid input: length must be an integer.")
+    if length == -1:
+        length = None
+    if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR) or not server[
+            "host"]:
+        _conflict(server, "os-getConsoleOutput")
+    host = _host_for(core, server)
+    query = "" if length is None else f"?length={length}"
+    try:
+        answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/console{query}",
+                      core.conf["service_secret"], timeout=core.conf["agent_timeout"])
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise HTTPFault(409, "The server has no console on its host.") from None
+        raise HTTPFault(500, f"Console request failed: {exc.message}") from None
+    except ServiceUnavailable:
+        raise HTTPFault(409, "Cannot reach the compute host of this server.") from None
+    return json_response(200, {"output": answer.get("output", "")})
+
+
+def diagnostics(core, caller, request, server_id):
+    server = _load(core, caller, server_id)
+    if not server["host"] or server["vm_state"] not in (states.ACTIVE, states.STOPPED):
+        _conflict(server, "diagnostics")
+    host = _host_for(core, server)
+    try:
+        answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/diagnostics",
+                      core.conf["service_secret"], timeout=core.conf["agent_timeout"])
+    except ServiceError as exc:
+        raise HTTPFault(409 if exc.status == 404 else 500,
+                        f"Diagnostics unavailable: {exc.message}") from None
+    except ServiceUnavailable:
+        raise HTTPFault(409, "Cannot reach the compute host of this server.") from None
+    return json_response(200, answer)

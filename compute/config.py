@@ -1,0 +1,110 @@
+"""The compute services' config options: `[compute-api]` and `[compute-agent]`.
+
+Each loader validates its section with storage.config (one-line ConfigError on anything
+wrong) and returns a plain dict. The sample files etc/compute-api.conf and
+etc/compute-agent.conf document every option.
+"""
+from __future__ import annotations
+
+from storage.config import (
+    ConfigError,
+    Option,
+    load_section,
+    read_ini,
+)
+from storage.wsgi_server import SERVER_OPTIONS
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def quota_limit(text: str) -> int:
+    value = int(text)
+    if value < -1:
+        raise ValueError("must be -1 (unlimited) or >= 0")
+    return value
+
+
+def weigher_name(text: str) -> str:
+    if text not in ("spread", "pack", "random"):
+        raise ValueError("must be spread, pack or random")
+    return text
+
+
+def virt_type_name(text: str) -> str:
+    if text not in ("", "test", "qemu", "kvm"):
+        raise ValueError("must be test, qemu or kvm")
+    return text
+
+
+API_OPTIONS = [
+    Option("db_path", str, help="SQLite database file"),
+    Option("token_secret", str, help="the proxy's [auth] token_secret"),
+    Option("service_secret", str, help="shared HMAC secret between the API and its agents"),
+    Option("image_url", str, "http://127.0.0.1:9292", help="image service (Glance v2) URL"),
+    Option("public_url", str, "", help="base URL used in links; empty = the request's host"),
+    Option("heartbeat_window", positive_float, 30.0),
+    Option("monitor_interval", positive_float, 5.0),
+    Option("scheduler_weigher", weigher_name, "spread"),
+    Option("cpu_allocation_ratio", positive_float, 4.0),
+    Option("ram_allocation_ratio", positive_float, 1.0),
+    Option("disk_allocation_ratio", positive_float, 1.0),
+    Option("max_build_retries", non_negative_int, 2),
+    Option("agent_timeout", positive_float, 120.0),
+    Option("image_timeout", positive_float, 10.0),
+    Option("default_quota_instances", quota_limit, 10),
+    Option("default_quota_cores", quota_limit, 20),
+    Option("default_quota_ram", quota_limit, 51200),
+]
+
+AGENT_OPTIONS = [
+    Option("host", str, help="this hypervisor's name, unique in the cloud"),
+    Option("api_url", str, help="compute API base URL, e.g. http://127.0.0.1:8774"),
+    Option("service_secret", str),
+    Option("agent_url", str, "", help="URL the API uses to reach this agent; empty = bind ip:port"),
+    Option("libvirt_uri", str, "test:///default"),
+    Option("virt_type", virt_type_name, "", help="test, qemu or kvm; empty = from libvirt_uri"),
+    Option("availability_zone", str, "nova"),
+    Option("instances_dir", str),
+    Option("vcpus", non_negative_int, 0, help="0 = what libvirt reports"),
+    Option("memory_mb", non_negative_int, 0, help="0 = what libvirt reports"),
+    Option("local_gb", non_negative_int, 0, help="0 = free space of instances_dir"),
+    Option("heartbeat_interval", positive_float, 10.0),
+    Option("sync_interval", positive_float, 10.0),
+    Option("stop_timeout", positive_float, 60.0),
+    Option("test_spawn_seconds", float, 0.0, help="test driver only: simulated build time"),
+    Option("image_url", str, "http://127.0.0.1:9292"),
+]
+
+
+def load_api_config(conf_path: str) -> dict:
+    parser = read_ini(conf_path)
+    conf = load_section(parser, "compute-api", API_OPTIONS, conf_path)
+    if conf["heartbeat_window"] < 1.0 and conf["monitor_interval"] > conf["heartbeat_window"]:
+        conf["monitor_interval"] = conf["heartbeat_window"] / 2
+    return conf
+
+
+def load_agent_config(conf_path: str) -> dict:
+    parser = read_ini(conf_path)
+    conf = load_section(parser, "compute-agent", AGENT_OPTIONS, conf_path)
+    server = load_section(parser, "server", SERVER_OPTIONS, conf_path)
+    if not conf["agent_url"]:
+        conf["agent_url"] = f"http://{server['bind_ip']}:{server['bind_port']}"
+    if not conf["virt_type"]:
+        conf["virt_type"] = "test" if conf["libvirt_uri"].startswith("test:") else "qemu"
+    if conf["virt_type"] == "test" and not conf["libvirt_uri"].startswith("test:"):
+        raise ConfigError(f"{conf_path}: [compute-agent] virt_type test needs a test:// uri")
+    conf["bind_ip"] = server["bind_ip"]
+    return conf

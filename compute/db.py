@@ -1,0 +1,117 @@
+"""The compute API's SQLite database: schema, connection setup, and write transactions.
+
+One file (WAL mode) holds flavors, servers, hypervisor hosts and quotas. Every state change
+runs inside `Database.write()`, a `BEGIN IMMEDIATE` transaction: SQLite then admits one writer
+at a time (across processes too), which is what makes quota checks and host claims atomic.
+No code may yield to another green thread inside a transaction (no network IO there).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS flavors (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    vcpus INTEGER NOT NULL,
+    ram INTEGER NOT NULL,
+    disk INTEGER NOT NULL,
+    is_public INTEGER NOT NULL DEFAULT 1,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS servers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    image_ref TEXT NOT NULL,
+    image_meta TEXT NOT NULL DEFAULT '{}',
+    flavor_id TEXT NOT NULL,
+    vcpus INTEGER NOT NULL,
+    ram INTEGER NOT NULL,
+    disk INTEGER NOT NULL,
+    availability_zone TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    vm_state TEXT NOT NULL,
+    task_state TEXT,
+    power_state INTEGER NOT NULL DEFAULT 0,
+    host TEXT,
+    attempted_hosts TEXT NOT NULL DEFAULT '[]',
+    fault_message TEXT,
+    fault_code INTEGER,
+    fault_created REAL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    launched_at REAL,
+    terminated_at REAL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS servers_project ON servers (project_id, deleted);
+CREATE INDEX IF NOT EXISTS servers_host ON servers (host, deleted);
+CREATE TABLE IF NOT EXISTS hosts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    availability_zone TEXT NOT NULL,
+    agent_url TEXT NOT NULL,
+    host_ip TEXT NOT NULL DEFAULT '',
+    vcpus INTEGER NOT NULL,
+    memory_mb INTEGER NOT NULL,
+    local_gb INTEGER NOT NULL,
+    hypervisor_type TEXT NOT NULL,
+    hypervisor_version INTEGER NOT NULL DEFAULT 0,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT,
+    boot_id TEXT NOT NULL DEFAULT '',
+    last_heartbeat REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quotas (
+    project_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    hard_limit INTEGER NOT NULL,
+    PRIMARY KEY (project_id, resource)
+);
+"""
+
+
+class Database:
+    """A connection to the compute database with a write-transaction helper."""
+
+    def __init__(self, path: str):
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(SCHEMA)
+        # Serializes use of the one connection among real OS threads (green threads never
+        # switch inside a transaction since no IO happens there).
+        self._lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def write(self):
+        """A `BEGIN IMMEDIATE` transaction; commits on success, rolls back on any error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

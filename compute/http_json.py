@@ -1,0 +1,84 @@
+"""JSON request/response helpers shared by the compute API and the agent's WSGI apps.
+
+Errors follow Nova's shape: `{"badRequest": {"message": ..., "code": 400}}` (the key names the
+kind of fault). Request bodies are read in bounded chunks and refused past `MAX_BODY`.
+"""
+from __future__ import annotations
+
+import json
+
+from webob import Request, Response
+
+MAX_BODY = 1024 * 1024
+CHUNK = 65536
+
+FAULT_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    500: "computeFault",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+class HTTPFault(Exception):
+    """Raised by a controller to answer with a Nova-shaped error."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_response(status: int, body=None, headers: dict | None = None) -> Response:
+    response = Response(status=status, headers=headers or {})
+    if body is not None:
+        response.content_type = "application/json"
+        response.charset = None
+        response.body = json.dumps(body).encode("utf-8")
+    else:
+        response.content_type = None
+    return response
+
+
+def fault_response(status: int, message: str) -> Response:
+    name = FAULT_NAMES.get(status, "computeFault")
+    return json_response(status, {name: {"message": message, "code": status}})
+
+
+def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, read in chunks; HTTPFault 413 beyond `limit` bytes."""
+    length = request.content_length
+    if length is not None and length > limit:
+        raise HTTPFault(413, f"Request body too large (limit {limit} bytes).")
+    stream = request.body_file_seekable if length is None else request.body_file_raw
+    parts, total = [], 0
+    remaining = length
+    while remaining is None or remaining > 0:
+        chunk = stream.read(CHUNK if remaining is None else min(CHUNK, remaining))
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            raise HTTPFault(413, f"Request body too large (limit {limit} bytes).")
+        parts.append(chunk)
+        if remaining is not None:
+            remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def parse_json(raw: bytes) -> dict:
+    """Decode a JSON object body; HTTPFault 400 when it is not one."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPFault(400, "Malformed request body: not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise HTTPFault(400, "Malformed request body: expected a JSON object.")
+    return body

@@ -1,0 +1,61 @@
+"""Looking up a server's image in the image service (Glance v2) before a boot is accepted.
+
+`GET <image_url>/v2/images/<id>` with the caller's own token: the image must exist, be
+visible to the caller, be `active`, and fit the flavor (`min_ram`, `min_disk`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from compute.http_json import HTTPFault
+
+IMAGE_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                         r"[0-9a-fA-F]{12}$")
+MAX_IMAGE_RECORD = 1024 * 1024
+
+
+def image_id_from_ref(image_ref) -> str:
+    """The image id from an imageRef (an id, or a URL ending in one); HTTPFault 400 if bad."""
+    if not isinstance(image_ref, str) or not image_ref.strip():
+        raise HTTPFault(400, "Invalid imageRef provided.")
+    candidate = image_ref.rstrip("/").rsplit("/", 1)[-1]
+    if not IMAGE_ID_RE.match(candidate):
+        raise HTTPFault(400, "Invalid imageRef provided.")
+    return candidate
+
+
+def fetch_image(image_url: str, image_id: str, token: str, timeout: float) -> dict:
+    url = f"{image_url.rstrip('/')}/v2/images/{urllib.parse.quote(image_id)}"
+    request = urllib.request.Request(url, headers={"X-Auth-Token": token})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read(MAX_IMAGE_RECORD)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (403, 404):
+            raise HTTPFault(400, f"Image {image_id} could not be found.") from None
+        raise HTTPFault(503, f"Image service answered HTTP {exc.code}.") from None
+    except (urllib.error.URLError, OSError):
+        raise HTTPFault(503, "Image service is unavailable.") from None
+    try:
+        image = json.loads(raw)
+    except ValueError:
+        raise HTTPFault(503, "Image service answered with invalid JSON.") from None
+    if not isinstance(image, dict):
+        raise HTTPFault(503, "Image service answered with invalid JSON.")
+    return image
+
+
+def check_image_fits(image: dict, image_id: str, flavor: dict) -> None:
+    if image.get("status") != "active":
+        raise HTTPFault(400, f"Image {image_id} is not active.")
+    if int(image.get("min_ram") or 0) > flavor["ram"]:
+        raise HTTPFault(400, "Flavor's memory is too small for requested image.")
+    if int(image.get("min_disk") or 0) > flavor["disk"]:
+        raise HTTPFault(400, "Flavor's disk is too small for requested image.")
+    size = image.get("size") or 0
+    if flavor["disk"] and isinstance(size, int) and size > flavor["disk"] * 1024**3:
+        raise HTTPFault(400, "Flavor's disk is too small for requested image.")
