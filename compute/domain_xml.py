@@ -26,6 +26,7 @@ class DomainSpec:
     domain_type: str = "qemu"
     disk_path: str | None = None
     disk_format: str = "qcow2"  # qcow2 | raw | iso
+    extra_disk_path: str | None = None  # a qcow2 root disk beside an ISO
     kernel: str | None = None
     initrd: str | None = None
     kernel_cmdline: str = "console=ttyS0"
@@ -33,6 +34,7 @@ class DomainSpec:
     console_log: str | None = None
     display_name: str = ""  # the server's user-given name
     metadata: dict[str, str] = field(default_factory=dict)
+    run_as_root: bool = False  # qemu as root when its files sit where others cannot reach
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -68,6 +70,11 @@ def _disk_element(devices: ET.Element, spec: DomainSpec) -> None:
         _sub(disk, "source", file=spec.disk_path)
         _sub(disk, "target", dev="sda", bus="sata")
         _sub(disk, "readonly")
+        if spec.extra_disk_path:
+            extra = _sub(devices, "disk", type="file", device="disk")
+            _sub(extra, "driver", name="qemu", type="qcow2")
+            _sub(extra, "source", file=spec.extra_disk_path)
+            _sub(extra, "target", dev="vda", bus="virtio")
         return
     disk = _sub(devices, "disk", type="file", device="disk")
     _sub(disk, "driver", name="qemu", type=spec.disk_format)
@@ -119,6 +126,9 @@ def render_domain_xml(spec: DomainSpec) -> str:
     if spec.domain_type != "test":
         _nic_element(devices, spec)
         _console_elements(devices, spec)
+    if spec.run_as_root:
+        seclabel = _sub(root, "seclabel", type="static", model="dac", relabel="no")
+        _sub(seclabel, "label", "+0:+0")
     ET.register_namespace("brume", BRUME_XMLNS)
     return ET.tostring(root, encoding="unicode")
 

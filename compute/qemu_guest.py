@@ -1,0 +1,149 @@
+"""The GuestBuilder for real VMs under libvirt + QEMU (TCG `qemu` or hardware `kvm`).
+
+`prepare()` pulls the image (and its `kernel_id`/`ramdisk_id` images, for direct kernel
+boot) into the node's image cache, makes the instance's disks on top of the cached bases,
+and renders the domain XML: virtio disk, a NIC on QEMU user networking or a configured
+libvirt network, and the serial console logged (appending, across boots) to
+`<instance dir>/console.log`, which `os-getConsoleOutput` reads. Each instance records the
+image ids its disks rely on in `<instance dir>/images.json`, so cache cleanup never removes a
+base an instance still uses.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+from compute.domain_xml import DomainSpec, render_domain_xml
+from compute.files import write_atomic
+from compute.image_cache import ImageCache, ImageFetchError
+from compute.image_source import ImageSource, ImageSourceError, ServiceToken
+from compute.instance_disks import DiskError, prepare_disks
+
+IMAGES_FILE = "images.json"
+DEFAULT_CMDLINE = "console=ttyS0"
+
+
+class GuestBuildError(Exception):
+    """The guest could not be prepared; the message is the server's fault message."""
+
+
+def others_can_reach(path: str) -> bool:
+    """True when every directory above `path` lets other users (qemu) traverse it."""
+    path = os.path.abspath(path)
+    while True:
+        parent = os.path.dirname(path)
+        try:
+            mode = os.stat(parent).st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH:
+            return False
+        if parent == path or parent == "/":
+            return True
+        path = parent
+
+
+class QemuGuestBuilder:
+    """compute.driver.GuestBuilder for QEMU/KVM domains."""
+
+    def __init__(self, conf: dict, image_source: ImageSource | None = None):
+        self.domain_type = conf["virt_type"] or "qemu"
+        self.instances_dir = conf["instances_dir"]
+        cache_dir = conf.get("image_cache_dir") or os.path.join(
+            os.path.dirname(os.path.abspath(self.instances_dir)), "image-cache"
+        )
+        if image_source is None:
+            token = ServiceToken(conf["auth_url"], conf["service_user"], conf["service_key"])
+            image_source = ImageSource(conf["image_url"], token)
+        self.images = image_source
+        self.cache = ImageCache(cache_dir, image_source.stream)
+        self.network = conf.get("network") or None
+        self.run_as_root = os.geteuid() == 0 and not (
+            others_can_reach(self.instances_dir) and others_can_reach(cache_dir)
+        )
+
+    def _cached(self, image_meta: dict) -> str:
+        try:
+            return self.cache.fetch(image_meta)
+        except ImageFetchError as exc:
+            raise GuestBuildError(str(exc)) from None
+
+    def _meta(self, image_id: str) -> dict:
+        try:
+            meta = self.images.get_meta(image_id)
+        except ImageSourceError as exc:
+            raise GuestBuildError(str(exc)) from None
+        if meta.get("status") != "active":
+            raise GuestBuildError(f"image {image_id} is not active")
+        return meta
+
+    def prepare(self, instance: dict, image_meta: dict, flavor: dict, instance_dir: str) -> str:
+        used = [image_meta["id"]]
+        base = self._cached(image_meta)
+        kernel = initrd = None
+        if image_meta.get("kernel_id"):
+            kernel_meta = self._meta(image_meta["kernel_id"])
+            kernel = self._cached(kernel_meta)
+            used.append(kernel_meta["id"])
+            if image_meta.get("ramdisk_id"):
+                ramdisk_meta = self._meta(image_meta["ramdisk_id"])
+                initrd = self._cached(ramdisk_meta)
+                used.append(ramdisk_meta["id"])
+        write_atomic(os.path.join(instance_dir, IMAGES_FILE), json.dumps(used).encode())
+        try:
+            disks = prepare_disks(
+                image_meta.get("disk_format") or "raw", base, int(flavor.get("disk") or 0),
+                instance_dir,
+            )
+        except DiskError as exc:
+            raise GuestBuildError(str(exc)) from None
+        cmdline = image_meta.get("os_command_line") or (
+            f"{DEFAULT_CMDLINE} root=/dev/vda" if kernel else DEFAULT_CMDLINE
+        )
+        spec = DomainSpec(
+            name="brume-" + instance["id"],
+            uuid=instance["id"],
+            vcpus=int(flavor["vcpus"]),
+            memory_mb=int(flavor["ram"]),
+            domain_type=self.domain_type,
+            disk_path=disks.root_path,
+            disk_format=disks.root_format,
+            extra_disk_path=disks.extra_root_path,
+            kernel=kernel,
+            initrd=initrd,
+            kernel_cmdline=cmdline,
+            network=self.network,
+            console_log=self.console_log_path(instance_dir),
+            display_name=instance.get("name", ""),
+            metadata={str(k): str(v) for k, v in (instance.get("metadata") or {}).items()},
+            run_as_root=self.run_as_root,
+        )
+        return render_domain_xml(spec)
+
+    def console_log_path(self, instance_dir: str) -> str:
+        return os.path.join(instance_dir, "console.log")
+
+    def guest_event(self, instance_dir: str, event: str) -> None:
+        """A real guest writes its own console; nothing to do."""
+
+    def cleanup(self, instance: dict | None, instance_dir: str) -> None:
+        """Disks live in the instance dir (removed by the driver); the cache stays."""
+
+    # cache maintenance, called periodically by the agent --------------------------------
+    def images_in_use(self) -> set[str]:
+        in_use: set[str] = set()
+        try:
+            names = os.listdir(self.instances_dir)
+        except FileNotFoundError:
+            return in_use
+        for name in names:
+            try:
+                with open(os.path.join(self.instances_dir, name, IMAGES_FILE)) as handle:
+                    in_use.update(json.load(handle))
+            except (OSError, ValueError):
+                continue
+        return in_use
+
+    def remove_unused_images(self, max_age: float) -> list[str]:
+        return self.cache.remove_unused(self.images_in_use(), max_age)
