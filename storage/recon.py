@@ -1,7 +1,7 @@
 """Health records of a storage node: what each daemon did last, and `GET /recon/...`.
 
 Each daemon writes the summary of its last pass atomically to `<recon_dir>/<daemon>.json`
-(default recon dir: `<devices>/../recon`), shaped as
+(default recon dir: `<devices>/../recon/<name of devices>`, e.g. /srv/recon/node), shaped as
 
     {"daemon": "object-replicator", "start": 1700000000.1, "end": 1700000003.4,
      "duration": 3.3, "status": "ok" | "failed", "error": "" , "counts": {...}}
@@ -43,7 +43,10 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 
 
 def default_recon_dir(devices: str) -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(devices.rstrip("/"))), "recon")
+    """`<devices>/../recon/<devices' own name>`: beside the devices, distinct per node even
+    when several nodes' device roots share a parent (the all-in-one's srv/node1..4)."""
+    root = os.path.abspath(devices.rstrip("/"))
+    return os.path.join(os.path.dirname(root), "recon", os.path.basename(root))
 
 
 def write_record(recon_dir: str, daemon: str, record: dict) -> None:

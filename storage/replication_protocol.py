@@ -19,23 +19,17 @@ Errors: 400 for malformed paths/headers, 507 for a missing device. Handlers neve
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import uuid
 
 import msgpack
 from webob import Response
 
-from storage.object_metadata import (
-    MetadataError,
-    read_layout,
-    unpack_metadata,
-    write_metadata_fd,
-)
+from storage.object_metadata import MetadataError, read_layout, unpack_metadata
 from storage.ondisk_files import cleanup_ondisk_files, parse_filename
-from storage.suffix_hashes import get_hashes, invalidate_suffix, list_suffix_files
+from storage.recon import handle_recon
+from storage.suffix_hashes import DEFAULT_RECLAIM_AGE, get_hashes, list_suffix_files
 
 REPLICATION_HEADER = "X-Backend-Replication"
 OP_HEADER = "X-Backend-Replicate-Op"
@@ -53,14 +47,6 @@ class ProtocolError(Exception):
 
 
 # ----- paths (shared by both sides)
-def partition_dir(devices: str, device: str, part: int | str) -> str:
-    return os.path.join(devices, device, "objects", str(part))
-
-
-def hash_dir(devices: str, device: str, part: int | str, obj_hash: str) -> str:
-    return os.path.join(partition_dir(devices, device, part), obj_hash[-3:], obj_hash)
-
-
 def replicate_path(device: str, part: int, suffixes=()) -> str:
     path = f"/{device}/{part}"
     return f"{path}/{'-'.join(sorted(suffixes))}" if suffixes else path
@@ -110,46 +96,56 @@ def decode(body: bytes) -> dict:
 
 
 # ----- receiver side
-def handle_replication(request, devices: str, reclaim_age: float, mount_check: bool = False):
-    """webob Request -> Response for REPLICATE and SYNC; never raises."""
+def install(object_server, conf_dir: str, reclaim_age: float = DEFAULT_RECLAIM_AGE) -> None:
+    """Serve REPLICATE, SYNC and `/recon/...` on a `storage.object_server.ObjectServer`."""
+    manager = object_server.diskfiles
+    object_server.handlers["REPLICATE"] = lambda req: handle_replication(req, manager,
+                                                                         reclaim_age)
+    object_server.handlers["SYNC"] = object_server.handlers["REPLICATE"]
+    object_server.prefix_handlers["recon"] = lambda req: handle_recon(
+        req, manager.devices_root, conf_dir
+    )
+
+
+def handle_replication(request, manager, reclaim_age: float):
+    """webob Request -> Response for REPLICATE and SYNC; never raises.
+
+    `manager` is the object server's `storage.diskfile.DiskFileManager`.
+    """
     try:
         if request.method == "REPLICATE":
-            return _replicate(request, devices, reclaim_age, mount_check)
+            return _replicate(request, manager, reclaim_age)
         if request.method == "SYNC":
-            return _sync(request, devices, reclaim_age, mount_check)
+            return _sync(request, manager, reclaim_age)
         return _text(405, "method not allowed")
     except ProtocolError as exc:
         return _text(400, str(exc))
-    except OSError as exc:
-        return _text(500, f"replication failed: {exc.strerror or exc}")
+    except (OSError, TimeoutError) as exc:
+        return _text(500, f"replication failed: {getattr(exc, 'strerror', None) or exc}")
 
 
 def _text(status: int, message: str) -> Response:
     return Response(status=status, body=message.encode() + b"\n", content_type="text/plain")
 
 
-def _device_ok(devices: str, device: str, mount_check: bool) -> bool:
-    path = os.path.join(devices, device)
-    return os.path.isdir(path) and (not mount_check or os.path.ismount(path))
+def _msgpack(value) -> Response:
+    return Response(status=200, body=msgpack.packb(value), content_type="application/msgpack")
 
 
-def _replicate(request, devices, reclaim_age, mount_check) -> Response:
+def _replicate(request, manager, reclaim_age) -> Response:
     parts = parse_path(request.path_info, 2, 3)
     device, part = parts[0], parts[1]
     suffixes = parts[2].split("-") if len(parts) == 3 else []
     if not all(_SUFFIX_RE.match(s) for s in suffixes):
         raise ProtocolError("bad suffix list")
-    if not _device_ok(devices, device, mount_check):
+    if manager.device_path(device) is None:
         return _text(507, f"device {device} unavailable")
-    pdir = partition_dir(devices, device, part)
+    pdir = manager.partition_path(device, part)
     if request.headers.get(OP_HEADER, "hashes") == "list":
-        listing = {s: list_suffix_files(pdir, s, reclaim_age) for s in suffixes}
-        return Response(status=200, body=msgpack.packb(listing), content_type="application/msgpack")
+        return _msgpack({s: list_suffix_files(pdir, s, reclaim_age) for s in suffixes})
     if not os.path.isdir(pdir) and not suffixes:
-        hashes = {}
-    else:
-        hashes = get_hashes(pdir, recalculate=suffixes, reclaim_age=reclaim_age)
-    return Response(status=200, body=msgpack.packb(hashes), content_type="application/msgpack")
+        return _msgpack({})
+    return _msgpack(get_hashes(pdir, recalculate=suffixes, reclaim_age=reclaim_age))
 
 
 def _read_exact(stream, length: int) -> bytes:
@@ -162,7 +158,26 @@ def _read_exact(stream, length: int) -> bytes:
     return bytes(data)
 
 
-def _sync(request, devices, reclaim_age, mount_check) -> Response:
+class _EtagMismatch(ValueError):
+    pass
+
+
+def _checked_chunks(stream, length: int, expected_etag: str | None):
+    """Yield the body from `stream`; raise at the end when its MD5 is not the ETag."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(min(CHUNK, remaining))
+        if not chunk:
+            raise ProtocolError("body shorter than announced")
+        md5.update(chunk)
+        remaining -= len(chunk)
+        yield chunk
+    if expected_etag is not None and md5.hexdigest() != expected_etag.strip('"'):
+        raise _EtagMismatch("body does not match the metadata's ETag")
+
+
+def _sync(request, manager, reclaim_age) -> Response:
     device, part, obj_hash, name = parse_path(request.path_info, 4, 4)
     if not _HASH_RE.match(obj_hash):
         raise ProtocolError("bad object hash")
@@ -176,7 +191,7 @@ def _sync(request, devices, reclaim_age, mount_check) -> Response:
         raise ProtocolError(f"{METADATA_LENGTH_HEADER} and Content-Length required") from None
     if not 0 < meta_length <= min(total, MAX_METADATA):
         raise ProtocolError(f"bad {METADATA_LENGTH_HEADER}")
-    if not _device_ok(devices, device, mount_check):
+    if manager.device_path(device) is None:
         return _text(507, f"device {device} unavailable")
     stream = request.environ["wsgi.input"]
     try:
@@ -184,51 +199,20 @@ def _sync(request, devices, reclaim_age, mount_check) -> Response:
     except MetadataError as exc:
         raise ProtocolError(str(exc)) from None
     body_length = total - meta_length
-    ext = parsed[1]
-    if ext == ".data":
-        if metadata.get("Content-Length") != str(body_length):
-            raise ProtocolError("body length does not match the metadata's Content-Length")
-    elif body_length:
-        raise ProtocolError(f"a {ext} file has no body")
-    target_dir = hash_dir(devices, device, part, obj_hash)
+    target_dir = manager.hash_dir_path(device, part, obj_hash)
     if os.path.exists(os.path.join(target_dir, name)):
         _drain(stream, body_length)
         return _text(200, "already present")
-    tmp_dir = os.path.join(devices, device, "tmp")
-    os.makedirs(tmp_dir, exist_ok=True)
-    tmp_path = os.path.join(tmp_dir, f"sync-{uuid.uuid4().hex}")
-    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    etag = metadata.get("ETag", "") if parsed[1] == ".data" else None
+    chunks = _checked_chunks(stream, body_length, etag)
     try:
-        md5 = hashlib.md5(usedforsecurity=False)
-        remaining = body_length
-        while remaining > 0:
-            chunk = stream.read(min(CHUNK, remaining))
-            if not chunk:
-                raise ProtocolError("body shorter than announced")
-            md5.update(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(fd, view):]
-            remaining -= len(chunk)
-        if ext == ".data" and metadata.get("ETag", "").strip('"') != md5.hexdigest():
-            os.close(fd)
-            fd = -1
-            os.unlink(tmp_path)
-            return _text(422, "body does not match the metadata's ETag")
-        write_metadata_fd(fd, metadata, body_length)
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
-        os.makedirs(target_dir, exist_ok=True)
-        os.replace(tmp_path, os.path.join(target_dir, name))
-        _fsync_dir(target_dir)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_path)
+        manager.write_replicated(device, part, obj_hash, name, metadata, chunks)
+    except _EtagMismatch as exc:
+        return _text(422, str(exc))
+    except ValueError as exc:
+        _drain(stream, body_length)
+        raise ProtocolError(str(exc)) from None
     verdict = cleanup_ondisk_files(target_dir, reclaim_age)
-    invalidate_suffix(partition_dir(devices, device, part), obj_hash[-3:])
     if name not in verdict.live:
         return _text(409, "obsolete: a newer file exists")
     return _text(201, "stored")
@@ -240,11 +224,3 @@ def _drain(stream, length: int) -> None:
         if not chunk:
             return
         length -= len(chunk)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -64,12 +64,25 @@ def hash_suffix(suffix_dir: str, reclaim_age: float) -> str | None:
 
 
 @contextlib.contextmanager
-def partition_lock(partition_dir: str):
-    """Exclusive lock on a partition dir, shared by every process on the node."""
+def partition_lock(partition_dir: str, timeout: float = 10.0):
+    """Exclusive lock on a partition dir, shared by every process on the node.
+
+    Same `.lock` file and flock as `storage.diskfile`'s partition lock.
+    """
     os.makedirs(partition_dir, exist_ok=True)
     fd = os.open(os.path.join(partition_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        # Poll rather than block: a blocking flock would freeze every green thread of the
+        # process while another green thread of the same process holds the lock.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"lock on {partition_dir} timed out") from None
+                time.sleep(0.001)
         yield
     finally:
         os.close(fd)

@@ -1,0 +1,105 @@
+"""Suffix hashing, invalidation and the choice of files to push (no network)."""
+from __future__ import annotations
+
+import os
+import time
+
+from storage.object_replicator import files_to_push
+from storage.suffix_hashes import (
+    INVALID_FILE,
+    differing_suffixes,
+    get_hashes,
+    invalidate_suffix,
+    list_suffix_files,
+)
+from storage.timestamp import Timestamp
+
+HASH_A = "0" * 29 + "abc"
+HASH_B = "1" * 29 + "abc"
+HASH_C = "2" * 29 + "def"
+
+
+def touch(partition_dir: str, obj_hash: str, name: str) -> str:
+    hash_dir = os.path.join(partition_dir, obj_hash[-3:], obj_hash)
+    os.makedirs(hash_dir, exist_ok=True)
+    path = os.path.join(hash_dir, name)
+    with open(path, "wb"):
+        pass
+    return path
+
+
+NOW = time.time()
+
+
+def ts(offset: float) -> str:
+    """A timestamp `offset` seconds after the test started (recent: not reclaimable)."""
+    return Timestamp(NOW + offset).normal
+
+
+def test_equal_contents_equal_hashes(tmp_path):
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    for part in (one, two):
+        touch(part, HASH_A, ts(100) + ".data")
+        touch(part, HASH_C, ts(200) + ".ts")
+    assert get_hashes(one) == get_hashes(two)
+    assert set(get_hashes(one)) == {"abc", "def"}
+
+
+def test_dirty_suffix_is_recomputed_and_consumed(tmp_path):
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(100) + ".data")
+    before = get_hashes(part)
+    touch(part, HASH_B, ts(150) + ".data")
+    # Without invalidation the cached value is served...
+    assert get_hashes(part) == before
+    invalidate_suffix(part, "abc")
+    after = get_hashes(part)
+    assert after["abc"] != before["abc"]
+    with open(os.path.join(part, INVALID_FILE), "rb") as handle:
+        assert handle.read() == b""
+
+
+def test_newer_file_wins_and_obsolete_files_go(tmp_path):
+    part = str(tmp_path / "p")
+    old = touch(part, HASH_A, ts(100) + ".data")
+    touch(part, HASH_A, ts(200) + ".ts")
+    get_hashes(part, force_full=True)
+    assert not os.path.exists(old)
+    assert list_suffix_files(part, "abc", 1e9) == {HASH_A: [ts(200) + ".ts"]}
+
+
+def test_old_tombstones_are_reclaimed(tmp_path):
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(-1000) + ".ts")
+    touch(part, HASH_C, ts(0) + ".data")
+    hashes = get_hashes(part, reclaim_age=100, force_full=True)
+    assert set(hashes) == {"def"}
+    assert not os.path.exists(os.path.join(part, "abc"))
+
+
+def test_full_rehash_age_forces_recompute(tmp_path):
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(100) + ".data")
+    first = get_hashes(part)
+    touch(part, HASH_B, ts(100) + ".data")  # not invalidated
+    assert get_hashes(part, full_rehash_age=3600) == first
+    assert get_hashes(part, full_rehash_age=0) != first
+
+
+def test_differing_suffixes():
+    assert differing_suffixes({"abc": "1", "def": "2"}, {"abc": "1", "def": "3"}) == ["def"]
+    assert differing_suffixes({"abc": "1"}, {}) == ["abc"]
+    assert differing_suffixes({}, {"abc": "1"}) == []
+
+
+def test_files_to_push_rules():
+    data_old, data_new = ts(100) + ".data", ts(200) + ".data"
+    tomb = ts(300) + ".ts"
+    meta = ts(250) + ".meta"
+    assert files_to_push([data_new], []) == [data_new]
+    assert files_to_push([data_new], [data_old]) == [data_new]
+    assert files_to_push([data_old], [data_new]) == []
+    assert files_to_push([tomb], [data_new]) == [tomb]
+    assert files_to_push([data_new], [tomb]) == []
+    assert files_to_push([meta, data_new], []) == [data_new, meta]
+    assert files_to_push([meta, data_new], [data_new]) == [meta]
