@@ -381,9 +381,13 @@ def make_app(conf_path: str) -> ObjectServer:
     """WSGI factory for `storage.wsgi_server`."""
     server, options = load_object_server_config(conf_path)
     hasher = load_hasher(server["conf_dir"])
-    return ObjectServer(
+    app = ObjectServer(
         options["devices"], hasher,
         mount_check=options["mount_check"],
         conn_timeout=options["conn_timeout"],
         node_timeout=options["node_timeout"],
     )
+    from storage.replication_protocol import install  # REPLICATE, SYNC and /recon/ (durability)
+
+    install(app, server["conf_dir"])
+    return app
