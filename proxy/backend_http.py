@@ -1,0 +1,297 @@
+"""A small green HTTP/1.1 client for talking to storage nodes.
+
+Why not http.client: the proxy needs `Expect: 100-continue` (send the request head, learn
+whether the node accepts it, and only then stream the body), chunked request bodies written
+piece by piece from a queue, strict short-read detection on response bodies (so a GET that
+breaks mid-stream is noticed and resumed), and keep-alive reuse of idle connections. This
+module does exactly that over eventlet green sockets and nothing else: no retries, no node
+choice (see `proxy.backend_client`).
+"""
+from __future__ import annotations
+
+import socket
+from urllib.parse import quote
+
+from storage.green import eventlet
+
+MAX_LINE = 65536
+MAX_HEADERS = 200
+CRLF = b"\r\n"
+
+
+class BackendError(Exception):
+    """The node could not be reached, broke the protocol, or cut the connection."""
+
+
+class ShortRead(BackendError):
+    """The connection ended before the announced body length was read."""
+
+
+def quote_path(path: str) -> str:
+    return quote(path.encode("utf-8", "surrogateescape"), safe="/")
+
+
+class BackendResponse:
+    """A parsed response head and a reader for its body (content-length or chunked)."""
+
+    __slots__ = (
+        "status",
+        "reason",
+        "headers",
+        "_conn",
+        "_remaining",
+        "_chunked",
+        "_chunk_left",
+        "_done",
+        "_keep_alive",
+    )
+
+    def __init__(self, conn: BackendConnection, status: int, reason: str, headers: dict,
+                 method: str, keep_alive: bool):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self._conn = conn
+        self._chunked = False
+        self._chunk_left = 0
+        self._remaining: int | None = None
+        self._keep_alive = keep_alive
+        self._done = False
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            self._remaining = 0
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            self._chunked = True
+        elif "content-length" in headers:
+            try:
+                self._remaining = int(headers["content-length"])
+            except ValueError:
+                raise BackendError("bad content-length from backend") from None
+        else:
+            self._keep_alive = False  # body runs until the connection closes
+        if self._remaining == 0:
+            self._finish()
+
+    def getheader(self, name: str, default=None):
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.headers.get("content-length")
+        return int(value) if value is not None and value.isdigit() else None
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if self._keep_alive:
+                conn.release()
+            else:
+                conn.close()
+
+    def read(self, amt: int = 65536) -> bytes:
+        """Up to `amt` bytes of body; b'' at the end. Raises ShortRead/BackendError."""
+        if self._done:
+            return b""
+        conn = self._conn
+        try:
+            if self._chunked:
+                return self._read_chunked(conn, amt)
+            if self._remaining is None:
+                data = conn.rfile.read1(amt)
+                if not data:
+                    self._finish()
+                return data
+            data = conn.rfile.read1(min(amt, self._remaining))
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise BackendError(f"read failed: {exc}") from None
+        if not data:
+            self.close()
+            raise ShortRead("connection closed before the end of the body")
+        self._remaining -= len(data)
+        if self._remaining <= 0:
+            self._finish()
+        return data
+
+    def _read_chunked(self, conn, amt: int) -> bytes:
+        if self._chunk_left == 0:
+            line = conn.rfile.readline(MAX_LINE)
+            if not line.endswith(CRLF):
+                self.close()
+                raise ShortRead("chunked body cut")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close()
+                raise BackendError("bad chunk size from backend") from None
+            if size == 0:
+                while True:  # trailers
+                    trailer = conn.rfile.readline(MAX_LINE)
+                    if not trailer:
+                        self.close()
+                        raise ShortRead("chunked body cut")
+                    if trailer == CRLF:
+                        break
+                self._finish()
+                return b""
+            self._chunk_left = size
+        data = conn.rfile.read1(min(amt, self._chunk_left))
+        if not data:
+            self.close()
+            raise ShortRead("chunked body cut")
+        self._chunk_left -= len(data)
+        if self._chunk_left == 0 and conn.rfile.read(2) != CRLF:
+            self.close()
+            raise BackendError("bad chunk terminator from backend")
+        return data
+
+    def read_all(self, limit: int) -> bytes:
+        """The whole body, refusing more than `limit` bytes (for small JSON bodies only)."""
+        parts = []
+        total = 0
+        while True:
+            data = self.read(65536)
+            if not data:
+                return b"".join(parts)
+            total += len(data)
+            if total > limit:
+                self.close()
+                raise BackendError("backend body larger than expected")
+            parts.append(data)
+
+    def drain_and_release(self, limit: int = 65536) -> None:
+        """Finish a small unwanted body so the connection can be reused; else close."""
+        try:
+            if self._remaining is not None and self._remaining <= limit:
+                while not self._done:
+                    self.read(limit)
+                return
+        except BackendError:
+            return
+        self.close()
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+class BackendConnection:
+    """One TCP connection to a node; may be returned to its pool after a complete response."""
+
+    __slots__ = ("host", "port", "sock", "rfile", "pool", "reused", "method")
+
+    def __init__(self, host: str, port: int, sock, pool=None):
+        self.host = host
+        self.port = port
+        self.sock = sock
+        self.rfile = sock.makefile("rb", 65536)
+        self.pool = pool
+        self.reused = False
+        self.method = "GET"
+
+    @classmethod
+    def open(cls, host: str, port: int, timeout: float, pool=None) -> BackendConnection:
+        try:
+            with eventlet.Timeout(timeout):
+                sock = eventlet.connect((host, port))
+        except eventlet.Timeout:
+            raise BackendError(f"connect to {host}:{port} timed out") from None
+        except OSError as exc:
+            raise BackendError(f"connect to {host}:{port} failed: {exc}") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(host, port, sock, pool)
+
+    def send_head(self, method: str, path: str, headers: dict, body: bytes | None = None,
+                  query: str = "") -> None:
+        self.method = method
+        target = quote_path(path) + ("?" + query if query else "")
+        lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"]
+        for name, value in headers.items():
+            lines.append(f"{name}: {value}\r\n")
+        lines.append("\r\n")
+        data = "".join(lines).encode("latin-1", "replace")
+        if body:
+            data += body
+        self.send(data)
+
+    def send(self, data: bytes) -> None:
+        if self.sock is None:
+            raise BackendError("connection already closed")
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            self.close()
+            raise BackendError(f"send failed: {exc}") from None
+
+    def send_chunk(self, data: bytes) -> None:
+        if data:
+            self.send(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def end_chunks(self) -> None:
+        self.send(b"0\r\n\r\n")
+
+    def read_response(self, timeout: float, expect_continue: bool = False) -> BackendResponse:
+        """Read a response head. With expect_continue, a 100 is returned as is (status 100)."""
+        try:
+            with eventlet.Timeout(timeout):
+                while True:
+                    status, reason, headers, keep_alive = self._read_head()
+                    if status == 100 and expect_continue:
+                        return BackendResponse(self, 100, reason, headers, self.method, False)
+                    if 100 <= status < 200:
+                        continue
+                    return BackendResponse(self, status, reason, headers, self.method, keep_alive)
+        except eventlet.Timeout:
+            self.close()
+            raise BackendError(f"{self.host}:{self.port} timed out") from None
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise BackendError(f"{self.host}:{self.port} read failed: {exc}") from None
+
+    def _read_head(self):
+        line = self.rfile.readline(MAX_LINE)
+        if not line:
+            raise BackendError("connection closed before a response")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise BackendError("malformed status line from backend")
+        version = parts[0]
+        status = int(parts[1])
+        reason = parts[2].strip().decode("latin-1") if len(parts) > 2 else ""
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS):
+            line = self.rfile.readline(MAX_LINE)
+            if line in (CRLF, b"\n"):
+                break
+            if not line:
+                raise BackendError("connection closed inside response headers")
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise BackendError("malformed header from backend")
+            headers[name.strip().lower()] = value.strip()
+        else:
+            raise BackendError("too many headers from backend")
+        connection = headers.get("connection", "").lower()
+        keep_alive = version == b"HTTP/1.1" and connection != "close"
+        return status, reason, headers, keep_alive
+
+    def release(self) -> None:
+        if self.pool is not None:
+            self.pool.put_back(self)
+        else:
+            self.close()
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                self.rfile.close()
+                sock.close()
+            except OSError:
+                pass

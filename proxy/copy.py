@@ -1,0 +1,127 @@
+"""Server-side copy: `COPY` with `Destination`, and `PUT` with `X-Copy-From`.
+
+The source is read with an internal GET and streamed straight into an internal PUT of the
+destination, both as the requesting user (so the source needs read and the destination
+write permission). Metadata is carried over from the source unless `X-Fresh-Metadata: true`;
+metadata given on the request is added on top. Large objects are copied as their content.
+"""
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+from proxy.get_resume import StreamCut
+from proxy.object_headers import lower_headers
+from proxy.responses import RawResponse, error
+from storage import constraints
+
+CARRIED = ("content-type", "content-encoding", "content-disposition")
+
+
+class IterReader:
+    """A file-like `read(n)` over an iterable of byte chunks."""
+
+    def __init__(self, iterable):
+        self._iter = iter(iterable)
+        self._buffer = b""
+
+    def read(self, size: int = -1) -> bytes:
+        buffer = self._buffer
+        while size < 0 or len(buffer) < size:
+            chunk = next(self._iter, None)
+            if chunk is None:
+                break
+            buffer = buffer + chunk if buffer else chunk
+        if size < 0:
+            self._buffer = b""
+            return buffer
+        self._buffer = buffer[size:]
+        return buffer[:size]
+
+
+def _split(value: str):
+    """'container/object' (optionally quoted, leading '/') -> (container, object) or None."""
+    value = unquote(value).lstrip("/")
+    container, sep, obj = value.partition("/")
+    if not sep or not container or not obj:
+        return None
+    return container, obj
+
+
+def handle_put_copy(app, environ, target):
+    headers = lower_headers(environ)
+    source = _split(headers.get("x-copy-from", ""))
+    if source is None:
+        return error(412, "X-Copy-From must be <container>/<object>")
+    if headers.get("content-length", "0") not in ("0", ""):
+        return error(400, "a copy request must not have a body")
+    account = headers.get("x-copy-from-account", target.account)
+    return copy_object(app, environ, headers, account, source,
+                       (target.account, target.container, target.obj))
+
+
+def handle_copy(app, environ, target):
+    headers = lower_headers(environ)
+    destination = _split(headers.get("destination", ""))
+    if destination is None:
+        return error(412, "Destination must be <container>/<object>")
+    account = headers.get("destination-account", target.account)
+    return copy_object(app, environ, headers, target.account,
+                       (target.container, target.obj), (account,) + destination)
+
+
+def copy_object(app, environ, headers: dict, src_account: str, source, destination):
+    src_path = f"/v1/{src_account}/{source[0]}/{source[1]}"
+    src = app.subrequest(environ, "GET", src_path)
+    if src.status != 200:
+        _close(src.app_iter)
+        return error(src.status if src.status >= 400 else 502, "copy source unavailable")
+    length_text = src.header("Content-Length")
+    if length_text is None or not length_text.isdigit():
+        _close(src.app_iter)
+        return error(503, "copy source has no length")
+    length = int(length_text)
+    if length > constraints.MAX_FILE_SIZE:
+        _close(src.app_iter)
+        return error(413, f"object larger than {constraints.MAX_FILE_SIZE} bytes")
+    put_headers = {}
+    if headers.get("x-fresh-metadata", "").lower() not in ("true", "1", "yes"):
+        for name, value in src.headers:
+            lowered = name.lower()
+            if lowered.startswith("x-object-meta-") or lowered in CARRIED:
+                put_headers[lowered] = value
+            if lowered == "x-delete-at":
+                put_headers[lowered] = value
+    for name, value in headers.items():
+        if name.startswith("x-object-meta-") or name in CARRIED or name in (
+                "x-delete-at", "x-delete-after"):
+            put_headers[name] = value
+    if "x-delete-after" in put_headers:
+        put_headers.pop("x-delete-at", None)
+    large = src.header("X-Static-Large-Object") or src.header("X-Object-Manifest")
+    if not large and src.header("Etag"):
+        put_headers["etag"] = src.header("Etag").strip('"')
+    dst_account, dst_container, dst_obj = destination
+    try:
+        put = app.subrequest(environ, "PUT", f"/v1/{dst_account}/{dst_container}/{dst_obj}",
+                             put_headers, body_input=IterReader(src.app_iter),
+                             content_length=length)
+    except StreamCut:
+        return error(503, "copy source broke while reading")
+    finally:
+        _close(src.app_iter)
+    if put.status != 201:
+        return put
+    out = list(put.headers)
+    out.append(("X-Copied-From", quote(f"{source[0]}/{source[1]}")))
+    if src_account != dst_account:
+        out.append(("X-Copied-From-Account", quote(src_account)))
+    last_modified = src.header("Last-Modified")
+    if last_modified:
+        out.append(("X-Copied-From-Last-Modified", last_modified))
+    return RawResponse(201, out, put.app_iter)
+
+
+def _close(app_iter) -> None:
+    close = getattr(app_iter, "close", None)
+    if close is not None:
+        close()

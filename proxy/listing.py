@@ -1,0 +1,99 @@
+"""What the account and container controllers share: listing reads and metadata writes.
+
+`check_listing_query` applies the listing constraints (412 with a reason); `forward_read`
+sends a GET/HEAD to the first replica that answers and streams its body back; `meta_headers`
+picks the metadata a PUT/POST may set after checking the limits.
+"""
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from proxy.backend_http import BackendError
+from proxy.get_resume import StreamCut, first_answer
+from proxy.responses import RawResponse, client_headers
+from storage import constraints
+
+
+def check_listing_query(query: str, max_limit: int) -> str | None:
+    if not query:
+        return None
+    try:
+        params = parse_qs(query, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        return "listing parameters must be valid UTF-8"
+    limit = params.get("limit", [None])[0]
+    if limit is not None and limit != "":
+        if not limit.isdigit():
+            return "limit must be a non-negative integer"
+        if int(limit) > max_limit:
+            return f"limit must be at most {max_limit}"
+    delimiter = params.get("delimiter", [""])[0]
+    if len(delimiter) > 1:
+        return "delimiter must be a single character"
+    fmt = params.get("format", ["plain"])[0].lower()
+    if fmt not in ("plain", "json", "xml", ""):
+        return "format must be plain, json or xml"
+    for name in ("marker", "end_marker", "prefix", "path", "delimiter"):
+        for value in params.get(name, []):
+            if "\x00" in value:
+                return f"{name} contains a NUL byte"
+    return None
+
+
+class BodyStream:
+    """Streams a backend body; a broken stream cuts the client connection."""
+
+    def __init__(self, response, chunk_size: int):
+        self.response = response
+        self.chunk_size = chunk_size
+
+    def __iter__(self):
+        while True:
+            try:
+                chunk = self.response.read(self.chunk_size)
+            except BackendError as exc:
+                raise StreamCut(f"listing broke: {exc}") from None
+            if not chunk:
+                return
+            yield chunk
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
+    method = environ["REQUEST_METHOD"]
+    query = environ.get("QUERY_STRING", "")
+    headers = {}
+    accept = environ.get("HTTP_ACCEPT")
+    if accept:
+        headers["Accept"] = accept
+    node_iter = app.client.iter_nodes(ring, part, nodes)
+    response, status = first_answer(app.client, node_iter, part, method, path, headers, query)
+    if response is None:
+        return None, status
+    out = client_headers(response.headers, drop_acls=drop_acls)
+    if method == "HEAD":
+        response.drain_and_release()
+        return RawResponse(response.status, out), response.status
+    return RawResponse(response.status, out, BodyStream(response, app.chunk_size)), response.status
+
+
+def meta_headers(environ, kind: str, extra: tuple[str, ...] = ()) -> tuple[dict, str | None]:
+    """User metadata (and `extra` headers) of a PUT/POST, or a reason to refuse it."""
+    found = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            found[key[5:].replace("_", "-").lower()] = value
+    reason = constraints.check_metadata(found, kind)
+    if reason:
+        return {}, reason
+    prefix = constraints.META_PREFIXES[kind]
+    remove_prefix = "x-remove-" + prefix[2:]
+    picked = {}
+    for name, value in found.items():
+        if name.startswith(prefix) or name in extra:
+            picked[name] = value
+        elif name.startswith(remove_prefix):
+            picked[prefix + name[len(remove_prefix):]] = ""
+    return picked, None

@@ -1,0 +1,242 @@
+"""Object requests: GET/HEAD with failover and resume, streamed quorum PUT, POST, DELETE.
+
+Large objects (`X-Object-Manifest`, `X-Static-Large-Object`, `?multipart-manifest=`) are
+handed to `proxy.dlo` / `proxy.slo`, COPY and `X-Copy-From` to `proxy.copy`.
+"""
+from __future__ import annotations
+
+import math
+from email.utils import formatdate
+from urllib.parse import parse_qs
+
+from proxy import copy, dlo, slo
+from proxy.get_resume import ResumingBody, first_answer
+from proxy.object_headers import (
+    BadHeaders,
+    backend_read_headers,
+    backend_write_headers,
+    check_delete_at,
+    check_write,
+    container_slot_headers,
+    content_length_of,
+    lower_headers,
+)
+from proxy.put_fanout import BodyTooLarge, ClientReadError, PutJob, QuorumLost, put_object
+from proxy.quorum import choose_status, fan_out, quorum_size
+from proxy.responses import RawResponse, client_headers, empty, error
+from storage import constraints
+from storage.timestamp import Timestamp
+
+TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
+
+
+def is_true(value: str | None) -> bool:
+    return bool(value) and value.strip().lower() in TRUE_VALUES
+
+
+def manifest_mode(environ) -> str:
+    query = environ.get("QUERY_STRING", "")
+    if "multipart-manifest" not in query:
+        return ""
+    return parse_qs(query).get("multipart-manifest", [""])[0]
+
+
+def handle(app, req, target):
+    method = req.method
+    environ = req.environ
+    if method in ("GET", "HEAD"):
+        return get_or_head(app, environ, target)
+    if method == "PUT":
+        if "HTTP_X_COPY_FROM" in environ:
+            return copy.handle_put_copy(app, environ, target)
+        if manifest_mode(environ) == "put":
+            return slo.handle_put(app, environ, target)
+        return put(app, environ, target)
+    if method == "POST":
+        return post(app, environ, target)
+    if method == "DELETE":
+        if manifest_mode(environ) == "delete":
+            return slo.handle_delete(app, environ, target)
+        return delete(app, environ, target)
+    if method == "COPY":
+        return copy.handle_copy(app, environ, target)
+    return error(405, f"method {method} not allowed on objects",
+                 [("Allow", "GET, HEAD, PUT, POST, DELETE, COPY")])
+
+
+def _nodes(app, target):
+    ring = app.object_ring
+    part, nodes = ring.get_nodes(target.account, target.container, target.obj)
+    return ring, part, nodes
+
+
+def fetch(app, target, method: str, backend_headers: dict):
+    """First definitive answer from the object's replicas: (response, node_iter, part)."""
+    ring, part, nodes = _nodes(app, target)
+    node_iter = app.client.iter_nodes(ring, part, nodes)
+    response, node_or_status = first_answer(app.client, node_iter, part, method, target.path,
+                                            backend_headers)
+    return response, node_or_status, node_iter, part
+
+
+def get_or_head(app, environ, target):
+    method = environ["REQUEST_METHOD"]
+    headers = lower_headers(environ)
+    backend_headers = backend_read_headers(headers)
+    response, status, node_iter, part = fetch(app, target, method, backend_headers)
+    if response is None:
+        return error(status)
+    found = response.headers
+    mode = manifest_mode(environ)
+    is_slo = is_true(found.get("x-static-large-object"))
+    if mode != "get" and (is_slo or "x-object-manifest" in found):
+        if is_slo and method == "HEAD" and "x-object-sysmeta-slo-size" in found:
+            response.drain_and_release()
+            return slo.head_from_sysmeta(found)
+        if backend_headers or method == "HEAD" and is_slo:
+            # Conditions and ranges apply to the large object, not its manifest.
+            response.close()
+            response, status, node_iter, part = fetch(app, target, "GET", {})
+            if response is None:
+                return error(status)
+            found = response.headers
+        if is_true(found.get("x-static-large-object")):
+            return slo.handle_get(app, environ, target, response, headers)
+        if "x-object-manifest" in found:
+            response.close()
+            return dlo.handle_get(app, environ, target, found, headers)
+    out = client_headers(found)
+    if mode == "get" and is_slo:
+        out = [(k, v) for k, v in out if k != "Content-Type"]
+        out.append(("Content-Type", "application/json; charset=utf-8"))
+    if method == "HEAD":
+        response.drain_and_release()
+        return RawResponse(response.status, out)
+    body = ResumingBody(app.client, response, node_iter, part, target.path, backend_headers,
+                        app.chunk_size)
+    return RawResponse(response.status, out, body)
+
+
+def container_missing(app, target):
+    """404/503 response when the object's container does not exist, else None."""
+    info = app.info_cache.container(target.account, target.container)
+    if info.exists:
+        return None
+    if info.status == 404:
+        return error(404, "container not found")
+    return error(503, "container servers unavailable")
+
+
+def put(app, environ, target):
+    internal = bool(environ.get("brume.internal"))
+    headers = lower_headers(environ)
+    try:
+        length = content_length_of(headers)
+        check_write(headers, internal)
+        backend = backend_write_headers(headers, target.obj, Timestamp.now().normal, internal)
+    except BadHeaders as exc:
+        return error(exc.status, exc.reason)
+    missing = container_missing(app, target)
+    if missing is not None:
+        return missing
+    if length is None:
+        backend["Transfer-Encoding"] = "chunked"
+    else:
+        backend["Content-Length"] = str(length)
+    backend["Expect"] = "100-continue"
+    ring, part, nodes = _nodes(app, target)
+    cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
+
+    def headers_for_slot(slot: int) -> dict:
+        slot_headers = dict(backend)
+        slot_headers.update(container_slot_headers(cpart, cnodes, slot))
+        return slot_headers
+
+    replicas = len(nodes)
+    job = PutJob(
+        client=app.client,
+        node_iter=app.client.iter_nodes(ring, part, nodes),
+        part=part,
+        path=target.path,
+        headers_for_slot=headers_for_slot,
+        replicas=replicas,
+        quorum=quorum_size(replicas),
+        chunk_size=app.chunk_size,
+        queue_depth=app.put_queue_depth,
+        max_size=constraints.MAX_FILE_SIZE,
+    )
+    try:
+        answers = put_object(job, environ["wsgi.input"].read, length)
+    except ClientReadError as exc:
+        return error(499, f"client body incomplete: {exc}")
+    except BodyTooLarge:
+        return error(413, f"object larger than {constraints.MAX_FILE_SIZE} bytes")
+    except QuorumLost:
+        return error(503, "too few storage nodes accepted the object")
+    status = choose_status([answer.status for answer in answers], job.quorum)
+    if not 200 <= status < 300:
+        return error(status, _put_failure_reason(status))
+    etags = [a.headers.get("etag", "") for a in answers if 200 <= a.status < 300]
+    etag = max(set(etags), key=etags.count) if etags else ""
+    out = [("Etag", etag), ("Last-Modified", _http_date(backend["X-Timestamp"])),
+           ("X-Timestamp", backend["X-Timestamp"])]
+    return empty(201, out)
+
+
+def _put_failure_reason(status: int) -> str:
+    if status == 422:
+        return "ETag does not match the body"
+    if status == 503:
+        return "too few storage nodes stored the object"
+    return ""
+
+
+def _http_date(timestamp: str) -> str:
+    return formatdate(math.ceil(float(timestamp)), usegmt=True)
+
+
+def post(app, environ, target):
+    headers = lower_headers(environ)
+    try:
+        check_write(headers, internal=False)
+        delete_at = check_delete_at(headers)
+    except BadHeaders as exc:
+        return error(exc.status, exc.reason)
+    missing = container_missing(app, target)
+    if missing is not None:
+        return missing
+    backend = {"X-Timestamp": Timestamp.now().normal}
+    for name, value in headers.items():
+        if name.startswith("x-object-meta-") or name in ("content-type", "content-encoding",
+                                                         "content-disposition"):
+            backend[name] = value
+    if delete_at is not None:
+        backend["X-Delete-At"] = delete_at
+    ring, part, nodes = _nodes(app, target)
+    answers = fan_out(app.client, app.client.iter_nodes(ring, part, nodes), len(nodes), part,
+                      "POST", target.path, lambda slot: backend)
+    status = choose_status([a.status for a in answers], quorum_size(len(nodes)))
+    if 200 <= status < 300:
+        return empty(202)
+    return error(status)
+
+
+def delete(app, environ, target):
+    missing = container_missing(app, target)
+    if missing is not None:
+        return missing
+    backend = {"X-Timestamp": Timestamp.now().normal}
+    ring, part, nodes = _nodes(app, target)
+    cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
+
+    def headers_for_slot(slot: int) -> dict:
+        slot_headers = dict(backend)
+        slot_headers.update(container_slot_headers(cpart, cnodes, slot))
+        return slot_headers
+
+    answers = fan_out(app.client, app.client.iter_nodes(ring, part, nodes), len(nodes), part,
+                      "DELETE", target.path, headers_for_slot)
+    status = choose_status([a.status for a in answers], quorum_size(len(nodes)))
+    if 200 <= status < 300:
+        return empty(204)
+    return error(status)

@@ -1,0 +1,133 @@
+"""Validating a client's object write headers and building the backend's.
+
+Pure functions: `check_write` enforces the size and metadata constraints and converts
+`X-Delete-After` into `X-Delete-At`; `backend_write_headers` picks what the object servers
+store (content type guessed from the name when absent, user metadata, manifest headers);
+`container_slot_headers` names the container replica each object replica must update.
+"""
+from __future__ import annotations
+
+import mimetypes
+import time
+
+from storage import constraints
+
+PASSED_ON_WRITE = frozenset(
+    {"content-type", "content-encoding", "content-disposition", "x-delete-at",
+     "x-object-manifest", "etag"}
+)
+INTERNAL_ONLY = ("x-static-large-object", "x-object-sysmeta-")
+READ_CONDITIONS = ("range", "if-match", "if-none-match", "if-modified-since",
+                   "if-unmodified-since")
+
+
+class BadHeaders(Exception):
+    """A write the proxy refuses; `status` and a one-line `reason`."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def lower_headers(environ) -> dict:
+    """Request headers as {lower-name: value} (Content-Type/Length included)."""
+    found = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            found[key[5:].replace("_", "-").lower()] = value
+    if environ.get("CONTENT_TYPE"):
+        found["content-type"] = environ["CONTENT_TYPE"]
+    if environ.get("CONTENT_LENGTH"):
+        found["content-length"] = environ["CONTENT_LENGTH"]
+    return found
+
+
+def content_length_of(headers: dict) -> int | None:
+    """Declared body length; None for chunked. Raises BadHeaders (400/411/413)."""
+    value = headers.get("content-length")
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    if value is None or value == "":
+        if chunked:
+            return None
+        raise BadHeaders(411, "Content-Length or chunked Transfer-Encoding required")
+    if not value.isdigit():
+        raise BadHeaders(400, "invalid Content-Length")
+    length = int(value)
+    if length > constraints.MAX_FILE_SIZE:
+        raise BadHeaders(413, f"object larger than {constraints.MAX_FILE_SIZE} bytes")
+    return length
+
+
+def check_delete_at(headers: dict, now: float | None = None) -> str | None:
+    """Validate X-Delete-At / X-Delete-After; returns the X-Delete-At value to store."""
+    now = time.time() if now is None else now
+    if "x-delete-after" in headers:
+        value = headers["x-delete-after"].strip()
+        try:
+            after = int(value)
+        except ValueError:
+            raise BadHeaders(400, "X-Delete-After must be an integer") from None
+        if after < 0:
+            raise BadHeaders(400, "X-Delete-After in past")
+        return str(int(now + after))
+    if "x-delete-at" in headers:
+        value = headers["x-delete-at"].strip()
+        try:
+            delete_at = int(value)
+        except ValueError:
+            raise BadHeaders(400, "X-Delete-At must be an integer") from None
+        if delete_at <= now:
+            raise BadHeaders(400, "X-Delete-At in past")
+        return str(delete_at)
+    return None
+
+
+def check_write(headers: dict, internal: bool) -> None:
+    """Metadata limits and reserved headers (raises BadHeaders)."""
+    reason = constraints.check_metadata(headers, "object")
+    if reason:
+        raise BadHeaders(400, reason)
+    if not internal:
+        for name in headers:
+            if name.startswith(INTERNAL_ONLY):
+                raise BadHeaders(400, f"{name} is a reserved header")
+    manifest = headers.get("x-object-manifest")
+    if manifest is not None:
+        container, sep, _prefix = manifest.lstrip("/").partition("/")
+        if not sep or not container:
+            raise BadHeaders(400, "X-Object-Manifest must be <container>/<prefix>")
+
+
+def backend_write_headers(headers: dict, obj_name: str, timestamp: str,
+                          internal: bool) -> dict:
+    """Headers for the object servers on PUT (user metadata and stored attributes)."""
+    out = {"X-Timestamp": timestamp}
+    for name, value in headers.items():
+        if name in PASSED_ON_WRITE or name.startswith("x-object-meta-"):
+            out[name] = value
+        elif internal and name.startswith(INTERNAL_ONLY):
+            out[name] = value
+    if "content-type" not in out:
+        guessed = mimetypes.guess_type(obj_name, strict=False)[0]
+        out["content-type"] = guessed or "application/octet-stream"
+    delete_at = check_delete_at(headers)
+    out.pop("x-delete-at", None)
+    if delete_at is not None:
+        out["X-Delete-At"] = delete_at
+    return out
+
+
+def backend_read_headers(headers: dict) -> dict:
+    return {name: headers[name] for name in READ_CONDITIONS if name in headers}
+
+
+def container_slot_headers(container_part, container_nodes: list, slot: int) -> dict:
+    if not container_nodes:
+        return {}
+    node = container_nodes[slot % len(container_nodes)]
+    return {
+        "X-Container-Host": f"{node['ip']}:{node['port']}",
+        "X-Container-Device": node["device"],
+        "X-Container-Partition": str(container_part),
+    }

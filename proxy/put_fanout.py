@@ -1,0 +1,210 @@
+"""Streaming one object PUT to all its replicas at once, with bounded memory.
+
+1. Connect: one green thread per replica slot opens a connection and sends the request head
+   with `Expect: 100-continue`. A node that cannot be reached, times out, or refuses with 5xx
+   or 507 is replaced by the next handoff before any body byte is sent.
+2. Stream: the client body is read in `chunk_size` pieces and put on one bounded queue per
+   backend connection; a sender green thread per connection writes its queue to the socket.
+   A node that fails mid-body is dropped; when fewer than a quorum are left the PUT aborts.
+   Bodies no larger than one chunk skip the queues: each slot sends them right after its 100.
+3. Finish: the senders end the body and read each node's final answer.
+
+The caller turns the answers into the client's status with `proxy.quorum.choose_status`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.backend_http import BackendError
+from proxy.quorum import Answer
+from storage.green import eventlet
+
+_END = object()
+_ABORT = object()
+
+
+class ClientReadError(Exception):
+    """The client's body could not be read (disconnect, bad chunking, short body)."""
+
+
+class BodyTooLarge(Exception):
+    """The client sent more than the allowed object size."""
+
+
+class QuorumLost(Exception):
+    """Too few nodes remain to reach a quorum."""
+
+
+@dataclass
+class PutJob:
+    client: object
+    node_iter: object
+    part: int
+    path: str
+    headers_for_slot: object  # callable(slot) -> dict
+    replicas: int
+    quorum: int
+    chunk_size: int
+    queue_depth: int
+    max_size: int
+
+
+class _Writer:
+    __slots__ = ("conn", "node", "queue", "alive", "answer", "thread")
+
+    def __init__(self, conn, node, depth):
+        self.conn = conn
+        self.node = node
+        self.queue = eventlet.queue.LightQueue(depth)
+        self.alive = True
+        self.answer: Answer | None = None
+        self.thread = None
+
+
+def _read_exact(read, size: int) -> bytes:
+    try:
+        data = read(size)
+    except (OSError, ValueError) as exc:
+        raise ClientReadError(str(exc) or "client read failed") from None
+    return data
+
+
+def _connect_slot(job: PutJob, slot: int, small_body: bytes | None):
+    """Returns (slot, conn, node, answer): conn set when streaming is to follow."""
+    client = job.client
+    last = Answer(503)
+    while True:
+        node = next(job.node_iter, None)
+        if node is None:
+            return slot, None, None, last
+        headers = job.headers_for_slot(slot)
+        try:
+            conn, early = client.open_put(node, job.part, job.path, headers)
+        except BackendError:
+            continue
+        if conn is None:
+            answer = Answer(early.status, early.headers, node)
+            early.close()
+            if early.status >= 500:
+                last = answer
+                continue
+            return slot, None, node, answer
+        if small_body is None:
+            return slot, conn, node, None
+        try:
+            if small_body:
+                conn.send(small_body)
+            response = conn.read_response(client.node_timeout)
+        except BackendError:
+            client.record_error(node)
+            continue
+        answer = Answer(response.status, response.headers, node)
+        response.close()
+        client.note_status(node, response.status)
+        if response.status >= 500:
+            last = answer
+            continue
+        return slot, None, node, answer
+
+
+def _sender(job: PutJob, writer: _Writer, chunked: bool) -> None:
+    conn = writer.conn
+    timeout = job.client.node_timeout
+    while True:
+        item = writer.queue.get()
+        if item is _ABORT:
+            conn.close()
+            writer.alive = False
+            return
+        if item is _END:
+            break
+        if not writer.alive:
+            continue
+        try:
+            with eventlet.Timeout(timeout):
+                if chunked:
+                    conn.send_chunk(item)
+                else:
+                    conn.send(item)
+        except (BackendError, eventlet.Timeout):
+            writer.alive = False
+            conn.close()
+            job.client.record_error(writer.node)
+    if not writer.alive:
+        return
+    try:
+        if chunked:
+            conn.end_chunks()
+        response = conn.read_response(timeout)
+    except BackendError:
+        writer.alive = False
+        job.client.record_error(writer.node)
+        return
+    writer.answer = Answer(response.status, response.headers, writer.node)
+    job.client.note_status(writer.node, response.status)
+    response.close()
+
+
+def put_object(job: PutJob, read, content_length: int | None) -> list[Answer]:
+    """Stream the body from `read(n)` to the replicas; return the final answers.
+
+    Raises ClientReadError (client body broken or short), BodyTooLarge, QuorumLost.
+    """
+    small_body = None
+    if content_length is not None and content_length <= job.chunk_size:
+        small_body = _read_exact(read, content_length) if content_length else b""
+        if len(small_body) != content_length:
+            raise ClientReadError("request body shorter than Content-Length")
+    pool = eventlet.GreenPool(job.replicas)
+    connected = list(pool.imap(lambda s: _connect_slot(job, s, small_body), range(job.replicas)))
+    if small_body is not None:
+        return [answer for _slot, _conn, _node, answer in connected]
+    writers = [_Writer(conn, node, job.queue_depth) for _s, conn, node, _a in connected if conn]
+    early_answers = [answer for _s, conn, _n, answer in connected if conn is None]
+    if len(writers) < job.quorum:
+        for writer in writers:
+            writer.conn.close()
+        return early_answers + [Answer(503)] * len(writers)
+    chunked = content_length is None
+    for writer in writers:
+        writer.thread = eventlet.spawn(_sender, job, writer, chunked)
+    try:
+        _pump(job, writers, read, content_length)
+    except BaseException:
+        for writer in writers:
+            writer.queue.put(_ABORT)
+        for writer in writers:
+            writer.thread.wait()
+        raise
+    for writer in writers:
+        writer.queue.put(_END)
+    for writer in writers:
+        writer.thread.wait()
+    return early_answers + [writer.answer or Answer(503) for writer in writers]
+
+
+def _pump(job: PutJob, writers: list[_Writer], read, content_length: int | None) -> None:
+    total = 0
+    chunk_size = job.chunk_size
+    while True:
+        if content_length is not None:
+            wanted = min(chunk_size, content_length - total)
+            if wanted <= 0:
+                return
+        else:
+            wanted = chunk_size
+        chunk = _read_exact(read, wanted)
+        if not chunk:
+            if content_length is not None and total < content_length:
+                raise ClientReadError("request body shorter than Content-Length")
+            return
+        total += len(chunk)
+        if total > job.max_size:
+            raise BodyTooLarge()
+        alive = 0
+        for writer in writers:
+            if writer.alive:
+                writer.queue.put(chunk)
+                alive += 1
+        if alive < job.quorum:
+            raise QuorumLost()

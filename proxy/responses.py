@@ -1,0 +1,89 @@
+"""Minimal WSGI responses for the proxy's hot path, and header filtering between tiers.
+
+`RawResponse` is a tiny WSGI callable (status, header list, body iterable) cheaper than a
+webob Response; `error` builds a short one-line text error. `client_headers` keeps what a
+backend answered that the client may see (no hop-by-hop, no X-Backend-*, no sysmeta).
+"""
+from __future__ import annotations
+
+from http import HTTPStatus
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+_REASONS[499] = "Client Disconnect"
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server",
+     "date", "proxy-connection"}
+)
+
+
+def status_line(status: int) -> str:
+    return f"{status} {_REASONS.get(status, 'Unknown')}"
+
+
+class RawResponse:
+    """status + [(name, value)] + iterable of bytes; an iterable with close() is closed."""
+
+    __slots__ = ("status", "headers", "app_iter")
+
+    def __init__(self, status: int, headers: list | None = None, app_iter=None):
+        self.status = status
+        self.headers = headers if headers is not None else []
+        self.app_iter = app_iter if app_iter is not None else [b""]
+
+    @property
+    def status_int(self) -> int:
+        return self.status
+
+    def header(self, name: str, default=None):
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return default
+
+    def __call__(self, environ, start_response):
+        start_response(status_line(self.status), self.headers)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            close = getattr(self.app_iter, "close", None)
+            if close is not None:
+                close()
+            return [b""]
+        return self.app_iter
+
+
+def error(status: int, reason: str = "", extra_headers: list | None = None) -> RawResponse:
+    text = reason or _REASONS.get(status, "Error")
+    body = (text.splitlines()[0] if text else "").encode("utf-8", "replace") + b"\n"
+    if status in (204, 304):
+        body = b""
+    headers = [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))]
+    if extra_headers:
+        headers.extend(extra_headers)
+    return RawResponse(status, headers, [body])
+
+
+def empty(status: int, headers: list | None = None) -> RawResponse:
+    headers = list(headers or [])
+    if status not in (204, 304):
+        headers.append(("Content-Length", "0"))
+    return RawResponse(status, headers, [b""])
+
+
+def client_headers(backend_headers: dict, drop_acls: bool = False) -> list[tuple[str, str]]:
+    """Backend response headers the client may see, in Swift-ish capitalisation."""
+    result = []
+    for name, value in backend_headers.items():
+        if name in HOP_BY_HOP or name.startswith(("x-backend-", "x-object-sysmeta-",
+                                                  "x-container-sysmeta-", "x-account-sysmeta-")):
+            continue
+        if drop_acls and name in ("x-container-read", "x-container-write"):
+            continue
+        result.append((_title(name), value))
+    return result
+
+
+def _title(name: str) -> str:
+    if name == "etag":
+        return "Etag"
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))

@@ -1,0 +1,122 @@
+"""The proxy's config: option lists for `[proxy-server]` and `[auth]`, and the `[users]` table.
+
+Everything is parsed once at start; a wrong or missing option raises `ConfigError` with one
+line naming it. `[users]` lines are `account:user = key [.admin] [.reseller_admin]`.
+"""
+from __future__ import annotations
+
+import configparser
+from dataclasses import dataclass
+
+from storage.config import ConfigError, Option, load_section, parse_bool, read_ini
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _public_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return text.rstrip("/")
+
+
+def _prefix(text: str) -> str:
+    if not text or "/" in text:
+        raise ValueError("must be a non-empty word without '/'")
+    return text
+
+
+PROXY_OPTIONS = [
+    Option("conn_timeout", _positive_float, 0.5, "seconds to connect to a storage node"),
+    Option("node_timeout", _positive_float, 10.0, "seconds to wait for a node's answer/chunk"),
+    Option("recheck_account_existence", _non_negative_float, 5.0, "account cache seconds"),
+    Option("recheck_container_existence", _non_negative_float, 5.0, "container cache seconds"),
+    Option("error_suppression_limit", _positive_int, 10, "errors before a node is skipped"),
+    Option("error_suppression_interval", _positive_float, 60.0, "seconds a node is skipped"),
+    Option("public_url", _public_url, "", "base URL put in X-Storage-Url (default: Host)"),
+    Option("object_chunk_size", _positive_int, 65536, "bytes per body chunk"),
+    Option("put_queue_depth", _positive_int, 10, "chunks queued per backend during a PUT"),
+    Option("max_idle_connections", int, 16, "idle keep-alive connections kept per node"),
+    Option("account_autocreate", parse_bool, True, "create accounts on first use"),
+    Option("max_manifest_segments", _positive_int, 1000, "segments allowed in an SLO"),
+    Option("max_manifest_size", _positive_int, 8 * 1024 * 1024, "bytes allowed in an SLO PUT"),
+]
+
+AUTH_OPTIONS = [
+    Option("token_secret", str, help="HMAC secret shared by every proxy, image and compute API"),
+    Option("token_life", _positive_float, 86400.0, "seconds a token stays valid"),
+    Option("reseller_prefix", _prefix, "AUTH_", "prefix of storage account names"),
+]
+
+ROLES = frozenset({".admin", ".reseller_admin"})
+
+
+@dataclass(frozen=True)
+class UserEntry:
+    account: str
+    user: str
+    key: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    proxy: dict
+    auth: dict
+    users: dict  # "account:user" -> UserEntry
+    conf_dir: str
+
+
+def parse_users(parser: configparser.ConfigParser, path: str) -> dict[str, UserEntry]:
+    if not parser.has_section("users"):
+        raise ConfigError(f"{path}: missing section [users]")
+    users: dict[str, UserEntry] = {}
+    defaults = set(parser.defaults())
+    for name, value in parser.items("users", raw=True):
+        if name in defaults:
+            continue
+        account, sep, user = name.partition(":")
+        if not sep or not account or not user or ":" in user:
+            raise ConfigError(f"{path}: [users] '{name}' must be account:user")
+        words = value.split()
+        if not words:
+            raise ConfigError(f"{path}: [users] '{name}' has no key")
+        unknown = [word for word in words[1:] if word not in ROLES]
+        if unknown:
+            raise ConfigError(f"{path}: [users] '{name}' unknown role '{unknown[0]}'")
+        users[name] = UserEntry(account, user, words[0], tuple(words[1:]))
+    return users
+
+
+def load_settings(conf_path: str) -> ProxySettings:
+    parser = read_ini(conf_path)
+    users_parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    users_parser.optionxform = str
+    users_parser.read(conf_path, encoding="utf-8")
+    proxy = load_section(parser, "proxy-server", PROXY_OPTIONS, conf_path)
+    auth = load_section(parser, "auth", AUTH_OPTIONS, conf_path)
+    if not auth["token_secret"].strip():
+        raise ConfigError(f"{conf_path}: [auth] token_secret is empty")
+    users = parse_users(users_parser, conf_path)
+    conf_dir = parser.get("server", "conf_dir", fallback="") if parser.has_section("server") else ""
+    if not conf_dir:
+        raise ConfigError(f"{conf_path}: [server] conf_dir is required (rings live there)")
+    return ProxySettings(proxy, auth, users, conf_dir)
