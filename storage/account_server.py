@@ -150,7 +150,7 @@ class AccountServer(DBServerApp):
         info = self._existing_info(broker)
         entries = broker.list_containers(params)
         body = render_account(entries, account, content_type)
-        return listing_response(body, content_type, self._info_headers(info))
+        return listing_response(req, body, content_type, self._info_headers(info))
 
     def POST(self, req: Request) -> Response:
         timestamp = request_timestamp(req).normal

@@ -177,7 +177,7 @@ class ContainerServer(DBServerApp):
         info = self._existing_info(broker)
         entries = broker.list_objects(params)
         body = render_container(entries, container, content_type)
-        return listing_response(body, content_type, self._info_headers(info))
+        return listing_response(req, body, content_type, self._info_headers(info))
 
     def POST(self, req: Request) -> Response:
         timestamp = request_timestamp(req).normal

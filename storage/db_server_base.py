@@ -29,7 +29,7 @@ from storage.constraints import (
 )
 from storage.db_broker import ConnectionCache, DatabaseNotFound, db_path
 from storage.listing import ListingError, parse_listing_params
-from storage.listing_format import PLAIN_TYPE, choose_content_type
+from storage.listing_format import choose_content_type
 
 COMMON_OPTIONS = [
     Option("devices", str, "/srv/node", help="root directory holding one directory per device"),
@@ -176,14 +176,18 @@ def backend_headers(info: dict) -> dict:
     }
 
 
-def listing_response(body: bytes, content_type: str, headers: dict) -> Response:
+def listing_response(req: Request, body: bytes, content_type: str, headers: dict) -> Response:
     """200 with the rendered listing; 204 for an empty plain-text listing (as Swift)."""
-    if not body and content_type == PLAIN_TYPE:
+    if not body:
         resp = Response(status=204)
     else:
-        resp = Response(status=200, body=body, content_type=content_type, charset="utf-8")
+        resp = Response(status=200, body=body)
+    resp.content_type = content_type
+    resp.charset = "utf-8"
     for key, value in headers.items():
         resp.headers[key] = value
+    if "format" not in req.GET:
+        resp.headers["Vary"] = "Accept"
     return resp
 
 

@@ -117,20 +117,25 @@ def _account_dicts(entries: list) -> list[dict]:
     return result
 
 
-def _to_xml(root_tag: str, root_name: str, child_tag: str, fields, dicts) -> bytes:
+def _to_xml(root_tag, root_name, child_tag, fields, dicts, *, spaced, subdir_names) -> bytes:
+    """Swift's XML shapes: container listings on one line, account listings one entry a
+    line; a container listing's subdirs carry a <name> child, an account listing's do not."""
     root = ElementTree.Element(root_tag, name=root_name)
+    if spaced:
+        root.text = "\n"
     for record in dicts:
         if "subdir" in record:
-            sub = ElementTree.SubElement(root, "subdir", name=record["subdir"])
-            ElementTree.SubElement(sub, "name").text = record["subdir"]
-            continue
-        child = ElementTree.SubElement(root, child_tag)
-        for field in fields:
-            ElementTree.SubElement(child, field).text = str(record[field])
-    body = ElementTree.tostring(root, encoding="UTF-8")
-    # ElementTree writes the declaration with single quotes; Swift's has double quotes.
-    first_newline = body.index(b"\n")
-    return _XML_DECLARATION + body[first_newline:]
+            child = ElementTree.SubElement(root, "subdir", name=record["subdir"])
+            if subdir_names:
+                ElementTree.SubElement(child, "name").text = record["subdir"]
+        else:
+            child = ElementTree.SubElement(root, child_tag)
+            for field in fields:
+                ElementTree.SubElement(child, field).text = str(record[field])
+        if spaced:
+            child.tail = "\n"
+    body = ElementTree.tostring(root, encoding="unicode").encode("utf-8")
+    return _XML_DECLARATION + b"\n" + body
 
 
 def render_container(entries: list, container: str, content_type: str) -> bytes:
@@ -138,7 +143,10 @@ def render_container(entries: list, container: str, content_type: str) -> bytes:
         return json.dumps(_container_dicts(entries)).encode("ascii")
     if content_type in (XML_TYPE, TEXT_XML_TYPE):
         fields = ("name", "hash", "bytes", "content_type", "last_modified")
-        return _to_xml("container", container, "object", fields, _container_dicts(entries))
+        return _to_xml(
+            "container", container, "object", fields, _container_dicts(entries),
+            spaced=False, subdir_names=True,
+        )
     return render_plain(entries)
 
 
@@ -147,5 +155,8 @@ def render_account(entries: list, account: str, content_type: str) -> bytes:
         return json.dumps(_account_dicts(entries)).encode("ascii")
     if content_type in (XML_TYPE, TEXT_XML_TYPE):
         fields = ("name", "count", "bytes", "last_modified")
-        return _to_xml("account", account, "container", fields, _account_dicts(entries))
+        return _to_xml(
+            "account", account, "container", fields, _account_dicts(entries),
+            spaced=True, subdir_names=False,
+        )
     return render_plain(entries)
