@@ -45,7 +45,7 @@ class ObjectEnv:
         return sorted(found)
 
 
-def write_object_conf(tmp_path, extra: str = "") -> tuple[str, str, str]:
+def write_object_conf(tmp_path, node_timeout: float = 2.0) -> tuple[str, str, str]:
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()
     (conf_dir / "brume.conf").write_text(
@@ -57,7 +57,7 @@ def write_object_conf(tmp_path, extra: str = "") -> tuple[str, str, str]:
     conf_path.write_text(
         "[server]\napp = storage.object_server:make_app\nbind_port = 6200\n"
         f"conf_dir = {conf_dir}\n\n[object-server]\ndevices = {devices}\n"
-        "conn_timeout = 0.5\nnode_timeout = 2\n" + extra
+        f"conn_timeout = 0.5\nnode_timeout = {node_timeout}\n"
     )
     return str(conf_dir), str(devices), str(conf_path)
 

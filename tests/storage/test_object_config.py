@@ -1,0 +1,84 @@
+"""The object server's config: the sample in etc/ loads, and every mistake is one clear line."""
+from __future__ import annotations
+
+import configparser
+import os
+
+import pytest
+
+from storage.config import ConfigError
+from storage.object_server import OBJECT_SERVER_OPTIONS, ObjectServer, make_app
+from tests.storage.conftest import write_object_conf
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAMPLE = os.path.join(REPO, "etc", "object-server.conf")
+
+
+def test_sample_config_builds_the_app(tmp_path):
+    conf_dir, devices, _ = write_object_conf(tmp_path)
+    text = open(SAMPLE).read()
+    text = text.replace("conf_dir = /etc/brume", f"conf_dir = {conf_dir}")
+    text = text.replace("devices = /srv/node", f"devices = {devices}")
+    conf = tmp_path / "sample.conf"
+    conf.write_text(text)
+    app = make_app(str(conf))
+    assert isinstance(app, ObjectServer)
+    assert app.diskfiles.devices_root == devices
+
+
+def test_sample_config_documents_every_option():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(SAMPLE)
+    assert parser.get("server", "app") == "storage.object_server:make_app"
+    assert parser.get("server", "bind_port") == "6200"
+    text = open(SAMPLE).read()
+    for option in OBJECT_SERVER_OPTIONS:
+        assert f"{option.name} =" in text, option.name
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (("node_timeout = 2.0", "node_timeout = soon"), "bad value for 'node_timeout'"),
+        (("node_timeout = 2.0", "node_timeout = 0"), "node_timeout must be positive"),
+        (("node_timeout = 2.0", "node_timeout = 2\ncolour = red"), "unknown option 'colour'"),
+        (("[object-server]", "[objects]"), "missing section [object-server]"),
+    ],
+)
+def test_config_mistakes_are_one_line(tmp_path, edit, message):
+    _, _, conf_path = write_object_conf(tmp_path)
+    with open(conf_path) as handle:
+        text = handle.read()
+    text = text.replace(*edit)
+    with open(conf_path, "w") as handle:
+        handle.write(text)
+    with pytest.raises(ConfigError) as info:
+        make_app(conf_path)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_conf_dir_and_brume_conf(tmp_path):
+    conf_dir, _, conf_path = write_object_conf(tmp_path)
+    text = open(conf_path).read()
+    with open(conf_path, "w") as handle:
+        handle.write(text.replace(f"conf_dir = {conf_dir}\n", ""))
+    with pytest.raises(ConfigError, match="conf_dir is required"):
+        make_app(conf_path)
+    with open(conf_path, "w") as handle:
+        handle.write(text)
+    os.unlink(os.path.join(conf_dir, "brume.conf"))
+    with pytest.raises(ConfigError, match="brume.conf"):
+        make_app(conf_path)
+
+
+def test_mount_check_refuses_unmounted_devices(tmp_path):
+    from webob import Request
+
+    _, _, conf_path = write_object_conf(tmp_path)
+    with open(conf_path, "a") as handle:
+        handle.write("mount_check = true\n")
+    app = make_app(conf_path)
+    req = Request.blank("/sda/1/a/c/o", method="PUT", body=b"x",
+                        headers={"X-Timestamp": "1700000000.00000"})
+    assert req.get_response(app).status_int == 507

@@ -1,0 +1,269 @@
+"""The object disk layer: metadata in xattrs or trailers on real ext4, file rules, the API the
+durability daemons use, and quarantine of corrupt objects."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import pytest
+
+from ring.hashing import PathHasher
+from storage.async_pending import iter_async_pendings, read_async_pending, write_async_pending
+from storage.diskfile import (
+    BodyMismatch,
+    DiskFileDeleted,
+    DiskFileManager,
+    DiskFileNotFound,
+    DiskFileQuarantined,
+)
+from storage.object_metadata import (
+    INLINE_LIMIT,
+    XATTR_NAME,
+    MetadataError,
+    pack_metadata,
+    read_layout,
+    read_metadata,
+)
+from storage.ondisk_files import cleanup_ondisk_files, gather_ondisk_files
+from storage.timestamp import Timestamp
+
+
+def filesystem_type(path: str) -> str:
+    """fstype of the mount holding `path`, from /proc/mounts (longest mount point match)."""
+    path = os.path.realpath(path)
+    best, fstype = "", ""
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            _dev, mount_point, kind = line.split()[:3]
+            if (path == mount_point or path.startswith(mount_point.rstrip("/") + "/")) and len(
+                mount_point
+            ) > len(best):
+                best, fstype = mount_point, kind
+    return fstype
+
+
+@pytest.fixture
+def manager(tmp_path):
+    (tmp_path / "sda").mkdir()
+    return DiskFileManager(str(tmp_path), PathHasher(b"pre", b"suf"))
+
+
+def stamp(offset=0.0) -> Timestamp:
+    return Timestamp(time.time() + offset)
+
+
+def put(manager, body=b"body", obj="o", ts=None, extra=None, partition="3"):
+    ts = ts or stamp()
+    df = manager.diskfile("sda", partition, "a", "c", obj)
+    metadata = {"name": f"/a/c/{obj}", "X-Timestamp": ts.normal, "Content-Type": "x/y",
+                "Content-Length": str(len(body)), "ETag": hashlib.md5(body).hexdigest()}
+    metadata.update(extra or {})
+    with df.writer() as writer:
+        writer.write(body)
+        path = writer.commit(metadata, ts, ".data")
+    df.cleanup()
+    return df, path
+
+
+def big_metadata():
+    return {f"X-Object-Meta-Key{i:02d}": "v" * (41 if i < 46 else 40) for i in range(90)}
+
+
+def test_tmp_is_on_ext4(tmp_path):
+    assert filesystem_type(str(tmp_path)) == "ext4"
+
+
+def test_ext4_refuses_the_full_metadata_in_one_xattr(tmp_path):
+    """The reason for trailers: this disk cannot hold 4096 bytes of user metadata in xattrs."""
+    packed = pack_metadata({**big_metadata(), "X-Timestamp": "0001234567.12345",
+                            "Content-Type": "application/octet-stream", "name": "/a/c/o",
+                            "Content-Length": "1", "ETag": "d41d8cd98f00b204e9800998ecf8427e"})
+    assert len(packed) > INLINE_LIMIT
+    probe = tmp_path / "probe"
+    probe.write_bytes(b"")
+    with pytest.raises(OSError):
+        os.setxattr(probe, XATTR_NAME, packed)
+
+
+def test_small_metadata_is_inline(manager):
+    _, path = put(manager, b"abc")
+    layout = read_layout(path)
+    assert layout.trailer_length == 0
+    assert os.path.getsize(path) == 3
+    assert layout.metadata["Content-Length"] == "3"
+
+
+def test_big_metadata_goes_to_a_trailer_on_ext4(manager):
+    assert filesystem_type(manager.devices_root) == "ext4"
+    body = os.urandom(70_000)
+    df, path = put(manager, body, extra=big_metadata())
+    layout = read_layout(path)
+    assert layout.trailer_length > INLINE_LIMIT
+    assert layout.body_length == len(body)
+    assert os.path.getsize(path) == layout.expected_size
+    assert read_metadata(path)["X-Object-Meta-Key89"] == "v" * 40
+    opened = manager.diskfile("sda", "3", "a", "c", "o").open()
+    assert b"".join(opened.reader()) == body  # the reader stops at Content-Length
+    # .meta and .ts: the trailer is the whole file
+    meta_path = opened.write_metadata({"X-Timestamp": stamp(1).normal, **big_metadata()})
+    assert read_layout(meta_path).body_length == 0
+    assert os.path.getsize(meta_path) == read_layout(meta_path).trailer_length
+    ts_path = opened.write_tombstone({"X-Timestamp": stamp(2).normal, **big_metadata()})
+    assert read_metadata(ts_path)["X-Object-Meta-Key00"] == "v" * 41
+
+
+def test_corrupt_trailer_is_detected(manager):
+    _, path = put(manager, b"abc", extra=big_metadata())
+    with open(path, "r+b") as handle:
+        handle.seek(10)
+        handle.write(b"\xff")
+    with pytest.raises(MetadataError):
+        read_metadata(path)
+    with pytest.raises(DiskFileQuarantined):
+        manager.diskfile("sda", "3", "a", "c", "o").open()
+    assert os.listdir(os.path.join(manager.devices_root, "sda", "quarantined", "objects"))
+
+
+def test_missing_xattr_is_quarantined(manager):
+    _, path = put(manager, b"abc")
+    os.removexattr(path, XATTR_NAME)
+    with pytest.raises(DiskFileQuarantined):
+        manager.diskfile("sda", "3", "a", "c", "o").open()
+    assert not os.path.exists(path)
+
+
+def test_file_rules():
+    t = [Timestamp(1000 + i).normal for i in range(6)]
+    v = gather_ondisk_files([f"{t[0]}.data", f"{t[1]}.meta", f"{t[2]}.data", f"{t[3]}.meta",
+                             f"{t[4]}.meta", "junk.tmp"])
+    assert v.data_file == f"{t[2]}.data" and v.meta_file == f"{t[4]}.meta"
+    assert sorted(v.obsolete) == sorted([f"{t[0]}.data", f"{t[1]}.meta", f"{t[3]}.meta"])
+    v = gather_ondisk_files([f"{t[1]}.data", f"{t[2]}.ts", f"{t[3]}.meta"])
+    assert v.ts_file == f"{t[2]}.ts" and v.live == [f"{t[2]}.ts"]
+    v = gather_ondisk_files([f"{t[1]}.data", f"{t[1]}.ts"])  # tie: the tombstone wins
+    assert v.ts_file == f"{t[1]}.ts" and v.obsolete == [f"{t[1]}.data"]
+    v = gather_ondisk_files([f"{t[1]}.meta", f"{t[2]}.meta"])  # lone .meta waits for data
+    assert v.live == [f"{t[2]}.meta"] and v.newest_write is None
+    v = gather_ondisk_files([f"{t[1]}.ts"], reclaim_age=60, now=1000 + 120)
+    assert v.live == [] and v.obsolete == [f"{t[1]}.ts"]
+    v = gather_ondisk_files([f"{t[1]}.ts"], reclaim_age=600, now=1000 + 120)
+    assert v.live == [f"{t[1]}.ts"]
+
+
+def test_cleanup_removes_reclaimed_dir(manager):
+    df = manager.diskfile("sda", "3", "a", "c", "o")
+    df.write_tombstone({"X-Timestamp": Timestamp(1000).normal})
+    assert os.path.isdir(df.hash_dir)
+    verdict = manager.cleanup_ondisk_files(df.hash_dir, reclaim_age=3600)
+    assert verdict.live == [] and not os.path.exists(df.hash_dir)
+    assert cleanup_ondisk_files(df.hash_dir).live == []
+
+
+def test_open_states(manager):
+    with pytest.raises(DiskFileNotFound):
+        manager.diskfile("sda", "3", "a", "c", "o").open()
+    df, _ = put(manager, b"abc", ts=stamp(-5))
+    opened = manager.diskfile("sda", "3", "a", "c", "o").open()
+    assert opened.content_length == 3
+    opened.close()
+    ts = stamp()
+    df.write_tombstone({"X-Timestamp": ts.normal})
+    with pytest.raises(DiskFileDeleted) as info:
+        manager.diskfile("sda", "3", "a", "c", "o").open()
+    assert info.value.timestamp == ts
+
+
+def test_walking_and_invalidation(manager):
+    df1, _ = put(manager, obj="one", partition="3")
+    df2, _ = put(manager, obj="two", partition="9")
+    assert sorted(manager.iter_partitions("sda")) == ["3", "9"]
+    assert list(manager.iter_suffixes("sda", "3")) == [df1.suffix]
+    assert list(manager.iter_hashes("sda", "9", df2.suffix)) == [df2.hash]
+    found = {(p, h) for p, _s, h, _path in manager.iter_hash_dirs("sda")}
+    assert found == {("3", df1.hash), ("9", df2.hash)}
+    assert manager.pop_invalid_suffixes("sda", "3") == {df1.suffix}
+    assert manager.pop_invalid_suffixes("sda", "3") == set()
+    manager.invalidate_suffix("sda", "3", "abc")
+    assert manager.pop_invalid_suffixes("sda", "3") == {"abc"}
+
+
+def test_write_replicated(manager):
+    source, src_path = put(manager, b"replica body", partition="3", extra=big_metadata())
+    layout = manager.read_layout(src_path)
+    name = os.path.basename(src_path)
+    with open(src_path, "rb") as handle:
+        chunks = [handle.read(layout.body_length)]
+    path = manager.write_replicated("sda", "5", source.hash, name, layout.metadata, chunks)
+    assert path == os.path.join(manager.hash_dir_path("sda", "5", source.hash), name)
+    copy = manager.diskfile_from_hash("sda", "5", source.hash).open()
+    assert b"".join(copy.reader()) == b"replica body"
+    assert copy.metadata == layout.metadata
+    assert source.suffix in manager.pop_invalid_suffixes("sda", "5")
+    # wrong length or name: refused, nothing left behind
+    with pytest.raises(ValueError):
+        manager.write_replicated("sda", "6", source.hash, name, layout.metadata, [b"short"])
+    with pytest.raises(ValueError):
+        manager.write_replicated("sda", "6", source.hash, "x.data", layout.metadata, [])
+    assert list(manager.iter_partitions("sda")) != [] and not os.path.exists(
+        manager.hash_dir_path("sda", "6", source.hash))
+    assert os.listdir(manager.tmp_dir("sda")) == []
+    # an older file than what is there is cleaned up at once
+    old = Timestamp(1000).normal
+    manager.write_replicated("sda", "5", source.hash, f"{old}.ts", {"X-Timestamp": old}, [])
+    assert os.listdir(manager.hash_dir_path("sda", "5", source.hash)) == [name]
+
+
+def test_quarantine_moves_hash_dir(manager):
+    df, path = put(manager)
+    manager.pop_invalid_suffixes("sda", "3")
+    target = manager.quarantine(path)
+    assert target == os.path.join(manager.devices_root, "sda", "quarantined", "objects", df.hash)
+    assert os.listdir(target) == [os.path.basename(path)]
+    assert not os.path.exists(df.hash_dir)
+    assert manager.pop_invalid_suffixes("sda", "3") == {df.suffix}
+    _, path2 = put(manager)
+    second = manager.quarantine(os.path.dirname(path2))
+    assert second.startswith(target + "-")
+
+
+def test_corrupt_body_cuts_whole_read_and_quarantines(manager):
+    body = os.urandom(200_000)
+    df, path = put(manager, body)
+    with open(path, "r+b") as handle:
+        handle.seek(150_000)
+        handle.write(b"\x00\x01\x02")
+    opened = manager.diskfile("sda", "3", "a", "c", "o").open()
+    got = bytearray()
+    with pytest.raises(BodyMismatch):
+        for chunk in opened.reader():
+            got += chunk
+    assert len(got) == len(body)  # every byte went out, but the end is not clean
+    assert not os.path.exists(df.hash_dir)
+    quarantined = os.path.join(manager.devices_root, "sda", "quarantined", "objects", df.hash)
+    assert os.path.isdir(quarantined)
+
+
+def test_truncated_body_is_cut_and_quarantined(manager):
+    df, path = put(manager, b"q" * 100_000)
+    os.truncate(path, 50_000)
+    opened = manager.diskfile("sda", "3", "a", "c", "o").open()
+    with pytest.raises(BodyMismatch):
+        b"".join(opened.reader(ranges=[(40_000, 60_000)]))
+    assert not os.path.exists(df.hash_dir)
+
+
+def test_async_pending_round_trip(tmp_path):
+    record = {"op": "PUT", "account": "a", "container": "c", "obj": "o",
+              "headers": {"X-Timestamp": "1"},
+              "container_node": {"host": "127.0.0.1:1", "device": "sdb", "partition": "4"}}
+    device = tmp_path / "sda"
+    device.mkdir()
+    first = write_async_pending(str(device), "f" * 29 + "abc", "0000001000.00000", record)
+    second = write_async_pending(str(device), "f" * 29 + "abc", "0000001000.00000", record)
+    assert first.endswith("async_pending/abc/" + "f" * 29 + "abc-0000001000.00000")
+    assert second == first + "-1"
+    assert list(iter_async_pendings(str(device))) == [first, second]
+    assert read_async_pending(first) == record
+    with pytest.raises(ValueError):
+        write_async_pending(str(device), "f" * 32, "1", {"op": "PUT"})

@@ -1,0 +1,107 @@
+"""The object server behind a real eventlet WSGI server on loopback: a corrupt object's GET is
+cut (never a clean end), and a client that disconnects mid-PUT leaves nothing behind."""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from storage.green import eventlet
+from storage.timestamp import Timestamp
+from storage.wsgi_server import healthcheck_middleware
+
+
+def wait_until(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        threading.Event().wait(0.02)
+    return predicate()
+
+
+@pytest.fixture
+def served(object_env):
+    sock = eventlet.listen(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = healthcheck_middleware(object_env.app)
+    thread = threading.Thread(
+        target=eventlet.wsgi.server,
+        kwargs={"sock": sock, "site": app, "log_output": False, "debug": False},
+        daemon=True,
+    )
+    thread.start()
+    return object_env, port
+
+
+def object_files(env):
+    return [f for f in env.files() if f.startswith("objects/") and not f.endswith(
+        ("hashes.invalid", ".lock"))]
+
+
+def test_wire_round_trip_and_healthcheck(served):
+    env, port = served
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/healthcheck")
+    assert conn.getresponse().read() == b"OK"
+    body = os.urandom(300_000)
+    conn.request("PUT", "/sda/1/a/c/o", body=body,
+                 headers={"X-Timestamp": Timestamp.now().normal, "Content-Type": "x/y"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 201
+    conn.request("GET", "/sda/1/a/c/o")
+    resp = conn.getresponse()
+    assert resp.status == 200 and resp.read() == body
+    conn.close()
+
+
+def test_corrupt_object_get_is_cut_and_quarantined(served):
+    env, port = served
+    body = os.urandom(200_000)
+    assert env.put(body=body).status_int == 201
+    [data] = [f for f in object_files(env) if f.endswith(".data")]
+    path = os.path.join(env.devices, "sda", data)
+    with open(path, "r+b") as handle:
+        handle.seek(1000)
+        handle.write(bytes([body[1000] ^ 0xFF]))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/sda/1/a/c/o")
+    resp = conn.getresponse()
+    assert resp.status == 200
+    with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+        resp.read()
+    conn.close()
+    assert wait_until(lambda: not os.path.exists(os.path.dirname(path)))
+    quarantined = os.path.join(env.devices, "sda", "quarantined", "objects")
+    assert os.listdir(quarantined) == [os.path.basename(os.path.dirname(path))]
+    assert env.request("/sda/1/a/c/o").status_int == 404
+
+
+def test_ranged_get_over_the_wire(served):
+    env, port = served
+    assert env.put(body=b"a" * 1000).status_int == 201
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    conn.request("GET", "/sda/1/a/c/o", headers={"Range": "bytes=0-9"})
+    resp = conn.getresponse()
+    assert resp.status == 206 and resp.read() == b"a" * 10
+    conn.close()
+
+
+def test_client_disconnect_mid_put_leaves_nothing(served):
+    env, port = served
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(
+        b"PUT /sda/1/a/c/o HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
+        b"X-Timestamp: " + Timestamp.now().normal.encode() + b"\r\n\r\n" + b"p" * 70_000
+    )
+    tmp_dir = os.path.join(env.devices, "sda", "tmp")
+    assert wait_until(lambda: os.path.isdir(tmp_dir) and os.listdir(tmp_dir))
+    client.close()
+    assert wait_until(lambda: os.listdir(tmp_dir) == [])
+    assert object_files(env) == []
+    assert env.request("/sda/1/a/c/o").status_int == 404
