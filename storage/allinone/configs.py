@@ -7,6 +7,9 @@ Each config is the etc/ sample, comments and all, with a few values changed:
   devices root, `/var/lib/brume` → `DIR/var/...`, `/etc/brume` → the conf dir, ...);
 - the conventional endpoints (`http://127.0.0.1:8080`, `:9292`, `:8774`) moved to the
   cluster's actual proxy, image and compute addresses.
+A commented-out default that names a conventional location or endpoint (`# image_url =
+http://127.0.0.1:9292`) is written out, uncommented, with the cluster's value, unless the
+section sets that option anyway.
 An existing file is never overwritten, so re-running `brume up` keeps every local change.
 """
 from __future__ import annotations
@@ -32,7 +35,7 @@ def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]
     elif spec.agent is not None:
         state = layout.var_dir(spec.agent)
     else:
-        state = layout.var_dir(spec.kind)
+        state = os.path.join(layout.data_dir, "var")
     pairs = [
         ("http://127.0.0.1:8080", layout.proxy_url),
         ("http://127.0.0.1:9292", layout.image_url),
@@ -67,6 +70,8 @@ def anywhere_overrides(layout: Layout, spec: ProcessSpec) -> dict[str, str]:
     if spec.node is not None:
         values["devices"] = layout.devices_root(spec.node)
         values["mount_check"] = "false"
+        # Per node: the default (<devices>/../recon) would be shared by all four nodes.
+        values["recon_dir"] = os.path.join(layout.var_dir(f"node{spec.node}"), "recon")
     if spec.kind == "agent":
         values["libvirt_uri"] = TEST_LIBVIRT_URI if layout.test_driver else QEMU_LIBVIRT_URI
         for key in ("host", "host_name", "hostname", "agent_name", "hypervisor_name"):
@@ -93,6 +98,17 @@ def render(text: str, sections: dict[str, dict[str, str]], anywhere: dict[str, s
         option = OPTION_RE.match(body)
         if section is not None and option:
             mentioned[section].add(option.group("key").strip())
+    live: dict[str, set[str]] = {}
+    section = None
+    for line in lines:
+        match = SECTION_RE.match(line)
+        if match:
+            section = match.group(1).strip()
+            live.setdefault(section, set())
+            continue
+        option = OPTION_RE.match(line) if not line.lstrip().startswith(("#", ";")) else None
+        if section is not None and option:
+            live[section].add(option.group("key").strip())
     wanted: dict[str, dict[str, str]] = {name: dict(values) for name, values in sections.items()}
     for name, keys in mentioned.items():
         for key, value in anywhere.items():
@@ -101,6 +117,7 @@ def render(text: str, sections: dict[str, dict[str, str]], anywhere: dict[str, s
 
     out: list[str] = [header]
     remaining: dict[str, str] = {}
+    activated: set[str] = set()
     section = None
 
     def flush() -> None:
@@ -118,18 +135,34 @@ def render(text: str, sections: dict[str, dict[str, str]], anywhere: dict[str, s
             flush()
             section = match.group(1).strip()
             remaining.update(wanted.get(section, {}))
+            activated = set()
             out.append(line)
             continue
-        option = OPTION_RE.match(line) if not line.lstrip().startswith(("#", ";")) else None
+        commented = line.lstrip().startswith(("#", ";"))
+        option = OPTION_RE.match(line.lstrip("#; ") if commented else line)
         if section is not None and option:
             key = option.group("key").strip()
+            if commented and (key in live.get(section, ()) or key in activated):
+                out.append(line)
+                continue
             if key in remaining:
+                if commented:
+                    out.append(line)
                 out.append(f"{key} = {remaining.pop(key)}")
+                activated.add(key)
                 continue
             value = option.group("value").strip()
+            moved = value
             for old, new in rewrites:
-                value = value.replace(old, new)
-            out.append(f"{key} = {value}")
+                moved = moved.replace(old, new)
+            if not commented:
+                out.append(f"{key} = {moved}")
+            elif moved != value and " " not in key:
+                out.append(line)
+                out.append(f"{key} = {moved}")
+                activated.add(key)
+            else:
+                out.append(line)
             continue
         out.append(line)
     flush()

@@ -252,7 +252,7 @@ def sample_app_module(sample: str) -> str | None:
     path = os.path.join(SAMPLE_DIR, sample)
     if not os.path.exists(path):
         return None
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",), strict=False)
     try:
         parser.read(path, encoding="utf-8")
         return parser.get("server", "app", fallback="").partition(":")[0].strip() or None

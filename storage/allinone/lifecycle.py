@@ -42,21 +42,25 @@ def runnable_specs(layout: Layout) -> tuple[list[ProcessSpec], list[str]]:
 
 
 def prepare(layout: Layout, specs: list[ProcessSpec]) -> list[str]:
-    """Create what is missing in the data dir. Returns one line per thing created."""
-    created = []
+    """Create what is missing in the data dir. Returns a short description of each kind."""
     for path in (layout.conf_dir, layout.log_dir, layout.run_dir):
         os.makedirs(path, exist_ok=True)
+    devices = 0
     for node in layout.nodes:
         if not os.path.isdir(layout.device_path(node)):
             os.makedirs(layout.device_path(node))
-            created.append(f"device {layout.device_path(node)}")
-    if configs.write_cluster_config(layout):
-        created.append(f"cluster config {os.path.join(layout.conf_dir, 'brume.conf')}")
-    for spec in specs:
-        if configs.write_process_config(layout, spec):
-            created.append(f"config {spec.conf_path}")
-    created += rings.ensure_rings(layout)
+            devices += 1
+    written = int(configs.write_cluster_config(layout))
+    written += sum(configs.write_process_config(layout, spec) for spec in specs)
+    built = rings.ensure_rings(layout)
     layout.save()
+    created = []
+    if devices:
+        created.append(f"{devices} devices (srv/nodeN/dN)")
+    if written:
+        created.append(f"{written} configs (etc/)")
+    if built:
+        created.append(f"{len(built)} rings (etc/*.ring.gz)")
     return created
 
 

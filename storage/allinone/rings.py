@@ -45,15 +45,19 @@ def build_ring(layout: Layout, kind: str) -> None:
     """Create, fill, rebalance and save one builder and its ring."""
     try:
         from ring.builder import RingBuilder
+        from ring.devices import RingError
     except ImportError as exc:
         raise ConfigError(f"cannot build the {kind} ring: ring builder unavailable ({exc})") \
             from None
-    builder = RingBuilder(PART_POWER, REPLICAS, MIN_PART_HOURS)
-    for record in device_records(layout, kind):
-        builder.add_dev(record)
-    builder.rebalance(seed=SEED)
-    builder.save(builder_path(layout, kind))
-    builder.write_ring(ring_path(layout, kind))
+    try:
+        builder = RingBuilder(PART_POWER, REPLICAS, MIN_PART_HOURS, seed=SEED)
+        for record in device_records(layout, kind):
+            builder.add_dev(**record)
+        builder.rebalance(seed=SEED)
+        builder.save(builder_path(layout, kind))
+        builder.write_ring(ring_path(layout, kind))
+    except (RingError, OSError) as exc:
+        raise ConfigError(f"cannot build the {kind} ring: {exc}") from None
 
 
 def ensure_rings(layout: Layout) -> list[str]:

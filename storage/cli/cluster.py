@@ -118,8 +118,9 @@ def cmd_up(args) -> int:
         lifecycle.check_not_running(layout)
         specs, notes = lifecycle.runnable_specs(layout)
         lifecycle.check_ports_free(specs)
-        for line in lifecycle.prepare(layout, specs):
-            say(f"created {line}")
+        created = lifecycle.prepare(layout, specs)
+        if created:
+            say(f"created in {layout.data_dir}: {', '.join(created)}")
         notes += lifecycle.apply_driver_choice(layout, specs)
         for note in notes:
             say(f"note: {note}")

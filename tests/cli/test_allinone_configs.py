@@ -25,6 +25,11 @@ devices = /srv/node
 # recon_dir = /var/cache/brume/recon
 cache = /var/lib/brume/cache
 proxy = http://127.0.0.1:8080/v1
+# Where images come from.
+# image_url = http://127.0.0.1:9292
+# A commented alternative that names nothing conventional stays commented.
+# mode = fast
+# Prose with an equals sign = not an option.
 """
 
 
@@ -60,6 +65,8 @@ def test_render_overrides_rewrites_and_keeps_comments(layout):
     assert section["recon_dir"] == "/x/recon"
     assert section["cache"] == os.path.join(layout.var_dir("node3"), "cache")
     assert section["proxy"] == "http://127.0.9.1:7100/v1"
+    assert section["image_url"] == "http://127.0.9.1:9292"
+    assert "mode" not in section
     assert "# Address to listen on." in text and text.startswith("# header\n")
 
 
