@@ -49,3 +49,13 @@ def app(tmp_path, store):
     from imagesvc.server import make_app
 
     return make_app(write_conf(tmp_path, store.url))
+
+
+@pytest.fixture
+def served_app(app):
+    """The image API served over real HTTP on loopback (for CLI and glanceclient tests)."""
+    from tests.imagesvc.fake_store import serve_app
+
+    url, stop = serve_app(app)
+    yield url
+    stop()

@@ -144,3 +144,28 @@ def serve(store: FakeStore):
     thread.start()
     ready.wait(10)
     return thread
+
+
+def serve_app(app):
+    """Serve any WSGI app on a free loopback port in a thread; returns (url, stop)."""
+    ready = threading.Event()
+    holder = {}
+
+    def run():
+        sock = eventlet.listen(("127.0.0.1", 0))
+        holder["sock"] = sock
+        holder["url"] = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        ready.set()
+        try:
+            eventlet.wsgi.server(sock, app, log_output=False, debug=False)
+        except (OSError, ValueError):
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(10)
+
+    def stop():
+        holder["sock"].close()
+
+    return holder["url"], stop
