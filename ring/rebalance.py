@@ -1,0 +1,332 @@
+"""The rebalance engine: fill holes, repair dispersion, then move replicas toward targets.
+
+Works on a replica x partition table of device ids (`-1` = unassigned) for one Topology:
+1. every hole is placed by walking down from the root, at each tier taking a child with the
+   fewest replicas of that partition that still has room, the most wanted one first;
+2. partitions that are not spread as widely as the topology allows get one replica moved;
+3. balance, tier by tier from the top: replicas go from children over their target to
+   children under it, taken from the most overloaded device and given to a device that wants
+   them, only where the partition stays well dispersed.
+A partition that held data before this rebalance has at most one replica moved when
+`min_part_hours` > 0 and is not touched at all while its last move is younger than that.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from ring.devices import RingError
+from ring.dispersion import well_dispersed
+from ring.topology import DEVICE_LEVEL, ROOT, Topology
+
+
+class Rebalancer:
+    """One rebalance run over `assign` (modified in place)."""
+
+    def __init__(
+        self,
+        topo: Topology,
+        assign: np.ndarray,
+        targets: list[int],
+        restricted: np.ndarray,
+        last_moved: np.ndarray,
+        min_part_hours: int,
+        now_hour: int,
+        rng: np.random.Generator,
+    ):
+        self.topo = topo
+        self.assign = assign
+        self.replicas, self.parts = assign.shape
+        self.target = targets
+        self.restricted = restricted
+        self.last_moved = last_moved
+        self.mph = min_part_hours
+        self.now_hour = now_hour
+        self.rng = rng
+        self.moved_now = np.zeros(self.parts, dtype=bool)
+        self._py_rng = random.Random(int(rng.integers(1 << 62)))
+        self.paths = topo.dev_path
+        self.count = self._node_totals()
+        self._cand_order: np.ndarray | None = None
+        self._cand_bounds: dict[int, tuple[int, int]] = {}
+        self._cands: dict[int, list] = {}
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _node_totals(self) -> list[int]:
+        count = [0] * len(self.topo.level)
+        flat = self.assign[self.assign >= 0]
+        if flat.size:
+            per_dev = np.bincount(flat)
+            for dev_id, path in self.paths.items():
+                if dev_id < per_dev.size and per_dev[dev_id]:
+                    n = int(per_dev[dev_id])
+                    count[ROOT] += n
+                    for node in path:
+                        count[node] += n
+        return count
+
+    def _bump(self, dev_id: int, delta: int) -> None:
+        self.count[ROOT] += delta
+        for node in self.paths[dev_id]:
+            self.count[node] += delta
+
+    def _part_counts(self, devs: list[int]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for dev_id in devs:
+            if dev_id < 0:
+                continue
+            for node in self.paths[dev_id]:
+                counts[node] = counts.get(node, 0) + 1
+        return counts
+
+    def movable(self, part: int) -> bool:
+        if not self.restricted[part] or self.mph == 0:
+            return True
+        if self.moved_now[part]:
+            return False
+        return int(self.last_moved[part]) + self.mph <= self.now_hour
+
+    def _note_move(self, part: int) -> None:
+        self.moved_now[part] = True
+
+    # ------------------------------------------------------------------ dispersion rule
+    def valid(self, devs: list[int]) -> bool:
+        """True when the partition's replicas are spread as widely as the topology allows."""
+        topo = self.topo
+        counts = self._part_counts(devs)
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for node, k in counts.items():
+            if k > 1 and topo.level[node] == DEVICE_LEVEL:
+                return False
+            groups.setdefault(topo.parent[node], []).append((node, k))
+        for parent, items in groups.items():
+            max_k = max(k for _, k in items)
+            if max_k < 2:
+                continue
+            present, min_nonfull = 0, max_k
+            for node, k in items:
+                if topo.weighted[node]:
+                    present += 1
+                    if k < topo.cap[node] and k < min_nonfull:
+                        min_nonfull = k
+            if present < len(topo.weighted_children[parent]):
+                min_nonfull = 0
+            if max_k - min_nonfull >= 2:
+                return False
+        return True
+
+    def _want(self, node: int) -> float:
+        return (self.target[node] - self.count[node]) / (self.target[node] + 1.0)
+
+    def choose_device(
+        self, start: int, counts: dict[int, int], require_want: bool, randomize: bool = False
+    ) -> int | None:
+        """Walk down from `start` to the device that should get one more replica.
+
+        At each tier only children with the fewest replicas of this partition (and room for
+        one more) qualify; among them the most wanted wins, or with `randomize` one is drawn
+        with odds proportional to how many replicas it still wants (keeps fresh layouts from
+        pairing the same failure domains over and over).
+        """
+        topo = self.topo
+        node = start
+        while topo.level[node] < DEVICE_LEVEL:
+            best, best_k, best_want = -1, 1 << 30, 0.0
+            pool: list[int] = []
+            for child in topo.weighted_children[node]:
+                k = counts.get(child, 0)
+                if k >= topo.cap[child] or k > best_k:
+                    continue
+                want = self._want(child)
+                if k < best_k:
+                    pool = []
+                if k < best_k or want > best_want:
+                    best, best_k, best_want = child, k, want
+                pool.append(child)
+            if best < 0:
+                return None
+            if randomize and len(pool) > 1:
+                deficits = [max(self.target[c] - self.count[c], 0) for c in pool]
+                total = sum(deficits)
+                if total > 0:
+                    pick = self._py_rng.random() * total
+                    for child, deficit in zip(pool, deficits, strict=True):
+                        pick -= deficit
+                        if pick < 0:
+                            best = child
+                            break
+            node = best
+        if require_want and self.count[node] >= self.target[node]:
+            return None
+        return topo.dev_of_node[node]
+
+    # ------------------------------------------------------------------ phase 1: holes
+    def place_holes(self) -> None:
+        hole_parts = np.nonzero((self.assign < 0).any(axis=0))[0]
+        if hole_parts.size == 0:
+            return
+        for part in self.rng.permutation(hole_parts).tolist():
+            devs = self.assign[:, part].tolist()
+            counts = self._part_counts(devs)
+            for r, dev_id in enumerate(devs):
+                if dev_id >= 0:
+                    continue
+                chosen = self.choose_device(ROOT, counts, False, randomize=True)
+                if chosen is None:
+                    raise RingError("impossible rebalance: not enough weighted devices")
+                devs[r] = chosen
+                self.assign[r, part] = chosen
+                self._bump(chosen, 1)
+                for node in self.paths[chosen]:
+                    counts[node] = counts.get(node, 0) + 1
+            self._note_move(part)
+
+    # ------------------------------------------------------------------ phase 2: dispersion
+    def repair_dispersion(self) -> None:
+        bad = np.nonzero(~well_dispersed(self.topo, self.assign))[0]
+        for part in self.rng.permutation(bad).tolist() if bad.size else []:
+            for _ in range(self.replicas):
+                devs = self.assign[:, part].tolist()
+                if self.valid(devs) or not self.movable(part):
+                    break
+                self._repair_one(part, devs)
+
+    def _repair_one(self, part: int, devs: list[int]) -> None:
+        topo = self.topo
+        counts = self._part_counts(devs)
+        # the most crowded spot: deepest node whose parent has a spread of >= 2 (or dup device)
+        worst, worst_level = -1, -1
+        groups: dict[int, list[int]] = {}
+        for node in counts:
+            groups.setdefault(topo.parent[node], []).append(node)
+        for parent, nodes in groups.items():
+            ks = [counts[n] for n in nodes]
+            spread_bad = max(ks) >= 2 and (
+                len(nodes) < len(topo.weighted_children[parent]) or max(ks) - min(ks) >= 2
+            )
+            dup = any(counts[n] > 1 and topo.level[n] == DEVICE_LEVEL for n in nodes)
+            if (spread_bad or dup) and topo.level[parent] > worst_level:
+                worst_level = topo.level[parent]
+                worst = max(nodes, key=lambda n: (counts[n], self.count[n] - self.target[n]))
+        if worst < 0:
+            worst = ROOT
+        node = worst
+        while topo.level[node] < DEVICE_LEVEL:
+            kids = [c for c in topo.children[node] if counts.get(c, 0) > 0]
+            node = max(kids, key=lambda c: (counts[c], self.count[c] - self.target[c]))
+        victim = topo.dev_of_node[node]
+        r = devs.index(victim)
+        rest = list(devs)
+        rest[r] = -1
+        chosen = self.choose_device(ROOT, self._part_counts(rest), False)
+        if chosen is None or chosen == victim:
+            self._note_move(part)
+            return
+        self.assign[r, part] = chosen
+        self._bump(victim, -1)
+        self._bump(chosen, 1)
+        self._note_move(part)
+
+    # ------------------------------------------------------------------ phase 3: balance
+    def _next_candidate(self, dev_id: int) -> int | None:
+        state = self._cands.get(dev_id)
+        if state is None:
+            if self._cand_order is None:
+                flat = self.assign.ravel()
+                self._cand_order = np.argsort(flat, kind="stable")
+                sorted_ids = flat[self._cand_order]
+                ids = np.array(sorted(self.paths), dtype=flat.dtype)
+                lo = np.searchsorted(sorted_ids, ids, side="left")
+                hi = np.searchsorted(sorted_ids, ids, side="right")
+                self._cand_bounds = {
+                    int(i): (int(a), int(b)) for i, a, b in zip(ids, lo, hi, strict=True)
+                }
+            a, b = self._cand_bounds.get(dev_id, (0, 0))
+            parts = self._cand_order[a:b] % self.parts
+            state = [self.rng.permutation(parts).tolist(), 0]
+            self._cands[dev_id] = state
+        items, pos = state
+        while pos < len(items):
+            part = items[pos]
+            pos += 1
+            if dev_id in self.assign[:, part]:
+                state[1] = pos
+                return part
+        state[1] = pos
+        return None
+
+    def _reset_candidates(self) -> None:
+        self._cand_order = None
+        self._cands = {}
+
+    def balance(self) -> None:
+        for strict in (True, False, True):
+            self._reset_candidates()
+            for node in self.topo.nodes_top_down:
+                if self.topo.level[node] < DEVICE_LEVEL and len(self.topo.children[node]) > 1:
+                    self._balance_node(node, strict)
+
+    def _balance_node(self, node: int, strict: bool) -> None:
+        topo, count, target = self.topo, self.count, self.target
+        kids = topo.children[node]
+        while True:
+            over = sorted(
+                (c for c in kids if count[c] > target[c]), key=lambda c: target[c] - count[c]
+            )
+            under = [c for c in kids if count[c] < target[c]]
+            if not over or not under:
+                return
+            progress = False
+            for source_node in over:
+                devices = sorted(
+                    (
+                        d
+                        for d in topo.devices_under(source_node)
+                        if count[topo.dev_node[d]] > target[topo.dev_node[d]]
+                    ),
+                    key=lambda d: (target[topo.dev_node[d]] - count[topo.dev_node[d]], d),
+                )
+                for dev_id in devices:
+                    leaf = topo.dev_node[dev_id]
+                    while count[source_node] > target[source_node] and count[leaf] > target[leaf]:
+                        under = [c for c in under if count[c] < target[c]]
+                        if not under:
+                            return
+                        part = self._next_candidate(dev_id)
+                        if part is None:
+                            break
+                        if self._try_move(part, dev_id, under, strict):
+                            progress = True
+            if not progress:
+                return
+
+    def _try_move(self, part: int, source: int, under: list[int], strict: bool) -> bool:
+        if not self.movable(part):
+            return False
+        devs = self.assign[:, part].tolist()
+        if -1 in devs or not self.valid(devs):
+            return False
+        r = devs.index(source)
+        rest = list(devs)
+        rest[r] = -1
+        counts = self._part_counts(rest)
+        ranked = sorted(under, key=lambda c: (-self._want(c), c))
+        for dest_node in ranked:
+            chosen = self.choose_device(dest_node, counts, strict)
+            if chosen is None:
+                continue
+            rest[r] = chosen
+            if self.valid(rest):
+                self.assign[r, part] = chosen
+                self._bump(source, -1)
+                self._bump(chosen, 1)
+                self._note_move(part)
+                return True
+            rest[r] = -1
+        return False
+
+    def run(self) -> None:
+        self.place_holes()
+        self.repair_dispersion()
+        self.balance()
