@@ -25,7 +25,6 @@ DEFAULT_RECLAIM_AGE = 7 * 24 * 3600
 COMMON_OPTIONS = [
     Option("devices", str, "/srv/node", help="root holding one directory per device"),
     Option("conf_dir", str, "/etc/brume", help="brume.conf and the rings"),
-    Option("recon_dir", str, "", help="where pass records go; default <devices>/../recon"),
     Option("node_ips", parse_list, [], help="this node's ring IPs; empty: match by device"),
     Option("mount_check", parse_bool, False, help="devices must be mount points"),
     Option("reclaim_age", float, float(DEFAULT_RECLAIM_AGE), help="tombstone/row lifetime"),
@@ -42,7 +41,8 @@ class NodeContext:
         self.conf = conf
         self.devices = conf["devices"]
         self.conf_dir = conf["conf_dir"]
-        self.recon_dir = conf["recon_dir"] or default_recon_dir(self.devices)
+        # Not configurable: the storage servers find the records from `devices` alone.
+        self.recon_dir = default_recon_dir(self.devices)
         self.node_ips = set(conf["node_ips"])
         self.mount_check = conf["mount_check"]
         self.reclaim_age = conf["reclaim_age"]

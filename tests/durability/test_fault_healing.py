@@ -1,0 +1,256 @@
+"""Fault tests of issue 4 on a real cluster: the daemons heal every kind of damage.
+
+One private all-in-one cluster for the module (its daemon loops stopped; each test drives
+passes with `--once`), because these tests stop nodes, wipe a device and change the rings.
+Ring changes run last.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+from swiftclient import client as swift
+
+from ring.builder import RingBuilder
+from tests.conftest import start_cluster, stop_cluster
+from tests.durability.heal_support import (
+    Reader,
+    container_listings,
+    device_root,
+    hash_dir_files,
+    heal,
+    object_states,
+    on_primaries_only,
+    replicas_agree,
+    run_pass,
+    stop_daemon_loops,
+)
+from tests.integration.support import wait_until
+
+pytestmark = pytest.mark.timeout(400)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    data_dir = str(tmp_path_factory.mktemp("brume-heal"))
+    handle = start_cluster(data_dir)
+    try:
+        stop_daemon_loops(handle)
+        yield handle
+    finally:
+        stop_cluster(handle)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def conn(cluster):
+    key = cluster.credentials["test:tester"]
+    return swift.Connection(cluster.auth_url, "test:tester", key, retries=0, timeout=30)
+
+
+def account_of(conn) -> str:
+    return conn.get_auth()[0].rstrip("/").rsplit("/", 1)[1]
+
+
+def put_objects(conn, container: str, count: int, size: int = 100) -> dict[str, bytes]:
+    conn.put_container(container)
+    bodies = {f"obj-{i:03d}": os.urandom(size) for i in range(count)}
+    for name, body in bodies.items():
+        conn.put_object(container, name, body)
+    return bodies
+
+
+def all_agree(cluster, account, container, names, status) -> bool:
+    return all(replicas_agree(cluster, account, container, n, status) for n in names)
+
+
+# ----- 5. a container database replica is deleted
+def test_deleted_container_db_replica_is_restored(cluster, conn):
+    account = account_of(conn)
+    bodies = put_objects(conn, "dbheal", 12)
+    ring = cluster.ring("container")
+    part, nodes = ring.get_nodes(account, "dbheal")
+    digest = cluster.hasher().hash_path(account, "dbheal")
+    victim = nodes[1]
+    db_dir = os.path.join(device_root(cluster, victim), "containers", str(part), digest[-3:],
+                          digest)
+    assert os.path.isdir(db_dir)
+    shutil.rmtree(db_dir)
+    assert container_listings(cluster, account, "dbheal")[1][0] == 404
+
+    def restored():
+        listings = container_listings(cluster, account, "dbheal")
+        return all(row == (200, "12", sorted(bodies)) for row in listings)
+
+    assert heal(cluster, ("container-replicator",), restored, max_passes=2) == 1
+    headers, listing = conn.get_container("dbheal")
+    assert headers["x-container-object-count"] == "12"
+    assert [row["name"] for row in listing] == sorted(bodies)
+
+
+# ----- 6. expiry
+def test_expired_object_leaves_get_then_listings(cluster, conn):
+    account = account_of(conn)
+    conn.put_container("expiry")
+    conn.put_object("expiry", "keeper", b"stays")
+    delete_at = int(time.time()) + 2
+    conn.put_object("expiry", "doomed", b"goes", headers={"X-Delete-At": str(delete_at)})
+    assert conn.get_object("expiry", "doomed")[1] == b"goes"
+
+    def gone_from_get():
+        try:
+            conn.get_object("expiry", "doomed")
+        except swift.ClientException as exc:
+            return exc.http_status == 404
+        return False
+
+    wait_until(gone_from_get, timeout=15, message="expired object still served")
+    names = [row["name"] for row in conn.get_container("expiry")[1]]
+    assert names == ["doomed", "keeper"]  # the listing keeps it until the expirer runs
+    run_pass(cluster, "object-expirer")
+    names = [row["name"] for row in conn.get_container("expiry")[1]]
+    assert names == ["keeper"]
+    assert all(state[0] == 404 and state[1] for state in
+               object_states(cluster, account, "expiry", "doomed"))
+    assert conn.get_object("expiry", "keeper")[1] == b"stays"
+
+
+# ----- 1. a node is down while objects are written and deleted
+def test_node_down_then_replicas_agree(cluster, conn):
+    account = account_of(conn)
+    before = put_objects(conn, "outage", 10)
+    victim = 2
+    with cluster.node_down(victim):
+        for name in list(before)[:4]:
+            conn.delete_object("outage", name)
+        after = {f"new-{i}": os.urandom(300) for i in range(10)}
+        for name, body in after.items():
+            conn.put_object("outage", name, body)
+    deleted = list(before)[:4]
+    alive = {**{n: before[n] for n in list(before)[4:]}, **after}
+
+    def converged():
+        return (all_agree(cluster, account, "outage", alive, 200)
+                and all_agree(cluster, account, "outage", deleted, 404))
+
+    passes = heal(cluster, ("object-replicator",), converged, max_passes=3)
+    assert passes <= 2
+    for name in alive:
+        assert on_primaries_only(cluster, account, "outage", name)
+    for name, body in alive.items():
+        assert conn.get_object("outage", name)[1] == body
+
+
+# ----- 2. bit rot in one replica
+def test_flipped_bytes_are_quarantined_and_restored(cluster, conn):
+    account = account_of(conn)
+    bodies = put_objects(conn, "rot", 3, size=200_000)
+    name = "obj-001"
+    ring = cluster.ring("object")
+    part, nodes = ring.get_nodes(account, "rot", name)
+    digest = cluster.hasher().hash_path(account, "rot", name)
+    victim = nodes[0]
+    (data_name,) = [f for f in hash_dir_files(cluster, victim, part, digest)
+                    if f.endswith(".data")]
+    data_path = os.path.join(device_root(cluster, victim), "objects", str(part), digest[-3:],
+                             digest, data_name)
+    token = conn.get_auth()[1]
+    reader = Reader(conn.url + "/rot", token, bodies)
+    reader.start()
+    try:
+        with open(data_path, "r+b") as handle:
+            handle.seek(1000)
+            original = handle.read(4)
+            handle.seek(1000)
+            handle.write(bytes(b ^ 0xFF for b in original))
+        victim_node = cluster.node_of(victim["ip"], victim["device"])
+        record = run_pass(cluster, "object-auditor", nodes=[victim_node])[0]
+        assert record["counts"]["quarantined"] == 1
+        assert not os.path.exists(data_path)
+        quarantined = os.path.join(device_root(cluster, victim), "quarantined", "objects")
+        assert os.listdir(quarantined)
+        heal(cluster, ("object-replicator",),
+             lambda: replicas_agree(cluster, account, "rot", name, 200), max_passes=2)
+        wait_until(lambda: reader.reads >= 6, timeout=60)
+    finally:
+        reader.finish()
+    assert reader.wrong == []
+    assert os.path.exists(data_path)
+    states = object_states(cluster, account, "rot", name)
+    assert {s[2] for s in states} == {__import__("hashlib").md5(bodies[name]).hexdigest()}
+
+
+# ----- 3. one device wiped
+def test_wiped_device_is_rebuilt(cluster, conn):
+    account = account_of(conn)
+    bodies = put_objects(conn, "wipe", 24)
+    victim = 3
+    dev_dir = os.path.join(cluster.layout.devices_root(victim), cluster.layout.device_name(victim))
+    for entry in os.listdir(dev_dir):
+        shutil.rmtree(os.path.join(dev_dir, entry), ignore_errors=True)
+
+    def rebuilt():
+        return (all_agree(cluster, account, "wipe", bodies, 200)
+                and all(row[0] == 200 and row[2] == sorted(bodies)
+                        for row in container_listings(cluster, account, "wipe")))
+
+    heal(cluster, ("object-replicator", "container-replicator", "account-replicator"),
+         rebuilt, max_passes=2)
+    for name, body in bodies.items():
+        assert conn.get_object("wipe", name)[1] == body
+    # The account database came back too where this device holds one.
+    apart, anodes = cluster.ring("account").get_nodes(account)
+    for dev in anodes:
+        adigest = cluster.hasher().hash_path(account)
+        path = os.path.join(device_root(cluster, dev), "accounts", str(apart), adigest[-3:],
+                            adigest, adigest + ".db")
+        assert os.path.exists(path)
+
+
+# ----- 4. ring changes: add a fifth device, then remove it
+def change_object_ring(cluster, change) -> None:
+    builder_path = os.path.join(cluster.conf_dir, "object.builder")
+    builder = RingBuilder.load(builder_path)
+    change(builder)
+    builder.pretend_min_part_hours_passed()
+    builder.rebalance()
+    builder.save(builder_path)
+    builder.write_ring(os.path.join(cluster.conf_dir, "object.ring.gz"))
+
+
+def test_ring_changes_move_data_and_keep_it_readable(cluster, conn):
+    account = account_of(conn)
+    bodies = put_objects(conn, "moves", 30)
+    node1_root = cluster.layout.devices_root(1)
+    os.makedirs(os.path.join(node1_root, "d5"))
+    reader = Reader(conn.url + "/moves", conn.get_auth()[1], bodies)
+    reader.start()
+    try:
+        def add(builder):
+            builder.add_dev(region=1, zone=5, ip=cluster.layout.node_ip(1),
+                            port=cluster.layout.storage_port, device="d5", weight=100.0)
+
+        change_object_ring(cluster, add)
+        heal(cluster, ("object-replicator",),
+             lambda: all(on_primaries_only(cluster, account, "moves", n) for n in bodies),
+             max_passes=3)
+        assert os.listdir(os.path.join(node1_root, "d5", "objects"))
+
+        def remove(builder):
+            (dev,) = [d for d in builder.existing_devs() if d.device == "d5"]
+            builder.remove_dev(dev.id)
+
+        change_object_ring(cluster, remove)
+        heal(cluster, ("object-replicator",),
+             lambda: all(on_primaries_only(cluster, account, "moves", n) for n in bodies),
+             max_passes=3)
+        wait_until(lambda: reader.reads >= 30, timeout=60)
+    finally:
+        reader.finish()
+    assert reader.wrong == []
+    assert reader.errors == 0, "an object became unreadable during the ring change"
+    assert not os.listdir(os.path.join(node1_root, "d5", "objects"))
+    for name, body in bodies.items():
+        assert conn.get_object("moves", name)[1] == body
