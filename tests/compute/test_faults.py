@@ -1,0 +1,85 @@
+"""Compute faults with REAL processes: a host that fails builds, an agent killed mid-boot,
+and the reconciliation when it comes back."""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+import pytest
+
+from tests.compute.support import ComputeCluster, token, wait_until
+
+ADMIN = token("admin", "admin", admin=True)
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("compute-faults"))
+    cluster = ComputeCluster(root)
+    try:
+        # hvbad cannot create instance directories (its instances_dir is a file), and is the
+        # roomiest host of its zone, so the spread weigher tries it first.
+        bad_dir = os.path.join(root, "not-a-directory")
+        with open(bad_dir, "w", encoding="utf-8") as handle:
+            handle.write("x")
+        cluster.add_agent("hvbad", availability_zone="flaky", instances_dir=bad_dir,
+                          memory_mb=8192)
+        cluster.add_agent("hvgood", availability_zone="flaky")
+        cluster.add_agent("hvslow", availability_zone="slow", test_spawn_seconds=1.5)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def attempted_hosts(cloud, server_id):
+    with sqlite3.connect(os.path.join(cloud.root, "compute.db")) as conn:
+        row = conn.execute("SELECT attempted_hosts FROM servers WHERE id = ?",
+                           (server_id,)).fetchone()
+    return json.loads(row[0])
+
+
+def test_a_host_that_fails_the_build_is_retried_elsewhere(cloud):
+    tok = token("retry")
+    status, body = cloud.boot(tok, "retried", availability_zone="flaky")
+    assert status == 202
+    server = cloud.wait_status(ADMIN, body["server"]["id"], "ACTIVE")
+    assert server["OS-EXT-SRV-ATTR:host"] == "hvgood"
+    assert attempted_hosts(cloud, server["id"]) == ["hvbad", "hvgood"]
+    assert cloud.hypervisor("hvbad")["running_vms"] == 0
+    assert cloud.delete(f"/v2.1/servers/{server['id']}", tok)[0] == 204
+
+
+def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud):
+    tok = token("faulty")
+    instances = os.path.join(cloud.root, "hvslow", "instances")
+    kept = cloud.boot(tok, "kept", availability_zone="slow")[1]["server"]["id"]
+    doomed = cloud.boot(tok, "deleted-while-away", availability_zone="slow")[1]["server"]["id"]
+    cloud.wait_status(tok, kept, "ACTIVE")
+    cloud.wait_status(tok, doomed, "ACTIVE")
+    assert os.path.isdir(os.path.join(instances, doomed))
+
+    building = cloud.boot(tok, "mid-boot", availability_zone="slow")[1]["server"]["id"]
+    wait_until(lambda: cloud.server(ADMIN, building)["OS-EXT-STS:task_state"] == "spawning",
+               what="build dispatched")
+    cloud.kill("hvslow")
+
+    # Deleted while the agent is away: finishes locally.
+    assert cloud.delete(f"/v2.1/servers/{doomed}", tok)[0] == 204
+    wait_until(lambda: cloud.server(tok, doomed) is None, what="local delete")
+    # The BUILD server goes to ERROR once the heartbeat window (2 s) has passed.
+    failed = cloud.wait_status(tok, building, "ERROR", timeout=10)
+    assert "hvslow" in failed["fault"]["message"]
+    assert cloud.hypervisor("hvslow")["state"] == "down"
+    assert cloud.server(tok, kept)["status"] == "ACTIVE"
+
+    cloud.start("hvslow")
+    # Reconciliation: the deleted server's domain and files are removed; the server whose
+    # domain did not survive running is reported SHUTOFF.
+    wait_until(lambda: not os.path.exists(os.path.join(instances, doomed)),
+               what="deleted server removed from the hypervisor")
+    cloud.wait_status(tok, kept, "SHUTOFF")
+    assert cloud.hypervisor("hvslow")["state"] == "up"
+    assert cloud.post(f"/v2.1/servers/{kept}/action", tok, {"os-start": None})[0] == 202
+    cloud.wait_status(tok, kept, "ACTIVE")
+    assert cloud.server(tok, building)["status"] == "ERROR"
