@@ -1,0 +1,189 @@
+"""Image service throughput against the object store it sits on.
+
+    python benchmarks/image_bench.py [--size-mib 1024] [--auth-url URL] [--image-url URL]
+
+Uploads and downloads the same random bytes twice: once as a plain proxy PUT/GET of one
+object, once through the image API (`PUT/GET /v2/images/{id}/file`, which hashes, inspects
+and stores them as a parallel-segment SLO). Prints MB/s for each, the image/plain ratios, and
+the image service's peak resident memory (VmHWM, and the highest VmRSS sampled during the
+run). Credentials: the same flags/environment as `brume` (storage.cli.credentials).
+The target: upload >= 80% of the plain PUT's MB/s with the service under 200 MB RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from storage.cli.credentials import add_credential_flags, authenticate
+
+CHUNK = 64 * 1024
+
+
+def connect(url: str) -> tuple[http.client.HTTPConnection, str]:
+    parts = urllib.parse.urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=600), parts.path
+
+
+def request(method: str, url: str, token: str, body=None, headers=None, sink=False):
+    conn, path = connect(url)
+    query = urllib.parse.urlsplit(url).query
+    path = path + ("?" + query if query else "")
+    all_headers = {"X-Auth-Token": token, **(headers or {})}
+    if hasattr(body, "read"):
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in all_headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        while chunk := body.read(CHUNK):
+            conn.send(chunk)
+    else:
+        conn.request(method, path, body=body, headers=all_headers)
+    response = conn.getresponse()
+    total = 0
+    while chunk := response.read(1024 * 1024 if sink else CHUNK):
+        total += len(chunk)
+        if not sink:
+            data = chunk
+    conn.close()
+    if response.status // 100 != 2:
+        raise SystemExit(f"{method} {url}: HTTP {response.status}")
+    return response, (total if sink else (data if total else b""))
+
+
+def make_data(path: str, size: int) -> None:
+    with open(path, "wb") as handle:
+        left = size
+        block = os.urandom(4 * 1024 * 1024)
+        while left:
+            piece = block[: min(left, len(block))]
+            handle.write(piece)
+            left -= len(piece)
+            block = block[1:] + block[:1]  # vary blocks a little without more urandom
+
+
+def find_service_pid(image_url: str) -> int | None:
+    port = str(urllib.parse.urlsplit(image_url).port)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        confs = [a for a in argv if a.endswith("image-api.conf")]
+        if "storage.wsgi_server" not in argv or not confs:
+            continue
+        try:
+            with open(confs[0]) as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        if f"bind_port = {port}" in text:
+            return int(entry)
+    return None
+
+
+def memory_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int | None):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while self.pid and not self.stop.is_set():
+            try:
+                self.peak = max(self.peak, memory_kib(self.pid, "VmRSS"))
+            except OSError:
+                return
+            self.stop.wait(0.05)
+
+
+def timed(label: str, size: int, action) -> float:
+    started = time.monotonic()
+    action()
+    seconds = time.monotonic() - started
+    rate = size / seconds / 1e6
+    print(f"{label:<24} {seconds:7.2f} s  {rate:8.1f} MB/s", flush=True)
+    return rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--service-pid", type=int, help="image service PID (auto-detected)")
+    add_credential_flags(parser)
+    args = parser.parse_args()
+    size = args.size_mib * 1024 * 1024
+    session = authenticate(args)
+    token, image_url = session.token, session.image_url
+    pid = args.service_pid or find_service_pid(image_url)
+    sampler = RssSampler(pid)
+    sampler.start()
+    with tempfile.TemporaryDirectory(prefix="brume-image-bench-") as work:
+        data = os.path.join(work, "data")
+        make_data(data, size)
+        object_url = f"{session.storage_url}/image-bench/blob"
+        request("PUT", f"{session.storage_url}/image-bench", token,
+                headers={"Content-Length": "0"})
+        print(f"{args.size_mib} MiB, image service pid {pid}")
+
+        def plain_put():
+            with open(data, "rb") as body:
+                request("PUT", object_url, token, body,
+                        {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+
+        plain_up = timed("plain proxy PUT", size, plain_put)
+        plain_down = timed("plain proxy GET", size,
+                           lambda: request("GET", object_url, token, sink=True))
+        request("DELETE", object_url, token)
+
+        _, raw = request("POST", f"{image_url}/v2/images", token,
+                         json.dumps({"name": "image-bench", "disk_format": "raw",
+                                     "container_format": "bare"}).encode(),
+                         {"Content-Type": "application/json"})
+        image_id = json.loads(raw)["id"]
+
+        def image_put():
+            with open(data, "rb") as body:
+                request("PUT", f"{image_url}/v2/images/{image_id}/file", token, body,
+                        {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+
+        image_up = timed("image API upload", size, image_put)
+        image_down = timed("image API download", size,
+                           lambda: request("GET", f"{image_url}/v2/images/{image_id}/file",
+                                           token, sink=True))
+        request("DELETE", f"{image_url}/v2/images/{image_id}", token)
+    sampler.stop.set()
+    sampler.join()
+    print(f"upload ratio   (image / plain) {image_up / plain_up:6.2f}  (target >= 0.80)")
+    print(f"download ratio (image / plain) {image_down / plain_down:6.2f}")
+    if pid:
+        hwm = memory_kib(pid, "VmHWM") / 1024
+        print(f"image service peak RSS: {sampler.peak / 1024:.1f} MB sampled during the run, "
+              f"{hwm:.1f} MB lifetime high-water mark (target < 200 MB)")
+    else:
+        print("image service process not found on this machine: RSS not measured")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
