@@ -29,6 +29,7 @@ from storage.db_server_base import (
     listing_response,
     parse_int_header,
 )
+from storage.group_commit import GroupCommitter
 from storage.listing_format import render_container
 from storage.timestamp import Timestamp
 
@@ -69,6 +70,7 @@ class ContainerServer(DBServerApp):
 
     def __init__(self, conf_path: str):
         super().__init__(conf_path)
+        self.committer = GroupCommitter()
         self.handlers.update(
             {
                 "PUT": self.PUT,
@@ -159,7 +161,9 @@ class ContainerServer(DBServerApp):
             raise HTTPError(400, "object row needs X-Content-Type and X-Etag")
         if not broker.exists():
             raise HTTPError(404, "container not found")
-        broker.put_object(obj, timestamp, size, content_type, etag.strip().lower())
+        row = {"name": obj, "created_at": timestamp, "size": size,
+               "content_type": content_type, "etag": etag.strip().lower(), "deleted": 0}
+        self.committer.merge(broker, row)
         return Response(status=201)
 
     def HEAD(self, req: Request) -> Response:
@@ -196,7 +200,9 @@ class ContainerServer(DBServerApp):
         if obj is not None:
             if not broker.exists():
                 raise HTTPError(404, "container not found")
-            broker.delete_object(obj, timestamp)
+            row = {"name": obj, "created_at": timestamp, "size": 0,
+                   "content_type": "", "etag": "", "deleted": 1}
+            self.committer.merge(broker, row)
             return Response(status=204)
         nodes = parse_account_nodes(req)
         info = self._existing_info(broker)

@@ -337,7 +337,7 @@ class DatabaseBroker:
             f"SELECT {self.listing_columns} FROM {self.item_table} "
             f"WHERE {' AND '.join(conditions)} ORDER BY name {order} LIMIT ?",
             args,
-        ).fetchall()
+        )  # a cursor: list_entries reads only the rows it needs
 
     # ---- replication -----------------------------------------------------------------
 

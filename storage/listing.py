@@ -14,7 +14,7 @@ entry as the next marker works for subdirs too.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 MAX_CODE_POINT = 0x10FFFF
@@ -47,11 +47,12 @@ class Subdir:
     name: str
 
 
-# fetch(lower, lower_inclusive, upper, prefix, reverse, limit) -> rows (name at index 0)
+# fetch(lower, lower_inclusive, upper, prefix, reverse, limit) -> iterable of rows (name at
+# index 0), read lazily (a database cursor is fine).
 # rows: names in [lower or (lower, upper) exclusive of upper, starting with prefix,
 # ascending (descending when reverse), at most limit of them. lower "" means no lower bound,
 # upper None means no upper bound.
-Fetch = Callable[[str, bool, str | None, str, bool, int], Sequence[Sequence]]
+Fetch = Callable[[str, bool, str | None, str, bool, int], Iterable[Sequence]]
 
 
 def _check_text(name: str, value: str) -> None:
@@ -112,11 +113,9 @@ def list_entries(params: ListingParams, fetch: Fetch) -> list:
         if upper is not None and lower and upper <= lower:
             break
         wanted = params.limit - len(results)
-        rows = fetch(lower, lower_inclusive, upper, prefix, params.reverse, wanted)
-        if not rows:
-            break
         skipped = False
-        for row in rows:
+        # Rows are consumed lazily: a subdir stops reading this range at once.
+        for row in fetch(lower, lower_inclusive, upper, prefix, params.reverse, wanted):
             name = row[0]
             if delimiter:
                 found = name.find(delimiter, len(prefix))
