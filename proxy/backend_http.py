@@ -243,7 +243,7 @@ class BackendConnection:
                 while True:
                     status, reason, headers, keep_alive = self._read_head()
                     if status == 100 and expect_continue:
-                        return BackendResponse(self, 100, reason, headers, self.method, False)
+                        return BackendResponse(None, 100, reason, headers, self.method, False)
                     if 100 <= status < 200:
                         continue
                     return BackendResponse(self, status, reason, headers, self.method, keep_alive)
