@@ -8,8 +8,9 @@ container rows `(name, created_at, size, content_type, etag)`, account rows
 """
 from __future__ import annotations
 
-import datetime
+import functools
 import json
+import time
 from xml.etree import ElementTree
 
 from storage.listing import Subdir
@@ -22,7 +23,6 @@ PLAIN_TYPE = "text/plain"
 
 FORMAT_TYPES = {"json": JSON_TYPE, "xml": XML_TYPE, "plain": PLAIN_TYPE}
 OFFERED = (PLAIN_TYPE, JSON_TYPE, XML_TYPE, TEXT_XML_TYPE)
-_EPOCH = datetime.datetime(1970, 1, 1)
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 
 
@@ -67,9 +67,18 @@ def _media_matches(pattern: str, offered: str) -> bool:
 
 def isoformat(timestamp: str | Timestamp) -> str:
     """`YYYY-MM-DDTHH:MM:SS.ffffff` in UTC, exact to the microsecond."""
-    ticks = Timestamp(timestamp).ticks
-    moment = _EPOCH + datetime.timedelta(microseconds=ticks * 10)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    text = timestamp if isinstance(timestamp, str) else timestamp.normal
+    if len(text) == 16 and text[10] == "." and text.replace(".", "", 1).isdigit():
+        seconds, micros = int(text[:10]), int(text[11:]) * 10  # normal form: the fast path
+    else:
+        seconds, frac = divmod(Timestamp(text).ticks, 100000)
+        micros = frac * 10
+    return f"{_date_and_time(seconds)}.{micros:06d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_and_time(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def _entry_name(entry) -> str:
