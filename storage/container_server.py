@@ -20,7 +20,12 @@ from webob import Request, Response
 from storage import backend_client
 from storage.backend_common import HTTPError, request_path, request_timestamp, split_storage_path
 from storage.config import Option
-from storage.constraints import CONTAINER_LISTING_LIMIT, check_container_name, check_object_name
+from storage.constraints import (
+    CONTAINER_LISTING_LIMIT,
+    check_account_name,
+    check_container_name,
+    check_object_name,
+)
 from storage.container_db import ContainerBroker
 from storage.db_broker import DatabaseNotFound, MetadataRejected, visible_metadata
 from storage.db_server_base import (
@@ -89,7 +94,7 @@ class ContainerServer(DBServerApp):
         )
         if obj is not None and not allow_object:
             raise HTTPError(400, "object path not allowed for this method")
-        reason = check_container_name(container)
+        reason = check_account_name(account) or check_container_name(container)
         if reason is None and obj is not None:
             reason = check_object_name(obj)
         if reason:

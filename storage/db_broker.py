@@ -419,6 +419,50 @@ class DatabaseBroker:
             (remote_id, sync_point, Timestamp.now().normal),
         )
 
+    def merge_from(self, other: DatabaseBroker, batch: int = 1000) -> int:
+        """Merge another copy of this database (rows, timestamps, metadata) into this one."""
+        other_info = other.get_info()
+        changed = 0
+        point = -1
+        while True:
+            rows = other.get_items_since(point, batch)
+            if not rows:
+                break
+            changed += self.merge_items(rows, source_id=other_info["id"])
+            point = rows[-1]["ROWID"]
+        self.update_put_timestamp(other_info["put_timestamp"])
+        self.mark_deleted(other_info["delete_timestamp"])
+        self.merge_metadata({k: tuple(v) for k, v in other_info["metadata"].items()})
+        return changed
+
+    def install_copy(self, copy_path: str, source_id: str | None = None) -> bool:
+        """Put a received whole-database copy at this broker's path.
+
+        `copy_path` (same filesystem, e.g. the device's tmp dir) must be a complete database
+        without a journal beside it, already fsynced (see `snapshot`). When no database
+        exists here it is hard-linked into place and given its own id (True); when one
+        appeared meanwhile, the copy is merged into it instead (False). The copy is removed.
+        """
+        directory = os.path.dirname(self.db_path)
+        makedirs_durable(directory)
+        try:
+            try:
+                os.link(copy_path, self.db_path)
+            except FileExistsError:
+                copy = type(self)(copy_path, ConnectionCache(1))
+                try:
+                    self.merge_from(copy)
+                finally:
+                    copy.close()
+                return False
+            fsync_dir(directory)
+            self.reset_id(source_id)
+            return True
+        finally:
+            for leftover in (copy_path, copy_path + "-wal", copy_path + "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+
     def reset_id(self, source_id: str | None = None) -> str:
         """Give a whole-copied database its own id; remember it holds all of source_id's rows."""
         new_id = str(uuid.uuid4())

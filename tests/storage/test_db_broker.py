@@ -246,3 +246,29 @@ def test_corrupt_file_is_an_error_not_silence(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(sqlite3.DatabaseError):
         ContainerBroker(str(path), ConnectionCache(2)).get_info()
+
+
+def test_install_copy_where_missing_then_where_present(tmp_path, container):
+    container.put_object("a", ts(2), 1, "t", "x")
+    container.merge_metadata({"X-Container-Meta-K": ("v", ts(2))})
+    source_id = container.get_info()["id"]
+    copy_path = str(tmp_path / "copy.db")
+    container.snapshot(copy_path)
+    target = ContainerBroker(str(tmp_path / "part" / "abc" / "h" / "h.db"), ConnectionCache(2))
+    assert target.install_copy(copy_path, source_id)
+    assert not os.path.exists(copy_path)
+    info = target.get_info()
+    assert info["id"] != source_id and info["object_count"] == 1
+    assert target.get_sync(source_id) == container.get_max_row()
+
+    # a second copy arriving when the database exists is merged, never swapped in
+    container.put_object("b", ts(3), 2, "t", "x")
+    container.mark_deleted(ts(1))
+    container.snapshot(copy_path)
+    target.put_object("local", ts(3), 4, "t", "x")
+    assert not target.install_copy(copy_path, source_id)
+    info = target.get_info()
+    assert info["id"] != source_id
+    assert (info["object_count"], info["bytes_used"]) == (3, 7)
+    assert info["metadata"]["X-Container-Meta-K"] == ["v", ts(2)]
+    assert not [n for n in os.listdir(tmp_path) if n.startswith("copy.db")]
