@@ -16,6 +16,14 @@ from storage.cli.main import CLIError
 MAX_ANSWER = 16 * 1024 * 1024
 
 
+class APIError(CLIError):
+    """The API answered with an error status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 def fault_message(payload: bytes, status: int) -> str:
     try:
         body = json.loads(payload)
@@ -23,6 +31,8 @@ def fault_message(payload: bytes, status: int) -> str:
             inner = next(iter(body.values()))
             if isinstance(inner, dict) and "message" in inner:
                 return f"{inner['message']} (HTTP {status})"
+            if isinstance(inner, str):
+                return f"{inner} (HTTP {status})"
     except ValueError:
         pass
     return f"HTTP {status}"
@@ -56,7 +66,7 @@ class ComputeClient:
         except (urllib.error.URLError, OSError) as exc:
             raise CLIError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
         if status not in ok:
-            raise CLIError(fault_message(payload, status))
+            raise APIError(fault_message(payload, status), status)
         return json.loads(payload) if payload else {}
 
     def compute(self, method: str, path: str, body=None, ok=(200, 202, 204)):
@@ -66,8 +76,8 @@ class ComputeClient:
         """GET that returns None on 404 instead of failing."""
         try:
             return self.compute("GET", path)
-        except CLIError as exc:
-            if "(HTTP 404)" in str(exc):
+        except APIError as exc:
+            if exc.status == 404:
                 return None
             raise
 
@@ -91,8 +101,8 @@ class ComputeClient:
             image = self.request("GET", f"{base}/v2/images/{quoted}")
             if isinstance(image, dict) and image.get("id"):
                 return image["id"]
-        except CLIError as exc:
-            if "(HTTP 404)" not in str(exc) and "HTTP 400" not in str(exc):
+        except APIError as exc:
+            if exc.status not in (400, 404):
                 raise
         found = self.request("GET", f"{base}/v2/images?name={quoted}").get("images", [])
         if len(found) == 1:
