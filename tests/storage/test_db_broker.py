@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from storage.account_db import AccountBroker, merge_container_rows
 from storage.container_db import ContainerBroker
@@ -16,6 +19,7 @@ from storage.db_broker import (
     merge_metadata_dicts,
 )
 from storage.listing import ListingParams, Subdir
+from tests.storage.test_listing import as_model, naive_listing
 
 
 def ts(n) -> str:
@@ -189,9 +193,11 @@ def test_connection_reopened_when_file_replaced(tmp_path, container):
 
 
 def test_listing_uses_index_and_subdirs(container):
-    for i in range(3):
-        for j in range(50):
-            container.put_object(f"d{i}/o{j:03d}", ts(2), 1, "t", "x")
+    container.merge_items([
+        {"name": f"d{i}/o{j:03d}", "created_at": ts(2), "size": 1, "content_type": "t",
+         "etag": "x", "deleted": 0}
+        for i in range(3) for j in range(50)
+    ])
     container.put_object("top", ts(2), 1, "t", "x")
     entries = container.list_objects(ListingParams(limit=10, delimiter="/"))
     assert entries[:3] == [Subdir("d0/"), Subdir("d1/"), Subdir("d2/")]
@@ -272,3 +278,27 @@ def test_install_copy_where_missing_then_where_present(tmp_path, container):
     assert (info["object_count"], info["bytes_used"]) == (3, 7)
     assert info["metadata"]["X-Container-Meta-K"] == ["v", ts(2)]
     assert not [n for n in os.listdir(tmp_path) if n.startswith("copy.db")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    names=st.lists(st.text(st.sampled_from("ab/-é\U0001f600\u00ff"), min_size=1, max_size=5),
+                   max_size=25),
+    prefix=st.text(st.sampled_from("ab/é"), max_size=2),
+    delimiter=st.sampled_from(["", "/", "é"]),
+    marker=st.text(st.sampled_from("ab/\U0001f600"), max_size=2),
+    reverse=st.booleans(),
+    limit=st.integers(min_value=1, max_value=8),
+)
+def test_sql_listing_matches_naive_model(names, prefix, delimiter, marker, reverse, limit):
+    with tempfile.TemporaryDirectory() as scratch:
+        broker = ContainerBroker(os.path.join(scratch, "c.db"), ConnectionCache(1))
+        broker.create("AUTH_a", "c", ts(1))
+        broker.merge_items([
+            {"name": n, "created_at": ts(2), "size": 1, "content_type": "t", "etag": "e",
+             "deleted": 0} for n in names
+        ])
+        params = ListingParams(limit, marker, "", prefix, delimiter, reverse)
+        got = as_model(broker.list_objects(params))
+        broker.close()
+    assert got == naive_listing(names, params)
