@@ -104,15 +104,16 @@ class AccountServer(DBServerApp):
             if broker.create(account, timestamp):
                 broker.merge_metadata(updates)
                 return Response(status=201)
-        was_deleted = AccountBroker.status_deleted(broker.get_info())
+        info = broker.get_info()
+        was_deleted = AccountBroker.status_deleted(info)
+        after_put = {**info, "put_timestamp": max(info["put_timestamp"], timestamp)}
+        if AccountBroker.status_deleted(after_put):  # older than the deletion: change nothing
+            raise HTTPError(409, "account deleted more recently", backend_headers(info))
         try:
             broker.merge_metadata(updates, self.validate_merged)
         except MetadataRejected as exc:
             raise HTTPError(400, str(exc)) from None
         broker.update_put_timestamp(timestamp)
-        info = broker.get_info()
-        if AccountBroker.status_deleted(info):
-            raise HTTPError(409, "account deleted more recently", backend_headers(info))
         return Response(status=201 if was_deleted else 202)
 
     def _put_container_row(self, req, broker: AccountBroker, account: str, container: str):

@@ -146,15 +146,16 @@ class ContainerServer(DBServerApp):
                 broker.merge_metadata(updates)
                 self._report(broker, account, container, nodes)
                 return Response(status=201)
-        was_deleted = ContainerBroker.status_deleted(broker.get_info())
+        info = broker.get_info()
+        was_deleted = ContainerBroker.status_deleted(info)
+        after_put = {**info, "put_timestamp": max(info["put_timestamp"], timestamp)}
+        if ContainerBroker.status_deleted(after_put):  # older than the deletion: change nothing
+            raise HTTPError(409, "container deleted more recently", backend_headers(info))
         try:
             broker.merge_metadata(updates, self.validate_merged)
         except MetadataRejected as exc:
             raise HTTPError(400, str(exc)) from None
         broker.update_put_timestamp(timestamp)
-        info = broker.get_info()
-        if ContainerBroker.status_deleted(info):
-            raise HTTPError(409, "container deleted more recently", backend_headers(info))
         self._report(broker, account, container, nodes)
         return Response(status=201 if was_deleted else 202)
 

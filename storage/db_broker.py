@@ -8,8 +8,8 @@ this module gives them:
 - atomic creation: the schema is written to a temp file in the same directory, fsynced, then
   hard-linked into place (no-clobber: a racing creator's file wins) and the directory fsynced;
 - WAL journal with `synchronous=FULL`, so an acknowledged write survives a crash, and one
-  cached connection per database (re-opened when the file's inode changes, e.g. after a
-  whole-database copy replaced it) so a write is one short transaction;
+  cached connection per database (storage.db_files, whose names are re-exported here) so a
+  write is one short transaction;
 - metadata as JSON `{header: [value, timestamp]}` merged key by key, newest timestamp wins,
   an empty value being a deletion that still carries its timestamp;
 - replication hooks: a stable per-database `id`, rows numbered by an always-increasing ROWID
@@ -23,112 +23,27 @@ import json
 import os
 import sqlite3
 import uuid
-from collections import OrderedDict
 
+from storage.db_files import CONNECTIONS as CONNECTIONS
+from storage.db_files import ConnectionCache as ConnectionCache
+from storage.db_files import DatabaseNotFound as DatabaseNotFound
+from storage.db_files import db_dir as db_dir
+from storage.db_files import db_path as db_path
+from storage.db_files import fsync_dir as fsync_dir
+from storage.db_files import makedirs_durable as makedirs_durable
 from storage.listing import prefix_successor
 from storage.timestamp import Timestamp
 
 ZERO_TIMESTAMP = "0000000000.00000"
-BUSY_TIMEOUT = 25.0
 SYNC_TABLES = ("incoming_sync", "outgoing_sync")
-
-
-class DatabaseNotFound(Exception):
-    """The database file does not exist."""
-
-
-class DatabaseAlreadyExists(Exception):
-    """create() found a database already at the path."""
 
 
 class MetadataRejected(Exception):
     """Merged metadata would break a limit; nothing was changed."""
 
 
-def db_dir(devices: str, device: str, kind: str, partition: int | str, path_hash: str) -> str:
-    """Directory of one replica; kind is 'containers' or 'accounts'."""
-    return os.path.join(devices, device, kind, str(partition), path_hash[-3:], path_hash)
-
-
-def db_path(devices: str, device: str, kind: str, partition: int | str, path_hash: str) -> str:
-    return os.path.join(db_dir(devices, device, kind, partition, path_hash), path_hash + ".db")
-
-
 def normalize_timestamp(value) -> str:
     return Timestamp(value).normal
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def makedirs_durable(path: str) -> None:
-    """mkdir -p, fsyncing the parent of every directory it creates."""
-    missing = []
-    current = os.path.abspath(path)
-    while not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            continue
-        fsync_dir(os.path.dirname(directory))
-
-
-def _configure(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA temp_store = MEMORY")
-
-
-class ConnectionCache:
-    """One open connection per database path, least recently used closed first."""
-
-    def __init__(self, max_open: int = 128):
-        self.max_open = max_open
-        self._open: OrderedDict[str, tuple[sqlite3.Connection, tuple[int, int]]] = OrderedDict()
-
-    def get(self, path: str) -> sqlite3.Connection:
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            self.close(path)
-            raise DatabaseNotFound(path) from None
-        identity = (stat.st_dev, stat.st_ino)
-        cached = self._open.get(path)
-        if cached is not None:
-            if cached[1] == identity:
-                self._open.move_to_end(path)
-                return cached[0]
-            self.close(path)
-        conn = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-        )
-        _configure(conn)
-        self._open[path] = (conn, identity)
-        while len(self._open) > self.max_open:
-            _, (old, _) = self._open.popitem(last=False)
-            old.close()
-        return conn
-
-    def close(self, path: str) -> None:
-        cached = self._open.pop(path, None)
-        if cached is not None:
-            cached[0].close()
-
-    def close_all(self) -> None:
-        while self._open:
-            _, (conn, _) = self._open.popitem()
-            conn.close()
-
-
-CONNECTIONS = ConnectionCache()
 
 
 def merge_metadata_dicts(current: dict, updates: dict) -> dict:

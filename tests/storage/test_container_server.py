@@ -276,3 +276,12 @@ def test_sample_config_is_valid(tmp_path):
     path = tmp_path / "c.conf"
     path.write_text(text.replace("/etc/brume", str(conf_dir)))
     assert make_app(str(path)).devices == "/srv/node"
+
+
+def test_put_older_than_delete_changes_nothing(client):
+    client.put_container()
+    client("DELETE", "/sda/1/AUTH_a/c", {"X-Timestamp": client.ts()})
+    stale = {"X-Timestamp": Timestamp(1_600_000_002).normal, "X-Container-Meta-Late": "x"}
+    assert client("PUT", "/sda/1/AUTH_a/c", stale).status_int == 409
+    assert client.put_container().status_int == 201
+    assert "X-Container-Meta-Late" not in client("HEAD", "/sda/1/AUTH_a/c").headers
