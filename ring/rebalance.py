@@ -45,6 +45,7 @@ class Rebalancer:
         self.now_hour = now_hour
         self.rng = rng
         self.moved_now = np.zeros(self.parts, dtype=bool)
+        self.last_move: tuple = ()
         self._py_rng = random.Random(int(rng.integers(1 << 62)))
         self.paths = topo.dev_path
         self.count = self._node_totals()
@@ -211,11 +212,7 @@ class Rebalancer:
                 worst = max(nodes, key=lambda n: (counts[n], self.count[n] - self.target[n]))
         if worst < 0:
             worst = ROOT
-        node = worst
-        while topo.level[node] < DEVICE_LEVEL:
-            kids = [c for c in topo.children[node] if counts.get(c, 0) > 0]
-            node = max(kids, key=lambda c: (counts[c], self.count[c] - self.target[c]))
-        victim = topo.dev_of_node[node]
+        victim = self._crowded_replica(worst, devs, counts)
         r = devs.index(victim)
         rest = list(devs)
         rest[r] = -1
@@ -227,6 +224,33 @@ class Rebalancer:
         self._bump(victim, -1)
         self._bump(chosen, 1)
         self._note_move(part)
+
+    def _crowded_replica(self, top: int, devs: list[int], counts: dict[int, int]) -> int:
+        """Device of the replica under `top` whose removal keeps the spread even below it.
+
+        Every node on its path below `top` must be one of the most crowded among its
+        siblings; among those replicas, the most overloaded device (then tier) gives.
+        """
+        topo = self.topo
+        sibling_max: dict[int, int] = {}
+        for node, k in counts.items():
+            parent = topo.parent[node]
+            if k > sibling_max.get(parent, 0):
+                sibling_max[parent] = k
+        best, best_key = -1, None
+        for dev_id in devs:
+            if dev_id < 0:
+                continue
+            path = self.paths[dev_id]
+            if top != ROOT and top not in path:
+                continue
+            below = path[path.index(top) + 1:] if top != ROOT else path
+            if any(counts[n] < sibling_max[topo.parent[n]] for n in below):
+                continue
+            key = tuple(self.count[n] - self.target[n] for n in below)
+            if best_key is None or key > best_key:
+                best, best_key = dev_id, key
+        return best
 
     # ------------------------------------------------------------------ phase 3: balance
     def _next_candidate(self, dev_id: int) -> int | None:
@@ -256,6 +280,15 @@ class Rebalancer:
         state[1] = pos
         return None
 
+    def _rewind(self, dev_ids: list[int], done: set[int]) -> None:
+        """Rescan the given devices' partitions (once per balancing step each)."""
+        for dev_id in dev_ids:
+            if dev_id in done:
+                continue
+            done.add(dev_id)
+            parts = np.nonzero((self.assign == dev_id).any(axis=0))[0]
+            self._cands[dev_id] = [self.rng.permutation(parts).tolist(), 0]
+
     def _reset_candidates(self) -> None:
         self._cand_order = None
         self._cands = {}
@@ -270,6 +303,8 @@ class Rebalancer:
     def _balance_node(self, node: int, strict: bool) -> None:
         topo, count, target = self.topo, self.count, self.target
         kids = topo.children[node]
+        hops_left = 2 * sum(max(target[c] - count[c], 0) for c in kids) + 8
+        rewound: set[int] = set()
         while True:
             over = sorted(
                 (c for c in kids if count[c] > target[c]), key=lambda c: target[c] - count[c]
@@ -279,27 +314,79 @@ class Rebalancer:
                 return
             progress = False
             for source_node in over:
-                devices = sorted(
-                    (
-                        d
-                        for d in topo.devices_under(source_node)
-                        if count[topo.dev_node[d]] > target[topo.dev_node[d]]
-                    ),
-                    key=lambda d: (target[topo.dev_node[d]] - count[topo.dev_node[d]], d),
-                )
-                for dev_id in devices:
-                    leaf = topo.dev_node[dev_id]
-                    while count[source_node] > target[source_node] and count[leaf] > target[leaf]:
-                        under = [c for c in under if count[c] < target[c]]
-                        if not under:
-                            return
-                        part = self._next_candidate(dev_id)
-                        if part is None:
-                            break
-                        if self._try_move(part, dev_id, under, strict):
-                            progress = True
+                # strict: only overloaded devices give; relaxed: any device of the crowded
+                # child may give (down to its target minus the child's surplus), the tier
+                # below evens it out afterwards
+                slack = 0 if strict else count[source_node] - target[source_node]
+                if self._drain(source_node, under, slack, strict, stop_at_target=True):
+                    progress = True
+            if progress or strict:
+                if not progress:
+                    return
+                continue
+            # stuck: no crowded child can hand a replica straight to a wanting one. Let a
+            # sibling that is on target give one to the wanting child; it then wants one
+            # and the next round refills it (a two-step chain through another domain).
+            for child in kids:
+                if count[child] >= target[child]:
+                    self._rewind(topo.devices_under(child), rewound)
+            for wanting in under:
+                if hops_left <= 0:
+                    return
+                for middle in kids:
+                    if middle == wanting or count[middle] != target[middle]:
+                        continue
+                    if not self._drain(middle, [wanting], 1, False, False, limit=1):
+                        continue
+                    hop = self.last_move
+                    if any(
+                        self._drain(o, [middle], count[o] - target[o], False, True, limit=1)
+                        for o in over
+                        if count[o] > target[o]
+                    ):
+                        hops_left -= 1
+                        progress = True
+                        break
+                    self._undo(hop)
             if not progress:
                 return
+
+    def _drain(
+        self,
+        source_node: int,
+        under: list[int],
+        slack: int,
+        strict: bool,
+        stop_at_target: bool,
+        limit: int | None = None,
+    ) -> bool:
+        """Move replicas out of `source_node` into the `under` nodes; True if any moved."""
+        topo, count, target = self.topo, self.count, self.target
+        devices = sorted(
+            (
+                d
+                for d in topo.devices_under(source_node)
+                if count[topo.dev_node[d]] > target[topo.dev_node[d]] - slack
+            ),
+            key=lambda d: (target[topo.dev_node[d]] - count[topo.dev_node[d]], d),
+        )
+        moved = 0
+        for dev_id in devices:
+            leaf = topo.dev_node[dev_id]
+            while count[leaf] > target[leaf] - slack:
+                if stop_at_target and count[source_node] <= target[source_node]:
+                    return moved > 0
+                if limit is not None and moved >= limit:
+                    return True
+                under = [c for c in under if count[c] < target[c]]
+                if not under:
+                    return moved > 0
+                part = self._next_candidate(dev_id)
+                if part is None:
+                    break
+                if self._try_move(part, dev_id, under, strict):
+                    moved += 1
+        return moved > 0
 
     def _try_move(self, part: int, source: int, under: list[int], strict: bool) -> bool:
         if not self.movable(part):
@@ -318,6 +405,7 @@ class Rebalancer:
                 continue
             rest[r] = chosen
             if self.valid(rest):
+                self.last_move = (r, part, source, chosen, bool(self.moved_now[part]))
                 self.assign[r, part] = chosen
                 self._bump(source, -1)
                 self._bump(chosen, 1)
@@ -325,6 +413,13 @@ class Rebalancer:
                 return True
             rest[r] = -1
         return False
+
+    def _undo(self, record: tuple) -> None:
+        r, part, source, chosen, was_moved = record
+        self.assign[r, part] = source
+        self._bump(chosen, -1)
+        self._bump(source, 1)
+        self.moved_now[part] = was_moved
 
     def run(self) -> None:
         self.place_holes()
