@@ -28,6 +28,7 @@ from storage.constraints import (
     check_metadata,
 )
 from storage.db_broker import ConnectionCache, DatabaseNotFound, db_path
+from storage.db_replication_protocol import install as install_replication
 from storage.listing import ListingError, parse_listing_params
 from storage.listing_format import choose_content_type
 
@@ -76,6 +77,7 @@ class DBServerApp:
             raise ConfigError(f"{conf_path}: [{self.section}] db_cache_size must be >= 1")
         self.connections = ConnectionCache(self.conf["db_cache_size"])
         self.handlers = {}
+        install_replication(self)  # REPLICATE, served for the container/account replicators
 
     # ---- WSGI ------------------------------------------------------------------------
 
