@@ -127,6 +127,14 @@ class Cluster:
         port = self.nodes[index]["ports"][kind]
         wait_until(lambda: healthy(port), 30, f"{kind} server {index}")
 
+    def restart_many(self, indexes, kind: str = "object") -> None:
+        for index in indexes:
+            self.kill(index, kind)
+            self.start_server(index, kind)
+        for index in indexes:
+            port = self.nodes[index]["ports"][kind]
+            wait_until(lambda p=port: healthy(p), 30, f"{kind} server {index}")
+
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.terminate()

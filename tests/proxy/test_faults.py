@@ -1,0 +1,101 @@
+"""Failures of storage nodes: handoffs on PUT, failover and mid-stream resume on GET.
+
+Object servers are SIGKILLed and restarted; every test brings its servers back.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from webob import Request
+
+from proxy.get_resume import StreamCut
+
+
+@pytest.fixture(scope="module")
+def cont(tester):
+    assert tester("PUT", "faults").status_int in (201, 202)
+    return "faults"
+
+
+@pytest.fixture
+def restore(storage_cluster, proxy_app):
+    killed = []
+    yield killed
+    storage_cluster.restart_many(sorted(set(killed)), "object")
+    proxy_app.client.limiter._errors.clear()
+
+
+def primaries(proxy_app, storage_cluster, obj):
+    _part, nodes = proxy_app.object_ring.get_nodes("AUTH_test", "faults", obj)
+    return [storage_cluster.node_index_of(node) for node in nodes]
+
+
+def test_one_node_down_put_and_get_succeed(tester, cont, storage_cluster, proxy_app, restore):
+    victim = primaries(proxy_app, storage_cluster, "survivor")[0]
+    storage_cluster.kill(victim)
+    restore.append(victim)
+    body = b"s" * 200000
+    assert tester("PUT", f"{cont}/survivor", body).status_int == 201
+    assert tester("GET", f"{cont}/survivor").body == body
+    assert tester("HEAD", f"{cont}/survivor").status_int == 200
+    assert tester("DELETE", f"{cont}/survivor").status_int == 204
+
+
+def test_quorum_lost_put_is_503(tester, cont, storage_cluster, proxy_app, restore):
+    order = primaries(proxy_app, storage_cluster, "doomed")
+    others = [i for i in range(len(storage_cluster.nodes)) if i != order[0]]
+    for index in others:
+        storage_cluster.kill(index)
+        restore.append(index)
+    assert tester("PUT", f"{cont}/doomed", b"d" * 100).status_int == 503
+    assert tester("PUT", f"{cont}/doomed-big", b"d" * 300000).status_int == 503
+
+
+def start_get(proxy_app, token, path):
+    req = Request.blank(path, headers={"X-Auth-Token": token})
+    captured = {}
+
+    def start_response(status, headers, exc_info=None):
+        captured["status"] = status
+        captured["headers"] = dict(headers)
+
+    body = proxy_app(req.environ, start_response)
+    return captured, body
+
+
+def test_get_resumes_from_another_replica(tester, cont, storage_cluster, proxy_app, restore,
+                                          caplog):
+    caplog.set_level("INFO", logger="brume.proxy")
+    body = hashlib.sha256(b"seed").digest() * (24 * 1024 * 1024 // 32)
+    assert tester("PUT", f"{cont}/resume-me", body).status_int == 201
+    captured, app_iter = start_get(proxy_app, tester.token, f"/v1/AUTH_test/{cont}/resume-me")
+    assert captured["status"].startswith("200")
+    iterator = iter(app_iter)
+    received = [next(iterator)]
+    serving = primaries(proxy_app, storage_cluster, "resume-me")[0]
+    storage_cluster.kill(serving)
+    restore.append(serving)
+    received.extend(iterator)
+    app_iter.close()
+    data = b"".join(received)
+    assert len(data) == len(body)
+    assert hashlib.md5(data).hexdigest() == hashlib.md5(body).hexdigest()
+    assert "resumed at byte" in caplog.text
+
+
+def test_get_is_cut_when_no_replica_can_continue(tester, cont, storage_cluster, proxy_app,
+                                                 restore):
+    body = b"c" * (24 * 1024 * 1024)
+    assert tester("PUT", f"{cont}/cut-me", body).status_int == 201
+    captured, app_iter = start_get(proxy_app, tester.token, f"/v1/AUTH_test/{cont}/cut-me")
+    iterator = iter(app_iter)
+    got = len(next(iterator))
+    for index in range(len(storage_cluster.nodes)):
+        storage_cluster.kill(index)
+        restore.append(index)
+    with pytest.raises(StreamCut):
+        for chunk in iterator:
+            got += len(chunk)
+    app_iter.close()
+    assert got < len(body)
