@@ -51,18 +51,32 @@ def register(subparsers) -> None:
                     help="return once every server is up, leaving them running")
     up.add_argument("--timeout", type=float, default=30.0,
                     help="seconds to wait for each wave of servers to answer /healthcheck")
-    up.set_defaults(func=cmd_up)
+    up.set_defaults(func=one_line_errors(cmd_up))
 
     down = subparsers.add_parser("down", help="stop the all-in-one cluster")
     add_data_dir(down)
     down.add_argument("--timeout", type=float, default=10.0,
                       help="seconds between SIGTERM and SIGKILL (default 10)")
-    down.set_defaults(func=cmd_down)
+    down.set_defaults(func=one_line_errors(cmd_down))
 
     st = subparsers.add_parser("status", help="show the all-in-one cluster's processes and health")
     add_data_dir(st)
     st.add_argument("--format", choices=("table", "json"), default="table")
-    st.set_defaults(func=cmd_status)
+    st.set_defaults(func=one_line_errors(cmd_status))
+
+
+def one_line_errors(handler):
+    """Print CLI and config errors as one line and exit 1 (whichever copy of the dispatcher
+    module runs us: `python -m storage.cli.main` loads it twice)."""
+
+    def run(args) -> int:
+        try:
+            return handler(args)
+        except (CLIError, ConfigError) as exc:
+            print(f"brume: {exc}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

@@ -71,7 +71,7 @@ def test_up_status_down_and_restart_keeps_data(data_dir):
     table = brume("status", "--data-dir", data_dir)
     assert "object-1" in table.stdout and "up" in table.stdout
 
-    again = brume("up", "--detach", "--data-dir", data_dir, check=False)
+    again = brume("up", "--detach", "--test-driver", "--data-dir", data_dir, check=False)
     assert again.returncode == 1
     assert again.stderr.strip().startswith("brume: a cluster is already running")
     assert len(again.stderr.strip().splitlines()) == 1
@@ -91,7 +91,7 @@ def test_up_status_down_and_restart_keeps_data(data_dir):
     assert report["all_up"] is False
     assert {row["state"] for row in report["processes"]} == {"down"}
 
-    brume("up", "--detach", "--data-dir", data_dir)
+    brume("up", "--detach", "--test-driver", "--data-dir", data_dir)
     with open(conf, encoding="utf-8") as handle:
         assert handle.read().endswith("# kept across restarts\n")
     with open(marker, encoding="utf-8") as handle:
@@ -105,9 +105,12 @@ def test_up_names_the_server_that_fails(data_dir):
     brume("down", "--data-dir", data_dir)
     layout = load_layout(data_dir)
     conf = layout.spec("container-3").conf_path
-    with open(conf, "a", encoding="utf-8") as handle:
-        handle.write("\n[container-server]\nno_such_option = 1\n")
-    result = brume("up", "--detach", "--data-dir", data_dir, check=False)
+    with open(conf, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(conf, "w", encoding="utf-8") as handle:
+        handle.write(text.replace("[container-server]\n",
+                                  "[container-server]\nno_such_option = 1\n"))
+    result = brume("up", "--detach", "--test-driver", "--data-dir", data_dir, check=False)
     assert result.returncode == 1
     assert "container-3 exited" in result.stdout
     assert "no_such_option" in result.stdout  # the last lines of its log

@@ -44,7 +44,8 @@ def brume(*args: str, timeout: float = 120.0, check: bool = True) -> subprocess.
     env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                      else "")
     result = subprocess.run(
-        [sys.executable, "-m", "storage.cli.main", *args],
+        [sys.executable, "-c", "import sys; from storage.cli.main import main; "
+         "sys.exit(main(sys.argv[1:]))", *args],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT, check=False,
     )
     if check and result.returncode != 0:

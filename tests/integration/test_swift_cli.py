@@ -61,8 +61,8 @@ def test_upload_list_download_stat_delete(cluster, name, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     swift(cluster, "download", container, cwd=out)
-    assert (out / container / "a.txt").read_bytes() == b"alpha\n"
-    assert md5_of(out / container / "sub" / "b.bin") == md5_of(src / "sub" / "b.bin")
+    assert (out / "a.txt").read_bytes() == b"alpha\n"
+    assert md5_of(out / "sub" / "b.bin") == md5_of(src / "sub" / "b.bin")
 
     swift(cluster, "post", "-m", "Color:red", container, "a.txt")
     assert "Color: red" in swift(cluster, "stat", container, "a.txt").stdout
@@ -72,7 +72,7 @@ def test_upload_list_download_stat_delete(cluster, name, tmp_path):
         [SWIFT, "-A", cluster.auth_url, "-U", "test:tester", "-K", "testing", "list", container],
         capture_output=True, text=True, timeout=60, check=False,
     )
-    assert listing.returncode != 0 and "404" in (listing.stderr + listing.stdout)
+    assert listing.returncode != 0 and "not found" in listing.stderr
 
 
 def test_segmented_200mib_upload_and_download(cluster, name, tmp_path):

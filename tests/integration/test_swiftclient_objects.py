@@ -88,15 +88,20 @@ def test_container_lifecycle_and_counts(conn, name):
     assert status_of(conn.head_container, container) == 404
 
 
-def test_account_listing_and_stats(conn, name):
+def test_account_listing_and_stats(cluster, conn, name):
     container = name("acct")
     conn.put_container(container)
+    assert [c["name"] for c in conn.get_account(prefix=container)[1]] == [container]
     conn.put_object(container, "x", b"abc")
 
     def listed():
         _, containers = conn.get_account(prefix=container)
         return [c for c in containers if c["name"] == container and c["count"] == 1]
 
+    # Object counts reach the account through the container updaters' passes.
+    for node in cluster.layout.nodes:
+        result = cluster.run_daemon_once(node, "container-updater")
+        assert result.returncode == 0, result.stdout + result.stderr
     entry = wait_until(listed, timeout=15, message="account listing never showed the object")
     assert entry[0]["bytes"] == 3
     head = conn.head_account()
