@@ -1,0 +1,123 @@
+"""Container server figures: object-row updates per second and listing latency.
+
+    python benchmarks/container_rows.py [--rows 4000] [--concurrency 1,16]
+
+Starts a real container server (`python -m storage.wsgi_server`) on a free loopback port
+over a temp devices dir, sends object-row PUTs the way object servers do (one request per
+row, each acknowledged only once durable) from N client threads, then times full and
+delimited listings. Prints the figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(workdir: str) -> tuple[subprocess.Popen, int]:
+    conf_dir = os.path.join(workdir, "conf")
+    os.makedirs(conf_dir)
+    os.makedirs(os.path.join(workdir, "devices", "sda"))
+    with open(os.path.join(conf_dir, "brume.conf"), "w") as handle:
+        handle.write("[cluster]\nhash_path_prefix = bench\nhash_path_suffix = bench\n")
+    port = free_port()
+    conf = os.path.join(workdir, "container-server.conf")
+    with open(conf, "w") as handle:
+        handle.write(
+            f"[server]\napp = storage.container_server:make_app\nbind_port = {port}\n"
+            f"conf_dir = {conf_dir}\n\n[container-server]\n"
+            f"devices = {os.path.join(workdir, 'devices')}\n"
+        )
+    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=ROOT)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthcheck")
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("container server did not start")
+
+
+def request(port, method, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, headers=headers or {})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, body
+
+
+def put_rows(port: int, rows: int, concurrency: int, tag: str) -> float:
+    def worker(index: int):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for i in range(rows // concurrency):
+            conn.request("PUT", f"/sda/0/AUTH_bench/c/{tag}-{index:02d}/obj-{i:06d}", headers={
+                "X-Timestamp": f"{time.time():.5f}", "X-Size": "4096",
+                "X-Content-Type": "application/octet-stream",
+                "X-Etag": "d41d8cd98f00b204e9800998ecf8427e", "Content-Length": "0"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 201:
+                raise SystemExit(f"row PUT answered {resp.status}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (rows // concurrency) * concurrency / (time.perf_counter() - started)
+
+
+def timed(port, path, repeat=10, method="GET") -> float:
+    started = time.perf_counter()
+    for _ in range(repeat):
+        status, _ = request(port, method, path)
+        assert status in (200, 204)
+    return (time.perf_counter() - started) / repeat * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=4000)
+    parser.add_argument("--concurrency", default="1,16")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        proc, port = start_server(workdir)
+        try:
+            request(port, "PUT", "/sda/0/AUTH_bench/c", {"X-Timestamp": f"{time.time():.5f}"})
+            for level in (int(c) for c in args.concurrency.split(",")):
+                rate = put_rows(port, args.rows, level, f"c{level}")
+                print(f"object-row PUTs, concurrency {level:3d}: {rate:8.0f} rows/s")
+            print(f"JSON listing, 10000 rows:           "
+                  f"{timed(port, '/sda/0/AUTH_bench/c?format=json'):8.1f} ms")
+            print(f"plain listing with delimiter '/':   "
+                  f"{timed(port, '/sda/0/AUTH_bench/c?delimiter=/'):8.1f} ms")
+            print(f"HEAD:                               "
+                  f"{timed(port, '/sda/0/AUTH_bench/c', 200, 'HEAD'):8.2f} ms")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
