@@ -1,0 +1,96 @@
+"""The container server as a real process (storage.wsgi_server), many clients at once."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.storage.test_container_server import write_confs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def call(port, method, path, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def wait_until(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        threading.Event().wait(0.05)
+    return False
+
+
+@pytest.fixture
+def server(tmp_path):
+    conf_path, _ = write_confs(tmp_path, "container")
+    port = free_port()
+    text = open(conf_path).read().replace("bind_port = 0", f"bind_port = {port}")
+    with open(conf_path, "w") as handle:
+        handle.write(text)
+    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf_path], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def healthy():
+        try:
+            return call(port, "GET", "/healthcheck")[0] == 200
+        except OSError:
+            return False
+
+    assert wait_until(healthy), "container server did not start"
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_concurrent_row_updates_are_all_durable(server):
+    port = server
+    status, _, _ = call(port, "PUT", "/sda/0/AUTH_a/c", {"X-Timestamp": f"{time.time():.5f}"})
+    assert status == 201
+    failures = []
+
+    def client(index: int):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for i in range(25):
+            conn.request("PUT", f"/sda/0/AUTH_a/c/t{index:02d}-{i:02d}", headers={
+                "X-Timestamp": f"{time.time():.5f}", "X-Size": "10",
+                "X-Content-Type": "text/plain", "X-Etag": "e", "Content-Length": "0"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 201:
+                failures.append(resp.status)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    status, headers, _ = call(port, "HEAD", "/sda/0/AUTH_a/c")
+    assert status == 204
+    assert headers["X-Container-Object-Count"] == "300"
+    assert headers["X-Container-Bytes-Used"] == "3000"
+    status, _, body = call(port, "GET", "/sda/0/AUTH_a/c?format=json&prefix=t05-&limit=3")
+    assert [e["name"] for e in json.loads(body)] == ["t05-00", "t05-01", "t05-02"]
