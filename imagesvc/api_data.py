@@ -31,9 +31,17 @@ def _begin_upload(service: ImageService, who: Identity, image_id: str) -> dict:
     if not image["disk_format"] or not image["container_format"]:
         raise HTTPError(400, "Properties disk_format, container_format must be set prior to "
                         "saving data.")
-    if not service.registry.update(image_id, {"status": "saving"}, expect_status=("queued",)):
+    pending = service.writer.pending_location(image_id)
+    if not service.registry.update(image_id, {"status": "saving"}, expect_status=("queued",),
+                                   location=pending):
         raise HTTPError(409, f"an upload to image {image_id} is already in progress")
-    return image
+    return {**image, "pending": pending}
+
+
+def _requeue(service: ImageService, image_id: str) -> None:
+    """After a failed upload (whose writes the writer already removed)."""
+    service.registry.update(image_id, {"status": "queued"}, expect_status=("saving",),
+                            location=None)
 
 
 def _store_data(service: ImageService, image: dict, source, length: int | None,
@@ -44,15 +52,16 @@ def _store_data(service: ImageService, image: dict, source, length: int | None,
     if not service.config.inspect_formats:
         inspector.enabled = False
     try:
-        result = service.writer.write(image_id, source, length, inspector, expected_md5)
+        result = service.writer.write(image_id, source, length, inspector, expected_md5,
+                                      image["pending"])
     except UploadRejected as exc:
-        service.registry.update(image_id, {"status": "queued"}, expect_status=("saving",))
+        _requeue(service, image_id)
         raise HTTPError(exc.status, exc.message) from None
     except StoreError as exc:
-        service.registry.update(image_id, {"status": "queued"}, expect_status=("saving",))
+        _requeue(service, image_id)
         raise HTTPError(503, f"the object store failed: {exc}") from None
     except BaseException:
-        service.registry.update(image_id, {"status": "queued"}, expect_status=("saving",))
+        _requeue(service, image_id)
         raise
     activated = service.registry.update(
         image_id,
@@ -120,7 +129,7 @@ def import_image(service: ImageService, req: Request, who: Identity, image_id: s
         source = service.store.get_user_object(account, container, name,
                                                req.headers.get("X-Auth-Token", ""))
     except StoreError as exc:
-        service.registry.update(image_id, {"status": "queued"}, expect_status=("saving",))
+        _requeue(service, image_id)
         status = exc.status if exc.status in (401, 403, 404) else 503
         if status == 401:
             status = 403

@@ -219,6 +219,18 @@ class Registry:
                 self._write_children(conn, image_id, properties, tags)
         return applied
 
+    def uploads_in_progress(self) -> list[tuple[str, dict | None]]:
+        """(id, pending location) of every image in `saving`."""
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                "SELECT id, location FROM images WHERE status = 'saving' AND deleted = 0"
+            ).fetchall()
+        finally:
+            conn.close()
+        return [(row["id"], json.loads(row["location"]) if row["location"] else None)
+                for row in rows]
+
     def mark_deleted(self, image_id: str) -> bool:
         with self.transaction() as conn:
             cursor = conn.execute(

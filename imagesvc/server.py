@@ -99,4 +99,6 @@ class ImageAPI:
 
 def make_app(conf_path: str) -> ImageAPI:
     """The WSGI app for `[image-api]` in `conf_path` (raises ConfigError when wrong)."""
-    return ImageAPI(ImageService(load_image_config(conf_path)))
+    service = ImageService(load_image_config(conf_path))
+    service.recover_interrupted_uploads()
+    return ImageAPI(service)

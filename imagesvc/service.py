@@ -7,6 +7,8 @@ change it?" (403 when visible but not theirs).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from imagesvc.config import ImageConfig
 from imagesvc.http_common import HTTPError
@@ -16,6 +18,8 @@ from imagesvc.store import ObjectStore
 from imagesvc.upload import ImageDataWriter
 
 log = logging.getLogger("brume.imagesvc")
+CLEANUP_ATTEMPTS = 30
+CLEANUP_RETRY_SECONDS = 10.0
 
 
 class ImageService:
@@ -37,6 +41,38 @@ class ImageService:
             queue_chunks=config.segment_queue_chunks,
             max_size=config.max_image_size,
         )
+
+    def recover_interrupted_uploads(self) -> threading.Thread | None:
+        """Uploads cut short by a crash: back to `queued` now, their partial data deleted in
+        the background (retrying while the store is not reachable yet)."""
+        pending = []
+        for image_id, location in self.registry.uploads_in_progress():
+            if self.registry.update(image_id, {"status": "queued"}, expect_status=("saving",),
+                                    location=None):
+                log.warning("image %s: upload interrupted by a restart; back to queued",
+                            image_id)
+                if location:
+                    pending.append(location)
+        if not pending:
+            return None
+        cleaner = threading.Thread(target=self._clean_up, args=(pending,), daemon=True)
+        cleaner.start()
+        return cleaner
+
+    def _clean_up(self, locations: list[dict]) -> None:
+        for attempt in range(CLEANUP_ATTEMPTS):
+            locations = [loc for loc in locations if not self._try_delete(loc)]
+            if not locations:
+                return
+            time.sleep(CLEANUP_RETRY_SECONDS * min(attempt + 1, 6))
+        log.error("could not delete the partial data of interrupted uploads: %s", locations)
+
+    def _try_delete(self, location: dict) -> bool:
+        try:
+            return self.writer.delete(location)
+        except Exception as exc:  # the store may not be up yet; retried
+            log.info("cleanup of %s deferred: %s", location.get("object"), exc)
+            return False
 
     def membership(self, image_id: str, who: Identity) -> str | None:
         member = self.registry.get_member(image_id, who.project)

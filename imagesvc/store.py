@@ -238,6 +238,25 @@ class ObjectStore:
             return False
         return response.status // 100 == 2 or response.status == 404
 
+    def list_objects(self, container: str, prefix: str) -> list[str]:
+        """Names in `container` starting with `prefix` (all pages)."""
+        names: list[str] = []
+        marker = ""
+        while True:
+            query = urllib.parse.urlencode({"format": "json", "prefix": prefix,
+                                            "marker": marker})
+            response, data = self._request("GET", f"/{quote(container)}?{query}")
+            if response.status == 404:
+                return names
+            if response.status // 100 != 2:
+                raise StoreError(f"cannot list {container}: HTTP {response.status}",
+                                 response.status)
+            page = [entry["name"] for entry in json.loads(data or b"[]")]
+            if not page:
+                return names
+            names.extend(page)
+            marker = page[-1]
+
     def get_object(self, container: str, name: str) -> StreamedObject:
         result = self._request("GET", f"/{quote(container)}/{quote(name)}", stream=True)
         if isinstance(result, StreamedObject):

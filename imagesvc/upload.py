@@ -176,8 +176,16 @@ class ImageDataWriter:
         self.queue_chunks = queue_chunks
         self.max_size = max_size
 
+    def pending_location(self, image_id: str) -> dict:
+        """Where an upload that is about to start may write (recorded before it starts, so
+        a crashed service can clean up after itself)."""
+        return {"container": self.container, "object": image_id,
+                "segment_container": self.segment_container,
+                "segment_prefix": f"{image_id}/{uuid.uuid4().hex[:12]}/", "pending": True}
+
     def write(self, image_id: str, source, content_length: int | None,
-              inspector: FormatInspector, expected_md5: str | None = None) -> UploadResult:
+              inspector: FormatInspector, expected_md5: str | None = None,
+              pending: dict | None = None) -> UploadResult:
         if content_length is not None and content_length > self.max_size:
             raise UploadRejected(413, f"image larger than the limit of {self.max_size} bytes")
         reader = BodyReader(source, content_length, self.max_size)
@@ -199,7 +207,8 @@ class ImageDataWriter:
             location = self._write_single(image_id, reader, head_chunks, content_length, digests)
         else:
             self.store.ensure_container(self.segment_container)
-            location = self._write_segments(image_id, reader, head_chunks, digests)
+            prefix = (pending or self.pending_location(image_id))["segment_prefix"]
+            location = self._write_segments(image_id, prefix, reader, head_chunks, digests)
         try:
             self._verify(inspector, head, digests, expected_md5)
             if "segment_prefix" in location:
@@ -259,8 +268,7 @@ class ImageDataWriter:
             raise
         return location
 
-    def _write_segments(self, image_id, reader, head_chunks, digests) -> dict:
-        prefix = f"{image_id}/{uuid.uuid4().hex[:12]}/"
+    def _write_segments(self, image_id, prefix, reader, head_chunks, digests) -> dict:
         slot = threading.BoundedSemaphore(self.concurrency)
         segments: list[SegmentUpload] = []
         current: SegmentUpload | None = None
@@ -329,11 +337,20 @@ class ImageDataWriter:
             raise UploadRejected(503, f"storing the image manifest failed: {exc}") from None
 
     def delete(self, location: dict | None) -> bool:
-        """Remove an image's object and segments; True when everything is gone."""
+        """Remove an image's object and segments; True when everything is gone.
+
+        A pending location (an upload that never finished) has no segment count: its
+        segments are found by listing the segment container under its prefix.
+        """
         if not location:
             return True
         gone = self.store.delete_object(location["container"], location["object"])
-        for index in range(location.get("segment_count", 0)):
-            name = f"{location['segment_prefix']}{index:08d}"
+        if location.get("pending"):
+            names = self.store.list_objects(location["segment_container"],
+                                            location["segment_prefix"])
+        else:
+            names = [f"{location['segment_prefix']}{index:08d}"
+                     for index in range(location.get("segment_count", 0))]
+        for name in names:
             gone = self.store.delete_object(location["segment_container"], name) and gone
         return gone

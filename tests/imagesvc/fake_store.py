@@ -70,6 +70,8 @@ class FakeStore:
             if req.method == "PUT":
                 self.containers.add(req.path_info)
                 return Response(status=201)
+            if req.method == "GET":
+                return self.listing(req)
             return Response(status=405)
         container = "/".join(parts[:4])
         key = req.path_info
@@ -115,6 +117,16 @@ class FakeStore:
         with self.lock:
             self.objects[key] = bytes(data)
         return Response(status=201, headers={"ETag": hashlib.md5(data).hexdigest()})
+
+    def listing(self, req: Request) -> Response:
+        if req.path_info not in self.containers:
+            return Response(status=404)
+        start = req.path_info + "/"
+        prefix, marker = req.GET.get("prefix", ""), req.GET.get("marker", "")
+        names = sorted(key[len(start):] for key in self.names() if key.startswith(start))
+        names = [n for n in names if n.startswith(prefix) and n > marker][:2]  # small pages
+        body = json.dumps([{"name": n} for n in names]).encode()
+        return Response(status=200, body=body, content_type="application/json")
 
     def get(self, key: str) -> Response:
         if key in self.manifests:

@@ -249,3 +249,25 @@ def test_import_copies_from_the_callers_object_store(client, store):
                            {"method": {"name": "copy-from-object", "uri": "mine/nope"}})
     assert response.status_int == 404
     assert client.show(missing["id"]).json["status"] == "queued"
+
+
+def test_restart_requeues_interrupted_uploads_and_deletes_their_data(client, store, app,
+                                                                     tmp_path):
+    from imagesvc.server import make_app
+    from tests.imagesvc.conftest import write_conf
+    from tests.integration.support import wait_until
+
+    image = new_image(client)
+    service = app.service
+    pending = service.writer.pending_location(image["id"])
+    assert service.registry.update(image["id"], {"status": "saving"},
+                                   expect_status=("queued",), location=pending)
+    service.store.ensure_container("images_segments")
+    for index in range(5):  # segments a crashed upload left behind
+        key = f"/v1/AUTH_images/images_segments/{pending['segment_prefix']}{index:08d}"
+        store.objects[key] = b"partial"
+    unrelated = "/v1/AUTH_images/images_segments/other-image/abc/00000000"
+    store.objects[unrelated] = b"keep"
+    restarted = make_app(write_conf(tmp_path, store.url))
+    assert Client(restarted, store).show(image["id"]).json["status"] == "queued"
+    wait_until(lambda: store.names() == {unrelated}, timeout=10)
