@@ -17,11 +17,12 @@ from webob import Request, Response
 from storage.account_db import AccountBroker
 from storage.backend_common import HTTPError, request_path, request_timestamp, split_storage_path
 from storage.constraints import ACCOUNT_LISTING_LIMIT, check_account_name, check_container_name
-from storage.db_broker import ZERO_TIMESTAMP, DatabaseNotFound, MetadataRejected, visible_metadata
+from storage.db_broker import ZERO_TIMESTAMP, DatabaseNotFound, MetadataRejected
 from storage.db_server_base import (
     DBServerApp,
     backend_headers,
     listing_response,
+    metadata_headers,
     parse_int_header,
 )
 from storage.listing_format import render_account
@@ -86,7 +87,7 @@ class AccountServer(DBServerApp):
             "X-PUT-Timestamp": info["put_timestamp"],
         }
         headers.update(backend_headers(info))
-        headers.update(visible_metadata(info["metadata"]))
+        headers.update(metadata_headers(info["metadata"]))
         return headers
 
     # ---- handlers --------------------------------------------------------------------

@@ -27,11 +27,12 @@ from storage.constraints import (
     check_object_name,
 )
 from storage.container_db import ContainerBroker
-from storage.db_broker import DatabaseNotFound, MetadataRejected, visible_metadata
+from storage.db_broker import DatabaseNotFound, MetadataRejected
 from storage.db_server_base import (
     DBServerApp,
     backend_headers,
     listing_response,
+    metadata_headers,
     parse_int_header,
 )
 from storage.group_commit import GroupCommitter
@@ -113,7 +114,7 @@ class ContainerServer(DBServerApp):
             "X-PUT-Timestamp": info["put_timestamp"],
         }
         headers.update(backend_headers(info))
-        headers.update(visible_metadata(info["metadata"]))
+        headers.update(metadata_headers(info["metadata"]))
         return headers
 
     def _existing_info(self, broker: ContainerBroker) -> dict:

@@ -27,7 +27,7 @@ from storage.constraints import (
     META_PREFIXES,
     check_metadata,
 )
-from storage.db_broker import ConnectionCache, DatabaseNotFound, db_path
+from storage.db_broker import ConnectionCache, DatabaseNotFound, db_path, visible_metadata
 from storage.db_replication_protocol import install as install_replication
 from storage.listing import ListingError, parse_listing_params
 from storage.listing_format import choose_content_type
@@ -117,10 +117,11 @@ class DBServerApp:
     # ---- metadata --------------------------------------------------------------------
 
     def metadata_updates(self, req: Request, timestamp: str) -> dict:
-        """{Header-Name: (value, timestamp)} of the request's metadata headers (400 if bad)."""
-        reason = check_metadata(dict(req.headers), self.kind)
-        if reason:
-            raise HTTPError(400, reason)
+        """{Header-Name: (value, timestamp)} of the request's metadata headers (400 if bad).
+
+        Values are stored as text: WSGI hands header bytes over as latin-1, so they are
+        re-decoded as UTF-8 here (and encoded back by `metadata_headers`).
+        """
         prefix = META_PREFIXES[self.kind]
         sysmeta = SYSMETA_PREFIXES[self.kind]
         extra = EXTRA_METADATA[self.kind]
@@ -128,9 +129,16 @@ class DBServerApp:
         for name, value in req.headers.items():
             lowered = name.lower()
             if lowered.startswith(prefix) or lowered.startswith(sysmeta) or lowered in extra:
-                if lowered in extra and _byte_len(value) > MAX_ACL_LENGTH:
+                try:
+                    text = value.encode("latin-1").decode("utf-8").strip()
+                except (UnicodeEncodeError, UnicodeDecodeError):
+                    raise HTTPError(400, f"{header_key(name)} is not valid UTF-8") from None
+                if lowered in extra and _byte_len(text) > MAX_ACL_LENGTH:
                     raise HTTPError(400, f"{header_key(name)} longer than {MAX_ACL_LENGTH}")
-                updates[header_key(name)] = (value.strip(), timestamp)
+                updates[header_key(name)] = (text, timestamp)
+        reason = check_metadata({key: value for key, (value, _) in updates.items()}, self.kind)
+        if reason:
+            raise HTTPError(400, reason)
         return updates
 
     def validate_merged(self, merged: dict) -> str | None:
@@ -166,6 +174,14 @@ class DBServerApp:
         if content_type is None:
             raise HTTPError(406, "no acceptable listing format")
         return params, content_type
+
+
+def metadata_headers(metadata: dict) -> dict[str, str]:
+    """Stored metadata as WSGI header values (UTF-8 bytes carried in latin-1 strings)."""
+    return {
+        key: value.encode("utf-8").decode("latin-1")
+        for key, value in visible_metadata(metadata).items()
+    }
 
 
 def backend_headers(info: dict) -> dict:

@@ -94,3 +94,28 @@ def test_concurrent_row_updates_are_all_durable(server):
     assert headers["X-Container-Bytes-Used"] == "3000"
     status, _, body = call(port, "GET", "/sda/0/AUTH_a/c?format=json&prefix=t05-&limit=3")
     assert [e["name"] for e in json.loads(body)] == ["t05-00", "t05-01", "t05-02"]
+
+
+def test_utf8_metadata_round_trips_as_bytes(server):
+    port = server
+    call(port, "PUT", "/sda/0/AUTH_a/m", {"X-Timestamp": f"{time.time():.5f}"})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.putrequest("POST", "/sda/0/AUTH_a/m")
+    conn.putheader("X-Timestamp", f"{time.time():.5f}")
+    conn.putheader("X-Container-Meta-Name", "caf\u00e9 \u2603".encode())
+    conn.putheader("Content-Length", "0")
+    conn.endheaders()
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 204
+    status, headers, _ = call(port, "HEAD", "/sda/0/AUTH_a/m")
+    assert headers["X-Container-Meta-Name"].encode("latin-1").decode("utf-8") == "caf\u00e9 \u2603"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.putrequest("POST", "/sda/0/AUTH_a/m")
+    conn.putheader("X-Timestamp", f"{time.time():.5f}")
+    conn.putheader("X-Container-Meta-Bad", b"\xff\xfe")
+    conn.putheader("Content-Length", "0")
+    conn.endheaders()
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 400

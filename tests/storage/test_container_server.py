@@ -285,3 +285,15 @@ def test_put_older_than_delete_changes_nothing(client):
     assert client("PUT", "/sda/1/AUTH_a/c", stale).status_int == 409
     assert client.put_container().status_int == 201
     assert "X-Container-Meta-Late" not in client("HEAD", "/sda/1/AUTH_a/c").headers
+
+
+def test_metadata_limit_counts_utf8_bytes(client):
+    client.put_container()
+    # 128 two-byte characters = 256 bytes: exactly at the value limit
+    value = ("\u00e9" * 128).encode("utf-8").decode("latin-1")  # as WSGI carries it
+    ok = {"X-Timestamp": client.ts(), "X-Container-Meta-K": value}
+    assert client("POST", "/sda/1/AUTH_a/c", ok).status_int == 204
+    over = {"X-Timestamp": client.ts(),
+            "X-Container-Meta-K": ("\u00e9" * 129).encode("utf-8").decode("latin-1")}
+    assert client("POST", "/sda/1/AUTH_a/c", over).status_int == 400
+    assert client("HEAD", "/sda/1/AUTH_a/c").headers["X-Container-Meta-K"] == value
