@@ -168,6 +168,10 @@ class ContainerServer(DBServerApp):
             raise HTTPError(400, "object row needs X-Content-Type and X-Etag")
         if not broker.exists():
             raise HTTPError(404, "container not found")
+        try:  # WSGI carries header bytes as latin-1; the listing shows UTF-8 text
+            content_type = content_type.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            raise HTTPError(400, "X-Content-Type is not valid UTF-8") from None
         row = {"name": obj, "created_at": timestamp, "size": size,
                "content_type": content_type, "etag": etag.strip().lower(), "deleted": 0}
         self.committer.merge(broker, row)
