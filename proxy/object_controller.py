@@ -34,6 +34,10 @@ def is_true(value: str | None) -> bool:
     return bool(value) and value.strip().lower() in TRUE_VALUES
 
 
+def _is_large(headers: dict) -> bool:
+    return "x-object-manifest" in headers or is_true(headers.get("x-static-large-object"))
+
+
 def manifest_mode(environ) -> str:
     query = environ.get("QUERY_STRING", "")
     if "multipart-manifest" not in query:
@@ -86,6 +90,14 @@ def get_or_head(app, environ, target):
     response, status, node_iter, part = fetch(app, target, method, backend_headers)
     if response is None:
         return error(status)
+    if response.status == 416 and "range" in backend_headers:
+        # The range may be meant for a large object whose manifest is shorter than it.
+        probe, _status, _iter, _part = fetch(app, target, "HEAD", {})
+        if probe is not None and _is_large(probe.headers):
+            response.close()
+            response = probe
+        elif probe is not None:
+            probe.drain_and_release()
     found = response.headers
     mode = manifest_mode(environ)
     is_slo = is_true(found.get("x-static-large-object"))

@@ -44,10 +44,10 @@ def parse_range(header: str | None, length: int):
         last = int(last_text) if last_text else length - 1
     except ValueError:
         return None
-    if last < first:
-        return None
     if first >= length:
         return "unsatisfiable"
+    if last < first:
+        return None
     return first, min(last, length - 1)
 
 

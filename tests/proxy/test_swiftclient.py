@@ -1,0 +1,106 @@
+"""python-swiftclient and its `swift` CLI, unchanged, against a proxy process."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from swiftclient import client as swift
+from swiftclient.exceptions import ClientException
+
+from tests.proxy.cluster import ROOT, free_port, healthy, wait_until, write_proxy_conf
+
+
+@pytest.fixture(scope="module")
+def proxy_url(storage_cluster):
+    port = free_port()
+    conf = write_proxy_conf(storage_cluster.base, storage_cluster.conf_dir, port)
+    log = open(os.path.join(storage_cluster.logs, f"proxy-{port}.log"), "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=ROOT,
+                            stdout=log, stderr=log)
+    log.close()
+    try:
+        wait_until(lambda: healthy(port), 30, "proxy")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def swift_cli(proxy_url, *args, cwd=None, user="test:tester", key="testing"):
+    command = [shutil.which("swift") or "swift", "-A", f"{proxy_url}/auth/v1.0", "-U", user,
+               "-K", key, *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_library_round_trip(proxy_url):
+    conn = swift.Connection(f"{proxy_url}/auth/v1.0", "test:tester", "testing")
+    conn.put_container("sc-lib")
+    etag = conn.put_object("sc-lib", "hello.txt", b"hello world",
+                           headers={"X-Object-Meta-Who": "me"})
+    assert etag == hashlib.md5(b"hello world").hexdigest()
+    headers, body = conn.get_object("sc-lib", "hello.txt")
+    assert body == b"hello world" and headers["x-object-meta-who"] == "me"
+    _headers, listing = conn.get_container("sc-lib")
+    assert [entry["name"] for entry in listing] == ["hello.txt"]
+    assert conn.head_account()["x-account-container-count"] >= "1"
+    assert "slo" in conn.get_capabilities()
+    conn.delete_object("sc-lib", "hello.txt")
+    with pytest.raises(ClientException) as excinfo:
+        conn.get_object("sc-lib", "hello.txt")
+    assert excinfo.value.http_status == 404
+    bad = swift.Connection(f"{proxy_url}/auth/v1.0", "test:tester", "wrong", retries=0)
+    with pytest.raises(ClientException) as excinfo:
+        bad.head_account()
+    assert excinfo.value.http_status == 401
+
+
+def md5_file(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("mode", ["plain", "slo", "dlo"])
+def test_cli_upload_list_stat_download_delete(proxy_url, tmp_path, mode):
+    source = tmp_path / "up"
+    source.mkdir()
+    data = os.urandom(1024 * 1024) * 3 + b"tail"
+    (source / "file.bin").write_bytes(data)
+    args = ["upload", f"cli-{mode}", "file.bin"]
+    if mode != "plain":
+        args[1:1] = ["--segment-size", "1048576"]
+        if mode == "dlo":
+            args.insert(1, "--use-dlo")
+    result = swift_cli(proxy_url, *args, cwd=source)
+    assert result.returncode == 0, result.stderr
+    listed = swift_cli(proxy_url, "list", f"cli-{mode}")
+    assert listed.stdout.split() == ["file.bin"], listed.stderr
+    stat = swift_cli(proxy_url, "stat", f"cli-{mode}", "file.bin")
+    assert stat.returncode == 0 and f"Content Length: {len(data)}" in stat.stdout
+    if mode == "slo":
+        assert "Manifest" not in stat.stdout or "segments" in stat.stdout
+    if mode != "plain":
+        segments = swift_cli(proxy_url, "list", f"cli-{mode}_segments").stdout.split()
+        assert len(segments) == 4
+    target = tmp_path / "down"
+    target.mkdir()
+    down = swift_cli(proxy_url, "download", f"cli-{mode}", "file.bin", cwd=target)
+    assert down.returncode == 0, down.stderr
+    assert md5_file(target / "file.bin") == hashlib.md5(data).hexdigest()
+    deleted = swift_cli(proxy_url, "delete", f"cli-{mode}", "file.bin")
+    assert deleted.returncode == 0, deleted.stderr
+    assert swift_cli(proxy_url, "list", f"cli-{mode}").stdout.split() == []
+    if mode != "plain":
+        assert swift_cli(proxy_url, "list", f"cli-{mode}_segments").stdout.split() == []
+
+
+def test_cli_reports_auth_failure(proxy_url):
+    result = swift_cli(proxy_url, "list", key="wrong")
+    assert result.returncode != 0
+    assert "401" in result.stderr or "Unauthorized" in result.stderr
