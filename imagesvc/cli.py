@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 
-from imagesvc.cli_output import Progress, print_image, print_images
+from imagesvc.cli_output import Progress, print_image, print_images, print_members
 from imagesvc.client import ImageClient, ImageClientError
 from imagesvc.schema import CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES
 from storage.cli.credentials import AuthError, add_credential_flags, authenticate
@@ -219,6 +219,35 @@ def cmd_action(args) -> int:
     return 0
 
 
+def cmd_share(args) -> int:
+    client = _client(args)
+    image = client.find(args.image)
+    print_members([client.add_member(image["id"], args.project)], args.format)
+    return 0
+
+
+def cmd_unshare(args) -> int:
+    client = _client(args)
+    client.remove_member(client.find(args.image)["id"], args.project)
+    return 0
+
+
+def cmd_accept(args) -> int:
+    session = authenticate(args)
+    client = ImageClient(session.image_url, session.token)
+    image = client.get(args.image)
+    project = session.storage_url.rstrip("/").rsplit("/", 1)[-1].removeprefix("AUTH_")
+    status = "rejected" if args.reject else "accepted"
+    print_members([client.set_member_status(image["id"], project, status)], args.format)
+    return 0
+
+
+def cmd_members(args) -> int:
+    client = _client(args)
+    print_members(client.members(client.find(args.image)["id"]), args.format)
+    return 0
+
+
 def _run(handler):
     def wrapped(args) -> int:
         try:
@@ -307,6 +336,30 @@ def register(subparsers) -> None:
     delete.add_argument("image", nargs="+")
     _common(delete)
     delete.set_defaults(func=_run(cmd_delete))
+
+    share = commands.add_parser("share", help="share a shared-visibility image with a project")
+    share.add_argument("image")
+    share.add_argument("project")
+    _common(share)
+    share.set_defaults(func=_run(cmd_share))
+
+    unshare = commands.add_parser("unshare", help="stop sharing an image with a project")
+    unshare.add_argument("image")
+    unshare.add_argument("project")
+    _common(unshare)
+    unshare.set_defaults(func=_run(cmd_unshare))
+
+    accept = commands.add_parser("accept", help="accept (or --reject) an image shared with "
+                                 "your project (by image ID)")
+    accept.add_argument("image")
+    accept.add_argument("--reject", action="store_true")
+    _common(accept)
+    accept.set_defaults(func=_run(cmd_accept))
+
+    members = commands.add_parser("members", help="list the projects an image is shared with")
+    members.add_argument("image")
+    _common(members)
+    members.set_defaults(func=_run(cmd_members))
 
     for action in ("deactivate", "reactivate"):
         sub = commands.add_parser(action, help=f"{action} an image")

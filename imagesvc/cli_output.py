@@ -52,6 +52,14 @@ def print_image(image: dict, fmt: str) -> None:
     print(table(["Property", "Value"], [[k, _cell(image[k])] for k in keys]))
 
 
+def print_members(members: list[dict], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(members, indent=2))
+        return
+    rows = [[m["image_id"], m["member_id"], m["status"]] for m in members]
+    print(table(["Image", "Member", "Status"], rows))
+
+
 class Progress:
     """A one-line progress bar on stderr, redrawn at most ten times a second."""
 

@@ -134,6 +134,19 @@ class ImageClient:
         doc = {"method": {"name": "copy-from-object", "uri": container_object}}
         return self.request("POST", f"/v2/images/{image_id}/import", doc)
 
+    def members(self, image_id: str) -> list[dict]:
+        return self.request("GET", f"/v2/images/{image_id}/members")["members"]
+
+    def add_member(self, image_id: str, project: str) -> dict:
+        return self.request("POST", f"/v2/images/{image_id}/members", {"member": project})
+
+    def set_member_status(self, image_id: str, project: str, status: str) -> dict:
+        return self.request("PUT", f"/v2/images/{image_id}/members/{project}",
+                            {"status": status})
+
+    def remove_member(self, image_id: str, project: str) -> None:
+        self.request("DELETE", f"/v2/images/{image_id}/members/{project}")
+
     # -- data --------------------------------------------------------------------------
 
     def upload(self, image_id: str, chunks, length: int) -> None:

@@ -129,3 +129,24 @@ def test_python_glanceclient_works_unchanged(served_app, store, tmp_path):
                         str(tmp_path / "out.raw"), image_id)
     assert downloaded.returncode == 0, downloaded.stderr
     assert (tmp_path / "out.raw").read_bytes() == data
+
+
+def test_share_and_accept(brume_image, served_app, store, capsys):
+    code, out, err = brume_image("upload", "/dev/null", "--name", "empty", "--disk-format",
+                                 "raw", "--format", "json")
+    assert code == 0, err
+    image_id = json.loads(out)["id"]
+    code, out, err = brume_image("share", "empty", "demo")
+    assert code == 0 and "pending" in out, err
+    demo = ["--auth-url", f"{store.url}/auth/v1.0", "--user", "demo:user", "--key", "demo",
+            "--image-url", served_app]
+    assert main(["list", "--format", "json", *demo]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["accept", image_id, *demo]) == 0
+    assert "accepted" in capsys.readouterr().out
+    assert main(["list", "--format", "json", *demo]) == 0
+    assert [i["id"] for i in json.loads(capsys.readouterr().out)] == [image_id]
+    code, out, _ = brume_image("members", "empty")
+    assert code == 0 and "demo" in out and "accepted" in out
+    assert brume_image("unshare", "empty", "demo")[0] == 0
+    assert main(["show", image_id, *demo]) == 1
