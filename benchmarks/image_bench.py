@@ -1,11 +1,12 @@
 """Image service throughput against the object store it sits on.
 
-    python benchmarks/image_bench.py [--size-mib 1024] [--auth-url URL] [--image-url URL]
+    python benchmarks/image_bench.py [--size-mib 1024] [--runs 3] [--auth-url URL] [--image-url URL]
 
-Uploads and downloads the same random bytes twice: once as a plain proxy PUT/GET of one
-object, once through the image API (`PUT/GET /v2/images/{id}/file`, which hashes, inspects
-and stores them as a parallel-segment SLO). Prints MB/s for each, the image/plain ratios, and
-the image service's peak resident memory (VmHWM, and the highest VmRSS sampled during the
+Uploads and downloads the same random bytes twice per round: once as a plain proxy PUT/GET of
+one object, once through the image API (`PUT/GET /v2/images/{id}/file`, which hashes,
+inspects and stores them as a parallel-segment SLO). Prints MB/s for each, the image/plain
+ratios of the medians over the rounds (alternating which goes first), and the image service's
+peak resident memory (VmHWM, and the highest VmRSS sampled during the
 run). Credentials: the same flags/environment as `brume` (storage.cli.credentials).
 The target: upload >= 80% of the plain PUT's MB/s with the service under 200 MB RSS.
 """
@@ -20,6 +21,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from statistics import median
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -126,9 +128,43 @@ def timed(label: str, size: int, action) -> float:
     return rate
 
 
+def plain_round(session, token, image_url, data, size, rates) -> None:
+    object_url = f"{session.storage_url}/image-bench/blob"
+
+    def put():
+        with open(data, "rb") as body:
+            request("PUT", object_url, token, body,
+                    {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+
+    rates["plain_up"].append(timed("plain proxy PUT", size, put))
+    rates["plain_down"].append(timed("plain proxy GET", size,
+                                     lambda: request("GET", object_url, token, sink=True)))
+    request("DELETE", object_url, token)
+
+
+def image_round(session, token, image_url, data, size, rates) -> None:
+    _, raw = request("POST", f"{image_url}/v2/images", token,
+                     json.dumps({"name": "image-bench", "disk_format": "raw",
+                                 "container_format": "bare"}).encode(),
+                     {"Content-Type": "application/json"})
+    image_id = json.loads(raw)["id"]
+
+    def put():
+        with open(data, "rb") as body:
+            request("PUT", f"{image_url}/v2/images/{image_id}/file", token, body,
+                    {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
+
+    rates["image_up"].append(timed("image API upload", size, put))
+    rates["image_down"].append(timed(
+        "image API download", size,
+        lambda: request("GET", f"{image_url}/v2/images/{image_id}/file", token, sink=True)))
+    request("DELETE", f"{image_url}/v2/images/{image_id}", token)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3, help="rounds of each; medians reported")
     parser.add_argument("--service-pid", type=int, help="image service PID (auto-detected)")
     add_credential_flags(parser)
     args = parser.parse_args()
@@ -141,39 +177,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="brume-image-bench-") as work:
         data = os.path.join(work, "data")
         make_data(data, size)
-        object_url = f"{session.storage_url}/image-bench/blob"
         request("PUT", f"{session.storage_url}/image-bench", token,
                 headers={"Content-Length": "0"})
-        print(f"{args.size_mib} MiB, image service pid {pid}")
-
-        def plain_put():
-            with open(data, "rb") as body:
-                request("PUT", object_url, token, body,
-                        {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
-
-        plain_up = timed("plain proxy PUT", size, plain_put)
-        plain_down = timed("plain proxy GET", size,
-                           lambda: request("GET", object_url, token, sink=True))
-        request("DELETE", object_url, token)
-
-        _, raw = request("POST", f"{image_url}/v2/images", token,
-                         json.dumps({"name": "image-bench", "disk_format": "raw",
-                                     "container_format": "bare"}).encode(),
-                         {"Content-Type": "application/json"})
-        image_id = json.loads(raw)["id"]
-
-        def image_put():
-            with open(data, "rb") as body:
-                request("PUT", f"{image_url}/v2/images/{image_id}/file", token, body,
-                        {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
-
-        image_up = timed("image API upload", size, image_put)
-        image_down = timed("image API download", size,
-                           lambda: request("GET", f"{image_url}/v2/images/{image_id}/file",
-                                           token, sink=True))
-        request("DELETE", f"{image_url}/v2/images/{image_id}", token)
+        print(f"{args.size_mib} MiB x {args.runs} runs, image service pid {pid}")
+        rates: dict[str, list[float]] = {"plain_up": [], "plain_down": [], "image_up": [],
+                                         "image_down": []}
+        for run in range(args.runs):
+            # Alternate which goes first so neither always meets a warmer or busier store.
+            steps = [plain_round, image_round] if run % 2 == 0 else [image_round, plain_round]
+            for step in steps:
+                step(session, token, image_url, data, size, rates)
     sampler.stop.set()
     sampler.join()
+    plain_up, plain_down = median(rates["plain_up"]), median(rates["plain_down"])
+    image_up, image_down = median(rates["image_up"]), median(rates["image_down"])
+    print(f"medians: plain PUT {plain_up:.1f} MB/s, image upload {image_up:.1f} MB/s, "
+          f"plain GET {plain_down:.1f} MB/s, image download {image_down:.1f} MB/s")
     print(f"upload ratio   (image / plain) {image_up / plain_up:6.2f}  (target >= 0.80)")
     print(f"download ratio (image / plain) {image_down / plain_down:6.2f}")
     if pid:
