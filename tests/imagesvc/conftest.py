@@ -20,6 +20,8 @@ def store(store_server):
     store_server.objects.clear()
     store_server.manifests.clear()
     store_server.fail_put_after = None
+    store_server.hold_until_active = 0
+    store_server.max_active_puts = 0
     return store_server
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 
 from webob import Request, Response
 
@@ -33,6 +34,9 @@ class FakeStore:
         self.containers: set[str] = set()
         self.fail_put_after: int | None = None  # bytes of an object PUT before failing
         self.put_count = 0
+        self.active_puts = 0
+        self.max_active_puts = 0
+        self.hold_until_active = 0  # hold each PUT's answer until this many PUTs overlap
         self.lock = threading.Lock()
         self.url = ""
 
@@ -89,6 +93,20 @@ class FakeStore:
         return Response(status=405)
 
     def put(self, req: Request, key: str) -> Response:
+        self.active_puts += 1
+        self.max_active_puts = max(self.max_active_puts, self.active_puts)
+        try:
+            response = self._put(req, key)
+            # Like a real store finishing its writes (fsync) after the body arrived: wait a
+            # little for other uploads to overlap (green wait; bounded).
+            deadline = time.monotonic() + 0.5
+            while self.active_puts < self.hold_until_active and time.monotonic() < deadline:
+                eventlet.sleep(0.002)
+            return response
+        finally:
+            self.active_puts -= 1
+
+    def _put(self, req: Request, key: str) -> Response:
         stream = req.environ["wsgi.input"]
         length = req.content_length
         data = bytearray()

@@ -271,3 +271,13 @@ def test_restart_requeues_interrupted_uploads_and_deletes_their_data(client, sto
     restarted = make_app(write_conf(tmp_path, store.url))
     assert Client(restarted, store).show(image["id"]).json["status"] == "queued"
     wait_until(lambda: store.names() == {unrelated}, timeout=10)
+
+
+def test_segments_upload_in_parallel_within_the_concurrency_bound(client, store):
+    # upload_concurrency is 3 in the test config; the store holds each answer a little.
+    store.hold_until_active = 3
+    data = os.urandom(8 * MIB)
+    image = new_image(client)
+    assert client.upload(image["id"], data).status_int == 204
+    assert store.max_active_puts == 3
+    assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
