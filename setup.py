@@ -13,6 +13,7 @@ setup(
         "webob>=1.8",
         "xattr>=1.0",
         "msgpack>=1.0",
+        "numpy>=1.24",
         "libvirt-python>=9.0",
     ],
     extras_require={
