@@ -11,7 +11,7 @@ import time
 
 from compute import states
 from compute.db import Database
-from compute.hosts import host_states
+from compute.hosts import candidate_host_states
 from compute.quotas import QuotaExceeded, check_quota, limits_in, usage_in
 from compute.scheduler import BuildRequest, Policy, select_host
 
@@ -78,7 +78,8 @@ def claim_host(db: Database, server_id: str, policy: Policy, window: float) -> d
             availability_zone=row["availability_zone"],
             excluded_hosts=frozenset(attempted),
         )
-        chosen = select_host(host_states(conn, now, window), request, policy)
+        chosen = select_host(candidate_host_states(conn, now, window, request, policy), request,
+                             policy)
         if chosen is None:
             return None
         conn.execute(

@@ -67,8 +67,35 @@ CREATE TABLE IF NOT EXISTS hosts (
     disabled_reason TEXT,
     boot_id TEXT NOT NULL DEFAULT '',
     last_heartbeat REAL NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    vcpus_used INTEGER NOT NULL DEFAULT 0,
+    ram_used INTEGER NOT NULL DEFAULT 0,
+    disk_used INTEGER NOT NULL DEFAULT 0,
+    instances INTEGER NOT NULL DEFAULT 0
 );
+-- Host usage columns follow the servers table inside the same transaction, so claims can
+-- filter and order hosts in SQL (servers keep their claim until deleted, even in ERROR).
+CREATE TRIGGER IF NOT EXISTS server_claim_insert AFTER INSERT ON servers
+WHEN NEW.host IS NOT NULL AND NEW.deleted = 0
+BEGIN
+    UPDATE hosts SET vcpus_used = vcpus_used + NEW.vcpus, ram_used = ram_used + NEW.ram,
+        disk_used = disk_used + NEW.disk, instances = instances + 1 WHERE name = NEW.host;
+END;
+CREATE TRIGGER IF NOT EXISTS server_claim_update AFTER UPDATE OF host, deleted ON servers
+BEGIN
+    UPDATE hosts SET vcpus_used = vcpus_used - OLD.vcpus, ram_used = ram_used - OLD.ram,
+        disk_used = disk_used - OLD.disk, instances = instances - 1
+        WHERE name = OLD.host AND OLD.deleted = 0;
+    UPDATE hosts SET vcpus_used = vcpus_used + NEW.vcpus, ram_used = ram_used + NEW.ram,
+        disk_used = disk_used + NEW.disk, instances = instances + 1
+        WHERE name = NEW.host AND NEW.deleted = 0;
+END;
+CREATE TRIGGER IF NOT EXISTS server_claim_delete AFTER DELETE ON servers
+BEGIN
+    UPDATE hosts SET vcpus_used = vcpus_used - OLD.vcpus, ram_used = ram_used - OLD.ram,
+        disk_used = disk_used - OLD.disk, instances = instances - 1
+        WHERE name = OLD.host AND OLD.deleted = 0;
+END;
 CREATE TABLE IF NOT EXISTS quotas (
     project_id TEXT NOT NULL,
     resource TEXT NOT NULL,

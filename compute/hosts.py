@@ -11,7 +11,7 @@ import sqlite3
 import time
 
 from compute.db import Database
-from compute.scheduler import HostState
+from compute.scheduler import BuildRequest, HostState, Policy
 
 USAGE_SQL = """
 SELECT host, COUNT(*) AS instances, SUM(vcpus) AS vcpus, SUM(ram) AS ram, SUM(disk) AS disk,
@@ -46,6 +46,49 @@ def host_states(conn, now: float, window: float) -> list[HostState]:
             )
         )
     return result
+
+
+CANDIDATE_LIMIT = 32
+
+# Ordering keys matching the scheduler's weighers (free RAM share, then free vCPU share).
+RAM_SHARE = "(memory_mb * :ram_ratio - ram_used - :ram) / (memory_mb * :ram_ratio)"
+CPU_SHARE = "(vcpus * :cpu_ratio - vcpus_used - :vcpus) / (vcpus * :cpu_ratio)"
+ORDERS = {
+    "spread": f"{RAM_SHARE} DESC, {CPU_SHARE} DESC, name ASC",
+    "pack": f"{RAM_SHARE} ASC, {CPU_SHARE} ASC, name ASC",
+    "random": "RANDOM()",
+}
+
+
+def candidate_host_states(conn, now: float, window: float, request: BuildRequest,
+                          policy: Policy) -> list[HostState]:
+    """The best few hosts for `request`, filtered and ordered in SQL on the hosts' usage
+    columns; the scheduler then filters and weighs them again (same rules) to pick one."""
+    sql = (
+        "SELECT name, availability_zone, vcpus, memory_mb, local_gb, vcpus_used, ram_used,"
+        " disk_used, instances FROM hosts"
+        " WHERE enabled = 1 AND last_heartbeat >= :alive_since"
+        " AND memory_mb > 0 AND vcpus > 0"
+        " AND ram_used + :ram <= memory_mb * :ram_ratio"
+        " AND vcpus_used + :vcpus <= vcpus * :cpu_ratio"
+        " AND disk_used + :disk <= local_gb * :disk_ratio"
+    )
+    if request.availability_zone:
+        sql += " AND availability_zone = :zone"
+    if request.excluded_hosts:
+        marks = ", ".join(f":x{i}" for i in range(len(request.excluded_hosts)))
+        sql += f" AND name NOT IN ({marks})"
+    sql += f" ORDER BY {ORDERS[policy.weigher]} LIMIT {CANDIDATE_LIMIT}"
+    params = {
+        "alive_since": now - window, "zone": request.availability_zone,
+        "ram": request.memory_mb, "vcpus": request.vcpus, "disk": request.local_gb,
+        "ram_ratio": policy.ram_allocation_ratio, "cpu_ratio": policy.cpu_allocation_ratio,
+        "disk_ratio": policy.disk_allocation_ratio,
+        **{f"x{i}": name for i, name in enumerate(sorted(request.excluded_hosts))},
+    }
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return [HostState(*row) for row in cursor.execute(sql, params)]
 
 
 class HostRepo:

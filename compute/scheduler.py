@@ -109,20 +109,18 @@ FILTERS: tuple[Callable[[HostState, BuildRequest, Policy], bool], ...] = (
 )
 
 
+def passes_filters(host: HostState, request: BuildRequest, policy: Policy) -> bool:
+    for host_filter in FILTERS:
+        if not host_filter(host, request, policy):
+            return False
+    return True
+
+
 def eligible_hosts(
     hosts: Iterable[HostState], request: BuildRequest, policy: Policy
 ) -> list[HostState]:
     """The hosts passing every filter."""
-    return [h for h in hosts if all(f(h, request, policy) for f in FILTERS)]
-
-
-def free_share(host: HostState, request: BuildRequest, policy: Policy) -> tuple[float, float]:
-    """(free RAM share, free vCPU share) left on `host` after placing `request`."""
-    ram_limit = host.memory_mb * policy.ram_allocation_ratio or 1.0
-    cpu_limit = host.vcpus * policy.cpu_allocation_ratio or 1.0
-    ram_free = (ram_limit - host.memory_mb_used - request.memory_mb) / ram_limit
-    cpu_free = (cpu_limit - host.vcpus_used - request.vcpus) / cpu_limit
-    return ram_free, cpu_free
+    return [h for h in hosts if passes_filters(h, request, policy)]
 
 
 def select_host(
@@ -131,22 +129,35 @@ def select_host(
     policy: Policy,
     rng: random.Random | None = None,
 ) -> HostState | None:
-    """The best eligible host for `request`, or None when no host fits."""
-    candidates = eligible_hosts(hosts, request, policy)
-    if not candidates:
-        return None
+    """The best eligible host for `request`, or None when no host fits.
+
+    Filtering and weighing are fused into one pass for speed (10 000 hosts per decision);
+    the pass keeps exactly the hosts `eligible_hosts` keeps (FILTERS), which the tests check.
+    """
     if policy.weigher == "random":
-        return (rng or random).choice(candidates)
+        candidates = eligible_hosts(hosts, request, policy)
+        return (rng or random).choice(candidates) if candidates else None
     sign = -1.0 if policy.weigher == "pack" else 1.0
-
-    def weight(host: HostState) -> tuple[float, float, tuple[int, ...]]:
-        ram_free, cpu_free = free_share(host, request, policy)
-        # Host name last: among equals the alphabetically first host wins, deterministically.
-        return (sign * ram_free, sign * cpu_free, _reverse_name(host.name))
-
-    return max(candidates, key=weight)
-
-
-def _reverse_name(name: str) -> tuple[int, ...]:
-    """A key that makes `max` prefer the alphabetically first name among equals."""
-    return tuple(-ord(c) for c in name)
+    cpu_ratio, ram_ratio = policy.cpu_allocation_ratio, policy.ram_allocation_ratio
+    disk_ratio = policy.disk_allocation_ratio
+    vcpus, memory_mb, local_gb = request.vcpus, request.memory_mb, request.local_gb
+    zone, excluded = request.availability_zone, request.excluded_hosts
+    best, best_key = None, None
+    for host in hosts:
+        if not (host.enabled and host.alive) or host.name in excluded:
+            continue
+        if zone and host.availability_zone != zone:
+            continue
+        ram_limit = host.memory_mb * ram_ratio
+        ram_left = ram_limit - host.memory_mb_used - memory_mb
+        if ram_left < 0:
+            continue
+        cpu_limit = host.vcpus * cpu_ratio
+        cpu_left = cpu_limit - host.vcpus_used - vcpus
+        if cpu_left < 0 or host.local_gb_used + local_gb > host.local_gb * disk_ratio:
+            continue
+        key = (sign * ram_left / (ram_limit or 1.0), sign * cpu_left / (cpu_limit or 1.0))
+        # Among equal weights the alphabetically first host wins, deterministically.
+        if best is None or key > best_key or (key == best_key and host.name < best.name):
+            best, best_key = host, key
+    return best

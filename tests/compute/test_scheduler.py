@@ -102,3 +102,22 @@ def test_claims_never_exceed_capacity_times_ratio(specs, wanted, weigher, cpu_ra
         assert chosen.vcpus_used <= chosen.vcpus * cpu_ratio
         assert chosen.memory_mb_used <= chosen.memory_mb * ram_ratio
         assert chosen.local_gb_used <= chosen.local_gb * policy.disk_allocation_ratio
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 8), st.integers(0, 4096), st.integers(0, 50),
+                          st.integers(0, 40), st.integers(0, 5000), st.integers(0, 60),
+                          st.booleans(), st.booleans(), st.sampled_from(["a", "b"])),
+                min_size=1, max_size=8),
+       st.tuples(st.integers(1, 4), st.integers(1, 2048), st.integers(0, 20)),
+       st.sampled_from([None, "a", "b"]), st.sampled_from(["spread", "pack"]))
+def test_fused_selection_agrees_with_the_filter_functions(specs, wanted, zone, weigher):
+    hosts = [HostState(f"h{i}", az, c, m, d, cu, mu, du, 0, en, al)
+             for i, (c, m, d, cu, mu, du, en, al, az) in enumerate(specs)]
+    request = BuildRequest(*wanted, availability_zone=zone, excluded_hosts=frozenset({"h0"}))
+    policy = Policy(weigher=weigher)
+    chosen = select_host(hosts, request, policy)
+    eligible = eligible_hosts(hosts, request, policy)
+    assert (chosen is None) == (not eligible)
+    if chosen is not None:
+        assert chosen in eligible
