@@ -63,7 +63,7 @@ def direct_request(ip: str, port: int, method: str, path: str, headers=None):
     """(status, headers, body) of one request straight to a storage server."""
     conn = http.client.HTTPConnection(ip, port, timeout=30)
     try:
-        conn.request(method, quote(path), headers=headers or {})
+        conn.request(method, quote(path, safe="/?=&"), headers=headers or {})
         resp = conn.getresponse()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
