@@ -231,6 +231,17 @@ class Registry:
         return [(row["id"], json.loads(row["location"]) if row["location"] else None)
                 for row in rows]
 
+    def deleted_with_data(self) -> list[tuple[str, dict]]:
+        """(id, location) of deleted images whose stored data could not be removed yet."""
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                "SELECT id, location FROM images WHERE deleted = 1 AND location IS NOT NULL"
+            ).fetchall()
+        finally:
+            conn.close()
+        return [(row["id"], json.loads(row["location"])) for row in rows]
+
     def mark_deleted(self, image_id: str) -> bool:
         with self.transaction() as conn:
             cursor = conn.execute(

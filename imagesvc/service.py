@@ -43,29 +43,38 @@ class ImageService:
         )
 
     def recover_interrupted_uploads(self) -> threading.Thread | None:
-        """Uploads cut short by a crash: back to `queued` now, their partial data deleted in
-        the background (retrying while the store is not reachable yet)."""
-        pending = []
+        """Uploads cut short by a crash go back to `queued` now; their partial data, and the
+        data of deleted images the store could not delete at the time, is deleted in the
+        background (retrying while the store is not reachable yet)."""
+        pending: list[tuple[str, dict]] = []
         for image_id, location in self.registry.uploads_in_progress():
             if self.registry.update(image_id, {"status": "queued"}, expect_status=("saving",),
                                     location=None):
                 log.warning("image %s: upload interrupted by a restart; back to queued",
                             image_id)
                 if location:
-                    pending.append(location)
-        if not pending:
+                    pending.append((image_id, location))
+        leftovers = self.registry.deleted_with_data()
+        if not pending and not leftovers:
             return None
-        cleaner = threading.Thread(target=self._clean_up, args=(pending,), daemon=True)
+        cleaner = threading.Thread(target=self._clean_up, args=(pending, leftovers),
+                                   daemon=True)
         cleaner.start()
         return cleaner
 
-    def _clean_up(self, locations: list[dict]) -> None:
+    def _clean_up(self, pending: list[tuple[str, dict]],
+                  leftovers: list[tuple[str, dict]]) -> None:
         for attempt in range(CLEANUP_ATTEMPTS):
-            locations = [loc for loc in locations if not self._try_delete(loc)]
-            if not locations:
+            pending = [item for item in pending if not self._try_delete(item[1])]
+            for image_id, location in list(leftovers):
+                if self._try_delete(location):
+                    self.registry.forget_location(image_id)
+                    leftovers.remove((image_id, location))
+            if not pending and not leftovers:
                 return
             time.sleep(CLEANUP_RETRY_SECONDS * min(attempt + 1, 6))
-        log.error("could not delete the partial data of interrupted uploads: %s", locations)
+        log.error("could not delete stored data of images %s",
+                  [image_id for image_id, _ in pending + leftovers])
 
     def _try_delete(self, location: dict) -> bool:
         try:

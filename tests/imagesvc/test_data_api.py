@@ -281,3 +281,21 @@ def test_segments_upload_in_parallel_within_the_concurrency_bound(client, store)
     assert client.upload(image["id"], data).status_int == 204
     assert store.max_active_puts == 3
     assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
+
+
+def test_data_the_store_could_not_delete_is_removed_after_a_restart(client, store, app,
+                                                                     tmp_path):
+    from imagesvc.server import make_app
+    from tests.imagesvc.conftest import write_conf
+    from tests.integration.support import wait_until
+
+    image = new_image(client)
+    assert client.upload(image["id"], os.urandom(3 * MIB)).status_int == 204
+    stored = store.names()
+    app.service.writer.store.delete_object = lambda container, name: False  # store refuses
+    assert client.call("DELETE", f"/v2/images/{image['id']}").status_int == 204
+    assert client.show(image["id"]).status_int == 404
+    assert store.names() == stored
+    restarted = make_app(write_conf(tmp_path, store.url))
+    wait_until(lambda: store.names() == set(), timeout=10)
+    wait_until(lambda: restarted.service.registry.deleted_with_data() == [], timeout=10)
