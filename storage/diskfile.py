@@ -137,10 +137,13 @@ def is_expired(metadata: dict, now: float | None = None) -> bool:
 class DiskFileManager:
     """Entry point to one node's devices; holds nothing but paths and the path hasher."""
 
-    def __init__(self, devices_root: str, hasher, mount_check: bool = False):
+    def __init__(self, devices_root: str, hasher, mount_check: bool = False, run_blocking=None):
         self.devices_root = devices_root
         self.hasher = hasher
         self.mount_check = mount_check
+        # How slow disk calls (fsync, unlink) run: directly by default; the object server
+        # passes eventlet's tpool.execute so one fsync does not stall every green thread.
+        self.run_blocking = run_blocking or _call_directly
 
     # ---- paths ----
     def device_path(self, device: str) -> str | None:
@@ -358,7 +361,8 @@ class DiskFile:
                 meta_metadata = meta_metadata.metadata
         except MetadataError:
             os.close(fd)
-            self.manager.quarantine(self.hash_dir)
+            with contextlib.suppress(OSError, ValueError):  # already moved by someone else
+                self.manager.quarantine(self.hash_dir)
             raise DiskFileQuarantined(self.hash) from None
         except BaseException:
             os.close(fd)
@@ -425,9 +429,10 @@ class DiskFile:
         else:
             names = list_hash_dir(self.hash_dir)
         verdict = gather_ondisk_files(names)
-        remove_files(self.hash_dir, verdict.obsolete)
-        if not verdict.live and verdict.obsolete:
-            remove_dir_if_empty(self.hash_dir)
+        if verdict.obsolete:
+            self.manager.run_blocking(remove_files, self.hash_dir, verdict.obsolete)
+            if not verdict.live:
+                remove_dir_if_empty(self.hash_dir)
         self.manager.invalidate_suffix(self.device, self.partition, self.suffix)
         self._listing = None
         return verdict
@@ -474,6 +479,9 @@ class DiskFileWriter:
 
     def commit(self, metadata: dict, timestamp: Timestamp, ext: str) -> str:
         """Attach metadata, fsync, rename to `<timestamp><ext>`, fsync the hash dir."""
+        return self.diskfile.manager.run_blocking(self._commit, metadata, timestamp, ext)
+
+    def _commit(self, metadata: dict, timestamp: Timestamp, ext: str) -> str:
         write_metadata_fd(self.fd, metadata, self.bytes_written)
         os.fsync(self.fd)
         os.close(self.fd)
@@ -551,6 +559,10 @@ class BodyReader:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def _call_directly(func, *args):
+    return func(*args)
 
 
 def _listdir(path: str) -> list[str]:

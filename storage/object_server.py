@@ -16,6 +16,7 @@ Config: `[server] conf_dir` (for the hash salt in brume.conf) and `[object-serve
 from __future__ import annotations
 
 import logging
+import threading
 
 from webob import Request, Response
 
@@ -59,6 +60,7 @@ OBJECT_SERVER_OPTIONS = [
     Option("mount_check", parse_bool, False, help="require each device to be a mount point"),
     Option("conn_timeout", float, 0.5, help="seconds to connect to a container server"),
     Option("node_timeout", float, 3.0, help="seconds to wait for a container server's answer"),
+    Option("disk_threads", int, 8, help="OS threads for fsync/unlink; 0 runs them inline"),
 ]
 
 
@@ -68,8 +70,9 @@ class ClientDisconnect(Exception):
 
 class ObjectServer:
     def __init__(self, devices: str, hasher, mount_check=False, conn_timeout=0.5,
-                 node_timeout=3.0):
-        self.diskfiles = DiskFileManager(devices, hasher, mount_check)
+                 node_timeout=3.0, disk_threads=0):
+        run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
+        self.diskfiles = DiskFileManager(devices, hasher, mount_check, run_blocking)
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.handlers = {
@@ -347,6 +350,25 @@ class ObjectServer:
         ])
 
 
+def thread_pool_runner(threads: int):
+    """`run(func, *args)` that runs blocking disk calls in eventlet's OS thread pool.
+
+    Eventlet's pool answers through the hub of the main thread, so calls made from any other
+    OS thread (an app served from a helper thread in tests) run inline instead.
+    """
+    from eventlet import tpool
+
+    tpool.set_num_threads(threads)
+    main_thread = threading.main_thread()
+
+    def run(func, *args):
+        if threading.current_thread() is main_thread:
+            return tpool.execute(func, *args)
+        return func(*args)
+
+    return run
+
+
 class ClosingIterator:
     """Wraps a body iterator so the WSGI server's close() reaches the open file."""
 
@@ -374,6 +396,8 @@ def load_object_server_config(conf_path: str) -> tuple[dict, dict]:
     for name in ("conn_timeout", "node_timeout"):
         if options[name] <= 0:
             raise ConfigError(f"{conf_path}: [object-server] {name} must be positive")
+    if not 0 <= options["disk_threads"] <= 256:
+        raise ConfigError(f"{conf_path}: [object-server] disk_threads must be 0..256")
     return server, options
 
 
@@ -386,6 +410,7 @@ def make_app(conf_path: str) -> ObjectServer:
         mount_check=options["mount_check"],
         conn_timeout=options["conn_timeout"],
         node_timeout=options["node_timeout"],
+        disk_threads=options["disk_threads"],
     )
     from storage.replication_protocol import install  # REPLICATE, SYNC and /recon/ (durability)
 
