@@ -83,3 +83,21 @@ def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud):
     assert cloud.post(f"/v2.1/servers/{kept}/action", tok, {"os-start": None})[0] == 202
     cloud.wait_status(tok, kept, "ACTIVE")
     assert cloud.server(tok, building)["status"] == "ERROR"
+
+
+def test_api_restart_loses_nothing(cloud):
+    tok = token("restart")
+    settled = cloud.boot(tok, "settled", availability_zone="flaky")[1]["server"]["id"]
+    cloud.wait_status(tok, settled, "ACTIVE")
+    in_flight = cloud.boot(tok, "in-flight", availability_zone="slow")[1]["server"]["id"]
+    wait_until(lambda: cloud.server(ADMIN, in_flight)["OS-EXT-STS:task_state"] == "spawning",
+               what="build dispatched")
+    cloud.kill("api")  # the agent's build_done is retried until the API is back
+    cloud.start("api")
+    assert cloud.server(tok, settled)["status"] == "ACTIVE"
+    cloud.wait_status(tok, in_flight, "ACTIVE", timeout=15)
+    assert cloud.post(f"/v2.1/servers/{settled}/action", tok, {"os-stop": None})[0] == 202
+    cloud.wait_status(tok, settled, "SHUTOFF")
+    for server_id in (settled, in_flight):
+        assert cloud.delete(f"/v2.1/servers/{server_id}", tok)[0] == 204
+    wait_until(lambda: cloud.get("/v2.1/servers", tok)[1]["servers"] == [])
