@@ -5,7 +5,9 @@
 
 For each SIZE:CONCURRENCY:COUNT it PUTs COUNT objects of SIZE with CONCURRENCY client threads
 (one keep-alive http.client connection each), then GETs, HEADs and DELETEs them, and prints
-ops/s, MB/s and p50/p99 latency per operation. Then it streams one BIG object (default 1 GiB)
+ops/s, MB/s and p50/p99 latency per operation (with --cpu, also the CPU milliseconds each
+kind of server process spent per operation, from /proc). Then it streams one BIG object
+(default 1 GiB)
 up and down while sampling the resident memory (VmRSS, and VmHWM at the end) of every
 process listed in `<data-dir>/run/*.pid`, and prints each process's peak.
 """
@@ -169,6 +171,25 @@ def read_pids(data_dir: str) -> dict[str, int]:
     return pids
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by `pid` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cpu_by_kind(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds per kind of process (name without its node number: object, proxy...)."""
+    totals: dict[str, float] = {}
+    for name, pid in pids.items():
+        kind = name.rsplit("-", 1)[0] if name[-1].isdigit() else name
+        totals[kind] = totals.get(kind, 0.0) + cpu_seconds(pid)
+    return totals
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     values = {}
     try:
@@ -254,7 +275,10 @@ def main(argv=None) -> int:
     parser.add_argument("--ops", default="PUT,GET,HEAD,DELETE")
     parser.add_argument("--big", default="1G", help="size of the streaming test object")
     parser.add_argument("--no-big", action="store_true", help="skip the streaming test")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also print each kind of server's CPU milliseconds per operation")
     args = parser.parse_args(argv)
+    pids = read_pids(args.data_dir)
 
     token, storage_url = authenticate(args.auth_url, args.user, args.key)
     container = f"bench-{uuid.uuid4().hex[:8]}"
@@ -270,12 +294,19 @@ def main(argv=None) -> int:
         block = os.urandom(min(size, 64 * CHUNK))
         names = [f"{size_text}-{i:06d}-{uuid.uuid4().hex[:6]}" for i in range(count)]
         for op in ops:
+            before = cpu_by_kind(pids)
             result = run_phase(op, storage_url, token, container, names, size, concurrency,
                                block)
+            after = cpu_by_kind(pids)
             errors = result["errors"]
             print(f"{human(size):>8} {concurrency:>4} {op:<6} {count:>6} {result['ops']:9.1f} "
                   f"{result['mbps']:8.1f} {result['p50']:8.1f} {result['p99']:8.1f}  "
                   f"{len(errors)}{(' e.g. ' + errors[0]) if errors else ''}", flush=True)
+            if args.cpu and pids:
+                spent = {k: (after[k] - before.get(k, 0.0)) * 1000 / count for k in after}
+                shown = sorted(((v, k) for k, v in spent.items() if v >= 0.05), reverse=True)
+                print("      server CPU ms/op: " + ", ".join(f"{k} {v:.2f}" for v, k in shown)
+                      + f"  (total {sum(spent.values()):.2f})", flush=True)
     if not args.no_big:
         big_object_test(storage_url, token, container, parse_size(args.big), args.data_dir)
     Client(storage_url, token).request("DELETE", f"/{container}")
