@@ -8,7 +8,9 @@ Layout (see ARCHITECTURE.md):
 
 Every write goes temp file -> metadata (xattr or trailer, see `storage.object_metadata`) ->
 fsync -> rename into the hash dir -> fsync of the hash dir, then the directory's obsolete files
-are removed (`storage.ondisk_files`) and the suffix is marked dirty.
+are removed (`storage.ondisk_files`) and the suffix is marked dirty. Directories created on the
+way (hash, suffix, partition) are not fsynced one by one: on ext4 (this product's file system)
+the journal commits in order, so the hash dir's fsync also makes their creation durable.
 
 Public API (used by the object server and the durability daemons):
 
@@ -237,8 +239,13 @@ class DiskFileManager:
         Hold it only around quick file operations that never yield to other green threads.
         """
         part_path = self.partition_path(device, partition)
-        os.makedirs(part_path, exist_ok=True)
-        fd = os.open(os.path.join(part_path, PARTITION_LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        lock_path = os.path.join(part_path, PARTITION_LOCK)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        try:
+            fd = os.open(lock_path, flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(part_path, exist_ok=True)
+            fd = os.open(lock_path, flags, 0o644)
         try:
             deadline = time.monotonic() + timeout
             while True:
