@@ -67,7 +67,10 @@ class ComputeClient:
             raise CLIError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
         if status not in ok:
             raise APIError(fault_message(payload, status), status)
-        return json.loads(payload) if payload else {}
+        try:
+            return json.loads(payload) if payload else {}
+        except ValueError:
+            raise CLIError(f"{url} answered with something that is not JSON") from None
 
     def compute(self, method: str, path: str, body=None, ok=(200, 202, 204)):
         return self.request(method, self.session.compute_url + path, body, ok)

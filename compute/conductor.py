@@ -35,13 +35,24 @@ class Conductor:
         self.repo = repo
         self.hosts = hosts
         self.conf = conf
-        self.spawn = spawn
+        self._spawn = spawn
         self.policy = Policy(
             cpu_allocation_ratio=conf["cpu_allocation_ratio"],
             ram_allocation_ratio=conf["ram_allocation_ratio"],
             disk_allocation_ratio=conf["disk_allocation_ratio"],
             weigher=conf["scheduler_weigher"],
         )
+
+    def spawn(self, function, *args) -> None:
+        """Run `function` in a green thread; an unexpected error is logged, never lost."""
+        self._spawn(self._guarded, function, *args)
+
+    @staticmethod
+    def _guarded(function, *args) -> None:
+        try:
+            function(*args)
+        except Exception:
+            LOG.exception("%s%r failed", getattr(function, "__name__", function), args)
 
     def _agent(self, host: dict, method: str, path: str, body: dict | None = None) -> dict:
         return call(host["agent_url"], method, path, self.conf["service_secret"], body,
@@ -113,7 +124,7 @@ class Conductor:
         now = time.time()
         self.repo.update_server(
             server_id,
-            expect={"vm_state": states.BUILDING, "host": host},
+            expect={"vm_state": states.BUILDING, "task_state": states.SPAWNING, "host": host},
             vm_state=states.ACTIVE, task_state=None, power_state=power_state, launched_at=now,
         )
 
