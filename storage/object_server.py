@@ -64,10 +64,6 @@ OBJECT_SERVER_OPTIONS = [
 ]
 
 
-class ClientDisconnect(Exception):
-    """The request body ended before its Content-Length."""
-
-
 class ObjectServer:
     def __init__(self, devices: str, hasher, mount_check=False, conn_timeout=0.5,
                  node_timeout=3.0, disk_threads=0):
@@ -96,7 +92,11 @@ class ObjectServer:
             resp = error_response(405, f"method {req.method[:20]} not allowed",
                                   {"Allow": ", ".join(sorted(self.handlers))})
         else:
-            resp = handler(req)
+            try:
+                resp = handler(req)
+            except Exception:  # plugged-in handlers may not guard themselves
+                log.exception("unexpected error in %s", req.method[:20])
+                resp = error_response(500, "internal server error")
         return resp(environ, start_response)
 
     # ---- request parsing ----

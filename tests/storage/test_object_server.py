@@ -351,3 +351,21 @@ def test_unexpected_error_is_500_without_traceback(object_env, monkeypatch):
     resp = object_env.request("/sda/1/a/c/o")
     assert resp.status_int == 500
     assert b"secret" not in resp.body and b"Traceback" not in resp.body
+
+
+def test_dispatch_table_takes_new_verbs_and_prefixes(object_env):
+    from webob import Response
+
+    app = object_env.app
+    app.handlers["REPLICATE"] = lambda req: Response(status=200, body=b"replicated")
+    app.prefix_handlers["recon"] = lambda req: Response(status=200, body=b"recon")
+
+    def broken(req):
+        raise RuntimeError("oops")
+
+    app.handlers["SYNC"] = broken
+    assert object_env.request("/sda/1/abc", "REPLICATE").body == b"replicated"
+    assert object_env.request("/recon/diskusage").body == b"recon"
+    resp = object_env.request("/sda/1", "SYNC")
+    assert resp.status_int == 500 and b"oops" not in resp.body
+    assert object_env.put().status_int == 201  # the object verbs are untouched
