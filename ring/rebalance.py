@@ -131,34 +131,43 @@ class Rebalancer:
         pairing the same failure domains over and over).
         """
         topo = self.topo
+        level, cap, kids_of = topo.level, topo.cap, topo.weighted_children
+        target, count = self.target, self.count
         node = start
-        while topo.level[node] < DEVICE_LEVEL:
-            best, best_k, best_want = -1, 1 << 30, 0.0
+        while level[node] < DEVICE_LEVEL:
             pool: list[int] = []
-            for child in topo.weighted_children[node]:
+            best_k = 1 << 30
+            for child in kids_of[node]:
                 k = counts.get(child, 0)
-                if k >= topo.cap[child] or k > best_k:
+                if k >= cap[child] or k > best_k:
                     continue
-                want = self._want(child)
                 if k < best_k:
-                    pool = []
-                if k < best_k or want > best_want:
-                    best, best_k, best_want = child, k, want
-                pool.append(child)
-            if best < 0:
+                    best_k = k
+                    pool = [child]
+                else:
+                    pool.append(child)
+            if not pool:
                 return None
+            best = -1
             if randomize and len(pool) > 1:
-                deficits = [max(self.target[c] - self.count[c], 0) for c in pool]
-                total = sum(deficits)
+                deficits = [target[c] - count[c] for c in pool]
+                total = sum(d for d in deficits if d > 0)
                 if total > 0:
                     pick = self._py_rng.random() * total
                     for child, deficit in zip(pool, deficits, strict=True):
-                        pick -= deficit
-                        if pick < 0:
-                            best = child
-                            break
+                        if deficit > 0:
+                            pick -= deficit
+                            if pick < 0:
+                                best = child
+                                break
+            if best < 0:
+                best_want = -1e300
+                for child in pool:
+                    want = (target[child] - count[child]) / (target[child] + 1.0)
+                    if want > best_want:
+                        best, best_want = child, want
             node = best
-        if require_want and self.count[node] >= self.target[node]:
+        if require_want and count[node] >= target[node]:
             return None
         return topo.dev_of_node[node]
 
