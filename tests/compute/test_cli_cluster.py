@@ -65,3 +65,17 @@ def test_cli_errors_are_one_line(cluster):
     assert result.stderr.strip().count("\n") == 0 and "no-such-image" in result.stderr
     result = run(cluster, "quota", "set", "--instances", "99", check=False)
     assert result.returncode == 1 and "Policy" in result.stderr
+
+
+def test_boot_from_an_image_without_data_is_refused(cluster):
+    from tests.compute.support import http
+
+    tok = cluster.token()
+    status, image = http("POST", cluster.image_url + "/v2/images", tok, body={
+        "name": "never-uploaded", "disk_format": "raw", "container_format": "bare"})
+    assert status == 201 and image["status"] == "queued"
+    status, body = http("POST", cluster.compute_url + "/v2.1/servers", tok, body={"server": {
+        "name": "from-queued", "imageRef": image["id"], "flavorRef": "1"}})
+    assert status == 400 and "not active" in body["badRequest"]["message"]
+    status, body = http("GET", cluster.compute_url + "/v2.1/servers?name=from-queued", tok)
+    assert status == 200 and body["servers"] == []
