@@ -179,10 +179,11 @@ class Rebalancer:
         for part in self.rng.permutation(hole_parts).tolist():
             devs = self.assign[:, part].tolist()
             counts = self._part_counts(devs)
+            fresh = not self.restricted[part]  # brand-new layouts are drawn at random
             for r, dev_id in enumerate(devs):
                 if dev_id >= 0:
                     continue
-                chosen = self.choose_device(ROOT, counts, False, randomize=True)
+                chosen = self.choose_device(ROOT, counts, False, randomize=fresh)
                 if chosen is None:
                     raise RingError("impossible rebalance: not enough weighted devices")
                 devs[r] = chosen
