@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 CHUNK_SIZE = 64 * 1024
 TOKEN_MARGIN = 60.0
+RETRY_DELAYS = (0.5, 2.0)
 DEFAULT_TOKEN_LIFETIME = 3600.0
 
 log = logging.getLogger("brume.imagesvc.store")
@@ -178,7 +179,7 @@ class ObjectStore:
                 # connection mid-body so the store never commits a partial object.
                 conn.close()
                 raise
-            if response.status == 401 and token is None and attempt == 1 and body is None:
+            if response.status == 401 and token is None and attempt == 1 and not chunked:
                 response.read()
                 conn.close()
                 self._forget_token()
@@ -194,10 +195,30 @@ class ObjectStore:
             return response, data
         raise StoreError(f"store {method} {path} unauthorized")
 
+    def _replayable(self, method: str, path: str, **kwargs):
+        """`_request` for requests that can be sent again (no streamed body): retried after
+        a connection failure or a 5xx, which a busy or recovering cluster gives at times."""
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                result = self._request(method, path, **kwargs)
+            except StoreError as exc:
+                if delay is None:
+                    raise
+                log.info("%s; retrying in %.1fs", exc, delay)
+                time.sleep(delay)
+                continue
+            if isinstance(result, tuple) and result[0].status >= 500 and delay is not None:
+                log.info("store %s %s: HTTP %s; retrying in %.1fs", method, path,
+                         result[0].status, delay)
+                time.sleep(delay)
+                continue
+            return result
+        raise AssertionError("unreachable")
+
     def ensure_container(self, container: str) -> None:
         if container in self._containers_ready:
             return
-        response, _ = self._request("PUT", "/" + quote(container),
+        response, _ = self._replayable("PUT", "/" + quote(container),
                                     headers={"Content-Length": "0"})
         if response.status // 100 != 2:
             raise StoreError(f"cannot create container {container}: HTTP {response.status}",
@@ -219,7 +240,7 @@ class ObjectStore:
 
     def put_manifest(self, container: str, name: str, segments: list[dict]) -> None:
         body = json.dumps(segments).encode()
-        response, data = self._request(
+        response, data = self._replayable(
             "PUT", f"/{quote(container)}/{quote(name)}?multipart-manifest=put", body=body,
             headers={"Content-Type": "application/octet-stream",
                      "Content-Length": str(len(body))},
@@ -232,7 +253,7 @@ class ObjectStore:
     def delete_object(self, container: str, name: str) -> bool:
         """DELETE; True when gone (404 counts as gone)."""
         try:
-            response, _ = self._request("DELETE", f"/{quote(container)}/{quote(name)}")
+            response, _ = self._replayable("DELETE", f"/{quote(container)}/{quote(name)}")
         except StoreError as exc:
             log.warning("%s", exc)
             return False
@@ -245,7 +266,7 @@ class ObjectStore:
         while True:
             query = urllib.parse.urlencode({"format": "json", "prefix": prefix,
                                             "marker": marker})
-            response, data = self._request("GET", f"/{quote(container)}?{query}")
+            response, data = self._replayable("GET", f"/{quote(container)}?{query}")
             if response.status == 404:
                 return names
             if response.status // 100 != 2:
@@ -258,7 +279,7 @@ class ObjectStore:
             marker = page[-1]
 
     def get_object(self, container: str, name: str) -> StreamedObject:
-        result = self._request("GET", f"/{quote(container)}/{quote(name)}", stream=True)
+        result = self._replayable("GET", f"/{quote(container)}/{quote(name)}", stream=True)
         if isinstance(result, StreamedObject):
             return result
         response, _ = result
@@ -270,7 +291,7 @@ class ObjectStore:
         """GET an object of a user's account with the user's own token (their permissions)."""
         endpoint = Endpoint.parse(self.auth_url).with_account(account)
         path = f"{endpoint.path}/{quote(container)}/{quote(name)}"
-        result = self._request("GET", path, stream=True, endpoint=endpoint, token=user_token)
+        result = self._replayable("GET", path, stream=True, endpoint=endpoint, token=user_token)
         if isinstance(result, StreamedObject):
             return result
         response, _ = result

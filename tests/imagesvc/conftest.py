@@ -22,6 +22,7 @@ def store(store_server):
     store_server.fail_put_after = None
     store_server.hold_until_active = 0
     store_server.max_active_puts = 0
+    store_server.manifest_failures = 0
     return store_server
 
 

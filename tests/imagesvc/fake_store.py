@@ -37,6 +37,7 @@ class FakeStore:
         self.active_puts = 0
         self.max_active_puts = 0
         self.hold_until_active = 0  # hold each PUT's answer until this many PUTs overlap
+        self.manifest_failures = 0  # answer this many manifest PUTs with 503 first
         self.lock = threading.Lock()
         self.url = ""
 
@@ -121,6 +122,9 @@ class FakeStore:
         if length is not None and len(data) != length:
             return Response(status=499)
         if req.GET.get("multipart-manifest") == "put":
+            if self.manifest_failures:
+                self.manifest_failures -= 1
+                return Response(status=503)
             segments = json.loads(bytes(data))
             account = "/".join(key.split("/")[:3])
             for segment in segments:

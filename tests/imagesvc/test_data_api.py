@@ -299,3 +299,12 @@ def test_data_the_store_could_not_delete_is_removed_after_a_restart(client, stor
     restarted = make_app(write_conf(tmp_path, store.url))
     wait_until(lambda: store.names() == set(), timeout=10)
     wait_until(lambda: restarted.service.registry.deleted_with_data() == [], timeout=10)
+
+
+def test_a_busy_store_answering_503_to_the_manifest_is_retried(client, store):
+    store.manifest_failures = 1
+    data = os.urandom(3 * MIB)
+    image = new_image(client)
+    assert client.upload(image["id"], data).status_int == 204
+    assert store.manifest_failures == 0
+    assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
