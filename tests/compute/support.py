@@ -114,7 +114,7 @@ class ComputeCluster:
             "token_secret": TOKEN_SECRET,
             "service_secret": SERVICE_SECRET,
             "image_url": self.image_url,
-            "heartbeat_window": 2.0,
+            "heartbeat_window": 4.0,
             "monitor_interval": 0.3,
             "agent_timeout": 20,
         }
@@ -207,7 +207,7 @@ class ComputeCluster:
         status, body = self.get(f"/v2.1/servers/{server_id}", tok)
         return body["server"] if status == 200 else None
 
-    def wait_status(self, tok: str, server_id: str, wanted: str, timeout: float = 20.0) -> dict:
+    def wait_status(self, tok: str, server_id: str, wanted: str, timeout: float = 40.0) -> dict:
         def reached():
             server = self.server(tok, server_id)
             if server and server["status"] == wanted and server["OS-EXT-STS:task_state"] is None:

@@ -16,7 +16,7 @@ ADMIN = token("admin", "admin", admin=True)
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("compute-faults"))
-    cluster = ComputeCluster(root)
+    cluster = ComputeCluster(root, api={"heartbeat_window": 3.0})
     try:
         # hvbad cannot create instance directories (its instances_dir is a file), and is the
         # roomiest host of its zone, so the spread weigher tries it first.
@@ -26,7 +26,7 @@ def cloud(tmp_path_factory):
         cluster.add_agent("hvbad", availability_zone="flaky", instances_dir=bad_dir,
                           memory_mb=8192)
         cluster.add_agent("hvgood", availability_zone="flaky")
-        cluster.add_agent("hvslow", availability_zone="slow", test_spawn_seconds=1.5)
+        cluster.add_agent("hvslow", availability_zone="slow", test_spawn_seconds=2.5)
         yield cluster
     finally:
         cluster.stop()
@@ -67,8 +67,8 @@ def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud):
     # Deleted while the agent is away: finishes locally.
     assert cloud.delete(f"/v2.1/servers/{doomed}", tok)[0] == 204
     wait_until(lambda: cloud.server(tok, doomed) is None, what="local delete")
-    # The BUILD server goes to ERROR once the heartbeat window (2 s) has passed.
-    failed = cloud.wait_status(tok, building, "ERROR", timeout=10)
+    # The BUILD server goes to ERROR once the heartbeat window (3 s) has passed.
+    failed = cloud.wait_status(tok, building, "ERROR", timeout=15)
     assert "hvslow" in failed["fault"]["message"]
     assert cloud.hypervisor("hvslow")["state"] == "down"
     assert cloud.server(tok, kept)["status"] == "ACTIVE"
@@ -95,7 +95,7 @@ def test_api_restart_loses_nothing(cloud):
     cloud.kill("api")  # the agent's build_done is retried until the API is back
     cloud.start("api")
     assert cloud.server(tok, settled)["status"] == "ACTIVE"
-    cloud.wait_status(tok, in_flight, "ACTIVE", timeout=15)
+    cloud.wait_status(tok, in_flight, "ACTIVE", timeout=25)
     assert cloud.post(f"/v2.1/servers/{settled}/action", tok, {"os-stop": None})[0] == 202
     cloud.wait_status(tok, settled, "SHUTOFF")
     for server_id in (settled, in_flight):
