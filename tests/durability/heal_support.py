@@ -89,9 +89,16 @@ def replicas_agree(cluster, account, container, obj, expect_status: int) -> bool
     return len(set(states)) == 1 and states[0][0] == expect_status
 
 
+def node_number(cluster, dev: dict) -> int:
+    """The storage node serving a ring device (by IP: one node per IP in the all-in-one)."""
+    for node in cluster.layout.nodes:
+        if cluster.layout.node_ip(node) == dev["ip"]:
+            return node
+    raise KeyError(dev["ip"])
+
+
 def device_root(cluster, dev: dict) -> str:
-    node = cluster.node_of(dev["ip"], dev["device"])
-    return os.path.join(cluster.layout.devices_root(node), dev["device"])
+    return os.path.join(cluster.layout.devices_root(node_number(cluster, dev)), dev["device"])
 
 
 def hash_dir_files(cluster, dev: dict, part: int, digest: str) -> list[str]:

@@ -6,6 +6,7 @@ Ring changes run last.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -21,6 +22,7 @@ from tests.durability.heal_support import (
     device_root,
     hash_dir_files,
     heal,
+    node_number,
     object_states,
     on_primaries_only,
     replicas_agree,
@@ -144,42 +146,58 @@ def test_node_down_then_replicas_agree(cluster, conn):
 
 
 # ----- 2. bit rot in one replica
+def flip_bytes(path: str, offset: int = 1000) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        original = handle.read(4)
+        handle.seek(offset)
+        handle.write(bytes(b ^ 0xFF for b in original))
+
+
 def test_flipped_bytes_are_quarantined_and_restored(cluster, conn):
     account = account_of(conn)
     bodies = put_objects(conn, "rot", 3, size=200_000)
     name = "obj-001"
+    good_md5 = hashlib.md5(bodies[name]).hexdigest()
     ring = cluster.ring("object")
     part, nodes = ring.get_nodes(account, "rot", name)
     digest = cluster.hasher().hash_path(account, "rot", name)
     victim = nodes[0]
+    victim_node = node_number(cluster, victim)
     (data_name,) = [f for f in hash_dir_files(cluster, victim, part, digest)
                     if f.endswith(".data")]
     data_path = os.path.join(device_root(cluster, victim), "objects", str(part), digest[-3:],
                              digest, data_name)
-    token = conn.get_auth()[1]
-    reader = Reader(conn.url + "/rot", token, bodies)
+    quarantined = os.path.join(device_root(cluster, victim), "quarantined", "objects")
+
+    # The auditor finds the rot, quarantines the replica; the replicator restores it.
+    flip_bytes(data_path)
+    record = run_pass(cluster, "object-auditor", nodes=[victim_node])[0]
+    assert record["counts"]["quarantined"] == 1
+    assert not os.path.exists(data_path)
+    assert len(os.listdir(quarantined)) == 1
+    heal(cluster, ("object-replicator",),
+         lambda: replicas_agree(cluster, account, "rot", name, 200), max_passes=2)
+    assert os.path.exists(data_path)
+    assert {s[2] for s in object_states(cluster, account, "rot", name)} == {good_md5}
+
+    # Rot again while clients read: they get the right bytes or an error, never wrong bytes;
+    # whichever notices first (a GET's MD5 check or the auditor) quarantines, then it heals.
+    reader = Reader(conn.url + "/rot", conn.get_auth()[1], bodies)
     reader.start()
     try:
-        with open(data_path, "r+b") as handle:
-            handle.seek(1000)
-            original = handle.read(4)
-            handle.seek(1000)
-            handle.write(bytes(b ^ 0xFF for b in original))
-        victim_node = cluster.node_of(victim["ip"], victim["device"])
-        record = run_pass(cluster, "object-auditor", nodes=[victim_node])[0]
-        assert record["counts"]["quarantined"] == 1
+        flip_bytes(data_path, offset=150_000)
+        wait_until(lambda: reader.reads >= 9, timeout=60)
+        run_pass(cluster, "object-auditor", nodes=[victim_node])
         assert not os.path.exists(data_path)
-        quarantined = os.path.join(device_root(cluster, victim), "quarantined", "objects")
-        assert os.listdir(quarantined)
+        assert len(os.listdir(quarantined)) == 2
         heal(cluster, ("object-replicator",),
              lambda: replicas_agree(cluster, account, "rot", name, 200), max_passes=2)
-        wait_until(lambda: reader.reads >= 6, timeout=60)
+        wait_until(lambda: reader.reads >= 18, timeout=60)
     finally:
         reader.finish()
     assert reader.wrong == []
-    assert os.path.exists(data_path)
-    states = object_states(cluster, account, "rot", name)
-    assert {s[2] for s in states} == {__import__("hashlib").md5(bodies[name]).hexdigest()}
+    assert {s[2] for s in object_states(cluster, account, "rot", name)} == {good_md5}
 
 
 # ----- 3. one device wiped
