@@ -9,7 +9,8 @@ compute.service_auth):
   (server ids with a build in progress). The answer's `delete` lists domains the API no longer
   wants here (deleted while the agent was away); the agent removes them.
 - events: `POST <api>/internal/v1/servers/<id>/events` with `{"host", "event", ...}`:
-  `build_done` (power_state), `build_failed` (message), `power_changed` (power_state).
+  `build_done` (power_state), `build_failed` (message; `retry` false when no other host
+  could do better), `power_changed` (power_state).
   Events are retried until the API takes them.
 
 Builds run asynchronously in green threads; power actions and deletes run while the API's
@@ -135,7 +136,8 @@ class Agent:
                     event = {"event": "build_done", "power_state": power_state}
                     self._last_power[server_id] = power_state
                 except DriverError as exc:
-                    event = {"event": "build_failed", "message": str(exc)}
+                    event = {"event": "build_failed", "message": str(exc),
+                             "retry": bool(exc.retry)}
                 except Exception as exc:
                     LOG.exception("build of %s failed", server_id)
                     self.driver.destroy(server_id, instance)

@@ -99,13 +99,17 @@ class Conductor:
                     f"failures on: {', '.join(attempted)}.")
         return claims.NO_VALID_HOST
 
-    def build_failed(self, server_id: str, host: str, message: str) -> None:
+    def build_failed(self, server_id: str, host: str, message: str, retry: bool = True) -> None:
         """A host could not build: retry elsewhere (bounded) or put the server in ERROR."""
         try:
             server = self.repo.get_server(server_id)
         except Exception:
             return
         if server["host"] != host or server["vm_state"] != states.BUILDING:
+            return
+        if not retry:
+            self.repo.set_error(server_id, f"Build of instance {server_id} aborted: {message}",
+                                expect={"host": host, "vm_state": states.BUILDING})
             return
         retries_used = len(server["attempted_hosts"]) - 1
         if retries_used >= self.conf["max_build_retries"]:
@@ -199,7 +203,8 @@ class Conductor:
         if kind == "build_done":
             self.build_done(server_id, host, int(event.get("power_state", states.RUNNING)))
         elif kind == "build_failed":
-            self.build_failed(server_id, host, str(event.get("message", "build failed")))
+            self.build_failed(server_id, host, str(event.get("message", "build failed")),
+                              retry=event.get("retry", True) is not False)
         elif kind == "power_changed":
             power_state = int(event.get("power_state", states.NOSTATE))
             if power_state == states.RUNNING:

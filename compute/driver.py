@@ -47,7 +47,14 @@ libvirt.registerErrorHandler(_quiet_libvirt, None)
 
 
 class DriverError(Exception):
-    """A hypervisor operation failed; the message is fit for a server fault."""
+    """A hypervisor operation failed; the message is fit for a server fault.
+
+    `retry = False` (on the class or the instance) says no other host could do better
+    (e.g. the image's bytes do not match its checksum): the API then puts the server in
+    ERROR at once instead of rescheduling the build.
+    """
+
+    retry = True
 
 
 class InstanceNotFound(DriverError):
@@ -152,7 +159,10 @@ class LibvirtDriver:
             self.builder.guest_event(directory, "start")
         except (OSError, libvirt.libvirtError, DriverError) as exc:
             self.destroy(instance["id"], instance)
-            raise DriverError(f"spawn failed on this host: {exc}") from None
+            retry = getattr(exc, "retry", True)
+            error = DriverError(f"spawn failed on this host: {exc}" if retry else str(exc))
+            error.retry = retry
+            raise error from None
 
     def power_on(self, server_id: str) -> None:
         domain = self._domain(server_id)

@@ -235,3 +235,18 @@ def test_usage_report(api, user, admin):
     assert api.call("GET", "/v2.1/os-simple-tenant-usage", user)[0] == 403
     status, body = api.call("GET", "/v2.1/os-simple-tenant-usage?detailed=1", admin)
     assert body["tenant_usages"][0]["tenant_id"] == "demo"
+
+
+def test_build_failed_without_retry_goes_straight_to_error(api, user):
+    api.register("h1")
+    api.register("h2")
+    server_id = api.boot(user)[1]["server"]["id"]
+    api.core.repo.update_server(server_id, vm_state=states.BUILDING,
+                                task_state=states.SPAWNING, host="h1", fault_message=None,
+                                attempted_hosts=["h1"])
+    event = {"host": "h1", "event": "build_failed", "retry": False,
+             "message": "image checksum mismatch"}
+    assert api.signed("POST", f"/internal/v1/servers/{server_id}/events", event)[0] == 200
+    server = api.core.repo.get_server(server_id)
+    assert server["vm_state"] == states.ERROR and server["attempted_hosts"] == ["h1"]
+    assert "image checksum mismatch" in server["fault_message"]
