@@ -559,8 +559,11 @@ class BodyReader:
             raise BodyMismatch(f"{self.diskfile.data_file}: MD5 does not match the ETag")
 
     def _quarantine(self) -> None:
+        # Only while the bad file is still there: a newer write may have replaced it since.
+        if not os.path.exists(self.diskfile.data_file):
+            return
         with contextlib.suppress(OSError, ValueError):
-            self.diskfile.manager.quarantine(self.diskfile.hash_dir)
+            self.diskfile.manager.quarantine(self.diskfile.data_file)
 
     def close(self) -> None:
         if self.fd is not None:

@@ -267,3 +267,15 @@ def test_async_pending_round_trip(tmp_path):
     assert read_async_pending(first) == record
     with pytest.raises(ValueError):
         write_async_pending(str(device), "f" * 32, "1", {"op": "PUT"})
+
+
+def test_corrupt_read_does_not_quarantine_a_newer_replacement(manager):
+    df, path = put(manager, b"old" * 1000, ts=stamp(-10))
+    with open(path, "r+b") as handle:
+        handle.write(b"XXX")
+    opened = manager.diskfile("sda", "3", "a", "c", "o").open()
+    put(manager, b"new body", ts=stamp())  # replaces (and unlinks) the corrupt file
+    with pytest.raises(BodyMismatch):
+        b"".join(opened.reader())
+    fresh = manager.diskfile("sda", "3", "a", "c", "o").open()
+    assert b"".join(fresh.reader()) == b"new body"
