@@ -195,6 +195,20 @@ class Agent:
                 self.sync_once()
             except Exception:
                 LOG.exception("power sync failed")
+            self.clean_image_cache()
+
+    def clean_image_cache(self) -> None:
+        """Remove cached image bases unused for image_cache_max_age (real-VM builders)."""
+        remove = getattr(self.driver.builder, "remove_unused_images", None)
+        if remove is None:
+            return
+        try:
+            removed = remove(self.conf.get("image_cache_max_age", 86400.0))
+        except Exception:
+            LOG.exception("image cache cleanup failed")
+            return
+        if removed:
+            LOG.info("removed unused cached images: %s", ", ".join(removed))
 
     def start_background(self) -> None:
         restored = self.driver.restore_persistent_definitions()

@@ -85,6 +85,14 @@ AGENT_OPTIONS = [
     Option("stop_timeout", positive_float, 60.0),
     Option("test_spawn_seconds", float, 0.0, help="test driver only: simulated build time"),
     Option("image_url", str, "http://127.0.0.1:9292"),
+    # real VMs (virt_type qemu/kvm): image pulls, cache and network
+    Option("image_cache_dir", str, "", help="cached image bases; empty = beside instances_dir"),
+    Option("image_cache_max_age", positive_float, 86400.0,
+           help="seconds an unused cached base is kept"),
+    Option("auth_url", str, "http://127.0.0.1:8080/auth/v1.0"),
+    Option("service_user", str, "service:brume"),
+    Option("service_key", str, "brume-dev-service-secret"),
+    Option("network", str, "", help="libvirt network for NICs; empty = QEMU user networking"),
 ]
 
 

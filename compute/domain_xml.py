@@ -92,12 +92,17 @@ def _nic_element(devices: ET.Element, spec: DomainSpec) -> None:
 
 
 def _console_elements(devices: ET.Element, spec: DomainSpec) -> None:
-    serial = _sub(devices, "serial", type="pty")
+    """The serial console (ttyS0) written straight to the log file, appending across boots.
+
+    A file backend never blocks the guest; a pty with a log stalls the guest's serial output
+    once the unread pty buffer is full, since no one is attached to it.
+    """
     if spec.console_log:
-        _sub(serial, "log", file=spec.console_log, append="on")
+        serial = _sub(devices, "serial", type="file")
+        _sub(serial, "source", path=spec.console_log, append="on")
+    else:
+        serial = _sub(devices, "serial", type="null")
     _sub(serial, "target", port="0")
-    console = _sub(devices, "console", type="pty")
-    _sub(console, "target", type="serial", port="0")
 
 
 def render_domain_xml(spec: DomainSpec) -> str:

@@ -229,10 +229,17 @@ class LibvirtDriver:
                             vcpus, cpu_time)
 
     def list_instances(self) -> dict[str, int]:
-        """{server id: power_state} for every Brume domain on this host."""
+        """{server id: power_state} for every Brume domain of this agent.
+
+        A domain counts only when its instance dir is in this agent's instances_dir: agents
+        sharing one libvirtd (the all-in-one cluster's hv1 and hv2 on qemu:///system) must
+        not report, sync or delete each other's domains.
+        """
         found = {}
         for domain in self.conn.listAllDomains():
             if not domain.name().startswith(DOMAIN_PREFIX):
+                continue
+            if not os.path.isdir(self.instance_dir(domain.UUIDString())):
                 continue
             try:
                 state = domain.state()[0]

@@ -13,7 +13,7 @@ from compute.test_guest import TestGuestBuilder
 from storage.config import ConfigError
 
 # module:class of the QEMU/KVM guest builder.
-REAL_VM_BUILDER = "compute.domain_xml:QemuGuestBuilder"
+REAL_VM_BUILDER = "compute.qemu_guest:QemuGuestBuilder"
 
 
 def make_guest_builder(conf: dict, sleep):

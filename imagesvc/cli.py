@@ -367,6 +367,10 @@ def register(subparsers) -> None:
         _common(sub)
         sub.set_defaults(func=_run(cmd_action), action=action)
 
+    from compute.demo_cli import add_build_demo_command  # the demo VM image (compute/)
+
+    add_build_demo_command(commands, _common, _run)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run `brume image ...` without the dispatcher (handy for scripts and tests)."""

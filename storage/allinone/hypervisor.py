@@ -50,7 +50,11 @@ def choose_libvirt_uri(test_driver: bool) -> tuple[str, list[str]]:
     """(uri, notes for the user)."""
     if test_driver:
         return TEST_URI, []
+    from compute.libvirt_daemons import grant_kvm_to_qemu, warm_up
+
+    grant_kvm_to_qemu()  # else libvirtd re-probes QEMU (10-40 s) on every define
     if libvirt_reachable(QEMU_URI):
+        warm_up(QEMU_URI)
         return QEMU_URI, []
     notes = []
     if os.geteuid() == 0:
@@ -60,6 +64,7 @@ def choose_libvirt_uri(test_driver: bool) -> tuple[str, list[str]]:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 if libvirt_reachable(QEMU_URI):
+                    warm_up(QEMU_URI)
                     return QEMU_URI, notes
                 time.sleep(0.2)
     notes.append(f"libvirtd is not reachable at {QEMU_URI}; compute agents use the test "

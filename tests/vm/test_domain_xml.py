@@ -30,7 +30,10 @@ def test_user_strings_round_trip_escaped():
     assert root.attrib["type"] == "qemu"
     assert read_display_name(xml) == NASTY
     assert root.find("devices/disk/target").attrib == {"dev": "vda", "bus": "virtio"}
-    assert root.find("devices/serial/log").attrib["append"] == "on"
+    serial = root.find("devices/serial")
+    assert serial.attrib["type"] == "file"
+    assert serial.find("source").attrib == {
+        "path": "/var/lib/brume/instances/x/console.log", "append": "on"}
     assert root.find("devices/interface").attrib["type"] == "user"
 
 
