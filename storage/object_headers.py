@@ -3,8 +3,9 @@
 Stored on PUT: `Content-Type`, the computed `ETag`, `Content-Length`, `X-Timestamp`, the
 object's `name`, every `X-Object-Meta-*` and `X-Object-Sysmeta-*` header, and the passthrough
 headers below. A POST (`.meta`) stores `X-Object-Meta-*` and `POST_HEADERS` only. Header names
-are stored title-cased (`X-Object-Meta-Color`), values as given. Every stored key except
-`name` is returned as a response header on GET/HEAD.
+are stored title-cased (`X-Object-Meta-Color`), values as the WSGI strings given (so the
+exact header bytes come back). Every stored key except `name` is returned as a response
+header on GET/HEAD. Limits on user metadata count UTF-8 bytes (`check_user_metadata`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 
 from storage.backend_common import HTTPError
 from storage.conditional import http_date, last_modified_seconds
+from storage.constraints import check_metadata
 
 USER_META_PREFIX = "x-object-meta-"
 SYSMETA_PREFIX = "x-object-sysmeta-"
@@ -33,6 +35,24 @@ NOT_RETURNED = frozenset({"name"})
 
 def canonical_name(header: str) -> str:
     return "-".join(part.capitalize() for part in header.split("-"))
+
+
+def check_user_metadata(headers) -> None:
+    """HTTPError(400) when the X-Object-Meta-* headers break the cluster's limits.
+
+    WSGI hands header values over as latin-1 text; they are decoded as the UTF-8 they carry
+    so that limits count real bytes and invalid UTF-8 is refused.
+    """
+    meta = {}
+    for header, value in headers.items():
+        if header.lower().startswith(USER_META_PREFIX):
+            try:
+                meta[header] = value.encode("latin-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                raise HTTPError(400, f"metadata must be valid UTF-8: {header[:64]}") from None
+    reason = check_metadata(meta, "object")
+    if reason:
+        raise HTTPError(400, reason)
 
 
 def delete_at_from_request(headers, now: float | None = None) -> str | None:

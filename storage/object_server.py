@@ -40,7 +40,7 @@ from storage.byteranges import (
 )
 from storage.conditional import etag_matches, last_modified_seconds, precondition_status
 from storage.config import ConfigError, Option, load_section, parse_bool, read_ini
-from storage.constraints import MAX_FILE_SIZE, check_metadata, check_object_name
+from storage.constraints import MAX_FILE_SIZE, check_object_name
 from storage.container_updates import container_nodes_from_headers, update_containers
 from storage.diskfile import (
     CHUNK_SIZE,
@@ -50,7 +50,11 @@ from storage.diskfile import (
     DiskFileNotFound,
     is_expired,
 )
-from storage.object_headers import metadata_from_request, response_headers
+from storage.object_headers import (
+    check_user_metadata,
+    metadata_from_request,
+    response_headers,
+)
 from storage.wsgi_server import SERVER_OPTIONS
 
 log = logging.getLogger("brume.object-server")
@@ -122,9 +126,7 @@ class ObjectServer:
     def PUT(self, req):
         df = self.diskfile_for(req)
         timestamp = request_timestamp(req)
-        reason = check_metadata(req.headers, "object")
-        if reason:
-            raise HTTPError(400, reason)
+        check_user_metadata(req.headers)
         length = self._content_length(req)
         stored = metadata_from_request(req.headers, for_post=False)
         nodes = container_nodes_from_headers(req.headers)
@@ -291,9 +293,7 @@ class ObjectServer:
     def POST(self, req):
         df = self.diskfile_for(req)
         timestamp = request_timestamp(req)
-        reason = check_metadata(req.headers, "object")
-        if reason:
-            raise HTTPError(400, reason)
+        check_user_metadata(req.headers)
         stored = metadata_from_request(req.headers, for_post=True)
         try:
             df.open()

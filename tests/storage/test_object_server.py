@@ -369,3 +369,21 @@ def test_dispatch_table_takes_new_verbs_and_prefixes(object_env):
     resp = object_env.request("/sda/1", "SYNC")
     assert resp.status_int == 500 and b"oops" not in resp.body
     assert object_env.put().status_int == 201  # the object verbs are untouched
+
+
+def wsgi_text(value: str) -> str:
+    """How a WSGI server hands over a header's UTF-8 bytes: as latin-1 text."""
+    return value.encode("utf-8").decode("latin-1")
+
+
+def test_utf8_metadata_counts_bytes_and_round_trips(object_env):
+    value = "é" * 128  # 256 UTF-8 bytes: the maximum
+    resp = object_env.put(headers={"X-Object-Meta-Name": wsgi_text(value)})
+    assert resp.status_int == 201
+    got = object_env.request("/sda/1/a/c/o", "HEAD").headers["X-Object-Meta-Name"]
+    assert got.encode("latin-1").decode("utf-8") == value
+    assert object_env.put(headers={"X-Object-Meta-Name": wsgi_text("é" * 129)},
+                          timestamp=ts(1)).status_int == 400
+    assert object_env.put(headers={"X-Object-Meta-Name": "\xff\xfe"},
+                          timestamp=ts(2)).status_int == 400
+    assert len(data_files(object_env)) == 1
