@@ -89,7 +89,7 @@ def request_timestamp(req, header: str = "X-Timestamp", required: bool = True):
         return None
     try:
         return Timestamp(value)
-    except InvalidTimestamp:
+    except (InvalidTimestamp, OverflowError):
         raise HTTPError(400, f"invalid {header}: {value[:64]!r}") from None
 
 

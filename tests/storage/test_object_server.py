@@ -139,7 +139,8 @@ def test_missing_length_is_411(object_env):
 
 
 def test_bad_and_missing_timestamps_are_400(object_env):
-    for headers in ({}, {"X-Timestamp": "yesterday"}, {"X-Timestamp": "-1"}):
+    for headers in ({}, {"X-Timestamp": "yesterday"}, {"X-Timestamp": "-1"},
+                    {"X-Timestamp": "inf"}, {"X-Timestamp": "nan"}):
         for method in ("PUT", "POST", "DELETE"):
             req = Request.blank("/sda/1/a/c/o", method=method, headers=headers)
             if method == "PUT":
