@@ -60,7 +60,15 @@ class Conductor:
 
     # builds ----------------------------------------------------------------------------
     def start_build(self, server_id: str) -> None:
-        self.spawn(self.schedule_and_dispatch, server_id)
+        self.spawn(self._schedule_or_fail, server_id)
+
+    def _schedule_or_fail(self, server_id: str) -> None:
+        try:
+            self.schedule_and_dispatch(server_id)
+        except Exception:
+            LOG.exception("scheduling %s failed", server_id)
+            self.repo.set_error(server_id, "Unexpected error while scheduling the build.",
+                                expect={"vm_state": states.BUILDING})
 
     def schedule_and_dispatch(self, server_id: str) -> None:
         host = claims.claim_host(self.db, server_id, self.policy, self.conf["heartbeat_window"])
