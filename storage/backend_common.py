@@ -75,8 +75,13 @@ def validate_device(device: str) -> None:
         raise BadRequestPath(f"invalid device name: {device[:64]!r}")
 
 
+def is_ascii_digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 (str.isdigit alone also accepts e.g. '²')."""
+    return text.isascii() and text.isdigit()
+
+
 def validate_partition(partition: str) -> None:
-    if not partition.isdigit() or not partition.isascii() or len(partition) > 10:
+    if not is_ascii_digits(partition) or len(partition) > 10:
         raise BadRequestPath(f"invalid partition: {partition[:64]!r}")
 
 

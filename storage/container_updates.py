@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from storage.async_pending import write_async_pending
-from storage.backend_common import HTTPError
+from storage.backend_common import HTTPError, is_ascii_digits
 from storage.green import eventlet
 
 log = logging.getLogger("brume.object-server")
@@ -42,7 +42,7 @@ def container_nodes_from_headers(headers) -> list[ContainerNode]:
     partition = headers.get("X-Container-Partition", "").strip()
     host_list = [h.strip() for h in hosts.split(",") if h.strip()]
     device_list = [d.strip() for d in devices.split(",") if d.strip()]
-    if len(host_list) != len(device_list) or not partition.isdigit():
+    if len(host_list) != len(device_list) or not is_ascii_digits(partition):
         raise HTTPError(400, "X-Container-Host/-Device/-Partition do not match")
     for host in host_list:
         _split_host(host)
@@ -51,7 +51,7 @@ def container_nodes_from_headers(headers) -> list[ContainerNode]:
 
 def _split_host(host: str) -> tuple[str, int]:
     ip, sep, port = host.rpartition(":")
-    if not sep or not port.isdigit() or not ip:
+    if not sep or not is_ascii_digits(port) or not ip:
         raise HTTPError(400, f"bad X-Container-Host: {host[:64]!r}")
     return ip.strip("[]"), int(port)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from storage.backend_common import HTTPError
+from storage.backend_common import HTTPError, is_ascii_digits
 from storage.conditional import http_date, last_modified_seconds
 from storage.constraints import check_metadata
 
@@ -61,14 +61,14 @@ def delete_at_from_request(headers, now: float | None = None) -> str | None:
     value = headers.get("X-Delete-At")
     after = headers.get("X-Delete-After")
     if value is None and after is not None:
-        if not after.strip().isdigit():
+        if not is_ascii_digits(after.strip()):
             raise HTTPError(400, "X-Delete-After must be a non-negative integer")
         return str(int(now) + int(after.strip()))
     if value is None or value.strip() == "":
         return None
     try:
         delete_at = int(float(value.strip()))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise HTTPError(400, "X-Delete-At must be an integer timestamp") from None
     if delete_at <= now:
         raise HTTPError(400, "X-Delete-At is in the past")

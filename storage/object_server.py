@@ -26,6 +26,7 @@ from storage.backend_common import (
     HTTPError,
     error_response,
     guard,
+    is_ascii_digits,
     request_path,
     request_timestamp,
     split_storage_path,
@@ -172,7 +173,7 @@ class ObjectServer:
             if not chunked:
                 raise HTTPError(411, "Content-Length or chunked Transfer-Encoding required")
             return None
-        if not value.isdigit():
+        if not is_ascii_digits(value):
             raise HTTPError(400, f"invalid Content-Length: {value[:32]!r}")
         length = int(value)
         if length > MAX_FILE_SIZE:
@@ -318,7 +319,7 @@ class ObjectServer:
         timestamp = request_timestamp(req)
         nodes = container_nodes_from_headers(req.headers)
         if_delete_at = req.headers.get("X-If-Delete-At")
-        if if_delete_at is not None and not if_delete_at.strip().isdigit():
+        if if_delete_at is not None and not is_ascii_digits(if_delete_at.strip()):
             raise HTTPError(400, "X-If-Delete-At must be an integer")
         verdict = df.ondisk()
         newest = verdict.newest_write

@@ -388,3 +388,15 @@ def test_utf8_metadata_counts_bytes_and_round_trips(object_env):
     assert object_env.put(headers={"X-Object-Meta-Name": "\xff\xfe"},
                           timestamp=ts(2)).status_int == 400
     assert len(data_files(object_env)) == 1
+
+
+def test_odd_numbers_are_400(object_env):
+    req = Request.blank("/sda/1/a/c/o", method="PUT", headers={"X-Timestamp": ts().normal})
+    req.environ["CONTENT_LENGTH"] = "\u00b2"
+    req.environ["wsgi.input"] = io.BytesIO(b"xx")
+    assert req.get_response(object_env.app).status_int == 400
+    for headers in ({"X-Delete-At": "inf"}, {"X-Delete-After": "\u00b2"}):
+        assert object_env.put(headers=headers).status_int == 400
+    assert object_env.request("/sda/1/a/c/o", "DELETE", headers={
+        "X-Timestamp": ts().normal, "X-If-Delete-At": "\u00b3"}).status_int == 400
+    assert data_files(object_env) == []
