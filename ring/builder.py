@@ -75,6 +75,13 @@ class RingBuilder:
         self.version = 0
         self.devs_changed = False
 
+    def __repr__(self) -> str:
+        devs = ", ".join(
+            f"{d.describe()}:{d.weight:g}" for d in self.existing_devs()
+        )
+        return (f"RingBuilder(part_power={self.part_power}, replicas={self.replicas}, "
+                f"min_part_hours={self.min_part_hours}, seed={self.seed}, devs=[{devs}])")
+
     # ------------------------------------------------------------------ basics
     @property
     def parts(self) -> int:

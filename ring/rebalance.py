@@ -13,6 +13,7 @@ A partition that held data before this rebalance has at most one replica moved w
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -263,11 +264,14 @@ class Rebalancer:
         return best
 
     # ------------------------------------------------------------------ phase 3: balance
-    def _next_candidate(self, dev_id: int) -> int | None:
+    def _candidate_state(self, dev_id: int) -> list:
+        """[shuffled partitions once held by the device, cursor]; built on first use."""
         state = self._cands.get(dev_id)
         if state is None:
             if self._cand_order is None:
                 flat = self.assign.ravel()
+                if flat.size and 0 <= flat.min() and flat.max() < 0xFFFF:
+                    flat = flat.astype(np.uint16)  # radix sort
                 self._cand_order = np.argsort(flat, kind="stable")
                 sorted_ids = flat[self._cand_order]
                 ids = np.array(sorted(self.paths), dtype=flat.dtype)
@@ -280,15 +284,22 @@ class Rebalancer:
             parts = self._cand_order[a:b] % self.parts
             state = [self.rng.permutation(parts).tolist(), 0]
             self._cands[dev_id] = state
-        items, pos = state
+        return state
+
+    def _candidates(self, dev_id: int, consume: bool) -> Iterator[int]:
+        """Partitions the device holds, in shuffled order. With `consume`, each is offered
+        once per balancing pass; otherwise the scan starts over (for trial moves)."""
+        state = self._candidate_state(dev_id)
+        items = state[0]
+        pos = state[1] if consume else 0
+        assign = self.assign
         while pos < len(items):
             part = items[pos]
             pos += 1
-            if dev_id in self.assign[:, part]:
+            if consume:
                 state[1] = pos
-                return part
-        state[1] = pos
-        return None
+            if dev_id in assign[:, part]:
+                yield part
 
     def _rewind(self, dev_ids: list[int], done: set[int]) -> None:
         """Rescan the given devices' partitions (once per balancing step each)."""
@@ -370,7 +381,11 @@ class Rebalancer:
         stop_at_target: bool,
         limit: int | None = None,
     ) -> bool:
-        """Move replicas out of `source_node` into the `under` nodes; True if any moved."""
+        """Move replicas out of `source_node` into the `under` nodes; True if any moved.
+
+        A `limit`ed drain is a trial (used for two-step chains): it rescans candidates from
+        the start instead of consuming them.
+        """
         topo, count, target = self.topo, self.count, self.target
         devices = sorted(
             (
@@ -383,19 +398,18 @@ class Rebalancer:
         moved = 0
         for dev_id in devices:
             leaf = topo.dev_node[dev_id]
-            while count[leaf] > target[leaf] - slack:
+            for part in self._candidates(dev_id, consume=limit is None):
+                if count[leaf] <= target[leaf] - slack:
+                    break
                 if stop_at_target and count[source_node] <= target[source_node]:
                     return moved > 0
-                if limit is not None and moved >= limit:
-                    return True
                 under = [c for c in under if count[c] < target[c]]
                 if not under:
                     return moved > 0
-                part = self._next_candidate(dev_id)
-                if part is None:
-                    break
                 if self._try_move(part, dev_id, under, strict):
                     moved += 1
+                    if limit is not None and moved >= limit:
+                        return True
         return moved > 0
 
     def _try_move(self, part: int, source: int, under: list[int], strict: bool) -> bool:

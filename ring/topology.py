@@ -146,7 +146,7 @@ def child_shares(share: float, caps: list[int], weights: list[float]) -> list[fl
     low, high = 0.0, 1.0
     while filled(high) < share:
         high *= 2
-    for _ in range(200):
+    for _ in range(64):
         mid = (low + high) / 2
         if filled(mid) < share:
             low = mid
