@@ -162,19 +162,29 @@ class BackendClient:
         raise BackendError("unreachable")  # pragma: no cover
 
     def open_put(self, node: dict, part: int | str, path: str, headers: dict):
-        """Send a PUT head with Expect: 100-continue on a fresh connection.
+        """Send a PUT head with Expect: 100-continue (on an idle keep-alive one if any).
 
         Returns (connection, None) when the node said 100 Continue, or (None, response)
         when it answered early with a final status. Raises BackendError (counted).
         """
         full_path = f"/{node['device']}/{part}{path}"
-        try:
-            conn = BackendConnection.open(node["ip"], node["port"], self.conn_timeout)
-            conn.send_head("PUT", full_path, headers)
-            response = conn.read_response(self.node_timeout, expect_continue=True)
-        except BackendError:
-            self.limiter.record_error(node)
-            raise
+        for attempt in (0, 1):
+            try:
+                conn = self.pool.get(node["ip"], node["port"], self.conn_timeout)
+            except BackendError:
+                self.limiter.record_error(node)
+                raise
+            reused = conn.reused
+            try:
+                conn.send_head("PUT", full_path, headers)
+                response = conn.read_response(self.node_timeout, expect_continue=True)
+                break
+            except BackendError:
+                conn.close()
+                if reused and attempt == 0:
+                    continue  # an idle connection the node had already closed
+                self.limiter.record_error(node)
+                raise
         if response.status == 100:
             return conn, None
         self.note_status(node, response.status)

@@ -155,7 +155,6 @@ def put(app, environ, target):
         backend["Transfer-Encoding"] = "chunked"
     else:
         backend["Content-Length"] = str(length)
-    backend["Expect"] = "100-continue"
     ring, part, nodes = _nodes(app, target)
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 

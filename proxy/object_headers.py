@@ -14,7 +14,7 @@ from storage import constraints
 
 PASSED_ON_WRITE = frozenset(
     {"content-type", "content-encoding", "content-disposition", "x-delete-at",
-     "x-object-manifest", "etag"}
+     "x-object-manifest", "etag", "if-none-match"}
 )
 INTERNAL_ONLY = ("x-static-large-object", "x-object-sysmeta-")
 READ_CONDITIONS = ("range", "if-match", "if-none-match", "if-modified-since",

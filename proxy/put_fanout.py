@@ -2,11 +2,12 @@
 
 1. Connect: one green thread per replica slot opens a connection and sends the request head
    with `Expect: 100-continue`. A node that cannot be reached, times out, or refuses with 5xx
-   or 507 is replaced by the next handoff before any body byte is sent.
+   or 507 is replaced by the next handoff before any body byte is sent. Bodies no larger
+   than one chunk are read first and sent with the head (no 100-continue round trip); a node
+   failing them is replaced the same way.
 2. Stream: the client body is read in `chunk_size` pieces and put on one bounded queue per
    backend connection; a sender green thread per connection writes its queue to the socket.
    A node that fails mid-body is dropped; when fewer than a quorum are left the PUT aborts.
-   Bodies no larger than one chunk skip the queues: each slot sends them right after its 100.
 3. Finish: the senders end the body and read each node's final answer.
 
 The caller turns the answers into the client's status with `proxy.quorum.choose_status`.
@@ -78,6 +79,20 @@ def _connect_slot(job: PutJob, slot: int, small_body: bytes | None):
         if node is None:
             return slot, None, None, last
         headers = job.headers_for_slot(slot)
+        if small_body is not None:
+            # Nothing to gain from 100-continue: the body is in memory and a refusing node
+            # is simply replaced by the next one.
+            try:
+                response = client.request(node, job.part, "PUT", job.path, headers, small_body)
+            except BackendError:
+                continue
+            answer = Answer(response.status, response.headers, node)
+            response.drain_and_release()
+            if response.status >= 500:
+                last = answer
+                continue
+            return slot, None, node, answer
+        headers["Expect"] = "100-continue"
         try:
             conn, early = client.open_put(node, job.part, job.path, headers)
         except BackendError:
@@ -89,22 +104,7 @@ def _connect_slot(job: PutJob, slot: int, small_body: bytes | None):
                 last = answer
                 continue
             return slot, None, node, answer
-        if small_body is None:
-            return slot, conn, node, None
-        try:
-            if small_body:
-                conn.send(small_body)
-            response = conn.read_response(client.node_timeout)
-        except BackendError:
-            client.record_error(node)
-            continue
-        answer = Answer(response.status, response.headers, node)
-        response.close()
-        client.note_status(node, response.status)
-        if response.status >= 500:
-            last = answer
-            continue
-        return slot, None, node, answer
+        return slot, conn, node, None
 
 
 def _sender(job: PutJob, writer: _Writer, chunked: bool) -> None:
@@ -142,7 +142,7 @@ def _sender(job: PutJob, writer: _Writer, chunked: bool) -> None:
         return
     writer.answer = Answer(response.status, response.headers, writer.node)
     job.client.note_status(writer.node, response.status)
-    response.close()
+    response.drain_and_release()
 
 
 def put_object(job: PutJob, read, content_length: int | None) -> list[Answer]:

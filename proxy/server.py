@@ -12,6 +12,7 @@ with the caller's identity already set in the environ (`brume.identity`).
 from __future__ import annotations
 
 import logging
+import time
 
 from webob import Request
 
@@ -31,6 +32,7 @@ INTERNAL_KEY = "brume.internal"
 AUTH_PATHS = frozenset({"/auth/v1.0", "/auth/v1.0/", "/auth/v1", "/auth/v1/"})
 VERSIONS = frozenset({"v1", "v1.0"})
 _UNSET = object()
+TOKEN_CACHE_SIZE = 10000
 
 
 class Target:
@@ -110,6 +112,7 @@ class ProxyApp:
         self.max_manifest_segments = proxy["max_manifest_segments"]
         self.max_manifest_size = proxy["max_manifest_size"]
         self.info_body = info.build_info(self)
+        self._tokens: dict = {}
 
     def __call__(self, environ, start_response):
         try:
@@ -138,7 +141,7 @@ class ProxyApp:
         if identity is _UNSET:
             token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
             if token:
-                identity = verify_token(token, self.token_secret)
+                identity = self.check_token(token)
                 if identity is None:
                     return error(401, "invalid or expired token")
             else:
@@ -157,6 +160,20 @@ class ProxyApp:
         if target.container is not None:
             return container_controller.handle(self, req, target)
         return account_controller.handle(self, req, target)
+
+    def check_token(self, token: str):
+        """verify_token, remembering tokens already verified until they expire."""
+        cached = self._tokens.get(token)
+        if cached is not None:
+            if cached.expires > time.time():
+                return cached
+            del self._tokens[token]
+        identity = verify_token(token, self.token_secret)
+        if identity is not None:
+            if len(self._tokens) >= TOKEN_CACHE_SIZE:
+                self._tokens.clear()
+            self._tokens[token] = identity
+        return identity
 
     @staticmethod
     def _check_names(target: Target) -> str | None:

@@ -247,3 +247,9 @@ def test_copy_and_copy_from(tester, cont):
         == 404
     assert tester("COPY", f"{cont}/src", headers={"Destination": "nodest"}).status_int == 412
     assert tester("GET", f"{cont}/d").status_int == 404
+
+
+def test_if_none_match_star_refuses_overwrite(tester, cont):
+    assert tester("PUT", f"{cont}/once", b"first", {"If-None-Match": "*"}).status_int == 201
+    assert tester("PUT", f"{cont}/once", b"second", {"If-None-Match": "*"}).status_int == 412
+    assert tester("GET", f"{cont}/once").body == b"first"
