@@ -7,6 +7,7 @@ Ring changes run last.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -20,6 +21,7 @@ from tests.durability.heal_support import (
     Reader,
     container_listings,
     device_root,
+    direct_request,
     hash_dir_files,
     heal,
     node_number,
@@ -62,6 +64,13 @@ def put_objects(conn, container: str, count: int, size: int = 100) -> dict[str, 
     for name, body in bodies.items():
         conn.put_object(container, name, body)
     return bodies
+
+
+def async_pendings(cluster, node: int) -> int:
+    spec = cluster.spec(node, "object")
+    status, _headers, body = direct_request(spec.ip, spec.port, "GET", "/recon/async")
+    assert status == 200
+    return json.loads(body)["async_pending"]
 
 
 def all_agree(cluster, account, container, names, status) -> bool:
@@ -123,7 +132,8 @@ def test_expired_object_leaves_get_then_listings(cluster, conn):
 def test_node_down_then_replicas_agree(cluster, conn):
     account = account_of(conn)
     before = put_objects(conn, "outage", 10)
-    victim = 2
+    # A node holding a replica of the container, so some container updates must wait.
+    victim = node_number(cluster, cluster.ring("container").get_nodes(account, "outage")[1][0])
     with cluster.node_down(victim):
         for name in list(before)[:4]:
             conn.delete_object("outage", name)
@@ -143,6 +153,13 @@ def test_node_down_then_replicas_agree(cluster, conn):
         assert on_primaries_only(cluster, account, "outage", name)
     for name, body in alive.items():
         assert conn.get_object("outage", name)[1] == body
+    # The container updates the stopped node missed wait as async pendings; the updater
+    # delivers them.
+    assert sum(async_pendings(cluster, n) for n in cluster.layout.nodes) > 0
+    run_pass(cluster, "object-updater")
+    assert sum(async_pendings(cluster, n) for n in cluster.layout.nodes) == 0
+    listings = container_listings(cluster, account, "outage")
+    assert all(row == (200, str(len(alive)), sorted(alive)) for row in listings), listings
 
 
 # ----- 2. bit rot in one replica
