@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from storage.allinone import lifecycle, processes, status
@@ -75,6 +76,9 @@ def one_line_errors(handler):
         except (CLIError, ConfigError) as exc:
             print(f"brume: {exc}", file=sys.stderr)
             return 1
+        except BrokenPipeError:  # `brume status | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
 
     return run
 

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from storage.allinone.layout import load_layout
+from storage.allinone import lifecycle
+from storage.allinone.layout import Layout, load_layout
 from tests.conftest import pick_ports
 from tests.integration.support import REPO_ROOT, brume, wait_until
 
@@ -101,9 +102,12 @@ def test_up_status_down_and_restart_keeps_data(data_dir):
 
 def test_up_names_the_server_that_fails(data_dir):
     args = up_args(data_dir)
-    brume("up", "--detach", *args)
-    brume("down", "--data-dir", data_dir)
-    layout = load_layout(data_dir)
+    layout = Layout(data_dir=data_dir, ip_prefix=args[args.index("--ip-prefix") + 1],
+                    storage_port=int(args[args.index("--storage-port") + 1]),
+                    proxy_port=int(args[args.index("--proxy-port") + 1]),
+                    image_port=int(args[args.index("--image-port") + 1]),
+                    compute_port=int(args[args.index("--compute-port") + 1]))
+    lifecycle.prepare(layout, lifecycle.runnable_specs(layout)[0])  # configs, no processes
     conf = layout.spec("container-3").conf_path
     with open(conf, encoding="utf-8") as handle:
         text = handle.read()

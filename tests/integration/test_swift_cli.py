@@ -6,8 +6,12 @@ import hashlib
 import os
 import shutil
 import subprocess
+import urllib.parse
 
 import pytest
+
+from tests.integration.httpraw import request
+from tests.integration.support import wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -95,5 +99,17 @@ def test_segmented_200mib_upload_and_download(cluster, name, tmp_path):
     src.unlink()
 
     swift(cluster, "delete", container, "big.bin")
-    remaining = swift(cluster, "list", f"{container}_segments").stdout.split()
-    assert remaining == []
+    token, url = cluster.auth()
+    for segment in segments:  # every segment went with its manifest
+        path = "/" + urllib.parse.quote(f"{container}_segments/{segment}")
+        assert request(url, "HEAD", {"X-Auth-Token": token}, path=path).status == 404
+
+    def listing_empty():
+        if swift(cluster, "list", f"{container}_segments").stdout.split() == []:
+            return True
+        for node in cluster.layout.nodes:  # late container updates are async pendings
+            cluster.run_daemon_once(node, "object-updater")
+        return False
+
+    wait_until(listing_empty, timeout=60, interval=0.5,
+               message="segment listing still shows deleted segments")
