@@ -8,7 +8,8 @@ import sqlite3
 
 import pytest
 
-from tests.compute.support import ComputeCluster, token, wait_until
+from compute import service_http
+from tests.compute.support import SERVICE_SECRET, ComputeCluster, token, wait_until
 
 ADMIN = token("admin", "admin", admin=True)
 
@@ -39,6 +40,11 @@ def attempted_hosts(cloud, server_id):
     return json.loads(row[0])
 
 
+def agent_instances(cloud, name):
+    """The agent's own view ({"instances", "building"}), asked with the service signature."""
+    return service_http.call(cloud.agent_urls[name], "GET", "/v1/instances", SERVICE_SECRET)
+
+
 def test_a_host_that_fails_the_build_is_retried_elsewhere(cloud):
     tok = token("retry")
     status, body = cloud.boot(tok, "retried", availability_zone="flaky")
@@ -60,8 +66,8 @@ def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud):
     assert os.path.isdir(os.path.join(instances, doomed))
 
     building = cloud.boot(tok, "mid-boot", availability_zone="slow")[1]["server"]["id"]
-    wait_until(lambda: cloud.server(ADMIN, building)["OS-EXT-STS:task_state"] == "spawning",
-               what="build dispatched")
+    wait_until(lambda: building in agent_instances(cloud, "hvslow")["building"],
+               what="build accepted by the agent")
     cloud.kill("hvslow")
 
     # Deleted while the agent is away: finishes locally.
@@ -90,8 +96,8 @@ def test_api_restart_loses_nothing(cloud):
     settled = cloud.boot(tok, "settled", availability_zone="flaky")[1]["server"]["id"]
     cloud.wait_status(tok, settled, "ACTIVE")
     in_flight = cloud.boot(tok, "in-flight", availability_zone="slow")[1]["server"]["id"]
-    wait_until(lambda: cloud.server(ADMIN, in_flight)["OS-EXT-STS:task_state"] == "spawning",
-               what="build dispatched")
+    wait_until(lambda: in_flight in agent_instances(cloud, "hvslow")["building"],
+               what="build accepted by the agent")
     cloud.kill("api")  # the agent's build_done is retried until the API is back
     cloud.start("api")
     assert cloud.server(tok, settled)["status"] == "ACTIVE"
