@@ -16,7 +16,9 @@ from tests.compute.support import (
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    cluster = ComputeCluster(str(tmp_path_factory.mktemp("compute")))
+    # A roomy heartbeat window: nothing here waits for a host to go down.
+    cluster = ComputeCluster(str(tmp_path_factory.mktemp("compute")),
+                             api={"heartbeat_window": 10.0})
     try:
         cluster.add_agent("hv1")
         cluster.add_agent("hv2")
