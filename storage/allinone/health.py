@@ -17,6 +17,10 @@ from storage.allinone.layout import Layout, ProcessSpec
 class StartupError(Exception):
     """A process died or never became healthy; the message names it and shows its log."""
 
+    def __init__(self, message: str, spec: ProcessSpec | None = None):
+        super().__init__(message)
+        self.spec = spec
+
 
 def healthcheck(ip: str, port: int, timeout: float = 1.0) -> bool:
     conn = http.client.HTTPConnection(ip, port, timeout=timeout)
@@ -52,7 +56,9 @@ def wait_healthy(
         for name, (spec, proc) in list(pending.items()):
             code = proc.poll()
             if code is not None:
-                raise StartupError(describe_failure(layout, spec, f"exited with code {code}"))
+                raise StartupError(
+                    describe_failure(layout, spec, f"exited with code {code}"), spec
+                )
             if spec.port is None:
                 if time.monotonic() - first_seen >= settle:
                     del pending[name]
@@ -65,6 +71,7 @@ def wait_healthy(
             raise StartupError(
                 describe_failure(
                     layout, spec, f"did not answer {spec.endpoint}/healthcheck in {timeout:.0f}s"
-                )
+                ),
+                spec,
             )
         time.sleep(0.05)

@@ -112,17 +112,36 @@ def start_specs(
 
 
 def start_all(
-    layout: Layout, specs: list[ProcessSpec], timeout: float = 30.0
+    layout: Layout, specs: list[ProcessSpec], timeout: float = 30.0, agent_fallback=None,
 ) -> dict[str, tuple[ProcessSpec, subprocess.Popen]]:
-    """Start the whole cluster; on failure stop everything started and re-raise."""
+    """Start the whole cluster; on failure stop everything started and re-raise.
+
+    `agent_fallback()`, when given, is called once if a compute agent fails to start (e.g.
+    its hypervisor driver is unusable here); it reconfigures the agents and returns a note,
+    and the agents are started again.
+    """
     first = [s for s in specs if s.kind not in SECOND_WAVE_KINDS]
     second = [s for s in specs if s.kind in SECOND_WAVE_KINDS]
     started: dict[str, tuple[ProcessSpec, subprocess.Popen]] = {}
+
+    def start_wave(wave):
+        for spec in wave:
+            started[spec.name] = (spec, processes.start(layout, spec))
+        wait_healthy(layout, {s.name: started[s.name] for s in wave}, timeout=timeout)
+
     try:
-        for wave in (first, second):
-            for spec in wave:
-                started[spec.name] = (spec, processes.start(layout, spec))
-            wait_healthy(layout, {s.name: started[s.name] for s in wave}, timeout=timeout)
+        start_wave(first)
+        try:
+            start_wave(second)
+        except StartupError as exc:
+            if agent_fallback is None or exc.spec is None or exc.spec.kind != "agent":
+                raise
+            agents = [s for s in second if s.kind == "agent"]
+            processes.stop(layout, agents, timeout=5,
+                           children={s.name: started[s.name][1] for s in agents
+                                     if s.name in started})
+            agent_fallback(str(exc))
+            start_wave(agents)
     except BaseException:
         processes.stop(
             layout, [s for s, _ in started.values()], timeout=5,
@@ -130,6 +149,22 @@ def start_all(
         )
         raise
     return started
+
+
+def agent_fallback_to_test_driver(layout: Layout, specs: list[ProcessSpec], say):
+    """A fallback for start_all: point the agents at libvirt's test driver, say why."""
+    agents = [s for s in specs if s.kind == "agent"]
+
+    def fallback(reason: str) -> None:
+        first_line = reason.splitlines()[0]
+        last_line = reason.strip().splitlines()[-1].strip()
+        say(f"note: {first_line}: {last_line}")
+        say(f"note: compute agents fall back to the test driver ({hypervisor.TEST_URI}); "
+            "servers will not run real VMs")
+        for spec in agents:
+            configs.set_option_anywhere(spec.conf_path, "libvirt_uri", hypervisor.TEST_URI)
+
+    return fallback
 
 
 def apply_driver_choice(layout: Layout, specs: list[ProcessSpec]) -> list[str]:

@@ -142,7 +142,11 @@ def cmd_up(args) -> int:
         notes += lifecycle.apply_driver_choice(layout, specs)
         for note in notes:
             say(f"note: {note}")
-        started = lifecycle.start_all(layout, specs, timeout=args.timeout)
+        fallback = None
+        if not layout.test_driver:
+            fallback = lifecycle.agent_fallback_to_test_driver(layout, specs, say)
+        started = lifecycle.start_all(layout, specs, timeout=args.timeout,
+                                      agent_fallback=fallback)
     except StartupError as exc:
         say(f"brume: cluster failed to start: {exc}")
         return 1
