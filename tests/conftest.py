@@ -76,14 +76,19 @@ def stop_cluster(handle) -> None:
     brume("down", "--data-dir", handle.data_dir, "--timeout", "10", check=False)
 
 
+_session_cluster = []  # the session fixture's handle, once started
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     """The session's all-in-one cluster (see module docstring)."""
     data_dir = str(tmp_path_factory.mktemp("brume-cluster"))
     handle = start_cluster(data_dir)
+    _session_cluster.append(handle)
     try:
         yield handle
     finally:
+        _session_cluster.clear()
         stop_cluster(handle)
         if os.environ.get("BRUME_KEEP_TEST_CLUSTER") != "1":
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -91,9 +96,12 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _cluster_healthy(request):
-    """Before each cluster test, restart any process a previous test left dead."""
-    if request.node.get_closest_marker("cluster") is not None and "cluster" in (
-        request.fixturenames
-    ):
-        request.getfixturevalue("cluster").ensure_all_running()
+    """Before each test using the session cluster, restart what a previous test left dead.
+
+    Only the session fixture's cluster is touched: a module that overrides `cluster` with a
+    private one (e.g. with its daemon loops stopped on purpose) is left as it is.
+    """
+    if "cluster" in request.fixturenames and _session_cluster:
+        if request.getfixturevalue("cluster") is _session_cluster[0]:
+            _session_cluster[0].ensure_all_running()
     yield
