@@ -13,10 +13,10 @@ A partition that held data before this rebalance has at most one replica moved w
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 
 import numpy as np
 
+from ring.candidates import CandidatePool
 from ring.devices import RingError
 from ring.dispersion import well_dispersed
 from ring.topology import DEVICE_LEVEL, ROOT, Topology
@@ -50,9 +50,7 @@ class Rebalancer:
         self._py_rng = random.Random(int(rng.integers(1 << 62)))
         self.paths = topo.dev_path
         self.count = self._node_totals()
-        self._cand_order: np.ndarray | None = None
-        self._cand_bounds: dict[int, tuple[int, int]] = {}
-        self._cands: dict[int, list] = {}
+        self.candidates = CandidatePool(assign, sorted(self.paths), rng)
 
     # ------------------------------------------------------------------ bookkeeping
     def _node_totals(self) -> list[int]:
@@ -224,6 +222,9 @@ class Rebalancer:
         if worst < 0:
             worst = ROOT
         victim = self._crowded_replica(worst, devs, counts)
+        if victim < 0:
+            self._note_move(part)
+            return
         r = devs.index(victim)
         rest = list(devs)
         rest[r] = -1
@@ -264,59 +265,9 @@ class Rebalancer:
         return best
 
     # ------------------------------------------------------------------ phase 3: balance
-    def _candidate_state(self, dev_id: int) -> list:
-        """[shuffled partitions once held by the device, cursor]; built on first use."""
-        state = self._cands.get(dev_id)
-        if state is None:
-            if self._cand_order is None:
-                flat = self.assign.ravel()
-                if flat.size and 0 <= flat.min() and flat.max() < 0xFFFF:
-                    flat = flat.astype(np.uint16)  # radix sort
-                self._cand_order = np.argsort(flat, kind="stable")
-                sorted_ids = flat[self._cand_order]
-                ids = np.array(sorted(self.paths), dtype=flat.dtype)
-                lo = np.searchsorted(sorted_ids, ids, side="left")
-                hi = np.searchsorted(sorted_ids, ids, side="right")
-                self._cand_bounds = {
-                    int(i): (int(a), int(b)) for i, a, b in zip(ids, lo, hi, strict=True)
-                }
-            a, b = self._cand_bounds.get(dev_id, (0, 0))
-            parts = self._cand_order[a:b] % self.parts
-            state = [self.rng.permutation(parts).tolist(), 0]
-            self._cands[dev_id] = state
-        return state
-
-    def _candidates(self, dev_id: int, consume: bool) -> Iterator[int]:
-        """Partitions the device holds, in shuffled order. With `consume`, each is offered
-        once per balancing pass; otherwise the scan starts over (for trial moves)."""
-        state = self._candidate_state(dev_id)
-        items = state[0]
-        pos = state[1] if consume else 0
-        assign = self.assign
-        while pos < len(items):
-            part = items[pos]
-            pos += 1
-            if consume:
-                state[1] = pos
-            if dev_id in assign[:, part]:
-                yield part
-
-    def _rewind(self, dev_ids: list[int], done: set[int]) -> None:
-        """Rescan the given devices' partitions (once per balancing step each)."""
-        for dev_id in dev_ids:
-            if dev_id in done:
-                continue
-            done.add(dev_id)
-            parts = np.nonzero((self.assign == dev_id).any(axis=0))[0]
-            self._cands[dev_id] = [self.rng.permutation(parts).tolist(), 0]
-
-    def _reset_candidates(self) -> None:
-        self._cand_order = None
-        self._cands = {}
-
     def balance(self) -> None:
         for strict in (True, False, True):
-            self._reset_candidates()
+            self.candidates.reset()
             for node in self.topo.nodes_top_down:
                 if self.topo.level[node] < DEVICE_LEVEL and len(self.topo.children[node]) > 1:
                     self._balance_node(node, strict)
@@ -350,7 +301,7 @@ class Rebalancer:
             # and the next round refills it (a two-step chain through another domain).
             for child in kids:
                 if count[child] >= target[child]:
-                    self._rewind(topo.devices_under(child), rewound)
+                    self.candidates.rescan(topo.devices_under(child), rewound)
             for wanting in under:
                 if hops_left <= 0:
                     return
@@ -398,7 +349,7 @@ class Rebalancer:
         moved = 0
         for dev_id in devices:
             leaf = topo.dev_node[dev_id]
-            for part in self._candidates(dev_id, consume=limit is None):
+            for part in self.candidates.offer(dev_id, consume=limit is None):
                 if count[leaf] <= target[leaf] - slack:
                     break
                 if stop_at_target and count[source_node] <= target[source_node]:
