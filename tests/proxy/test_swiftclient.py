@@ -104,3 +104,30 @@ def test_cli_reports_auth_failure(proxy_url):
     result = swift_cli(proxy_url, "list", key="wrong")
     assert result.returncode != 0
     assert "401" in result.stderr or "Unauthorized" in result.stderr
+
+
+def test_cli_stat_post_capabilities_copy(proxy_url, tmp_path):
+    assert swift_cli(proxy_url, "post", "cli-misc").returncode == 0
+    posted = swift_cli(proxy_url, "post", "-r", "test2:tester2", "-m", "color:red", "cli-misc")
+    assert posted.returncode == 0, posted.stderr
+    stat = swift_cli(proxy_url, "stat", "cli-misc")
+    assert "Read ACL: test2:tester2" in stat.stdout and "Meta Color: red" in stat.stdout
+    account = swift_cli(proxy_url, "stat")
+    assert account.returncode == 0 and "Account: AUTH_test" in account.stdout
+    caps = swift_cli(proxy_url, "capabilities")
+    assert caps.returncode == 0 and "slo" in caps.stdout and "max_file_size" in caps.stdout
+    (tmp_path / "f.txt").write_text("copy source")
+    up = swift_cli(proxy_url, "upload", "cli-misc", "f.txt", "--object-name", "f.txt",
+                   cwd=tmp_path)
+    assert up.returncode == 0, up.stderr
+    copied = swift_cli(proxy_url, "copy", "-d", "/cli-misc/g.txt", "cli-misc", "f.txt")
+    assert copied.returncode == 0, copied.stderr
+    conn = swift.Connection(f"{proxy_url}/auth/v1.0", "test2:tester2", "testing2")
+    test_url = conn.get_auth()[0].replace("AUTH_test2", "AUTH_test")
+    conn2 = swift.Connection(preauthurl=test_url, preauthtoken=conn.get_auth()[1])
+    assert conn2.get_object("cli-misc", "g.txt")[1] == b"copy source"
+    with pytest.raises(ClientException) as excinfo:
+        conn2.put_object("cli-misc", "x", b"no write acl")
+    assert excinfo.value.http_status == 403
+    assert swift_cli(proxy_url, "delete", "cli-misc").returncode == 0
+    assert "cli-misc" not in swift_cli(proxy_url, "list").stdout.split()
