@@ -109,11 +109,11 @@ def _read_file(path: str) -> bytes:
 
 
 def _write_atomic(path: str, data: bytes) -> None:
+    """Replace a cache file by rename. No fsync: after a crash a lost or stale cache is at worst
+    recomputed (dirty suffixes are re-read from `hashes.invalid`, itself only appended)."""
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -155,7 +155,8 @@ def get_hashes(
         cached = read_cached_hashes(partition_dir)
     dirty = {line for line in invalid_raw.decode(errors="replace").split() if line}
     dirty.update(recalculate)
-    full_at = cached.pop(FULL_KEY, 0) if cached else 0
+    was_cached = cached is not None
+    full_at = cached.pop(FULL_KEY, 0) if cached is not None else 0
     if full_rehash_age is not None and time.time() - full_at > full_rehash_age:
         force_full = True
     if cached is None or force_full:
@@ -169,6 +170,8 @@ def get_hashes(
     for suffix in dirty:
         cached[suffix] = hash_suffix(os.path.join(partition_dir, suffix), reclaim_age)
     hashes = {s: h for s, h in cached.items() if h is not None}
+    if not dirty and not invalid_raw and was_cached:
+        return hashes  # nothing changed: no rewrite
     with partition_lock(partition_dir):
         if os.path.isdir(partition_dir):
             record = {**hashes, FULL_KEY: full_at}
