@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import hashlib
 import os
 import time
 import uuid
@@ -45,8 +44,9 @@ from storage.object_metadata import (
     MetadataError,
     read_layout,
     read_layout_fd,
-    write_metadata_fd,
 )
+from storage.object_reader import CHUNK_SIZE, BodyMismatch, BodyReader
+from storage.object_writer import DiskFileWriter, fsync_dir
 from storage.ondisk_files import (
     OnDiskFiles,
     cleanup_ondisk_files,
@@ -58,7 +58,12 @@ from storage.ondisk_files import (
 )
 from storage.timestamp import Timestamp
 
-CHUNK_SIZE = 65536
+# Re-exported: the disk layer's whole API is importable from this module.
+__all__ = [
+    "CHUNK_SIZE", "BodyMismatch", "BodyReader", "DiskFile", "DiskFileDeleted", "DiskFileError",
+    "DiskFileExpired", "DiskFileManager", "DiskFileNotFound", "DiskFileQuarantined",
+    "DiskFileWriter", "FileLayout", "OnDiskFiles", "fsync_dir", "is_expired", "merge_metadata",
+]
 HASHES_INVALID = "hashes.invalid"
 PARTITION_LOCK = ".lock"
 # Metadata keys a .meta (POST) replaces on top of the .data's metadata.
@@ -95,18 +100,6 @@ class DiskFileExpired(DiskFileNotFound):
 
 class DiskFileQuarantined(DiskFileNotFound):
     """The object's files were corrupt and have been moved to quarantine."""
-
-
-class BodyMismatch(DiskFileError):
-    """Raised inside a GET body iterator when the bytes do not match the stored ETag."""
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def merge_metadata(data_metadata: dict, meta_metadata: dict | None) -> dict:
@@ -330,6 +323,7 @@ class DiskFile:
         self._fd: int | None = None
         self.metadata: dict = {}
         self.data_metadata: dict = {}
+        self.layout: FileLayout | None = None
         self.data_file: str | None = None
 
     # ---- state ----
@@ -377,6 +371,7 @@ class DiskFile:
         self._fd = fd
         self.data_file = data_path
         self.data_metadata = layout.metadata
+        self.layout = layout
         self.metadata = merge_metadata(layout.metadata, meta_metadata)
 
     @property
@@ -443,132 +438,6 @@ class DiskFile:
         self.manager.invalidate_suffix(self.device, self.partition, self.suffix)
         self._listing = None
         return verdict
-
-
-class DiskFileWriter:
-    """Streams one new file to `<dev>/tmp/`, then commits it atomically into the hash dir.
-
-    Use as a context manager: leaving the block without `commit()` removes the temp file.
-    """
-
-    def __init__(self, diskfile: DiskFile):
-        self.diskfile = diskfile
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.bytes_written = 0
-        tmp_dir = diskfile.manager.tmp_dir(diskfile.device)
-        self.tmp_path = os.path.join(tmp_dir, f".{uuid.uuid4().hex}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-        try:
-            self.fd = os.open(self.tmp_path, flags, 0o644)
-        except FileNotFoundError:
-            os.makedirs(tmp_dir, exist_ok=True)
-            self.fd = os.open(self.tmp_path, flags, 0o644)
-        self.committed = False
-
-    def __enter__(self) -> DiskFileWriter:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if not self.committed:
-            self.abort()
-
-    def write(self, chunk: bytes) -> None:
-        self.md5.update(chunk)
-        view = memoryview(chunk)
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
-        self.bytes_written += len(chunk)
-
-    @property
-    def etag(self) -> str:
-        return self.md5.hexdigest()
-
-    def commit(self, metadata: dict, timestamp: Timestamp, ext: str) -> str:
-        """Attach metadata, fsync, rename to `<timestamp><ext>`, fsync the hash dir."""
-        return self.diskfile.manager.run_blocking(self._commit, metadata, timestamp, ext)
-
-    def _commit(self, metadata: dict, timestamp: Timestamp, ext: str) -> str:
-        write_metadata_fd(self.fd, metadata, self.bytes_written)
-        os.fsync(self.fd)
-        os.close(self.fd)
-        self.fd = None
-        hash_dir = self.diskfile.hash_dir
-        target = os.path.join(hash_dir, timestamp.normal + ext)
-        try:
-            os.rename(self.tmp_path, target)
-        except FileNotFoundError:
-            os.makedirs(hash_dir, exist_ok=True)
-            os.rename(self.tmp_path, target)
-        self.committed = True
-        fsync_dir(hash_dir)
-        return target
-
-    def abort(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.tmp_path)
-
-
-class BodyReader:
-    """Iterates a `.data` body in 64 KiB reads with bounded memory; closes the file at the end.
-
-    For a whole-object read with `verify`, the MD5 of the bytes is compared with the stored
-    ETag at the end: on mismatch the object is quarantined and `BodyMismatch` is raised, so
-    the response does not end cleanly. `ranges` is a list of (start, end_exclusive); for
-    multiple ranges use `iter_range` per range.
-    """
-
-    def __init__(self, diskfile: DiskFile, fd: int, ranges, verify: bool):
-        self.diskfile = diskfile
-        self.fd = fd
-        self.ranges = ranges
-        self.verify = verify and not ranges
-
-    def __iter__(self):
-        try:
-            if self.ranges:
-                for start, end in self.ranges:
-                    yield from self.iter_range(start, end)
-                return
-            yield from self._iter_whole()
-        finally:
-            self.close()
-
-    def iter_range(self, start: int, end: int):
-        offset = start
-        while offset < end:
-            chunk = os.pread(self.fd, min(CHUNK_SIZE, end - offset), offset)
-            if not chunk:
-                self._quarantine()
-                raise BodyMismatch(f"{self.diskfile.data_file}: body shorter than expected")
-            offset += len(chunk)
-            yield chunk
-
-    def _iter_whole(self):
-        length = self.diskfile.content_length
-        md5 = hashlib.md5(usedforsecurity=False) if self.verify else None
-        for chunk in self.iter_range(0, length) if length else ():
-            if md5 is not None:
-                md5.update(chunk)
-            yield chunk
-        if md5 is not None and md5.hexdigest() != self.diskfile.data_metadata.get("ETag"):
-            self._quarantine()
-            raise BodyMismatch(f"{self.diskfile.data_file}: MD5 does not match the ETag")
-
-    def _quarantine(self) -> None:
-        # Only while the bad file is still there: a newer write may have replaced it since.
-        if not os.path.exists(self.diskfile.data_file):
-            return
-        with contextlib.suppress(OSError, ValueError):
-            self.diskfile.manager.quarantine(self.diskfile.data_file)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
 
 def _call_directly(func, *args):

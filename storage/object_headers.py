@@ -4,8 +4,9 @@ Stored on PUT: `Content-Type`, the computed `ETag`, `Content-Length`, `X-Timesta
 object's `name`, every `X-Object-Meta-*` and `X-Object-Sysmeta-*` header, and the passthrough
 headers below. A POST (`.meta`) stores `X-Object-Meta-*` and `POST_HEADERS` only. Header names
 are stored title-cased (`X-Object-Meta-Color`), values as the WSGI strings given (so the
-exact header bytes come back). Every stored key except `name` is returned as a response
-header on GET/HEAD. Limits on user metadata count UTF-8 bytes (`check_user_metadata`).
+exact header bytes come back). Every stored key except `name` and `BLOCK_CRC_KEY` is
+returned as a response header on GET/HEAD. Limits on user metadata count UTF-8 bytes
+(`check_user_metadata`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 from storage.backend_common import HTTPError, is_ascii_digits
 from storage.conditional import http_date, last_modified_seconds
 from storage.constraints import check_metadata
+from storage.object_metadata import BLOCK_CRC_KEY
 
 USER_META_PREFIX = "x-object-meta-"
 SYSMETA_PREFIX = "x-object-sysmeta-"
@@ -30,7 +32,7 @@ POST_HEADERS = {
     "content-encoding": "Content-Encoding",
     "x-delete-at": "X-Delete-At",
 }
-NOT_RETURNED = frozenset({"name"})
+NOT_RETURNED = frozenset({"name", BLOCK_CRC_KEY})
 
 
 def canonical_name(header: str) -> str:

@@ -10,10 +10,14 @@ user metadata plus system metadata, so the packed dict is stored in one of two w
   `body_length`; for `.meta`/`.ts` files, which have no body, at offset 0) and the xattr holds a
   small msgpack *array* `[TRAILER_TAG, offset, length, md5-hex-of-packed-bytes]`.
 
-Both are written before the file is fsynced and renamed into place, so either way the file
-appears atomically with its metadata. Readers of a `.data` body must stop at its
-`Content-Length` (the trailer follows it). `MetadataError` means the metadata is missing or
-corrupt: callers quarantine the file.
+A `.data` file written by `storage.diskfile` also carries a table of CRC32s, one per
+`BLOCK_SIZE` block of the body, right after the body (big-endian u32 each); its metadata then
+holds `BLOCK_CRC_KEY` (the block size). Readers check every block before handing it out, so a
+flipped bit is caught before any byte of its block leaves the server, on whole and ranged reads
+alike. The layout of a `.data` is therefore: body | CRC table | metadata trailer (each part
+possibly empty). Both tables are written before the file is fsynced and renamed into place, so
+the file appears atomically with them. Readers of a body must stop at its `Content-Length`.
+`MetadataError` means the metadata is missing or corrupt: callers quarantine the file.
 """
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ import msgpack
 XATTR_NAME = "user.brume.metadata"
 INLINE_LIMIT = 2048
 TRAILER_TAG = "brume-trailer-v1"
+BLOCK_SIZE = 65536
+BLOCK_CRC_KEY = "Brume-Block-Crc32"  # metadata key (not a header); value: block size
+CRC_ENTRY_SIZE = 4
 
 
 class MetadataError(Exception):
@@ -39,10 +46,27 @@ class FileLayout:
     metadata: dict
     body_length: int
     trailer_length: int
+    crc_length: int = 0
 
     @property
     def expected_size(self) -> int:
-        return self.body_length + self.trailer_length
+        return self.body_length + self.crc_length + self.trailer_length
+
+    @property
+    def block_size(self) -> int:
+        """Size of the CRC-checked blocks; 0 when the file has no CRC table."""
+        return int(self.metadata[BLOCK_CRC_KEY]) if self.crc_length else 0
+
+
+def crc_table_length(metadata: dict, body_length: int) -> int:
+    """Bytes of the block CRC table that follows a body of `body_length` bytes."""
+    value = metadata.get(BLOCK_CRC_KEY)
+    if value is None:
+        return 0
+    if not (value.isascii() and value.isdigit()) or int(value) <= 0:
+        raise MetadataError(f"bad {BLOCK_CRC_KEY} in metadata: {value[:32]!r}")
+    block = int(value)
+    return CRC_ENTRY_SIZE * ((body_length + block - 1) // block)
 
 
 def pack_metadata(metadata: dict) -> bytes:
@@ -61,23 +85,24 @@ def unpack_metadata(raw: bytes) -> dict:
     return value
 
 
-def write_metadata_fd(fd: int, metadata: dict, body_length: int) -> None:
-    """Attach `metadata` to the open file `fd` whose body is `body_length` bytes long.
+def write_metadata_fd(fd: int, metadata: dict, trailer_offset: int) -> None:
+    """Attach `metadata` to the open file `fd`; a trailer would start at `trailer_offset`.
 
-    Must be called before the file is fsynced and renamed into place.
+    `trailer_offset` is where the file's content ends: the body length, plus the CRC table
+    when there is one. Must be called before the file is fsynced and renamed into place.
     """
     packed = pack_metadata(metadata)
     if len(packed) <= INLINE_LIMIT:
         os.setxattr(fd, XATTR_NAME, packed)
         return
     view = memoryview(packed)
-    offset = body_length
+    offset = trailer_offset
     while view:
         written = os.pwrite(fd, view, offset)
         view = view[written:]
         offset += written
     checksum = hashlib.md5(packed, usedforsecurity=False).hexdigest()
-    pointer = msgpack.packb([TRAILER_TAG, body_length, len(packed), checksum])
+    pointer = msgpack.packb([TRAILER_TAG, trailer_offset, len(packed), checksum])
     os.setxattr(fd, XATTR_NAME, pointer)
 
 
@@ -97,7 +122,10 @@ def read_layout_fd(fd: int, has_body: bool = True) -> FileLayout:
         raise MetadataError(f"undecodable metadata xattr: {type(exc).__name__}") from None
     if isinstance(value, dict):
         metadata = unpack_metadata(raw)
-        return FileLayout(metadata, _body_length(metadata) if has_body else 0, 0)
+        if not has_body:
+            return FileLayout(metadata, 0, 0)
+        body_length = _body_length(metadata)
+        return FileLayout(metadata, body_length, 0, crc_table_length(metadata, body_length))
     if not (
         isinstance(value, list)
         and len(value) == 4
@@ -116,9 +144,10 @@ def read_layout_fd(fd: int, has_body: bool = True) -> FileLayout:
         raise MetadataError("metadata trailer fails its checksum")
     metadata = unpack_metadata(packed)
     body_length = _body_length(metadata) if has_body else 0
-    if body_length != offset:
+    crc_length = crc_table_length(metadata, body_length) if has_body else 0
+    if body_length + crc_length != offset:
         raise MetadataError("metadata trailer offset does not match Content-Length")
-    return FileLayout(metadata, body_length, length)
+    return FileLayout(metadata, body_length, length, crc_length)
 
 
 def _body_length(metadata: dict) -> int:

@@ -90,7 +90,8 @@ def test_small_metadata_is_inline(manager):
     _, path = put(manager, b"abc")
     layout = read_layout(path)
     assert layout.trailer_length == 0
-    assert os.path.getsize(path) == 3
+    assert layout.crc_length == 4  # one CRC32 for the one block
+    assert os.path.getsize(path) == layout.expected_size == 7
     assert layout.metadata["Content-Length"] == "3"
 
 
@@ -238,7 +239,8 @@ def test_corrupt_body_cuts_whole_read_and_quarantines(manager):
     with pytest.raises(BodyMismatch):
         for chunk in opened.reader():
             got += chunk
-    assert len(got) == len(body)  # every byte went out, but the end is not clean
+    # good blocks before the bad one went out (one held back for the MD5), the bad one never
+    assert bytes(got) == body[:65536]
     assert not os.path.exists(df.hash_dir)
     quarantined = os.path.join(manager.devices_root, "sda", "quarantined", "objects", df.hash)
     assert os.path.isdir(quarantined)
@@ -279,3 +281,42 @@ def test_corrupt_read_does_not_quarantine_a_newer_replacement(manager):
         b"".join(opened.reader())
     fresh = manager.diskfile("sda", "3", "a", "c", "o").open()
     assert b"".join(fresh.reader()) == b"new body"
+
+
+@pytest.mark.parametrize("flip_at", [0, 65535, 65536, 199_999])
+def test_no_wrong_byte_ever_leaves_a_reader(manager, flip_at):
+    """Whole and ranged reads stop before the corrupt block; what came out is all correct."""
+    body = os.urandom(200_000)
+    for start, end in [(0, 200_000), (100, 70_000), (65_000, 200_000), (199_990, 200_000)]:
+        df, path = put(manager, body, ts=stamp())
+        with open(path, "r+b") as handle:
+            handle.seek(flip_at)
+            handle.write(bytes([body[flip_at] ^ 0x01]))
+        opened = manager.diskfile("sda", "3", "a", "c", "o").open()
+        ranges = None if (start, end) == (0, 200_000) else [(start, end)]
+        got = bytearray()
+        try:
+            for chunk in opened.reader(ranges=ranges):
+                got += chunk
+            assert not start <= flip_at < end or flip_at // 65536 not in range(
+                start // 65536, (end - 1) // 65536 + 1)
+        except BodyMismatch:
+            assert not os.path.exists(df.hash_dir)
+        assert bytes(got) == body[start:start + len(got)]
+
+
+def test_block_crcs_cover_chunks_of_any_size(manager):
+    body = os.urandom(3 * 65536 + 17)
+    df = manager.diskfile("sda", "3", "a", "c", "odd")
+    ts = stamp()
+    with df.writer() as writer:
+        for i in range(0, len(body), 1000):
+            writer.write(body[i:i + 1000])
+        path = writer.commit({"X-Timestamp": ts.normal, "Content-Length": str(len(body)),
+                              "ETag": writer.etag}, ts, ".data")
+    layout = read_layout(path)
+    assert layout.crc_length == 16 and layout.block_size == 65536
+    opened = manager.diskfile("sda", "3", "a", "c", "odd").open()
+    assert b"".join(opened.reader()) == body
+    opened = manager.diskfile("sda", "3", "a", "c", "odd").open()
+    assert b"".join(opened.reader(ranges=[(65530, 196610)])) == body[65530:196610]

@@ -67,14 +67,16 @@ def test_corrupt_object_get_is_cut_and_quarantined(served):
     [data] = [f for f in object_files(env) if f.endswith(".data")]
     path = os.path.join(env.devices, "sda", data)
     with open(path, "r+b") as handle:
-        handle.seek(1000)
-        handle.write(bytes([body[1000] ^ 0xFF]))
+        handle.seek(150_000)
+        handle.write(bytes([body[150_000] ^ 0xFF]))
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request("GET", "/sda/1/a/c/o")
     resp = conn.getresponse()
     assert resp.status == 200
-    with pytest.raises((http.client.IncompleteRead, ConnectionError)):
+    with pytest.raises(http.client.IncompleteRead) as info:
         resp.read()
+    assert info.value.partial == body[:len(info.value.partial)]  # no wrong byte went out
+    assert len(info.value.partial) <= 131072
     conn.close()
     assert wait_until(lambda: not os.path.exists(os.path.dirname(path)))
     quarantined = os.path.join(env.devices, "sda", "quarantined", "objects")
@@ -105,3 +107,22 @@ def test_client_disconnect_mid_put_leaves_nothing(served):
     assert wait_until(lambda: os.listdir(tmp_dir) == [])
     assert object_files(env) == []
     assert env.request("/sda/1/a/c/o").status_int == 404
+
+
+def test_corrupt_first_block_is_an_error_not_bytes(served):
+    env, port = served
+    body = os.urandom(1000)
+    assert env.put(body=body).status_int == 201
+    [data] = [f for f in object_files(env) if f.endswith(".data")]
+    path = os.path.join(env.devices, "sda", data)
+    with open(path, "r+b") as handle:
+        handle.write(bytes([body[0] ^ 0xFF]))
+    for headers in ({}, {"Range": "bytes=500-600"}):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/sda/1/a/c/o", headers=headers)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        assert resp.status in (404, 500)
+        assert body[500:600] not in payload and body[1:200] not in payload
+    assert not os.path.exists(os.path.dirname(path))
