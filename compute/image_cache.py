@@ -27,7 +27,15 @@ CHUNK = 1024 * 1024
 
 
 class ImageFetchError(Exception):
-    """The image could not be pulled or did not verify; the message is a server fault."""
+    """The image could not be pulled or did not verify; the message is a server fault.
+
+    `retry` is False when another host would fail the same way (the stored bytes do not
+    match the image's size or checksum), so the build is not rescheduled.
+    """
+
+    def __init__(self, message: str, retry: bool = True):
+        super().__init__(message)
+        self.retry = retry
 
 
 StreamOpener = Callable[[dict], Iterable[bytes]]
@@ -85,7 +93,8 @@ class ImageCache:
         expected_size = image_meta.get("size")
         expected_md5 = image_meta.get("checksum")
         if expected_size is None or not expected_md5:
-            raise ImageFetchError(f"image {image_id} has no size/checksum: is it active?")
+            raise ImageFetchError(f"image {image_id} has no size/checksum: is it active?",
+                                  retry=False)
         tmp = f"{path}.part-{os.getpid()}-{threading.get_ident()}"
         digest = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -102,12 +111,12 @@ class ImageCache:
             if size != expected_size:
                 raise ImageFetchError(
                     f"image {image_id} size mismatch: expected {expected_size} bytes, "
-                    f"got {size}{'+' if size > expected_size else ''}"
+                    f"got {size}{'+' if size > expected_size else ''}", retry=False,
                 )
             if digest.hexdigest() != expected_md5:
                 raise ImageFetchError(
                     f"image {image_id} checksum mismatch: expected {expected_md5}, "
-                    f"got {digest.hexdigest()}"
+                    f"got {digest.hexdigest()}", retry=False,
                 )
             os.replace(tmp, path)
         except ImageFetchError:

@@ -15,6 +15,7 @@ import os
 import stat
 
 from compute.domain_xml import DomainSpec, render_domain_xml
+from compute.driver import DriverError
 from compute.files import write_atomic
 from compute.image_cache import ImageCache, ImageFetchError
 from compute.image_source import ImageSource, ImageSourceError, ServiceToken
@@ -24,8 +25,12 @@ IMAGES_FILE = "images.json"
 DEFAULT_CMDLINE = "console=ttyS0"
 
 
-class GuestBuildError(Exception):
+class GuestBuildError(DriverError):
     """The guest could not be prepared; the message is the server's fault message."""
+
+    def __init__(self, message: str, retry: bool = True):
+        super().__init__(message)
+        self.retry = retry
 
 
 def others_can_reach(path: str) -> bool:
@@ -67,7 +72,7 @@ class QemuGuestBuilder:
         try:
             return self.cache.fetch(image_meta)
         except ImageFetchError as exc:
-            raise GuestBuildError(str(exc)) from None
+            raise GuestBuildError(str(exc), retry=exc.retry) from None
 
     def _meta(self, image_id: str) -> dict:
         try:
@@ -75,7 +80,7 @@ class QemuGuestBuilder:
         except ImageSourceError as exc:
             raise GuestBuildError(str(exc)) from None
         if meta.get("status") != "active":
-            raise GuestBuildError(f"image {image_id} is not active")
+            raise GuestBuildError(f"image {image_id} is not active", retry=False)
         return meta
 
     def prepare(self, instance: dict, image_meta: dict, flavor: dict, instance_dir: str) -> str:
@@ -97,7 +102,7 @@ class QemuGuestBuilder:
                 instance_dir,
             )
         except DiskError as exc:
-            raise GuestBuildError(str(exc)) from None
+            raise GuestBuildError(str(exc), retry=False) from None
         cmdline = image_meta.get("os_command_line") or (
             f"{DEFAULT_CMDLINE} root=/dev/vda" if kernel else DEFAULT_CMDLINE
         )

@@ -1,0 +1,144 @@
+"""Real VMs under libvirt + QEMU (TCG): the demo image pulled, cached, booted and powered.
+
+Every test runs against one `brume up` cluster whose agents use qemu:///system (hv2 disabled,
+so every server lands on hv1 and shares its image cache). Boots take ~8 s of guest time
+under TCG; the deadlines are generous for busy CI machines.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from compute.demo_image import DEMO_BOOT_LINE
+from tests.integration.support import wait_until
+
+pytestmark = pytest.mark.qemu
+
+BOOT_TIMEOUT = 90.0
+
+
+def _boot_and_wait(cloud, name: str, image_id: str) -> str:
+    server_id = cloud.boot(name, image_id)
+    cloud.wait_status(server_id, "ACTIVE", timeout=BOOT_TIMEOUT)
+    cloud.wait_console_count(server_id, DEMO_BOOT_LINE, 1, timeout=BOOT_TIMEOUT)
+    return server_id
+
+
+def test_demo_image_boots_stops_starts_reboots_and_deletes(vm_cloud, demo_image):
+    image_id = demo_image["id"]
+    server_id = _boot_and_wait(vm_cloud, "demo-lifecycle", image_id)
+    domain = vm_cloud.libvirt.lookupByUUIDString(server_id)
+    assert domain.isActive()
+    status, diagnostics = vm_cloud.api("GET", f"/servers/{server_id}/diagnostics")
+    assert status == 200, diagnostics
+    assert diagnostics["cpu_time_ns"] > 0 and diagnostics["memory_kb"] == 128 * 1024
+
+    vm_cloud.action(server_id, {"os-stop": None})
+    vm_cloud.wait_status(server_id, "SHUTOFF", timeout=60)
+    assert not domain.isActive()
+
+    vm_cloud.action(server_id, {"os-start": None})
+    vm_cloud.wait_status(server_id, "ACTIVE", timeout=60)
+    vm_cloud.wait_console_count(server_id, DEMO_BOOT_LINE, 2, timeout=BOOT_TIMEOUT)
+
+    vm_cloud.action(server_id, {"reboot": {"type": "SOFT"}})
+    vm_cloud.wait_status(server_id, "ACTIVE", timeout=60)
+    vm_cloud.wait_console_count(server_id, DEMO_BOOT_LINE, 3, timeout=BOOT_TIMEOUT)
+
+    instance_dir = vm_cloud.instance_dir(server_id)
+    assert os.path.isdir(instance_dir)
+    vm_cloud.delete(server_id)
+    assert not vm_cloud.domain_exists(server_id)
+    assert not os.path.exists(instance_dir)
+    assert os.path.isfile(vm_cloud.cached_path(image_id))  # the cached base stays
+
+
+def test_second_server_from_a_cached_image_downloads_nothing(vm_cloud, demo_image):
+    image_id = demo_image["id"]
+    if not os.path.exists(vm_cloud.cached_path(image_id)):
+        vm_cloud.delete(_boot_and_wait(vm_cloud, "demo-warm", image_id))
+    assert vm_cloud.downloads(image_id) == 1
+    server_id = _boot_and_wait(vm_cloud, "demo-second", image_id)
+    try:
+        assert vm_cloud.downloads(image_id) == 1
+    finally:
+        vm_cloud.delete(server_id)
+
+
+def test_server_with_markup_in_its_name_boots_and_keeps_it(vm_cloud, demo_image):
+    name = '<vm & "x">'
+    server_id = _boot_and_wait(vm_cloud, name, demo_image["id"])
+    try:
+        assert vm_cloud.server(server_id)["name"] == name
+        status, listing = vm_cloud.api("GET", "/servers?name=%3Cvm")
+        assert status == 200 and name in [s["name"] for s in listing["servers"]]
+        xml = vm_cloud.libvirt.lookupByUUIDString(server_id).XMLDesc(0)
+        assert ET.fromstring(xml).findtext("title") == name
+    finally:
+        vm_cloud.delete(server_id)
+
+
+def test_image_whose_bytes_do_not_match_its_checksum_fails_the_build(vm_cloud, tmp_path):
+    disk = str(tmp_path / "small.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"], check=True)
+    image = vm_cloud.upload(disk, "corrupted-later")
+    with open(disk, "rb") as handle:
+        good = handle.read()
+    # Same length, different bytes, written behind the image service's back.
+    vm_cloud.overwrite_image_object(image["id"], good[:-1] + bytes([good[-1] ^ 0xFF]))
+
+    server_id = vm_cloud.boot("corrupt", image["id"])
+    try:
+        server = vm_cloud.wait_status(server_id, "ERROR", timeout=60)
+        assert "checksum mismatch" in server["fault"]["message"], server["fault"]
+        assert vm_cloud.cache_leftovers(image["id"]) == []
+        assert vm_cloud.downloads(image["id"]) == 0
+        assert not vm_cloud.domain_exists(server_id)
+    finally:
+        vm_cloud.delete(server_id)
+
+
+def test_guest_that_powers_itself_off_is_reported_shutoff(vm_cloud, poweroff_image):
+    server_id = _boot_and_wait(vm_cloud, "demo-poweroff", poweroff_image["id"])
+    try:
+        server = vm_cloud.wait_status(server_id, "SHUTOFF", timeout=BOOT_TIMEOUT)
+        assert server["OS-EXT-STS:power_state"] == 4  # SHUTDOWN, as Nova reports it
+        assert "powering off by itself" in vm_cloud.console(server_id)
+        assert not vm_cloud.libvirt.lookupByUUIDString(server_id).isActive()
+    finally:
+        vm_cloud.delete(server_id)
+
+
+def test_two_concurrent_boots_of_an_uncached_image_download_it_once(vm_cloud, demo_image,
+                                                                   demo_files):
+    image = vm_cloud.upload(os.path.join(demo_files, "demo.qcow2"), "demo-copy")
+    assert vm_cloud.downloads(image["id"]) == 0
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def boot(name: str) -> None:
+        try:
+            ids.append(vm_cloud.boot(name, image["id"]))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=boot, args=(f"demo-twin-{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert not errors, errors
+        for server_id in ids:
+            vm_cloud.wait_status(server_id, "ACTIVE", timeout=BOOT_TIMEOUT)
+        for server_id in ids:
+            vm_cloud.wait_console_count(server_id, DEMO_BOOT_LINE, 1, timeout=BOOT_TIMEOUT)
+        assert vm_cloud.downloads(image["id"]) == 1
+        assert wait_until(lambda: os.path.isfile(vm_cloud.cached_path(image["id"])))
+    finally:
+        for server_id in ids:
+            vm_cloud.delete(server_id)
