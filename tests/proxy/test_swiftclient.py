@@ -131,3 +131,25 @@ def test_cli_stat_post_capabilities_copy(proxy_url, tmp_path):
     assert excinfo.value.http_status == 403
     assert swift_cli(proxy_url, "delete", "cli-misc").returncode == 0
     assert "cli-misc" not in swift_cli(proxy_url, "list").stdout.split()
+
+
+def test_content_type_guessed_when_client_sends_none(proxy_url):
+    import http.client
+    from urllib.parse import urlparse
+
+    conn = swift.Connection(f"{proxy_url}/auth/v1.0", "test:tester", "testing")
+    url, token = conn.get_auth()
+    conn.put_container("ctype")
+    parsed = urlparse(url)
+    raw = http.client.HTTPConnection(parsed.hostname, parsed.port)
+    for name, expected in (("pic.png", "image/png"), ("data.bin", "application/octet-stream")):
+        raw.putrequest("PUT", f"{parsed.path}/ctype/{name}", skip_accept_encoding=True)
+        raw.putheader("X-Auth-Token", token)
+        raw.putheader("Content-Length", "3")
+        raw.endheaders(b"abc")
+        response = raw.getresponse()
+        response.read()
+        assert response.status == 201
+        assert conn.head_object("ctype", name)["content-type"] == expected
+    conn.put_object("ctype", "given.txt", b"x", content_type="application/x-given")
+    assert conn.head_object("ctype", "given.txt")["content-type"] == "application/x-given"
