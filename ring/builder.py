@@ -68,6 +68,8 @@ class RingBuilder:
         self.part_power = part_power
         self.replicas = replicas
         self.min_part_hours = min_part_hours
+        if int(seed) < 0:
+            raise RingError("seed must be an integer >= 0")
         self.seed = int(seed)
         self.devs: list[Device | None] = []
         self.assign: np.ndarray | None = None
@@ -159,6 +161,8 @@ class RingBuilder:
     def rebalance(self, seed: int | None = None, now: float | None = None) -> dict:
         """Reassign partitions; returns stats (moved, moved_fraction, max_balance, ...)."""
         self.check_rebalance_possible()
+        if seed is not None and int(seed) < 0:
+            raise RingError("seed must be an integer >= 0")
         topo = Topology(self.devs)
         _, targets = topo.compute_targets(self.replicas, self.parts)
         now_hour = int((time.time() if now is None else now) // 3600)
