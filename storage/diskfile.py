@@ -6,8 +6,9 @@ Layout (see ARCHITECTURE.md):
 `<dev>/quarantined/objects/<hash>[-n]/`, and dirty suffixes appended to
 `<dev>/objects/<partition>/hashes.invalid` (under the partition's `.lock` flock).
 
-Every write goes temp file -> metadata (xattr or trailer, see `storage.object_metadata`) ->
-fsync -> rename into the hash dir -> fsync of the hash dir, then the directory's obsolete files
+Every write goes temp file -> body + block CRCs -> metadata (xattr or trailer, see
+`storage.object_metadata`) -> fsync -> rename into the hash dir -> fsync of the hash dir
+(`storage.object_writer`), then the directory's obsolete files
 are removed (`storage.ondisk_files`) and the suffix is marked dirty. Directories created on the
 way (hash, suffix, partition) are not fsynced one by one: on ext4 (this product's file system)
 the journal commits in order, so the hash dir's fsync also makes their creation durable.
@@ -21,14 +22,16 @@ Public API (used by the object server and the durability daemons):
   - `iter_partitions(device)`, `iter_suffixes(device, partition)`,
     `iter_hashes(device, partition, suffix)`, `iter_hash_dirs(device)`
   - `cleanup_ondisk_files(hash_dir, reclaim_age=None)` -> `OnDiskFiles` (live/obsolete)
-  - `read_metadata(path)`, `read_layout(path)` (metadata + body length + trailer length)
+  - `read_metadata(path)`, `read_layout(path)` (metadata, body / CRC table / trailer lengths)
   - `write_replicated(device, partition, hash, filename, metadata, chunks)` -> path
   - `invalidate_suffix(device, partition, suffix)`, `pop_invalid_suffixes(device, partition)`,
     `partition_lock(device, partition)`
   - `quarantine(path)` (a hash dir or a file in one) -> new path
 * `DiskFile`: `open()` (raises `DiskFileNotFound` / `DiskFileDeleted` / `DiskFileExpired`),
   `.metadata`, `.data_metadata`, `.timestamp`, `.data_timestamp`, `.content_length`,
-  `reader(...)`, `close()`, `ondisk()`, `writer()`, `write_metadata(md)`, `write_tombstone(md)`.
+  `reader(...)` (`storage.object_reader`: every block CRC-checked, `BodyMismatch` inside the
+  iterator on corruption), `close()`, `ondisk()`, `writer()`, `write_metadata(md)`,
+  `write_tombstone(md)`, `cleanup()`.
 """
 from __future__ import annotations
 
