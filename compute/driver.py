@@ -24,6 +24,7 @@ import libvirt
 
 from compute import states
 from compute.files import tail_lines, write_atomic
+from compute.guest_diagnostics import nova_diagnostics
 
 DOMAIN_PREFIX = "brume-"
 
@@ -266,6 +267,10 @@ class LibvirtDriver:
             "disks": [],
             "nics": [],
         }
+        try:  # plus Nova's flat keys: cpu0_time, memory, memory-actual, vda_read, ...
+            result.update(nova_diagnostics(domain))
+        except (libvirt.libvirtError, ET.ParseError):
+            pass
         try:
             tree = ET.fromstring(domain.XMLDesc(0))
         except (libvirt.libvirtError, ET.ParseError):

@@ -17,12 +17,15 @@ POWEROFF_AFTER = 15
 def vm_cloud(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("brume-qemu"))
     handle = start_qemu_cluster(data_dir)
+    cloud = None
     try:
         cloud = VmCloud(handle)
         cloud.disable_host("hv2")  # every server on hv1: one node, one image cache
         yield cloud
     finally:
         brume("down", "--data-dir", data_dir, "--timeout", "10", check=False)
+        if cloud is not None:
+            cloud.remove_leftover_domains()
         if os.environ.get("BRUME_KEEP_TEST_CLUSTER") != "1":
             shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -14,17 +14,38 @@ import json
 import os
 import random
 import signal
+import urllib.error
 import urllib.parse
+import urllib.request
 
 import libvirt
 
-from tests.compute.support import http
 from tests.conftest import pick_ports
 from tests.integration.support import ClusterHandle, brume, wait_until
 
 QEMU_URI = "qemu:///system"
 USER = "test:tester"
 AGENT_TEST_OPTIONS = {"stop_timeout": "20", "sync_interval": "1", "heartbeat_interval": "2"}
+
+
+def http(method: str, url: str, token: str | None = None, body=None, raw: bytes | None = None,
+         headers: dict | None = None, timeout: float = 120.0):
+    """(status, decoded JSON body or None)."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if token:
+        request.add_header("X-Auth-Token", token)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, payload = exc.code, exc.read()
+    try:
+        return status, (json.loads(payload) if payload else None)
+    except ValueError:
+        return status, None
 
 
 def set_agent_options(conf_path: str, options: dict[str, str]) -> None:
@@ -176,6 +197,14 @@ class VmCloud:
         if not os.path.isdir(self.cache_dir):
             return []
         return [name for name in os.listdir(self.cache_dir) if name.startswith(image_id)]
+
+    def remove_leftover_domains(self) -> None:
+        """Destroy and undefine this cluster's domains (left behind by a failed test)."""
+        for domain in self.libvirt.listAllDomains():
+            if os.path.isdir(self.instance_dir(domain.UUIDString())):
+                if domain.isActive():
+                    domain.destroy()
+                domain.undefine()
 
     # the object store, as the image service's own user -----------------------------------
     def overwrite_image_object(self, image_id: str, data: bytes) -> None:

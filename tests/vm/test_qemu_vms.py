@@ -35,7 +35,8 @@ def test_demo_image_boots_stops_starts_reboots_and_deletes(vm_cloud, demo_image)
     assert domain.isActive()
     status, diagnostics = vm_cloud.api("GET", f"/servers/{server_id}/diagnostics")
     assert status == 200, diagnostics
-    assert diagnostics["cpu_time_ns"] > 0 and diagnostics["memory_kb"] == 128 * 1024
+    assert diagnostics["cpu0_time"] > 0 and diagnostics["memory"] == 128 * 1024
+    assert diagnostics["vda_read"] > 0 and diagnostics["vda_read_req"] > 0
 
     vm_cloud.action(server_id, {"os-stop": None})
     vm_cloud.wait_status(server_id, "SHUTOFF", timeout=60)
