@@ -1,6 +1,7 @@
 """Ring lookup: partitions, primary and handoff nodes, reloading, corrupt files."""
 import hashlib
 import os
+import time
 
 import pytest
 
@@ -107,6 +108,19 @@ def test_ring_reloads_when_the_file_changes(ring_dir):
     assert ring.md5 != old_md5
     assert len(ring.devs) == 13
     assert not ring.reload_if_changed()
+
+
+def test_ring_notices_a_new_file_by_itself(ring_dir):
+    conf_dir, builder = ring_dir
+    ring = Ring(conf_dir, "object")
+    builder.add_dev(3, 2, "10.3.2.1", 6200, "sdb", 100)
+    builder.pretend_min_part_hours_passed()
+    builder.rebalance(now=FIXED_NOW + 3600)
+    builder.write_ring(os.path.join(conf_dir, "object.ring.gz"))
+    deadline = time.monotonic() + 10
+    while len(ring.devs) != 13 and time.monotonic() < deadline:
+        ring.get_part("AUTH_poll")
+    assert len(ring.devs) == 13
 
 
 def test_broken_new_ring_file_keeps_the_old_ring(ring_dir):
