@@ -8,9 +8,12 @@ leaves the builder file untouched; changes are saved atomically with a backup of
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import sys
+from collections.abc import Iterator
 
 from ring.builder import RingBuilder
 from ring.devices import RingError, parse_add_spec, parse_search
@@ -29,6 +32,26 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser(command: str) -> _Parser:
     return _Parser(prog=f"{PROG} FILE {command}", add_help=False)
+
+
+@contextlib.contextmanager
+def _exclusive(path: str) -> Iterator[None]:
+    """Hold `.<builder name>.lock` beside the builder so two changes cannot interleave."""
+    directory, name = os.path.split(os.path.abspath(path))
+    lock_path = os.path.join(directory, f".{name}.lock")
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RingError(f"{path} is being changed by another ring-builder; try again") \
+                from None
+        yield
+    finally:
+        os.close(fd)
+
+
+READ_ONLY = ("show", "validate", "dispersion")
 
 
 def _load(path: str) -> RingBuilder:
@@ -272,7 +295,12 @@ def run(argv: list[str]) -> int:
     handler = COMMANDS.get(command)
     if handler is None:
         raise UsageError(f"unknown command {command!r}; {USAGE}")
-    return handler(path, args)
+    if command in READ_ONLY:
+        return handler(path, args)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise RingError(f"{path}: directory does not exist")
+    with _exclusive(path):
+        return handler(path, args)
 
 
 def main(argv: list[str] | None = None) -> int:

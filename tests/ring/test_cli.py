@@ -1,4 +1,5 @@
 """The ring-builder command, run as a real subprocess."""
+import fcntl
 import hashlib
 import json
 import os
@@ -178,3 +179,16 @@ def test_builder_written_by_cli_loads_in_python(builder_file):
     ok(builder_file, "rebalance", "--json")
     builder = RingBuilder.load(builder_file)
     assert builder.validate() == []
+
+
+def test_concurrent_change_is_refused(builder_file):
+    directory, name = os.path.split(builder_file)
+    fd = os.open(os.path.join(directory, f".{name}.lock"), os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        before = file_digest(builder_file)
+        assert_one_line_error(run(builder_file, "set_weight", "d0", "5"), "another ring-builder")
+        assert file_digest(builder_file) == before
+        assert "Dispersion" in ok(builder_file)  # reading still works
+    finally:
+        os.close(fd)
