@@ -1,8 +1,9 @@
 """Reading from replicas: pick the first node that answers, resume a broken body elsewhere.
 
 `first_answer` walks the nodes (primaries, then handoffs, error-limited ones skipped) until
-one gives a definitive answer (2xx, 304, 412, 416...); 404s and failures move on. When every
-node fails, the client gets 404 if any node said so, else 503.
+one gives a definitive answer (2xx, 304, 412, 416...); 404s and failures move on. A copy
+older than a tombstone already seen (404 with a newer `X-Backend-Timestamp`) is ignored.
+When every node fails, the client gets 404 if any node said so, else 503.
 
 `ResumingBody` is the WSGI app_iter of an object GET. It tracks how many bytes reached the
 client; when the node's stream breaks (cut connection, short read, timeout) it asks the
@@ -31,6 +32,7 @@ def first_answer(client, node_iter, part, method: str, path: str, headers: dict,
     """Returns (response, node) of the first definitive answer, or (None, status)."""
     saw_404 = False
     last_status = 503
+    newest_delete = ""  # a replica that already saw a newer DELETE outranks a stale copy
     for node in node_iter:
         try:
             response = client.request(node, part, method, path, headers, query=query)
@@ -38,9 +40,15 @@ def first_answer(client, node_iter, part, method: str, path: str, headers: dict,
             continue
         status = response.status
         if 200 <= status < 300 or status in DEFINITIVE:
+            stamp = response.headers.get("x-backend-timestamp")
+            if newest_delete and stamp and stamp < newest_delete:
+                saw_404 = True
+                response.close()
+                continue
             return response, node
         if status == 404:
             saw_404 = True
+            newest_delete = max(newest_delete, response.headers.get("x-backend-timestamp", ""))
             response.drain_and_release()
             continue
         response.drain_and_release()

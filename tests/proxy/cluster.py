@@ -112,7 +112,7 @@ class Cluster:
                 self.start_server(index, kind)
         for index, node in enumerate(self.nodes):
             for kind in KINDS:
-                wait_until(lambda p=node["ports"][kind]: healthy(p), 30,
+                wait_until(lambda p=node["ports"][kind]: healthy(p), 90,
                            f"{kind} server {index}")
 
     def kill(self, index: int, kind: str = "object") -> None:
@@ -125,7 +125,7 @@ class Cluster:
         self.kill(index, kind)
         self.start_server(index, kind)
         port = self.nodes[index]["ports"][kind]
-        wait_until(lambda: healthy(port), 30, f"{kind} server {index}")
+        wait_until(lambda: healthy(port), 90, f"{kind} server {index}")
 
     def restart_many(self, indexes, kind: str = "object") -> None:
         for index in indexes:
@@ -133,7 +133,7 @@ class Cluster:
             self.start_server(index, kind)
         for index in indexes:
             port = self.nodes[index]["ports"][kind]
-            wait_until(lambda p=port: healthy(p), 30, f"{kind} server {index}")
+            wait_until(lambda p=port: healthy(p), 90, f"{kind} server {index}")
 
     def stop(self) -> None:
         for proc in self.procs.values():

@@ -99,3 +99,15 @@ def test_get_is_cut_when_no_replica_can_continue(tester, cont, storage_cluster, 
             got += len(chunk)
     app_iter.close()
     assert got < len(body)
+
+
+def test_stale_replica_behind_a_tombstone_is_not_served(tester, cont, storage_cluster,
+                                                        proxy_app, restore):
+    assert tester("PUT", f"{cont}/stale", b"old data").status_int == 201
+    stale = primaries(proxy_app, storage_cluster, "stale")[2]
+    storage_cluster.kill(stale)
+    assert tester("DELETE", f"{cont}/stale").status_int == 204
+    storage_cluster.restart(stale)
+    proxy_app.client.limiter._errors.clear()
+    assert tester("GET", f"{cont}/stale").status_int == 404
+    assert tester("HEAD", f"{cont}/stale").status_int == 404

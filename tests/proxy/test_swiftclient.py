@@ -23,7 +23,7 @@ def proxy_url(storage_cluster):
                             stdout=log, stderr=log)
     log.close()
     try:
-        wait_until(lambda: healthy(port), 30, "proxy")
+        wait_until(lambda: healthy(port), 90, "proxy")
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
