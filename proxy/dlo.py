@@ -14,7 +14,7 @@ from proxy.segments import Segment, SegmentStream, body_headers, large_object_et
 from proxy.segments import plan_range as plan
 
 LISTING_PAGE = 10000
-MAX_PAGES = 100
+MAX_PAGES = 10  # at most 100 000 segments held as (path, size, etag)
 MAX_LISTING_BYTES = 16 * 1024 * 1024
 
 
