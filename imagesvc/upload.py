@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import logging
 import queue
 import threading
@@ -21,7 +20,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from imagesvc.format_inspect import HEAD_SIZE, TAIL_SIZE, FormatInspector
+from imagesvc.digests import StreamDigests
+from imagesvc.format_inspect import HEAD_SIZE, FormatInspector
 from imagesvc.store import ObjectStore, StoreError
 
 CHUNK_SIZE = 64 * 1024
@@ -88,23 +88,6 @@ class BodyReader:
         if self.total > self.max_size:
             raise UploadRejected(413, f"image larger than the limit of {self.max_size} bytes")
         return chunk
-
-
-class _Digests:
-    def __init__(self):
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.sha512 = hashlib.sha512()
-        self.size = 0
-        self.tail = b""
-
-    def update(self, chunk: bytes) -> None:
-        self.md5.update(chunk)
-        self.sha512.update(chunk)
-        self.size += len(chunk)
-        if len(chunk) >= TAIL_SIZE:
-            self.tail = chunk[-TAIL_SIZE:]
-        else:
-            self.tail = (self.tail + chunk)[-TAIL_SIZE:]
 
 
 class _Abort(Exception):
@@ -201,7 +184,7 @@ class ImageDataWriter:
         if ended:
             small = True
             content_length = sum(len(chunk) for chunk in head_chunks)
-        digests = _Digests()
+        digests = StreamDigests()
         self.store.ensure_container(self.container)
         if small:
             location = self._write_single(image_id, reader, head_chunks, content_length, digests)
@@ -218,8 +201,8 @@ class ImageDataWriter:
             raise
         return UploadResult(
             size=digests.size,
-            checksum=digests.md5.hexdigest(),
-            os_hash_value=digests.sha512.hexdigest(),
+            checksum=digests.md5_hex,
+            os_hash_value=digests.sha512_hex,
             virtual_size=inspector.virtual_size,
             location=location,
         )
@@ -236,14 +219,14 @@ class ImageDataWriter:
         return chunks, False
 
     @staticmethod
-    def _verify(inspector, head: bytes, digests: _Digests, expected_md5: str | None) -> None:
+    def _verify(inspector, head: bytes, digests: StreamDigests, expected_md5: str | None) -> None:
         reason = inspector.check_end(head, digests.tail, digests.size)
         if reason:
             raise UploadRejected(400, reason)
-        if expected_md5 and expected_md5 != digests.md5.hexdigest():
+        if expected_md5 and expected_md5 != digests.md5_hex:
             raise UploadRejected(
                 400, f"Content-MD5 {expected_md5} does not match the data's MD5 "
-                f"{digests.md5.hexdigest()}"
+                f"{digests.md5_hex}"
             )
 
     def _write_single(self, image_id, reader, head_chunks, length, digests) -> dict:
