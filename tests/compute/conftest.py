@@ -1,10 +1,10 @@
-"""Fixtures for the in-process compute API tests: a real image double on a loopback HTTP
-server, and a ComputeAPI built on a temp SQLite database with synchronous orchestration."""
+"""Fixtures for the compute tests, all on the session cluster's REAL image service and proxy
+tokens: its settings, public test images uploaded through the image service, a client of the
+cluster's own compute API, and an in-process ComputeAPI (temp SQLite database, synchronous
+orchestration) for the API tests that need no agents."""
 from __future__ import annotations
 
 import json
-import threading
-import wsgiref.simple_server
 
 import pytest
 from webob import Request
@@ -12,31 +12,34 @@ from webob import Request
 from compute.api.app import ComputeAPI, build_core
 from compute.config import load_api_config
 from compute.service_auth import sign_headers
-from tests.compute.image_double import ImageDouble
-from tests.compute.support import IMAGES, SERVICE_SECRET, TOKEN_SECRET, free_port, token
-
-
-class QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
+from tests.compute.support import CloudSettings, ClusterCompute, free_port
 
 
 @pytest.fixture(scope="session")
-def image_url():
-    server = wsgiref.simple_server.make_server(
-        "127.0.0.1", 0, ImageDouble(IMAGES, TOKEN_SECRET), handler_class=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+def cloud_settings(cluster) -> CloudSettings:
+    return CloudSettings.of(cluster)
+
+
+@pytest.fixture(scope="session")
+def images(cloud_settings) -> dict[str, str]:
+    """{"active", "queued", "big"} -> image id, public images in the real image service."""
+    return cloud_settings.test_images()
+
+
+@pytest.fixture(scope="session")
+def cloud(cloud_settings, images) -> ClusterCompute:
+    return ClusterCompute(cloud_settings, images["active"])
 
 
 class InProcessAPI:
     """Calls a ComputeAPI through webob, as a client would over HTTP."""
 
-    def __init__(self, app: ComputeAPI):
+    def __init__(self, app: ComputeAPI, service_secret: str, image_id: str):
         self.app = app
         self.core = app.core
+        self.service_secret = service_secret
+        self.image_id = image_id
+        self.closed_port = free_port()
 
     def call(self, method, path, tok=None, body=None, raw=None):
         request = Request.blank(path, method=method)
@@ -48,10 +51,10 @@ class InProcessAPI:
         response = request.get_response(self.app)
         return response.status_int, (response.json if response.body else None)
 
-    def signed(self, method, path, body, secret=SERVICE_SECRET):
+    def signed(self, method, path, body, secret=None):
         raw = json.dumps(body).encode()
         request = Request.blank(path, method=method, body=raw)
-        request.headers.update(sign_headers(secret, method, path, raw))
+        request.headers.update(sign_headers(secret or self.service_secret, method, path, raw))
         response = request.get_response(self.app)
         return response.status_int, (response.json if response.body else None)
 
@@ -66,41 +69,38 @@ class InProcessAPI:
 
     def boot(self, tok, name="vm", flavor="1", image=None, **extra):
         return self.call("POST", "/v2.1/servers", tok, {"server": {
-            "name": name, "imageRef": image or next(iter(IMAGES)), "flavorRef": flavor,
-            **extra}})
+            "name": name, "imageRef": image or self.image_id, "flavorRef": flavor, **extra}})
 
 
 @pytest.fixture
-def api(tmp_path, image_url):
+def api(tmp_path, cloud_settings, images):
     conf_path = tmp_path / "compute-api.conf"
     conf_path.write_text(
         "[compute-api]\n"
         f"db_path = {tmp_path / 'compute.db'}\n"
-        f"token_secret = {TOKEN_SECRET}\n"
-        f"service_secret = {SERVICE_SECRET}\n"
-        f"image_url = {image_url}\n"
+        f"token_secret = {cloud_settings.token_secret}\n"
+        "service_secret = in-process-service-secret\n"
+        f"image_url = {cloud_settings.image_url}\n"
         "heartbeat_window = 30\n"
         "max_build_retries = 2\n"
         "default_quota_instances = 5\n"
     )
     conf = load_api_config(str(conf_path))
     core = build_core(conf, spawn=lambda fn, *args: fn(*args))
-    client = InProcessAPI(ComputeAPI(core))
-    client.closed_port = free_port()
-    yield client
+    yield InProcessAPI(ComputeAPI(core), "in-process-service-secret", images["active"])
     core.db.close()
 
 
 @pytest.fixture
-def user():
-    return token("demo", "alice")
+def user(cloud_settings):
+    return cloud_settings.token("demo", "alice")
 
 
 @pytest.fixture
-def other_user():
-    return token("other", "bob")
+def other_user(cloud_settings):
+    return cloud_settings.token("other", "bob")
 
 
 @pytest.fixture
-def admin():
-    return token("admin", "admin", admin=True)
+def admin(cloud_settings):
+    return cloud_settings.token("admin", "admin", admin=True)

@@ -1,10 +1,14 @@
-"""The compute API in process (webob), on a real SQLite file and a real image double."""
+"""The compute API in process (webob), on a real SQLite file, looking images up in the
+session cluster's real image service (hence `cluster`)."""
 from __future__ import annotations
 
 import time
 
+import pytest
+
 from compute import states
-from tests.compute.support import BIG_IMAGE, QUEUED_IMAGE
+
+pytestmark = pytest.mark.cluster
 
 
 def server_of(api, tok, server_id):
@@ -44,7 +48,7 @@ def test_default_flavors_and_admin_flavor_management(api, user, admin):
     assert api.call("GET", "/v2.1/flavors/big", user)[0] == 404
 
 
-def test_bad_boot_requests_get_4xx_and_create_nothing(api, user):
+def test_bad_boot_requests_get_4xx_and_create_nothing(api, user, images):
     cases = [
         (api.call("POST", "/v2.1/servers", user, raw=b"{not json"), 400),
         (api.call("POST", "/v2.1/servers", user, raw=b"[1, 2]"), 400),
@@ -57,8 +61,8 @@ def test_bad_boot_requests_get_4xx_and_create_nothing(api, user):
         (api.boot(user, flavor="no-such-flavor"), 400),
         (api.boot(user, image="44444444-4444-4444-8444-444444444444"), 400),
         (api.boot(user, image="not-an-id"), 400),
-        (api.boot(user, image=QUEUED_IMAGE), 400),
-        (api.boot(user, image=BIG_IMAGE), 400),
+        (api.boot(user, image=images["queued"]), 400),
+        (api.boot(user, image=images["big"]), 400),
         (api.boot(user, metadata={"k": 5}), 400),
         (api.boot(user, availability_zone="nowhere"), 400),
     ]

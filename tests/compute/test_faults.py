@@ -1,5 +1,9 @@
 """Compute faults with REAL processes: a host that fails builds, an agent killed mid-boot,
-and the reconciliation when it comes back."""
+and the reconciliation when it comes back, an API restart.
+
+These need agent and API settings the session cluster does not have (a 3 s heartbeat
+window, slow builds), so the module runs its own compute API and agents; images are looked
+up in the session cluster's real image service, with tokens signed by its proxy secret."""
 from __future__ import annotations
 
 import json
@@ -9,15 +13,18 @@ import sqlite3
 import pytest
 
 from compute import service_http
-from tests.compute.support import SERVICE_SECRET, ComputeCluster, token, wait_until
+from tests.compute.support import ComputeCluster, wait_until
 
-ADMIN = token("admin", "admin", admin=True)
+pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
+def cloud(tmp_path_factory, cloud_settings, images):
+    """A private compute API (3 s heartbeat window) and three agents, using the session
+    cluster's real image service and tokens."""
     root = str(tmp_path_factory.mktemp("compute-faults"))
-    cluster = ComputeCluster(root, api={"heartbeat_window": 3.0})
+    cluster = ComputeCluster(root, cloud_settings, images["active"],
+                             api={"heartbeat_window": 3.0})
     try:
         # hvbad cannot create instance directories (its instances_dir is a file), and is the
         # roomiest host of its zone, so the spread weigher tries it first.
@@ -42,22 +49,28 @@ def attempted_hosts(cloud, server_id):
 
 def agent_instances(cloud, name):
     """The agent's own view ({"instances", "building"}), asked with the service signature."""
-    return service_http.call(cloud.agent_urls[name], "GET", "/v1/instances", SERVICE_SECRET)
+    return service_http.call(cloud.agent_urls[name], "GET", "/v1/instances",
+                             cloud.settings.service_secret)
 
 
-def test_a_host_that_fails_the_build_is_retried_elsewhere(cloud):
-    tok = token("retry")
+@pytest.fixture(scope="module")
+def admin(cloud):
+    return cloud.settings.token("admin", "admin", admin=True)
+
+
+def test_a_host_that_fails_the_build_is_retried_elsewhere(cloud, admin):
+    tok = cloud.settings.token("retry")
     status, body = cloud.boot(tok, "retried", availability_zone="flaky")
     assert status == 202
-    server = cloud.wait_status(ADMIN, body["server"]["id"], "ACTIVE")
+    server = cloud.wait_status(admin, body["server"]["id"], "ACTIVE")
     assert server["OS-EXT-SRV-ATTR:host"] == "hvgood"
     assert attempted_hosts(cloud, server["id"]) == ["hvbad", "hvgood"]
-    assert cloud.hypervisor("hvbad")["running_vms"] == 0
+    assert cloud.hypervisor("hvbad", admin)["running_vms"] == 0
     assert cloud.delete(f"/v2.1/servers/{server['id']}", tok)[0] == 204
 
 
-def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud):
-    tok = token("faulty")
+def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud, admin):
+    tok = cloud.settings.token("faulty")
     instances = os.path.join(cloud.root, "hvslow", "instances")
     kept = cloud.boot(tok, "kept", availability_zone="slow")[1]["server"]["id"]
     doomed = cloud.boot(tok, "deleted-while-away", availability_zone="slow")[1]["server"]["id"]
@@ -76,7 +89,7 @@ def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud):
     # The BUILD server goes to ERROR once the heartbeat window (3 s) has passed.
     failed = cloud.wait_status(tok, building, "ERROR", timeout=15)
     assert "hvslow" in failed["fault"]["message"]
-    assert cloud.hypervisor("hvslow")["state"] == "down"
+    assert cloud.hypervisor("hvslow", admin)["state"] == "down"
     assert cloud.server(tok, kept)["status"] == "ACTIVE"
 
     cloud.start("hvslow")
@@ -85,14 +98,14 @@ def test_agent_killed_mid_boot_then_reconciled_on_restart(cloud):
     wait_until(lambda: not os.path.exists(os.path.join(instances, doomed)),
                what="deleted server removed from the hypervisor")
     cloud.wait_status(tok, kept, "SHUTOFF")
-    assert cloud.hypervisor("hvslow")["state"] == "up"
+    assert cloud.hypervisor("hvslow", admin)["state"] == "up"
     assert cloud.post(f"/v2.1/servers/{kept}/action", tok, {"os-start": None})[0] == 202
     cloud.wait_status(tok, kept, "ACTIVE")
     assert cloud.server(tok, building)["status"] == "ERROR"
 
 
 def test_api_restart_loses_nothing(cloud):
-    tok = token("restart")
+    tok = cloud.settings.token("restart")
     settled = cloud.boot(tok, "settled", availability_zone="flaky")[1]["server"]["id"]
     cloud.wait_status(tok, settled, "ACTIVE")
     in_flight = cloud.boot(tok, "in-flight", availability_zone="slow")[1]["server"]["id"]

@@ -1,61 +1,56 @@
-"""The compute API and two agents as REAL processes on libvirt's test driver."""
+"""The issue's integration tests on `brume up` (the session cluster: compute API and agents
+hv1/hv2 on libvirt's test driver, the real image service with image bytes in the real object
+store, tokens signed with the proxy's secret)."""
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.compute.support import (
-    QUEUED_IMAGE,
-    ComputeCluster,
-    http,
-    token,
-    wait_until,
-)
+from tests.compute.support import http, wait_until
+
+pytestmark = pytest.mark.cluster
+
+HOSTS = ("hv1", "hv2")
+USAGE_KEYS = ("vcpus_used", "memory_mb_used", "local_gb_used", "running_vms")
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    # A roomy heartbeat window: nothing here waits for a host to go down.
-    cluster = ComputeCluster(str(tmp_path_factory.mktemp("compute")),
-                             api={"heartbeat_window": 10.0})
-    try:
-        cluster.add_agent("hv1")
-        cluster.add_agent("hv2")
-        yield cluster
-    finally:
-        cluster.stop()
+def admin(cloud):
+    return cloud.settings.token("admin", "admin", admin=True)
 
 
-ADMIN = token("admin", "admin", admin=True)
+def usage(cloud, admin) -> dict:
+    """(host, counter) -> value for both agents of the cluster."""
+    hypervisors = {h: cloud.hypervisor(h, admin) for h in HOSTS}
+    return {(h, k): hypervisors[h][k] for h in HOSTS for k in USAGE_KEYS}
 
 
-def usage_is_zero(cloud) -> bool:
-    return all(cloud.hypervisor(h)["vcpus_used"] == 0 and cloud.hypervisor(h)[
-        "memory_mb_used"] == 0 and cloud.hypervisor(h)["running_vms"] == 0
-        for h in ("hv1", "hv2"))
-
-
-def test_twenty_concurrent_boots_spread_over_both_agents(cloud):
-    tok = token("spread")
-    cloud.put("/v2.1/os-quota-sets/spread", ADMIN, {"quota_set": {"instances": 20}})
+def test_twenty_concurrent_boots_spread_over_both_agents(cloud, admin):
+    before = usage(cloud, admin)
+    tok = cloud.settings.token("spread")
+    cloud.put("/v2.1/os-quota-sets/spread", admin, {"quota_set": {"instances": 20}})
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(lambda i: cloud.boot(tok, f"spread-{i}"), range(20)))
     assert [status for status, _ in answers] == [202] * 20
     ids = [body["server"]["id"] for _, body in answers]
-    hosts = [cloud.wait_status(ADMIN, sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"] for sid in ids]
+    hosts = [cloud.wait_status(admin, sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"] for sid in ids]
     assert sorted(set(hosts)) == ["hv1", "hv2"]
     assert abs(hosts.count("hv1") - hosts.count("hv2")) <= 2  # spread weigher
-    assert cloud.hypervisor("hv1")["running_vms"] + cloud.hypervisor("hv2")["running_vms"] == 20
+    now = usage(cloud, admin)
+    assert sum(now[(h, "running_vms")] - before[(h, "running_vms")] for h in HOSTS) == 20
+    assert sum(now[(h, "memory_mb_used")] - before[(h, "memory_mb_used")]
+               for h in HOSTS) == 20 * 128
     with ThreadPoolExecutor(20) as pool:
         assert set(pool.map(lambda s: cloud.delete(f"/v2.1/servers/{s}", tok)[0], ids)) == {204}
     wait_until(lambda: cloud.get("/v2.1/servers", tok)[1]["servers"] == [], what="deletes")
-    wait_until(lambda: usage_is_zero(cloud), what="resources freed")
+    wait_until(lambda: usage(cloud, admin) == before, what="resources freed")
 
 
-def test_quota_exceeded_under_concurrency_boots_exactly_the_allowed_number(cloud):
-    tok = token("quota")
-    assert cloud.put("/v2.1/os-quota-sets/quota", ADMIN,
+def test_quota_exceeded_under_concurrency_boots_exactly_the_allowed_number(cloud, admin):
+    tok = cloud.settings.token("quota")
+    assert cloud.put("/v2.1/os-quota-sets/quota", admin,
                      {"quota_set": {"instances": 5}})[0] == 200
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(lambda i: cloud.boot(tok, f"q-{i}"), range(12)))
@@ -65,29 +60,46 @@ def test_quota_exceeded_under_concurrency_boots_exactly_the_allowed_number(cloud
     assert len(listed) == 5
     for server in listed:
         cloud.wait_status(tok, server["id"], "ACTIVE")
+    quota = cloud.get("/v2.1/os-quota-sets/quota?usage=true", tok)[1]["quota_set"]
+    assert quota["instances"] == {"limit": 5, "in_use": 5, "reserved": 0}
+    assert cloud.boot(tok, "one-too-many")[0] == 403
+    for server in listed:
         assert cloud.delete(f"/v2.1/servers/{server['id']}", tok)[0] == 204
     wait_until(lambda: cloud.get("/v2.1/servers", tok)[1]["servers"] == [])
 
 
-def test_flavor_larger_than_any_host_goes_to_error_no_valid_host(cloud):
-    tok = token("huge")
-    status, _ = cloud.post("/v2.1/flavors", ADMIN, {"flavor": {
-        "name": "x1.huge", "id": "huge", "vcpus": 2, "ram": 16384, "disk": 1}})
+def test_flavor_larger_than_any_host_goes_to_error_no_valid_host(cloud, admin):
+    tok = cloud.settings.token("huge")
+    cloud.put("/v2.1/os-quota-sets/huge", admin,
+              {"quota_set": {"instances": -1, "cores": -1, "ram": -1}})
+    largest = max(cloud.hypervisor(h, admin)["memory_mb"] for h in HOSTS)
+    flavor_id = f"huge-{uuid.uuid4().hex[:8]}"
+    status, _ = cloud.post("/v2.1/flavors", admin, {"flavor": {
+        "name": flavor_id, "id": flavor_id, "vcpus": 1, "ram": largest * 4, "disk": 1}})
     assert status == 200
-    status, body = cloud.boot(tok, "too-big", flavor="huge")
-    assert status == 202
-    server = cloud.wait_status(tok, body["server"]["id"], "ERROR")
-    assert "No valid host" in server["fault"]["message"]
+    try:
+        status, body = cloud.boot(tok, "too-big", flavor=flavor_id)
+        assert status == 202
+        server = cloud.wait_status(tok, body["server"]["id"], "ERROR")
+        assert "No valid host" in server["fault"]["message"]
+        assert cloud.delete(f"/v2.1/servers/{server['id']}", tok)[0] == 204
+        wait_until(lambda: cloud.server(tok, server["id"]) is None, what="ERROR server deleted")
+    finally:
+        cloud.delete(f"/v2.1/flavors/{flavor_id}", admin)
 
 
-def test_stop_start_reboot_console_delete(cloud):
-    tok = token("power")
+def test_stop_start_reboot_console_delete(cloud, admin, cluster):
+    before = usage(cloud, admin)
+    tok = cloud.settings.token("power")
     status, body = cloud.boot(tok, "power-vm", flavor="2")
+    assert status == 202
     sid = body["server"]["id"]
-    server = cloud.wait_status(ADMIN, sid, "ACTIVE")
+    server = cloud.wait_status(admin, sid, "ACTIVE")
     host = server["OS-EXT-SRV-ATTR:host"]
     assert server["OS-EXT-STS:power_state"] == 1 and server["OS-EXT-STS:vm_state"] == "active"
-    assert cloud.hypervisor(host)["memory_mb_used"] >= 256
+    used = usage(cloud, admin)
+    assert used[(host, "memory_mb_used")] - before[(host, "memory_mb_used")] == 256
+    assert used[(host, "running_vms")] - before[(host, "running_vms")] == 1
     action = f"/v2.1/servers/{sid}/action"
     assert cloud.post(action, tok, {"os-stop": None})[0] == 202
     stopped = cloud.wait_status(tok, sid, "SHUTOFF")
@@ -108,36 +120,46 @@ def test_stop_start_reboot_console_delete(cloud):
     assert status == 200 and body["state"] == "RUNNING"
     assert cloud.delete(f"/v2.1/servers/{sid}", tok)[0] == 204
     wait_until(lambda: cloud.server(tok, sid) is None, what="deleted")
-    deleted = cloud.get("/v2.1/servers/detail?deleted=true&all_tenants=1", ADMIN)[1]["servers"]
+    deleted = cloud.get("/v2.1/servers/detail?deleted=true&all_tenants=1", admin)[1]["servers"]
     assert any(s["id"] == sid and s["status"] == "DELETED" for s in deleted)
-    agent_view = http("GET", cloud.agent_urls[host] + "/v1/instances")
-    assert agent_view[0] == 401  # agents only answer signed requests
-    wait_until(lambda: cloud.hypervisor(host)["memory_mb_used"] == 0, what="freed")
+    layout = cluster.layout
+    agent_url = f"http://{layout.service_ip}:{layout.agent_port(host)}"
+    assert http("GET", agent_url + "/v1/instances")[0] == 401  # only signed requests
+    wait_until(lambda: usage(cloud, admin) == before, what="resources freed")
 
 
 def test_another_projects_server_is_404(cloud):
-    owner, stranger = token("owner"), token("stranger")
+    owner, stranger = cloud.settings.token("owner"), cloud.settings.token("stranger")
     sid = cloud.boot(owner, "private")[1]["server"]["id"]
     cloud.wait_status(owner, sid, "ACTIVE")
     assert cloud.get(f"/v2.1/servers/{sid}", stranger)[0] == 404
     assert cloud.delete(f"/v2.1/servers/{sid}", stranger)[0] == 404
-    assert cloud.post(f"/v2.1/servers/{sid}/action", stranger,
-                      {"os-getConsoleOutput": {}})[0] == 404
+    for action in ({"os-getConsoleOutput": {}}, {"os-stop": None}):
+        assert cloud.post(f"/v2.1/servers/{sid}/action", stranger, action)[0] == 404
+    assert cloud.get("/v2.1/servers/detail", stranger)[1]["servers"] == []
+    assert cloud.server(owner, sid)["status"] == "ACTIVE"
     assert cloud.delete(f"/v2.1/servers/{sid}", owner)[0] == 204
+    wait_until(lambda: cloud.server(owner, sid) is None, what="deleted")
 
 
-def test_bad_requests_get_4xx_and_create_nothing(cloud):
-    tok = token("clumsy")
+def test_bad_requests_get_4xx_and_create_nothing(cloud, images, admin):
+    tok = cloud.settings.token("clumsy")
+    own_private = cloud.settings.create_image(
+        cloud.settings.token("someone-else"), "not-shared", b"\0" * 2048)
     attempts = [
         cloud.post("/v2.1/servers", tok, raw=b'{"server": {'),
+        cloud.post("/v2.1/servers", tok, raw=b"\xff\xfe"),
         cloud.boot(tok, "ok-name", flavor="nope"),
-        cloud.boot(tok, "ok-name", image="55555555-5555-4555-8555-555555555555"),
-        cloud.boot(tok, "ok-name", image=QUEUED_IMAGE),
+        cloud.boot(tok, "ok-name", image=str(uuid.uuid4())),
+        cloud.boot(tok, "ok-name", image=own_private),  # another project's private image
+        cloud.boot(tok, "ok-name", image=images["queued"]),
+        cloud.boot(tok, "ok-name", image=images["big"]),
         cloud.boot(tok, ""),
         cloud.boot(tok, "x" * 300),
         cloud.boot(tok, "tab\tname"),
     ]
     assert all(400 <= status < 500 for status, _ in attempts), attempts
-    assert cloud.get("/v2.1/servers/detail?deleted=true", tok)[1]["servers"] == []
+    everything = "/v2.1/servers/detail?deleted=true&project_id=clumsy"
+    assert cloud.get(everything, admin)[1]["servers"] == []
     quota = cloud.get("/v2.1/os-quota-sets/clumsy?usage=true", tok)[1]["quota_set"]
     assert quota["instances"]["in_use"] == 0
