@@ -98,11 +98,12 @@ class SegmentUpload(threading.Thread):
     """PUTs one segment, fed chunk by chunk through a bounded queue."""
 
     def __init__(self, store: ObjectStore, container: str, name: str, depth: int,
-                 slot: threading.Semaphore):
+                 slot: threading.Semaphore, length: int | None):
         super().__init__(daemon=True)
         self.store = store
         self.container = container
         self.name = name
+        self.length = length  # known when the whole body's length is: no chunked encoding
         self.slot = slot
         self.chunks: queue.Queue = queue.Queue(maxsize=depth)
         self.size = 0
@@ -121,7 +122,8 @@ class SegmentUpload(threading.Thread):
 
     def run(self) -> None:
         try:
-            self.etag = self.store.put_object(self.container, self.name, self._body())
+            self.etag = self.store.put_object(self.container, self.name, self._body(),
+                                              length=self.length)
         except _Abort:
             self.error = StoreError("segment upload aborted")
         except Exception as exc:  # recorded and reported by the writer
@@ -191,7 +193,8 @@ class ImageDataWriter:
         else:
             self.store.ensure_container(self.segment_container)
             prefix = (pending or self.pending_location(image_id))["segment_prefix"]
-            location = self._write_segments(image_id, prefix, reader, head_chunks, digests)
+            location = self._write_segments(image_id, prefix, reader, head_chunks, digests,
+                                            content_length)
         try:
             self._verify(inspector, head, digests, expected_md5)
             if "segment_prefix" in location:
@@ -251,7 +254,8 @@ class ImageDataWriter:
             raise
         return location
 
-    def _write_segments(self, image_id, prefix, reader, head_chunks, digests) -> dict:
+    def _write_segments(self, image_id, prefix, reader, head_chunks, digests,
+                        total: int | None) -> dict:
         slot = threading.BoundedSemaphore(self.concurrency)
         segments: list[SegmentUpload] = []
         current: SegmentUpload | None = None
@@ -273,9 +277,13 @@ class ImageDataWriter:
                     if current is None:
                         slot.acquire()
                         self._raise_failed(segments)
+                        length = None
+                        if total is not None:
+                            start = len(segments) * self.segment_size
+                            length = min(self.segment_size, total - start)
                         current = SegmentUpload(self.store, self.segment_container,
                                                 f"{prefix}{len(segments):08d}",
-                                                self.queue_chunks, slot)
+                                                self.queue_chunks, slot, length)
                         segments.append(current)
                         location["segment_count"] = len(segments)
                         current.start()
