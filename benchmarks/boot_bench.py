@@ -3,7 +3,8 @@
     python3 benchmarks/boot_bench.py [--boots 200] [--concurrency 10] [--hosts 1000,10000]
 
 1. Boot latency: a compute API and two agents on libvirt's test driver (real processes on
-   loopback, started like the compute tests do, with a Glance-shaped image double), then
+   loopback, started like the compute tests do, looking images up in the real image service
+   of an all-in-one cluster started for the run with `brume up --test-driver`), then
    `--boots` servers booted by `--concurrency` clients; each client times POST /servers until
    the server reads ACTIVE. Prints p50/p99/max and boots/s.
 2. Scheduler: decisions per second of the pure scheduler core (filters + spread weigher,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -29,7 +31,8 @@ from compute import claims, states
 from compute.db import Database
 from compute.hosts import HostRepo
 from compute.scheduler import BuildRequest, HostState, Policy, select_host
-from tests.compute.support import ComputeCluster, token
+from tests.compute.support import CloudSettings, ComputeCluster
+from tests.conftest import start_cluster, stop_cluster
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -40,12 +43,16 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def boot_latency(boots: int, concurrency: int) -> None:
     root = tempfile.mkdtemp(prefix="brume-boot-bench-")
-    cluster = ComputeCluster(root, api={"heartbeat_window": 10})
+    os.mkdir(os.path.join(root, "allinone"))
+    allinone = start_cluster(os.path.join(root, "allinone"))
+    settings = CloudSettings.of(allinone)
+    cluster = ComputeCluster(root, settings, settings.test_images()["active"],
+                             api={"heartbeat_window": 10})
     try:
         for name in ("hv1", "hv2"):
             cluster.add_agent(name, vcpus=64, memory_mb=65536, local_gb=1000)
-        admin = token("admin", "admin", admin=True)
-        tok = token("bench")
+        admin = settings.token("admin", "admin", admin=True)
+        tok = settings.token("bench")
         cluster.put("/v2.1/os-quota-sets/bench", admin,
                     {"quota_set": {"instances": -1, "cores": -1, "ram": -1}})
         pause = threading.Event()
@@ -80,12 +87,14 @@ def boot_latency(boots: int, concurrency: int) -> None:
               f"mean {statistics.mean(latencies) * 1000:.1f} ms")
         print(f"  {len(latencies)} ACTIVE, {len(failures)} failed, "
               f"{len(latencies) / elapsed:.1f} boots/s overall")
-        per_host = {h: cluster.hypervisor(h)["running_vms"] for h in ("hv1", "hv2")}
+        per_host = {h: cluster.hypervisor(h, admin)["running_vms"] for h in ("hv1", "hv2")}
         print(f"  placement: {per_host}")
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(lambda s: cluster.delete(f"/v2.1/servers/{s}", tok), ids))
     finally:
         cluster.stop()
+        stop_cluster(allinone)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def simulated_hosts(count: int, rng: random.Random) -> list[HostState]:
