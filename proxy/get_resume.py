@@ -112,7 +112,8 @@ class ResumingBody:
             except (BackendError, eventlet.Timeout) as exc:
                 response.close()
                 self.response = None
-                self._resume(str(exc) or "timeout")
+                timed_out = isinstance(exc, eventlet.Timeout)
+                self._resume("timed out" if timed_out else str(exc) or "read failed")
                 continue
             if not chunk:
                 self.response = None

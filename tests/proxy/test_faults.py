@@ -111,3 +111,35 @@ def test_stale_replica_behind_a_tombstone_is_not_served(tester, cont, storage_cl
     proxy_app.client.limiter._errors.clear()
     assert tester("GET", f"{cont}/stale").status_int == 404
     assert tester("HEAD", f"{cont}/stale").status_int == 404
+
+
+def test_hung_node_times_out_and_is_replaced(tester, cont, storage_cluster, proxy_app, caplog):
+    import signal
+
+    caplog.set_level("INFO", logger="brume.proxy")
+    body = b"h" * (24 * 1024 * 1024)
+    assert tester("PUT", f"{cont}/hang-read", body).status_int == 201
+    order = primaries(proxy_app, storage_cluster, "hang-read")
+    captured, app_iter = start_get(proxy_app, tester.token, f"/v1/AUTH_test/{cont}/hang-read")
+    iterator = iter(app_iter)
+    received = [next(iterator)]
+    serving = storage_cluster.procs[(order[0], "object")]
+    serving.send_signal(signal.SIGSTOP)
+    try:
+        received.extend(iterator)
+        app_iter.close()
+        assert b"".join(received) == body
+        assert "resumed at byte" in caplog.text and "timed out" in caplog.text
+        victim = primaries(proxy_app, storage_cluster, "hang-write")[0]
+        if victim != order[0]:
+            storage_cluster.procs[(victim, "object")].send_signal(signal.SIGSTOP)
+        try:
+            assert tester("PUT", f"{cont}/hang-write", b"w" * 1000).status_int == 201
+            assert tester("PUT", f"{cont}/hang-write-big", b"w" * 300000).status_int == 201
+            assert tester("GET", f"{cont}/hang-write").body == b"w" * 1000
+        finally:
+            if victim != order[0]:
+                storage_cluster.procs[(victim, "object")].send_signal(signal.SIGCONT)
+    finally:
+        serving.send_signal(signal.SIGCONT)
+        proxy_app.client.limiter._errors.clear()
