@@ -194,13 +194,18 @@ def supervise(
     reported: set[str] = set()
     try:
         while not stopping:
-            for name, (spec, proc) in started.items():
-                code = proc.poll()
-                if code is not None and name not in reported:
-                    reported.add(name)
-                    say(describe_failure(layout, spec, f"exited with code {code}"))
-                    if not processes.running_pid(layout, spec):
-                        processes.remove_pid(layout, spec)
+            exited = [
+                (name, spec, code) for name, (spec, proc) in started.items()
+                if name not in reported and (code := proc.poll()) is not None
+            ]
+            if exited and len(reported) + len(exited) == len(started):
+                say("every cluster process has stopped (brume down from another shell?)")
+                return 0
+            for name, spec, code in exited:
+                reported.add(name)
+                say(describe_failure(layout, spec, f"exited with code {code}"))
+                if not processes.running_pid(layout, spec):
+                    processes.remove_pid(layout, spec)
             time.sleep(poll_interval)
         say("stopping the cluster ...")
         killed = processes.stop(

@@ -173,3 +173,25 @@ def test_port_in_use_is_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"brume: container-2 cannot listen on {prefix}2:{port + 1}")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_foreground_up_exits_after_down_from_another_shell(data_dir):
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from storage.cli.main import main; "
+         "sys.exit(main(sys.argv[1:]))", "up", *up_args(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
+    )
+    try:
+        wait_until(
+            lambda: os.path.exists(os.path.join(data_dir, "etc", "cluster.json"))
+            and status_json(data_dir)["all_up"],
+            timeout=60, interval=0.2, message="foreground cluster never came up",
+        )
+        brume("down", "--data-dir", data_dir)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "every cluster process has stopped" in output
