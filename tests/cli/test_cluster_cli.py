@@ -66,6 +66,13 @@ def test_up_status_down_and_restart_keeps_data(data_dir):
 
     report = status_json(data_dir)
     assert report["all_up"] is True
+    assert report["rings_consistent"] is True
+    for node in report["nodes"]:  # health figures from each node's GET /recon/all
+        assert node["recon"] is True and node["rings_match"] is True
+        [device] = node["devices"]
+        assert device["device"] == f"d{node['node']}" and device["size"] > 0
+        assert device["async_pending"] == 0 and device["quarantined"] == 0
+        assert "object-replicator" in node["daemons"]
     names = {row["name"] for row in report["processes"]}
     assert {"object-1", "container-4", "account-2"} <= names
     pids = [row["pid"] for row in report["processes"]]
