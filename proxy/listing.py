@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 from proxy.backend_http import BackendError
 from proxy.get_resume import StreamCut, first_answer
+from proxy.object_headers import check_metadata_bytes
 from proxy.responses import RawResponse, client_headers
 from storage import constraints
 
@@ -85,7 +86,7 @@ def meta_headers(environ, kind: str, extra: tuple[str, ...] = ()) -> tuple[dict,
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             found[key[5:].replace("_", "-").lower()] = value
-    reason = constraints.check_metadata(found, kind)
+    reason = check_metadata_bytes(found, kind)
     if reason:
         return {}, reason
     prefix = constraints.META_PREFIXES[kind]

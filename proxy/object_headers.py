@@ -91,9 +91,26 @@ def check_delete_at(headers: dict, now: float | None = None) -> str | None:
     return None
 
 
+def check_metadata_bytes(headers: dict, kind: str) -> str | None:
+    """storage.constraints.check_metadata on the header bytes the client really sent.
+
+    WSGI hands header values over as latin-1 text; UTF-8 values must be decoded before their
+    length is counted and their validity checked.
+    """
+    prefix = constraints.META_PREFIXES[kind]
+    decoded = {}
+    for name, value in headers.items():
+        if name.startswith(prefix):
+            try:
+                decoded[name] = value.encode("latin-1").decode("utf-8")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                return "metadata must be valid UTF-8"
+    return constraints.check_metadata(decoded, kind)
+
+
 def check_write(headers: dict, internal: bool) -> None:
     """Metadata limits and reserved headers (raises BadHeaders)."""
-    reason = constraints.check_metadata(headers, "object")
+    reason = check_metadata_bytes(headers, "object")
     if reason:
         raise BadHeaders(400, reason)
     if not internal:

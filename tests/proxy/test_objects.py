@@ -253,3 +253,22 @@ def test_if_none_match_star_refuses_overwrite(tester, cont):
     assert tester("PUT", f"{cont}/once", b"first", {"If-None-Match": "*"}).status_int == 201
     assert tester("PUT", f"{cont}/once", b"second", {"If-None-Match": "*"}).status_int == 412
     assert tester("GET", f"{cont}/once").body == b"first"
+
+
+def test_utf8_metadata_counted_in_bytes(tester, cont, proxy_app):
+    from webob import Request
+
+    def put(name, value_bytes):
+        req = Request.blank(f"/v1/AUTH_test/{cont}/{name}", method="PUT",
+                            headers={"X-Auth-Token": tester.token})
+        req.environ["HTTP_X_OBJECT_META_NOTE"] = value_bytes.decode("latin-1")
+        req.body = b"u"
+        return req.get_response(proxy_app)
+
+    assert put("utf8-ok", "é".encode() * 128).status_int == 201  # 256 bytes
+    assert tester("HEAD", f"{cont}/utf8-ok").headers["X-Object-Meta-Note"].encode("latin-1") \
+        == "é".encode() * 128
+    assert put("utf8-long", "é".encode() * 128 + b"x").status_int == 400
+    assert put("utf8-bad", b"\xff\xfe").status_int == 400
+    assert tester("HEAD", f"{cont}/utf8-long").status_int == 404
+    assert tester("HEAD", f"{cont}/utf8-bad").status_int == 404
