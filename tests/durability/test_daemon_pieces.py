@@ -149,3 +149,29 @@ def test_expiry_helpers():
     assert delete_timestamp(100, Timestamp(500)) == Timestamp("0000000500.00001")
     assert split_name("/AUTH_a/c/dir/o") == ("AUTH_a", "c", "dir/o")
     assert split_name("nope") is None
+
+
+def test_db_auditor_quarantines_a_broken_database(tmp_path):
+    from storage.container_db import ContainerBroker
+    from storage.db_auditor import integrity_problem, quarantine_database
+    from storage.db_broker import db_path
+
+    digest = "b" * 32
+    path = db_path(str(tmp_path), "d1", "containers", 7, digest)
+    broker = ContainerBroker(path)
+    broker.create("acc", "c", Timestamp.now())
+    for index in range(200):
+        broker.put_object(f"object-{index:04d}", Timestamp.now(), 1, "text/plain", "e" * 32)
+    broker.close()
+    assert integrity_problem(path) is None
+    size = os.path.getsize(path)
+    assert size > 3 * 4096
+    with open(path, "r+b") as handle:  # scribble over every page but the first (the header)
+        for offset in range(4096, size, 4096):
+            handle.seek(offset)
+            handle.write(b"\xff" * 64)
+    assert integrity_problem(path) is not None
+    target = quarantine_database(str(tmp_path), "d1", "containers", path)
+    assert target == str(tmp_path / "d1" / "quarantined" / "containers" / digest)
+    assert os.path.exists(os.path.join(target, digest + ".db"))
+    assert not os.path.exists(path)

@@ -73,6 +73,18 @@ def async_pendings(cluster, node: int) -> int:
     return json.loads(body)["async_pending"]
 
 
+def account_counts(cluster, account: str, container: str) -> list:
+    """The object count each account replica lists for `container`."""
+    part, nodes = cluster.ring("account").get_nodes(account)
+    counts = []
+    for dev in nodes:
+        status, _headers, body = direct_request(
+            dev["ip"], dev["port"], "GET", f"/{dev['device']}/{part}/{account}?format=json")
+        rows = json.loads(body) if status == 200 else []
+        counts.append(next((r["count"] for r in rows if r["name"] == container), None))
+    return counts
+
+
 def all_agree(cluster, account, container, names, status) -> bool:
     return all(replicas_agree(cluster, account, container, n, status) for n in names)
 
@@ -160,6 +172,9 @@ def test_node_down_then_replicas_agree(cluster, conn):
     assert sum(async_pendings(cluster, n) for n in cluster.layout.nodes) == 0
     listings = container_listings(cluster, account, "outage")
     assert all(row == (200, str(len(alive)), sorted(alive)) for row in listings), listings
+    # The container updater brings every account replica the container's new counts.
+    run_pass(cluster, "container-updater")
+    assert account_counts(cluster, account, "outage") == [len(alive)] * 3
 
 
 # ----- 2. bit rot in one replica
