@@ -1,4 +1,8 @@
-"""`/v2.1/flavors`: list, detail, show; admins create and delete."""
+"""`/v2.1/flavors`: list, detail, show; admins create and delete.
+
+Private flavors (`os-flavor-access:is_public` false) exist for admins only: other callers
+neither list, show nor boot them (404 / 400 "could not be found"), as in Nova without a
+flavor-access entry."""
 from __future__ import annotations
 
 import uuid
@@ -8,23 +12,50 @@ from compute.repo import Conflict, NotFound
 from compute.validation import check_name, positive_int_field
 from compute.views import flavor_view
 
+IS_PUBLIC_VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False,
+                    "no": False, "none": None, "all": None}
+
+
+def visible_flavors(core, caller, request) -> list[dict]:
+    """Non-admins see public flavors only; admins see all, or filter with `?is_public=`
+    (true, false, or none/all)."""
+    flavors = core.repo.list_flavors()
+    if not caller.is_admin:
+        return [f for f in flavors if f["is_public"]]
+    raw = request.GET.get("is_public")
+    if raw is None:
+        return flavors
+    if raw.lower() not in IS_PUBLIC_VALUES:
+        raise HTTPFault(400, f"Invalid is_public filter [{raw}]")
+    wanted = IS_PUBLIC_VALUES[raw.lower()]
+    return [f for f in flavors if wanted is None or bool(f["is_public"]) == wanted]
+
+
+def get_visible_flavor(core, caller, flavor_id: str) -> dict:
+    """The flavor, if the caller may see it; NotFound for private flavors and non-admins."""
+    flavor = core.repo.get_flavor(flavor_id)
+    if not flavor["is_public"] and not caller.is_admin:
+        raise NotFound(f"Flavor {flavor_id} could not be found.")
+    return flavor
+
 
 def index(core, caller, request):
     base = core.base_url(request)
     flavors = [flavor_view(f, base, caller.project_id, detail=False)
-               for f in core.repo.list_flavors()]
+               for f in visible_flavors(core, caller, request)]
     return json_response(200, {"flavors": flavors})
 
 
 def detail(core, caller, request):
     base = core.base_url(request)
-    flavors = [flavor_view(f, base, caller.project_id) for f in core.repo.list_flavors()]
+    flavors = [flavor_view(f, base, caller.project_id)
+               for f in visible_flavors(core, caller, request)]
     return json_response(200, {"flavors": flavors})
 
 
 def show(core, caller, request, flavor_id):
     try:
-        flavor = core.repo.get_flavor(flavor_id)
+        flavor = get_visible_flavor(core, caller, flavor_id)
     except NotFound as exc:
         raise HTTPFault(404, str(exc)) from None
     return json_response(200, {"flavor": flavor_view(flavor, core.base_url(request),
@@ -52,8 +83,10 @@ def create(core, caller, request):
         "vcpus": positive_int_field(spec, "vcpus", minimum=1),
         "ram": positive_int_field(spec, "ram", minimum=1),
         "disk": positive_int_field(spec, "disk", minimum=0),
-        "is_public": spec.get("os-flavor-access:is_public", True) is not False,
+        "is_public": spec.get("os-flavor-access:is_public", True),
     }
+    if not isinstance(flavor["is_public"], bool):
+        raise HTTPFault(400, "Invalid input: 'os-flavor-access:is_public' must be a boolean.")
     try:
         created = core.repo.create_flavor(flavor)
     except Conflict as exc:

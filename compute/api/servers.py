@@ -1,14 +1,15 @@
 """`/v2.1/servers`: boot, list (filters, paging), show, delete, actions, diagnostics."""
 from __future__ import annotations
 
-import re
 import time
 import urllib.parse
 
 from compute import states
+from compute.api.flavors import get_visible_flavor
 from compute.claims import insert_server_within_quota
 from compute.http_json import HTTPFault, json_response, parse_json, read_body
 from compute.image_lookup import check_image_fits, image_id_from_ref
+from compute.name_filter import NameFilter, PatternError
 from compute.quotas import QuotaExceeded
 from compute.repo import NotFound, new_server_id
 from compute.service_http import ServiceError, ServiceUnavailable, call
@@ -43,7 +44,7 @@ def create(core, caller, request):
         raise HTTPFault(400, "Invalid input: 'flavorRef' is required.")
     flavor_id = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]
     try:
-        flavor = core.repo.get_flavor(flavor_id)
+        flavor = get_visible_flavor(core, caller, flavor_id)
     except NotFound:
         raise HTTPFault(400, f"Flavor {flavor_id} could not be found.") from None
     zone = spec.get("availability_zone")
@@ -112,10 +113,10 @@ def _listing(core, caller, request, detail: bool):
     name = request.GET.get("name")
     if name:
         try:
-            pattern = re.compile(name)
-            servers = [s for s in servers if pattern.search(s["name"])]
-        except re.error:
-            servers = [s for s in servers if name in s["name"]]
+            pattern = NameFilter(name)
+        except PatternError as exc:
+            raise HTTPFault(400, f"Invalid name filter: {exc}.") from None
+        servers = [s for s in servers if pattern.matches(s["name"])]
     status = request.GET.get("status")
     if status:
         wanted = status.upper()

@@ -254,3 +254,43 @@ def test_build_failed_without_retry_goes_straight_to_error(api, user):
     server = api.core.repo.get_server(server_id)
     assert server["vm_state"] == states.ERROR and server["attempted_hosts"] == ["h1"]
     assert "image checksum mismatch" in server["fault_message"]
+
+
+def test_private_flavors_are_for_admins_only(api, user, admin):
+    spec = {"flavor": {"name": "p1.secret", "id": "secret", "ram": 128, "vcpus": 1, "disk": 1,
+                       "os-flavor-access:is_public": False}}
+    status, body = api.call("POST", "/v2.1/flavors", admin, spec)
+    assert status == 200 and body["flavor"]["os-flavor-access:is_public"] is False
+    bad = {"flavor": {**spec["flavor"], "id": "x", "name": "x",
+                      "os-flavor-access:is_public": "no"}}
+    assert api.call("POST", "/v2.1/flavors", admin, bad)[0] == 400
+    for path in ("/v2.1/flavors", "/v2.1/flavors/detail"):
+        assert "secret" not in {f["id"] for f in api.call("GET", path, user)[1]["flavors"]}
+        assert "secret" in {f["id"] for f in api.call("GET", path, admin)[1]["flavors"]}
+    assert api.call("GET", "/v2.1/flavors/secret", user)[0] == 404
+    assert api.call("GET", "/v2.1/flavors/secret", admin)[0] == 200
+    private_only = api.call("GET", "/v2.1/flavors?is_public=false", admin)[1]["flavors"]
+    assert [f["id"] for f in private_only] == ["secret"]
+    public_only = api.call("GET", "/v2.1/flavors?is_public=true", admin)[1]["flavors"]
+    assert "secret" not in {f["id"] for f in public_only} and len(public_only) >= 4
+    assert api.call("GET", "/v2.1/flavors?is_public=false", user)[1]["flavors"] != []
+    assert api.call("GET", "/v2.1/flavors?is_public=maybe", admin)[0] == 400
+    status, body = api.boot(user, flavor="secret")
+    assert status == 400 and "could not be found" in body["badRequest"]["message"]
+    assert api.call("GET", "/v2.1/servers/detail", user)[1]["servers"] == []
+    assert api.boot(admin, flavor="secret")[0] == 202
+
+
+def test_name_filter_is_a_safe_regex(api, user):
+    for name in ("web-1", "web-22", "db-0", "a" * 255):
+        assert api.boot(user, name=name)[0] == 202
+    listed = lambda query: sorted(  # noqa: E731
+        s["name"] for s in api.call("GET", f"/v2.1/servers?{query}", user)[1]["servers"])
+    assert listed("name=%5Eweb-%5Cd%2B%24") == ["web-1", "web-22"]  # ^web-\d+$
+    assert listed("name=db%7C22") == ["db-0", "web-22"]  # db|22
+    # Patterns that make a backtracking engine take forever answer at once here.
+    assert listed("name=%28a%2B%29%2B%24") == ["a" * 255]  # (a+)+$
+    assert listed("name=%28a%7Ca%29%2A%21") == []  # (a|a)*!
+    for bad in ("%28", "%5C1", "%28%3F%3Da%29", "a%7B999%7D", "x" * 256):
+        status, body = api.call("GET", f"/v2.1/servers?name={bad}", user)
+        assert status == 400 and "Invalid name filter" in body["badRequest"]["message"]
