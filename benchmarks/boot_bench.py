@@ -161,6 +161,10 @@ def main() -> int:
     parser.add_argument("--hosts", default="1000,10000")
     parser.add_argument("--decisions", type=int, default=500)
     parser.add_argument("--skip-boots", action="store_true")
+    parser.add_argument("--qemu", action="store_true",
+                        help="also real VMs under QEMU TCG (benchmarks/qemu_boot_bench.py)")
+    parser.add_argument("--pull-size-mib", type=int, default=1024,
+                        help="--qemu: size of the image whose cold-cache pull is timed")
     args = parser.parse_args()
     if not args.skip_boots:
         boot_latency(args.boots, args.concurrency)
@@ -168,6 +172,10 @@ def main() -> int:
     for count in (int(c) for c in args.hosts.split(",")):
         pure_scheduler(count, args.decisions)
         db_claims(count, max(50, args.decisions // 5))
+    if args.qemu:
+        from qemu_boot_bench import run as qemu_boot_figures  # this script's directory
+
+        qemu_boot_figures(pull_size=args.pull_size_mib * 1024 * 1024)
     return 0
 
 

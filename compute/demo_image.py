@@ -32,14 +32,17 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 insmod /lib/evdev.ko 2>/dev/null
 insmod /lib/button.ko 2>/dev/null
-echo "{boot_line}"
-echo "BRUME-DEMO: uptime $(cut -d' ' -f1 /proc/uptime) s"
+# Listen to the ACPI power button before saying we booted: a press sent as soon as the
+# boot line shows must not be lost.
 for ev in /sys/class/input/event*; do
   if grep -q "Power Button" "$ev/device/name" 2>/dev/null; then
-    ( head -c 1 "/dev/input/$(basename "$ev")" >/dev/null
+    exec 3<"/dev/input/$(basename "$ev")"
+    ( head -c 1 <&3 >/dev/null
       echo "BRUME-DEMO: power button pressed, powering off"; poweroff -f ) &
   fi
 done
+echo "{boot_line}"
+echo "BRUME-DEMO: uptime $(cut -d' ' -f1 /proc/uptime) s"
 after=$(sed -n 's/.*brume_poweroff_after=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
 if [ -n "$after" ]; then
   ( sleep "$after"; echo "BRUME-DEMO: powering off by itself"; poweroff -f ) &
