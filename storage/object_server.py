@@ -66,15 +66,18 @@ OBJECT_SERVER_OPTIONS = [
     Option("conn_timeout", float, 0.5, help="seconds to connect to a container server"),
     Option("node_timeout", float, 3.0, help="seconds to wait for a container server's answer"),
     Option("disk_threads", int, 8, help="OS threads for fsync/unlink; 0 runs them inline"),
+    Option("get_md5_check", parse_bool, True,
+           help="also check a whole GET's MD5 against the ETag (blocks are CRC-checked anyway)"),
 ]
 
 
 class ObjectServer:
     def __init__(self, devices: str, hasher, mount_check=False, conn_timeout=0.5,
-                 node_timeout=3.0, disk_threads=0):
+                 node_timeout=3.0, disk_threads=0, get_md5_check=True):
         run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
         self.diskfiles = DiskFileManager(devices, hasher, mount_check, run_blocking)
         self.conn_timeout = conn_timeout
+        self.get_md5_check = get_md5_check
         self.node_timeout = node_timeout
         self.handlers = {
             "PUT": self.PUT,
@@ -266,7 +269,8 @@ class ObjectServer:
             return error_response(416, "requested range not satisfiable",
                                   {"Content-Range": f"bytes */{length}"})
         if ranges is None:
-            return Response(status=200, headerlist=headers, app_iter=df.reader())
+            body = df.reader(verify=self.get_md5_check)
+            return Response(status=200, headerlist=headers, app_iter=body)
         headers = [(k, v) for k, v in headers if k not in ("Content-Length", "Content-Type")]
         content_type = metadata.get("Content-Type", "application/octet-stream")
         reader = df.reader(ranges=ranges, verify=False)
@@ -412,6 +416,7 @@ def make_app(conf_path: str) -> ObjectServer:
         conn_timeout=options["conn_timeout"],
         node_timeout=options["node_timeout"],
         disk_threads=options["disk_threads"],
+        get_md5_check=options["get_md5_check"],
     )
     from storage.replication_protocol import install  # REPLICATE, SYNC and /recon/ (durability)
 

@@ -82,3 +82,30 @@ def test_mount_check_refuses_unmounted_devices(tmp_path):
     req = Request.blank("/sda/1/a/c/o", method="PUT", body=b"x",
                         headers={"X-Timestamp": "1700000000.00000"})
     assert req.get_response(app).status_int == 507
+
+
+def test_get_md5_check_can_be_turned_off_blocks_still_checked(tmp_path):
+    from webob import Request
+
+    _, devices, conf_path = write_object_conf(tmp_path)
+    with open(conf_path, "a") as handle:
+        handle.write("get_md5_check = false\n")
+    app = make_app(conf_path)
+    assert app.get_md5_check is False
+    put = Request.blank("/sda/1/a/c/o", method="PUT", body=b"k" * 100,
+                        headers={"X-Timestamp": "1700000000.00000"})
+    assert put.get_response(app).status_int == 201
+    # corrupt the stored ETag only: without the MD5 check the (CRC-valid) body is served
+    from storage.object_metadata import read_metadata, write_metadata_fd
+
+    [path] = [os.path.join(d, f) for d, _, fs in os.walk(devices) for f in fs
+              if f.endswith(".data")]
+    metadata = read_metadata(path)
+    metadata["ETag"] = "0" * 32
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.removexattr(fd, "user.brume.metadata")
+        write_metadata_fd(fd, metadata, 104)
+    finally:
+        os.close(fd)
+    assert Request.blank("/sda/1/a/c/o").get_response(app).body == b"k" * 100
