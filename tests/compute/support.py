@@ -219,40 +219,57 @@ class ComputeCluster(ComputeClient):
         self.start("api")
 
     def add_agent(self, name: str, **options) -> None:
-        port = free_port()
-        agent_options = {
-            "host": name,
-            "api_url": self.api_url,
-            "service_secret": self.settings.service_secret,
-            "libvirt_uri": "test:///default",
-            "instances_dir": os.path.join(self.root, name, "instances"),
-            "image_url": self.settings.image_url,
-            "auth_url": self.settings.auth_url,
-            "vcpus": 4,
-            "memory_mb": 2048,
-            "local_gb": 40,
-            "heartbeat_interval": 0.3,
-            "sync_interval": 0.5,
-        }
-        agent_options.update(options)
-        self.agent_urls[name] = f"http://127.0.0.1:{port}"
-        self.confs[name] = write_conf(os.path.join(self.root, f"{name}.conf"), {
-            "server": {"app": "compute.agent_server:make_app", "bind_port": port},
-            "compute-agent": agent_options,
-        })
-        self.start(name)
+        self.add_agents({name: options})
+
+    def add_agents(self, agents: dict[str, dict]) -> None:
+        """Start agents (name -> option overrides) side by side; wait until all registered."""
+        for name, options in agents.items():
+            port = free_port()
+            agent_options = {
+                "host": name,
+                "api_url": self.api_url,
+                "service_secret": self.settings.service_secret,
+                "libvirt_uri": "test:///default",
+                "instances_dir": os.path.join(self.root, name, "instances"),
+                "image_url": self.settings.image_url,
+                "auth_url": self.settings.auth_url,
+                "vcpus": 4,
+                "memory_mb": 2048,
+                "local_gb": 40,
+                "heartbeat_interval": 0.3,
+                "sync_interval": 0.5,
+                **options,
+            }
+            self.agent_urls[name] = f"http://127.0.0.1:{port}"
+            self.confs[name] = write_conf(os.path.join(self.root, f"{name}.conf"), {
+                "server": {"app": "compute.agent_server:make_app", "bind_port": port},
+                "compute-agent": agent_options,
+            })
+            self.launch(name)
+        for name in agents:
+            self.wait_healthy(name)
         admin = self.settings.token("admin", "admin", admin=True)
-        wait_until(lambda: any(h["hypervisor_hostname"] == name and h["state"] == "up"
-                               for h in self.get("/v2.1/os-hypervisors", admin)[1]
-                               ["hypervisors"]), what=f"agent {name} registered")
+
+        def all_up():
+            listed = self.get("/v2.1/os-hypervisors", admin)[1]["hypervisors"]
+            up = {h["hypervisor_hostname"] for h in listed if h["state"] == "up"}
+            return set(agents) <= up
+
+        wait_until(all_up, what=f"agents {sorted(agents)} registered")
 
     def start(self, name: str) -> None:
+        self.launch(name)
+        self.wait_healthy(name)
+
+    def launch(self, name: str) -> None:
         log = open(os.path.join(self.root, f"{name}.log"), "ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "storage.wsgi_server", self.confs[name]],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
+
+    def wait_healthy(self, name: str) -> None:
         url = self.api_url if name == "api" else self.agent_urls[name]
 
         def healthy():
@@ -271,9 +288,10 @@ class ComputeCluster(ComputeClient):
         proc.wait(timeout=10)
 
     def stop(self) -> None:
-        for name in list(self.procs):
-            proc = self.procs.pop(name)
+        procs = [self.procs.pop(name) for name in list(self.procs)]
+        for proc in procs:
             proc.terminate()
+        for proc in procs:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:

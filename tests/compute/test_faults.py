@@ -31,10 +31,12 @@ def cloud(tmp_path_factory, cloud_settings, images):
         bad_dir = os.path.join(root, "not-a-directory")
         with open(bad_dir, "w", encoding="utf-8") as handle:
             handle.write("x")
-        cluster.add_agent("hvbad", availability_zone="flaky", instances_dir=bad_dir,
-                          memory_mb=8192)
-        cluster.add_agent("hvgood", availability_zone="flaky")
-        cluster.add_agent("hvslow", availability_zone="slow", test_spawn_seconds=2.5)
+        cluster.add_agents({
+            "hvbad": {"availability_zone": "flaky", "instances_dir": bad_dir,
+                      "memory_mb": 8192},
+            "hvgood": {"availability_zone": "flaky"},
+            "hvslow": {"availability_zone": "slow", "test_spawn_seconds": 2.5},
+        })
         yield cluster
     finally:
         cluster.stop()

@@ -3,12 +3,13 @@ hv1/hv2 on libvirt's test driver, the real image service with image bytes in the
 store, tokens signed with the proxy's secret)."""
 from __future__ import annotations
 
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.compute.support import http, wait_until
+from tests.compute.support import http, read_ini, wait_until
 
 pytestmark = pytest.mark.cluster
 
@@ -163,3 +164,37 @@ def test_bad_requests_get_4xx_and_create_nothing(cloud, images, admin):
     assert cloud.get(everything, admin)[1]["servers"] == []
     quota = cloud.get("/v2.1/os-quota-sets/clumsy?usage=true", tok)[1]["quota_set"]
     assert quota["instances"]["in_use"] == 0
+
+
+def test_agent_killed_and_restarted_reconciles_with_the_database(cloud, admin, cluster):
+    """`brume up`'s own agent: SIGKILL it, delete a server while it is away, restart it.
+    (The kill mid-boot with ERROR after a short heartbeat window is in test_faults.py.)"""
+    before = usage(cloud, admin)
+    tok = cloud.settings.token("reconcile")
+    ids = [cloud.boot(tok, f"rec-{i}")[1]["server"]["id"] for i in range(3)]
+    hosts = {sid: cloud.wait_status(admin, sid, "ACTIVE")["OS-EXT-SRV-ATTR:host"]
+             for sid in ids}
+    host = max(HOSTS, key=list(hosts.values()).count)  # three servers: two share a host
+    kept, doomed = [sid for sid in ids if hosts[sid] == host][:2]
+    agent_conf = read_ini(os.path.join(cluster.conf_dir, host, "compute-agent.conf"))
+    instances = agent_conf.get("compute-agent", "instances_dir")
+    assert os.path.isdir(os.path.join(instances, doomed))
+    cluster.kill_service(f"agent-{host}")
+    try:
+        # Deleted while the agent is away: the API cannot reach it and deletes locally.
+        assert cloud.delete(f"/v2.1/servers/{doomed}", tok)[0] == 204
+        wait_until(lambda: cloud.server(tok, doomed) is None, what="local delete")
+    finally:
+        cluster.start_service(f"agent-{host}")
+    # The restarted agent's domains did not survive it: the kept server reads SHUTOFF, and
+    # the deleted server's domain and files are removed.
+    cloud.wait_status(tok, kept, "SHUTOFF")
+    wait_until(lambda: not os.path.exists(os.path.join(instances, doomed)),
+               what="deleted server removed from the hypervisor")
+    assert cloud.post(f"/v2.1/servers/{kept}/action", tok, {"os-start": None})[0] == 202
+    cloud.wait_status(tok, kept, "ACTIVE")
+    for sid in ids:
+        if sid != doomed:
+            assert cloud.delete(f"/v2.1/servers/{sid}", tok)[0] == 204
+    wait_until(lambda: cloud.get("/v2.1/servers", tok)[1]["servers"] == [], what="deletes")
+    wait_until(lambda: usage(cloud, admin) == before, what="resources freed")
