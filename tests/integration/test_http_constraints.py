@@ -217,3 +217,26 @@ def test_unknown_method_and_bad_paths(acct):
     bare = request(acct.url.rsplit("/v1/", 1)[0], "GET", {"X-Auth-Token": acct.token},
                    path="/v1/")
     assert bare.status in (400, 404, 412)
+
+
+@pytest.mark.parametrize("source", ["no-slash", "/", "//x"])
+def test_bad_copy_source_is_412(acct, source):
+    reply = acct.put(acct.obj("copied"), b"", {"X-Copy-From": source})
+    assert reply.status == 412
+    assert acct.absent(acct.obj("copied"))
+
+
+def test_copy_from_missing_object_is_404(acct):
+    reply = acct.put(acct.obj("copied"), b"", {"X-Copy-From": f"/{acct.container}/nothing"})
+    assert reply.status == 404
+    assert acct.absent(acct.obj("copied"))
+
+
+def test_account_name_too_long_for_the_admin(cluster, acct):
+    admin = cluster.token("admin:admin")
+    long_account = "AUTH_" + "a" * constraints.MAX_ACCOUNT_NAME_LENGTH
+    base = acct.url.rsplit("/", 1)[0]
+    reply = request(base, "PUT", {"X-Auth-Token": admin}, path=f"/{long_account}/c")
+    assert reply.status == 400
+    assert request(base, "HEAD", {"X-Auth-Token": admin},
+                   path=f"/{long_account}/c").status in (400, 404)
