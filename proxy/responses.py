@@ -83,7 +83,13 @@ def client_headers(backend_headers: dict, drop_acls: bool = False) -> list[tuple
     return result
 
 
+_TITLES: dict[str, str] = {"etag": "Etag"}
+
+
 def _title(name: str) -> str:
-    if name == "etag":
-        return "Etag"
-    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+    title = _TITLES.get(name)
+    if title is None:
+        title = "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
+        if len(_TITLES) < 4096:
+            _TITLES[name] = title
+    return title
