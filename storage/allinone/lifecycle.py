@@ -184,13 +184,14 @@ def supervise(
     say,
     poll_interval: float = 0.5,
 ) -> int:
-    """Stay in the foreground until SIGINT/SIGTERM; report processes that die; stop all."""
+    """Stay in the foreground until SIGINT/SIGTERM/SIGHUP; report deaths; then stop all."""
     stopping = []
 
     def on_signal(signum, frame):
         stopping.append(signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, on_signal) for s in watched}
     reported: set[str] = set()
     try:
         while not stopping:
