@@ -58,6 +58,49 @@ def first_answer(client, node_iter, part, method: str, path: str, headers: dict,
     return None, 404 if saw_404 else (503 if last_status >= 500 else last_status)
 
 
+def _stamp(headers: dict) -> str:
+    return (headers.get("x-backend-timestamp") or headers.get("x-put-timestamp")
+            or headers.get("x-timestamp") or "")
+
+
+def newest_answer(client, nodes: list, part, method: str, path: str, headers: dict,
+                  query: str = ""):
+    """`X-Newest: true`: ask every node at once and keep the newest answer.
+
+    Same return shape as `first_answer`; a newer tombstone (404) beats older copies.
+    """
+
+    def ask(node):
+        try:
+            return node, client.request(node, part, method, path, headers, query=query)
+        except BackendError:
+            return node, None
+
+    answers = list(eventlet.GreenPool(max(len(nodes), 1)).imap(ask, nodes))
+    best = None
+    best_stamp = ""
+    newest_delete = ""
+    saw_404 = False
+    for node, response in answers:
+        if response is None:
+            continue
+        if 200 <= response.status < 300 or response.status in DEFINITIVE:
+            stamp = _stamp(response.headers)
+            if best is None or stamp > best_stamp:
+                best, best_stamp = (response, node), stamp
+        elif response.status == 404:
+            saw_404 = True
+            newest_delete = max(newest_delete, response.headers.get("x-backend-timestamp", ""))
+    for _node, response in answers:
+        if response is not None and (best is None or response is not best[0]):
+            response.close()
+    if best is not None and not (newest_delete and best_stamp and best_stamp < newest_delete):
+        return best
+    if best is not None:
+        best[0].close()
+    return None, 404 if saw_404 else 503
+
+
 def parse_content_range(value: str | None):
     """'bytes 10-19/100' -> (10, 19, 100); None when absent or unusable."""
     if not value or not value.startswith("bytes "):

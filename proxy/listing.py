@@ -6,10 +6,11 @@ picks the metadata a PUT/POST may set after checking the limits.
 """
 from __future__ import annotations
 
+import itertools
 from urllib.parse import parse_qs
 
 from proxy.backend_http import BackendError
-from proxy.get_resume import StreamCut, first_answer
+from proxy.get_resume import StreamCut, first_answer, newest_answer
 from proxy.object_headers import check_metadata_bytes
 from proxy.responses import RawResponse, client_headers
 from storage import constraints
@@ -70,7 +71,13 @@ def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
     if accept:
         headers["Accept"] = accept
     node_iter = app.client.iter_nodes(ring, part, nodes)
-    response, status = first_answer(app.client, node_iter, part, method, path, headers, query)
+    if environ.get("HTTP_X_NEWEST", "").lower() in ("true", "1", "yes", "on"):
+        candidates = list(itertools.islice(node_iter, len(nodes)))
+        response, status = newest_answer(app.client, candidates, part, method, path, headers,
+                                         query)
+    else:
+        response, status = first_answer(app.client, node_iter, part, method, path, headers,
+                                        query)
     if response is None:
         return None, status
     out = client_headers(response.headers, drop_acls=drop_acls)

@@ -5,12 +5,13 @@ handed to `proxy.dlo` / `proxy.slo`, COPY and `X-Copy-From` to `proxy.copy`.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from email.utils import formatdate
 from urllib.parse import parse_qs
 
 from proxy import copy, dlo, slo
-from proxy.get_resume import ResumingBody, first_answer
+from proxy.get_resume import ResumingBody, first_answer, newest_answer
 from proxy.object_headers import (
     BadHeaders,
     backend_read_headers,
@@ -74,12 +75,21 @@ def _nodes(app, target):
     return ring, part, nodes
 
 
-def fetch(app, target, method: str, backend_headers: dict):
-    """First definitive answer from the object's replicas: (response, node_iter, part)."""
+def fetch(app, target, method: str, backend_headers: dict, newest: bool = False):
+    """First definitive (or, with newest, the newest) answer from the object's replicas.
+
+    Returns (response or None, node or status, node_iter for resuming, partition).
+    """
     ring, part, nodes = _nodes(app, target)
     node_iter = app.client.iter_nodes(ring, part, nodes)
-    response, node_or_status = first_answer(app.client, node_iter, part, method, target.path,
-                                            backend_headers)
+    if newest:
+        candidates = list(itertools.islice(node_iter, len(nodes)))
+        response, node_or_status = newest_answer(app.client, candidates, part, method,
+                                                 target.path, backend_headers)
+        node_iter = app.client.iter_nodes(ring, part, nodes)
+    else:
+        response, node_or_status = first_answer(app.client, node_iter, part, method,
+                                                target.path, backend_headers)
     return response, node_or_status, node_iter, part
 
 
@@ -87,7 +97,8 @@ def get_or_head(app, environ, target):
     method = environ["REQUEST_METHOD"]
     headers = lower_headers(environ)
     backend_headers = backend_read_headers(headers)
-    response, status, node_iter, part = fetch(app, target, method, backend_headers)
+    newest = is_true(headers.get("x-newest"))
+    response, status, node_iter, part = fetch(app, target, method, backend_headers, newest)
     if response is None:
         return error(status)
     if response.status == 416 and "range" in backend_headers:

@@ -143,3 +143,19 @@ def test_hung_node_times_out_and_is_replaced(tester, cont, storage_cluster, prox
     finally:
         serving.send_signal(signal.SIGCONT)
         proxy_app.client.limiter._errors.clear()
+
+
+def test_x_newest_picks_the_newest_replica(tester, cont, storage_cluster, proxy_app, restore):
+    assert tester("PUT", f"{cont}/versions", b"version one").status_int == 201
+    first = primaries(proxy_app, storage_cluster, "versions")[0]
+    storage_cluster.kill(first)
+    assert tester("PUT", f"{cont}/versions", b"version two").status_int == 201
+    storage_cluster.restart(first)
+    proxy_app.client.limiter._errors.clear()
+    assert tester("GET", f"{cont}/versions").body == b"version one"  # the stale first primary
+    newest = {"X-Newest": "true"}
+    assert tester("GET", f"{cont}/versions", headers=newest).body == b"version two"
+    head = tester("HEAD", f"{cont}/versions", headers=newest)
+    assert head.headers["Content-Length"] == str(len(b"version two"))
+    listing = tester("GET", cont, headers=newest)
+    assert listing.status_int == 200 and b"versions" in listing.body
