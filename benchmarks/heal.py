@@ -5,12 +5,12 @@
 
 Starts its own 4-node all-in-one cluster (`brume up --detach` in a temp data dir, random
 loopback prefix and ports; the daemon loops are stopped so the benchmark drives every pass),
-uploads the objects through the proxy, wipes node 3's device (every file, as a replaced
-disk), then runs replication passes (object, container, account replicators on every node at
-once, `python -m storage.daemon_runner CONF --once NAME`) until every object and database
-the device should hold is back. It prints the seconds until full durability, the passes
-needed, the MB moved and MB/s. Then it runs one unthrottled object-auditor pass on a node and
-compares its MB/s with this machine's raw hashlib MD5 speed.
+uploads the objects through the proxy, wipes the device of a node holding the container
+(every file, as a replaced disk), then runs replication passes (object, container and account
+replicators on every node at once, `python -m storage.daemon_runner CONF --once NAME`) until
+every object and database the device should hold is back. It prints the seconds until full
+durability, the passes needed, the MB moved and MB/s. Then it runs one unthrottled
+object-auditor pass on a node and compares its MB/s with this machine's raw hashlib MD5 speed.
 """
 from __future__ import annotations
 
@@ -114,6 +114,15 @@ def upload(storage_url: str, token: str, jobs: list[tuple[str, int]], concurrenc
         sys.exit(f"heal.py: {len(failures)} uploads failed, e.g. {failures[0]}")
 
 
+def container_node(layout, storage_url: str) -> int:
+    """The storage node holding the first replica of the benchmark's container."""
+    from ring.ring import Ring
+
+    account = storage_url.rstrip("/").rsplit("/", 1)[1]
+    _part, nodes = Ring(layout.conf_dir, "container").get_nodes(account, "heal")
+    return next(n for n in layout.nodes if layout.node_ip(n) == nodes[0]["ip"])
+
+
 def count_device(dev_dir: str) -> tuple[int, int]:
     """(.data files, database files) on a device."""
     data = dbs = 0
@@ -187,7 +196,7 @@ def main() -> int:
         print(f"objects: {args.small} x {args.small_size} + {args.large} x {args.large_size} "
               f"({total_bytes / 1e6:.0f} MB) uploaded in {time.monotonic() - started:.1f} s")
 
-        victim = 3
+        victim = container_node(layout, url)
         dev_dir = os.path.join(layout.devices_root(victim), layout.device_name(victim))
         expected = count_device(dev_dir)
         print(f"node {victim} device holds {expected[0]} objects and {expected[1]} databases;"
