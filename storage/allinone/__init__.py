@@ -2,6 +2,8 @@
 
 `layout` names every process, port, path and credential of one data dir; `configs` writes
 the per-process configs from the samples in etc/; `rings` builds the three rings;
-`processes` starts, watches and stops the processes through pid files; `health` polls their
-`/healthcheck`; `recon` gathers the per-node health figures that `brume status` shows.
+`processes` starts, finds and stops the processes through pid files; `health` waits for
+their `/healthcheck`; `hypervisor` picks the compute agents' libvirt connection;
+`lifecycle` ties these into prepare/start/supervise; `status` gathers what `brume status`
+shows (processes, and each node's `/recon/all` figures).
 """
