@@ -121,3 +121,17 @@ def test_slo_with_changed_segment_cuts_the_stream(tester):
 
     with pytest.raises(StreamCut):
         tester("GET", "lo/chg-slo").body  # noqa: B018
+
+
+def test_copy_of_large_objects_copies_their_content(tester, segs):
+    parts, etags = segs
+    whole = b"".join(parts)
+    tester("PUT", "lo/dlo-src", b"", {"X-Object-Manifest": "lo_segments/big/"})
+    assert tester("COPY", "lo/dlo-src", headers={"Destination": "lo/dlo-copy"}).status_int == 201
+    copy = tester("GET", "lo/dlo-copy")
+    assert copy.body == whole and "X-Object-Manifest" not in copy.headers
+    tester("PUT", "lo/slo-src?multipart-manifest=put", slo_manifest(etags, parts))
+    resp = tester("PUT", "lo/slo-copy", b"", {"X-Copy-From": "lo/slo-src"})
+    assert resp.status_int == 201
+    copy = tester("GET", "lo/slo-copy")
+    assert copy.body == whole and "X-Static-Large-Object" not in copy.headers
