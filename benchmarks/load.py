@@ -44,10 +44,14 @@ def human(size: int) -> str:
 def authenticate(auth_url: str, user: str, key: str) -> tuple[str, str]:
     parts = urllib.parse.urlsplit(auth_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    conn.request("GET", parts.path, headers={"X-Auth-User": user, "X-Auth-Key": key})
-    response = conn.getresponse()
-    response.read()
-    conn.close()
+    try:
+        conn.request("GET", parts.path, headers={"X-Auth-User": user, "X-Auth-Key": key})
+        response = conn.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        sys.exit(f"load.py: cannot reach {auth_url}: {exc} (is the cluster up?)")
+    finally:
+        conn.close()
     if response.status // 100 != 2:
         sys.exit(f"load.py: auth failed at {auth_url}: HTTP {response.status}")
     return response.getheader("X-Auth-Token"), response.getheader("X-Storage-Url")
@@ -295,9 +299,11 @@ def main(argv=None) -> int:
         names = [f"{size_text}-{i:06d}-{uuid.uuid4().hex[:6]}" for i in range(count)]
         for op in ops:
             before = cpu_by_kind(pids)
+            before["client"] = cpu_seconds(os.getpid())
             result = run_phase(op, storage_url, token, container, names, size, concurrency,
                                block)
             after = cpu_by_kind(pids)
+            after["client"] = cpu_seconds(os.getpid())
             errors = result["errors"]
             print(f"{human(size):>8} {concurrency:>4} {op:<6} {count:>6} {result['ops']:9.1f} "
                   f"{result['mbps']:8.1f} {result['p50']:8.1f} {result['p99']:8.1f}  "
@@ -305,8 +311,9 @@ def main(argv=None) -> int:
             if args.cpu and pids:
                 spent = {k: (after[k] - before.get(k, 0.0)) * 1000 / count for k in after}
                 shown = sorted(((v, k) for k, v in spent.items() if v >= 0.05), reverse=True)
-                print("      server CPU ms/op: " + ", ".join(f"{k} {v:.2f}" for v, k in shown)
-                      + f"  (total {sum(spent.values()):.2f})", flush=True)
+                servers = sum(v for k, v in spent.items() if k != "client")
+                print("      CPU ms/op: " + ", ".join(f"{k} {v:.2f}" for v, k in shown)
+                      + f"  (servers {servers:.2f})", flush=True)
     if not args.no_big:
         big_object_test(storage_url, token, container, parse_size(args.big), args.data_dir)
     Client(storage_url, token).request("DELETE", f"/{container}")
