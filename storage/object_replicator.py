@@ -43,6 +43,7 @@ from storage.replication_protocol import (
 )
 from storage.suffix_hashes import differing_suffixes, get_hashes, list_suffix_files
 
+SUFFIXES_PER_REQUEST = 256
 _EXT_ORDER = {".data": 0, ".ts": 0, ".meta": 1}
 
 
@@ -168,8 +169,18 @@ class ObjectReplicator(Daemon):
         except (ValueError, msgpack.UnpackException):
             raise PeerFailure(f"{label}: undecodable REPLICATE answer") from None
         suffixes = differing_suffixes(hashes, remote)
-        if not suffixes:
-            return
+        failed = 0
+        # A bounded number of suffixes per request keeps the request line short.
+        for start in range(0, len(suffixes), SUFFIXES_PER_REQUEST):
+            failed += self._sync_suffixes(device, part, peer,
+                                          suffixes[start:start + SUFFIXES_PER_REQUEST])
+        self._count("suffixes_synced", len(suffixes))
+        if failed:
+            raise PeerFailure(f"{label} part {part}: {failed} file(s) not accepted")
+
+    def _sync_suffixes(self, device: str, part: int, peer: dict, suffixes: list[str]) -> int:
+        """Push what the peer lacks in `suffixes`, then have it rehash them; returns refusals."""
+        label = node_label(peer)
         resp = self._call(peer, "REPLICATE", replicate_path(peer["device"], part, suffixes),
                           headers={OP_HEADER: "list"})
         if resp.status != 200:
@@ -187,9 +198,7 @@ class ObjectReplicator(Daemon):
                     if not self._push_file(peer, device, part, obj_hash, name):
                         failed += 1
         self._call(peer, "REPLICATE", replicate_path(peer["device"], part, suffixes))
-        self._count("suffixes_synced", len(suffixes))
-        if failed:
-            raise PeerFailure(f"{label} part {part}: {failed} file(s) not accepted")
+        return failed
 
     def _push_file(self, peer: dict, device: str, part: int, obj_hash: str, name: str) -> bool:
         path = os.path.join(self.disk.hash_dir_path(device, part, obj_hash), name)
