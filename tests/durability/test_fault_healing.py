@@ -37,7 +37,7 @@ pytestmark = pytest.mark.timeout(400)
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def heal_cluster(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("brume-heal"))
     handle = start_cluster(data_dir)
     try:
@@ -46,6 +46,12 @@ def cluster(tmp_path_factory):
     finally:
         stop_cluster(handle)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(heal_cluster):
+    """This module's private cluster (not the session-wide one of tests/conftest.py)."""
+    return heal_cluster
 
 
 @pytest.fixture(scope="module")
