@@ -147,6 +147,9 @@ def test_bad_requests_get_4xx_and_create_nothing(cloud, images, admin):
     tok = cloud.settings.token("clumsy")
     own_private = cloud.settings.create_image(
         cloud.settings.token("someone-else"), "not-shared", b"\0" * 2048)
+    deactivated = cloud.settings.create_image(tok, "deactivated", b"\1" * 2048)
+    assert http("POST", f"{cloud.settings.image_url}/v2/images/{deactivated}/actions/"
+                "deactivate", admin)[0] == 204
     attempts = [
         cloud.post("/v2.1/servers", tok, raw=b'{"server": {'),
         cloud.post("/v2.1/servers", tok, raw=b"\xff\xfe"),
@@ -154,12 +157,16 @@ def test_bad_requests_get_4xx_and_create_nothing(cloud, images, admin):
         cloud.boot(tok, "ok-name", image=str(uuid.uuid4())),
         cloud.boot(tok, "ok-name", image=own_private),  # another project's private image
         cloud.boot(tok, "ok-name", image=images["queued"]),
+        cloud.boot(tok, "ok-name", image=deactivated),
         cloud.boot(tok, "ok-name", image=images["big"]),
         cloud.boot(tok, ""),
         cloud.boot(tok, "x" * 300),
         cloud.boot(tok, "tab\tname"),
     ]
-    assert all(400 <= status < 500 for status, _ in attempts), attempts
+    assert [status for status, _ in attempts] == [400] * len(attempts), attempts
+    messages = [body["badRequest"]["message"] for _, body in attempts]
+    assert "could not be found" in messages[3] and "could not be found" in messages[4]
+    assert "not active" in messages[5] and "not active" in messages[6]
     everything = "/v2.1/servers/detail?deleted=true&project_id=clumsy"
     assert cloud.get(everything, admin)[1]["servers"] == []
     quota = cloud.get("/v2.1/os-quota-sets/clumsy?usage=true", tok)[1]["quota_set"]
