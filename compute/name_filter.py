@@ -23,7 +23,7 @@ MAX_REPEAT = 32
 MAX_CACHED_STEPS = 20000
 
 CLASS_ESCAPES = {
-    "d": lambda ch: ch.isdigit(),
+    "d": lambda ch: ch.isdecimal(),
     "w": lambda ch: ch.isalnum() or ch == "_",
     "s": lambda ch: ch.isspace(),
 }
