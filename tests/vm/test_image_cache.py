@@ -52,8 +52,9 @@ def test_concurrent_fetches_download_once(tmp_path):
 
 @pytest.mark.parametrize(
     "data, fragment",
-    [(DATA[:-1] + b"x", "checksum mismatch"), (DATA[:-5], "size mismatch"),
-     (DATA + b"extra", "size mismatch")],
+    [(DATA[:-1] + bytes([DATA[-1] ^ 0xFF]), "checksum mismatch"),
+     (DATA[:-5], "size mismatch"), (DATA + b"extra", "size mismatch")],
+    ids=["checksum", "short", "long"],
 )
 def test_bad_bytes_fail_and_leave_nothing(tmp_path, data, fragment):
     cache = ImageCache(str(tmp_path), Origin(data))
