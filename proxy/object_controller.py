@@ -11,6 +11,7 @@ from email.utils import formatdate
 from urllib.parse import parse_qs
 
 from proxy import copy, dlo, slo
+from proxy.backend_http import BackendError
 from proxy.get_resume import ResumingBody, first_answer, newest_answer
 from proxy.object_headers import (
     BadHeaders,
@@ -26,6 +27,7 @@ from proxy.put_fanout import BodyTooLarge, ClientReadError, PutJob, QuorumLost, 
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, client_headers, empty, error
 from storage import constraints
+from storage.green import eventlet
 from storage.timestamp import Timestamp
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
@@ -188,7 +190,7 @@ def put(app, environ, target):
         max_size=constraints.MAX_FILE_SIZE,
     )
     try:
-        answers = put_object(job, environ["wsgi.input"].read, length)
+        answers, size = put_object(job, environ["wsgi.input"].read, length)
     except ClientReadError as exc:
         return error(499, f"client body incomplete: {exc}")
     except BodyTooLarge:
@@ -200,9 +202,43 @@ def put(app, environ, target):
         return error(status, _put_failure_reason(status))
     etags = [a.headers.get("etag", "") for a in answers if 200 <= a.status < 300]
     etag = max(set(etags), key=etags.count) if etags else ""
+    update_missed_containers(app, target, cpart, cnodes, answers, "PUT", {
+        "X-Timestamp": backend["X-Timestamp"],
+        "X-Size": str(size),
+        "X-Content-Type": backend["content-type"],
+        "X-Etag": etag,
+    })
     out = [("Etag", etag), ("Last-Modified", _http_date(backend["X-Timestamp"])),
            ("X-Timestamp", backend["X-Timestamp"])]
     return empty(201, out)
+
+
+def update_missed_containers(app, target, cpart, cnodes, answers, method: str,
+                             headers: dict) -> None:
+    """Tell the container replicas whose object replica failed about a write that succeeded.
+
+    Each object replica updates one container replica; when its write failed, that container
+    replica would miss the row until replication. Best effort: failures are left to the
+    container replicators.
+    """
+    if not cnodes:
+        return
+    missed = [cnodes[slot % len(cnodes)] for slot, answer in enumerate(answers)
+              if not (200 <= answer.status < 300 or answer.status == 404)]
+    if not missed:
+        return
+    path = target.path
+
+    def send(node) -> None:
+        try:
+            app.client.request(node, cpart, method, path, headers).drain_and_release()
+        except BackendError:
+            pass
+
+    pool = eventlet.GreenPool(len(missed))
+    for node in missed:
+        pool.spawn_n(send, node)
+    pool.waitall()
 
 
 def _put_failure_reason(status: int) -> str:
@@ -259,6 +295,9 @@ def delete(app, environ, target):
     answers = fan_out(app.client, app.client.iter_nodes(ring, part, nodes), len(nodes), part,
                       "DELETE", target.path, headers_for_slot)
     status = choose_status([a.status for a in answers], quorum_size(len(nodes)))
+    if 200 <= status < 300 or status == 404:
+        update_missed_containers(app, target, cpart, cnodes, answers, "DELETE",
+                                 {"X-Timestamp": backend["X-Timestamp"]})
     if 200 <= status < 300:
         return empty(204)
     return error(status)

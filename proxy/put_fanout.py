@@ -51,9 +51,10 @@ class PutJob:
 
 
 class _Writer:
-    __slots__ = ("conn", "node", "queue", "alive", "answer", "thread")
+    __slots__ = ("slot", "conn", "node", "queue", "alive", "answer", "thread")
 
-    def __init__(self, conn, node, depth):
+    def __init__(self, slot, conn, node, depth):
+        self.slot = slot
         self.conn = conn
         self.node = node
         self.queue = eventlet.queue.LightQueue(depth)
@@ -145,8 +146,10 @@ def _sender(job: PutJob, writer: _Writer, chunked: bool) -> None:
     response.drain_and_release()
 
 
-def put_object(job: PutJob, read, content_length: int | None) -> list[Answer]:
-    """Stream the body from `read(n)` to the replicas; return the final answers.
+def put_object(job: PutJob, read, content_length: int | None) -> tuple[list[Answer], int]:
+    """Stream the body from `read(n)` to the replicas.
+
+    Returns (one Answer per replica slot, in slot order; the number of body bytes).
 
     Raises ClientReadError (client body broken or short), BodyTooLarge, QuorumLost.
     """
@@ -157,19 +160,20 @@ def put_object(job: PutJob, read, content_length: int | None) -> list[Answer]:
             raise ClientReadError("request body shorter than Content-Length")
     pool = eventlet.GreenPool(job.replicas)
     connected = list(pool.imap(lambda s: _connect_slot(job, s, small_body), range(job.replicas)))
+    answers: list[Answer] = [answer or Answer(503) for _s, _c, _n, answer in connected]
     if small_body is not None:
-        return [answer for _slot, _conn, _node, answer in connected]
-    writers = [_Writer(conn, node, job.queue_depth) for _s, conn, node, _a in connected if conn]
-    early_answers = [answer for _s, conn, _n, answer in connected if conn is None]
+        return answers, len(small_body)
+    writers = [_Writer(slot, conn, node, job.queue_depth)
+               for slot, conn, node, _a in connected if conn]
     if len(writers) < job.quorum:
         for writer in writers:
             writer.conn.close()
-        return early_answers + [Answer(503)] * len(writers)
+        return answers, 0
     chunked = content_length is None
     for writer in writers:
         writer.thread = eventlet.spawn(_sender, job, writer, chunked)
     try:
-        _pump(job, writers, read, content_length)
+        total = _pump(job, writers, read, content_length)
     except BaseException:
         for writer in writers:
             writer.queue.put(_ABORT)
@@ -180,24 +184,25 @@ def put_object(job: PutJob, read, content_length: int | None) -> list[Answer]:
         writer.queue.put(_END)
     for writer in writers:
         writer.thread.wait()
-    return early_answers + [writer.answer or Answer(503) for writer in writers]
+        answers[writer.slot] = writer.answer or Answer(503)
+    return answers, total
 
 
-def _pump(job: PutJob, writers: list[_Writer], read, content_length: int | None) -> None:
+def _pump(job: PutJob, writers: list[_Writer], read, content_length: int | None) -> int:
     total = 0
     chunk_size = job.chunk_size
     while True:
         if content_length is not None:
             wanted = min(chunk_size, content_length - total)
             if wanted <= 0:
-                return
+                return total
         else:
             wanted = chunk_size
         chunk = _read_exact(read, wanted)
         if not chunk:
             if content_length is not None and total < content_length:
                 raise ClientReadError("request body shorter than Content-Length")
-            return
+            return total
         total += len(chunk)
         if total > job.max_size:
             raise BodyTooLarge()

@@ -5,6 +5,7 @@ Object servers are SIGKILLed and restarted; every test brings its servers back.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 from webob import Request
@@ -159,3 +160,32 @@ def test_x_newest_picks_the_newest_replica(tester, cont, storage_cluster, proxy_
     assert head.headers["Content-Length"] == str(len(b"version two"))
     listing = tester("GET", cont, headers=newest)
     assert listing.status_int == 200 and b"versions" in listing.body
+
+
+def container_rows(proxy_app, container):
+    """The object names each container replica lists, asked directly."""
+    ring = proxy_app.container_ring
+    part, nodes = ring.get_nodes("AUTH_test", container)
+    rows = []
+    for node in nodes:
+        response = proxy_app.client.request(node, part, "GET", f"/AUTH_test/{container}", {},
+                                            query="format=json")
+        rows.append(sorted(entry["name"] for entry in json.loads(
+            response.read_all(1 << 20) or b"[]")))
+    return rows
+
+
+def test_every_container_replica_learns_of_a_write_with_a_failed_slot(
+        tester, cont, storage_cluster, proxy_app, restore):
+    order = primaries(proxy_app, storage_cluster, "one-slot-short")
+    handoff = [i for i in range(len(storage_cluster.nodes)) if i not in order]
+    for index in [order[0], *handoff]:
+        storage_cluster.kill(index)
+        restore.append(index)
+    assert tester("PUT", f"{cont}/one-slot-short", b"x" * 10).status_int == 201
+    assert tester("PUT", f"{cont}/one-slot-short-big", b"y" * 300000).status_int == 201
+    for rows in container_rows(proxy_app, cont):
+        assert "one-slot-short" in rows and "one-slot-short-big" in rows
+    assert tester("DELETE", f"{cont}/one-slot-short").status_int == 204
+    for rows in container_rows(proxy_app, cont):
+        assert "one-slot-short" not in rows
