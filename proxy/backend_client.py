@@ -9,9 +9,12 @@
 """
 from __future__ import annotations
 
+import logging
 import time
 
 from proxy.backend_http import BackendConnection, BackendError, BackendResponse
+
+LOG = logging.getLogger("brume.proxy")
 
 
 def node_key(node: dict) -> str:
@@ -45,6 +48,9 @@ class ErrorLimiter:
         else:
             entry[0] += 1
             entry[1] = now
+            if entry[0] == self.limit + 1:
+                LOG.warning("node %s error-limited for %ss after %d errors", key,
+                            self.interval, entry[0])
 
     def limit_now(self, node: dict, now: float | None = None) -> None:
         """Skip this node right away (e.g. it answered 507: its device is gone)."""
