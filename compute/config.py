@@ -11,6 +11,7 @@ from storage.config import (
     Option,
     load_section,
     read_ini,
+    refuse_dev_defaults,
 )
 from storage.wsgi_server import SERVER_OPTIONS
 
@@ -115,4 +116,6 @@ def load_agent_config(conf_path: str) -> dict:
     if conf["virt_type"] == "test" and not conf["libvirt_uri"].startswith("test:"):
         raise ConfigError(f"{conf_path}: [compute-agent] virt_type test needs a test:// uri")
     conf["bind_ip"] = server["bind_ip"]
+    refuse_dev_defaults(server["bind_ip"], {"service_key": conf["service_key"]},
+                        f"{conf_path}: ")
     return conf
