@@ -16,7 +16,6 @@ Config: `[server] conf_dir` (for the hash salt in brume.conf) and `[object-serve
 from __future__ import annotations
 
 import logging
-import threading
 
 from webob import Request, Response
 
@@ -361,13 +360,16 @@ def thread_pool_runner(threads: int):
     Eventlet's pool answers through the hub of the main thread, so calls made from any other
     OS thread (an app served from a helper thread in tests) run inline instead.
     """
-    from eventlet import tpool
+    from eventlet import patcher, tpool
 
     tpool.set_num_threads(threads)
-    main_thread = threading.main_thread()
+    # After monkey-patching, `threading` answers with green-thread identities; the real
+    # OS thread identity comes from the unpatched module.
+    os_threading = patcher.original("threading")
+    main_ident = os_threading.main_thread().ident
 
     def run(func, *args):
-        if threading.current_thread() is main_thread:
+        if os_threading.get_ident() == main_ident:
             return tpool.execute(func, *args)
         return func(*args)
 
