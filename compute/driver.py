@@ -87,6 +87,20 @@ class GuestBuilder(Protocol):
         """Release what prepare() took besides the instance dir (e.g. cache references)."""
 
 
+def offload_blocking_calls(conn):
+    """In a green (monkey-patched) agent, run libvirt calls in eventlet's OS thread pool.
+
+    A libvirt call (define, create, shutdown on QEMU) can block for a second or more; run
+    inline it would stall every green thread of the agent, heartbeats included. Domains
+    returned by the connection are wrapped the same way. Outside eventlet: unchanged.
+    """
+    from eventlet import patcher, tpool
+
+    if not patcher.is_monkey_patched("thread"):
+        return conn
+    return tpool.Proxy(conn, autowrap=(libvirt.virDomain, libvirt.virConnect))
+
+
 def domain_name(server_id: str) -> str:
     return DOMAIN_PREFIX + server_id
 
@@ -106,7 +120,7 @@ class LibvirtDriver:
     def conn(self) -> libvirt.virConnect:
         if self._conn is None or not self._conn.isAlive():
             try:
-                self._conn = libvirt.open(self.uri)
+                self._conn = offload_blocking_calls(libvirt.open(self.uri))
             except libvirt.libvirtError as exc:
                 raise DriverError(f"cannot connect to {self.uri}: {exc}") from None
         return self._conn
