@@ -2,10 +2,14 @@
 
 - `ErrorLimiter` remembers nodes that failed recently; after `limit` errors within
   `interval` seconds a node is skipped until `interval` has passed since its last error.
-- `ConnectionPool` keeps a few idle keep-alive connections per node address.
+- `ConnectionPool` keeps a few idle keep-alive connections per node address, dropping those
+  idle longer than `MAX_IDLE_AGE` (the storage servers close idle clients after a while).
 - `BackendClient.iter_nodes` yields a partition's primaries then handoffs, skipping
-  error-limited nodes; `request` sends one request to one node (retrying once on a fresh
-  connection when a reused idle connection turns out to be dead).
+  error-limited nodes, and as a last resort the error-limited primaries (an overloaded
+  but alive cluster must not answer 503 just because every node was once slow);
+  `request` sends one request to one node. When a reused idle connection turns out to be
+  dead, the request is sent again on a fresh connection and nothing is counted against the
+  node (the node merely closed an idle connection).
 """
 from __future__ import annotations
 
@@ -19,6 +23,12 @@ LOG = logging.getLogger("brume.proxy")
 
 def node_key(node: dict) -> str:
     return f"{node['ip']}:{node['port']}/{node['device']}"
+
+
+def _idle_close(exc: BackendError) -> bool:
+    """Whether a failure on a reused connection looks like the node closed it while idle
+    (as opposed to a timeout, which says the node itself is slow)."""
+    return not isinstance(exc, TimeoutError) and "timed out" not in str(exc)
 
 
 class ErrorLimiter:
@@ -60,18 +70,33 @@ class ErrorLimiter:
         ]
 
 
+MAX_IDLE_AGE = 20.0  # seconds; well under the servers' client_timeout (60 s by default)
+
+
 class ConnectionPool:
     """Idle keep-alive connections per (ip, port), at most `max_idle` each."""
 
-    def __init__(self, max_idle: int):
+    def __init__(self, max_idle: int, max_idle_age: float = MAX_IDLE_AGE):
         self.max_idle = max_idle
-        self._idle: dict[tuple, list[BackendConnection]] = {}
+        self.max_idle_age = max_idle_age
+        self._idle: dict[tuple, list[tuple[float, BackendConnection]]] = {}
 
-    def get(self, host: str, port: int, conn_timeout: float) -> BackendConnection:
+    def get(self, host: str, port: int, conn_timeout: float,
+            fresh: bool = False) -> BackendConnection:
+        """An idle connection (most recently used first) or, with `fresh`, a new one."""
         idle = self._idle.get((host, port))
-        while idle:
-            conn = idle.pop()
-            if conn.sock is not None:
+        if idle and not fresh:
+            oldest_kept = time.monotonic() - self.max_idle_age
+            while idle:
+                released_at, conn = idle.pop()
+                if conn.sock is None:
+                    continue
+                if released_at < oldest_kept:
+                    conn.close()  # the rest are older still
+                    for _at, old in idle:
+                        old.close()
+                    idle.clear()
+                    break
                 conn.reused = True
                 return conn
         return BackendConnection.open(host, port, conn_timeout, pool=self)
@@ -84,7 +109,12 @@ class ConnectionPool:
             conn.close()
         else:
             conn.reused = False
-            idle.append(conn)
+            idle.append((time.monotonic(), conn))
+
+    def discard_idle(self, host: str, port: int) -> None:
+        """Close every idle connection to a node (one of them was found dead)."""
+        for _at, conn in self._idle.pop((host, port), ()):
+            conn.close()
 
 
 class BackendClient:
@@ -104,24 +134,36 @@ class BackendClient:
         self.pool = ConnectionPool(max_idle)
 
     def iter_nodes(self, ring, part: int, primaries: list[dict] | None = None, handoffs=None):
-        """Primaries, then up to as many handoffs, skipping error-limited nodes."""
+        """Primaries, then up to as many handoffs, skipping error-limited nodes; finally
+        the error-limited primaries, so a request is never refused without trying them."""
         if primaries is None:
             primaries = ring.get_part_nodes(part)
         limiter = self.limiter
+        skipped = []
         for node in primaries:
-            if not limiter.is_limited(node):
+            if limiter.is_limited(node):
+                skipped.append(node)
+            else:
                 yield node
         allowed = handoffs if handoffs is not None else max(len(primaries), 1)
         yielded = 0
         for node in ring.get_more_nodes(part):
             if yielded >= allowed:
-                return
+                break
             yielded += 1
             if not limiter.is_limited(node):
                 yield node
+        yield from skipped
 
     def record_error(self, node: dict) -> None:
         self.limiter.record_error(node)
+
+    def _connection(self, node: dict, fresh: bool) -> BackendConnection:
+        try:
+            return self.pool.get(node["ip"], node["port"], self.conn_timeout, fresh=fresh)
+        except BackendError:
+            self.limiter.record_error(node)
+            raise
 
     def note_status(self, node: dict, status: int) -> None:
         """Count server-side failures against the node."""
@@ -148,18 +190,15 @@ class BackendClient:
             headers["Content-Length"] = str(len(body))
         timeout = self.node_timeout if timeout is None else timeout
         for attempt in (0, 1):
-            try:
-                conn = self.pool.get(node["ip"], node["port"], self.conn_timeout)
-            except BackendError:
-                self.limiter.record_error(node)
-                raise
+            conn = self._connection(node, fresh=attempt > 0)
             reused = conn.reused
             try:
                 conn.send_head(method, full_path, headers, body, query)
                 response = conn.read_response(timeout)
-            except BackendError:
+            except BackendError as exc:
                 conn.close()
-                if reused and attempt == 0:
+                if reused and attempt == 0 and _idle_close(exc):
+                    self.pool.discard_idle(node["ip"], node["port"])
                     continue
                 self.limiter.record_error(node)
                 raise
@@ -175,20 +214,18 @@ class BackendClient:
         """
         full_path = f"/{node['device']}/{part}{path}"
         for attempt in (0, 1):
-            try:
-                conn = self.pool.get(node["ip"], node["port"], self.conn_timeout)
-            except BackendError:
-                self.limiter.record_error(node)
-                raise
+            conn = self._connection(node, fresh=attempt > 0)
             reused = conn.reused
             try:
                 conn.send_head("PUT", full_path, headers)
                 response = conn.read_response(self.node_timeout, expect_continue=True)
                 break
-            except BackendError:
+            except BackendError as exc:
                 conn.close()
-                if reused and attempt == 0:
-                    continue  # an idle connection the node had already closed
+                if reused and attempt == 0 and _idle_close(exc):
+                    # an idle connection the node had already closed: not the node's fault
+                    self.pool.discard_idle(node["ip"], node["port"])
+                    continue
                 self.limiter.record_error(node)
                 raise
         if response.status == 100:

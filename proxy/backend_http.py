@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from urllib.parse import quote
 
+from proxy.transaction import TRANS_ID
 from storage.green import eventlet
 
 MAX_LINE = 65536
@@ -214,6 +215,9 @@ class BackendConnection:
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"]
         for name, value in headers.items():
             lines.append(f"{name}: {value}\r\n")
+        trans_id = TRANS_ID.get()
+        if trans_id is not None:
+            lines.append(f"X-Trans-Id: {trans_id}\r\n")
         lines.append("\r\n")
         data = "".join(lines).encode("latin-1", "replace")
         if body:

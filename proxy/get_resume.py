@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from proxy.backend_http import BackendError
+from proxy.transaction import carry
 from storage.green import eventlet
 
 LOG = logging.getLogger("brume.proxy")
@@ -76,7 +77,7 @@ def newest_answer(client, nodes: list, part, method: str, path: str, headers: di
         except BackendError:
             return node, None
 
-    answers = list(eventlet.GreenPool(max(len(nodes), 1)).imap(ask, nodes))
+    answers = list(eventlet.GreenPool(max(len(nodes), 1)).imap(carry(ask), nodes))
     best = None
     best_stamp = ""
     newest_delete = ""

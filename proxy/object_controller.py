@@ -26,6 +26,7 @@ from proxy.object_headers import (
 from proxy.put_fanout import BodyTooLarge, ClientReadError, PutJob, QuorumLost, put_object
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, client_headers, empty, error
+from proxy.transaction import carry
 from storage import constraints
 from storage.green import eventlet
 from storage.timestamp import Timestamp
@@ -237,7 +238,7 @@ def update_missed_containers(app, target, cpart, cnodes, answers, method: str,
 
     pool = eventlet.GreenPool(len(missed))
     for node in missed:
-        pool.spawn_n(send, node)
+        pool.spawn_n(carry(send), node)
     pool.waitall()
 
 

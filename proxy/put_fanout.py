@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from proxy.backend_http import BackendError
 from proxy.quorum import Answer
+from proxy.transaction import carry
 from storage.green import eventlet
 
 _END = object()
@@ -159,7 +160,8 @@ def put_object(job: PutJob, read, content_length: int | None) -> tuple[list[Answ
         if len(small_body) != content_length:
             raise ClientReadError("request body shorter than Content-Length")
     pool = eventlet.GreenPool(job.replicas)
-    connected = list(pool.imap(lambda s: _connect_slot(job, s, small_body), range(job.replicas)))
+    connected = list(pool.imap(carry(lambda s: _connect_slot(job, s, small_body)),
+                               range(job.replicas)))
     answers: list[Answer] = [answer or Answer(503) for _s, _c, _n, answer in connected]
     if small_body is not None:
         return answers, len(small_body)

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from proxy.backend_http import BackendError
+from proxy.transaction import carry
 from storage.green import eventlet
 
 
@@ -70,4 +71,4 @@ def fan_out(
     if replicas == 1:
         return [run(0)]
     pool = eventlet.GreenPool(replicas)
-    return list(pool.imap(run, range(replicas)))
+    return list(pool.imap(carry(run), range(replicas)))

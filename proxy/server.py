@@ -23,12 +23,14 @@ from proxy.info_cache import InfoCache
 from proxy.responses import error
 from proxy.settings import ProxySettings, load_settings
 from proxy.tokens import verify_token
+from proxy.transaction import TRANS_ID, new_trans_id
 from storage import constraints
 
 LOG = logging.getLogger("brume.proxy")
 
 IDENTITY_KEY = "brume.identity"
 INTERNAL_KEY = "brume.internal"
+TRANS_ID_KEY = "brume.trans_id"
 AUTH_PATHS = frozenset({"/auth/v1.0", "/auth/v1.0/", "/auth/v1", "/auth/v1/"})
 VERSIONS = frozenset({"v1", "v1.0"})
 _UNSET = object()
@@ -115,13 +117,21 @@ class ProxyApp:
         self._tokens: dict = {}
 
     def __call__(self, environ, start_response):
+        trans_id = new_trans_id()
+        TRANS_ID.set(trans_id)
+        environ[TRANS_ID_KEY] = trans_id
+
+        def start_with_trans_id(status, headers, exc_info=None):
+            headers = [*headers, ("X-Trans-Id", trans_id), ("X-Openstack-Request-Id", trans_id)]
+            return start_response(status, headers, exc_info)
+
         try:
             response = self.handle(environ)
         except Exception:
-            LOG.exception("unexpected error on %s %s", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"))
+            LOG.exception("unexpected error on %s %s (%s)", environ.get("REQUEST_METHOD"),
+                          environ.get("PATH_INFO"), trans_id)
             response = error(500, "internal error")
-        return response(environ, start_response)
+        return response(environ, start_with_trans_id)
 
     def handle(self, environ):
         path = environ.get("PATH_INFO", "")

@@ -21,6 +21,7 @@ from proxy.object_headers import lower_headers
 from proxy.responses import RawResponse, client_headers, error
 from proxy.segments import Segment, SegmentStream, body_headers, large_object_etag, parse_range
 from proxy.segments import plan_range as plan
+from proxy.transaction import carry
 from storage import constraints
 from storage.green import eventlet
 
@@ -87,7 +88,7 @@ def handle_put(app, environ, target):
     problems = []
     manifest = []
     segments = []
-    for (path, etag, size), response in zip(parsed, pool.imap(head, parsed), strict=True):
+    for (path, etag, size), response in zip(parsed, pool.imap(carry(head), parsed), strict=True):
         if response.status == 404:
             problems.append(f"{path}: 404 Not Found")
             continue
@@ -199,8 +200,8 @@ def handle_delete(app, environ, target):
     not_found = 0
     errors = []
     pool = eventlet.GreenPool(HEAD_CONCURRENCY)
-    for segment, answer in zip(segments, pool.imap(
-            lambda s: app.subrequest(environ, "DELETE", f"/v1/{target.account}{s.path}"),
+    for segment, answer in zip(segments, pool.imap(carry(
+            lambda s: app.subrequest(environ, "DELETE", f"/v1/{target.account}{s.path}")),
             segments), strict=True):
         if answer.status == 404:
             not_found += 1
