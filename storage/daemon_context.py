@@ -13,6 +13,7 @@ device name alone suffices.
 """
 from __future__ import annotations
 
+import abc
 import logging
 import os
 
@@ -106,7 +107,7 @@ def node_label(node: dict) -> str:
     return f"{ip}:{port}/{node['device']}"
 
 
-class Daemon:
+class Daemon(abc.ABC):
     """Base of every storage daemon: a name, its options and one pass."""
 
     name = ""
@@ -118,8 +119,9 @@ class Daemon:
         self.conf = conf
         self.logger = logging.getLogger(f"brume.{self.name}")
 
+    @abc.abstractmethod
     def run_once(self) -> dict:
-        raise NotImplementedError
+        """Run one pass; returns the pass's counts for the recon record."""
 
 
 def daemon_options(interval: float, *extra: Option) -> list[Option]:
