@@ -22,6 +22,8 @@ from storage.green import eventlet
 LOG = logging.getLogger("brume.proxy")
 
 DEFINITIVE = frozenset({304, 412, 416})
+READ_SIZE = 1024 * 1024  # most bytes taken from a node's stream at a time (object servers
+# send 1 MiB spans): fewer reads, timers and client writes per object
 
 
 class StreamCut(Exception):
@@ -124,7 +126,7 @@ class ResumingBody:
         self.part = part
         self.path = path
         self.headers = headers
-        self.chunk_size = chunk_size
+        self.chunk_size = max(chunk_size, READ_SIZE)
         self.etag = response.headers.get("etag", "").strip('"')
         self.sent = 0
         self.start = 0

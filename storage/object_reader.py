@@ -1,10 +1,12 @@
 """Reading an object's body: 64 KiB blocks, each checked against its CRC before it leaves.
 
 `BodyReader` is the WSGI body of a GET (whole object, or ranges through `iter_range`). It
-reads the `.data` block by block (bounded memory, one open file closed at the end) and checks
-each block against the file's CRC table (`storage.object_metadata`), so a flipped byte is
-caught before any byte of its block is sent — whole reads and ranged reads alike; a proxy
-resuming a cut stream elsewhere therefore never splices bad bytes into a response. A whole
+reads the `.data` in spans of up to `READ_SIZE` (16 blocks: one pread, one socket write and
+one MD5 update per MiB instead of per 64 KiB; memory stays bounded by the span) and checks
+each block of a span against the file's CRC table (`storage.object_metadata`) before the span
+is sent, so a flipped byte is caught before any byte of its block is sent — whole reads and
+ranged reads alike; a proxy resuming a cut stream elsewhere therefore never splices bad bytes
+into a response. A whole
 read also checks the MD5 of the body against the stored ETag before the last block goes out.
 On any mismatch (or a short file) the object is quarantined and `BodyMismatch` is raised
 inside the iterator, so the response never ends cleanly.
@@ -20,6 +22,7 @@ import zlib
 from storage.object_metadata import CRC_ENTRY_SIZE
 
 CHUNK_SIZE = 65536
+READ_SIZE = 1024 * 1024  # bytes read (and handed to the server) at a time, whole blocks
 CRC_WINDOW = 1024  # CRC entries read at a time: 4 KiB covering 64 MiB of body
 
 
@@ -57,26 +60,39 @@ class BodyReader:
             return
         block = self.block_size
         length = self.layout.body_length
+        span_blocks = max(READ_SIZE // block, 1)
         pos = start - start % block
         while pos < end:
-            size = min(block, length - pos)
-            data = self._read_block(pos, size)
+            # whole blocks from pos up to the block holding end - 1, at most span_blocks
+            last = min(end, length) - 1
+            count = min(span_blocks, (last - pos) // block + 1)
+            size = min(count * block, length - pos)
+            data = self._read_span(pos, size)
             low, high = max(start - pos, 0), min(end - pos, size)
             yield data if (low, high) == (0, size) else data[low:high]
             pos += size
 
-    def _read_block(self, pos: int, size: int) -> bytes:
-        index = pos // self.block_size
-        if pos == 0 and size == self.layout.body_length:
+    def _read_span(self, pos: int, size: int) -> bytes:
+        """`size` bytes at `pos` (a block boundary), every block CRC-checked."""
+        block = self.block_size
+        index = pos // block
+        if pos == 0 and size == self.layout.body_length and size <= block:
             # a one-block body: the body and its single CRC are contiguous, read both at once
             raw = os.pread(self.fd, size + CRC_ENTRY_SIZE, 0)
             data, expected = raw[:size], raw[size:]
             expected = struct.unpack(">I", expected)[0] if len(expected) == 4 else None
-        else:
-            data = os.pread(self.fd, size, pos)
+            if len(data) != size or expected is None or zlib.crc32(data) != expected:
+                self._fail(f"block {index} fails its CRC")
+            return data
+        data = os.pread(self.fd, size, pos)
+        if len(data) != size:
+            self._fail(f"block {index + len(data) // block} is short")
+        view = memoryview(data)
+        for offset in range(0, size, block):
             expected = self._crc_of(index)
-        if len(data) != size or expected is None or zlib.crc32(data) != expected:
-            self._fail(f"block {index} fails its CRC")
+            if expected is None or zlib.crc32(view[offset:offset + block]) != expected:
+                self._fail(f"block {index} fails its CRC")
+            index += 1
         return data
 
     def _crc_of(self, index: int) -> int | None:

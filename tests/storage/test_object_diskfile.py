@@ -25,6 +25,7 @@ from storage.object_metadata import (
     read_layout,
     read_metadata,
 )
+from storage.object_reader import READ_SIZE
 from storage.ondisk_files import cleanup_ondisk_files, gather_ondisk_files
 from storage.timestamp import Timestamp
 
@@ -229,18 +230,18 @@ def test_quarantine_moves_hash_dir(manager):
 
 
 def test_corrupt_body_cuts_whole_read_and_quarantines(manager):
-    body = os.urandom(200_000)
+    body = os.urandom(2 * READ_SIZE + 200_000)
     df, path = put(manager, body)
     with open(path, "r+b") as handle:
-        handle.seek(150_000)
+        handle.seek(2 * READ_SIZE + 150_000)
         handle.write(b"\x00\x01\x02")
     opened = manager.diskfile("sda", "3", "a", "c", "o").open()
     got = bytearray()
     with pytest.raises(BodyMismatch):
         for chunk in opened.reader():
             got += chunk
-    # good blocks before the bad one went out (one held back for the MD5), the bad one never
-    assert bytes(got) == body[:65536]
+    # good spans before the bad one went out (one held back for the MD5), the bad one never
+    assert bytes(got) == body[:READ_SIZE]
     assert not os.path.exists(df.hash_dir)
     quarantined = os.path.join(manager.devices_root, "sda", "quarantined", "objects", df.hash)
     assert os.path.isdir(quarantined)

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from storage.green import eventlet
+from storage.object_reader import READ_SIZE
 from storage.timestamp import Timestamp
 from storage.wsgi_server import healthcheck_middleware
 
@@ -60,23 +61,31 @@ def test_wire_round_trip_and_healthcheck(served):
     conn.close()
 
 
-def test_corrupt_object_get_is_cut_and_quarantined(served):
+@pytest.mark.parametrize("size, flip_at", [
+    (200_000, 150_000),  # in the first span read: refused before any byte (proxy fails over)
+    (2 * READ_SIZE + 200_000, 2 * READ_SIZE + 150_000),  # later: the stream is cut
+])
+def test_corrupt_object_get_is_cut_and_quarantined(served, size, flip_at):
     env, port = served
-    body = os.urandom(200_000)
+    body = os.urandom(size)
     assert env.put(body=body).status_int == 201
     [data] = [f for f in object_files(env) if f.endswith(".data")]
     path = os.path.join(env.devices, "sda", data)
     with open(path, "r+b") as handle:
-        handle.seek(150_000)
-        handle.write(bytes([body[150_000] ^ 0xFF]))
+        handle.seek(flip_at)
+        handle.write(bytes([body[flip_at] ^ 0xFF]))
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     conn.request("GET", "/sda/1/a/c/o")
     resp = conn.getresponse()
-    assert resp.status == 200
-    with pytest.raises(http.client.IncompleteRead) as info:
-        resp.read()
-    assert info.value.partial == body[:len(info.value.partial)]  # no wrong byte went out
-    assert len(info.value.partial) <= 131072
+    if flip_at < READ_SIZE:
+        assert resp.status == 500
+        assert body[:64] not in resp.read()
+    else:
+        assert resp.status == 200
+        with pytest.raises(http.client.IncompleteRead) as info:
+            resp.read()
+        assert info.value.partial == body[:len(info.value.partial)]  # no wrong byte went out
+        assert len(info.value.partial) <= flip_at - flip_at % 65536
     conn.close()
     assert wait_until(lambda: not os.path.exists(os.path.dirname(path)))
     quarantined = os.path.join(env.devices, "sda", "quarantined", "objects")
