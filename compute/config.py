@@ -10,24 +10,12 @@ from storage.config import (
     ConfigError,
     Option,
     load_section,
+    non_negative_int,
+    positive_float,
     read_ini,
     refuse_dev_defaults,
 )
 from storage.wsgi_server import SERVER_OPTIONS
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be > 0")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise ValueError("must be >= 0")
-    return value
 
 
 def quota_limit(text: str) -> int:

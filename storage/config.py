@@ -58,6 +58,20 @@ def parse_port(text: str) -> int:
     return port
 
 
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
 def parse_ip(text: str) -> str:
     return str(ipaddress.ip_address(text.strip()))
 

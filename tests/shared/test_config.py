@@ -5,8 +5,10 @@ from storage.config import (
     ConfigError,
     Option,
     load_config_file,
+    non_negative_int,
     parse_bool,
     parse_port,
+    positive_float,
     refuse_dev_defaults,
 )
 
@@ -59,3 +61,11 @@ def test_dev_secrets_only_on_loopback():
     refuse_dev_defaults("10.0.0.5", {"token_secret": "a-real-secret"})
     with pytest.raises(ConfigError, match="refusing to bind 10.0.0.5"):
         refuse_dev_defaults("10.0.0.5", {"token_secret": "brume-dev-token-secret"})
+
+
+def test_positive_float_and_non_negative_int():
+    assert positive_float("0.5") == 0.5
+    assert non_negative_int("0") == 0
+    for parse, bad in ((positive_float, "0"), (positive_float, "-1"), (non_negative_int, "-1")):
+        with pytest.raises(ValueError):
+            parse(bad)
