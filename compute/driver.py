@@ -23,8 +23,9 @@ from typing import Protocol
 import libvirt
 
 from compute import states
-from compute.files import tail_lines, write_atomic
+from compute.files import tail_lines
 from compute.guest_diagnostics import nova_diagnostics
+from storage.atomic_files import write_atomic
 
 DOMAIN_PREFIX = "brume-"
 

@@ -1,34 +1,13 @@
-"""File helpers of the compute agent: atomic writes and bounded reads of a log's last lines."""
+"""File helpers of the compute agent: durable line appends and bounded reads of a log's tail.
+
+Whole-file atomic writes are `storage.atomic_files.write_atomic`.
+"""
 from __future__ import annotations
 
 import os
-import tempfile
 
 TAIL_CHUNK = 65536
 MAX_TAIL_BYTES = 1024 * 1024
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """temp file → fsync → rename, then fsync the directory."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def append_line(path: str, line: str) -> None:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from compute.files import write_atomic
+from storage.atomic_files import write_atomic
 
 CHUNK = 1024 * 1024
 

@@ -10,13 +10,13 @@ import gzip
 import os
 import shutil
 import struct
-import tempfile
 import time
 import zlib
 
 import msgpack
 
 from ring.devices import RingError
+from storage.atomic_files import write_atomic
 
 BUILDER_MAGIC = b"BRUMEBLD"
 RING_MAGIC = b"BRUMERNG"
@@ -61,27 +61,8 @@ def read_file(path: str, magic: bytes, versions: tuple[int, ...], kind: str) -> 
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Write `data` to `path` via temp file + fsync + rename (+ directory fsync)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(tmp_path, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_path)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write a ring or builder file durably (see `storage.atomic_files`), world-readable."""
+    write_atomic(path, data, mode=0o644)
 
 
 def backup_existing(path: str) -> str | None:

@@ -14,6 +14,8 @@ import os
 import sqlite3
 from collections import OrderedDict
 
+from storage.atomic_files import fsync_dir as fsync_dir
+
 BUSY_TIMEOUT = 25.0
 
 
@@ -28,14 +30,6 @@ def db_dir(devices: str, device: str, kind: str, partition: int | str, path_hash
 
 def db_path(devices: str, device: str, kind: str, partition: int | str, path_hash: str) -> str:
     return os.path.join(db_dir(devices, device, kind, partition, path_hash), path_hash + ".db")
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def makedirs_durable(path: str) -> None:

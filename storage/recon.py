@@ -28,6 +28,8 @@ import os
 import re
 import time
 
+from storage.atomic_files import write_atomic
+
 DAEMON_NAMES = (
     "object-replicator",
     "container-replicator",
@@ -53,12 +55,7 @@ def write_record(recon_dir: str, daemon: str, record: dict) -> None:
     """Atomically replace `<recon_dir>/<daemon>.json`."""
     os.makedirs(recon_dir, exist_ok=True)
     path = os.path.join(recon_dir, f"{daemon}.json")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(record, handle, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(record, sort_keys=True), mode=0o644)
 
 
 def pass_record(daemon: str, start: float, end: float, counts: dict, error: str = "") -> dict:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import shutil
 
 from storage.allinone.layout import SAMPLE_DIR, Layout, ProcessSpec
+from storage.atomic_files import write_atomic
 
 SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 OPTION_RE = re.compile(r"^(?P<key>[^#;=\s][^=]*?)\s*=(?P<value>.*)$")
@@ -179,12 +179,7 @@ def write_new(path: str, text: str) -> bool:
     if os.path.exists(path):
         return False
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, text, mode=0o644)
     return True
 
 
@@ -213,11 +208,8 @@ def write_cluster_config(layout: Layout) -> bool:
     target = os.path.join(layout.conf_dir, "brume.conf")
     if os.path.exists(target):
         return False
-    os.makedirs(layout.conf_dir, exist_ok=True)
-    tmp = f"{target}.tmp"
-    shutil.copyfile(os.path.join(SAMPLE_DIR, "brume.conf"), tmp)
-    os.replace(tmp, target)
-    return True
+    with open(os.path.join(SAMPLE_DIR, "brume.conf"), encoding="utf-8", newline="") as handle:
+        return write_new(target, handle.read())
 
 
 def set_option_anywhere(path: str, key: str, value: str) -> bool:
@@ -234,17 +226,8 @@ def set_option_anywhere(path: str, key: str, value: str) -> bool:
                 lines[index] = f"{key} = {value}"
                 changed = True
     if changed:
-        write_new_or_replace(path, "\n".join(lines) + "\n")
+        write_atomic(path, "\n".join(lines) + "\n", mode=0o644)
     return changed
-
-
-def write_new_or_replace(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_users(path: str) -> dict[str, tuple[str, list[str]]]:

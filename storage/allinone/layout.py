@@ -25,6 +25,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from storage.atomic_files import write_atomic
 from storage.config import ConfigError
 
 NODE_COUNT = 4
@@ -207,13 +208,7 @@ class Layout:
         path = os.path.join(self.conf_dir, LAYOUT_FILE)
         data = asdict(self)
         data.pop("data_dir")
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o644)
 
 
 def expand_data_dir(path: str | None) -> str:

@@ -1,0 +1,47 @@
+"""Durable whole-file writes: temp file → fsync → rename → fsync of the directory.
+
+`write_atomic` replaces a file so that a reader (or a crash) sees either the old content or
+the new, never a torn mix, and the new content survives a crash once it returns.
+`fsync_dir` makes a directory's new or renamed entries durable.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def fsync_dir(path: str) -> None:
+    """fsync a directory, so entries created or renamed in it survive a crash."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str, data: bytes | str, mode: int | None = None) -> None:
+    """Replace `path` with `data` (str is written as UTF-8) via a temp file in its directory.
+
+    The temp file is fsynced, renamed over `path`, then the directory is fsynced; on any
+    error the temp file is removed and the old `path` is left as it was. `mode` sets the
+    permission bits (default: mkstemp's 0o600).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp_path = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_path)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)

@@ -1,0 +1,41 @@
+"""storage.atomic_files: whole-file replacement through a temp file, on a real directory."""
+import os
+import stat
+
+import pytest
+
+from storage.atomic_files import fsync_dir, write_atomic
+
+
+def test_write_atomic_replaces_content_and_leaves_no_temp_file(tmp_path):
+    target = tmp_path / "state.json"
+    target.write_bytes(b"old")
+    write_atomic(str(target), b"new bytes")
+    write_atomic(str(target), "texte accentu\u00e9")
+    assert target.read_bytes() == "texte accentu\u00e9".encode("utf-8")
+    assert sorted(os.listdir(tmp_path)) == ["state.json"]
+
+
+def test_write_atomic_mode(tmp_path):
+    private, public = tmp_path / "private", tmp_path / "public"
+    write_atomic(str(private), b"x")
+    write_atomic(str(public), b"x", mode=0o644)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert stat.S_IMODE(public.stat().st_mode) == 0o644
+
+
+def test_failed_write_keeps_old_file_and_removes_temp(tmp_path):
+    target = tmp_path / "kept"
+    target.write_bytes(b"old")
+    with pytest.raises(TypeError):
+        write_atomic(str(target), 12345)  # not bytes: the write fails mid-way
+    assert target.read_bytes() == b"old"
+    assert os.listdir(tmp_path) == ["kept"]
+
+
+def test_fsync_dir_refuses_a_plain_file(tmp_path):
+    fsync_dir(str(tmp_path))
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        fsync_dir(str(plain))
