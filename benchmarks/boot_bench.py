@@ -27,18 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.figures import percentile
 from compute import claims, states
 from compute.db import Database
 from compute.hosts import HostRepo
 from compute.scheduler import BuildRequest, HostState, Policy, select_host
 from tests.compute.support import CloudSettings, ComputeCluster
 from tests.conftest import start_cluster, stop_cluster
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def boot_latency(boots: int, concurrency: int) -> None:

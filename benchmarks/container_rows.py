@@ -12,48 +12,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(workdir: str) -> tuple[subprocess.Popen, int]:
-    conf_dir = os.path.join(workdir, "conf")
-    os.makedirs(conf_dir)
-    os.makedirs(os.path.join(workdir, "devices", "sda"))
-    with open(os.path.join(conf_dir, "brume.conf"), "w") as handle:
-        handle.write("[cluster]\nhash_path_prefix = bench\nhash_path_suffix = bench\n")
-    port = free_port()
-    conf = os.path.join(workdir, "container-server.conf")
-    with open(conf, "w") as handle:
-        handle.write(
-            f"[server]\napp = storage.container_server:make_app\nbind_port = {port}\n"
-            f"conf_dir = {conf_dir}\n\n[container-server]\n"
-            f"devices = {os.path.join(workdir, 'devices')}\n"
-        )
-    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=ROOT)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthcheck")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("container server did not start")
+from benchmarks.storage_node import start_storage_server
 
 
 def request(port, method, path, headers=None):
@@ -101,7 +67,7 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,16")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        proc, port = start_server(workdir)
+        proc, port = start_storage_server(workdir, "container")
         try:
             request(port, "PUT", "/sda/0/AUTH_bench/c", {"X-Timestamp": f"{time.time():.5f}"})
             for level in (int(c) for c in args.concurrency.split(",")):

@@ -31,16 +31,11 @@ import urllib.parse
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from benchmarks.figures import parse_size  # noqa: E402
 from storage.allinone import processes  # noqa: E402
 from storage.allinone.layout import load_layout  # noqa: E402
 
-UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 CHUNK = 1 << 20
-
-
-def parse_size(text: str) -> int:
-    text = text.strip().upper()
-    return int(float(text[:-1]) * UNITS[text[-1]]) if text[-1] in UNITS else int(text)
 
 
 def brume(*args: str) -> None:

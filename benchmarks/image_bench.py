@@ -18,13 +18,13 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from statistics import median
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.process_usage import RssSampler, cpu_seconds, memory_kib
 from storage.cli.credentials import add_credential_flags, authenticate
 
 CHUNK = 64 * 1024
@@ -115,39 +115,6 @@ def find_service_pid(image_url: str) -> int | None:
     return None
 
 
-def memory_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds the process has used so far (0 when unknown)."""
-    if not pid:
-        return 0.0
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class RssSampler(threading.Thread):
-    def __init__(self, pid: int | None):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while self.pid and not self.stop.is_set():
-            try:
-                self.peak = max(self.peak, memory_kib(self.pid, "VmRSS"))
-            except OSError:
-                return
-            self.stop.wait(0.05)
-
-
 def timed(label: str, size: int, action) -> float:
     started = time.monotonic()
     action()
@@ -203,7 +170,7 @@ def main() -> int:
     session = authenticate(args)
     token, image_url = session.token, session.image_url
     pid = args.service_pid or find_service_pid(image_url)
-    sampler = RssSampler(pid)
+    sampler = RssSampler({"image-api": pid} if pid else {}, interval=0.05)
     sampler.start()
     with tempfile.TemporaryDirectory(prefix="brume-image-bench-") as work:
         data = os.path.join(work, "data")
@@ -218,8 +185,7 @@ def main() -> int:
             steps = [plain_round, image_round] if run % 2 == 0 else [image_round, plain_round]
             for step in steps:
                 step(session, token, image_url, data, size, rates)
-    sampler.stop.set()
-    sampler.join()
+    sampler.stop()
     plain_up, plain_down = median(rates["plain_up"]), median(rates["plain_down"])
     image_up, image_down = median(rates["image_up"]), median(rates["image_down"])
     print(f"medians: plain PUT {plain_up:.1f} MB/s, image upload {image_up:.1f} MB/s, "
@@ -227,10 +193,11 @@ def main() -> int:
     print(f"upload ratio   (image / plain) {image_up / plain_up:6.2f}  (target >= 0.80)")
     print(f"download ratio (image / plain) {image_down / plain_down:6.2f}")
     if pid:
-        hwm = memory_kib(pid, "VmHWM") / 1024
+        hwm = memory_kib(pid).get("VmHWM", 0) / 1024
         print(f"image service CPU per GiB uploaded: {median(rates['cpu_per_gib']):.2f} s "
               "(hashing MD5 + SHA-512 is most of it)")
-        print(f"image service peak RSS: {sampler.peak / 1024:.1f} MB sampled during the run, "
+        peak = sampler.peak["image-api"] / 1024
+        print(f"image service peak RSS: {peak:.1f} MB sampled during the run, "
               f"{hwm:.1f} MB lifetime high-water mark (target < 200 MB)")
     else:
         print("image service process not found on this machine: RSS not measured")

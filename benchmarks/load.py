@@ -23,15 +23,12 @@ import time
 import urllib.parse
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.figures import UNITS, parse_size, percentile
+from benchmarks.process_usage import RssSampler, cpu_seconds, memory_kib
+
 CHUNK = 1 << 20
-UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-
-def parse_size(text: str) -> int:
-    text = text.strip().upper().removesuffix("B").removesuffix("I")
-    if text and text[-1] in UNITS:
-        return int(float(text[:-1]) * UNITS[text[-1]])
-    return int(text)
 
 
 def human(size: int) -> str:
@@ -104,14 +101,6 @@ def body_stream(size: int, block: bytes):
         yield piece
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(fraction * (len(ordered) - 1)))))
-    return ordered[index]
-
-
 def run_phase(method, storage_url, token, container, names, size, concurrency, block):
     """Run one operation over `names` split among `concurrency` threads."""
     latencies: list[float] = []
@@ -175,16 +164,6 @@ def read_pids(data_dir: str) -> dict[str, int]:
     return pids
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by `pid` (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def cpu_by_kind(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds per kind of process (name without its node number: object, proxy...)."""
     totals: dict[str, float] = {}
@@ -192,41 +171,6 @@ def cpu_by_kind(pids: dict[str, int]) -> dict[str, float]:
         kind = name.rsplit("-", 1)[0] if name[-1].isdigit() else name
         totals[kind] = totals.get(kind, 0.0) + cpu_seconds(pid)
     return totals
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    values = {}
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    key, value = line.split(":", 1)
-                    values[key] = int(value.split()[0])
-    except OSError:
-        pass
-    return values
-
-
-class RssSampler(threading.Thread):
-    """Samples VmRSS of every cluster process until stopped; keeps each one's peak."""
-
-    def __init__(self, pids: dict[str, int], interval: float = 0.1):
-        super().__init__(daemon=True)
-        self.pids = pids
-        self.interval = interval
-        self.peak: dict[str, int] = {name: 0 for name in pids}
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            for name, pid in self.pids.items():
-                rss = memory_kib(pid).get("VmRSS", 0)
-                self.peak[name] = max(self.peak[name], rss)
-            self.done.wait(self.interval)
-
-    def stop(self):
-        self.done.set()
-        self.join()
 
 
 def big_object_test(storage_url, token, container, size, data_dir):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,46 +18,11 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from benchmarks.storage_node import start_storage_server  # noqa: E402
 from storage.green import eventlet  # noqa: E402
 from storage.timestamp import Timestamp  # noqa: E402
 
 eventlet.monkey_patch()
-
-
-def free_port() -> int:
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
-
-
-def start_server(tmp: str, port: int, disk_threads: int) -> subprocess.Popen:
-    conf_dir = os.path.join(tmp, "conf")
-    devices = os.path.join(tmp, "devices")
-    os.makedirs(conf_dir)
-    os.makedirs(os.path.join(devices, "sda"))
-    with open(os.path.join(conf_dir, "brume.conf"), "w") as handle:
-        handle.write("[cluster]\nhash_path_prefix = bench-p\nhash_path_suffix = bench-s\n")
-    conf = os.path.join(tmp, "object-server.conf")
-    with open(conf, "w") as handle:
-        handle.write(
-            f"[server]\napp = storage.object_server:make_app\nbind_port = {port}\n"
-            f"conf_dir = {conf_dir}\n\n[object-server]\ndevices = {devices}\n"
-            f"disk_threads = {disk_threads}\n"
-        )
-    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=REPO)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthcheck")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            eventlet.sleep(0.05)
-    proc.kill()
-    raise SystemExit("object server did not start")
 
 
 def run_wave(port, method, count, concurrency, body, expect):
@@ -113,8 +76,7 @@ def main() -> int:
     args = parser.parse_args()
     body = os.urandom(args.size)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        port = free_port()
-        proc = start_server(tmp, port, args.disk_threads)
+        proc, port = start_storage_server(tmp, "object", {"disk_threads": args.disk_threads})
         try:
             print(f"object server, {args.size} B objects, {args.count} ops, "
                   f"concurrency {args.concurrency}, disk_threads {args.disk_threads}")

@@ -1,0 +1,54 @@
+"""One storage server process for the single-server benchmarks (no proxy, no replication).
+
+`start_storage_server` writes a minimal cluster config and a server config over a temp
+devices dir (one device, `sda`), runs `python -m storage.wsgi_server CONF` on a free loopback
+port and returns once `/healthcheck` answers 200.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_storage_server(
+    workdir: str, kind: str, options: dict | None = None, timeout: float = 15.0
+) -> tuple[subprocess.Popen, int]:
+    """Start the `kind` server ("object" or "container"); returns (process, port)."""
+    conf_dir = os.path.join(workdir, "conf")
+    devices = os.path.join(workdir, "devices")
+    os.makedirs(conf_dir)
+    os.makedirs(os.path.join(devices, "sda"))
+    with open(os.path.join(conf_dir, "brume.conf"), "w") as handle:
+        handle.write("[cluster]\nhash_path_prefix = bench-p\nhash_path_suffix = bench-s\n")
+    port = free_port()
+    conf = os.path.join(workdir, f"{kind}-server.conf")
+    extra = "".join(f"{key} = {value}\n" for key, value in (options or {}).items())
+    with open(conf, "w") as handle:
+        handle.write(
+            f"[server]\napp = storage.{kind}_server:make_app\nbind_port = {port}\n"
+            f"conf_dir = {conf_dir}\n\n[{kind}-server]\ndevices = {devices}\n{extra}"
+        )
+    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=REPO)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthcheck")
+            if conn.getresponse().status == 200:
+                return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"{kind} server did not start")
