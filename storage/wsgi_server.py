@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     from storage.green import eventlet
 
     eventlet.monkey_patch()
+    from storage import http_headers
+
+    http_headers.install()  # request/response heads without the email package
     conf_path = argv[0]
     try:
         server, app = build(conf_path)
