@@ -132,18 +132,27 @@ def cmd_add(path: str, args: list[str]) -> int:
     return 0
 
 
+def _change_devices(path: str, search: str, change, report) -> int:
+    """Apply `change(builder, dev)` to every device `search` matches, save, report each."""
+    builder = _load(path)
+    found = builder.search(parse_search(search))
+    for dev in found:
+        change(builder, dev)
+    builder.save(path)
+    for dev in found:
+        print(report(dev))
+    return 0
+
+
 def cmd_remove(path: str, args: list[str]) -> int:
     parser = _parser("remove")
     parser.add_argument("search")
     opts = parser.parse_args(args)
-    builder = _load(path)
-    found = builder.search(parse_search(opts.search))
-    for dev in found:
-        builder.remove_dev(dev.id)
-    builder.save(path)
-    for dev in found:
-        print(f"removed device {dev.describe()}; its partitions move at the next rebalance")
-    return 0
+    return _change_devices(
+        path, opts.search,
+        lambda builder, dev: builder.remove_dev(dev.id),
+        lambda dev: f"removed device {dev.describe()}; its partitions move at the next rebalance",
+    )
 
 
 def cmd_set_weight(path: str, args: list[str]) -> int:
@@ -152,14 +161,11 @@ def cmd_set_weight(path: str, args: list[str]) -> int:
     parser.add_argument("weight")
     opts = parser.parse_args(args)
     weight = _parse_weight(opts.weight)
-    builder = _load(path)
-    found = builder.search(parse_search(opts.search))
-    for dev in found:
-        builder.set_dev_weight(dev.id, weight)
-    builder.save(path)
-    for dev in found:
-        print(f"set weight of {dev.describe()} to {weight:g}")
-    return 0
+    return _change_devices(
+        path, opts.search,
+        lambda builder, dev: builder.set_dev_weight(dev.id, weight),
+        lambda dev: f"set weight of {dev.describe()} to {weight:g}",
+    )
 
 
 def cmd_rebalance(path: str, args: list[str]) -> int:
