@@ -81,34 +81,33 @@ def anywhere_overrides(layout: Layout, spec: ProcessSpec) -> dict[str, str]:
     return values
 
 
+def options_by_section(lines: list[str], with_commented: bool) -> dict[str, set[str]]:
+    """The option keys each section sets; `with_commented`: also those commented out."""
+    found: dict[str, set[str]] = {}
+    section = None
+    for line in lines:
+        match = SECTION_RE.match(line)
+        if match:
+            section = match.group(1).strip()
+            found.setdefault(section, set())
+            continue
+        if with_commented:
+            option = OPTION_RE.match(line.lstrip("#; ").rstrip())
+        elif line.lstrip().startswith(("#", ";")):
+            continue
+        else:
+            option = OPTION_RE.match(line)
+        if section is not None and option:
+            found[section].add(option.group("key").strip())
+    return found
+
+
 def render(text: str, sections: dict[str, dict[str, str]], anywhere: dict[str, str],
            rewrites: list[tuple[str, str]], header: str) -> str:
     """Apply overrides and rewrites to an ini text, keeping its comments."""
     lines = text.splitlines()
-    # Which options each section mentions, set or commented out.
-    mentioned: dict[str, set[str]] = {}
-    section = None
-    for line in lines:
-        match = SECTION_RE.match(line)
-        if match:
-            section = match.group(1).strip()
-            mentioned.setdefault(section, set())
-            continue
-        body = line.lstrip("#; ").rstrip()
-        option = OPTION_RE.match(body)
-        if section is not None and option:
-            mentioned[section].add(option.group("key").strip())
-    live: dict[str, set[str]] = {}
-    section = None
-    for line in lines:
-        match = SECTION_RE.match(line)
-        if match:
-            section = match.group(1).strip()
-            live.setdefault(section, set())
-            continue
-        option = OPTION_RE.match(line) if not line.lstrip().startswith(("#", ";")) else None
-        if section is not None and option:
-            live[section].add(option.group("key").strip())
+    mentioned = options_by_section(lines, with_commented=True)
+    live = options_by_section(lines, with_commented=False)
     wanted: dict[str, dict[str, str]] = {name: dict(values) for name, values in sections.items()}
     for name, keys in mentioned.items():
         for key, value in anywhere.items():
