@@ -29,13 +29,18 @@ import msgpack
 from webob import Response
 
 from storage.db_broker import DatabaseNotFound, db_path, fsync_dir, makedirs_durable
+from storage.replication_wire import (
+    CHUNK,
+    drain,
+    msgpack_response,
+    text_response,
+    valid_device_name,
+)
+from storage.replication_wire import OP_HEADER as OP_HEADER
+from storage.replication_wire import REPLICATION_HEADER as REPLICATION_HEADER
 
-REPLICATION_HEADER = "X-Backend-Replication"
-OP_HEADER = "X-Backend-Replicate-Op"
 SOURCE_HEADER = "X-Backend-Source-Id"
-CHUNK = 65536
 MAX_MSG = 64 * 1024 * 1024
-_DEVICE_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -47,20 +52,12 @@ def replicate_path(device: str, part: int, db_hash: str) -> str:
     return f"/{device}/{part}/{db_hash}"
 
 
-def _text(status: int, message: str) -> Response:
-    return Response(status=status, body=message.encode() + b"\n", content_type="text/plain")
-
-
-def _packed(value, status: int = 200) -> Response:
-    return Response(status=status, body=msgpack.packb(value), content_type="application/msgpack")
-
-
 def _parse(path: str) -> tuple[str, str, str]:
     parts = path.strip("/").split("/")
     if len(parts) != 3:
         raise BadRequest("expected /<device>/<partition>/<hash>")
     device, part, db_hash = parts
-    if not _DEVICE_RE.match(device) or device in (".", ".."):
+    if not valid_device_name(device):
         raise BadRequest("bad device name")
     if not part.isdigit():
         raise BadRequest("bad partition")
@@ -98,12 +95,12 @@ def handle_db_replication(request, devices: str, broker_class, mount_check: bool
     """
     broker_factory = broker_factory or broker_class
     if request.method != "REPLICATE":
-        return _text(405, "method not allowed")
+        return text_response(405, "method not allowed")
     try:
         device, part, db_hash = _parse(request.path_info)
         dev_path = os.path.join(devices, device)
         if not os.path.isdir(dev_path) or (mount_check and not os.path.ismount(dev_path)):
-            return _text(507, f"device {device} unavailable")
+            return text_response(507, f"device {device} unavailable")
         path = db_path(devices, device, broker_class.kind, part, db_hash)
         op = request.headers.get(OP_HEADER, "")
         if op == "copy":
@@ -113,19 +110,19 @@ def handle_db_replication(request, devices: str, broker_class, mount_check: bool
         message = _message(request)
         broker = broker_factory(path)
         if not broker.exists():
-            return _text(404, "no such database")
+            return text_response(404, "no such database")
         try:
             if op == "sync":
-                return _packed(_sync(broker, message))
-            return _packed(_merge(broker, message))
+                return msgpack_response(_sync(broker, message))
+            return msgpack_response(_merge(broker, message))
         except DatabaseNotFound:
-            return _text(404, "no such database")
+            return text_response(404, "no such database")
     except BadRequest as exc:
-        return _text(400, str(exc))
+        return text_response(400, str(exc))
     except (KeyError, TypeError, ValueError) as exc:
-        return _text(400, f"malformed replication message: {exc}")
+        return text_response(400, f"malformed replication message: {exc}")
     except (OSError, sqlite3.Error) as exc:
-        return _text(500, f"replication failed: {exc}")
+        return text_response(500, f"replication failed: {exc}")
 
 
 def _sync(broker, message: dict) -> dict:
@@ -156,8 +153,8 @@ def _receive_copy(request, path, broker_factory) -> Response:
     if not source_id or not length:
         raise BadRequest(f"{SOURCE_HEADER} and a body are required")
     if os.path.exists(path):
-        _drain(request.body_file, length)
-        return _text(409, "a replica already exists")
+        drain(request.body_file, length)
+        return text_response(409, "a replica already exists")
     directory = os.path.dirname(path)
     makedirs_durable(directory)
     tmp_path = os.path.join(directory, f".{uuid.uuid4().hex}.copy.db")
@@ -184,7 +181,7 @@ def _receive_copy(request, path, broker_factory) -> Response:
         try:
             os.link(tmp_path, path)
         except FileExistsError:
-            return _text(409, "a replica already exists")
+            return text_response(409, "a replica already exists")
         fsync_dir(directory)
     finally:
         for leftover in (tmp_path, tmp_path + "-wal", tmp_path + "-shm"):
@@ -192,12 +189,5 @@ def _receive_copy(request, path, broker_factory) -> Response:
                 os.unlink(leftover)
     broker = broker_factory(path)
     broker.reset_id(source_id=source_id)
-    return _text(201, "copied")
+    return text_response(201, "copied")
 
-
-def _drain(stream, length: int) -> None:
-    while length > 0:
-        chunk = stream.read(min(CHUNK, length))
-        if not chunk:
-            return
-        length -= len(chunk)

@@ -29,15 +29,20 @@ from webob import Response
 from storage.object_metadata import MetadataError, read_layout, unpack_metadata
 from storage.ondisk_files import cleanup_ondisk_files, parse_filename
 from storage.recon import handle_recon
+from storage.replication_wire import (
+    CHUNK,
+    drain,
+    msgpack_response,
+    text_response,
+    valid_device_name,
+)
+from storage.replication_wire import OP_HEADER as OP_HEADER
+from storage.replication_wire import REPLICATION_HEADER as REPLICATION_HEADER
 from storage.suffix_hashes import DEFAULT_RECLAIM_AGE, get_hashes, list_suffix_files
 
-REPLICATION_HEADER = "X-Backend-Replication"
-OP_HEADER = "X-Backend-Replicate-Op"
 METADATA_LENGTH_HEADER = "X-Backend-Metadata-Length"
 METHODS = ("REPLICATE", "SYNC")
-CHUNK = 65536
 MAX_METADATA = 1 << 20
-_DEVICE_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 _SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
 
@@ -61,7 +66,7 @@ def parse_path(path: str, min_parts: int, max_parts: int) -> list[str]:
     if not min_parts <= len(parts) <= max_parts or "" in parts:
         raise ProtocolError("bad replication path")
     device = parts[0]
-    if not _DEVICE_RE.match(device) or device in (".", ".."):
+    if not valid_device_name(device):
         raise ProtocolError("bad device name")
     if not parts[1].isdigit():
         raise ProtocolError("bad partition")
@@ -117,19 +122,11 @@ def handle_replication(request, manager, reclaim_age: float):
             return _replicate(request, manager, reclaim_age)
         if request.method == "SYNC":
             return _sync(request, manager, reclaim_age)
-        return _text(405, "method not allowed")
+        return text_response(405, "method not allowed")
     except ProtocolError as exc:
-        return _text(400, str(exc))
+        return text_response(400, str(exc))
     except (OSError, TimeoutError) as exc:
-        return _text(500, f"replication failed: {getattr(exc, 'strerror', None) or exc}")
-
-
-def _text(status: int, message: str) -> Response:
-    return Response(status=status, body=message.encode() + b"\n", content_type="text/plain")
-
-
-def _msgpack(value) -> Response:
-    return Response(status=200, body=msgpack.packb(value), content_type="application/msgpack")
+        return text_response(500, f"replication failed: {getattr(exc, 'strerror', None) or exc}")
 
 
 def _replicate(request, manager, reclaim_age) -> Response:
@@ -139,13 +136,13 @@ def _replicate(request, manager, reclaim_age) -> Response:
     if not all(_SUFFIX_RE.match(s) for s in suffixes):
         raise ProtocolError("bad suffix list")
     if manager.device_path(device) is None:
-        return _text(507, f"device {device} unavailable")
+        return text_response(507, f"device {device} unavailable")
     pdir = manager.partition_path(device, part)
     if request.headers.get(OP_HEADER, "hashes") == "list":
-        return _msgpack({s: list_suffix_files(pdir, s, reclaim_age) for s in suffixes})
+        return msgpack_response({s: list_suffix_files(pdir, s, reclaim_age) for s in suffixes})
     if not os.path.isdir(pdir) and not suffixes:
-        return _msgpack({})
-    return _msgpack(get_hashes(pdir, recalculate=suffixes, reclaim_age=reclaim_age))
+        return msgpack_response({})
+    return msgpack_response(get_hashes(pdir, recalculate=suffixes, reclaim_age=reclaim_age))
 
 
 def _read_exact(stream, length: int) -> bytes:
@@ -192,7 +189,7 @@ def _sync(request, manager, reclaim_age) -> Response:
     if not 0 < meta_length <= min(total, MAX_METADATA):
         raise ProtocolError(f"bad {METADATA_LENGTH_HEADER}")
     if manager.device_path(device) is None:
-        return _text(507, f"device {device} unavailable")
+        return text_response(507, f"device {device} unavailable")
     stream = request.environ["wsgi.input"]
     try:
         metadata = unpack_metadata(_read_exact(stream, meta_length))
@@ -201,26 +198,19 @@ def _sync(request, manager, reclaim_age) -> Response:
     body_length = total - meta_length
     target_dir = manager.hash_dir_path(device, part, obj_hash)
     if os.path.exists(os.path.join(target_dir, name)):
-        _drain(stream, body_length)
-        return _text(200, "already present")
+        drain(stream, body_length)
+        return text_response(200, "already present")
     etag = metadata.get("ETag", "") if parsed[1] == ".data" else None
     chunks = _checked_chunks(stream, body_length, etag)
     try:
         manager.write_replicated(device, part, obj_hash, name, metadata, chunks)
     except _EtagMismatch as exc:
-        return _text(422, str(exc))
+        return text_response(422, str(exc))
     except ValueError as exc:
-        _drain(stream, body_length)
+        drain(stream, body_length)
         raise ProtocolError(str(exc)) from None
     verdict = cleanup_ondisk_files(target_dir, reclaim_age)
     if name not in verdict.live:
-        return _text(409, "obsolete: a newer file exists")
-    return _text(201, "stored")
+        return text_response(409, "obsolete: a newer file exists")
+    return text_response(201, "stored")
 
-
-def _drain(stream, length: int) -> None:
-    while length > 0:
-        chunk = stream.read(min(CHUNK, length))
-        if not chunk:
-            return
-        length -= len(chunk)
