@@ -5,7 +5,6 @@ Real processes: a tiny stand-in agent that refuses qemu:///system and otherwise 
 from __future__ import annotations
 
 import os
-import socket
 import textwrap
 
 import pytest
@@ -14,6 +13,7 @@ from storage.allinone import lifecycle, processes
 from storage.allinone.health import StartupError
 from storage.allinone.hypervisor import QEMU_URI, TEST_URI
 from storage.allinone.layout import Layout, ProcessSpec
+from tests.integration.support import free_port
 
 FAKE_AGENT = textwrap.dedent('''
     """Stand-in agent: exits 2 on qemu:///system, else serves /healthcheck."""
@@ -40,12 +40,6 @@ FAKE_AGENT = textwrap.dedent('''
     HTTPServer((parser["server"]["bind_ip"], int(parser["server"]["bind_port"])),
                Handler).serve_forever()
 ''')
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -13,37 +13,16 @@ import configparser
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from proxy.tokens import issue_token
+from tests.integration.support import free_port, wait_until
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, what: str = ""):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        pause.wait(interval)
-
-
-def free_port(ip: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((ip, 0))
-        return probe.getsockname()[1]
 
 
 def http(method: str, url: str, tok: str | None = None, body=None, raw: bytes | None = None,

@@ -3,13 +3,14 @@
 `ClusterHandle` wraps one `brume up --detach` data dir: its URLs and credentials, tokens,
 and the fault-injection helpers (kill/start one server, stop/start a whole node, run one
 daemon pass, find where an object's replicas live on disk). `wait_until` polls a condition
-with a deadline, the replacement for sleeping in tests.
+with a deadline, the replacement for sleeping in tests; `free_port` picks a loopback port.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,16 +27,28 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 NODE_KINDS = ("object", "container", "account", "daemons")
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = ""):
-    """Call `predicate` until it returns something truthy; return that or fail at timeout."""
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "",
+               what: str = ""):
+    """Call `predicate` until it returns something truthy; return that or fail at timeout.
+
+    The failure says `message`, or else that it timed out waiting for `what` (or `predicate`).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(message or f"condition not met within {timeout}s: {predicate}")
+            raise AssertionError(
+                message or f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def free_port(ip: str = "127.0.0.1") -> int:
+    """A TCP port free on `ip` right now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind((ip, 0))
+        return probe.getsockname()[1]
 
 
 def brume(*args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:

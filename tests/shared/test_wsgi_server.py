@@ -1,6 +1,5 @@
 """The shared runner: a real process on loopback, healthcheck, one-line config errors."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,14 +8,9 @@ import urllib.request
 import pytest
 
 from storage.wsgi_server import healthcheck_middleware
+from tests.integration.support import free_port
 
 HERE = os.path.dirname(__file__)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def hello_app(environ, start_response):
