@@ -2,6 +2,7 @@
 (fresh temp data dir, random loopback prefix, free ports)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -129,10 +130,13 @@ def test_up_names_the_server_that_fails(data_dir):
     assert status_json(data_dir)["all_up"] is False
 
 
-def test_foreground_up_stops_everything_on_sigterm(data_dir):
+@contextlib.contextmanager
+def foreground_up(data_dir: str, launcher: list[str]):
+    """`python <launcher> up ...` in the foreground, yielded once every process is up;
+    killed on the way out if it is still running."""
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "storage.cli.main", "up", *up_args(data_dir)],
+        [sys.executable, *launcher, "up", *up_args(data_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
     )
     try:
@@ -141,12 +145,17 @@ def test_foreground_up_stops_everything_on_sigterm(data_dir):
             and status_json(data_dir)["all_up"],
             timeout=60, interval=0.2, message="foreground cluster never came up",
         )
-        pids = [row["pid"] for row in status_json(data_dir)["processes"]]
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_foreground_up_stops_everything_on_sigterm(data_dir):
+    with foreground_up(data_dir, ["-m", "storage.cli.main"]) as proc:
+        pids = [row["pid"] for row in status_json(data_dir)["processes"]]
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert "cluster stopped" in output
     assert pids_alive(pids) == []
@@ -183,22 +192,9 @@ def test_port_in_use_is_one_line(tmp_path):
 
 
 def test_foreground_up_exits_after_down_from_another_shell(data_dir):
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from storage.cli.main import main; "
-         "sys.exit(main(sys.argv[1:]))", "up", *up_args(data_dir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=REPO_ROOT,
-    )
-    try:
-        wait_until(
-            lambda: os.path.exists(os.path.join(data_dir, "etc", "cluster.json"))
-            and status_json(data_dir)["all_up"],
-            timeout=60, interval=0.2, message="foreground cluster never came up",
-        )
+    launcher = ["-c", "import sys; from storage.cli.main import main; sys.exit(main(sys.argv[1:]))"]
+    with foreground_up(data_dir, launcher) as proc:
         brume("down", "--data-dir", data_dir)
         output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 0, output
     assert "every cluster process has stopped" in output
