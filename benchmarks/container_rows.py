@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.storage_node import start_storage_server
+from benchmarks.storage_node import storage_server
 
 
 def request(port, method, path, headers=None):
@@ -67,8 +67,7 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,16")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        proc, port = start_storage_server(workdir, "container")
-        try:
+        with storage_server(workdir, "container") as port:
             request(port, "PUT", "/sda/0/AUTH_bench/c", {"X-Timestamp": f"{time.time():.5f}"})
             for level in (int(c) for c in args.concurrency.split(",")):
                 rate = put_rows(port, args.rows, level, f"c{level}")
@@ -79,9 +78,6 @@ def main() -> int:
                   f"{timed(port, '/sda/0/AUTH_bench/c?delimiter=/'):8.1f} ms")
             print(f"HEAD:                               "
                   f"{timed(port, '/sda/0/AUTH_bench/c', 200, 'HEAD'):8.2f} ms")
-        finally:
-            proc.terminate()
-            proc.wait(10)
     return 0
 
 

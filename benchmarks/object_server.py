@@ -18,7 +18,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from benchmarks.storage_node import start_storage_server  # noqa: E402
+from benchmarks.storage_node import storage_server  # noqa: E402
 from storage.green import eventlet  # noqa: E402
 from storage.timestamp import Timestamp  # noqa: E402
 
@@ -76,17 +76,13 @@ def main() -> int:
     args = parser.parse_args()
     body = os.urandom(args.size)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-        proc, port = start_storage_server(tmp, "object", {"disk_threads": args.disk_threads})
-        try:
+        with storage_server(tmp, "object", {"disk_threads": args.disk_threads}) as port:
             print(f"object server, {args.size} B objects, {args.count} ops, "
                   f"concurrency {args.concurrency}, disk_threads {args.disk_threads}")
             run_wave(port, "PUT", args.count, args.concurrency, body, 201)
             run_wave(port, "GET", args.count, args.concurrency, body, 200)
             run_wave(port, "HEAD", args.count, args.concurrency, body, 200)
             run_wave(port, "DELETE", args.count, args.concurrency, body, 204)
-        finally:
-            proc.terminate()
-            proc.wait(10)
     return 0
 
 

@@ -1,11 +1,12 @@
 """One storage server process for the single-server benchmarks (no proxy, no replication).
 
-`start_storage_server` writes a minimal cluster config and a server config over a temp
-devices dir (one device, `sda`), runs `python -m storage.wsgi_server CONF` on a free loopback
-port and returns once `/healthcheck` answers 200.
+`storage_server` writes a minimal cluster config and a server config over a temp devices dir
+(one device, `sda`), runs `python -m storage.wsgi_server CONF` on a free loopback port, yields
+the port once `/healthcheck` answers 200, and stops the server at the end of the block.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -22,10 +23,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_storage_server(
-    workdir: str, kind: str, options: dict | None = None, timeout: float = 15.0
-) -> tuple[subprocess.Popen, int]:
-    """Start the `kind` server ("object" or "container"); returns (process, port)."""
+@contextlib.contextmanager
+def storage_server(workdir: str, kind: str, options: dict | None = None, timeout: float = 15.0):
+    """The `kind` server ("object" or "container") running for the block; yields its port."""
     conf_dir = os.path.join(workdir, "conf")
     devices = os.path.join(workdir, "devices")
     os.makedirs(conf_dir)
@@ -41,14 +41,25 @@ def start_storage_server(
             f"conf_dir = {conf_dir}\n\n[{kind}-server]\ndevices = {devices}\n{extra}"
         )
     proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=REPO)
+    try:
+        _wait_healthy(port, timeout, f"{kind} server did not start")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _wait_healthy(port: int, timeout: float, failure: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthcheck")
             if conn.getresponse().status == 200:
-                return proc, port
+                return
         except OSError:
             time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"{kind} server did not start")
+    raise SystemExit(failure)
