@@ -54,9 +54,9 @@ def read_file(path: str, magic: bytes, versions: tuple[int, ...], kind: str) -> 
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise RingError(f"{path}: no such file") from None
+        raise RingError(f"{path}: no such {kind} file") from None
     except OSError as exc:
-        raise RingError(f"{path}: cannot read: {exc.strerror}") from None
+        raise RingError(f"{path}: cannot read {kind} file: {exc.strerror}") from None
     return decode(data, magic, versions, path, kind), data
 
 

@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Iterator
 
 from ring.devices import RingError
-from ring.fileformat import RING_MAGIC, decode
+from ring.fileformat import RING_MAGIC, read_file
 from ring.hashing import PathHasher, load_hasher
 
 RING_NAMES = ("account", "container", "object")
@@ -109,14 +109,7 @@ class RingData:
 
 
 def load_ring_data(path: str) -> tuple[RingData, bytes]:
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        raise RingError(f"{path}: no such ring file") from None
-    except OSError as exc:
-        raise RingError(f"{path}: cannot read ring file: {exc.strerror}") from None
-    body = decode(raw, RING_MAGIC, RING_VERSIONS, path, "ring")
+    body, raw = read_file(path, RING_MAGIC, RING_VERSIONS, "ring")
     return RingData(body, path), raw
 
 
