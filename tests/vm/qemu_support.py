@@ -20,32 +20,13 @@ import urllib.request
 
 import libvirt
 
+from tests.compute.support import http
 from tests.conftest import pick_ports
 from tests.integration.support import ClusterHandle, brume, wait_until
 
 QEMU_URI = "qemu:///system"
 USER = "test:tester"
 AGENT_TEST_OPTIONS = {"stop_timeout": "20", "sync_interval": "1", "heartbeat_interval": "2"}
-
-
-def http(method: str, url: str, token: str | None = None, body=None, raw: bytes | None = None,
-         headers: dict | None = None, timeout: float = 120.0):
-    """(status, decoded JSON body or None)."""
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if token:
-        request.add_header("X-Auth-Token", token)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, payload = response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        status, payload = exc.code, exc.read()
-    try:
-        return status, (json.loads(payload) if payload else None)
-    except ValueError:
-        return status, None
 
 
 def set_agent_options(conf_path: str, options: dict[str, str]) -> None:
@@ -211,8 +192,8 @@ class VmCloud:
         """Replace the stored bytes of a (single-object) image behind the image service."""
         token, storage_url = self.handle.auth("service:brume")
         url = f"{storage_url}/images/{urllib.parse.quote(image_id)}"
-        status, _ = http("HEAD", url, token)
+        status, _ = http("HEAD", url, token, timeout=120)
         assert status == 200, f"image object {url} not found ({status})"
-        status, _ = http("PUT", url, token, raw=data,
+        status, _ = http("PUT", url, token, raw=data, timeout=120,
                          headers={"Content-Type": "application/octet-stream"})
         assert status == 201, status
