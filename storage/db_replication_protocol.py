@@ -31,13 +31,12 @@ from webob import Response
 from storage.db_broker import DatabaseNotFound, db_path, fsync_dir, makedirs_durable
 from storage.replication_wire import (
     CHUNK,
+    OP_HEADER,
     drain,
     msgpack_response,
     text_response,
     valid_device_name,
 )
-from storage.replication_wire import OP_HEADER as OP_HEADER
-from storage.replication_wire import REPLICATION_HEADER as REPLICATION_HEADER
 
 SOURCE_HEADER = "X-Backend-Source-Id"
 MAX_MSG = 64 * 1024 * 1024

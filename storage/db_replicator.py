@@ -29,12 +29,8 @@ from storage.config import Option
 from storage.container_db import ContainerBroker
 from storage.daemon_context import Daemon, daemon_options, node_label
 from storage.db_broker import DatabaseNotFound
-from storage.db_replication_protocol import (
-    OP_HEADER,
-    REPLICATION_HEADER,
-    SOURCE_HEADER,
-    replicate_path,
-)
+from storage.db_replication_protocol import SOURCE_HEADER, replicate_path
+from storage.replication_wire import OP_HEADER, REPLICATION_HEADER
 from storage.timestamp import Timestamp
 
 
