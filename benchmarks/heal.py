@@ -34,6 +34,7 @@ sys.path.insert(0, REPO)
 from benchmarks.figures import parse_size  # noqa: E402
 from storage.allinone import processes  # noqa: E402
 from storage.allinone.layout import load_layout  # noqa: E402
+from storage.cli.credentials import authenticate  # noqa: E402
 
 CHUNK = 1 << 20
 
@@ -60,13 +61,9 @@ def start_cluster(data_dir: str):
 
 
 def auth(layout) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(layout.auth_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    conn.request("GET", parts.path, headers={"X-Auth-User": "test:tester",
-                                             "X-Auth-Key": "testing"})
-    resp = conn.getresponse()
-    resp.read()
-    return resp.getheader("X-Auth-Token"), resp.getheader("X-Storage-Url")
+    creds = argparse.Namespace(auth_url=layout.auth_url, user="test:tester", key="testing")
+    session = authenticate(creds)
+    return session.token, session.storage_url
 
 
 def upload(storage_url: str, token: str, jobs: list[tuple[str, int]], concurrency: int) -> None:

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.figures import UNITS, parse_size, percentile
 from benchmarks.process_usage import RssSampler, cpu_seconds, memory_kib
+from storage.cli.credentials import AuthError, add_credential_flags, authenticate
 
 CHUNK = 1 << 20
 
@@ -36,22 +37,6 @@ def human(size: int) -> str:
         if size >= UNITS[unit] and size % UNITS[unit] == 0:
             return f"{size // UNITS[unit]} {unit}iB"
     return f"{size} B"
-
-
-def authenticate(auth_url: str, user: str, key: str) -> tuple[str, str]:
-    parts = urllib.parse.urlsplit(auth_url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        conn.request("GET", parts.path, headers={"X-Auth-User": user, "X-Auth-Key": key})
-        response = conn.getresponse()
-        response.read()
-    except (OSError, http.client.HTTPException) as exc:
-        sys.exit(f"load.py: cannot reach {auth_url}: {exc} (is the cluster up?)")
-    finally:
-        conn.close()
-    if response.status // 100 != 2:
-        sys.exit(f"load.py: auth failed at {auth_url}: HTTP {response.status}")
-    return response.getheader("X-Auth-Token"), response.getheader("X-Storage-Url")
 
 
 class Client:
@@ -212,10 +197,7 @@ def big_object_test(storage_url, token, container, size, data_dir):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--auth-url", default=os.environ.get(
-        "BRUME_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0"))
-    parser.add_argument("--user", default=os.environ.get("BRUME_USER", "test:tester"))
-    parser.add_argument("--key", default=os.environ.get("BRUME_KEY", "testing"))
+    add_credential_flags(parser)
     parser.add_argument("--data-dir", default=os.path.expanduser("~/.brume"),
                         help="cluster data dir, for the pid files whose RSS is sampled")
     parser.add_argument("--sizes", default="4K:16:2000,1M:8:400,64M:2:8",
@@ -228,7 +210,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     pids = read_pids(args.data_dir)
 
-    token, storage_url = authenticate(args.auth_url, args.user, args.key)
+    try:
+        session = authenticate(args)
+    except AuthError as exc:
+        sys.exit(f"load.py: {exc} (is the cluster up?)")
+    token, storage_url = session.token, session.storage_url
     container = f"bench-{uuid.uuid4().hex[:8]}"
     status, _ = Client(storage_url, token).request("PUT", f"/{container}", b"", 0)
     if status // 100 != 2:
