@@ -3,21 +3,15 @@ from __future__ import annotations
 
 import json
 
+from storage.cli.tables import render_table
+
 
 def print_json(data) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
 def print_table(columns: list[str], rows: list[list]) -> None:
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
-    print(rule)
-    print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")
-    print(rule)
-    for row in cells:
-        print("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) + " |")
-    print(rule)
+    print(render_table(columns, rows))
 
 
 def print_fields(data: dict) -> None:
