@@ -2,7 +2,8 @@
 
 `write_atomic` replaces a file so that a reader (or a crash) sees either the old content or
 the new, never a torn mix, and the new content survives a crash once it returns.
-`fsync_dir` makes a directory's new or renamed entries durable.
+`fsync_dir` makes a directory's new or renamed entries durable; `makedirs_durable` creates
+missing directories and fsyncs the parent of each one it created.
 """
 from __future__ import annotations
 
@@ -17,6 +18,24 @@ def fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def makedirs_durable(path: str) -> None:
+    """Like os.makedirs(path, exist_ok=True), but each new directory's entry is fsynced."""
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            continue  # made meanwhile by someone else, who makes it durable
+        fsync_dir(os.path.dirname(directory))
 
 
 def write_atomic(path: str, data: bytes | str, mode: int | None = None) -> None:

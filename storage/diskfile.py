@@ -9,9 +9,8 @@ Layout (see ARCHITECTURE.md):
 Every write goes temp file -> body + block CRCs -> metadata (xattr or trailer, see
 `storage.object_metadata`) -> fsync -> rename into the hash dir -> fsync of the hash dir
 (`storage.object_writer`), then the directory's obsolete files
-are removed (`storage.ondisk_files`) and the suffix is marked dirty. Directories created on the
-way (hash, suffix, partition) are not fsynced one by one: on ext4 (this product's file system)
-the journal commits in order, so the hash dir's fsync also makes their creation durable.
+are removed (`storage.ondisk_files`) and the suffix is marked dirty. Directories a new object
+creates on the way (hash, suffix, partition) each have their entry fsynced in their parent.
 
 Public API (used by the object server and the durability daemons):
 

@@ -16,18 +16,11 @@ import struct
 import uuid
 import zlib
 
+from storage.atomic_files import fsync_dir, makedirs_durable
 from storage.object_metadata import BLOCK_CRC_KEY, BLOCK_SIZE, write_metadata_fd
 from storage.timestamp import Timestamp
 
 _CRC = struct.Struct(">I")
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlockCrcs:
@@ -127,7 +120,9 @@ class DiskFileWriter:
         try:
             os.rename(self.tmp_path, target)
         except FileNotFoundError:
-            os.makedirs(hash_dir, exist_ok=True)
+            # A new object: its hash dir (and maybe suffix/partition dirs) must survive a
+            # crash too, so each new directory's entry is fsynced in its parent.
+            makedirs_durable(hash_dir)
             os.rename(self.tmp_path, target)
         self.committed = True
         fsync_dir(hash_dir)

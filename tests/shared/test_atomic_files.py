@@ -39,3 +39,13 @@ def test_fsync_dir_refuses_a_plain_file(tmp_path):
     plain.write_bytes(b"")
     with pytest.raises(NotADirectoryError):
         fsync_dir(str(plain))
+
+
+def test_makedirs_durable_creates_every_missing_level(tmp_path):
+    from storage.atomic_files import makedirs_durable
+
+    target = tmp_path / "a" / "b" / "c"
+    makedirs_durable(str(target))
+    assert target.is_dir()
+    makedirs_durable(str(target))  # existing: nothing to do
+    assert target.is_dir()
