@@ -6,15 +6,15 @@ import json
 
 from webob import Request
 
-from tests.imagesvc.fake_store import FakeStore
+from tests.imagesvc.store_view import StoreView
 
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 
 
 class Client:
-    """Calls the app in-process as one user."""
+    """Calls the app in-process as one user (with a token the real proxy's auth accepts)."""
 
-    def __init__(self, app, store: FakeStore, user: str = "test:tester"):
+    def __init__(self, app, store: StoreView, user: str = "test:tester"):
         self.app = app
         self.token = store.token(user)
 

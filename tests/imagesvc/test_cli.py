@@ -1,5 +1,6 @@
 """`brume image ...` and python-glanceclient against the image API served on loopback
-(fake store behind it): the commands, their output and their one-line errors."""
+(the session cluster's real auth and object store behind it): the commands, their output and
+their one-line errors."""
 from __future__ import annotations
 
 import hashlib
@@ -12,10 +13,12 @@ import pytest
 
 from imagesvc.cli import main
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def brume_image(served_app, store, capsys):
-    flags = ["--auth-url", f"{store.url}/auth/v1.0", "--user", "test:tester", "--key",
+    flags = ["--auth-url", store.settings.auth_url, "--user", "test:tester", "--key",
              "testing", "--image-url", served_app]
 
     def run(*args):
@@ -76,16 +79,16 @@ def test_upload_rejected_by_the_service_leaves_no_image(brume_image, tmp_path):
 
 def test_register_from_object(brume_image, store):
     data = os.urandom(2 * 1024 * 1024 + 3)
-    store.containers.add("/v1/AUTH_test/uploads")
-    store.objects["/v1/AUTH_test/uploads/base.img"] = data
+    uploads = f"uploads-{store.account[-12:]}"
+    store.put(f"/{uploads}/base.img", data, user="test:tester", account="AUTH_test")
     code, out, err = brume_image("register", "--name", "reg", "--disk-format", "raw",
-                                 "--from-object", "uploads/base.img", "--format", "json")
+                                 "--from-object", f"{uploads}/base.img", "--format", "json")
     assert code == 0, err
     image = json.loads(out)
     assert image["status"] == "active" and image["size"] == len(data)
     assert image["checksum"] == hashlib.md5(data).hexdigest()
     code, _, err = brume_image("register", "--name", "reg2", "--disk-format", "raw",
-                               "--from-object", "uploads/missing")
+                               "--from-object", f"{uploads}/missing")
     assert code == 1 and "404" in err
 
 
@@ -98,7 +101,7 @@ def test_cli_errors_are_one_line(brume_image, tmp_path):
 
 
 def test_bad_credentials_are_one_line(served_app, store, capsys):
-    code = main(["list", "--auth-url", f"{store.url}/auth/v1.0", "--user", "test:tester",
+    code = main(["list", "--auth-url", store.settings.auth_url, "--user", "test:tester",
                  "--key", "wrong", "--image-url", served_app])
     err = capsys.readouterr().err
     assert code == 1 and "wrong user or key" in err and err.count("\n") == 1
@@ -136,17 +139,17 @@ def test_share_and_accept(brume_image, served_app, store, capsys):
                                  "raw", "--format", "json")
     assert code == 0, err
     image_id = json.loads(out)["id"]
-    code, out, err = brume_image("share", "empty", "demo")
+    code, out, err = brume_image("share", "empty", "test2")
     assert code == 0 and "pending" in out, err
-    demo = ["--auth-url", f"{store.url}/auth/v1.0", "--user", "demo:user", "--key", "demo",
-            "--image-url", served_app]
-    assert main(["list", "--format", "json", *demo]) == 0
+    other = ["--auth-url", store.settings.auth_url, "--user", "test2:tester2", "--key",
+             "testing2", "--image-url", served_app]
+    assert main(["list", "--format", "json", *other]) == 0
     assert json.loads(capsys.readouterr().out) == []
-    assert main(["accept", image_id, *demo]) == 0
+    assert main(["accept", image_id, *other]) == 0
     assert "accepted" in capsys.readouterr().out
-    assert main(["list", "--format", "json", *demo]) == 0
+    assert main(["list", "--format", "json", *other]) == 0
     assert [i["id"] for i in json.loads(capsys.readouterr().out)] == [image_id]
     code, out, _ = brume_image("members", "empty")
-    assert code == 0 and "demo" in out and "accepted" in out
-    assert brume_image("unshare", "empty", "demo")[0] == 0
-    assert main(["show", image_id, *demo]) == 1
+    assert code == 0 and "test2" in out and "accepted" in out
+    assert brume_image("unshare", "empty", "test2")[0] == 0
+    assert main(["show", image_id, *other]) == 1

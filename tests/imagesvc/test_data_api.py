@@ -1,8 +1,12 @@
 """Image data through the API: uploads (single object and parallel SLO), downloads, the
-checks that reject bad data, and cleanup after failures (fake store on loopback)."""
+checks that reject bad data, and cleanup after failures. The data goes to the session
+cluster's REAL object store (each test in a store account of its own, inspected through the
+proxy); only the failures the real store cannot produce on demand are injected by a
+pass-through in front of it (fault_proxy.py)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import struct
@@ -11,6 +15,7 @@ import pytest
 
 from tests.imagesvc.helpers import Client
 
+pytestmark = pytest.mark.cluster
 MIB = 1024 * 1024
 
 
@@ -49,7 +54,9 @@ def test_small_upload_becomes_active_with_checksums(client, store):
     assert shown["os_hash_algo"] == "sha512"
     assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
     assert shown["virtual_size"] == len(data)
-    assert f"/v1/AUTH_images/images/{image['id']}" in store.objects
+    assert store.names() == {f"images/{image['id']}"}
+    assert store.manifest("images", image["id"]) is None
+    assert store.size(f"/images/{image['id']}") == len(data)
     download = client.call("GET", f"/v2/images/{image['id']}/file")
     assert download.status_int == 200
     assert download.body == data
@@ -62,11 +69,12 @@ def test_big_upload_is_stored_as_parallel_segments(client, store, chunked):
     image = new_image(client)
     response = client.upload(image["id"], data, chunked=chunked)
     assert response.status_int == 204, response.text
-    manifest_key = f"/v1/AUTH_images/images/{image['id']}"
-    assert manifest_key in store.manifests
-    segments = store.manifests[manifest_key]
+    segments = store.manifest("images", image["id"])
     assert len(segments) == 6
-    assert all(len(store.objects[path]) == MIB for path in segments[:-1])
+    assert [segment["bytes"] for segment in segments] == [MIB] * 5 + [12345]
+    assert all(store.size(segment["name"]) == segment["bytes"] for segment in segments)
+    assert store.names() == {f"images/{image['id']}"} | {
+        segment["name"].lstrip("/") for segment in segments}
     shown = client.show(image["id"]).json
     assert (shown["status"], shown["size"]) == ("active", len(data))
     assert shown["checksum"] == hashlib.md5(data).hexdigest()
@@ -79,8 +87,8 @@ def test_chunked_small_upload_is_one_object(client, store):
     data = os.urandom(100_000)
     image = new_image(client)
     assert client.upload(image["id"], data, chunked=True).status_int == 204
-    assert set(store.objects) == {f"/v1/AUTH_images/images/{image['id']}"}
-    assert not store.manifests
+    assert store.names() == {f"images/{image['id']}"}
+    assert store.manifest("images", image["id"]) is None
 
 
 @pytest.mark.parametrize("encoding", ["hex", "base64"])
@@ -104,14 +112,15 @@ def test_matching_content_md5_is_accepted(client):
     assert client.upload(image["id"], data, headers={"Content-MD5": digest}).status_int == 204
 
 
-def test_store_failure_mid_upload_leaves_image_queued_and_no_data(client, store):
-    store.fail_put_after = MIB // 2
+def test_store_failure_mid_upload_leaves_image_queued_and_no_data(faulty_app, store, faults):
+    client = Client(faulty_app, store)
     image = new_image(client)
+    faults.fail_put_after = MIB // 2  # the segment PUTs fail half-way (injected)
     response = client.upload(image["id"], os.urandom(6 * MIB))
     assert response.status_int == 503
     assert client.show(image["id"]).json["status"] == "queued"
     assert store.names() == set()
-    store.fail_put_after = None
+    faults.fail_put_after = None
     data = os.urandom(3 * MIB)
     assert client.upload(image["id"], data).status_int == 204
     assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
@@ -234,11 +243,11 @@ def test_deactivate_queued_image_is_forbidden(client):
 
 def test_import_copies_from_the_callers_object_store(client, store):
     data = os.urandom(3 * MIB + 7)
-    store.containers.add("/v1/AUTH_test/mine")
-    store.objects["/v1/AUTH_test/mine/disk.raw"] = data
+    mine = f"mine-{store.account[-12:]}"
+    store.put(f"/{mine}/disk.raw", data, user="test:tester", account="AUTH_test")
     image = new_image(client)
     response = client.call("POST", f"/v2/images/{image['id']}/import",
-                           {"method": {"name": "copy-from-object", "uri": "mine/disk.raw"}})
+                           {"method": {"name": "copy-from-object", "uri": f"{mine}/disk.raw"}})
     assert response.status_int == 202, response.text
     shown = client.show(image["id"]).json
     assert shown["status"] == "active"
@@ -246,7 +255,7 @@ def test_import_copies_from_the_callers_object_store(client, store):
     assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
     missing = new_image(client)
     response = client.call("POST", f"/v2/images/{missing['id']}/import",
-                           {"method": {"name": "copy-from-object", "uri": "mine/nope"}})
+                           {"method": {"name": "copy-from-object", "uri": f"{mine}/nope"}})
     assert response.status_int == 404
     assert client.show(missing["id"]).json["status"] == "queued"
 
@@ -262,49 +271,58 @@ def test_restart_requeues_interrupted_uploads_and_deletes_their_data(client, sto
     pending = service.writer.pending_location(image["id"])
     assert service.registry.update(image["id"], {"status": "saving"},
                                    expect_status=("queued",), location=pending)
-    service.store.ensure_container("images_segments")
     for index in range(5):  # segments a crashed upload left behind
-        key = f"/v1/AUTH_images/images_segments/{pending['segment_prefix']}{index:08d}"
-        store.objects[key] = b"partial"
-    unrelated = "/v1/AUTH_images/images_segments/other-image/abc/00000000"
-    store.objects[unrelated] = b"keep"
-    restarted = make_app(write_conf(tmp_path, store.url))
+        store.put(f"/images_segments/{pending['segment_prefix']}{index:08d}", b"partial")
+    unrelated = "images_segments/other-image/abc/00000000"
+    store.put("/" + unrelated, b"keep")
+    assert len(store.names()) == 6
+    restarted = make_app(write_conf(tmp_path, store))
     assert Client(restarted, store).show(image["id"]).json["status"] == "queued"
     wait_until(lambda: store.names() == {unrelated}, timeout=10)
 
 
-def test_segments_upload_in_parallel_within_the_concurrency_bound(client, store):
-    # upload_concurrency is 3 in the test config; the store holds each answer a little.
-    store.hold_until_active = 3
+def test_segments_upload_in_parallel_within_the_concurrency_bound(faulty_app, store, faults):
+    # upload_concurrency is 3 in the test config; the pass-through holds each answer a little.
+    client = Client(faulty_app, store)
+    faults.hold_until_active = 3
     data = os.urandom(8 * MIB)
     image = new_image(client)
     assert client.upload(image["id"], data).status_int == 204
-    assert store.max_active_puts == 3
+    assert faults.max_active_puts == 3
+    assert len(store.manifest("images", image["id"])) == 8
     assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
 
 
 def test_data_the_store_could_not_delete_is_removed_after_a_restart(client, store, app,
-                                                                     tmp_path):
+                                                                     tmp_path, cluster,
+                                                                     monkeypatch):
     from imagesvc.server import make_app
     from tests.imagesvc.conftest import write_conf
     from tests.integration.support import wait_until
 
+    monkeypatch.setattr("imagesvc.store.RETRY_DELAYS", (0.05, 0.05))  # fail fast, not slow
     image = new_image(client)
     assert client.upload(image["id"], os.urandom(3 * MIB)).status_int == 204
     stored = store.names()
-    app.service.writer.store.delete_object = lambda container, name: False  # store refuses
-    assert client.call("DELETE", f"/v2/images/{image['id']}").status_int == 204
-    assert client.show(image["id"]).status_int == 404
+    assert len(stored) == 4
+    with contextlib.ExitStack() as down:  # every object server dead: deletes get 503
+        for node in cluster.layout.nodes:
+            down.enter_context(cluster.server_down(node, "object"))
+        assert client.call("DELETE", f"/v2/images/{image['id']}").status_int == 204
+        assert client.show(image["id"]).status_int == 404
+        assert [i for i, _ in app.service.registry.deleted_with_data()] == [image["id"]]
     assert store.names() == stored
-    restarted = make_app(write_conf(tmp_path, store.url))
-    wait_until(lambda: store.names() == set(), timeout=10)
+    restarted = make_app(write_conf(tmp_path, store))
+    wait_until(lambda: store.names() == set(), timeout=20)
     wait_until(lambda: restarted.service.registry.deleted_with_data() == [], timeout=10)
 
 
-def test_a_busy_store_answering_503_to_the_manifest_is_retried(client, store):
-    store.manifest_failures = 1
+def test_a_busy_store_answering_503_to_the_manifest_is_retried(faulty_app, store, faults):
+    client = Client(faulty_app, store)
+    faults.manifest_failures = 1  # injected: the real proxy accepts a valid manifest
     data = os.urandom(3 * MIB)
     image = new_image(client)
     assert client.upload(image["id"], data).status_int == 204
-    assert store.manifest_failures == 0
+    assert faults.manifest_failures == 0
+    assert len(store.manifest("images", image["id"])) == 3
     assert client.call("GET", f"/v2/images/{image['id']}/file").body == data

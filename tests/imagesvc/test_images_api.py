@@ -1,5 +1,6 @@
 """Image records through the API: create, list, show, patch, delete, tags, members,
-visibility rules, schemas and bad input (in-process, webob Request.blank)."""
+visibility rules, schemas and bad input (in-process, webob Request.blank; the app stores
+image data in the session cluster's real object store and accepts the real proxy's tokens)."""
 from __future__ import annotations
 
 import uuid
@@ -9,6 +10,8 @@ from webob import Request
 
 from tests.imagesvc.helpers import PATCH_TYPE, Client
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def tester(app, store):
@@ -16,8 +19,9 @@ def tester(app, store):
 
 
 @pytest.fixture
-def demo(app, store):
-    return Client(app, store, "demo:user")
+def other(app, store):
+    """Another real project of the cluster (test2), which owns nothing here."""
+    return Client(app, store, "test2:tester2")
 
 
 @pytest.fixture
@@ -95,10 +99,10 @@ def test_bad_create_is_refused_and_creates_nothing(tester, body, status):
     assert tester.call("GET", "/v2/images").json["images"] == []
 
 
-def test_admin_may_create_public_images(admin, demo):
+def test_admin_may_create_public_images(admin, other):
     image = admin.create(name="pub", visibility="public")
     assert image["visibility"] == "public"
-    assert [i["id"] for i in demo.call("GET", "/v2/images").json["images"]] == [image["id"]]
+    assert [i["id"] for i in other.call("GET", "/v2/images").json["images"]] == [image["id"]]
 
 
 def test_patch_operations(tester):
@@ -180,47 +184,47 @@ def test_tags_endpoints(tester):
     assert tester.call("DELETE", f"/v2/images/{image['id']}/tags/blue").status_int == 404
 
 
-def test_private_image_is_invisible_to_other_projects(tester, demo, admin):
+def test_private_image_is_invisible_to_other_projects(tester, other, admin):
     image = tester.create(name="secret", visibility="private")
-    assert demo.show(image["id"]).status_int == 404
-    assert demo.call("GET", f"/v2/images/{image['id']}/file").status_int == 404
-    assert demo.call("DELETE", f"/v2/images/{image['id']}").status_int == 404
-    assert demo.call("GET", "/v2/images").json["images"] == []
+    assert other.show(image["id"]).status_int == 404
+    assert other.call("GET", f"/v2/images/{image['id']}/file").status_int == 404
+    assert other.call("DELETE", f"/v2/images/{image['id']}").status_int == 404
+    assert other.call("GET", "/v2/images").json["images"] == []
     assert admin.show(image["id"]).status_int == 200
 
 
-def test_sharing_and_accepting(tester, demo):
+def test_sharing_and_accepting(tester, other):
     image = tester.create(name="shared", disk_format="raw", container_format="bare")
     assert tester.upload(image["id"], b"shared bytes").status_int == 204
     members = f"/v2/images/{image['id']}/members"
-    response = tester.call("POST", members, {"member": "demo"})
+    response = tester.call("POST", members, {"member": "test2"})
     assert response.status_int == 200 and response.json["status"] == "pending"
-    assert tester.call("POST", members, {"member": "demo"}).status_int == 409
+    assert tester.call("POST", members, {"member": "test2"}).status_int == 409
     # Pending: usable by id, not listed.
-    assert demo.show(image["id"]).status_int == 200
-    assert demo.call("GET", "/v2/images").json["images"] == []
-    pending = demo.call("GET", "/v2/images?member_status=pending").json["images"]
+    assert other.show(image["id"]).status_int == 200
+    assert other.call("GET", "/v2/images").json["images"] == []
+    pending = other.call("GET", "/v2/images?member_status=pending").json["images"]
     assert [i["id"] for i in pending] == [image["id"]]
     # Only the member decides.
-    owner_try = tester.call("PUT", f"{members}/demo", {"status": "accepted"})
+    owner_try = tester.call("PUT", f"{members}/test2", {"status": "accepted"})
     assert owner_try.status_int == 403
-    assert demo.call("PUT", f"{members}/demo", {"status": "maybe"}).status_int == 400
-    assert demo.call("PUT", f"{members}/demo", {"status": "accepted"}).status_int == 200
-    listed = demo.call("GET", "/v2/images").json["images"]
+    assert other.call("PUT", f"{members}/test2", {"status": "maybe"}).status_int == 400
+    assert other.call("PUT", f"{members}/test2", {"status": "accepted"}).status_int == 200
+    listed = other.call("GET", "/v2/images").json["images"]
     assert [i["id"] for i in listed] == [image["id"]]
-    assert demo.call("GET", f"/v2/images/{image['id']}/file").body == b"shared bytes"
-    assert demo.call("GET", members).json["members"][0]["member_id"] == "demo"
+    assert other.call("GET", f"/v2/images/{image['id']}/file").body == b"shared bytes"
+    assert other.call("GET", members).json["members"][0]["member_id"] == "test2"
     # A member cannot change or delete the image.
-    assert demo.patch(image["id"], [{"op": "replace", "path": "/name",
+    assert other.patch(image["id"], [{"op": "replace", "path": "/name",
                                      "value": "mine"}]).status_int == 403
-    assert demo.call("DELETE", f"/v2/images/{image['id']}").status_int == 403
-    assert tester.call("DELETE", f"{members}/demo").status_int == 204
-    assert demo.show(image["id"]).status_int == 404
+    assert other.call("DELETE", f"/v2/images/{image['id']}").status_int == 403
+    assert tester.call("DELETE", f"{members}/test2").status_int == 204
+    assert other.show(image["id"]).status_int == 404
 
 
 def test_members_only_for_shared_images(tester):
     image = tester.create(name="p", visibility="private")
-    response = tester.call("POST", f"/v2/images/{image['id']}/members", {"member": "demo"})
+    response = tester.call("POST", f"/v2/images/{image['id']}/members", {"member": "test2"})
     assert response.status_int == 403
     image = tester.create(name="s")
     for body in ({"member": 5}, {"member": ""}, {"who": "demo"}, ["demo"]):
@@ -228,12 +232,12 @@ def test_members_only_for_shared_images(tester):
         assert response.status_int == 400, body
 
 
-def test_community_images_are_listed_only_on_request(tester, demo):
+def test_community_images_are_listed_only_on_request(tester, other):
     image = tester.create(name="c", visibility="community")
-    assert demo.call("GET", "/v2/images").json["images"] == []
-    listed = demo.call("GET", "/v2/images?visibility=community").json["images"]
+    assert other.call("GET", "/v2/images").json["images"] == []
+    listed = other.call("GET", "/v2/images?visibility=community").json["images"]
     assert [i["id"] for i in listed] == [image["id"]]
-    assert demo.show(image["id"]).status_int == 200
+    assert other.show(image["id"]).status_int == 200
     assert [i["id"] for i in tester.call("GET", "/v2/images").json["images"]] == [image["id"]]
 
 
