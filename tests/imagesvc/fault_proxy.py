@@ -5,11 +5,13 @@ Every request is forwarded unchanged (streamed, Host kept, so the proxy's X-Stor
 points back here) to the session cluster's proxy, which stores the data for real. Only these
 failures are injected, each because the real store cannot be made to do it at a chosen moment:
 
-- `fail_put_after = N`: an object PUT whose body passes N bytes is answered 503 and its
-  upstream connection dropped mid-body (the real proxy then commits nothing). The real store
-  fails a PUT only when a quorum of object servers is gone, and then from the first byte: it
-  cannot fail one segment in the middle of an upload while earlier segments succeeded, which
-  is what the service's cleanup of partial uploads must handle.
+- `fail_put_after = N` (with `puts_before_failure = K`): after K object PUTs went through,
+  an object PUT whose body passes N bytes is answered 503 and its upstream connection dropped
+  mid-body (the real proxy then commits nothing). The real store fails a PUT only when a
+  quorum of object servers is gone, and then every PUT from the first byte on: it cannot fail
+  one segment in the middle of an upload after earlier segments were stored, which is what
+  the service's cleanup of partial uploads must handle. (Writes failing from the start are
+  produced for real in the tests, by killing the object servers.)
 - `hold_until_active = N`: each object PUT's answer is held (at most 0.5 s) until N object
   PUTs are in flight, and `max_active_puts` records the overlap. Real PUTs of 1 MiB segments
   on loopback finish too fast for their overlap to be observed reliably, so the upload's
@@ -37,6 +39,9 @@ class FaultProxy:
         parts = urllib.parse.urlsplit(proxy_url)
         self.target = (parts.hostname, parts.port)
         self.fail_put_after: int | None = None
+        self.puts_before_failure = 0
+        self.object_puts = 0  # object PUTs seen
+        self.stored_puts = 0  # object PUTs the real proxy answered 201
         self.hold_until_active = 0
         self.max_active_puts = 0
         self.manifest_failures = 0
@@ -66,11 +71,13 @@ class FaultProxy:
         if not is_object_put:
             return self.forward(environ, start_response, fail_after=None)
         with self.lock:
+            self.object_puts += 1
+            fail_after = (self.fail_put_after if self.object_puts > self.puts_before_failure
+                          else None)
             self.active_puts += 1
             self.max_active_puts = max(self.max_active_puts, self.active_puts)
         try:
-            result = self.forward(environ, start_response, fail_after=self.fail_put_after,
-                                  hold=True)
+            result = self.forward(environ, start_response, fail_after=fail_after, hold=True)
         finally:
             with self.lock:
                 self.active_puts -= 1
@@ -112,6 +119,9 @@ class FaultProxy:
         if chunked:
             conn.send(b"0\r\n\r\n")
         response = conn.getresponse()
+        if hold and response.status == 201:
+            with self.lock:
+                self.stored_puts += 1
         deadline = time.monotonic() + 0.5
         while hold and self.active_puts < self.hold_until_active and (
                 time.monotonic() < deadline):

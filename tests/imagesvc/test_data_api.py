@@ -115,12 +115,30 @@ def test_matching_content_md5_is_accepted(client):
 def test_store_failure_mid_upload_leaves_image_queued_and_no_data(faulty_app, store, faults):
     client = Client(faulty_app, store)
     image = new_image(client)
-    faults.fail_put_after = MIB // 2  # the segment PUTs fail half-way (injected)
+    # Injected: 3 segments are stored for real, then segment PUTs fail half-way.
+    faults.puts_before_failure, faults.fail_put_after = 3, MIB // 2
     response = client.upload(image["id"], os.urandom(6 * MIB))
     assert response.status_int == 503
+    assert faults.stored_puts == 3  # real data the service then had to delete
     assert client.show(image["id"]).json["status"] == "queued"
     assert store.names() == set()
     faults.fail_put_after = None
+    data = os.urandom(3 * MIB)
+    assert client.upload(image["id"], data).status_int == 204
+    assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
+
+
+def test_upload_while_no_object_server_runs_fails_cleanly(client, store, cluster,
+                                                         monkeypatch):
+    monkeypatch.setattr("imagesvc.store.RETRY_DELAYS", (0.05, 0.05))  # fail fast, not slow
+    image = new_image(client)
+    with contextlib.ExitStack() as down:  # every object server dead: writes get 503
+        for node in cluster.layout.nodes:
+            down.enter_context(cluster.server_down(node, "object"))
+        response = client.upload(image["id"], os.urandom(3 * MIB))
+        assert response.status_int == 503, response.text
+        assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
     data = os.urandom(3 * MIB)
     assert client.upload(image["id"], data).status_int == 204
     assert client.call("GET", f"/v2/images/{image['id']}/file").body == data
