@@ -24,10 +24,12 @@ def _token_cache() -> dict:
 
 
 @pytest.fixture
-def store(cluster, store_settings, _token_cache) -> StoreView:
+def store(cluster, store_settings, _token_cache):
     """This test's own store account (AUTH_imgtest-<random>) on the real cluster."""
-    return StoreView(cluster, store_settings, f"AUTH_imgtest-{uuid.uuid4().hex[:12]}",
+    view = StoreView(cluster, store_settings, f"AUTH_imgtest-{uuid.uuid4().hex[:12]}",
                      _token_cache)
+    yield view
+    view.remove_everything()
 
 
 def write_conf(path, store: StoreView, auth_url: str | None = None, **overrides) -> str:

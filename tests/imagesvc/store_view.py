@@ -5,7 +5,7 @@ proxy's token secret, the service user and key). `StoreView` looks at one test's
 account through the proxy as the service user: object names, SLO manifests
 (`?multipart-manifest=get`), sizes; it also hands out tokens (real ones from `/auth/v1.0`
 for the cluster's users, signed with the proxy's secret for made-up projects) and writes
-objects into users' accounts for the import tests.
+objects into users' accounts for the import tests, and removes all of it after the test.
 """
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ class StoreView:
         self.settings = settings
         self.account = account
         self._tokens = tokens  # session-wide cache: user -> token
+        self._elsewhere: list[tuple[str, str, str | None]] = []  # put in users' accounts
 
     def token(self, user: str) -> str:
         """A token for `user` ("account:name"): real from the cluster's auth for its users,
@@ -128,3 +129,19 @@ class StoreView:
         assert status // 100 == 2, (status, body)
         status, _, body = self.request("PUT", f"/v1/{account}{path}", data, None, user)
         assert status == 201, (status, body)
+        if account != self.account:
+            self._elsewhere.append((account, path, user))
+
+    def remove_everything(self) -> None:
+        """Delete this test's objects and containers, and what `put` wrote in users'
+        accounts, so the shared cluster does not accumulate (and other tests' users'
+        accounts look as before). Best effort: a test that killed servers may leave some."""
+        for container in CONTAINERS:
+            for name in self.listing(container):
+                self.request("DELETE", f"/v1/{self.account}/{container}/{name}")
+            self.request("DELETE", f"/v1/{self.account}/{container}")
+        for account, path, user in reversed(self._elsewhere):
+            self.request("DELETE", f"/v1/{account}{path}", user=user)
+            container = path.lstrip("/").split("/")[0]
+            self.request("DELETE", f"/v1/{account}/{container}", user=user)
+        self._elsewhere.clear()
