@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 1024 * 1024
 TOKEN_MARGIN = 60.0
 RETRY_DELAYS = (0.5, 2.0)
 DEFAULT_TOKEN_LIFETIME = 3600.0

@@ -24,7 +24,7 @@ from imagesvc.digests import StreamDigests
 from imagesvc.format_inspect import HEAD_SIZE, FormatInspector
 from imagesvc.store import ObjectStore, StoreError
 
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 1024 * 1024
 SMALL_BODY_BUFFER = 1024 * 1024
 PUT_POLL_SECONDS = 0.5
 
