@@ -11,6 +11,7 @@ import glob
 import hashlib
 import http.client
 import os
+import signal
 import urllib.parse
 
 import pytest
@@ -24,7 +25,14 @@ ACCOUNT = "AUTH_test"
 
 @pytest.fixture
 def target(cluster, name):
-    """(token, storage_url, container) for account test, container created."""
+    """(token, storage_url, container) for account test, container created.
+
+    The proxy is restarted first: error limiting is per proxy process, so a node an earlier
+    test killed would otherwise still be avoided (by design), making where replicas land
+    depend on test order.
+    """
+    cluster.kill_service("proxy", signal.SIGTERM)
+    cluster.start_service("proxy")
     token, url = cluster.auth("test:tester")
     container = name("fault")
     assert request(url, "PUT", {"X-Auth-Token": token}, path=f"/{container}").status in (201, 202)
