@@ -8,14 +8,14 @@ from __future__ import annotations
 import configparser
 from dataclasses import dataclass
 
-from storage.config import ConfigError, Option, load_section, parse_bool, read_ini
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be > 0")
-    return value
+from storage.config import (
+    ConfigError,
+    Option,
+    load_section,
+    parse_bool,
+    positive_float,
+    read_ini,
+)
 
 
 def _positive_int(text: str) -> int:
@@ -45,12 +45,12 @@ def _prefix(text: str) -> str:
 
 
 PROXY_OPTIONS = [
-    Option("conn_timeout", _positive_float, 0.5, "seconds to connect to a storage node"),
-    Option("node_timeout", _positive_float, 10.0, "seconds to wait for a node's answer/chunk"),
+    Option("conn_timeout", positive_float, 0.5, "seconds to connect to a storage node"),
+    Option("node_timeout", positive_float, 10.0, "seconds to wait for a node's answer/chunk"),
     Option("recheck_account_existence", _non_negative_float, 5.0, "account cache seconds"),
     Option("recheck_container_existence", _non_negative_float, 5.0, "container cache seconds"),
     Option("error_suppression_limit", _positive_int, 10, "errors before a node is skipped"),
-    Option("error_suppression_interval", _positive_float, 60.0, "seconds a node is skipped"),
+    Option("error_suppression_interval", positive_float, 60.0, "seconds a node is skipped"),
     Option("public_url", _public_url, "", "base URL put in X-Storage-Url (default: Host)"),
     Option("object_chunk_size", _positive_int, 65536, "bytes per body chunk"),
     Option("put_queue_depth", _positive_int, 10, "chunks queued per backend during a PUT"),
@@ -62,7 +62,7 @@ PROXY_OPTIONS = [
 
 AUTH_OPTIONS = [
     Option("token_secret", str, help="HMAC secret shared by every proxy, image and compute API"),
-    Option("token_life", _positive_float, 86400.0, "seconds a token stays valid"),
+    Option("token_life", positive_float, 86400.0, "seconds a token stays valid"),
     Option("reseller_prefix", _prefix, "AUTH_", "prefix of storage account names"),
 ]
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import time
 import uuid
@@ -58,6 +57,7 @@ from storage.ondisk_files import (
     remove_dir_if_empty,
     remove_files,
 )
+from storage.partition_lock import partition_lock
 from storage.timestamp import Timestamp
 
 # Re-exported: the disk layer's whole API is importable from this module.
@@ -67,7 +67,7 @@ __all__ = [
     "DiskFileWriter", "FileLayout", "OnDiskFiles", "fsync_dir", "is_expired", "merge_metadata",
 ]
 HASHES_INVALID = "hashes.invalid"
-PARTITION_LOCK = ".lock"
+
 # Metadata keys a .meta (POST) replaces on top of the .data's metadata.
 POST_REPLACED_HEADERS = frozenset(
     {"X-Delete-At", "Content-Disposition", "Content-Encoding"}
@@ -233,27 +233,8 @@ class DiskFileManager:
 
         Hold it only around quick file operations that never yield to other green threads.
         """
-        part_path = self.partition_path(device, partition)
-        lock_path = os.path.join(part_path, PARTITION_LOCK)
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-        try:
-            fd = os.open(lock_path, flags, 0o644)
-        except FileNotFoundError:
-            os.makedirs(part_path, exist_ok=True)
-            fd = os.open(lock_path, flags, 0o644)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"lock on {part_path} timed out") from None
-                    time.sleep(0.001)
+        with partition_lock(self.partition_path(device, partition), timeout) as part_path:
             yield part_path
-        finally:
-            os.close(fd)
 
     def invalidate_suffix(self, device: str, partition: str, suffix: str) -> None:
         """Record that `suffix` of `partition` changed (its cached hash must be recomputed)."""

@@ -18,7 +18,6 @@ only live files are hashed and replicated.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import time
@@ -26,10 +25,10 @@ import time
 import msgpack
 
 from storage.ondisk_files import cleanup_ondisk_files
+from storage.partition_lock import partition_lock
 
 HASHES_FILE = "hashes.msgpack"
 INVALID_FILE = "hashes.invalid"
-LOCK_FILE = ".lock"
 FULL_KEY = "_full"  # when every suffix was last recomputed (not a suffix: 3 hex chars)
 DEFAULT_RECLAIM_AGE = 7 * 24 * 3600
 
@@ -61,31 +60,6 @@ def hash_suffix(suffix_dir: str, reclaim_age: float) -> str | None:
             os.rmdir(suffix_dir)
         return None
     return md5.hexdigest()
-
-
-@contextlib.contextmanager
-def partition_lock(partition_dir: str, timeout: float = 10.0):
-    """Exclusive lock on a partition dir, shared by every process on the node.
-
-    Same `.lock` file and flock as `storage.diskfile`'s partition lock.
-    """
-    os.makedirs(partition_dir, exist_ok=True)
-    fd = os.open(os.path.join(partition_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        # Poll rather than block: a blocking flock would freeze every green thread of the
-        # process while another green thread of the same process holds the lock.
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"lock on {partition_dir} timed out") from None
-                time.sleep(0.001)
-        yield
-    finally:
-        os.close(fd)
 
 
 def invalidate_suffix(partition_dir: str, suffix: str) -> None:
