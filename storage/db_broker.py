@@ -18,6 +18,7 @@ this module gives them:
 """
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -57,7 +58,7 @@ def merge_metadata_dicts(current: dict, updates: dict) -> dict:
     return merged
 
 
-class DatabaseBroker:
+class DatabaseBroker(abc.ABC):
     """Common behaviour of the container and account databases."""
 
     item_table = ""
@@ -95,11 +96,13 @@ class DatabaseBroker:
             raise
         conn.execute("COMMIT")
 
+    @abc.abstractmethod
     def _schema(self) -> str:
-        raise NotImplementedError
+        """Provided by each kind of database."""
 
+    @abc.abstractmethod
     def _stat_row(self, put_timestamp: str, **names) -> dict:
-        raise NotImplementedError
+        """Provided by each kind of database."""
 
     def _create(self, put_timestamp, **names) -> bool:
         """Create the database atomically; False when one already existed (left as is)."""
@@ -282,8 +285,9 @@ class DatabaseBroker:
                     self._set_sync(conn, source_id, max(points), "incoming_sync")
         return changed
 
+    @abc.abstractmethod
     def _merge_row(self, conn: sqlite3.Connection, row: dict) -> int:
-        raise NotImplementedError
+        """Provided by each kind of database."""
 
     def _replace_row(self, conn: sqlite3.Connection, row: dict) -> None:
         """Delete the row of that name and insert the new one, so it gets a new ROWID."""
@@ -408,8 +412,9 @@ class DatabaseBroker:
                 )
         return removed
 
+    @abc.abstractmethod
     def _reclaim_rows(self, conn, age: str) -> int:
-        raise NotImplementedError
+        """Provided by each kind of database."""
 
 
 SYNC_SCHEMA = """

@@ -2,7 +2,8 @@
 
 `db_path` gives a replica's file,
 `<devices>/<dev>/{containers,accounts}/<partition>/<suffix>/<hash>/<hash>.db`.
-`makedirs_durable`/`fsync_dir` make new directory entries survive a crash.
+`makedirs_durable`/`fsync_dir` (from `storage.atomic_files`) make new directory entries
+survive a crash.
 `ConnectionCache` keeps one SQLite connection per database (WAL journal,
 `synchronous=FULL`), least recently used closed first, and re-opens a connection when the
 file at the path is a different inode than the one it opened; a vanished file raises
@@ -15,6 +16,7 @@ import sqlite3
 from collections import OrderedDict
 
 from storage.atomic_files import fsync_dir as fsync_dir
+from storage.atomic_files import makedirs_durable as makedirs_durable
 
 BUSY_TIMEOUT = 25.0
 
@@ -30,21 +32,6 @@ def db_dir(devices: str, device: str, kind: str, partition: int | str, path_hash
 
 def db_path(devices: str, device: str, kind: str, partition: int | str, path_hash: str) -> str:
     return os.path.join(db_dir(devices, device, kind, partition, path_hash), path_hash + ".db")
-
-
-def makedirs_durable(path: str) -> None:
-    """mkdir -p, fsyncing the parent of every directory it creates."""
-    missing = []
-    current = os.path.abspath(path)
-    while not os.path.isdir(current):
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            continue
-        fsync_dir(os.path.dirname(directory))
 
 
 def _configure(conn: sqlite3.Connection) -> None:
