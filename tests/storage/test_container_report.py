@@ -31,6 +31,19 @@ class ThreadedServer:
         self.server.server_close()
 
 
+def one_at_a_time(app):
+    """Both servers below serve one app (one database, one cached SQLite connection). A real
+    server runs green threads that never interleave inside a transaction; these OS threads
+    must take turns instead."""
+    lock = threading.Lock()
+
+    def serialized(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -43,7 +56,8 @@ def env(tmp_path):
     account_dir.mkdir()
     account_conf, _ = write_confs(account_dir, "account")
     account_app = account_server.make_app(account_conf)
-    servers = [ThreadedServer(account_app), ThreadedServer(account_app, "127.0.0.2")]
+    shared = one_at_a_time(account_app)
+    servers = [ThreadedServer(shared), ThreadedServer(shared, "127.0.0.2")]
     container_conf, _ = write_confs(
         tmp_path, "container", "account_update_conn_timeout = 0.5\naccount_update_timeout = 2\n"
     )
