@@ -12,24 +12,12 @@ from storage.config import (
     ConfigError,
     Option,
     load_section,
+    non_negative_float,
     parse_bool,
     positive_float,
+    positive_int,
     read_ini,
 )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise ValueError("must be > 0")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise ValueError("must be >= 0")
-    return value
 
 
 def _public_url(text: str) -> str:
@@ -47,17 +35,17 @@ def _prefix(text: str) -> str:
 PROXY_OPTIONS = [
     Option("conn_timeout", positive_float, 0.5, "seconds to connect to a storage node"),
     Option("node_timeout", positive_float, 10.0, "seconds to wait for a node's answer/chunk"),
-    Option("recheck_account_existence", _non_negative_float, 5.0, "account cache seconds"),
-    Option("recheck_container_existence", _non_negative_float, 5.0, "container cache seconds"),
-    Option("error_suppression_limit", _positive_int, 10, "errors before a node is skipped"),
+    Option("recheck_account_existence", non_negative_float, 5.0, "account cache seconds"),
+    Option("recheck_container_existence", non_negative_float, 5.0, "container cache seconds"),
+    Option("error_suppression_limit", positive_int, 10, "errors before a node is skipped"),
     Option("error_suppression_interval", positive_float, 60.0, "seconds a node is skipped"),
     Option("public_url", _public_url, "", "base URL put in X-Storage-Url (default: Host)"),
-    Option("object_chunk_size", _positive_int, 65536, "bytes per body chunk"),
-    Option("put_queue_depth", _positive_int, 10, "chunks queued per backend during a PUT"),
+    Option("object_chunk_size", positive_int, 65536, "bytes per body chunk"),
+    Option("put_queue_depth", positive_int, 10, "chunks queued per backend during a PUT"),
     Option("max_idle_connections", int, 16, "idle keep-alive connections kept per node"),
     Option("account_autocreate", parse_bool, True, "create accounts on first use"),
-    Option("max_manifest_segments", _positive_int, 1000, "segments allowed in an SLO"),
-    Option("max_manifest_size", _positive_int, 8 * 1024 * 1024, "bytes allowed in an SLO PUT"),
+    Option("max_manifest_segments", positive_int, 1000, "segments allowed in an SLO"),
+    Option("max_manifest_size", positive_int, 8 * 1024 * 1024, "bytes allowed in an SLO PUT"),
 ]
 
 AUTH_OPTIONS = [

@@ -275,7 +275,7 @@ def test_async_pending_round_trip(tmp_path):
 def test_corrupt_read_does_not_quarantine_a_newer_replacement(manager):
     df, path = put(manager, b"old" * 1000, ts=stamp(-10))
     with open(path, "r+b") as handle:
-        handle.write(b"XXX")
+        handle.write(b"zzz")
     opened = manager.diskfile("sda", "3", "a", "c", "o").open()
     put(manager, b"new body", ts=stamp())  # replaces (and unlinks) the corrupt file
     with pytest.raises(BodyMismatch):
