@@ -47,7 +47,12 @@ def start(layout: Layout, spec: ProcessSpec) -> subprocess.Popen:
             start_new_session=True,
             close_fds=True,
         )
-    write_pid(layout.pid_path(spec.name), proc.pid)
+    try:
+        write_pid(layout.pid_path(spec.name), proc.pid)
+    except BaseException:  # unrecorded, it would outlive us: take it back down
+        proc.kill()
+        proc.wait()
+        raise
     return proc
 
 
@@ -109,42 +114,53 @@ def stop(
     specs: list[ProcessSpec],
     timeout: float = 10.0,
     children: dict[str, subprocess.Popen] | None = None,
+    hurry=lambda: False,
 ) -> list[str]:
-    """SIGTERM every running process of `specs`, SIGKILL those still up after `timeout`.
+    """SIGTERM every running process of `specs`, SIGKILL those still up after `timeout`
+    (or as soon as `hurry()` is true).
 
-    Returns the names that needed SIGKILL. Pid files are removed. `children` (our own
-    Popen objects, when we started them) are reaped so they leave no zombies.
+    Returns the names that needed SIGKILL. Pid files are removed. `children` are our own
+    Popen objects, when we started them: a live child is signalled by its pid whatever its
+    pid file says (an unreaped child's pid cannot be reused), and reaped so it leaves no
+    zombie; a child that already exited falls back to its pid file (restarted by someone
+    else).
     """
     children = children or {}
-    pids: dict[str, tuple[ProcessSpec, int]] = {}
+    targets: dict[str, tuple[ProcessSpec, int, subprocess.Popen | None]] = {}
     for spec in specs:
-        pid = running_pid(layout, spec)
-        if pid is not None:
-            pids[spec.name] = (spec, pid)
-            signal_pid(pid, signal.SIGTERM)
+        proc = children.get(spec.name)
+        if proc is not None and proc.poll() is None:
+            targets[spec.name] = (spec, proc.pid, proc)
+        elif (pid := running_pid(layout, spec)) is not None:
+            targets[spec.name] = (spec, pid, None)
         else:
             remove_pid(layout, spec)
+    for _spec, pid, _proc in targets.values():
+        signal_pid(pid, signal.SIGTERM)
+
+    def alive(spec, pid, proc) -> bool:
+        return proc.poll() is None if proc is not None else pid_alive(pid, spec.conf_path)
+
     deadline = time.monotonic() + timeout
-    while pids and time.monotonic() < deadline:
-        for name, (spec, pid) in list(pids.items()):
-            proc = children.get(name)
-            if proc is not None:
-                proc.poll()
-            if not pid_alive(pid, spec.conf_path):
-                remove_pid(layout, spec)
-                del pids[name]
-        if pids:
+    while targets and time.monotonic() < deadline and not hurry():
+        for name, target in list(targets.items()):
+            if not alive(*target):
+                remove_pid(layout, target[0])
+                del targets[name]
+        if targets:
             time.sleep(0.05)
     killed = []
-    for name, (spec, pid) in pids.items():
+    for name, (spec, pid, proc) in targets.items():
+        if not alive(spec, pid, proc):
+            remove_pid(layout, spec)
+            continue
         signal_pid(pid, signal.SIGKILL)
         killed.append(name)
-        proc = children.get(name)
-        if proc is not None:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+    gone_by = time.monotonic() + 5
+    for name in killed:
+        spec, pid, proc = targets[name]
+        while alive(spec, pid, proc) and time.monotonic() < gone_by:
+            time.sleep(0.02)
         remove_pid(layout, spec)
     return killed
 
