@@ -23,6 +23,7 @@ from storage.allinone.layout import (
     expand_data_dir,
     load_layout,
 )
+from storage.allinone.stop_signals import Interrupted, StopSignals
 from storage.cli.main import CLIError
 from storage.config import ConfigError
 
@@ -131,33 +132,51 @@ def layout_for_up(args) -> Layout:
 
 
 def cmd_up(args) -> int:
+    """Stop signals are flags from the first line on; whatever was started before the
+    cluster is handed off (detached) or supervised to its end is stopped on the way out."""
+    with StopSignals() as signals:
+        try:
+            return start_and_run(args, signals)
+        except Interrupted as exc:
+            say(f"brume: {exc} before the cluster was up; stopped every process it started")
+            return exc.exit_code
+        except StartupError as exc:
+            say(f"brume: cluster failed to start: {exc}")
+            return 1
+        except ConfigError as exc:
+            raise CLIError(str(exc)) from None
+
+
+def start_and_run(args, signals: StopSignals) -> int:
+    layout = layout_for_up(args)
+    lifecycle.check_not_running(layout)
+    specs, notes = lifecycle.runnable_specs(layout)
+    lifecycle.check_ports_free(specs)
+    signals.check()
+    created = lifecycle.prepare(layout, specs)
+    if created:
+        say(f"created in {layout.data_dir}: {', '.join(created)}")
+    notes += lifecycle.apply_driver_choice(layout, specs, signals)
+    for note in notes:
+        say(f"note: {note}")
+    fallback = None
+    if not layout.test_driver:
+        fallback = lifecycle.agent_fallback_to_test_driver(layout, specs, say)
+    started = lifecycle.start_all(layout, specs, timeout=args.timeout,
+                                  agent_fallback=fallback, signals=signals)
+    handed_off = False
     try:
-        layout = layout_for_up(args)
-        lifecycle.check_not_running(layout)
-        specs, notes = lifecycle.runnable_specs(layout)
-        lifecycle.check_ports_free(specs)
-        created = lifecycle.prepare(layout, specs)
-        if created:
-            say(f"created in {layout.data_dir}: {', '.join(created)}")
-        notes += lifecycle.apply_driver_choice(layout, specs)
-        for note in notes:
-            say(f"note: {note}")
-        fallback = None
-        if not layout.test_driver:
-            fallback = lifecycle.agent_fallback_to_test_driver(layout, specs, say)
-        started = lifecycle.start_all(layout, specs, timeout=args.timeout,
-                                      agent_fallback=fallback)
-    except StartupError as exc:
-        say(f"brume: cluster failed to start: {exc}")
-        return 1
-    except ConfigError as exc:
-        raise CLIError(str(exc)) from None
-    print_summary(layout, list(s for s, _ in started.values()))
-    if args.detach:
-        say(f"detached; stop it with: brume down --data-dir {layout.data_dir}")
-        return 0
-    say("running in the foreground; Ctrl-C stops the cluster")
-    return lifecycle.supervise(layout, started, say)
+        print_summary(layout, list(s for s, _ in started.values()))
+        signals.check()
+        if args.detach:
+            handed_off = True
+            say(f"detached; stop it with: brume down --data-dir {layout.data_dir}")
+            return 0
+        say("running in the foreground; Ctrl-C stops the cluster")
+        return lifecycle.supervise(layout, started, say, signals)
+    finally:
+        if not handed_off:  # interrupted, or printing failed: nothing keeps running
+            lifecycle.stop_started(layout, started, signals=signals)
 
 
 def print_summary(layout: Layout, specs) -> None:

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 
@@ -149,16 +148,6 @@ def foreground_up(data_dir: str, launcher: list[str]):
     finally:
         if proc.poll() is None:
             proc.kill()
-
-
-def test_foreground_up_stops_everything_on_sigterm(data_dir):
-    with foreground_up(data_dir, ["-m", "storage.cli.main"]) as proc:
-        pids = [row["pid"] for row in status_json(data_dir)["processes"]]
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, output
-    assert "cluster stopped" in output
-    assert pids_alive(pids) == []
 
 
 def test_clear_errors(tmp_path):
