@@ -2,7 +2,7 @@
 
     brume up [--data-dir DIR] [--proxy-port 8080] [--image-port 9292] [--compute-port 8774]
              [--storage-port 6200] [--ip-prefix 127.0.0.] [--test-driver] [--detach]
-    brume down [--data-dir DIR] [--timeout 10]
+    brume down [--data-dir DIR] [--timeout 10] [--with-vms]
     brume status [--data-dir DIR] [--format table|json]
 
 The work is done by `storage.allinone`; this module parses flags and prints.
@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from storage.allinone import lifecycle, processes, status
+from storage.allinone import cluster_vms, lifecycle, processes, status
 from storage.allinone.configs import read_users
 from storage.allinone.health import StartupError
 from storage.allinone.layout import (
@@ -59,6 +59,8 @@ def register(subparsers) -> None:
     add_data_dir(down)
     down.add_argument("--timeout", type=float, default=10.0,
                       help="seconds between SIGTERM and SIGKILL (default 10)")
+    down.add_argument("--with-vms", action="store_true",
+                      help="also destroy and undefine this cluster's VMs on its hypervisor")
     down.set_defaults(func=one_line_errors(cmd_down))
 
     st = subparsers.add_parser("status", help="show the all-in-one cluster's processes and health")
@@ -209,11 +211,45 @@ def cmd_down(args) -> int:
         for spec in specs:
             processes.remove_pid(layout, spec)
         say(f"no cluster processes running in {layout.data_dir}")
-        return 0
-    killed = processes.stop(layout, specs, timeout=args.timeout)
-    say(f"stopped {len(alive)} processes in {layout.data_dir}"
-        + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
+    else:
+        killed = processes.stop(layout, specs, timeout=args.timeout)
+        say(f"stopped {len(alive)} processes in {layout.data_dir}"
+            + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
+    return report_vms(layout, remove=args.with_vms)
+
+
+def report_vms(layout: Layout, remove: bool) -> int:
+    """Say what is left of this cluster on its hypervisors (after its agents stopped);
+    with `remove`, destroy and undefine it."""
+    from compute.driver import DriverError
+
+    for hypervisor in cluster_vms.hypervisors(layout):
+        if not hypervisor.keeps_vms:
+            say(f"no VMs left on {hypervisor.uri} (libvirt's test driver: they ended with "
+                "the agents)")
+            continue
+        try:
+            if remove:
+                removed = cluster_vms.remove(hypervisor)
+                say(f"destroyed and undefined {vm_count(removed)} on {hypervisor.uri}")
+                continue
+            vms = cluster_vms.count(hypervisor)
+        except DriverError as exc:
+            if remove:
+                raise CLIError(str(exc)) from None
+            say(f"note: cannot count this cluster's VMs: {exc}")
+            continue
+        if not vms.defined:
+            say(f"no VMs of this cluster on {hypervisor.uri}")
+            continue
+        defined = f" ({vms.defined} defined)" if vms.defined != vms.running else ""
+        say(f"{vm_count(vms.running)} still running on {hypervisor.uri}{defined}; "
+            f"`brume down --data-dir {layout.data_dir} --with-vms` destroys and undefines them")
     return 0
+
+
+def vm_count(count: int) -> str:
+    return f"{count} VM" if count == 1 else f"{count} VMs"
 
 
 def cmd_status(args) -> int:
