@@ -78,6 +78,7 @@ def running(layout: Layout) -> dict[str, int]:
 
 
 def check_not_running(layout: Layout) -> None:
+    processes.adopt_untracked(layout, layout.all_specs())
     alive = running(layout)
     if alive:
         names = ", ".join(sorted(alive))

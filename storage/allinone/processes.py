@@ -4,7 +4,9 @@ Each process runs `python -m <module> <conf>` in its own session (so a detached 
 outlives the `brume up` that started it and a terminal's Ctrl-C reaches only the
 supervisor), writes its output to `DIR/logs/<name>.log`, and is recorded in
 `DIR/run/<name>.pid`. A pid file only counts while the pid is alive and its command line
-still names the process's config, so a stale file or a recycled pid is never signalled.
+still names the process's config, so a stale file or a recycled pid is never signalled. A
+live process running a spec's command without a valid pid file (its `brume up` was killed
+with SIGKILL right after spawning it) is found by its command line and adopted.
 """
 from __future__ import annotations
 
@@ -93,6 +95,38 @@ def running_pid(layout: Layout, spec: ProcessSpec) -> int | None:
     if pid is not None and pid_alive(pid, spec.conf_path):
         return pid
     return None
+
+
+def find_untracked(layout: Layout, specs: list[ProcessSpec]) -> dict[str, int]:
+    """name -> pid of live processes running a spec's command while its pid file is missing
+    or stale (left by a `brume up` killed with SIGKILL between a spawn and its record)."""
+    wanted = {os.fsencode(spec.conf_path): spec for spec in specs
+              if running_pid(layout, spec) is None}
+    found: dict[str, int] = {}
+    if not wanted:
+        return found
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        for arg in argv:
+            spec = wanted.get(arg)
+            if (spec is not None and spec.name not in found
+                    and os.fsencode(spec.module) in argv and pid_alive(int(entry))):
+                found[spec.name] = int(entry)
+    return found
+
+
+def adopt_untracked(layout: Layout, specs: list[ProcessSpec]) -> list[str]:
+    """Write the pid file of every process `find_untracked` finds; their names."""
+    found = find_untracked(layout, specs)
+    for name, pid in found.items():
+        write_pid(layout.pid_path(name), pid)
+    return sorted(found)
 
 
 def remove_pid(layout: Layout, spec: ProcessSpec) -> None:

@@ -206,6 +206,9 @@ def print_summary(layout: Layout, specs) -> None:
 def cmd_down(args) -> int:
     layout = existing_layout(args)
     specs = layout.all_specs()
+    adopted = processes.adopt_untracked(layout, specs)
+    if adopted:
+        say(f"found without a pid file: {', '.join(adopted)}")
     alive = lifecycle.running(layout)
     if not alive:
         for spec in specs:

@@ -157,3 +157,21 @@ def test_up_after_an_interrupted_start_comes_up(data_dir, tmp_path):
     interrupt_up(data_dir, str(tmp_path / "up.out"), "proxy-answers", signal.SIGTERM)
     result = brume("up", "--detach", "--test-driver", "--data-dir", data_dir)
     assert "cluster up in" in result.stdout
+
+
+def test_down_finds_processes_whose_pid_file_is_gone(data_dir):
+    """As a `brume up` killed with SIGKILL between a spawn and its record would leave them."""
+    brume("up", "--detach", *up_args(data_dir))
+
+    def lose_pid_files():
+        for name in ("proxy", "daemons-3"):
+            os.unlink(os.path.join(data_dir, "run", f"{name}.pid"))
+
+    lose_pid_files()
+    again = brume("up", "--detach", "--test-driver", "--data-dir", data_dir, check=False)
+    assert again.returncode == 1 and "a cluster is already running" in again.stderr
+    assert "daemons-3" in again.stderr and "proxy" in again.stderr
+    lose_pid_files()
+    down = brume("down", "--data-dir", data_dir)
+    assert "found without a pid file: daemons-3, proxy" in down.stdout
+    assert_nothing_left(data_dir, down.stdout)
