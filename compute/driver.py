@@ -106,6 +106,34 @@ def domain_name(server_id: str) -> str:
     return DOMAIN_PREFIX + server_id
 
 
+def connect(uri: str) -> libvirt.virConnect:
+    """A libvirt connection to `uri`; DriverError when libvirt cannot be reached there."""
+    try:
+        return libvirt.open(uri)
+    except libvirt.libvirtError as exc:
+        raise DriverError(f"cannot connect to {uri}: {exc}") from None
+
+
+def own_domains(conn: libvirt.virConnect, instances_dir: str) -> list[libvirt.virDomain]:
+    """The Brume domains whose instance dir is in `instances_dir`.
+
+    Agents (and whole clusters) may share one libvirtd: a domain belongs to the agent whose
+    instances_dir holds its `<server id>/` directory, and to no other.
+    """
+    return [
+        domain for domain in conn.listAllDomains()
+        if domain.name().startswith(DOMAIN_PREFIX)
+        and os.path.isdir(os.path.join(instances_dir, domain.UUIDString()))
+    ]
+
+
+def remove_domain(domain: libvirt.virDomain) -> None:
+    """Power the domain off (at once) and undefine it; its files stay. Raises libvirtError."""
+    if domain.isActive():
+        domain.destroy()
+    domain.undefine()
+
+
 class LibvirtDriver:
     """Spawn, power and delete guests through libvirt-python."""
 
@@ -120,10 +148,7 @@ class LibvirtDriver:
     @property
     def conn(self) -> libvirt.virConnect:
         if self._conn is None or not self._conn.isAlive():
-            try:
-                self._conn = offload_blocking_calls(libvirt.open(self.uri))
-            except libvirt.libvirtError as exc:
-                raise DriverError(f"cannot connect to {self.uri}: {exc}") from None
+            self._conn = offload_blocking_calls(connect(self.uri))
         return self._conn
 
     def host_capacity(self) -> dict:
@@ -226,9 +251,7 @@ class LibvirtDriver:
             domain = None
         if domain is not None:
             try:
-                if domain.isActive():
-                    domain.destroy()
-                domain.undefine()
+                remove_domain(domain)
             except libvirt.libvirtError as exc:
                 raise DriverError(f"delete failed: {exc}") from None
         directory = self.instance_dir(server_id)
@@ -252,11 +275,7 @@ class LibvirtDriver:
         not report, sync or delete each other's domains.
         """
         found = {}
-        for domain in self.conn.listAllDomains():
-            if not domain.name().startswith(DOMAIN_PREFIX):
-                continue
-            if not os.path.isdir(self.instance_dir(domain.UUIDString())):
-                continue
+        for domain in own_domains(self.conn, self.instances_dir):
             try:
                 state = domain.state()[0]
             except libvirt.libvirtError:

@@ -3,6 +3,7 @@
 `wait_healthy` polls every starting server until each answers 200, and fails fast with a
 `StartupError` naming the server (with the last lines of its log) as soon as one exits or
 the deadline passes. Processes without an HTTP endpoint count as up while they keep running.
+A stop signal (`storage.allinone.stop_signals`) is checked between any two probes.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 
 from storage.allinone import processes
 from storage.allinone.layout import Layout, ProcessSpec
+from storage.allinone.stop_signals import StopSignals
 
 
 class StartupError(Exception):
@@ -47,13 +49,17 @@ def wait_healthy(
     started: dict[str, tuple[ProcessSpec, subprocess.Popen]],
     timeout: float = 30.0,
     settle: float = 0.3,
+    signals: StopSignals | None = None,
 ) -> None:
-    """Block until every started process is healthy; raise StartupError otherwise."""
+    """Block until every started process is healthy; raise StartupError otherwise
+    (`Interrupted` as soon as `signals` saw a stop signal)."""
+    signals = signals or StopSignals()
     deadline = time.monotonic() + timeout
     pending = dict(started)
     first_seen = time.monotonic()
     while pending:
         for name, (spec, proc) in list(pending.items()):
+            signals.check()
             code = proc.poll()
             if code is not None:
                 raise StartupError(
@@ -74,4 +80,4 @@ def wait_healthy(
                 ),
                 spec,
             )
-        time.sleep(0.05)
+        signals.sleep(0.05)

@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import time
 
+from storage.allinone.stop_signals import StopSignals
+
 TEST_URI = "test:///default"
 QEMU_URI = "qemu:///system"
 
@@ -46,8 +48,8 @@ def start_libvirt_daemons() -> list[str]:
     return started
 
 
-def choose_libvirt_uri(test_driver: bool) -> tuple[str, list[str]]:
-    """(uri, notes for the user)."""
+def choose_libvirt_uri(test_driver: bool, signals: StopSignals) -> tuple[str, list[str]]:
+    """(uri, notes for the user). Raises `Interrupted` when a stop signal comes meanwhile."""
     if test_driver:
         return TEST_URI, []
     from compute.libvirt_daemons import grant_kvm_to_qemu, warm_up
@@ -63,10 +65,11 @@ def choose_libvirt_uri(test_driver: bool) -> tuple[str, list[str]]:
             notes.append(f"started {' and '.join(started)}")
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
+                signals.check()
                 if libvirt_reachable(QEMU_URI):
                     warm_up(QEMU_URI)
                     return QEMU_URI, notes
-                time.sleep(0.2)
+                signals.sleep(0.2)
     notes.append(f"libvirtd is not reachable at {QEMU_URI}; compute agents use the test "
                  f"driver ({TEST_URI}), so servers do not run real VMs")
     return TEST_URI, notes

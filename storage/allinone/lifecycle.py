@@ -3,20 +3,23 @@
 `prepare` writes whatever is missing (configs, rings, device directories) and never touches
 what exists. `start_all` starts the processes in two waves (servers in parallel, then the
 storage daemons and compute agents that talk to them), waits for every `/healthcheck`, and
-on any failure stops what it started and raises a `StartupError` naming the culprit.
+on any failure stops what it started and raises a `StartupError` naming the culprit (or
+`Interrupted` when a stop signal came). Every process is recorded the moment it is spawned
+and `stop_started` is the one way they are stopped (SIGTERM, SIGKILL after a timeout or at
+a second signal). Signals are only flags (`stop_signals.StopSignals`) checked between spawns
+and inside every wait.
 """
 from __future__ import annotations
 
 import errno
 import os
-import signal
 import socket
 import subprocess
-import time
 
 from storage.allinone import configs, hypervisor, processes, rings
 from storage.allinone.health import StartupError, describe_failure, wait_healthy
 from storage.allinone.layout import Layout, ProcessSpec, available
+from storage.allinone.stop_signals import StopSignals
 from storage.config import ConfigError
 
 # Started after the first wave is healthy: they talk to the servers of the first wave.
@@ -75,6 +78,7 @@ def running(layout: Layout) -> dict[str, int]:
 
 
 def check_not_running(layout: Layout) -> None:
+    processes.adopt_untracked(layout, layout.all_specs())
     alive = running(layout)
     if alive:
         names = ", ".join(sorted(alive))
@@ -102,9 +106,25 @@ def check_ports_free(specs: list[ProcessSpec]) -> None:
             probe.close()
 
 
+Started = dict[str, tuple[ProcessSpec, subprocess.Popen]]
+
+
+def stop_started(
+    layout: Layout, started: Started, timeout: float = 5.0, signals: StopSignals | None = None,
+) -> list[str]:
+    """Stop every process `brume up` started: SIGTERM, then SIGKILL after `timeout` (or at
+    once when a second stop signal came). Returns the names that needed SIGKILL."""
+    signals = signals or StopSignals()
+    return processes.stop(
+        layout, [spec for spec, _ in started.values()], timeout=timeout,
+        children={name: proc for name, (_, proc) in started.items()},
+        hurry=lambda: signals.hurried,
+    )
+
+
 def start_specs(
     layout: Layout, specs: list[ProcessSpec], timeout: float = 30.0
-) -> dict[str, tuple[ProcessSpec, subprocess.Popen]]:
+) -> Started:
     """Start `specs` in parallel and wait until all are healthy."""
     started = {spec.name: (spec, processes.start(layout, spec)) for spec in specs}
     wait_healthy(layout, started, timeout=timeout)
@@ -113,21 +133,26 @@ def start_specs(
 
 def start_all(
     layout: Layout, specs: list[ProcessSpec], timeout: float = 30.0, agent_fallback=None,
-) -> dict[str, tuple[ProcessSpec, subprocess.Popen]]:
-    """Start the whole cluster; on failure stop everything started and re-raise.
+    signals: StopSignals | None = None,
+) -> Started:
+    """Start the whole cluster; on failure or a stop signal stop everything started and
+    re-raise.
 
     `agent_fallback()`, when given, is called once if a compute agent fails to start (e.g.
     its hypervisor driver is unusable here); it reconfigures the agents and returns a note,
     and the agents are started again.
     """
+    signals = signals or StopSignals()
     first = [s for s in specs if s.kind not in SECOND_WAVE_KINDS]
     second = [s for s in specs if s.kind in SECOND_WAVE_KINDS]
-    started: dict[str, tuple[ProcessSpec, subprocess.Popen]] = {}
+    started: Started = {}
 
     def start_wave(wave):
         for spec in wave:
+            signals.check()
             started[spec.name] = (spec, processes.start(layout, spec))
-        wait_healthy(layout, {s.name: started[s.name] for s in wave}, timeout=timeout)
+        wait_healthy(layout, {s.name: started[s.name] for s in wave}, timeout=timeout,
+                     signals=signals)
 
     try:
         start_wave(first)
@@ -136,17 +161,13 @@ def start_all(
         except StartupError as exc:
             if agent_fallback is None or exc.spec is None or exc.spec.kind != "agent":
                 raise
-            agents = [s for s in second if s.kind == "agent"]
-            processes.stop(layout, agents, timeout=5,
-                           children={s.name: started[s.name][1] for s in agents
-                                     if s.name in started})
+            agents = {s.name: started[s.name] for s in second
+                      if s.kind == "agent" and s.name in started}
+            stop_started(layout, agents, signals=signals)
             agent_fallback(str(exc))
-            start_wave(agents)
+            start_wave([s for s in second if s.kind == "agent"])
     except BaseException:
-        processes.stop(
-            layout, [s for s, _ in started.values()], timeout=5,
-            children={n: p for n, (_, p) in started.items()},
-        )
+        stop_started(layout, started, signals=signals)
         raise
     return started
 
@@ -167,58 +188,44 @@ def agent_fallback_to_test_driver(layout: Layout, specs: list[ProcessSpec], say)
     return fallback
 
 
-def apply_driver_choice(layout: Layout, specs: list[ProcessSpec]) -> list[str]:
+def apply_driver_choice(
+    layout: Layout, specs: list[ProcessSpec], signals: StopSignals | None = None,
+) -> list[str]:
     """Point the agents' configs at the libvirt URI chosen for this run."""
     agents = [s for s in specs if s.kind == "agent"]
     if not agents:
         return []
-    uri, notes = hypervisor.choose_libvirt_uri(layout.test_driver)
+    uri, notes = hypervisor.choose_libvirt_uri(layout.test_driver, signals or StopSignals())
     for spec in agents:
         configs.set_option_anywhere(spec.conf_path, "libvirt_uri", uri)
     return notes + [f"compute agents use libvirt at {uri}"]
 
 
 def supervise(
-    layout: Layout,
-    started: dict[str, tuple[ProcessSpec, subprocess.Popen]],
-    say,
-    poll_interval: float = 0.5,
+    layout: Layout, started: Started, say, signals: StopSignals, poll_interval: float = 0.5,
 ) -> int:
-    """Stay in the foreground until SIGINT/SIGTERM/SIGHUP; report deaths; then stop all."""
-    stopping = []
-
-    def on_signal(signum, frame):
-        stopping.append(signum)
-
-    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {s: signal.signal(s, on_signal) for s in watched}
+    """Stay in the foreground until `signals` sees SIGINT/SIGTERM/SIGHUP; report deaths;
+    then stop all."""
     reported: set[str] = set()
-    try:
-        while not stopping:
-            exited = [
-                (name, spec, code) for name, (spec, proc) in started.items()
-                if name not in reported and (code := proc.poll()) is not None
-            ]
-            if exited and len(reported) + len(exited) == len(started):
-                say("every cluster process has stopped (brume down from another shell?)")
-                return 0
-            for name, spec, code in exited:
-                reported.add(name)
-                say(describe_failure(layout, spec, f"exited with code {code}"))
-                if not processes.running_pid(layout, spec):
-                    processes.remove_pid(layout, spec)
-            time.sleep(poll_interval)
-        say("stopping the cluster ...")
-        killed = processes.stop(
-            layout, [s for s, _ in started.values()],
-            children={n: p for n, (_, p) in started.items()},
-        )
-        if killed:
-            say(f"killed after timeout: {', '.join(killed)}")
-        say("cluster stopped")
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    while not signals.requested:
+        exited = [
+            (name, spec, code) for name, (spec, proc) in started.items()
+            if name not in reported and (code := proc.poll()) is not None
+        ]
+        if exited and len(reported) + len(exited) == len(started):
+            say("every cluster process has stopped (brume down from another shell?)")
+            return 0
+        for name, spec, code in exited:
+            reported.add(name)
+            say(describe_failure(layout, spec, f"exited with code {code}"))
+            if not processes.running_pid(layout, spec):
+                processes.remove_pid(layout, spec)
+        signals.sleep(poll_interval)
+    say("stopping the cluster ...")
+    killed = stop_started(layout, started, timeout=10.0, signals=signals)
+    if killed:
+        say(f"killed after timeout: {', '.join(killed)}")
+    say("cluster stopped")
     return 0
 
 
@@ -233,5 +240,6 @@ __all__ = [
     "running",
     "start_all",
     "start_specs",
+    "stop_started",
     "supervise",
 ]

@@ -4,7 +4,9 @@ Each process runs `python -m <module> <conf>` in its own session (so a detached 
 outlives the `brume up` that started it and a terminal's Ctrl-C reaches only the
 supervisor), writes its output to `DIR/logs/<name>.log`, and is recorded in
 `DIR/run/<name>.pid`. A pid file only counts while the pid is alive and its command line
-still names the process's config, so a stale file or a recycled pid is never signalled.
+still names the process's config, so a stale file or a recycled pid is never signalled. A
+live process running a spec's command without a valid pid file (its `brume up` was killed
+with SIGKILL right after spawning it) is found by its command line and adopted.
 """
 from __future__ import annotations
 
@@ -47,7 +49,12 @@ def start(layout: Layout, spec: ProcessSpec) -> subprocess.Popen:
             start_new_session=True,
             close_fds=True,
         )
-    write_pid(layout.pid_path(spec.name), proc.pid)
+    try:
+        write_pid(layout.pid_path(spec.name), proc.pid)
+    except BaseException:  # unrecorded, it would outlive us: take it back down
+        proc.kill()
+        proc.wait()
+        raise
     return proc
 
 
@@ -90,6 +97,38 @@ def running_pid(layout: Layout, spec: ProcessSpec) -> int | None:
     return None
 
 
+def find_untracked(layout: Layout, specs: list[ProcessSpec]) -> dict[str, int]:
+    """name -> pid of live processes running a spec's command while its pid file is missing
+    or stale (left by a `brume up` killed with SIGKILL between a spawn and its record)."""
+    wanted = {os.fsencode(spec.conf_path): spec for spec in specs
+              if running_pid(layout, spec) is None}
+    found: dict[str, int] = {}
+    if not wanted:
+        return found
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue
+        for arg in argv:
+            spec = wanted.get(arg)
+            if (spec is not None and spec.name not in found
+                    and os.fsencode(spec.module) in argv and pid_alive(int(entry))):
+                found[spec.name] = int(entry)
+    return found
+
+
+def adopt_untracked(layout: Layout, specs: list[ProcessSpec]) -> list[str]:
+    """Write the pid file of every process `find_untracked` finds; their names."""
+    found = find_untracked(layout, specs)
+    for name, pid in found.items():
+        write_pid(layout.pid_path(name), pid)
+    return sorted(found)
+
+
 def remove_pid(layout: Layout, spec: ProcessSpec) -> None:
     try:
         os.unlink(layout.pid_path(spec.name))
@@ -109,42 +148,53 @@ def stop(
     specs: list[ProcessSpec],
     timeout: float = 10.0,
     children: dict[str, subprocess.Popen] | None = None,
+    hurry=lambda: False,
 ) -> list[str]:
-    """SIGTERM every running process of `specs`, SIGKILL those still up after `timeout`.
+    """SIGTERM every running process of `specs`, SIGKILL those still up after `timeout`
+    (or as soon as `hurry()` is true).
 
-    Returns the names that needed SIGKILL. Pid files are removed. `children` (our own
-    Popen objects, when we started them) are reaped so they leave no zombies.
+    Returns the names that needed SIGKILL. Pid files are removed. `children` are our own
+    Popen objects, when we started them: a live child is signalled by its pid whatever its
+    pid file says (an unreaped child's pid cannot be reused), and reaped so it leaves no
+    zombie; a child that already exited falls back to its pid file (restarted by someone
+    else).
     """
     children = children or {}
-    pids: dict[str, tuple[ProcessSpec, int]] = {}
+    targets: dict[str, tuple[ProcessSpec, int, subprocess.Popen | None]] = {}
     for spec in specs:
-        pid = running_pid(layout, spec)
-        if pid is not None:
-            pids[spec.name] = (spec, pid)
-            signal_pid(pid, signal.SIGTERM)
+        proc = children.get(spec.name)
+        if proc is not None and proc.poll() is None:
+            targets[spec.name] = (spec, proc.pid, proc)
+        elif (pid := running_pid(layout, spec)) is not None:
+            targets[spec.name] = (spec, pid, None)
         else:
             remove_pid(layout, spec)
+    for _spec, pid, _proc in targets.values():
+        signal_pid(pid, signal.SIGTERM)
+
+    def alive(spec, pid, proc) -> bool:
+        return proc.poll() is None if proc is not None else pid_alive(pid, spec.conf_path)
+
     deadline = time.monotonic() + timeout
-    while pids and time.monotonic() < deadline:
-        for name, (spec, pid) in list(pids.items()):
-            proc = children.get(name)
-            if proc is not None:
-                proc.poll()
-            if not pid_alive(pid, spec.conf_path):
-                remove_pid(layout, spec)
-                del pids[name]
-        if pids:
+    while targets and time.monotonic() < deadline and not hurry():
+        for name, target in list(targets.items()):
+            if not alive(*target):
+                remove_pid(layout, target[0])
+                del targets[name]
+        if targets:
             time.sleep(0.05)
     killed = []
-    for name, (spec, pid) in pids.items():
+    for name, (spec, pid, proc) in targets.items():
+        if not alive(spec, pid, proc):
+            remove_pid(layout, spec)
+            continue
         signal_pid(pid, signal.SIGKILL)
         killed.append(name)
-        proc = children.get(name)
-        if proc is not None:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+    gone_by = time.monotonic() + 5
+    for name in killed:
+        spec, pid, proc = targets[name]
+        while alive(spec, pid, proc) and time.monotonic() < gone_by:
+            time.sleep(0.02)
         remove_pid(layout, spec)
     return killed
 

@@ -2,7 +2,7 @@
 
     brume up [--data-dir DIR] [--proxy-port 8080] [--image-port 9292] [--compute-port 8774]
              [--storage-port 6200] [--ip-prefix 127.0.0.] [--test-driver] [--detach]
-    brume down [--data-dir DIR] [--timeout 10]
+    brume down [--data-dir DIR] [--timeout 10] [--with-vms]
     brume status [--data-dir DIR] [--format table|json]
 
 The work is done by `storage.allinone`; this module parses flags and prints.
@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from storage.allinone import lifecycle, processes, status
+from storage.allinone import cluster_vms, lifecycle, processes, status
 from storage.allinone.configs import read_users
 from storage.allinone.health import StartupError
 from storage.allinone.layout import (
@@ -23,6 +23,7 @@ from storage.allinone.layout import (
     expand_data_dir,
     load_layout,
 )
+from storage.allinone.stop_signals import Interrupted, StopSignals
 from storage.cli.main import CLIError
 from storage.config import ConfigError
 
@@ -58,6 +59,8 @@ def register(subparsers) -> None:
     add_data_dir(down)
     down.add_argument("--timeout", type=float, default=10.0,
                       help="seconds between SIGTERM and SIGKILL (default 10)")
+    down.add_argument("--with-vms", action="store_true",
+                      help="also destroy and undefine this cluster's VMs on its hypervisor")
     down.set_defaults(func=one_line_errors(cmd_down))
 
     st = subparsers.add_parser("status", help="show the all-in-one cluster's processes and health")
@@ -131,33 +134,51 @@ def layout_for_up(args) -> Layout:
 
 
 def cmd_up(args) -> int:
+    """Stop signals are flags from the first line on; whatever was started before the
+    cluster is handed off (detached) or supervised to its end is stopped on the way out."""
+    with StopSignals() as signals:
+        try:
+            return start_and_run(args, signals)
+        except Interrupted as exc:
+            say(f"brume: {exc} before the cluster was up; stopped every process it started")
+            return exc.exit_code
+        except StartupError as exc:
+            say(f"brume: cluster failed to start: {exc}")
+            return 1
+        except ConfigError as exc:
+            raise CLIError(str(exc)) from None
+
+
+def start_and_run(args, signals: StopSignals) -> int:
+    layout = layout_for_up(args)
+    lifecycle.check_not_running(layout)
+    specs, notes = lifecycle.runnable_specs(layout)
+    lifecycle.check_ports_free(specs)
+    signals.check()
+    created = lifecycle.prepare(layout, specs)
+    if created:
+        say(f"created in {layout.data_dir}: {', '.join(created)}")
+    notes += lifecycle.apply_driver_choice(layout, specs, signals)
+    for note in notes:
+        say(f"note: {note}")
+    fallback = None
+    if not layout.test_driver:
+        fallback = lifecycle.agent_fallback_to_test_driver(layout, specs, say)
+    started = lifecycle.start_all(layout, specs, timeout=args.timeout,
+                                  agent_fallback=fallback, signals=signals)
+    handed_off = False
     try:
-        layout = layout_for_up(args)
-        lifecycle.check_not_running(layout)
-        specs, notes = lifecycle.runnable_specs(layout)
-        lifecycle.check_ports_free(specs)
-        created = lifecycle.prepare(layout, specs)
-        if created:
-            say(f"created in {layout.data_dir}: {', '.join(created)}")
-        notes += lifecycle.apply_driver_choice(layout, specs)
-        for note in notes:
-            say(f"note: {note}")
-        fallback = None
-        if not layout.test_driver:
-            fallback = lifecycle.agent_fallback_to_test_driver(layout, specs, say)
-        started = lifecycle.start_all(layout, specs, timeout=args.timeout,
-                                      agent_fallback=fallback)
-    except StartupError as exc:
-        say(f"brume: cluster failed to start: {exc}")
-        return 1
-    except ConfigError as exc:
-        raise CLIError(str(exc)) from None
-    print_summary(layout, list(s for s, _ in started.values()))
-    if args.detach:
-        say(f"detached; stop it with: brume down --data-dir {layout.data_dir}")
-        return 0
-    say("running in the foreground; Ctrl-C stops the cluster")
-    return lifecycle.supervise(layout, started, say)
+        print_summary(layout, list(s for s, _ in started.values()))
+        signals.check()
+        if args.detach:
+            handed_off = True
+            say(f"detached; stop it with: brume down --data-dir {layout.data_dir}")
+            return 0
+        say("running in the foreground; Ctrl-C stops the cluster")
+        return lifecycle.supervise(layout, started, say, signals)
+    finally:
+        if not handed_off:  # interrupted, or printing failed: nothing keeps running
+            lifecycle.stop_started(layout, started, signals=signals)
 
 
 def print_summary(layout: Layout, specs) -> None:
@@ -185,16 +206,53 @@ def print_summary(layout: Layout, specs) -> None:
 def cmd_down(args) -> int:
     layout = existing_layout(args)
     specs = layout.all_specs()
+    adopted = processes.adopt_untracked(layout, specs)
+    if adopted:
+        say(f"found without a pid file: {', '.join(adopted)}")
     alive = lifecycle.running(layout)
     if not alive:
         for spec in specs:
             processes.remove_pid(layout, spec)
         say(f"no cluster processes running in {layout.data_dir}")
-        return 0
-    killed = processes.stop(layout, specs, timeout=args.timeout)
-    say(f"stopped {len(alive)} processes in {layout.data_dir}"
-        + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
+    else:
+        killed = processes.stop(layout, specs, timeout=args.timeout)
+        say(f"stopped {len(alive)} processes in {layout.data_dir}"
+            + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
+    return report_vms(layout, remove=args.with_vms)
+
+
+def report_vms(layout: Layout, remove: bool) -> int:
+    """Say what is left of this cluster on its hypervisors (after its agents stopped);
+    with `remove`, destroy and undefine it."""
+    from compute.driver import DriverError
+
+    for hypervisor in cluster_vms.hypervisors(layout):
+        if not hypervisor.keeps_vms:
+            say(f"no VMs left on {hypervisor.uri} (libvirt's test driver: they ended with "
+                "the agents)")
+            continue
+        try:
+            if remove:
+                removed = cluster_vms.remove(hypervisor)
+                say(f"destroyed and undefined {vm_count(removed)} on {hypervisor.uri}")
+                continue
+            vms = cluster_vms.count(hypervisor)
+        except DriverError as exc:
+            if remove:
+                raise CLIError(str(exc)) from None
+            say(f"note: cannot count this cluster's VMs: {exc}")
+            continue
+        if not vms.defined:
+            say(f"no VMs of this cluster on {hypervisor.uri}")
+            continue
+        defined = f" ({vms.defined} defined)" if vms.defined != vms.running else ""
+        say(f"{vm_count(vms.running)} still running on {hypervisor.uri}{defined}; "
+            f"`brume down --data-dir {layout.data_dir} --with-vms` destroys and undefines them")
     return 0
+
+
+def vm_count(count: int) -> str:
+    return f"{count} VM" if count == 1 else f"{count} VMs"
 
 
 def cmd_status(args) -> int:
