@@ -48,7 +48,7 @@ def _store_data(service: ImageService, image: dict, source, length: int | None,
                 expected_md5: str | None) -> None:
     """Write the bytes, then activate the image; on any failure put it back to queued."""
     image_id = image["id"]
-    inspector = FormatInspector(image["disk_format"], image["container_format"])
+    inspector = FormatInspector(image["disk_format"])  # whatever the container format
     if not service.config.inspect_formats:
         inspector.enabled = False
     try:
