@@ -378,6 +378,42 @@ def test_import_copies_from_the_callers_object_store(client, store):
     assert client.show(missing["id"]).json["status"] == "queued"
 
 
+@pytest.mark.parametrize("account", ["AUTH_test/../AUTH_other", "..", ".", "AUTH_a\x00b",
+                                     "AUTH_a\nb", "x" * 300, 12, ["AUTH_test"]])
+def test_import_with_a_bad_account_is_400_and_changes_nothing(client, store, account):
+    image = new_image(client)
+    response = client.call("POST", f"/v2/images/{image['id']}/import", {"method": {
+        "name": "copy-from-object", "uri": "c/o", "account": account}})
+    assert response.status_int == 400, response.text
+    assert "account" in response.text
+    assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
+@pytest.mark.parametrize("uri", ["c/\x00", "c" * 300 + "/o", "/", "no-object"])
+def test_import_with_a_bad_uri_is_400(client, uri):
+    image = new_image(client)
+    response = client.call("POST", f"/v2/images/{image['id']}/import", {"method": {
+        "name": "copy-from-object", "uri": uri}})
+    assert response.status_int == 400, response.text
+    assert client.show(image["id"]).json["status"] == "queued"
+
+
+def test_import_account_is_quoted_as_one_path_segment(client, store):
+    """Unquoted, "AUTH_test?format=json" made the service GET /v1/AUTH_test?format=json/...:
+    the caller's account listing, registered as image data. Quoted, it names an account
+    the caller does not own."""
+    mine = f"mine-{store.account[-12:]}"
+    store.put(f"/{mine}/disk.raw", os.urandom(1000), user="test:tester", account="AUTH_test")
+    for account in ("AUTH_test?format=json", "AUTH_test#frag", "AUTH_test%2F..%2FAUTH_x"):
+        image = new_image(client)
+        response = client.call("POST", f"/v2/images/{image['id']}/import", {"method": {
+            "name": "copy-from-object", "uri": f"{mine}/disk.raw", "account": account}})
+        assert response.status_int in (403, 404), (account, response.text)
+        assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
 def test_restart_requeues_interrupted_uploads_and_deletes_their_data(client, store, app,
                                                                      tmp_path):
     from imagesvc.server import make_app
