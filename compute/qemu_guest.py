@@ -1,7 +1,9 @@
 """The GuestBuilder for real VMs under libvirt + QEMU (TCG `qemu` or hardware `kvm`).
 
-`prepare()` pulls the image (and its `kernel_id`/`ramdisk_id` images, for direct kernel
-boot) into the node's image cache, makes the instance's disks on top of the cached bases,
+`prepare()` pulls the image (and, for direct kernel boot, the instance's `kernel_id` and
+`ramdisk_id`: ids the compute API resolved with the caller's token at boot, never the image's
+properties, since this agent reads images as the service user) into the node's image cache,
+checks each cached base itself, makes the instance's disks on top of the cached bases,
 and renders the domain XML: virtio disk, a NIC on QEMU user networking or a configured
 libvirt network, and the serial console logged (appending, across boots) to
 `<instance dir>/console.log`, which `os-getConsoleOutput` reads. Each instance records the
@@ -87,13 +89,15 @@ class QemuGuestBuilder:
             raise GuestBuildError(str(exc), retry=False) from None
         return path
 
-    def _meta(self, image_id: str) -> dict:
+    def _meta(self, image_id: str, disk_format: str) -> dict:
         try:
             meta = self.images.get_meta(image_id)
         except ImageSourceError as exc:
             raise GuestBuildError(str(exc)) from None
         if meta.get("status") != "active":
             raise GuestBuildError(f"image {image_id} is not active", retry=False)
+        if meta.get("disk_format") != disk_format:
+            raise GuestBuildError(f"image {image_id} is not an {disk_format} image", retry=False)
         return meta
 
     def prepare(self, instance: dict, image_meta: dict, flavor: dict, instance_dir: str) -> str:
@@ -101,12 +105,12 @@ class QemuGuestBuilder:
         disk_format = image_meta.get("disk_format") or "raw"
         base = self._cached(image_meta, disk_format)
         kernel = initrd = None
-        if image_meta.get("kernel_id"):
-            kernel_meta = self._meta(image_meta["kernel_id"])
+        if instance.get("kernel_id"):  # resolved by the API; image_meta's own are ignored
+            kernel_meta = self._meta(instance["kernel_id"], "aki")
             kernel = self._cached(kernel_meta, "aki")
             used.append(kernel_meta["id"])
-            if image_meta.get("ramdisk_id"):
-                ramdisk_meta = self._meta(image_meta["ramdisk_id"])
+            if instance.get("ramdisk_id"):
+                ramdisk_meta = self._meta(instance["ramdisk_id"], "ari")
                 initrd = self._cached(ramdisk_meta, "ari")
                 used.append(ramdisk_meta["id"])
         write_atomic(os.path.join(instance_dir, IMAGES_FILE), json.dumps(used).encode())

@@ -179,3 +179,22 @@ def test_unsafe_cached_base_fails_the_build_and_is_removed(vm_cloud, tmp_path, p
         assert vm_cloud.downloads(image["id"]) == 1
     finally:
         vm_cloud.delete(server_id)
+
+
+def test_direct_kernel_boot_with_the_projects_own_kernel_and_ramdisk(vm_cloud, demo_image,
+                                                                     demo_files, tmp_path):
+    """The demo kernel and initramfs uploaded as the project's own aki/ari; a blank disk whose
+    kernel_id/ramdisk_id name them boots straight into the initramfs (its console line)."""
+    kernel = vm_cloud.upload(os.path.join(demo_files, "vmlinuz"), "demo-vmlinuz", "aki")
+    ramdisk = vm_cloud.upload(os.path.join(demo_files, "initrd.img"), "demo-initrd", "ari")
+    blank = hostile.qemu_img_create(tmp_path, "blank.qcow2", "-f", "qcow2", size="64M")
+    disk = vm_cloud.upload(blank, "kernel-boot-disk", "qcow2",
+                           "--property", f"kernel_id={kernel['id']}",
+                           "--property", f"ramdisk_id={ramdisk['id']}")
+    server_id = _boot_and_wait(vm_cloud, "kernel-boot", disk["id"])
+    try:
+        xml = ET.fromstring(vm_cloud.libvirt.lookupByUUIDString(server_id).XMLDesc(0))
+        assert xml.findtext("os/kernel") == vm_cloud.cached_path(kernel["id"])
+        assert xml.findtext("os/initrd") == vm_cloud.cached_path(ramdisk["id"])
+    finally:
+        vm_cloud.delete(server_id)
