@@ -21,6 +21,7 @@ file (the compute agent checks its cached bases with it).
 from __future__ import annotations
 
 import logging
+import struct
 
 from oslo_utils.imageutils import format_inspector as oslo
 
@@ -40,9 +41,10 @@ OSLO_NAMES = {"raw": "raw", "ami": "raw", "aki": "raw", "ari": "raw", "qcow2": "
               "vmdk": "vmdk", "vhd": "vhd", "vhdx": "vhdx", "vdi": "vdi", "iso": "iso",
               "ploop": None}
 # Formats that may be found beside the declared one: a partition table (MBR or GPT) on a raw
-# disk, the hybrid MBR of a bootable ISO. QEMU reads both as raw bytes; their own safety
-# checks are advisory (Glance's default, gpt_safety_checks_nonfatal).
-COMPANIONS = {"raw": {"gpt"}, "iso": {"gpt"}}
+# disk or at the start of a fixed VHD (raw data plus a footer), the hybrid MBR of a bootable
+# ISO. QEMU reads them as the guest's bytes; their own safety checks are advisory (Glance's
+# default, gpt_safety_checks_nonfatal).
+COMPANIONS = {"raw": {"gpt"}, "iso": {"gpt"}, "vhd": {"gpt"}}
 
 # oslo logs every failed safety check at WARNING; the refusal reaches the user as a 400.
 logging.getLogger(oslo.__name__).setLevel(logging.ERROR)
@@ -116,13 +118,20 @@ class FormatInspector:
         if reason:
             return reason
         if self.virtual_size is None:
-            inspector = self._inspectors.get(self._expected or "")
-            found = inspector.virtual_size if inspector is not None else 0
-            if found and declared not in RAWISH:
-                self.virtual_size = found
-            elif declared in (*RAWISH, "iso"):
-                self.virtual_size = size
+            self.virtual_size = self._virtual_size(tail, size)
         return None
+
+    def _virtual_size(self, tail: bytes, size: int) -> int | None:
+        declared = self.disk_format
+        if declared in RAWISH:
+            return size
+        footer = tail[-512:]
+        if self._fixed_vhd and len(footer) == 512 and footer.startswith(VHD_COOKIE):
+            return struct.unpack_from(">Q", footer, 48)[0]  # the footer's current size
+        inspector = self._inspectors.get(self._expected or "")
+        if inspector is not None and self._expected in self._found() and inspector.virtual_size:
+            return inspector.virtual_size
+        return size if declared == "iso" else None
 
     def _head_rules(self, head: bytes) -> str | None:
         declared = self.disk_format

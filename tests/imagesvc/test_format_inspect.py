@@ -3,6 +3,7 @@ against hostile VMDKs crafted byte by byte (tests/imagesvc/hostile_images.py). E
 judged the way an upload is (head, then the whole stream) through `inspect_file`."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -180,7 +181,7 @@ def test_container_format_plays_no_part():
     assert inspector.enabled  # judged whatever the container (see test_data_api)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(disk_format=st.sampled_from(DISK_FORMATS), data=st.binary(max_size=4096),
        prefix=st.sampled_from([b"", b"QFI\xfb", b"KDMV", b"conectix", b"vhdxfile",
                                b"QED\x00", b"LUKS\xba\xbe"]))
@@ -191,3 +192,48 @@ def test_any_bytes_get_a_verdict_never_an_exception(disk_format, data, prefix):
     reason = inspector.check_head(data) or inspector.check_end(data, data[-TAIL_SIZE:],
                                                                 len(data))
     assert reason is None or (isinstance(reason, str) and "\n" not in reason)
+
+
+def test_fixed_vhd_of_a_partitioned_disk_passes_with_its_footer_size(tmp_path):
+    raw = tmp_path / "disk.raw"
+    raw.write_bytes(hostile.mbr_disk())
+    vhd = tmp_path / "disk.vhd"
+    subprocess.run(["qemu-img", "convert", "-O", "vpc", "-o", "subformat=fixed", str(raw),
+                    str(vhd)], check=True, capture_output=True)
+    reason, size = verdict(tmp_path, "vhd", vhd.read_bytes())
+    assert reason is None and size >= 1024 * 1024
+
+
+EXTRA_DESCRIPTOR_LINES = [
+    'createType="streamOptimized"', 'createtype="monolithicSparse"',
+    'createType="monolithicFlat"', 'CREATETYPE="vmfs"', 'parentCID=1234abcd',
+    'parentFileNameHint="other-image"', 'parentfilenamehint="other-image"', 'CID=12345678',
+    'RW 2048 FLAT "other-image" 0', 'RDONLY 2048 SPARSE "other-image"',
+    'RW 2048 VMFS "other-image"', 'ddb.adapterType = "ide"', 'encoding="UTF-8"',
+    'ddb.comment = "createType=\\"monolithicFlat\\""', '# createType="monolithicFlat"', '',
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(extra=st.lists(st.sampled_from(EXTRA_DESCRIPTOR_LINES), max_size=3),
+       order=st.randoms(use_true_random=False), capacity=st.sampled_from([0, 2048, 2048]))
+def test_any_vmdk_brume_accepts_makes_qemu_open_only_itself(tmp_path_factory, extra, order,
+                                                           capacity):
+    """A honest descriptor with hostile lines mixed in: whatever Brume lets through, QEMU
+    opens as the file itself and nothing else."""
+    lines = ['parentCID=ffffffff', 'createType="monolithicSparse"', hostile.SPARSE_EXTENT, *extra]
+    order.shuffle(lines)
+    data = hostile.sparse_vmdk(hostile.descriptor(*lines), capacity_sectors=capacity)
+    where = tmp_path_factory.mktemp("vmdk")
+    (where / "other-image").write_bytes(bytes(1024 * 1024))
+    path = where / "disk.vmdk"
+    path.write_bytes(data)
+    if inspect_file(str(path), "vmdk") is not None:
+        return
+    info = subprocess.run(["qemu-img", "info", "--output=json", "-f", "vmdk", str(path)],
+                          capture_output=True, text=True)
+    assert info.returncode == 0, (lines, info.stderr)
+    answer = json.loads(info.stdout)
+    assert not answer.get("backing-filename"), (lines, answer)
+    extents = answer.get("format-specific", {}).get("data", {}).get("extents", [])
+    assert [os.path.basename(e["filename"]) for e in extents] == ["disk.vmdk"], (lines, answer)
