@@ -15,6 +15,7 @@ setup(
         "msgpack>=1.0",
         "numpy>=1.24",
         "libvirt-python>=9.0",
+        "oslo.utils>=10.2",
     ],
     extras_require={
         "test": [

@@ -29,9 +29,9 @@ def insert_server_within_quota(db: Database, server: dict, quota_defaults: dict)
             raise QuotaExceeded(message)
         conn.execute(
             "INSERT INTO servers (id, name, project_id, user_id, image_ref, image_meta,"
-            " flavor_id, vcpus, ram, disk, availability_zone, metadata, vm_state, task_state,"
-            " power_state, created_at, updated_at) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " kernel_id, ramdisk_id, flavor_id, vcpus, ram, disk, availability_zone, metadata,"
+            " vm_state, task_state, power_state, created_at, updated_at) VALUES"
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 server["id"],
                 server["name"],
@@ -39,6 +39,8 @@ def insert_server_within_quota(db: Database, server: dict, quota_defaults: dict)
                 server["user_id"],
                 server["image_ref"],
                 json.dumps(server.get("image_meta", {})),
+                server.get("kernel_id"),
+                server.get("ramdisk_id"),
                 server["flavor_id"],
                 server["vcpus"],
                 server["ram"],

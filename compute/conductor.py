@@ -12,6 +12,7 @@ import time
 from compute import claims, states
 from compute.db import Database
 from compute.hosts import HostRepo
+from compute.image_lookup import BOOT_IMAGE_PROPERTIES
 from compute.repo import Repo
 from compute.scheduler import Policy
 from compute.service_http import ServiceError, ServiceUnavailable, call
@@ -25,6 +26,27 @@ ACTION_TASKS = {
     "reboot_hard": (states.REBOOT_STARTED_HARD, states.ACTIVE),
 }
 TASK_ACTIONS = {task: action for action, (task, _) in ACTION_TASKS.items()}
+
+
+def build_request(server: dict) -> dict:
+    """The body of an agent's build request for a server row.
+
+    The kernel and ramdisk are the ids the API resolved (and checked) with the caller's token
+    at boot, carried by the instance; the image record carries no `kernel_id`/`ramdisk_id`
+    (the agent, which reads images as the service user, must never pick one itself).
+    """
+    image_meta = {key: value for key, value in server["image_meta"].items()
+                  if key not in BOOT_IMAGE_PROPERTIES}
+    return {
+        "instance": {
+            "id": server["id"], "name": server["name"], "project_id": server["project_id"],
+            "metadata": server["metadata"], "image_ref": server["image_ref"],
+            "kernel_id": server.get("kernel_id"), "ramdisk_id": server.get("ramdisk_id"),
+        },
+        "flavor": {"id": server["flavor_id"], "vcpus": server["vcpus"],
+                   "ram": server["ram"], "disk": server["disk"]},
+        "image_meta": image_meta,
+    }
 
 
 class Conductor:
@@ -82,16 +104,7 @@ class Conductor:
             if server is not None:
                 LOG.info("server %s: no valid host", server_id)
             return
-        server = self.repo.get_server(server_id)
-        body = {
-            "instance": {
-                "id": server["id"], "name": server["name"], "project_id": server["project_id"],
-                "metadata": server["metadata"], "image_ref": server["image_ref"],
-            },
-            "flavor": {"id": server["flavor_id"], "vcpus": server["vcpus"],
-                       "ram": server["ram"], "disk": server["disk"]},
-            "image_meta": server["image_meta"],
-        }
+        body = build_request(self.repo.get_server(server_id))
         try:
             self._agent(host, "POST", f"/v1/instances/{server_id}", body)
         except (ServiceUnavailable, ServiceError) as exc:

@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS servers (
     user_id TEXT NOT NULL,
     image_ref TEXT NOT NULL,
     image_meta TEXT NOT NULL DEFAULT '{}',
+    kernel_id TEXT,
+    ramdisk_id TEXT,
     flavor_id TEXT NOT NULL,
     vcpus INTEGER NOT NULL,
     ram INTEGER NOT NULL,
@@ -104,6 +106,13 @@ CREATE TABLE IF NOT EXISTS quotas (
 );
 """
 
+# Columns added after the first release: (table, column, declaration). A database made
+# before them gets them on open (SQLite's ALTER TABLE ADD COLUMN; existing rows get NULL).
+ADDED_COLUMNS = (
+    ("servers", "kernel_id", "TEXT"),  # resolved by the API at boot (image property)
+    ("servers", "ramdisk_id", "TEXT"),
+)
+
 
 class Database:
     """A connection to the compute database with a write-transaction helper."""
@@ -119,9 +128,21 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        self._add_missing_columns()
         # Serializes use of the one connection among real OS threads (green threads never
         # switch inside a transaction since no IO happens there).
         self._lock = threading.RLock()
+
+    def _add_missing_columns(self) -> None:
+        for table, column, declaration in ADDED_COLUMNS:
+            present = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column in present:
+                continue
+            try:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):  # another process added it first
+                    raise
 
     @contextlib.contextmanager
     def write(self):

@@ -7,6 +7,7 @@ always whole and verified; a mismatch raises `ImageFetchError` (the build fails 
 fault) and leaves nothing behind. Concurrent builds of one image share a single download
 (single-flight per image id); every completed download is counted in `downloads.json`.
 
+`discard(image_id)` deletes one base at once (the agent found it unsafe before a boot).
 `remove_unused(in_use, max_age)` deletes bases not used for `max_age` seconds and not in
 `in_use` (the image ids that existing instances' disks rely on). The HTTP side is a
 `stream_opener(image_meta) -> iterable of bytes chunks`, injected so the cache logic is
@@ -128,6 +129,16 @@ class ImageCache:
                 os.unlink(tmp)
 
     # cleanup ---------------------------------------------------------------------------
+    def discard(self, image_id: str) -> bool:
+        """Delete the cached base of `image_id` now; True if there was one."""
+        path = self.path_for(image_id)
+        with self._lock_for(image_id):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return False
+        return True
+
     def cached_ids(self) -> list[str]:
         return sorted(
             name

@@ -1,7 +1,12 @@
 """Looking up a server's image in the image service (Glance v2) before a boot is accepted.
 
 `GET <image_url>/v2/images/<id>` with the caller's own token: the image must exist, be
-visible to the caller, be `active`, and fit the flavor (`min_ram`, `min_disk`).
+visible to the caller, be `active`, and fit the flavor (`min_ram`, `min_disk`). Its
+`kernel_id`/`ramdisk_id` properties (direct kernel boot) are resolved the same way, with the
+caller's token: each must name an image the caller can see, `active`, of disk_format `aki`
+(kernel) or `ari` (ramdisk). The resolved ids travel with the server to the agent, which
+fetches those and nothing the image's properties name (it reads images as the service user,
+who can read every project's images).
 """
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from compute.http_json import HTTPFault
 IMAGE_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                          r"[0-9a-fA-F]{12}$")
 MAX_IMAGE_RECORD = 1024 * 1024
+# image property -> (the disk_format its image must have, how a message names it)
+BOOT_IMAGES = {"kernel_id": ("aki", "Kernel"), "ramdisk_id": ("ari", "Ramdisk")}
+BOOT_IMAGE_PROPERTIES = tuple(BOOT_IMAGES)
 
 
 def image_id_from_ref(image_ref) -> str:
@@ -59,3 +67,33 @@ def check_image_fits(image: dict, image_id: str, flavor: dict) -> None:
     size = image.get("size") or 0
     if flavor["disk"] and isinstance(size, int) and size > flavor["disk"] * 1024**3:
         raise HTTPFault(400, "Flavor's disk is too small for requested image.")
+
+
+def resolve_boot_images(image: dict, image_id: str, fetch) -> dict[str, str | None]:
+    """{"kernel_id", "ramdisk_id"} -> the checked id (or None) for a boot of `image`.
+
+    `fetch(id)` looks an image up with the caller's own token (HTTPFault 400 when the caller
+    cannot see it). Anything not visible, not active or of another disk_format is a 400.
+    """
+    resolved: dict[str, str | None] = {}
+    for prop, (wanted, label) in BOOT_IMAGES.items():
+        ref = image.get(prop)
+        if ref is None or ref == "":
+            resolved[prop] = None
+            continue
+        if not isinstance(ref, str) or not IMAGE_ID_RE.match(ref):
+            raise HTTPFault(400, f"Image {image_id} has an invalid {prop}.")
+        try:
+            found = fetch(ref)
+        except HTTPFault as fault:
+            if fault.status == 400:
+                raise HTTPFault(400, f"{label} image {ref} of image {image_id} could not be "
+                                "found.") from None
+            raise
+        if found.get("status") != "active":
+            raise HTTPFault(400, f"{label} image {ref} of image {image_id} is not active.")
+        if found.get("disk_format") != wanted:
+            raise HTTPFault(400, f"{label} image {ref} of image {image_id} is not an {wanted} "
+                            f"image (disk_format {found.get('disk_format')}).")
+        resolved[prop] = str(found.get("id") or ref)
+    return resolved

@@ -1,7 +1,9 @@
 """The GuestBuilder for real VMs under libvirt + QEMU (TCG `qemu` or hardware `kvm`).
 
-`prepare()` pulls the image (and its `kernel_id`/`ramdisk_id` images, for direct kernel
-boot) into the node's image cache, makes the instance's disks on top of the cached bases,
+`prepare()` pulls the image (and, for direct kernel boot, the instance's `kernel_id` and
+`ramdisk_id`: ids the compute API resolved with the caller's token at boot, never the image's
+properties, since this agent reads images as the service user) into the node's image cache,
+checks each cached base itself, makes the instance's disks on top of the cached bases,
 and renders the domain XML: virtio disk, a NIC on QEMU user networking or a configured
 libvirt network, and the serial console logged (appending, across boots) to
 `<instance dir>/console.log`, which `os-getConsoleOutput` reads. Each instance records the
@@ -18,7 +20,7 @@ from compute.domain_xml import DomainSpec, render_domain_xml
 from compute.driver import DriverError
 from compute.image_cache import ImageCache, ImageFetchError
 from compute.image_source import ImageSource, ImageSourceError, ServiceToken
-from compute.instance_disks import DiskError, prepare_disks
+from compute.instance_disks import DiskError, UnsafeBase, check_base, prepare_disks
 from storage.atomic_files import write_atomic
 
 IMAGES_FILE = "images.json"
@@ -68,39 +70,52 @@ class QemuGuestBuilder:
             others_can_reach(self.instances_dir) and others_can_reach(cache_dir)
         )
 
-    def _cached(self, image_meta: dict) -> str:
+    def _cached(self, image_meta: dict, disk_format: str) -> str:
+        """The cached base of the image, checked by this agent itself (never trusting the
+        image service's inspection alone): an unsafe base is removed from the cache."""
         try:
-            return self.cache.fetch(image_meta)
+            path = self.cache.fetch(image_meta)
         except ImageFetchError as exc:
             raise GuestBuildError(str(exc), retry=exc.retry) from None
+        try:
+            check_base(path, disk_format)
+        except UnsafeBase as exc:
+            self.cache.discard(image_meta["id"])
+            # The bytes matched the registry's size and MD5, so any host would get the same.
+            raise GuestBuildError(
+                f"image {image_meta['id']} is unsafe to boot ({exc}); removed from this "
+                "host's image cache", retry=False) from None
+        except DiskError as exc:
+            raise GuestBuildError(str(exc), retry=False) from None
+        return path
 
-    def _meta(self, image_id: str) -> dict:
+    def _meta(self, image_id: str, disk_format: str) -> dict:
         try:
             meta = self.images.get_meta(image_id)
         except ImageSourceError as exc:
             raise GuestBuildError(str(exc)) from None
         if meta.get("status") != "active":
             raise GuestBuildError(f"image {image_id} is not active", retry=False)
+        if meta.get("disk_format") != disk_format:
+            raise GuestBuildError(f"image {image_id} is not an {disk_format} image", retry=False)
         return meta
 
     def prepare(self, instance: dict, image_meta: dict, flavor: dict, instance_dir: str) -> str:
         used = [image_meta["id"]]
-        base = self._cached(image_meta)
+        disk_format = image_meta.get("disk_format") or "raw"
+        base = self._cached(image_meta, disk_format)
         kernel = initrd = None
-        if image_meta.get("kernel_id"):
-            kernel_meta = self._meta(image_meta["kernel_id"])
-            kernel = self._cached(kernel_meta)
+        if instance.get("kernel_id"):  # resolved by the API; image_meta's own are ignored
+            kernel_meta = self._meta(instance["kernel_id"], "aki")
+            kernel = self._cached(kernel_meta, "aki")
             used.append(kernel_meta["id"])
-            if image_meta.get("ramdisk_id"):
-                ramdisk_meta = self._meta(image_meta["ramdisk_id"])
-                initrd = self._cached(ramdisk_meta)
+            if instance.get("ramdisk_id"):
+                ramdisk_meta = self._meta(instance["ramdisk_id"], "ari")
+                initrd = self._cached(ramdisk_meta, "ari")
                 used.append(ramdisk_meta["id"])
         write_atomic(os.path.join(instance_dir, IMAGES_FILE), json.dumps(used).encode())
         try:
-            disks = prepare_disks(
-                image_meta.get("disk_format") or "raw", base, int(flavor.get("disk") or 0),
-                instance_dir,
-            )
+            disks = prepare_disks(disk_format, base, int(flavor.get("disk") or 0), instance_dir)
         except DiskError as exc:
             raise GuestBuildError(str(exc), retry=False) from None
         cmdline = image_meta.get("os_command_line") or (

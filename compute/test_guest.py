@@ -37,8 +37,10 @@ class TestGuestBuilder:
         ET.SubElement(domain, "vcpu").text = str(int(flavor["vcpus"]))
         os_element = ET.SubElement(domain, "os")
         ET.SubElement(os_element, "type").text = "hvm"
+        boot = "".join(f", {key} {instance[key]}" for key in ("kernel_id", "ramdisk_id")
+                       if instance.get(key))
         append_line(self.console_log_path(instance_dir),
-                    f"Brume test guest: image {image_meta.get('id', '?')} prepared")
+                    f"Brume test guest: image {image_meta.get('id', '?')}{boot} prepared")
         return ET.tostring(domain, encoding="unicode")
 
     def console_log_path(self, instance_dir: str) -> str:

@@ -16,6 +16,7 @@ from imagesvc.schema import render_image
 from imagesvc.service import ImageService
 from imagesvc.store import StoreError
 from imagesvc.upload import UploadRejected, parse_content_md5
+from storage.constraints import check_account_name, check_container_name, check_object_name
 
 log = logging.getLogger("brume.imagesvc.data")
 
@@ -48,7 +49,7 @@ def _store_data(service: ImageService, image: dict, source, length: int | None,
                 expected_md5: str | None) -> None:
     """Write the bytes, then activate the image; on any failure put it back to queued."""
     image_id = image["id"]
-    inspector = FormatInspector(image["disk_format"], image["container_format"])
+    inspector = FormatInspector(image["disk_format"])  # whatever the container format
     if not service.config.inspect_formats:
         inspector.enabled = False
     try:
@@ -111,7 +112,26 @@ def _parse_object_uri(text) -> tuple[str, str]:
     if not isinstance(text, str) or "/" not in text.strip("/"):
         raise HTTPError(400, "uri must be CONTAINER/OBJECT")
     container, _, name = text.strip("/").partition("/")
+    problem = check_container_name(container) or check_object_name(name)
+    if problem:
+        raise HTTPError(400, f"uri: {problem}")
     return container, name
+
+
+def _source_account(value, who: Identity) -> str:
+    """The account to copy from: the caller's own unless named; a single path segment."""
+    if value is None or value == "":
+        return f"AUTH_{who.project}"
+    if not isinstance(value, str):
+        raise HTTPError(400, "account must be an account name (a string)")
+    problem = check_account_name(value)
+    if problem is None and ("/" in value or value in (".", "..")):
+        problem = "account name must be one path segment"
+    if problem is None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        problem = "account name contains control characters"
+    if problem:
+        raise HTTPError(400, f"account: {problem}")
+    return value
 
 
 def import_image(service: ImageService, req: Request, who: Identity, image_id: str) -> Response:
@@ -121,9 +141,7 @@ def import_image(service: ImageService, req: Request, who: Identity, image_id: s
         raise HTTPError(400, "body must be {\"method\": {\"name\": \"copy-from-object\", "
                         "\"uri\": \"CONTAINER/OBJECT\"}}")
     container, name = _parse_object_uri(method.get("uri"))
-    account = method.get("account") or f"AUTH_{who.project}"
-    if not isinstance(account, str) or "/" in account:
-        raise HTTPError(400, "account must be an account name")
+    account = _source_account(method.get("account"), who)
     image = _begin_upload(service, who, image_id)
     try:
         source = service.store.get_user_object(account, container, name,

@@ -1,161 +1,203 @@
-"""Checking that uploaded bytes are what their declared `disk_format` says.
+"""Checking that image bytes are what their declared `disk_format` says, and safe for QEMU.
 
 A hypervisor trusts the format it is told. Raw bytes labelled qcow2 (or a qcow2 labelled raw)
-make it interpret the data differently than the owner meant, and a qcow2 that names a backing
-file or an external data file makes it open a path on the host. So the upload path feeds the
-first `HEAD_SIZE` bytes and the last `TAIL_SIZE` bytes to `FormatInspector`, which answers with
-a one-line reason to reject, or None. It also derives `virtual_size` where the header has it.
+make it interpret the data differently than the owner meant, and a qcow2 or VMDK that names
+a backing file, an external data file or extra extents makes it open a path on the host. So
+every image is inspected, whatever its `container_format` (a label QEMU never sees), by two
+inspections that must both pass:
+
+- oslo.utils' `format_inspector` (the one Glance and Nova share): every format it knows
+  looks at the whole stream; the declared format must be the one found (a raw image may
+  also carry an MBR/GPT partition table, an ISO a hybrid MBR) and its safety checks must
+  pass; no other format may be found;
+- `imagesvc.header_rules`, Brume's stricter reading of qcow2 and VMDK headers, on the first
+  `HEAD_SIZE` bytes (plus a VHD footer or an ISO signature where the format has one).
+
+`FormatInspector` is fed every chunk as it is read (`feed`), judged once on the head before
+anything is stored (`check_head`) and once at the end (`check_end`); each answers a one-line
+reason to refuse, or None. It also derives `virtual_size`. `inspect_file` runs the same on a
+file (the compute agent checks its cached bases with it).
 """
 from __future__ import annotations
 
+import logging
 import struct
+
+from oslo_utils.imageutils import format_inspector as oslo
+
+from imagesvc.header_rules import check_qcow2, check_vmdk
 
 HEAD_SIZE = 64 * 1024
 TAIL_SIZE = 512
+FILE_CHUNK = 1024 * 1024
 
-QCOW2_MAGIC = b"QFI\xfb"
-QCOW2_EXT_END = 0x00000000
-QCOW2_EXT_DATA_FILE = 0x44415441
-QCOW2_INCOMPAT_DATA_FILE = 1 << 2
-QCOW2_KNOWN_INCOMPAT = 0x1F
-VMDK_MAGIC = b"KDMV"
-VMDK_SAFE_TYPES = ("monolithicSparse", "streamOptimized")
-VHDX_MAGIC = b"vhdxfile"
 VHD_COOKIE = b"conectix"
-VDI_SIGNATURE = 0xBEDA107F
 ISO_OFFSET = 32769
 ISO_MARKERS = (b"CD001", b"BEA01", b"NSR02", b"NSR03")
 PLOOP_MAGICS = (b"WithoutFreeSpace", b"WithouFreSpacExt")
 RAWISH = ("raw", "ami", "aki", "ari")
-INSPECTED_CONTAINERS = (None, "bare", "ami", "aki", "ari")
+# disk_format -> the name of oslo's inspector for it (None: oslo knows no such format)
+OSLO_NAMES = {"raw": "raw", "ami": "raw", "aki": "raw", "ari": "raw", "qcow2": "qcow2",
+              "vmdk": "vmdk", "vhd": "vhd", "vhdx": "vhdx", "vdi": "vdi", "iso": "iso",
+              "ploop": None}
+# Formats that may be found beside the declared one: a partition table (MBR or GPT) on a raw
+# disk or at the start of a fixed VHD (raw data plus a footer), the hybrid MBR of a bootable
+# ISO. QEMU reads them as the guest's bytes; their own safety checks are advisory (Glance's
+# default, gpt_safety_checks_nonfatal).
+COMPANIONS = {"raw": {"gpt"}, "iso": {"gpt"}, "vhd": {"gpt"}}
+
+# oslo logs every failed safety check at WARNING; the refusal reaches the user as a 400.
+logging.getLogger(oslo.__name__).setLevel(logging.ERROR)
 
 
-def looks_like(head: bytes) -> str | None:
-    """The format whose unambiguous signature starts these bytes, if any."""
-    if head.startswith(QCOW2_MAGIC):
-        return "qcow2"
-    if head.startswith(VMDK_MAGIC):
-        return "vmdk"
-    if head.startswith(VHDX_MAGIC):
-        return "vhdx"
-    if len(head) >= 0x44 and struct.unpack_from("<I", head, 0x40)[0] == VDI_SIGNATURE:
-        return "vdi"
+def _matches(inspector: oslo.FileInspector) -> bool:
+    try:
+        return bool(inspector.format_match)
+    except Exception:  # an inspector that cannot tell yet (or at all) does not match
+        return False
+
+
+def _safety_reason(inspector: oslo.FileInspector, declared: str) -> str | None:
+    try:
+        inspector.safety_check()
+    except oslo.SafetyCheckFailed as exc:
+        details = "; ".join(f"{name}: {failure}" for name, failure in exc.failures.items())
+        return f"{declared} image fails its safety checks ({details})"
+    except oslo.ImageFormatError as exc:
+        return f"data is not a valid {declared} image ({exc})"
     return None
 
 
-def parse_qcow2(head: bytes) -> tuple[str | None, int | None]:
-    """(reason to reject or None, virtual size) for a qcow2 header."""
-    if len(head) < 72:
-        return "qcow2 header is truncated", None
-    (_, version, backing_offset, backing_size, cluster_bits, virtual_size) = struct.unpack_from(
-        ">4sIQIIQ", head, 0
-    )
-    if version not in (2, 3):
-        return f"unsupported qcow2 version {version}", None
-    if not 9 <= cluster_bits <= 21:
-        return "qcow2 header has an invalid cluster size", None
-    if backing_offset or backing_size:
-        return "qcow2 images with a backing file are not allowed", None
-    extensions_at = 72
-    if version == 3:
-        if len(head) < 104:
-            return "qcow2 v3 header is truncated", None
-        incompatible = struct.unpack_from(">Q", head, 72)[0]
-        header_length = struct.unpack_from(">I", head, 100)[0]
-        if incompatible & QCOW2_INCOMPAT_DATA_FILE:
-            return "qcow2 images with an external data file are not allowed", None
-        if incompatible & ~QCOW2_KNOWN_INCOMPAT:
-            return "qcow2 image uses unknown incompatible features", None
-        if header_length < 104 or header_length % 8:
-            return "qcow2 v3 header has an invalid length", None
-        extensions_at = header_length
-    reason = _check_qcow2_extensions(head, extensions_at, min(1 << cluster_bits, len(head)))
-    return reason, virtual_size
-
-
-def _check_qcow2_extensions(head: bytes, offset: int, limit: int) -> str | None:
-    while True:
-        if offset + 8 > limit:
-            return "qcow2 header extensions are unreadable"
-        kind, length = struct.unpack_from(">II", head, offset)
-        if kind == QCOW2_EXT_END:
-            return None
-        if kind == QCOW2_EXT_DATA_FILE:
-            return "qcow2 images with an external data file are not allowed"
-        offset += 8 + ((length + 7) & ~7)
-
-
-def parse_vmdk(head: bytes) -> tuple[str | None, int | None]:
-    if not head.startswith(VMDK_MAGIC):
-        return "data is not a vmdk sparse image", None
-    if len(head) < 44:
-        return "vmdk header is truncated", None
-    capacity, _grain, desc_sector, desc_sectors = struct.unpack_from("<QQQQ", head, 12)
-    start, end = desc_sector * 512, (desc_sector + desc_sectors) * 512
-    if not desc_sectors or end > len(head):
-        return "vmdk descriptor is missing or unreadable", None
-    descriptor = head[start:end].split(b"\x00", 1)[0].decode("latin-1")
-    create_type = None
-    for line in descriptor.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "createType":
-            create_type = value.strip().strip('"')
-    if create_type not in VMDK_SAFE_TYPES:
-        return f"vmdk createType {create_type!r} is not allowed", None
-    return None, capacity * 512
-
-
 class FormatInspector:
-    """Collects an upload's head and tail and judges them against the declared format."""
+    """Inspects one image's bytes as they stream past against its declared format."""
 
-    def __init__(self, disk_format: str | None, container_format: str | None):
+    def __init__(self, disk_format: str | None):
         self.disk_format = disk_format
-        self.enabled = container_format in INSPECTED_CONTAINERS and disk_format is not None
+        self.enabled = disk_format is not None
         self.virtual_size: int | None = None
+        self._expected = OSLO_NAMES.get(disk_format or "")
+        self._inspectors = {name: cls() for name, cls in oslo.ALL_FORMATS.items()}
+        self._broken: dict[str, str] = {}  # inspector name -> why it gave up
+        self._fixed_vhd = False
 
+    # streaming ----------------------------------------------------------------------------
+    def feed(self, chunk: bytes) -> None:
+        """Show the next chunk of the image to every format inspector."""
+        if not self.enabled or not chunk:
+            return
+        for name, inspector in list(self._inspectors.items()):
+            try:
+                inspector.eat_chunk(chunk)
+            except Exception as exc:  # this format does not fit the bytes: stop asking it
+                self._broken[name] = str(exc)
+                del self._inspectors[name]
+
+    # verdicts -----------------------------------------------------------------------------
     def check_head(self, head: bytes) -> str | None:
-        """Judge the first HEAD_SIZE bytes (fewer when the whole image is smaller)."""
+        """Judge the first bytes (HEAD_SIZE or more; fewer when the whole image is smaller),
+        which `feed` has already seen."""
         if not self.enabled:
             return None
-        declared = self.disk_format
-        detected = looks_like(head)
-        if declared == "qcow2":
-            if detected != "qcow2":
-                return "data is not a qcow2 image (no QFI\\xfb magic) but disk_format is qcow2"
-            reason, self.virtual_size = parse_qcow2(head)
-            return reason
-        if detected == "qcow2":
-            return f"data is a qcow2 image but disk_format is {declared}"
-        if declared in RAWISH:
-            if detected is not None:
-                return f"data looks like a {detected} image but disk_format is {declared}"
+        return self._other_format() or self._head_rules(head) or self._declared(final=False)
+
+    def check_end(self, head: bytes, tail: bytes, size: int) -> str | None:
+        """Judge the whole image once `feed` has seen all of it (`tail`: its last bytes)."""
+        if not self.enabled:
             return None
-        if declared == "vmdk":
-            reason, self.virtual_size = parse_vmdk(head)
+        for inspector in self._inspectors.values():
+            inspector.finish()
+        declared = self.disk_format
+        if declared == "vhd":
+            self._fixed_vhd = tail[-512:].startswith(VHD_COOKIE) or tail[-511:].startswith(
+                VHD_COOKIE)
+            if not (head.startswith(VHD_COOKIE) or self._fixed_vhd):
+                return "data is not a vhd image (no conectix cookie)"
+        if declared == "iso" and size < ISO_OFFSET + 5:
+            return "data is too small to be an iso image"
+        reason = self._other_format() or self._declared(final=True)
+        if reason:
             return reason
-        if declared == "vhdx" and detected != "vhdx":
-            return "data is not a vhdx image"
-        if declared == "vdi" and detected != "vdi":
-            return "data is not a vdi image"
+        if self.virtual_size is None:
+            self.virtual_size = self._virtual_size(tail, size)
+        return None
+
+    def _virtual_size(self, tail: bytes, size: int) -> int | None:
+        declared = self.disk_format
+        if declared in RAWISH:
+            return size
+        footer = tail[-512:]
+        if self._fixed_vhd and len(footer) == 512 and footer.startswith(VHD_COOKIE):
+            return struct.unpack_from(">Q", footer, 48)[0]  # the footer's current size
+        inspector = self._inspectors.get(self._expected or "")
+        if inspector is not None and self._expected in self._found() and inspector.virtual_size:
+            return inspector.virtual_size
+        return size if declared == "iso" else None
+
+    def _head_rules(self, head: bytes) -> str | None:
+        declared = self.disk_format
+        if declared == "qcow2":
+            reason, self.virtual_size = check_qcow2(head)
+            return reason
+        if declared == "vmdk":
+            reason, self.virtual_size = check_vmdk(head)
+            return reason
         if declared == "ploop" and not head.startswith(PLOOP_MAGICS):
             return "data is not a ploop image"
         if declared == "iso" and len(head) >= ISO_OFFSET + 5:
-            if head[ISO_OFFSET : ISO_OFFSET + 5] not in ISO_MARKERS:
+            if head[ISO_OFFSET:ISO_OFFSET + 5] not in ISO_MARKERS:
                 return "data is not an iso image (no CD001 at 32769)"
-        if declared == "iso" and detected is not None:
-            return f"data looks like a {detected} image but disk_format is iso"
         return None
 
-    def check_end(self, head: bytes, tail: bytes, size: int) -> str | None:
-        """Judge what only the whole image shows (a fixed VHD's footer, an iso's size)."""
-        if not self.enabled:
+    def _found(self) -> set[str]:
+        """The formats oslo's inspectors recognize so far (each inspector's format_match
+        stays False until it has read enough to be sure)."""
+        return {name for name, inspector in self._inspectors.items()
+                if name != "raw" and _matches(inspector)}
+
+    def _other_format(self) -> str | None:
+        expected = self._expected
+        others = sorted(self._found() - {expected} - COMPANIONS.get(expected or "", set()))
+        if not others:
             return None
-        if self.disk_format == "vhd":
-            footer_ok = tail[-512:].startswith(VHD_COOKIE) or tail[-511:].startswith(VHD_COOKIE)
-            if not (head.startswith(VHD_COOKIE) or footer_ok):
-                return "data is not a vhd image (no conectix cookie)"
-        if self.disk_format == "iso" and size < ISO_OFFSET + 5:
-            return "data is too small to be an iso image"
-        if self.virtual_size is None and self.disk_format in (*RAWISH, "iso"):
-            self.virtual_size = size
-        return None
+        shown = "qcow2" if "qcow2" in others else others[0]
+        return f"data is in {shown} format but disk_format is {self.disk_format}"
+
+    def _declared(self, final: bool) -> str | None:
+        """oslo's view of the declared format: is it what the bytes are, and safe?"""
+        declared, expected = self.disk_format, self._expected
+        if expected is not None and expected in self._broken:
+            return f"data is not a valid {declared} image ({self._broken[expected]})"
+        if expected in (None, "raw"):
+            return None
+        inspector = self._inspectors[expected]
+        if expected == "vhd" and (self._fixed_vhd or not final):
+            return None  # a fixed VHD is raw data and a footer, which only the end shows
+        if not (final or inspector.complete):
+            return None  # it needs bytes further on (e.g. a VMDK footer)
+        if expected not in self._found():
+            return f"data is not a {declared} image"
+        return _safety_reason(inspector, declared)
+
+
+def inspect_file(path: str, disk_format: str) -> str | None:
+    """Inspect a whole file like an upload; a one-line reason to refuse it, or None."""
+    inspector = FormatInspector(disk_format)
+    head, tail, size = b"", b"", 0
+    judged = False
+    with open(path, "rb") as handle:
+        while chunk := handle.read(FILE_CHUNK):
+            inspector.feed(chunk)
+            size += len(chunk)
+            tail = (tail + chunk)[-TAIL_SIZE:]
+            if not judged:
+                head += chunk[:max(0, HEAD_SIZE - len(head))]
+                if len(head) >= HEAD_SIZE:
+                    judged = True
+                    reason = inspector.check_head(head)
+                    if reason:
+                        return reason
+    if not judged:
+        reason = inspector.check_head(head)
+        if reason:
+            return reason
+    return inspector.check_end(head, tail, size)

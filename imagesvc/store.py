@@ -52,8 +52,9 @@ class Endpoint:
         return kind(self.host, self.port, timeout=timeout)
 
     def with_account(self, account: str) -> Endpoint:
-        """The same proxy, another account: /v1/<account>."""
-        return Endpoint(self.scheme, self.host, self.port, f"/v1/{account}")
+        """The same proxy, another account: /v1/<account> (quoted: one path segment)."""
+        return Endpoint(self.scheme, self.host, self.port,
+                        f"/v1/{urllib.parse.quote(account, safe='')}")
 
 
 def quote(name: str) -> str:

@@ -1,8 +1,9 @@
 """Writing an image's bytes into the object store while checking and hashing them.
 
-`ImageDataWriter.write` reads the request body (or any stream) in 64 KiB chunks, inspects its
-head against the declared disk format before storing anything, and computes size, MD5 and
-SHA-512 on the way. Small images become one object; big ones (or bodies of unknown length that
+`ImageDataWriter.write` reads the request body (or any stream) in 1 MiB chunks, shows every
+chunk to the format inspector, judges the head against the declared disk format before
+storing anything (and the whole image once stored), and computes size, MD5 and SHA-512 on
+the way. Small images become one object; big ones (or bodies of unknown length that
 outgrow a small buffer) become a static large object whose segments are uploaded in parallel:
 segment N+1 is read from the body while segments N, N-1, ... still drain to the store, with at
 most `upload_concurrency` segments in flight, each fed through a bounded queue, so memory is
@@ -64,12 +65,15 @@ def parse_content_md5(value: str | None) -> str | None:
 
 
 class BodyReader:
-    """Reads a body in chunks, enforcing its declared length and the size cap."""
+    """Reads a body in chunks, enforcing its declared length and the size cap, and shows each
+    chunk, in order, to `observer` (the format inspector)."""
 
-    def __init__(self, source, content_length: int | None, max_size: int):
+    def __init__(self, source, content_length: int | None, max_size: int,
+                 observer=lambda chunk: None):
         self.source = source
         self.remaining = content_length
         self.max_size = max_size
+        self.observer = observer
         self.total = 0
 
     def read(self) -> bytes:
@@ -87,6 +91,7 @@ class BodyReader:
             self.remaining -= len(chunk)
         if self.total > self.max_size:
             raise UploadRejected(413, f"image larger than the limit of {self.max_size} bytes")
+        self.observer(chunk)
         return chunk
 
 
@@ -173,7 +178,7 @@ class ImageDataWriter:
               pending: dict | None = None) -> UploadResult:
         if content_length is not None and content_length > self.max_size:
             raise UploadRejected(413, f"image larger than the limit of {self.max_size} bytes")
-        reader = BodyReader(source, content_length, self.max_size)
+        reader = BodyReader(source, content_length, self.max_size, inspector.feed)
         head_chunks, ended = self._read_ahead(reader, HEAD_SIZE)
         head = b"".join(head_chunks)
         reason = inspector.check_head(head)

@@ -8,7 +8,7 @@ from compute import states
 from compute.api.flavors import get_visible_flavor
 from compute.claims import insert_server_within_quota
 from compute.http_json import HTTPFault, json_response, parse_json, read_body
-from compute.image_lookup import check_image_fits, image_id_from_ref
+from compute.image_lookup import check_image_fits, image_id_from_ref, resolve_boot_images
 from compute.name_filter import NameFilter, PatternError
 from compute.quotas import QuotaExceeded
 from compute.repo import NotFound, new_server_id
@@ -55,8 +55,10 @@ def create(core, caller, request):
         if zone not in known:
             raise HTTPFault(400, f"The requested availability zone is not available: {zone}")
     image_id = image_id_from_ref(spec.get("imageRef"))
-    image = core.fetch_image(image_id, request.headers.get("X-Auth-Token", ""))
+    token = request.headers.get("X-Auth-Token", "")
+    image = core.fetch_image(image_id, token)
     check_image_fits(image, image_id, flavor)
+    boot_images = resolve_boot_images(image, image_id, lambda ref: core.fetch_image(ref, token))
     server = {
         "id": new_server_id(),
         "name": name,
@@ -65,8 +67,9 @@ def create(core, caller, request):
         "image_ref": image_id,
         "image_meta": {k: image.get(k) for k in (
             "id", "name", "status", "disk_format", "container_format", "size", "checksum",
-            "os_hash_algo", "os_hash_value", "min_disk", "min_ram", "kernel_id", "ramdisk_id",
+            "os_hash_algo", "os_hash_value", "min_disk", "min_ram",
         ) if k in image},
+        **boot_images,
         "flavor_id": flavor["id"],
         "vcpus": flavor["vcpus"],
         "ram": flavor["ram"],

@@ -108,3 +108,30 @@ def test_usage_columns_follow_retries_and_deletes(tmp_path):
     repo.set_error(ids[2], "boom")
     assert usage_columns_match(db)
     assert sum(h["instances"] for h in db.read("SELECT instances FROM hosts")) == 5
+
+
+def test_a_database_from_before_kernel_ids_gains_the_columns_on_open(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "old.db")
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE servers (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+                " project_id TEXT NOT NULL, user_id TEXT NOT NULL, image_ref TEXT NOT NULL,"
+                " image_meta TEXT NOT NULL DEFAULT '{}', flavor_id TEXT NOT NULL,"
+                " vcpus INTEGER NOT NULL, ram INTEGER NOT NULL, disk INTEGER NOT NULL,"
+                " availability_zone TEXT, metadata TEXT NOT NULL DEFAULT '{}',"
+                " vm_state TEXT NOT NULL, task_state TEXT, power_state INTEGER NOT NULL"
+                " DEFAULT 0, host TEXT, attempted_hosts TEXT NOT NULL DEFAULT '[]',"
+                " fault_message TEXT, fault_code INTEGER, fault_created REAL,"
+                " created_at REAL NOT NULL, updated_at REAL NOT NULL, launched_at REAL,"
+                " terminated_at REAL, deleted INTEGER NOT NULL DEFAULT 0)")
+    old.execute("INSERT INTO servers (id, name, project_id, user_id, image_ref, flavor_id,"
+                " vcpus, ram, disk, vm_state, created_at, updated_at)"
+                " VALUES ('old', 'n', 'p', 'u', 'i', '1', 1, 128, 1, 'active', 0, 0)")
+    old.commit()
+    old.close()
+    db = Database(path)
+    Database(path).close()  # a second opener finds the columns there
+    assert Repo(db).get_server("old")["kernel_id"] is None
+    server_id = new_server(db)
+    assert Repo(db).get_server(server_id)["ramdisk_id"] is None

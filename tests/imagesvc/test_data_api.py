@@ -10,9 +10,12 @@ import contextlib
 import hashlib
 import os
 import struct
+import subprocess
 
 import pytest
 
+from imagesvc.schema import CONTAINER_FORMATS
+from tests.imagesvc import hostile_images as hostile
 from tests.imagesvc.helpers import Client
 
 pytestmark = pytest.mark.cluster
@@ -38,8 +41,9 @@ def client(app, store):
     return Client(app, store)
 
 
-def new_image(client, disk_format="raw", **extra):
-    return client.create(name="img", disk_format=disk_format, container_format="bare", **extra)
+def new_image(client, disk_format="raw", container_format="bare", **extra):
+    return client.create(name="img", disk_format=disk_format, container_format=container_format,
+                         **extra)
 
 
 def test_small_upload_becomes_active_with_checksums(client, store):
@@ -223,6 +227,102 @@ def test_format_mismatch_or_unsafe_qcow2_is_rejected(client, store, disk_format,
     assert store.names() == set()
 
 
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory) -> dict[str, tuple[str, bytes, str]]:
+    """name -> (disk_format it claims, bytes, what the refusal says), built for real."""
+    where = tmp_path_factory.mktemp("hostile")
+    plain_qcow2 = hostile.read(hostile.qemu_img_create(where, "plain.qcow2", "-f", "qcow2"))
+    return {
+        "qcow2-backing-file": ("qcow2", hostile.qcow2_with_backing_host_file(where),
+                               "backing file"),
+        "qcow2-data-file": ("qcow2", hostile.qcow2_with_data_file(where), "external data file"),
+        "qcow2-as-raw": ("raw", plain_qcow2, "qcow2"),
+        "vmdk-duplicate-createType": ("vmdk", hostile.vmdk_duplicate_create_type(),
+                                      "createType"),
+        "vmdk-flat-extent-outside": ("vmdk", hostile.vmdk_zero_capacity_flat_extent(),
+                                     "capacity"),
+        "vmdk-monolithicFlat": ("vmdk", hostile.vmdk_subformat(where, "monolithicFlat"),
+                                "KDMV"),
+        "vmdk-parent": ("vmdk", hostile.vmdk_with_parent(where), "parent"),
+    }
+
+
+HOSTILE = ("qcow2-backing-file", "qcow2-data-file", "qcow2-as-raw", "vmdk-duplicate-createType",
+           "vmdk-flat-extent-outside", "vmdk-monolithicFlat", "vmdk-parent")
+
+
+@pytest.mark.parametrize("container_format", CONTAINER_FORMATS)
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_hostile_images_are_refused_whatever_the_container_format(client, store, hostile_files,
+                                                                  kind, container_format):
+    disk_format, data, message = hostile_files[kind]
+    image = new_image(client, disk_format=disk_format, container_format=container_format)
+    response = client.upload(image["id"], data)
+    assert response.status_int == 400, response.text
+    assert message in response.text
+    shown = client.show(image["id"]).json
+    assert (shown["status"], shown["size"], shown["checksum"]) == ("queued", None, None)
+    assert store.names() == set()
+
+
+@pytest.mark.parametrize("kernel_format", ["aki", "ari", "ami"])
+def test_qcow2_bytes_are_refused_as_kernel_ramdisk_or_machine_images(client, store,
+                                                                     hostile_files,
+                                                                     kernel_format):
+    for kind in ("qcow2-backing-file", "qcow2-as-raw"):
+        data = hostile_files[kind][1]
+        image = new_image(client, disk_format=kernel_format, container_format=kernel_format)
+        response = client.upload(image["id"], data)
+        assert response.status_int == 400 and "qcow2" in response.text, response.text
+        assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
+def test_hostile_image_imported_from_the_object_store_is_refused(client, store,
+                                                                  hostile_files):
+    mine = f"mine-{store.account[-12:]}"
+    store.put(f"/{mine}/evil.vmdk", hostile_files["vmdk-duplicate-createType"][1],
+              user="test:tester", account="AUTH_test")
+    image = new_image(client, disk_format="vmdk", container_format="ova")
+    response = client.call("POST", f"/v2/images/{image['id']}/import",
+                           {"method": {"name": "copy-from-object", "uri": f"{mine}/evil.vmdk"}})
+    assert response.status_int == 400 and "createType" in response.text, response.text
+    assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
+def test_honest_images_of_every_container_format_are_accepted(client, tmp_path):
+    vmdk = hostile.read(hostile.qemu_img_create(tmp_path, "ok.vmdk", "-f", "vmdk"))
+    for container_format in CONTAINER_FORMATS:
+        image = new_image(client, disk_format="vmdk", container_format=container_format)
+        assert client.upload(image["id"], vmdk).status_int == 204
+        shown = client.show(image["id"]).json
+        assert (shown["status"], shown["virtual_size"]) == ("active", 1024 * 1024)
+
+
+def test_unsafe_vmdk_refused_only_at_the_end_leaves_nothing_stored(client, store, tmp_path):
+    """A VMDK whose header says "grain directory in the footer" and whose footer names another
+    descriptor is only seen to be unsafe once the whole image (here 3+ segments) was read:
+    what was stored is deleted."""
+    source = tmp_path / "data.raw"
+    source.write_bytes(os.urandom(3 * MIB))
+    target = tmp_path / "so.vmdk"
+    subprocess.run(["qemu-img", "convert", "-O", "vmdk", "-o", "subformat=streamOptimized",
+                    str(source), str(target)], check=True, capture_output=True)
+    data = bytearray(target.read_bytes())
+    data[56:64] = struct.pack("<Q", 0xFFFFFFFFFFFFFFFF)  # grain directory: see the footer
+    footer = bytearray(data[:512])
+    footer[28:36] = struct.pack("<Q", 2)  # another descriptor than the header's
+    data += struct.pack("<QII", 0, 0, 3).ljust(512, b"\x00")  # footer marker
+    data += footer + bytes(512)  # the footer, then the end-of-stream marker
+    image = new_image(client, disk_format="vmdk", container_format="bare")
+    response = client.upload(image["id"], bytes(data))
+    assert response.status_int == 400, response.text
+    assert "safety checks" in response.text and "footer" in response.text.lower()
+    assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
 def test_safe_qcow2_is_accepted_with_virtual_size(client):
     image = new_image(client, disk_format="qcow2")
     assert client.upload(image["id"], qcow2_header()).status_int == 204
@@ -276,6 +376,42 @@ def test_import_copies_from_the_callers_object_store(client, store):
                            {"method": {"name": "copy-from-object", "uri": f"{mine}/nope"}})
     assert response.status_int == 404
     assert client.show(missing["id"]).json["status"] == "queued"
+
+
+@pytest.mark.parametrize("account", ["AUTH_test/../AUTH_other", "..", ".", "AUTH_a\x00b",
+                                     "AUTH_a\nb", "x" * 300, 12, ["AUTH_test"]])
+def test_import_with_a_bad_account_is_400_and_changes_nothing(client, store, account):
+    image = new_image(client)
+    response = client.call("POST", f"/v2/images/{image['id']}/import", {"method": {
+        "name": "copy-from-object", "uri": "c/o", "account": account}})
+    assert response.status_int == 400, response.text
+    assert "account" in response.text
+    assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
+
+
+@pytest.mark.parametrize("uri", ["c/\x00", "c" * 300 + "/o", "/", "no-object"])
+def test_import_with_a_bad_uri_is_400(client, uri):
+    image = new_image(client)
+    response = client.call("POST", f"/v2/images/{image['id']}/import", {"method": {
+        "name": "copy-from-object", "uri": uri}})
+    assert response.status_int == 400, response.text
+    assert client.show(image["id"]).json["status"] == "queued"
+
+
+def test_import_account_is_quoted_as_one_path_segment(client, store):
+    """Unquoted, "AUTH_test?format=json" made the service GET /v1/AUTH_test?format=json/...:
+    the caller's account listing, registered as image data. Quoted, it names an account
+    the caller does not own."""
+    mine = f"mine-{store.account[-12:]}"
+    store.put(f"/{mine}/disk.raw", os.urandom(1000), user="test:tester", account="AUTH_test")
+    for account in ("AUTH_test?format=json", "AUTH_test#frag", "AUTH_test%2F..%2FAUTH_x"):
+        image = new_image(client)
+        response = client.call("POST", f"/v2/images/{image['id']}/import", {"method": {
+            "name": "copy-from-object", "uri": f"{mine}/disk.raw", "account": account}})
+        assert response.status_int in (403, 404), (account, response.text)
+        assert client.show(image["id"]).json["status"] == "queued"
+    assert store.names() == set()
 
 
 def test_restart_requeues_interrupted_uploads_and_deletes_their_data(client, store, app,

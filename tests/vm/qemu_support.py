@@ -89,9 +89,11 @@ class VmCloud:
                      "--key", self.handle.credentials[USER], "--image-url",
                      self.handle.image_url, timeout=timeout)
 
-    def upload(self, path: str, name: str) -> dict:
-        result = self.cli("image", "upload", path, "--name", name, "--disk-format", "qcow2",
-                          "--format", "json")
+    def upload(self, path: str, name: str, disk_format: str = "qcow2", *extra: str) -> dict:
+        """Upload with `brume image upload` (extra: more CLI flags, e.g. --property k=v)."""
+        container = disk_format if disk_format in ("aki", "ari") else "bare"
+        result = self.cli("image", "upload", path, "--name", name, "--disk-format", disk_format,
+                          "--container-format", container, "--format", "json", *extra)
         return json.loads(result.stdout)
 
     # compute API ------------------------------------------------------------------------

@@ -86,3 +86,15 @@ def test_cleanup_spares_in_use_and_recent(tmp_path):
     assert cache.remove_unused({"img-2"}, max_age=3600) == ["img-1"]
     assert cache.cached_ids() == ["img-2"]
     assert cache.remove_unused(set(), max_age=1e9) == []
+
+
+def test_discard_removes_one_base_at_once(tmp_path):
+    origin = Origin()
+    cache = ImageCache(str(tmp_path), origin)
+    cache.fetch(META)
+    cache.fetch(dict(META, id="img-2"))
+    assert cache.discard("img-1") is True
+    assert cache.cached_ids() == ["img-2"]
+    assert cache.discard("img-1") is False
+    cache.fetch(META)  # downloaded again on next use
+    assert origin.opened == 3

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from compute.demo_image import DEMO_BOOT_LINE
+from tests.imagesvc import hostile_images as hostile
 from tests.integration.support import wait_until
 
 pytestmark = pytest.mark.qemu
@@ -145,3 +146,55 @@ def test_two_concurrent_boots_of_an_uncached_image_download_it_once(vm_cloud, de
     finally:
         for server_id in ids:
             vm_cloud.delete(server_id)
+
+
+@pytest.mark.parametrize("plant, message", [
+    (hostile.qcow2_with_backing_host_file, "backing file"),
+    (lambda where: os.urandom(256 * 1024), "not a qcow2"),
+], ids=["backing-file", "wrong-format"])
+def test_unsafe_cached_base_fails_the_build_and_is_removed(vm_cloud, tmp_path, plant, message):
+    """The agent does not trust the image service's inspection: a base planted in its cache
+    (as if the service had let it through) is checked before any disk is made."""
+    disk = hostile.qemu_img_create(tmp_path, "honest.qcow2", "-f", "qcow2", size="64M")
+    image = vm_cloud.upload(disk, "planted-later")
+    os.makedirs(vm_cloud.cache_dir, exist_ok=True)
+    with open(vm_cloud.cached_path(image["id"]), "wb") as handle:
+        handle.write(plant(tmp_path))
+
+    server_id = vm_cloud.boot("planted", image["id"])
+    try:
+        server = vm_cloud.wait_status(server_id, "ERROR", timeout=60)
+        fault = server["fault"]["message"]
+        assert "unsafe to boot" in fault and message in fault, fault
+        assert "removed from this host's image cache" in fault
+        assert vm_cloud.cache_leftovers(image["id"]) == []
+        assert not vm_cloud.domain_exists(server_id)
+        assert not os.path.exists(os.path.join(vm_cloud.instance_dir(server_id), "disk"))
+    finally:
+        vm_cloud.delete(server_id)
+    # The honest bytes from the image service boot afterwards (downloaded and checked anew).
+    server_id = vm_cloud.boot("honest-again", image["id"])
+    try:
+        vm_cloud.wait_status(server_id, "ACTIVE", timeout=BOOT_TIMEOUT)
+        assert vm_cloud.downloads(image["id"]) == 1
+    finally:
+        vm_cloud.delete(server_id)
+
+
+def test_direct_kernel_boot_with_the_projects_own_kernel_and_ramdisk(vm_cloud, demo_image,
+                                                                     demo_files, tmp_path):
+    """The demo kernel and initramfs uploaded as the project's own aki/ari; a blank disk whose
+    kernel_id/ramdisk_id name them boots straight into the initramfs (its console line)."""
+    kernel = vm_cloud.upload(os.path.join(demo_files, "vmlinuz"), "demo-vmlinuz", "aki")
+    ramdisk = vm_cloud.upload(os.path.join(demo_files, "initrd.img"), "demo-initrd", "ari")
+    blank = hostile.qemu_img_create(tmp_path, "blank.qcow2", "-f", "qcow2", size="64M")
+    disk = vm_cloud.upload(blank, "kernel-boot-disk", "qcow2",
+                           "--property", f"kernel_id={kernel['id']}",
+                           "--property", f"ramdisk_id={ramdisk['id']}")
+    server_id = _boot_and_wait(vm_cloud, "kernel-boot", disk["id"])
+    try:
+        xml = ET.fromstring(vm_cloud.libvirt.lookupByUUIDString(server_id).XMLDesc(0))
+        assert xml.findtext("os/kernel") == vm_cloud.cached_path(kernel["id"])
+        assert xml.findtext("os/initrd") == vm_cloud.cached_path(ramdisk["id"])
+    finally:
+        vm_cloud.delete(server_id)
