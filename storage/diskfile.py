@@ -43,6 +43,7 @@ import uuid
 from storage.object_metadata import (
     FileLayout,
     MetadataError,
+    check_file_timestamp,
     read_layout,
     read_layout_fd,
 )
@@ -339,10 +340,12 @@ class DiskFile:
         fd = os.open(data_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             layout = read_layout_fd(fd, has_body=True)
+            check_file_timestamp(layout.metadata, verdict.data_file)
             meta_metadata = None
             if verdict.meta_file:
                 meta_metadata = read_layout(os.path.join(self.hash_dir, verdict.meta_file))
                 meta_metadata = meta_metadata.metadata
+                check_file_timestamp(meta_metadata, verdict.meta_file)
         except MetadataError:
             os.close(fd)
             with contextlib.suppress(OSError, ValueError):  # already moved by someone else

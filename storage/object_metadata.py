@@ -164,6 +164,13 @@ def _body_length(metadata: dict) -> int:
     return length
 
 
+def check_file_timestamp(metadata: dict, file_name: str) -> None:
+    """The metadata of `<timestamp>.<ext>` must name that timestamp: metadata that decodes but
+    belongs to another write is as corrupt as garbage (MetadataError)."""
+    if metadata.get("X-Timestamp") != file_name[:16]:
+        raise MetadataError("X-Timestamp does not match the file name")
+
+
 def read_layout(path: str) -> FileLayout:
     """Like `read_layout_fd`, by path (a `.data` path has a body; anything else has none).
 
