@@ -3,22 +3,27 @@ peer gets from `REPLICATE` changes at once and the peer's next pass pushes a goo
 
 Each test first has the partition's suffix hashes computed and cached (`hashes.msgpack`), as a
 peer's earlier pass would have, then damages the replica, finds the damage one way (whole
-GET, ranged GET, HEAD, the auditor), and asks the object server for
+GET, ranged GET, HEAD, the auditor, the replicator's own push), and asks the object server for
 its hashes the way a peer does. In process, on real files (the cluster tests are in
 test_bitrot_healing.py).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import threading
 
 import msgpack
 import pytest
 
 from storage.daemon_context import COMMON_OPTIONS, NodeContext
+from storage.green import eventlet
 from storage.object_auditor import AuditFailure, ObjectAuditor, audit_file
 from storage.object_metadata import XATTR_NAME, read_layout
+from storage.object_replicator import ObjectReplicator
 from storage.replication_protocol import REPLICATION_HEADER
+from storage.wsgi_server import healthcheck_middleware
 from tests.storage.conftest import ObjectEnv, write_object_conf
 
 BODY = bytes(range(256)) * 800  # 204800 bytes: four 64 KiB blocks, the last one short
@@ -152,3 +157,46 @@ def test_auditor_pass_without_any_read(env, where):
     assert counts["quarantined"] == 1 and counts["failures"] == 0
     assert_quarantined_and_invalidated(env, path)
     assert os.path.exists(good)
+
+
+@pytest.fixture
+def receiver(tmp_path):
+    """A second object server behind a real WSGI server on loopback (the peer)."""
+    peer = make_env(tmp_path, "peer")
+    sock = eventlet.listen(("127.0.0.1", 0))
+    thread = threading.Thread(
+        target=eventlet.wsgi.server,
+        kwargs={"sock": sock, "site": healthcheck_middleware(peer.app),
+                "log_output": False, "debug": False},
+        daemon=True,
+    )
+    thread.start()
+    return peer, {"ip": "127.0.0.1", "port": sock.getsockname()[1], "device": "sda"}
+
+
+def peer_data_files(peer) -> list[str]:
+    return [f for f in peer.files() if f.startswith("objects/") and f.endswith(".data")]
+
+
+@pytest.mark.parametrize("where", ["body", "last block", "metadata"])
+def test_replicator_push_of_a_rotten_copy(env, receiver, where):
+    """The pushing side checks what it sends: its rotten copy is quarantined, the peer keeps
+    nothing of it, and a good copy on the same pass still goes."""
+    peer, peer_node = receiver
+    path = stored(env)
+    good = stored(env, obj="fine", body=b"fine bytes" * 5000)
+    if where == "metadata":
+        os.setxattr(path, XATTR_NAME, b"\xc1 garbage")
+    else:
+        flip(path, 10 if where == "body" else len(BODY) - 3)
+    replicator = ObjectReplicator(node_context(env.devices), daemon_conf(ObjectReplicator))
+    replicator.counts = {"quarantined": 0, "failures": 0}
+    replicator.sync_to_peer("sda", int(PART), peer_node, peer_view(env))
+    assert replicator.counts["quarantined"] == 1
+    assert_quarantined_and_invalidated(env, path)
+    pushed = peer_data_files(peer)
+    assert [os.path.basename(os.path.dirname(f)) for f in pushed] == [
+        os.path.basename(os.path.dirname(good))]
+    data = peer.request(f"/sda/{PART}/a/c/fine").body
+    assert hashlib.md5(data).hexdigest() == hashlib.md5(b"fine bytes" * 5000).hexdigest()
+    assert not [f for f in peer.files() if f.startswith("tmp/")]
