@@ -26,7 +26,9 @@ Public API (used by the object server and the durability daemons):
   - `invalidate_suffix(device, partition, suffix)`, `pop_invalid_suffixes(device, partition)`,
     `partition_lock(device, partition)`
   - `quarantine(path)` (a hash dir or a file in one) -> new path
-* `DiskFile`: `open()` (raises `DiskFileNotFound` / `DiskFileDeleted` / `DiskFileExpired`),
+* `DiskFile`: `open()` (raises `DiskFileNotFound` / `DiskFileDeleted` / `DiskFileExpired`;
+  `DiskFileQuarantined` after moving away files whose metadata is corrupt or names another
+  timestamp than the file),
   `.metadata`, `.data_metadata`, `.timestamp`, `.data_timestamp`, `.content_length`,
   `reader(...)` (`storage.object_reader`: every block CRC-checked, `BodyMismatch` inside the
   iterator on corruption), `close()`, `ondisk()`, `writer()`, `write_metadata(md)`,
