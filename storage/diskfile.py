@@ -26,7 +26,9 @@ Public API (used by the object server and the durability daemons):
   - `invalidate_suffix(device, partition, suffix)`, `pop_invalid_suffixes(device, partition)`,
     `partition_lock(device, partition)`
   - `quarantine(path)` (a hash dir or a file in one) -> new path
-* `DiskFile`: `open()` (raises `DiskFileNotFound` / `DiskFileDeleted` / `DiskFileExpired`),
+* `DiskFile`: `open()` (raises `DiskFileNotFound` / `DiskFileDeleted` / `DiskFileExpired`;
+  `DiskFileQuarantined` after moving away files whose metadata is corrupt or names another
+  timestamp than the file),
   `.metadata`, `.data_metadata`, `.timestamp`, `.data_timestamp`, `.content_length`,
   `reader(...)` (`storage.object_reader`: every block CRC-checked, `BodyMismatch` inside the
   iterator on corruption), `close()`, `ondisk()`, `writer()`, `write_metadata(md)`,
@@ -43,6 +45,7 @@ import uuid
 from storage.object_metadata import (
     FileLayout,
     MetadataError,
+    check_file_timestamp,
     read_layout,
     read_layout_fd,
 )
@@ -339,10 +342,12 @@ class DiskFile:
         fd = os.open(data_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             layout = read_layout_fd(fd, has_body=True)
+            check_file_timestamp(layout.metadata, verdict.data_file)
             meta_metadata = None
             if verdict.meta_file:
                 meta_metadata = read_layout(os.path.join(self.hash_dir, verdict.meta_file))
                 meta_metadata = meta_metadata.metadata
+                check_file_timestamp(meta_metadata, verdict.meta_file)
         except MetadataError:
             os.close(fd)
             with contextlib.suppress(OSError, ValueError):  # already moved by someone else

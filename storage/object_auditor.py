@@ -5,27 +5,27 @@ than `bytes_per_second` (and `files_per_second`):
 
 * metadata readable (xattr or checksummed trailer, `storage.object_metadata`), with an
   `X-Timestamp` equal to the file's name;
-* for a `.data`: file size = Content-Length (+ metadata trailer), and the MD5 of the body
-  equals the stored ETag.
+* for a `.data`: file size = Content-Length (+ CRC table + metadata trailer), every block
+  of the body matches its CRC and the MD5 of the body equals the stored ETag — the same
+  checks a GET makes (`storage.object_reader.CheckedBody`), so a replica a read would refuse
+  (a flipped byte in the body or in the CRC table) is found without any read.
 
 A file failing any check gets its whole hash dir moved to `<dev>/quarantined/objects/` by the
-disk layer, which invalidates the suffix: the replicator then sees the difference and pushes a
-good copy back from another replica. Files removed by a concurrent write are skipped.
+disk layer, which invalidates the suffix: the peers' next replication pass then sees the
+difference and pushes a good copy back. Files removed by a concurrent write are skipped.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
 from storage.config import Option
 from storage.daemon_context import Daemon, daemon_options
 from storage.diskfile import DiskFileManager
-from storage.object_metadata import MetadataError, read_layout_fd
+from storage.object_metadata import MetadataError, check_file_timestamp, read_layout_fd
+from storage.object_reader import BodyMismatch, CheckedBody
 from storage.ondisk_files import gather_ondisk_files, list_hash_dir
 from storage.rate_limit import RateLimiter
-
-CHUNK = 65536
 
 
 class AuditFailure(Exception):
@@ -42,28 +42,23 @@ def audit_file(path: str, on_chunk=None) -> int:
     try:
         try:
             layout = read_layout_fd(fd, has_body=name.endswith(".data"))
+            check_file_timestamp(layout.metadata, name)
         except MetadataError as exc:
             raise AuditFailure(f"metadata: {exc}") from None
-        if layout.metadata.get("X-Timestamp") != name[:16]:
-            raise AuditFailure("X-Timestamp does not match the file name")
         size = os.fstat(fd).st_size
         if size != layout.expected_size:
             raise AuditFailure(f"size {size} != expected {layout.expected_size}")
         if not name.endswith(".data"):
             return 0
-        md5 = hashlib.md5(usedforsecurity=False)
-        offset = 0
-        while offset < layout.body_length:
-            chunk = os.pread(fd, min(CHUNK, layout.body_length - offset), offset)
-            if not chunk:
-                raise AuditFailure("body shorter than Content-Length")
-            md5.update(chunk)
-            offset += len(chunk)
-            if on_chunk is not None:
-                on_chunk(len(chunk))
-        if md5.hexdigest() != layout.metadata.get("ETag"):
-            raise AuditFailure("MD5 of the body does not match the ETag")
-        return offset
+        read = 0
+        try:
+            for chunk in CheckedBody(fd, layout, name).iter_whole(check_md5=True):
+                read += len(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+        except BodyMismatch as exc:
+            raise AuditFailure(str(exc)) from None
+        return read
     finally:
         os.close(fd)
 

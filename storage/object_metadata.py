@@ -17,7 +17,8 @@ flipped bit is caught before any byte of its block leaves the server, on whole a
 alike. The layout of a `.data` is therefore: body | CRC table | metadata trailer (each part
 possibly empty). Both tables are written before the file is fsynced and renamed into place, so
 the file appears atomically with them. Readers of a body must stop at its `Content-Length`.
-`MetadataError` means the metadata is missing or corrupt: callers quarantine the file.
+`MetadataError` means the metadata is missing or corrupt (`check_file_timestamp`: also when
+it names another timestamp than its file): callers quarantine the file.
 """
 from __future__ import annotations
 
@@ -162,6 +163,13 @@ def _body_length(metadata: dict) -> int:
     if length < 0:
         raise MetadataError("negative Content-Length in metadata")
     return length
+
+
+def check_file_timestamp(metadata: dict, file_name: str) -> None:
+    """The metadata of `<timestamp>.<ext>` must name that timestamp: metadata that decodes but
+    belongs to another write is as corrupt as garbage (MetadataError)."""
+    if metadata.get("X-Timestamp") != file_name[:16]:
+        raise MetadataError("X-Timestamp does not match the file name")
 
 
 def read_layout(path: str) -> FileLayout:

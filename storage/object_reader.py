@@ -1,15 +1,19 @@
 """Reading an object's body: 64 KiB blocks, each checked against its CRC before it leaves.
 
-`BodyReader` is the WSGI body of a GET (whole object, or ranges through `iter_range`). It
-reads the `.data` in spans of up to `READ_SIZE` (16 blocks: one pread, one socket write and
-one MD5 update per MiB instead of per 64 KiB; memory stays bounded by the span) and checks
-each block of a span against the file's CRC table (`storage.object_metadata`) before the span
-is sent, so a flipped byte is caught before any byte of its block is sent — whole reads and
-ranged reads alike; a proxy resuming a cut stream elsewhere therefore never splices bad bytes
-into a response. A whole
-read also checks the MD5 of the body against the stored ETag before the last block goes out.
-On any mismatch (or a short file) the object is quarantined and `BodyMismatch` is raised
-inside the iterator, so the response never ends cleanly.
+`CheckedBody` reads an open `.data` (whole, or ranges through `iter_range`) in spans of up to
+`READ_SIZE` (16 blocks: one pread, one socket write and one MD5 update per MiB instead of per
+64 KiB; memory stays bounded by the span) and checks each block of a span against the file's
+CRC table (`storage.object_metadata`) before the span is handed out, so a flipped byte is
+caught before any byte of its block leaves — whole reads and ranged reads alike; a proxy
+resuming a cut stream elsewhere therefore never splices bad bytes into a response. A whole
+read can also check the MD5 of the body against the stored ETag before the last span goes
+out. A mismatch (or a short file) raises `BodyMismatch` inside the iterator; `CheckedBody`
+itself changes nothing on disk, so the auditor uses it to find rot.
+
+`BodyReader` is the `CheckedBody` of a GET and of a replication push (the WSGI body / the
+SYNC body): on a mismatch it first quarantines the object through the disk layer (which
+invalidates its suffix, so the peers' next replication pass pushes a good copy back), then
+raises, so the response never ends cleanly.
 """
 from __future__ import annotations
 
@@ -30,28 +34,33 @@ class BodyMismatch(Exception):
     """The bytes on disk do not match their checksums (raised inside a body iterator)."""
 
 
-class BodyReader:
-    """Iterates a `.data` body; `ranges` is a list of (start, end_exclusive) or None."""
+class CheckedBody:
+    """Checked reads of the body of one open `.data` (`fd`, its `FileLayout`); `label`
+    names the file in errors. Never closes `fd` and never changes the file."""
 
-    def __init__(self, diskfile, fd: int, ranges, verify: bool):
-        self.diskfile = diskfile
-        self.layout = diskfile.layout
+    def __init__(self, fd: int, layout, label: str):
         self.fd = fd
-        self.ranges = ranges
-        self.verify = verify and not ranges
-        self.block_size = self.layout.block_size
+        self.layout = layout
+        self.label = label
+        self.block_size = layout.block_size
         self._crc_first = 0
         self._crcs: tuple = ()
 
-    def __iter__(self):
-        try:
-            if self.ranges:
-                for start, end in self.ranges:
-                    yield from self.iter_range(start, end)
-                return
-            yield from self._iter_whole()
-        finally:
-            self.close()
+    def iter_whole(self, check_md5: bool):
+        """The whole body; with `check_md5`, the last span waits for the MD5 check."""
+        length = self.layout.body_length
+        md5 = hashlib.md5(usedforsecurity=False) if check_md5 else None
+        held = None  # the last chunk waits until the MD5 of the whole body is known
+        for chunk in self.iter_range(0, length) if length else ():
+            if held is not None:
+                yield held
+            if md5 is not None:
+                md5.update(chunk)
+            held = chunk
+        if md5 is not None and md5.hexdigest() != self.layout.metadata.get("ETag"):
+            self._fail("MD5 does not match the ETag")
+        if held is not None:
+            yield held
 
     def iter_range(self, start: int, end: int):
         """The bytes [start, end) of the body, every block checked first."""
@@ -119,24 +128,36 @@ class BodyReader:
             offset += len(chunk)
             yield chunk
 
-    def _iter_whole(self):
-        length = self.layout.body_length
-        md5 = hashlib.md5(usedforsecurity=False) if self.verify else None
-        held = None  # the last chunk waits until the MD5 of the whole body is known
-        for chunk in self.iter_range(0, length) if length else ():
-            if held is not None:
-                yield held
-            if md5 is not None:
-                md5.update(chunk)
-            held = chunk
-        if md5 is not None and md5.hexdigest() != self.layout.metadata.get("ETag"):
-            self._fail("MD5 does not match the ETag")
-        if held is not None:
-            yield held
+    def _fail(self, reason: str):
+        raise BodyMismatch(f"{self.label}: {reason}")
+
+
+class BodyReader(CheckedBody):
+    """Iterates a `.data` body; `ranges` is a list of (start, end_exclusive) or None.
+
+    Owns `fd` (closed when the iteration ends or by `close()`); quarantines the object
+    before raising `BodyMismatch`.
+    """
+
+    def __init__(self, diskfile, fd: int, ranges, verify: bool):
+        super().__init__(fd, diskfile.layout, diskfile.data_file)
+        self.diskfile = diskfile
+        self.ranges = ranges
+        self.verify = verify and not ranges
+
+    def __iter__(self):
+        try:
+            if self.ranges:
+                for start, end in self.ranges:
+                    yield from self.iter_range(start, end)
+                return
+            yield from self.iter_whole(self.verify)
+        finally:
+            self.close()
 
     def _fail(self, reason: str):
         self._quarantine()
-        raise BodyMismatch(f"{self.diskfile.data_file}: {reason}")
+        super()._fail(reason)
 
     def _quarantine(self) -> None:
         # Only while the bad file is still there: a newer write may have replaced it since.

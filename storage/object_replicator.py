@@ -7,7 +7,11 @@ For every partition directory on every local device, in passes:
 2. For the suffixes that differ, the peer lists its live files (`REPLICATE` with op `list`);
    each local file that would still be live on the peer next to what it holds (the newest
    timestamp wins, `storage.ondisk_files` rules) is pushed with `SYNC`, data and tombstones
-   before metas, streamed in 64 KiB chunks.
+   before metas, streamed in 64 KiB chunks. A `.data` is read through the disk layer's
+   checked reader (`storage.object_reader.BodyReader`: every block against its CRC, the body
+   against its ETag) so no unchecked byte is offered to a peer: a rotten local copy is
+   quarantined on the spot (its suffix invalidated; a peer's next pass pushes a good copy
+   back) and the push is cut before its end, so the peer keeps nothing of it.
 3. The peer is asked to recompute those suffixes (`REPLICATE /<dev>/<part>/<s>-<s>`).
 
 Peers are the partition's other primaries when the local device is a primary. When it is not
@@ -20,6 +24,7 @@ nothing is written.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 
@@ -28,8 +33,13 @@ import msgpack
 from storage.backend_client import BackendError
 from storage.config import Option
 from storage.daemon_context import Daemon, daemon_options, node_label
-from storage.diskfile import DiskFileManager
-from storage.object_metadata import MetadataError
+from storage.diskfile import (
+    BodyMismatch,
+    DiskFileManager,
+    DiskFileNotFound,
+    DiskFileQuarantined,
+)
+from storage.object_metadata import MetadataError, pack_metadata
 from storage.ondisk_files import gather_ondisk_files
 from storage.replication_protocol import (
     METADATA_LENGTH_HEADER,
@@ -84,7 +94,7 @@ class ObjectReplicator(Daemon):
 
         self.counts = {
             "partitions": 0, "suffixes_synced": 0, "files_pushed": 0, "bytes_pushed": 0,
-            "handoffs_removed": 0, "failures": 0, "peers_failed": 0,
+            "handoffs_removed": 0, "failures": 0, "peers_failed": 0, "quarantined": 0,
         }
         ring = self.node.ring("object")
         pool = eventlet.GreenPool(max(1, self.conf["concurrency"]))
@@ -201,21 +211,40 @@ class ObjectReplicator(Daemon):
         return failed
 
     def _push_file(self, peer: dict, device: str, part: int, obj_hash: str, name: str) -> bool:
+        """SYNC one local file to `peer`; False when the peer refused it.
+
+        A local file found rotten on the way is quarantined (and counted), not a refusal.
+        """
         path = os.path.join(self.disk.hash_dir_path(device, part, obj_hash), name)
+        reader = None
+        if name.endswith(".data"):
+            payload = self._checked_data(device, part, obj_hash, name)
+            if payload is None:
+                return True
+            packed, body_length, reader = payload
+            body = itertools.chain((packed,), reader)
+        else:
+            try:
+                packed, body_length = file_payload(path)
+            except FileNotFoundError:
+                return True  # cleaned up meanwhile: something newer replaced it
+            except MetadataError:
+                self._quarantine(path)
+                return True
+            body = body_chunks(path, packed, body_length)
         try:
-            packed, body_length = file_payload(path)
-        except FileNotFoundError:
-            return True  # cleaned up meanwhile: something newer replaced it
-        except MetadataError:
-            self.disk.quarantine(path)
+            resp = self._call(
+                peer, "SYNC", sync_path(peer["device"], part, obj_hash, name),
+                headers={METADATA_LENGTH_HEADER: str(len(packed))},
+                body=body, content_length=len(packed) + body_length,
+            )
+        except BodyMismatch as exc:  # the reader quarantined the file; the push was cut
+            self.logger.warning("quarantined while pushing to %s: %s", node_label(peer), exc)
             self._count("quarantined")
-            return False
-        resp = self._call(
-            peer, "SYNC", sync_path(peer["device"], part, obj_hash, name),
-            headers={METADATA_LENGTH_HEADER: str(len(packed))},
-            body=body_chunks(path, packed, body_length),
-            content_length=len(packed) + body_length,
-        )
+            return True
+        finally:
+            if reader is not None:
+                reader.close()
         if resp.status in (200, 201, 409):
             if resp.status == 201:
                 self._count("files_pushed")
@@ -224,3 +253,31 @@ class ObjectReplicator(Daemon):
         self.logger.warning("%s refused %s/%s: %s %s", node_label(peer), obj_hash, name,
                             resp.status, resp.body[:200])
         return False
+
+    def _checked_data(self, device: str, part: int, obj_hash: str, name: str):
+        """(packed metadata, body length, checked body reader) of the `.data` `name`, or
+        None when it is no longer the live file or its metadata was found corrupt."""
+        diskfile = self.disk.diskfile_from_hash(device, str(part), obj_hash)
+        try:
+            diskfile.open(check_expiry=False)
+        except DiskFileQuarantined:  # the disk layer moved it away and invalidated its suffix
+            self.logger.warning("quarantined %s/%s: corrupt metadata", obj_hash, name)
+            self._count("quarantined")
+            return None
+        except DiskFileNotFound:
+            return None  # deleted or replaced meanwhile
+        if os.path.basename(diskfile.data_file) != name:
+            diskfile.close()
+            return None  # a newer .data replaced it meanwhile; the next pass pushes that one
+        return (pack_metadata(diskfile.data_metadata), diskfile.layout.body_length,
+                diskfile.reader(verify=True))
+
+    def _quarantine(self, path: str) -> None:
+        try:
+            target = self.disk.quarantine(path)
+        except (OSError, ValueError) as exc:
+            self.logger.error("cannot quarantine %s: %s", path, exc)
+            self._count("failures")
+            return
+        self.logger.warning("quarantined %s (corrupt metadata) to %s", path, target)
+        self._count("quarantined")

@@ -3,7 +3,10 @@
 The fault tests wipe devices and change rings, so they run on a cluster of their own (same
 `brume up --detach` as the session fixture, another data dir, loopback prefix and ports). Its
 daemon loops are stopped so that the tests drive every pass themselves with
-`python -m storage.daemon_runner CONF --once NAME`, on all nodes at once.
+`python -m storage.daemon_runner CONF --once NAME`, on all nodes at once — or, for the tests
+that measure healing against the daemons' own intervals, restarted with short intervals
+(`run_daemon_loops`). `good_replica_count` checks replicas on disk without reading them through
+a server (a read would itself find, and quarantine, the damage).
 """
 from __future__ import annotations
 
@@ -16,11 +19,41 @@ import threading
 from urllib.parse import quote
 
 from storage.allinone import processes
+from storage.object_auditor import AuditFailure, audit_file
+from storage.ondisk_files import gather_ondisk_files, list_hash_dir
+from tests.integration.support import set_section_options
 
 
 def stop_daemon_loops(cluster) -> None:
     for node in cluster.layout.nodes:
         cluster.kill_server(node, "daemons")
+
+
+def run_daemon_loops(cluster, sections: dict[str, dict[str, str]]) -> None:
+    """(Re)start every node's daemon loops with `sections`' options set in its config."""
+    for node in cluster.layout.nodes:
+        spec = cluster.spec(node, "daemons")
+        for section, options in sections.items():
+            set_section_options(spec.conf_path, section, options)
+        cluster.kill_server(node, "daemons")
+        cluster.start_server(node, "daemons")
+
+
+def good_replica_count(cluster, account: str, container: str, obj: str,
+                       data_name: str) -> int:
+    """Primaries whose live file is `data_name` (a .data) and passes every check a read makes
+    (metadata, size, block CRCs, MD5 = ETag); checked on disk, never through a server."""
+    good = 0
+    for location in cluster.object_paths(account, container, obj):
+        live = gather_ondisk_files(list_hash_dir(location.hash_dir)).data_file
+        if live != data_name:
+            continue
+        try:
+            audit_file(os.path.join(location.hash_dir, live))
+        except (AuditFailure, OSError):
+            continue
+        good += 1
+    return good
 
 
 def run_pass(cluster, name: str, nodes=None) -> list[dict]:

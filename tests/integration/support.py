@@ -3,7 +3,8 @@
 `ClusterHandle` wraps one `brume up --detach` data dir: its URLs and credentials, tokens,
 and the fault-injection helpers (kill/start one server, stop/start a whole node, run one
 daemon pass, find where an object's replicas live on disk). `wait_until` polls a condition
-with a deadline, the replacement for sleeping in tests; `free_port` picks a loopback port.
+with a deadline, the replacement for sleeping in tests; `free_port` picks a loopback port;
+`set_section_options` edits a rendered config before the process is restarted.
 """
 from __future__ import annotations
 
@@ -49,6 +50,30 @@ def free_port(ip: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((ip, 0))
         return probe.getsockname()[1]
+
+
+def set_section_options(conf_path: str, section: str, options: dict[str, str]) -> None:
+    """Set `options` at the top of `[section]` of an ini file (replacing their live lines in
+    that section only; comments and other sections are kept), atomically."""
+    with open(conf_path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    header = f"[{section}]"
+    if header not in lines:
+        lines += ["", header]
+    kept, current = [], None
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stripped
+        elif (current == header and not stripped.startswith(("#", ";"))
+              and line.split("=", 1)[0].strip() in options):
+            continue
+        kept.append(line)
+    at = kept.index(header) + 1
+    kept[at:at] = [f"{key} = {value}" for key, value in options.items()]
+    with open(conf_path + ".tmp", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(kept) + "\n")
+    os.replace(conf_path + ".tmp", conf_path)
 
 
 def brume(*args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:

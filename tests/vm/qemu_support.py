@@ -22,7 +22,7 @@ import libvirt
 
 from tests.compute.support import http
 from tests.conftest import pick_ports
-from tests.integration.support import ClusterHandle, brume, wait_until
+from tests.integration.support import ClusterHandle, brume, set_section_options, wait_until
 
 QEMU_URI = "qemu:///system"
 USER = "test:tester"
@@ -31,15 +31,7 @@ AGENT_TEST_OPTIONS = {"stop_timeout": "20", "sync_interval": "1", "heartbeat_int
 
 def set_agent_options(conf_path: str, options: dict[str, str]) -> None:
     """Set options at the top of a rendered agent config's [compute-agent] section."""
-    with open(conf_path, encoding="utf-8") as handle:
-        lines = handle.read().splitlines()
-    kept = [line for line in lines
-            if line.split("=", 1)[0].strip() not in options or line.lstrip().startswith("#")]
-    at = kept.index("[compute-agent]") + 1
-    kept[at:at] = [f"{key} = {value}" for key, value in options.items()]
-    with open(conf_path + ".tmp", "w", encoding="utf-8") as handle:
-        handle.write("\n".join(kept) + "\n")
-    os.replace(conf_path + ".tmp", conf_path)
+    set_section_options(conf_path, "compute-agent", options)
 
 
 def start_qemu_cluster(data_dir: str) -> ClusterHandle:
