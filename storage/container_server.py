@@ -18,7 +18,14 @@ import logging
 from webob import Request, Response
 
 from storage import backend_client
-from storage.backend_common import HTTPError, request_path, request_timestamp, split_storage_path
+from storage.backend_common import (
+    HTTPError,
+    is_ascii_digits,
+    is_partition,
+    request_path,
+    request_timestamp,
+    split_storage_path,
+)
 from storage.config import Option
 from storage.constraints import (
     CONTAINER_LISTING_LIMIT,
@@ -56,12 +63,12 @@ def parse_account_nodes(req: Request) -> list[tuple[str, int, str, str]]:
     partition = req.headers.get("X-Account-Partition", "").strip()
     host_list = [h.strip() for h in hosts.split(",")]
     device_list = [d.strip() for d in devices.split(",")] if devices else []
-    if len(host_list) != len(device_list) or not partition.isdigit():
+    if len(host_list) != len(device_list) or not is_partition(partition):
         raise HTTPError(400, "X-Account-Host/-Device/-Partition do not match")
     nodes = []
     for host, device in zip(host_list, device_list, strict=True):
         ip, sep, port = host.rpartition(":")
-        if not sep or not ip or not port.isdigit() or not device or "/" in device:
+        if not sep or not ip or not is_ascii_digits(port) or not device or "/" in device:
             raise HTTPError(400, f"bad X-Account-Host: {host[:64]!r}")
         nodes.append((ip.strip("[]"), int(port), device, partition))
     return nodes

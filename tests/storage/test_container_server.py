@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 import pytest
@@ -236,6 +237,22 @@ def test_bad_paths_and_devices(client):
     assert client("COPY", "/sda/1/AUTH_a/c").status_int == 405
     resp = client("PUT", "/sda/1/AUTH_a/c", {**ts, "X-Account-Host": "127.0.0.1:1"})
     assert resp.status_int == 400
+    assert client("HEAD", "/sda/1/AUTH_a/c").status_int == 404
+
+
+@pytest.mark.parametrize("part", ["\u0661\u0662", " 12", "1_0", "012", "\u00b2"])
+def test_partitions_are_ascii_digits_only(client, part):
+    """In the path and in X-Account-Partition (Python's int() would take all of these; in a
+    header, surrounding blanks are HTTP's own and not part of the value)."""
+    ts = {"X-Timestamp": client.ts()}
+    assert client("PUT", f"/sda/{quote(part)}/AUTH_a/c", ts).status_int == 400
+    cases = [("127.0.0.1:\u0661", "1")] + ([] if part.strip() != part else
+                                            [("127.0.0.1:6202", part)])
+    for host, partition in cases:
+        resp = client("PUT", "/sda/1/AUTH_a/c", {**ts, "X-Account-Host": host,
+                                                 "X-Account-Device": "sda",
+                                                 "X-Account-Partition": partition})
+        assert resp.status_int == 400, (host, partition)
     assert client("HEAD", "/sda/1/AUTH_a/c").status_int == 404
 
 
