@@ -8,6 +8,8 @@
   canonical form: Python's int() would also take '١٢', ' 12' and '1_0');
 * `request_timestamp(req, header)` parses `X-Timestamp` (400 when missing or invalid);
 * `error_response(status, reason)` builds a short text/plain error;
+* `unsigned_refusal(auth, environ)` is the 401 every server answers, before dispatch, to a
+  request not signed with the cluster's backend secret (`storage.backend_auth`);
 * `guard(app_call)` turns any unexpected exception into a logged 500 with a short body, so no
   traceback ever reaches a client.
 """
@@ -119,6 +121,14 @@ def error_response(status: int, reason: str = "", headers: dict | None = None) -
     for key, value in (headers or {}).items():
         resp.headers[key] = value
     return resp
+
+
+def unsigned_refusal(auth, environ: dict) -> Response | None:
+    """A 401 for a request `auth` (a `storage.backend_auth.BackendAuth`) refuses, else None."""
+    reason = auth.refusal(environ)
+    if not reason:
+        return None
+    return error_response(401, f"unauthorized backend request: {reason}")
 
 
 def guard(handler):

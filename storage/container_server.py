@@ -246,6 +246,7 @@ class ContainerServer(DBServerApp):
             info,
             self.conf["account_update_conn_timeout"],
             self.conf["account_update_timeout"],
+            self.backend_auth,
         )
         if ok:
             broker.set_reported(
@@ -268,8 +269,9 @@ def account_report_headers(info: dict) -> dict:
     }
 
 
-def report_to_account(nodes, account, container, info, conn_timeout, timeout) -> bool:
-    """PUT the stats to every (ip, port, device, partition); True when all answered 2xx."""
+def report_to_account(nodes, account, container, info, conn_timeout, timeout, auth) -> bool:
+    """PUT the stats to every (ip, port, device, partition), signed with `auth` (the cluster's
+    `storage.backend_auth.BackendAuth`); True when all answered 2xx."""
     from storage.green import eventlet
 
     headers = account_report_headers(info)
@@ -279,7 +281,7 @@ def report_to_account(nodes, account, container, info, conn_timeout, timeout) ->
         path = f"/{device}/{partition}/{account}/{container}"
         try:
             resp = backend_client.request(
-                ip, port, "PUT", path, headers=headers,
+                ip, port, "PUT", path, headers=headers, auth=auth,
                 conn_timeout=conn_timeout, node_timeout=timeout, max_body=4096,
             )
         except backend_client.BackendError as exc:

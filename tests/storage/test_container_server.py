@@ -7,11 +7,11 @@ from urllib.parse import quote
 from xml.etree import ElementTree
 
 import pytest
-from webob import Request
 
 from storage.config import ConfigError
 from storage.container_server import make_app
 from storage.timestamp import Timestamp
+from tests.storage import signing
 
 
 def write_confs(tmp_path, kind: str, extra: str = "") -> tuple[str, str]:
@@ -41,8 +41,8 @@ class Client:
         return Timestamp(self.clock).normal
 
     def __call__(self, method, path, headers=None, **kwargs):
-        req = Request.blank(path, method=method, headers=headers or {}, **kwargs)
-        return req.get_response(self.app)
+        return signing.blank(self.app.backend_auth, path, method, headers,
+                             **kwargs).get_response(self.app)
 
     def put_container(self, path="/sda/1/AUTH_a/c", **headers):
         return self("PUT", path, {"X-Timestamp": self.ts(), **headers})
