@@ -19,12 +19,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.storage_node import storage_server
+from benchmarks.storage_node import signed, storage_server
 
 
 def request(port, method, path, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request(method, path, headers=headers or {})
+    conn.request(method, path, headers=signed(method, path, headers))
     resp = conn.getresponse()
     body = resp.read()
     conn.close()
@@ -35,10 +35,11 @@ def put_rows(port: int, rows: int, concurrency: int, tag: str) -> float:
     def worker(index: int):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for i in range(rows // concurrency):
-            conn.request("PUT", f"/sda/0/AUTH_bench/c/{tag}-{index:02d}/obj-{i:06d}", headers={
+            path = f"/sda/0/AUTH_bench/c/{tag}-{index:02d}/obj-{i:06d}"
+            conn.request("PUT", path, headers=signed("PUT", path, {
                 "X-Timestamp": f"{time.time():.5f}", "X-Size": "4096",
                 "X-Content-Type": "application/octet-stream",
-                "X-Etag": "d41d8cd98f00b204e9800998ecf8427e", "Content-Length": "0"})
+                "X-Etag": "d41d8cd98f00b204e9800998ecf8427e", "Content-Length": "0"}))
             resp = conn.getresponse()
             resp.read()
             if resp.status != 201:

@@ -18,7 +18,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from benchmarks.storage_node import storage_server  # noqa: E402
+from benchmarks.storage_node import signed, storage_server  # noqa: E402
 from storage.green import eventlet  # noqa: E402
 from storage.timestamp import Timestamp  # noqa: E402
 
@@ -44,8 +44,8 @@ def run_wave(port, method, count, concurrency, body, expect):
                 headers["Content-Type"] = "application/octet-stream"
                 payload = body
             started = time.perf_counter()
-            conn.request(method, f"/sda/{i % 1024}/AUTH_bench/c/obj{i}", body=payload,
-                         headers=headers)
+            path = f"/sda/{i % 1024}/AUTH_bench/c/obj{i}"
+            conn.request(method, path, body=payload, headers=signed(method, path, headers))
             resp = conn.getresponse()
             resp.read()
             latencies.append(time.perf_counter() - started)

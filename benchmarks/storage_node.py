@@ -3,6 +3,8 @@
 `storage_server` writes a minimal cluster config and a server config over a temp devices dir
 (one device, `sda`), runs `python -m storage.wsgi_server CONF` on a free loopback port, yields
 the port once `/healthcheck` answers 200, and stops the server at the end of the block.
+Requests to it must be signed like every backend request: `signed(method, target, headers)`
+returns the headers with the signature for the config's backend secret.
 """
 from __future__ import annotations
 
@@ -13,8 +15,19 @@ import socket
 import subprocess
 import sys
 import time
+from urllib.parse import unquote
+
+from storage.backend_auth import BackendAuth
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKEND_SECRET = "bench-backend-secret"
+BACKEND_AUTH = BackendAuth(BACKEND_SECRET)
+
+
+def signed(method: str, target: str, headers: dict | None = None) -> dict:
+    """`headers` signed for a request to `target` (path?query as sent on the request line)."""
+    path, _, query = target.partition("?")
+    return BACKEND_AUTH.signed(method, unquote(path), headers, query)
 
 
 def free_port() -> int:
@@ -31,7 +44,8 @@ def storage_server(workdir: str, kind: str, options: dict | None = None, timeout
     os.makedirs(conf_dir)
     os.makedirs(os.path.join(devices, "sda"))
     with open(os.path.join(conf_dir, "brume.conf"), "w") as handle:
-        handle.write("[cluster]\nhash_path_prefix = bench-p\nhash_path_suffix = bench-s\n")
+        handle.write("[cluster]\nhash_path_prefix = bench-p\nhash_path_suffix = bench-s\n"
+                     f"backend_secret = {BACKEND_SECRET}\n")
     port = free_port()
     conf = os.path.join(workdir, f"{kind}-server.conf")
     extra = "".join(f"{key} = {value}\n" for key, value in (options or {}).items())

@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 
-from compute import service_http
+from compute import service_auth, service_http
 from compute.driver import DriverError, LibvirtDriver
 
 LOG = logging.getLogger("brume.compute.agent")
@@ -77,7 +77,8 @@ class Agent:
 
     def _call_api(self, method: str, path: str, body: dict) -> dict:
         return service_http.call(
-            self.conf["api_url"], method, path, self.conf["service_secret"], body, timeout=30.0
+            self.conf["api_url"], method, path, self.conf["service_secret"], body, timeout=30.0,
+            target=service_auth.API_TARGET,
         )
 
     def heartbeat_once(self) -> None:

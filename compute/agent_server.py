@@ -1,6 +1,7 @@
 """The compute agent's HTTP service (`[server] app = compute.agent_server:make_app`).
 
-Every request must be signed with the service secret (compute.service_auth). Routes:
+Every request must be signed with the service secret for this agent's target name, once
+(compute.service_auth: replays and requests signed for another agent get 401). Routes:
 
 - `GET    /v1/instances`                      {"instances": {id: power_state}, "building": [..]}
 - `POST   /v1/instances/<id>`                 start a build: {"instance", "flavor",
@@ -44,7 +45,8 @@ class AgentApp:
 
     def __init__(self, agent: Agent, service_secret: str):
         self.agent = agent
-        self.secret = service_secret
+        self.verifier = service_auth.ServiceVerifier(
+            service_secret, service_auth.agent_target(agent.conf["host"]))
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -64,8 +66,9 @@ class AgentApp:
     def handle(self, request: Request):
         body = read_body(request)
         target = request.path_qs if request.query_string else request.path
-        if not service_auth.verify(self.secret, request.method, target, body, request.headers):
-            raise HTTPFault(401, "Missing or bad service signature.")
+        refused = self.verifier.refusal(request.method, target, body, request.headers)
+        if refused:
+            raise HTTPFault(401, f"Unauthorized: {refused}.")
         for method, pattern, name in ROUTES:
             match = pattern.match(request.path)
             if match:

@@ -15,6 +15,7 @@ from compute.hosts import HostRepo
 from compute.image_lookup import BOOT_IMAGE_PROPERTIES
 from compute.repo import Repo
 from compute.scheduler import Policy
+from compute.service_auth import agent_target
 from compute.service_http import ServiceError, ServiceUnavailable, call
 
 LOG = logging.getLogger("brume.compute.conductor")
@@ -78,7 +79,7 @@ class Conductor:
 
     def _agent(self, host: dict, method: str, path: str, body: dict | None = None) -> dict:
         return call(host["agent_url"], method, path, self.conf["service_secret"], body,
-                    timeout=self.conf["agent_timeout"])
+                    timeout=self.conf["agent_timeout"], target=agent_target(host["name"]))
 
     # builds ----------------------------------------------------------------------------
     def start_build(self, server_id: str) -> None:

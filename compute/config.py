@@ -2,7 +2,10 @@
 
 Each loader validates its section with storage.config (one-line ConfigError on anything
 wrong) and returns a plain dict. The sample files etc/compute-api.conf and
-etc/compute-agent.conf document every option.
+etc/compute-agent.conf document every option. Bound off loopback (`[server] bind_ip`), either
+service refuses a development default among its secrets in force (options marked `secret`:
+the API's `token_secret` and `service_secret`, the agent's `service_secret` and
+`service_key`), whether written in the file or left to the default.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from storage.config import (
     positive_float,
     read_ini,
     refuse_dev_defaults,
+    secrets_in_force,
+    server_bind_ip,
 )
 from storage.wsgi_server import SERVER_OPTIONS
 
@@ -39,8 +44,9 @@ def virt_type_name(text: str) -> str:
 
 API_OPTIONS = [
     Option("db_path", str, help="SQLite database file"),
-    Option("token_secret", str, help="the proxy's [auth] token_secret"),
-    Option("service_secret", str, help="shared HMAC secret between the API and its agents"),
+    Option("token_secret", str, help="the proxy's [auth] token_secret", secret=True),
+    Option("service_secret", str, help="shared HMAC secret between the API and its agents",
+           secret=True),
     Option("image_url", str, "http://127.0.0.1:9292", help="image service (Glance v2) URL"),
     Option("public_url", str, "", help="base URL used in links; empty = the request's host"),
     Option("heartbeat_window", positive_float, 30.0),
@@ -60,7 +66,7 @@ API_OPTIONS = [
 AGENT_OPTIONS = [
     Option("host", str, help="this hypervisor's name, unique in the cloud"),
     Option("api_url", str, help="compute API base URL, e.g. http://127.0.0.1:8774"),
-    Option("service_secret", str),
+    Option("service_secret", str, secret=True),
     Option("agent_url", str, "", help="URL the API uses to reach this agent; empty = bind ip:port"),
     Option("libvirt_uri", str, "test:///default"),
     Option("virt_type", virt_type_name, "", help="test, qemu or kvm; empty = from libvirt_uri"),
@@ -80,7 +86,7 @@ AGENT_OPTIONS = [
            help="seconds an unused cached base is kept"),
     Option("auth_url", str, "http://127.0.0.1:8080/auth/v1.0"),
     Option("service_user", str, "service:brume"),
-    Option("service_key", str, "brume-dev-service-secret"),
+    Option("service_key", str, "brume-dev-service-secret", secret=True),
     Option("network", str, "", help="libvirt network for NICs; empty = QEMU user networking"),
 ]
 
@@ -88,6 +94,8 @@ AGENT_OPTIONS = [
 def load_api_config(conf_path: str) -> dict:
     parser = read_ini(conf_path)
     conf = load_section(parser, "compute-api", API_OPTIONS, conf_path)
+    refuse_dev_defaults(server_bind_ip(parser),
+                        secrets_in_force("compute-api", API_OPTIONS, conf), f"{conf_path}: ")
     if conf["heartbeat_window"] < 1.0 and conf["monitor_interval"] > conf["heartbeat_window"]:
         conf["monitor_interval"] = conf["heartbeat_window"] / 2
     return conf
@@ -104,6 +112,6 @@ def load_agent_config(conf_path: str) -> dict:
     if conf["virt_type"] == "test" and not conf["libvirt_uri"].startswith("test:"):
         raise ConfigError(f"{conf_path}: [compute-agent] virt_type test needs a test:// uri")
     conf["bind_ip"] = server["bind_ip"]
-    refuse_dev_defaults(server["bind_ip"], {"service_key": conf["service_key"]},
-                        f"{conf_path}: ")
+    refuse_dev_defaults(server["bind_ip"],
+                        secrets_in_force("compute-agent", AGENT_OPTIONS, conf), f"{conf_path}: ")
     return conf

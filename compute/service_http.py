@@ -35,12 +35,16 @@ def call(
     secret: str,
     body: dict | None = None,
     timeout: float = 30.0,
+    *,
+    target: str,
 ) -> dict:
-    """Send a signed request; return the decoded JSON answer ({} for an empty body)."""
+    """Send a request signed for `target` (the receiver's name, see compute.service_auth);
+    return the decoded JSON answer ({} for an empty body)."""
     data = b"" if body is None else json.dumps(body).encode("utf-8")
     signed_path = urllib.parse.urlsplit(base_url.rstrip("/") + path)
-    target = signed_path.path + (("?" + signed_path.query) if signed_path.query else "")
-    headers = {"Content-Type": "application/json", **sign_headers(secret, method, target, data)}
+    path_qs = signed_path.path + (("?" + signed_path.query) if signed_path.query else "")
+    headers = {"Content-Type": "application/json",
+               **sign_headers(secret, method, target, path_qs, data)}
     request = urllib.request.Request(
         base_url.rstrip("/") + path, data=data if body is not None else None,
         method=method, headers=headers,

@@ -1,13 +1,24 @@
 """The image service's config: the `[image-api]` options and their validation.
 
 `load_image_config(conf_path)` reads the section through `storage.config` and returns an
-`ImageConfig`; every problem becomes a one-line `ConfigError`.
+`ImageConfig`; every problem becomes a one-line `ConfigError`. Bound off loopback (`[server]
+bind_ip`), the service refuses a development default as `service_key` or `token_secret`,
+whether written in the file or left to the default.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.config import ConfigError, Option, load_config_file, parse_bool
+from storage.config import (
+    ConfigError,
+    Option,
+    load_section,
+    parse_bool,
+    read_ini,
+    refuse_dev_defaults,
+    secrets_in_force,
+    server_bind_ip,
+)
 
 MIB = 1024 * 1024
 
@@ -30,11 +41,11 @@ IMAGE_API_OPTIONS = [
     Option("registry_db", str, help="path of the SQLite registry database"),
     Option("auth_url", str, "http://127.0.0.1:8080/auth/v1.0"),
     Option("service_user", str, "service:brume"),
-    Option("service_key", str, "brume-dev-service-secret"),
+    Option("service_key", str, "brume-dev-service-secret", secret=True),
     Option("store_account", str, ""),
     Option("container", str, "images"),
     Option("segment_container", str, "images_segments"),
-    Option("token_secret", str, "brume-dev-token-secret"),
+    Option("token_secret", str, "brume-dev-token-secret", secret=True),
     Option("slo_threshold", parse_size, 64 * MIB),
     Option("segment_size", parse_size, 64 * MIB),
     Option("upload_concurrency", int, 4),
@@ -90,5 +101,8 @@ def build_config(values: dict, where: str = "<config>") -> ImageConfig:
 
 
 def load_image_config(conf_path: str) -> ImageConfig:
-    values = load_config_file(conf_path, "image-api", IMAGE_API_OPTIONS)
+    parser = read_ini(conf_path)
+    values = load_section(parser, "image-api", IMAGE_API_OPTIONS, conf_path)
+    refuse_dev_defaults(server_bind_ip(parser),
+                        secrets_in_force("image-api", IMAGE_API_OPTIONS, values), f"{conf_path}: ")
     return build_config(values, conf_path)

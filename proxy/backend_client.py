@@ -7,9 +7,10 @@
 - `BackendClient.iter_nodes` yields a partition's primaries then handoffs, skipping
   error-limited nodes, and as a last resort the error-limited primaries (an overloaded
   but alive cluster must not answer 503 just because every node was once slow);
-  `request` sends one request to one node. When a reused idle connection turns out to be
-  dead, the request is sent again on a fresh connection and nothing is counted against the
-  node (the node merely closed an idle connection).
+  `request` sends one request to one node, signed with the cluster's backend secret. When a
+  reused idle connection turns out to be dead, the request is sent again on a fresh
+  connection and nothing is counted against the node (the node merely closed an idle
+  connection).
 """
 from __future__ import annotations
 
@@ -127,7 +128,10 @@ class BackendClient:
         error_limit: int,
         error_interval: float,
         max_idle: int = 16,
+        *,
+        auth,
     ):
+        self.auth = auth  # storage.backend_auth.BackendAuth: signs every request
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.limiter = ErrorLimiter(error_limit, error_interval)
@@ -193,7 +197,7 @@ class BackendClient:
             conn = self._connection(node, fresh=attempt > 0)
             reused = conn.reused
             try:
-                conn.send_head(method, full_path, headers, body, query)
+                conn.send_head(method, full_path, headers, self.auth, body, query)
                 response = conn.read_response(timeout)
             except BackendError as exc:
                 conn.close()
@@ -217,7 +221,7 @@ class BackendClient:
             conn = self._connection(node, fresh=attempt > 0)
             reused = conn.reused
             try:
-                conn.send_head("PUT", full_path, headers)
+                conn.send_head("PUT", full_path, headers, self.auth)
                 response = conn.read_response(self.node_timeout, expect_continue=True)
                 break
             except BackendError as exc:

@@ -5,7 +5,8 @@ whether the node accepts it, and only then stream the body), chunked request bod
 piece by piece from a queue, strict short-read detection on response bodies (so a GET that
 breaks mid-stream is noticed and resumed), and keep-alive reuse of idle connections. This
 module does exactly that over eventlet green sockets and nothing else: no retries, no node
-choice (see `proxy.backend_client`).
+choice (see `proxy.backend_client`). Every request head is signed with the cluster's backend
+secret (`storage.backend_auth`): storage servers refuse unsigned requests.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import socket
 from urllib.parse import quote
 
 from proxy.transaction import TRANS_ID
+from storage.backend_auth import AUTH_HEADER
 from storage.green import eventlet
 
 MAX_LINE = 65536
@@ -208,13 +210,16 @@ class BackendConnection:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(host, port, sock, pool)
 
-    def send_head(self, method: str, path: str, headers: dict, body: bytes | None = None,
+    def send_head(self, method: str, path: str, headers: dict, auth, body: bytes | None = None,
                   query: str = "") -> None:
+        """Send the request line and headers (and a small body), signed with `auth` (a
+        `storage.backend_auth.BackendAuth`)."""
         self.method = method
         target = quote_path(path) + ("?" + query if query else "")
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"]
         for name, value in headers.items():
             lines.append(f"{name}: {value}\r\n")
+        lines.append(f"{AUTH_HEADER}: {auth.sign(method, path, headers, query)}\r\n")
         trans_id = TRANS_ID.get()
         if trans_id is not None:
             lines.append(f"X-Trans-Id: {trans_id}\r\n")

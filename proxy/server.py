@@ -25,6 +25,7 @@ from proxy.settings import ProxySettings, load_settings
 from proxy.tokens import verify_token
 from proxy.transaction import TRANS_ID, new_trans_id
 from storage import constraints
+from storage.backend_auth import load_backend_auth
 
 LOG = logging.getLogger("brume.proxy")
 
@@ -97,6 +98,7 @@ class ProxyApp:
             proxy["error_suppression_limit"],
             proxy["error_suppression_interval"],
             proxy["max_idle_connections"],
+            auth=load_backend_auth(settings.conf_dir),
         )
         self.info_cache = InfoCache(
             self.client,

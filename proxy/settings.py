@@ -1,13 +1,16 @@
 """The proxy's config: option lists for `[proxy-server]` and `[auth]`, and the `[users]` table.
 
 Everything is parsed once at start; a wrong or missing option raises `ConfigError` with one
-line naming it. `[users]` lines are `account:user = key [.admin] [.reseller_admin]`.
+line naming it. `[users]` lines are `account:user = key [.admin] [.reseller_admin]`. Bound off
+loopback, the proxy refuses a development default among the secrets in force: the token
+secret, every user's key, and the cluster's hash salts and backend secret (brume.conf).
 """
 from __future__ import annotations
 
 import configparser
 from dataclasses import dataclass
 
+from storage.backend_auth import refuse_dev_cluster_secrets
 from storage.config import (
     ConfigError,
     Option,
@@ -17,6 +20,9 @@ from storage.config import (
     positive_float,
     positive_int,
     read_ini,
+    refuse_dev_defaults,
+    secrets_in_force,
+    server_bind_ip,
 )
 
 
@@ -49,7 +55,8 @@ PROXY_OPTIONS = [
 ]
 
 AUTH_OPTIONS = [
-    Option("token_secret", str, help="HMAC secret shared by every proxy, image and compute API"),
+    Option("token_secret", str, help="HMAC secret shared by every proxy, image and compute API",
+           secret=True),
     Option("token_life", positive_float, 86400.0, "seconds a token stays valid"),
     Option("reseller_prefix", _prefix, "AUTH_", "prefix of storage account names"),
 ]
@@ -107,4 +114,9 @@ def load_settings(conf_path: str) -> ProxySettings:
     conf_dir = parser.get("server", "conf_dir", fallback="") if parser.has_section("server") else ""
     if not conf_dir:
         raise ConfigError(f"{conf_path}: [server] conf_dir is required (rings live there)")
+    bind_ip = server_bind_ip(parser)
+    secrets = secrets_in_force("auth", AUTH_OPTIONS, auth)
+    secrets.update({f"[users] {name}": entry.key for name, entry in users.items()})
+    refuse_dev_defaults(bind_ip, secrets, f"{conf_path}: ")
+    refuse_dev_cluster_secrets(bind_ip, conf_dir, f"{conf_path}: ")
     return ProxySettings(proxy, auth, users, conf_dir)

@@ -15,8 +15,8 @@ from storage.config import ConfigError, Option, load_config_file
 CLUSTER_CONF_NAME = "brume.conf"
 
 CLUSTER_OPTIONS = [
-    Option("hash_path_prefix", str, help="secret salt before every hashed path"),
-    Option("hash_path_suffix", str, help="secret salt after every hashed path"),
+    Option("hash_path_prefix", str, help="secret salt before every hashed path", secret=True),
+    Option("hash_path_suffix", str, help="secret salt after every hashed path", secret=True),
 ]
 
 

@@ -1,6 +1,8 @@
 """A tiny HTTP client for node-to-node backend requests made by the storage daemons.
 
-Every call has a connect timeout and a per-read timeout, quotes the path, and either returns
+Every call is signed with the cluster's backend secret (`auth`, a
+`storage.backend_auth.BackendAuth`: storage servers refuse unsigned requests), has a connect
+timeout and a per-read timeout, quotes the path, and either returns
 the whole (small) response body or hands back the open response for streaming. Bodies sent
 can be bytes or an iterable of chunks with a known total length, so nothing large is ever held
 in memory. Network failures surface as `BackendError` with a one-line reason.
@@ -82,12 +84,15 @@ def request(
     path: str,
     headers: dict[str, str] | None = None,
     body: bytes | Iterable[bytes] | None = None,
+    *,
+    auth,
     content_length: int | None = None,
     conn_timeout: float = 3.0,
     node_timeout: float = 30.0,
     max_body: int = 64 * 1024 * 1024,
 ) -> Response:
-    """Send one request and read the whole response body (at most `max_body` bytes)."""
+    """Send one signed request and read the whole response body (at most `max_body` bytes)."""
+    headers = auth.signed(method, path, headers)
     replayable = body is None or isinstance(body, bytes | bytearray)
     conn = _pooled(ip, port) if replayable else None
     if conn is not None:

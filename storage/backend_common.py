@@ -3,9 +3,13 @@
 * `split_storage_path(path, minimum, maximum)` splits `/<dev>/<part>/<account>[/<container>
   [/<object>]]` into text segments (the object keeps its slashes), raising `BadRequestPath`
   with a one-line reason for anything malformed;
-* `validate_device` / `validate_partition` check those two segments;
+* `validate_device` / `validate_partition` check those two segments; `is_partition` is the
+  one rule for a partition number in a path, a header or a directory name (ASCII digits in
+  canonical form: Python's int() would also take '١٢', ' 12' and '1_0');
 * `request_timestamp(req, header)` parses `X-Timestamp` (400 when missing or invalid);
 * `error_response(status, reason)` builds a short text/plain error;
+* `unsigned_refusal(auth, environ)` is the 401 every server answers, before dispatch, to a
+  request not signed with the cluster's backend secret (`storage.backend_auth`);
 * `guard(app_call)` turns any unexpected exception into a logged 500 with a short body, so no
   traceback ever reaches a client.
 """
@@ -80,8 +84,21 @@ def is_ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+MAX_PARTITION_DIGITS = 10  # partitions are < 2**32
+
+
+def is_partition(text: str) -> bool:
+    """True for a partition number written canonically: 1-10 ASCII digits, no leading zero.
+
+    Canonical form matters beyond parsing: '012' and '12' would be two directories on disk
+    for one partition, and only the second is ever replicated.
+    """
+    return (is_ascii_digits(text) and len(text) <= MAX_PARTITION_DIGITS
+            and (text == "0" or text[0] != "0"))
+
+
 def validate_partition(partition: str) -> None:
-    if not is_ascii_digits(partition) or len(partition) > 10:
+    if not is_partition(partition):
         raise BadRequestPath(f"invalid partition: {partition[:64]!r}")
 
 
@@ -104,6 +121,14 @@ def error_response(status: int, reason: str = "", headers: dict | None = None) -
     for key, value in (headers or {}).items():
         resp.headers[key] = value
     return resp
+
+
+def unsigned_refusal(auth, environ: dict) -> Response | None:
+    """A 401 for a request `auth` (a `storage.backend_auth.BackendAuth`) refuses, else None."""
+    reason = auth.refusal(environ)
+    if not reason:
+        return None
+    return error_response(401, f"unauthorized backend request: {reason}")
 
 
 def guard(handler):

@@ -7,7 +7,10 @@ parses one section of an ini file against that list and returns plain values. An
 server can print it and exit instead of showing a traceback.
 
 It also holds the secure-by-default rule: a process that binds to anything but loopback must
-not run with the development defaults shipped in etc/ (`refuse_dev_defaults`).
+not run with the development defaults shipped in etc/ or built into the code. Options holding
+secrets say so (`Option(..., secret=True)`); after loading, each service collects the values in
+force (`secrets_in_force`, whether written in the file or left to the default) and calls
+`refuse_dev_defaults` with the address it binds (`server_bind_ip`).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ DEV_DEFAULT_SECRETS = frozenset(
         "brume-dev-suffix",
         "brume-dev-token-secret",
         "brume-dev-service-secret",
+        "brume-dev-backend-secret",
         "testing",
         "testing2",
         "testing3",
@@ -95,12 +99,16 @@ _NO_DEFAULT = object()
 
 @dataclass(frozen=True)
 class Option:
-    """One config option: its name, how to parse it, and its default (none means required)."""
+    """One config option: its name, how to parse it, and its default (none means required).
+
+    `secret` marks a value that must not be a development default off loopback.
+    """
 
     name: str
     parse: Callable[[str], Any] = str
     default: Any = _NO_DEFAULT
     help: str = ""
+    secret: bool = False
 
     @property
     def required(self) -> bool:
@@ -170,13 +178,43 @@ def is_loopback(ip: str) -> bool:
         return False
 
 
-def refuse_dev_defaults(bind_ip: str, secrets: dict[str, str], where: str = "") -> None:
-    """Raise ConfigError when binding off loopback with a development default secret."""
+def server_bind_ip(parser: configparser.ConfigParser) -> str:
+    """`[server] bind_ip` of a parsed config (loopback when absent, as the runner's default)."""
+    text = parser.get("server", "bind_ip", fallback="").strip()
+    if not text:
+        return "127.0.0.1"
+    try:
+        return parse_ip(text)
+    except ValueError:
+        raise ConfigError(f"[server] bad value for 'bind_ip': {text!r}") from None
+
+
+def secrets_in_force(section: str, options: list[Option], values: dict[str, Any],
+                     where: str = "") -> dict[str, str]:
+    """{"[section] option": value} of the secret options among `values` (after loading).
+
+    `where` (e.g. " in /etc/brume/brume.conf") is appended to the names of options that live
+    in another file than the one being started.
+    """
+    return {
+        f"[{section}] {opt.name}{where}": values[opt.name]
+        for opt in options
+        if opt.secret and isinstance(values.get(opt.name), str)
+    }
+
+
+def refuse_dev_defaults(bind_ip: str, secrets: dict[str, str], where: str = "",
+                        action: str = "bind") -> None:
+    """Raise ConfigError when binding off loopback with a development default secret.
+
+    `action` words the refusal for processes that do not listen (the storage daemons:
+    "run for node").
+    """
     if is_loopback(bind_ip):
         return
     for name, value in secrets.items():
         if value in DEV_DEFAULT_SECRETS:
             raise ConfigError(
-                f"{where}refusing to bind {bind_ip} with the development default for "
+                f"{where}refusing to {action} {bind_ip} with the development default for "
                 f"'{name}': set a real secret (defaults are only allowed on loopback)"
             )

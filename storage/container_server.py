@@ -18,7 +18,14 @@ import logging
 from webob import Request, Response
 
 from storage import backend_client
-from storage.backend_common import HTTPError, request_path, request_timestamp, split_storage_path
+from storage.backend_common import (
+    HTTPError,
+    is_ascii_digits,
+    is_partition,
+    request_path,
+    request_timestamp,
+    split_storage_path,
+)
 from storage.config import Option
 from storage.constraints import (
     CONTAINER_LISTING_LIMIT,
@@ -56,12 +63,12 @@ def parse_account_nodes(req: Request) -> list[tuple[str, int, str, str]]:
     partition = req.headers.get("X-Account-Partition", "").strip()
     host_list = [h.strip() for h in hosts.split(",")]
     device_list = [d.strip() for d in devices.split(",")] if devices else []
-    if len(host_list) != len(device_list) or not partition.isdigit():
+    if len(host_list) != len(device_list) or not is_partition(partition):
         raise HTTPError(400, "X-Account-Host/-Device/-Partition do not match")
     nodes = []
     for host, device in zip(host_list, device_list, strict=True):
         ip, sep, port = host.rpartition(":")
-        if not sep or not ip or not port.isdigit() or not device or "/" in device:
+        if not sep or not ip or not is_ascii_digits(port) or not device or "/" in device:
             raise HTTPError(400, f"bad X-Account-Host: {host[:64]!r}")
         nodes.append((ip.strip("[]"), int(port), device, partition))
     return nodes
@@ -239,6 +246,7 @@ class ContainerServer(DBServerApp):
             info,
             self.conf["account_update_conn_timeout"],
             self.conf["account_update_timeout"],
+            self.backend_auth,
         )
         if ok:
             broker.set_reported(
@@ -261,8 +269,9 @@ def account_report_headers(info: dict) -> dict:
     }
 
 
-def report_to_account(nodes, account, container, info, conn_timeout, timeout) -> bool:
-    """PUT the stats to every (ip, port, device, partition); True when all answered 2xx."""
+def report_to_account(nodes, account, container, info, conn_timeout, timeout, auth) -> bool:
+    """PUT the stats to every (ip, port, device, partition), signed with `auth` (the cluster's
+    `storage.backend_auth.BackendAuth`); True when all answered 2xx."""
     from storage.green import eventlet
 
     headers = account_report_headers(info)
@@ -272,7 +281,7 @@ def report_to_account(nodes, account, container, info, conn_timeout, timeout) ->
         path = f"/{device}/{partition}/{account}/{container}"
         try:
             resp = backend_client.request(
-                ip, port, "PUT", path, headers=headers,
+                ip, port, "PUT", path, headers=headers, auth=auth,
                 conn_timeout=conn_timeout, node_timeout=timeout, max_body=4096,
             )
         except backend_client.BackendError as exc:

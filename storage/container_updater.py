@@ -50,7 +50,8 @@ class ContainerUpdater(Daemon):
                 account_part, account_nodes = account_ring.get_nodes(info["account"])
                 nodes = [(n["ip"], n["port"], n["device"], account_part) for n in account_nodes]
                 if report_to_account(nodes, info["account"], info["container"], info,
-                                     self.node.conn_timeout, self.node.node_timeout):
+                                     self.node.conn_timeout, self.node.node_timeout,
+                                     self.node.backend_auth):
                     broker.set_reported(info["put_timestamp"], info["delete_timestamp"],
                                         info["object_count"], info["bytes_used"])
                     counts["reported"] += 1

@@ -3,12 +3,12 @@
 The proxy names the container replicas in `X-Container-Host` (`ip:port[,ip:port...]`),
 `X-Container-Device` (same count) and `X-Container-Partition`. For each, the object server
 sends `PUT|DELETE /<dev>/<part>/<account>/<container>/<object>` with `X-Timestamp`, `X-Size`,
-`X-Content-Type`, `X-Etag`, bounded by a connect timeout and a response timeout. Any failure
-(refused, timeout, non-2xx) leaves an async-pending record for the object updater
-(`storage.async_pending`); the client's request never fails because of it. All replicas are
-tried concurrently (green threads) and the caller waits for every attempt to finish, so the
-outcome is settled before the client gets its answer. Connections to container servers are
-kept alive and reused (`IDLE_CONNECTIONS`).
+`X-Content-Type`, `X-Etag`, signed with the cluster's backend secret, bounded by a connect
+timeout and a response timeout. Any failure (refused, timeout, non-2xx) leaves an
+async-pending record for the object updater (`storage.async_pending`); the client's request
+never fails because of it. All replicas are tried concurrently (green threads) and the
+caller waits for every attempt to finish, so the outcome is settled before the client gets
+its answer. Connections to container servers are kept alive and reused (`IDLE_CONNECTIONS`).
 """
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ _STALE_ERRORS = (http.client.RemoteDisconnected, http.client.BadStatusLine,
                  ConnectionResetError, BrokenPipeError)
 
 
-def send_update(node, op, account, container, obj, headers, conn_timeout, node_timeout) -> bool:
+def send_update(node, op, account, container, obj, headers, conn_timeout, node_timeout,
+                auth) -> bool:
     """One container update; True when the container answered 2xx.
 
     An idle keep-alive connection is reused when there is one; if the server had closed it
@@ -95,7 +96,9 @@ def send_update(node, op, account, container, obj, headers, conn_timeout, node_t
     idempotent).
     """
     ip, port = _split_host(node.host)
-    path = quote(f"/{node.device}/{node.partition}/{account}/{container}/{obj}")
+    plain_path = f"/{node.device}/{node.partition}/{account}/{container}/{obj}"
+    path = quote(plain_path)
+    headers = auth.signed(op, plain_path, headers)
     for _attempt in (0, 1):
         conn = IDLE_CONNECTIONS.take(ip, port)
         reused = conn is not None
@@ -136,7 +139,7 @@ def send_update(node, op, account, container, obj, headers, conn_timeout, node_t
 
 def update_containers(
     nodes, op, account, container, obj, headers, *, device_path, hash_, timestamp,
-    conn_timeout, node_timeout,
+    conn_timeout, node_timeout, auth,
 ) -> int:
     """Update every node; write an async pending for each failure. Returns the failure count."""
     if not nodes:
@@ -144,7 +147,7 @@ def update_containers(
 
     def attempt(node):
         return node, send_update(
-            node, op, account, container, obj, headers, conn_timeout, node_timeout
+            node, op, account, container, obj, headers, conn_timeout, node_timeout, auth
         )
 
     if len(nodes) == 1:

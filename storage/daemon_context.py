@@ -2,7 +2,8 @@
 
 `NodeContext` is built from the `[daemons]` section of `storage-daemons.conf` and answers the
 questions every daemon asks: which device directories are local, which ring nodes are this
-node, how to reach a peer (replication address first), and where recon records go. `Daemon` is
+node, how to reach a peer (replication address first, every request signed with the cluster's
+backend secret), and where recon records go. `Daemon` is
 the base class of the daemons: a name, its own Option list (its ini section) and `run_once()`
 returning the pass's counts (a `failures` count among them).
 
@@ -18,6 +19,7 @@ import logging
 import os
 
 from storage import backend_client
+from storage.backend_auth import load_backend_auth
 from storage.config import Option, parse_bool, parse_list
 from storage.recon import default_recon_dir
 
@@ -42,6 +44,7 @@ class NodeContext:
         self.conf = conf
         self.devices = conf["devices"]
         self.conf_dir = conf["conf_dir"]
+        self._backend_auth = None
         # Not configurable: the storage servers find the records from `devices` alone.
         self.recon_dir = default_recon_dir(self.devices)
         self.node_ips = set(conf["node_ips"])
@@ -51,6 +54,14 @@ class NodeContext:
         self.node_timeout = conf["node_timeout"]
         self.logger = logger or logging.getLogger("brume.daemons")
         self._rings: dict = {}
+
+    @property
+    def backend_auth(self):
+        """The cluster's `storage.backend_auth.BackendAuth` (read from brume.conf when first
+        needed: daemons that never talk to a peer run without one)."""
+        if self._backend_auth is None:
+            self._backend_auth = load_backend_auth(self.conf_dir)
+        return self._backend_auth
 
     # ----- rings
     def ring(self, name: str):
@@ -99,7 +110,25 @@ class NodeContext:
         ip, port = self.address(node)
         kwargs.setdefault("conn_timeout", self.conn_timeout)
         kwargs.setdefault("node_timeout", self.node_timeout)
-        return backend_client.request(ip, port, method, path, **kwargs)
+        return backend_client.request(ip, port, method, path, auth=self.backend_auth, **kwargs)
+
+
+def node_addresses(conf: dict) -> list[str]:
+    """The IPs this node's daemons work for: `node_ips`, or else every IP in the rings found
+    in `conf_dir` (what the off-loopback rule for secrets looks at; daemons do not listen)."""
+    if conf["node_ips"]:
+        return list(conf["node_ips"])
+    from ring.devices import RingError
+    from ring.ring import RING_NAMES, load_ring_data
+
+    found: list[str] = []
+    for name in RING_NAMES:
+        try:
+            data, _raw = load_ring_data(os.path.join(conf["conf_dir"], f"{name}.ring.gz"))
+        except (RingError, OSError):
+            continue  # a missing or broken ring: the daemon needing it says so
+        found.extend(dev["ip"] for dev in data.devs if dev and dev["ip"] not in found)
+    return found
 
 
 def node_label(node: dict) -> str:

@@ -6,6 +6,9 @@ in passes: a pass, its record written to the recon dir, then a sleep until `inte
 after the pass started (a little jitter spreads the nodes). A pass that raises is logged and
 recorded as failed; the loop goes on. SIGTERM/SIGINT stop the process.
 
+Off loopback (`storage.daemon_context.node_addresses`), a development default among the
+cluster's secrets in force (brume.conf) is refused like the servers refuse it.
+
 `--once NAME` runs a single pass of one daemon (enabled or not), records it, prints its counts
 as one JSON line and exits 0 when the pass had no failures, 1 when it had some or crashed. A
 config error prints one line and exits 2.
@@ -21,8 +24,9 @@ import signal
 import sys
 import time
 
-from storage.config import ConfigError, load_section, read_ini
-from storage.daemon_context import COMMON_OPTIONS, Daemon, NodeContext
+from storage.backend_auth import refuse_dev_cluster_secrets
+from storage.config import ConfigError, is_loopback, load_section, read_ini
+from storage.daemon_context import COMMON_OPTIONS, Daemon, NodeContext, node_addresses
 from storage.recon import pass_record, write_record
 
 # daemon name (= its config section and recon record) -> class
@@ -48,6 +52,10 @@ def load(conf_path: str) -> tuple[NodeContext, dict[str, tuple[type[Daemon], dic
     """Validate the whole config; return the node context and {name: (class, section)}."""
     parser = read_ini(conf_path)
     common = load_section(parser, COMMON_SECTION, COMMON_OPTIONS, conf_path)
+    outside = [ip for ip in node_addresses(common) if not is_loopback(ip)]
+    if outside:
+        refuse_dev_cluster_secrets(outside[0], common["conf_dir"], f"{conf_path}: ",
+                                   action="run for node")
     unknown = [s for s in parser.sections() if s != COMMON_SECTION and s not in DAEMONS]
     if unknown:
         raise ConfigError(f"{conf_path}: unknown section [{unknown[0]}]")

@@ -28,6 +28,7 @@ import uuid
 import msgpack
 from webob import Response
 
+from storage.backend_common import is_partition
 from storage.db_broker import DatabaseNotFound, db_path, fsync_dir, makedirs_durable
 from storage.replication_wire import (
     CHUNK,
@@ -58,7 +59,7 @@ def _parse(path: str) -> tuple[str, str, str]:
     device, part, db_hash = parts
     if not valid_device_name(device):
         raise BadRequest("bad device name")
-    if not part.isdigit():
+    if not is_partition(part):
         raise BadRequest("bad partition")
     if not _HASH_RE.match(db_hash):
         raise BadRequest("bad database hash")

@@ -25,6 +25,7 @@ import msgpack
 
 from storage.account_db import AccountBroker
 from storage.backend_client import BackendError
+from storage.backend_common import is_partition
 from storage.config import Option
 from storage.container_db import ContainerBroker
 from storage.daemon_context import Daemon, daemon_options, node_label
@@ -42,7 +43,7 @@ def iter_databases(devices: str, device: str, kind: str):
     """(partition, hash, db path) of every database of one kind on one device."""
     root = os.path.join(devices, device, kind)
     for part in _listdir(root):
-        if not part.isdigit():
+        if not is_partition(part):
             continue
         for suffix in _listdir(os.path.join(root, part)):
             for db_hash in _listdir(os.path.join(root, part, suffix)):

@@ -4,7 +4,8 @@
 subclass's `section` and `options`) plus `[server] conf_dir` (brume.conf for the path hash),
 keeps one `ConnectionCache` of open databases, and dispatches on the HTTP method through the
 `handlers` table (`{"PUT": callable(req) -> Response, ...}`), so another verb such as the
-replicators' `REPLICATE` is one more entry. Every handler runs under
+replicators' `REPLICATE` is one more entry. Every request must first be signed with the
+cluster's backend secret (`storage.backend_auth`; 401 otherwise). Every handler runs under
 `storage.backend_common.guard`: HTTPError becomes its status, anything unexpected a logged 500.
 
 Metadata headers are stored as `{Header-Name: [value, timestamp]}` (see storage.db_broker);
@@ -17,8 +18,16 @@ import os
 from webob import Request, Response
 
 from ring.hashing import load_hasher
-from storage.backend_common import HTTPError, guard
-from storage.config import ConfigError, Option, load_section, parse_bool, read_ini
+from storage.backend_auth import load_backend_auth, refuse_dev_cluster_secrets
+from storage.backend_common import HTTPError, guard, unsigned_refusal
+from storage.config import (
+    ConfigError,
+    Option,
+    load_section,
+    parse_bool,
+    read_ini,
+    server_bind_ip,
+)
 from storage.constraints import (
     MAX_META_COUNT,
     MAX_META_NAME_LENGTH,
@@ -70,7 +79,9 @@ class DBServerApp:
         self.conf = load_section(parser, self.section, COMMON_OPTIONS + self.options, conf_path)
         conf_dir = parser.get("server", "conf_dir", fallback="").strip()
         self.conf_dir = conf_dir or os.path.dirname(os.path.abspath(conf_path))
+        refuse_dev_cluster_secrets(server_bind_ip(parser), self.conf_dir, f"{conf_path}: ")
         self.hasher = load_hasher(self.conf_dir)
+        self.backend_auth = load_backend_auth(self.conf_dir)
         self.devices = self.conf["devices"]
         self.mount_check = self.conf["mount_check"]
         if self.conf["db_cache_size"] < 1:
@@ -82,6 +93,9 @@ class DBServerApp:
     # ---- WSGI ------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
+        refused = unsigned_refusal(self.backend_auth, environ)
+        if refused is not None:
+            return refused(environ, start_response)
         return self.handle(Request(environ))(environ, start_response)
 
     @guard

@@ -42,6 +42,7 @@ import os
 import time
 import uuid
 
+from storage.backend_common import is_partition
 from storage.object_metadata import (
     FileLayout,
     MetadataError,
@@ -173,7 +174,7 @@ class DiskFileManager:
     def iter_partitions(self, device: str):
         """Partition names (digit strings) of a device, in no particular order."""
         for name in _listdir(os.path.join(self.devices_root, device, "objects")):
-            if name.isdigit():
+            if is_partition(name):
                 yield name
 
     def iter_suffixes(self, device: str, partition: str):

@@ -10,8 +10,13 @@ Dispatch is a table: `ObjectServer.handlers` maps a method to `handler(req) -> R
 before the method table, so other verbs (REPLICATE, replication pushes, /recon/...) plug in
 with one line each.
 
-Config: `[server] conf_dir` (for the hash salt in brume.conf) and `[object-server]`
-(`OBJECT_SERVER_OPTIONS`); `make_app(conf_path)` is the factory for `storage.wsgi_server`.
+Every request must be signed with the cluster's backend secret (`storage.backend_auth`); an
+unsigned, badly signed or stale one gets 401 before any handler runs. The object server signs
+its own container updates the same way.
+
+Config: `[server] conf_dir` (the hash salt and backend secret in brume.conf) and
+`[object-server]` (`OBJECT_SERVER_OPTIONS`); `make_app(conf_path)` is the factory for
+`storage.wsgi_server`.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import logging
 from webob import Request, Response
 
 from ring.hashing import load_hasher
+from storage.backend_auth import load_backend_auth, refuse_dev_cluster_secrets
 from storage.backend_common import (
     BadRequestPath,
     HTTPError,
@@ -29,6 +35,7 @@ from storage.backend_common import (
     request_path,
     request_timestamp,
     split_storage_path,
+    unsigned_refusal,
 )
 from storage.byteranges import (
     UnsatisfiableRange,
@@ -39,7 +46,13 @@ from storage.byteranges import (
     parse_range,
 )
 from storage.conditional import etag_matches, last_modified_seconds, precondition_status
-from storage.config import ConfigError, Option, load_section, parse_bool, read_ini
+from storage.config import (
+    ConfigError,
+    Option,
+    load_section,
+    parse_bool,
+    read_ini,
+)
 from storage.constraints import MAX_FILE_SIZE, check_object_name
 from storage.container_updates import container_nodes_from_headers, update_containers
 from storage.diskfile import (
@@ -71,8 +84,9 @@ OBJECT_SERVER_OPTIONS = [
 
 
 class ObjectServer:
-    def __init__(self, devices: str, hasher, mount_check=False, conn_timeout=0.5,
+    def __init__(self, devices: str, hasher, backend_auth, mount_check=False, conn_timeout=0.5,
                  node_timeout=3.0, disk_threads=0, get_md5_check=True):
+        self.backend_auth = backend_auth
         run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
         self.diskfiles = DiskFileManager(devices, hasher, mount_check, run_blocking)
         self.conn_timeout = conn_timeout
@@ -88,6 +102,9 @@ class ObjectServer:
         self.prefix_handlers: dict[str, object] = {}
 
     def __call__(self, environ, start_response):
+        refused = unsigned_refusal(self.backend_auth, environ)
+        if refused is not None:
+            return refused(environ, start_response)
         req = Request(environ)
         handler = None
         if self.prefix_handlers:
@@ -224,6 +241,7 @@ class ObjectServer:
             nodes, op, account, container, obj, headers,
             device_path=df.device_path, hash_=df.hash, timestamp=timestamp.normal,
             conn_timeout=self.conn_timeout, node_timeout=self.node_timeout,
+            auth=self.backend_auth,
         )
 
     # ---- GET / HEAD ----
@@ -411,9 +429,10 @@ def load_object_server_config(conf_path: str) -> tuple[dict, dict]:
 def make_app(conf_path: str) -> ObjectServer:
     """WSGI factory for `storage.wsgi_server`."""
     server, options = load_object_server_config(conf_path)
+    refuse_dev_cluster_secrets(server["bind_ip"], server["conf_dir"], f"{conf_path}: ")
     hasher = load_hasher(server["conf_dir"])
     app = ObjectServer(
-        options["devices"], hasher,
+        options["devices"], hasher, load_backend_auth(server["conf_dir"]),
         mount_check=options["mount_check"],
         conn_timeout=options["conn_timeout"],
         node_timeout=options["node_timeout"],

@@ -80,7 +80,7 @@ class ObjectUpdater(Daemon):
         results = [
             send_update(node, record["op"], record["account"], record["container"],
                         record["obj"], record["headers"], self.node.conn_timeout,
-                        self.node.node_timeout)
+                        self.node.node_timeout, self.node.backend_auth)
             for node in targets
         ]
         if all(results):

@@ -26,6 +26,7 @@ import re
 import msgpack
 from webob import Response
 
+from storage.backend_common import is_partition
 from storage.object_metadata import MetadataError, read_layout, unpack_metadata
 from storage.ondisk_files import cleanup_ondisk_files, parse_filename
 from storage.recon import handle_recon
@@ -68,7 +69,7 @@ def parse_path(path: str, min_parts: int, max_parts: int) -> list[str]:
     device = parts[0]
     if not valid_device_name(device):
         raise ProtocolError("bad device name")
-    if not parts[1].isdigit():
+    if not is_partition(parts[1]):
         raise ProtocolError("bad partition")
     return parts
 

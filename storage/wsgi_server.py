@@ -4,12 +4,13 @@
 
 The config's `[server]` section names the application factory (`app = module:function`,
 called with the config path and returning a WSGI app) and where to listen. The runner
-answers `GET /healthcheck` itself, refuses development secrets off loopback, prints one clear
-line and exits 2 on any config error, and stops cleanly on SIGTERM/SIGINT.
+answers `GET /healthcheck` itself, prints one clear line and exits 2 on any config error
+(before listening), and stops cleanly on SIGTERM/SIGINT. Each application's factory checks
+the secrets its config ends up with (`storage.config.refuse_dev_defaults`): off loopback, a
+development default, written or left to the code's default, is such a config error.
 """
 from __future__ import annotations
 
-import configparser
 import importlib
 import logging
 import os
@@ -20,13 +21,11 @@ import sys
 from storage.config import (
     ConfigError,
     Option,
-    is_loopback,
     load_section,
     parse_bool,
     parse_ip,
     parse_port,
     read_ini,
-    refuse_dev_defaults,
 )
 
 SERVER_OPTIONS = [
@@ -68,28 +67,6 @@ def load_factory(spec: str):
         raise ConfigError(f"[server] cannot load app {spec!r}: {exc}") from None
 
 
-def collect_secret_candidates(parser: configparser.ConfigParser) -> dict[str, str]:
-    """Every option value (and the first word of each, for `key role role` lines)."""
-    found: dict[str, str] = {}
-    for section in parser.sections():
-        for key, value in parser.items(section, raw=True):
-            words = value.split()
-            if words:
-                found[f"[{section}] {key}"] = words[0]
-    return found
-
-
-def check_security(conf_path: str, parser, server: dict) -> None:
-    if is_loopback(server["bind_ip"]):
-        return
-    secrets = collect_secret_candidates(parser)
-    if server["conf_dir"]:
-        cluster_conf = os.path.join(server["conf_dir"], "brume.conf")
-        if os.path.exists(cluster_conf):
-            secrets.update(collect_secret_candidates(read_ini(cluster_conf)))
-    refuse_dev_defaults(server["bind_ip"], secrets, where=f"{conf_path}: ")
-
-
 def listen(ip: str, port: int, backlog: int) -> socket.socket:
     from storage.green import eventlet
 
@@ -101,7 +78,6 @@ def build(conf_path: str):
     """Validate the config and build the app. Returns (server options, wrapped app)."""
     parser = read_ini(conf_path)
     server = load_section(parser, "server", SERVER_OPTIONS, conf_path, allow_unknown=False)
-    check_security(conf_path, parser, server)
     app = load_factory(server["app"])(conf_path)
     return server, healthcheck_middleware(app)
 

@@ -31,6 +31,7 @@ from compute.http_json import HTTPFault, fault_response
 from compute.image_lookup import fetch_image
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
+from compute.service_auth import API_TARGET, ServiceVerifier
 from proxy.tokens import RESELLER_ADMIN_ROLE, verify_token
 
 LOG = logging.getLogger("brume.compute.api")
@@ -126,8 +127,9 @@ def build_core(conf: dict, spawn) -> Core:
     })
     conductor = Conductor(db, repo, hosts, conf, spawn)
     fetch = partial(_fetch, conf)
+    verifier = ServiceVerifier(conf["service_secret"], API_TARGET)
     return Core(conf=conf, db=db, repo=repo, hosts=hosts, quotas=quotas, conductor=conductor,
-                fetch_image=fetch)
+                fetch_image=fetch, service_verifier=verifier)
 
 
 def _fetch(conf: dict, image_id: str, token: str) -> dict:

@@ -9,6 +9,7 @@ from compute.hosts import HostRepo
 from compute.http_json import HTTPFault
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
+from compute.service_auth import ServiceVerifier
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Core:
     quotas: QuotaRepo
     conductor: Conductor
     fetch_image: object  # (image_id, token) -> image record dict
+    service_verifier: ServiceVerifier  # agents' signed calls to /internal/v1
 
     def base_url(self, request) -> str:
         return (self.conf["public_url"] or request.host_url).rstrip("/")

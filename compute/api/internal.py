@@ -1,11 +1,13 @@
 """`/internal/v1/...`: what compute agents call, signed with the service secret.
 
+Signatures must name the API as their target and are accepted once (`compute.service_auth`);
+anything else gets 401.
+
 - `PUT  /internal/v1/hosts/<host>`            heartbeat / registration → {"delete": [...]}
 - `POST /internal/v1/servers/<id>/events`     build_done, build_failed, power_changed
 """
 from __future__ import annotations
 
-from compute import service_auth
 from compute.http_json import HTTPFault, json_response, parse_json, read_body
 
 REQUIRED_REPORT = {
@@ -18,9 +20,9 @@ EVENTS = ("build_done", "build_failed", "power_changed")
 def _signed_body(core, request) -> dict:
     raw = read_body(request)
     target = request.path_qs if request.query_string else request.path
-    if not service_auth.verify(core.conf["service_secret"], request.method, target, raw,
-                               request.headers):
-        raise HTTPFault(401, "Missing or bad service signature.")
+    refused = core.service_verifier.refusal(request.method, target, raw, request.headers)
+    if refused:
+        raise HTTPFault(401, f"Unauthorized: {refused}.")
     return parse_json(raw)
 
 

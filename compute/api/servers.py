@@ -12,6 +12,7 @@ from compute.image_lookup import check_image_fits, image_id_from_ref, resolve_bo
 from compute.name_filter import NameFilter, PatternError
 from compute.quotas import QuotaExceeded
 from compute.repo import NotFound, new_server_id
+from compute.service_auth import agent_target
 from compute.service_http import ServiceError, ServiceUnavailable, call
 from compute.validation import check_metadata, check_name
 from compute.views import server_view
@@ -236,7 +237,8 @@ def _console(core, server: dict, args):
     query = "" if length is None else f"?length={length}"
     try:
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/console{query}",
-                      core.conf["service_secret"], timeout=core.conf["agent_timeout"])
+                      core.conf["service_secret"], timeout=core.conf["agent_timeout"],
+                      target=agent_target(host["name"]))
     except ServiceError as exc:
         if exc.status == 404:
             raise HTTPFault(409, "The server has no console on its host.") from None
@@ -253,7 +255,8 @@ def diagnostics(core, caller, request, server_id):
     host = _host_for(core, server)
     try:
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/diagnostics",
-                      core.conf["service_secret"], timeout=core.conf["agent_timeout"])
+                      core.conf["service_secret"], timeout=core.conf["agent_timeout"],
+                      target=agent_target(host["name"]))
     except ServiceError as exc:
         raise HTTPFault(409 if exc.status == 404 else 500,
                         f"Diagnostics unavailable: {exc.message}") from None

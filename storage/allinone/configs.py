@@ -17,6 +17,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import secrets
 
 from storage.allinone.layout import SAMPLE_DIR, Layout, ProcessSpec
 from storage.atomic_files import write_atomic
@@ -203,12 +204,23 @@ def write_process_config(layout: Layout, spec: ProcessSpec) -> bool:
 
 
 def write_cluster_config(layout: Layout) -> bool:
-    """Copy etc/brume.conf into the conf dir unless it exists."""
+    """Write etc/brume.conf into the conf dir, with a random `backend_secret`, unless it exists.
+
+    The file then holds a real secret, so only its owner may read it (0600). A brume.conf
+    from before backend signatures has no `backend_secret` and keeps the development default,
+    which the servers accept on loopback.
+    """
     target = os.path.join(layout.conf_dir, "brume.conf")
     if os.path.exists(target):
         return False
     with open(os.path.join(SAMPLE_DIR, "brume.conf"), encoding="utf-8", newline="") as handle:
-        return write_new(target, handle.read())
+        sample = handle.read()
+    header = "# Written by `brume up` from etc/brume.conf (backend_secret generated).\n"
+    text = render(sample, {"cluster": {"backend_secret": secrets.token_urlsafe(32)}}, {}, [],
+                  header)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    write_atomic(target, text, mode=0o600)
+    return True
 
 
 def set_option_anywhere(path: str, key: str, value: str) -> bool:

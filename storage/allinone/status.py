@@ -1,6 +1,7 @@
 """What `brume status` reports: each process up or down, and each storage node's health.
 
-Health figures come from the storage servers' `GET /recon/all` (see `storage.recon`): per
+Health figures come from the storage servers' `GET /recon/all` (see `storage.recon`; signed
+with the conf dir's backend secret like every backend request): per
 device disk usage, async pendings and quarantined files; per daemon the age of its last pass;
 and the md5 of every ring the node has, compared with the conf dir's rings so a node running
 with a stale ring stands out. Whatever cannot be fetched is reported as unknown.
@@ -8,31 +9,30 @@ with a stale ring stands out. Whatever cannot be fetched is reported as unknown.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import time
 
+from storage import backend_client
 from storage.allinone import processes
 from storage.allinone.health import healthcheck
 from storage.allinone.layout import Layout, available
+from storage.backend_auth import load_backend_auth
+from storage.config import ConfigError
 
 RING_FILES = ("account.ring.gz", "container.ring.gz", "object.ring.gz")
 
 
-def fetch_json(ip: str, port: int, path: str, timeout: float = 3.0):
-    conn = http.client.HTTPConnection(ip, port, timeout=timeout)
+def fetch_json(ip: str, port: int, path: str, auth, timeout: float = 3.0):
+    """The JSON a storage server answers to a signed GET, or None."""
     try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
+        response = backend_client.request(ip, port, "GET", path, auth=auth,
+                                          conn_timeout=timeout, node_timeout=timeout)
         if response.status != 200:
             return None
-        return json.loads(body)
-    except (OSError, http.client.HTTPException, ValueError):
+        return json.loads(response.body)
+    except (backend_client.BackendError, ValueError):
         return None
-    finally:
-        conn.close()
 
 
 def local_ring_md5s(conf_dir: str) -> dict[str, str | None]:
@@ -73,14 +73,18 @@ def process_rows(layout: Layout) -> list[dict]:
     return rows
 
 
-def node_health(layout: Layout, node: int, expected_rings: dict, now: float) -> dict:
+def node_health_unknown(layout: Layout, node: int) -> dict:
+    return {"node": node, "ip": layout.node_ip(node), "recon": False, "devices": [],
+            "daemons": {}, "rings_match": None, "ring_md5": {}}
+
+
+def node_health(layout: Layout, node: int, expected_rings: dict, now: float, auth) -> dict:
     """One node's recon figures, from the first of its storage servers that answers."""
-    result = {"node": node, "ip": layout.node_ip(node), "recon": False, "devices": [],
-              "daemons": {}, "rings_match": None, "ring_md5": {}}
+    result = node_health_unknown(layout, node)
     recon = None
     for kind in ("object", "container", "account"):
         spec = layout.storage_spec(node, kind)
-        recon = fetch_json(spec.ip, spec.port, "/recon/all")
+        recon = fetch_json(spec.ip, spec.port, "/recon/all", auth)
         if isinstance(recon, dict):
             break
     if not isinstance(recon, dict):
@@ -123,7 +127,12 @@ def collect(layout: Layout) -> dict:
     now = time.time()
     rows = process_rows(layout)
     expected = local_ring_md5s(layout.conf_dir)
-    nodes = [node_health(layout, n, expected, now) for n in layout.nodes]
+    try:
+        auth = load_backend_auth(layout.conf_dir)
+    except ConfigError:
+        auth = None  # no readable brume.conf: every node's figures are unknown
+    nodes = [node_health(layout, n, expected, now, auth) if auth else
+             node_health_unknown(layout, n) for n in layout.nodes]
     reporting = [n for n in nodes if n["recon"]]
     rings_consistent = (
         all(n["rings_match"] for n in reporting) if reporting else None

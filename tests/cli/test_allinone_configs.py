@@ -121,3 +121,23 @@ def test_layout_roundtrip(layout):
     assert loaded.spec("object-2").port == 7000 and loaded.spec("account-2").port == 7002
     assert loaded.spec("agent-hv2").port == layout.compute_port + 2
     assert load_layout(os.path.join(layout.data_dir, "nothing-here")) is None
+
+
+def test_cluster_config_gets_its_own_backend_secret_readable_by_its_owner_only(tmp_path):
+    from storage.backend_auth import DEV_BACKEND_SECRET, load_backend_auth
+
+    secrets = []
+    for name in ("one", "two"):
+        layout = Layout(data_dir=str(tmp_path / name), ip_prefix="127.0.9.")
+        assert configs.write_cluster_config(layout) is True
+        path = os.path.join(layout.conf_dir, "brume.conf")
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        section = parse(open(path, encoding="utf-8").read())["cluster"]
+        assert section["hash_path_prefix"] == "brume-dev-prefix"  # placement as the sample
+        secret = section["backend_secret"]
+        assert secret != DEV_BACKEND_SECRET and len(secret) >= 32
+        assert load_backend_auth(layout.conf_dir).sign("GET", "/x", {}, now=1.0) != \
+            load_backend_auth(SAMPLE_DIR).sign("GET", "/x", {}, now=1.0)
+        secrets.append(secret)
+        assert configs.write_cluster_config(layout) is False  # never rewritten
+    assert secrets[0] != secrets[1]

@@ -11,7 +11,7 @@ from webob import Request
 
 from compute.api.app import ComputeAPI, build_core
 from compute.config import load_api_config
-from compute.service_auth import sign_headers
+from compute.service_auth import API_TARGET, sign_headers
 from tests.compute.support import CloudSettings, ClusterCompute, free_port
 
 
@@ -51,10 +51,12 @@ class InProcessAPI:
         response = request.get_response(self.app)
         return response.status_int, (response.json if response.body else None)
 
-    def signed(self, method, path, body, secret=None):
+    def signed(self, method, path, body, secret=None, target=API_TARGET, headers=None):
+        """A request signed as an agent signs it (or with `headers` as given instead)."""
         raw = json.dumps(body).encode()
         request = Request.blank(path, method=method, body=raw)
-        request.headers.update(sign_headers(secret or self.service_secret, method, path, raw))
+        request.headers.update(headers or sign_headers(secret or self.service_secret, method,
+                                                       target, path, raw))
         response = request.get_response(self.app)
         return response.status_int, (response.json if response.body else None)
 

@@ -2,11 +2,13 @@
 session cluster's real image service (hence `cluster`)."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
 from compute import states
+from compute.service_auth import API_TARGET, agent_target, sign_headers
 
 pytestmark = pytest.mark.cluster
 
@@ -239,6 +241,24 @@ def test_usage_report(api, user, admin):
     assert api.call("GET", "/v2.1/os-simple-tenant-usage", user)[0] == 403
     status, body = api.call("GET", "/v2.1/os-simple-tenant-usage?detailed=1", admin)
     assert body["tenant_usages"][0]["tenant_id"] == "demo"
+
+
+def test_agent_calls_are_refused_when_replayed_or_signed_for_another_target(api):
+    body = {"availability_zone": "nova", "agent_url": "http://127.0.0.1:1", "boot_id": "b",
+            "hypervisor_type": "TEST", "vcpus": 1, "memory_mb": 512, "local_gb": 1,
+            "instances": {}, "building": []}
+    path = "/internal/v1/hosts/h9"
+    raw = json.dumps(body).encode()
+    captured = sign_headers(api.service_secret, "PUT", API_TARGET, path, raw)
+    assert api.signed("PUT", path, body, headers=captured)[0] == 200
+    status, answer = api.signed("PUT", path, body, headers=captured)
+    assert status == 401 and "replayed" in answer["unauthorized"]["message"]
+    for_agent = sign_headers(api.service_secret, "PUT", agent_target("h9"), path, raw)
+    status, answer = api.signed("PUT", path, body, headers=for_agent)
+    assert status == 401 and "another target" in answer["unauthorized"]["message"]
+    stale = sign_headers(api.service_secret, "PUT", API_TARGET, path, raw,
+                         now=time.time() - 3600)
+    assert api.signed("PUT", path, body, headers=stale)[0] == 401
 
 
 def test_build_failed_without_retry_goes_straight_to_error(api, user):

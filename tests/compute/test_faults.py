@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import urllib.error
+import urllib.request
 
 import pytest
 
 from compute import service_http
+from compute.service_auth import agent_target, sign_headers
 from tests.compute.support import ComputeCluster, wait_until
 
 pytestmark = pytest.mark.cluster
@@ -52,7 +55,28 @@ def attempted_hosts(cloud, server_id):
 def agent_instances(cloud, name):
     """The agent's own view ({"instances", "building"}), asked with the service signature."""
     return service_http.call(cloud.agent_urls[name], "GET", "/v1/instances",
-                             cloud.settings.service_secret)
+                             cloud.settings.service_secret, target=agent_target(name))
+
+
+def raw_agent_get(url: str, path: str, headers: dict) -> tuple[int, str]:
+    request = urllib.request.Request(url + path, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_real_agents_refuse_replays_and_requests_signed_for_another_agent(cloud):
+    secret, path = cloud.settings.service_secret, "/v1/instances"
+    captured = sign_headers(secret, "GET", agent_target("hvgood"), path, b"")
+    assert raw_agent_get(cloud.agent_urls["hvgood"], path, captured)[0] == 200
+    status, body = raw_agent_get(cloud.agent_urls["hvgood"], path, captured)
+    assert status == 401 and "replayed" in body
+    for_hvgood = sign_headers(secret, "GET", agent_target("hvgood"), path, b"")
+    status, body = raw_agent_get(cloud.agent_urls["hvslow"], path, for_hvgood)
+    assert status == 401 and "another target" in body
+    assert raw_agent_get(cloud.agent_urls["hvgood"], path, for_hvgood)[0] == 200
 
 
 @pytest.fixture(scope="module")

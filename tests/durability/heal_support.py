@@ -92,15 +92,9 @@ def node_address(cluster, dev: dict) -> tuple[str, int]:
     return dev["ip"], int(dev["port"])
 
 
-def direct_request(ip: str, port: int, method: str, path: str, headers=None):
-    """(status, headers, body) of one request straight to a storage server."""
-    conn = http.client.HTTPConnection(ip, port, timeout=30)
-    try:
-        conn.request(method, quote(path, safe="/?=&"), headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
+def direct_request(cluster, ip: str, port: int, method: str, path: str, headers=None):
+    """(status, headers, body) of one signed request straight to a storage server."""
+    return cluster.storage_request(ip, port, method, path, headers)
 
 
 def object_states(cluster, account: str, container: str, obj: str) -> list[tuple]:
@@ -110,7 +104,8 @@ def object_states(cluster, account: str, container: str, obj: str) -> list[tuple
     states = []
     for dev in nodes:
         status, headers, body = direct_request(
-            dev["ip"], dev["port"], "GET", f"/{dev['device']}/{part}/{account}/{container}/{obj}"
+            cluster, dev["ip"], dev["port"], "GET",
+            f"/{dev['device']}/{part}/{account}/{container}/{obj}",
         )
         digest = hashlib.md5(body).hexdigest() if status == 200 else None
         states.append((status, headers.get("x-backend-timestamp"), digest))
@@ -167,7 +162,7 @@ def container_listings(cluster, account: str, container: str) -> list[tuple]:
     result = []
     for dev in nodes:
         status, headers, body = direct_request(
-            dev["ip"], dev["port"], "GET",
+            cluster, dev["ip"], dev["port"], "GET",
             f"/{dev['device']}/{part}/{account}/{container}?format=json",
         )
         names = [row["name"] for row in json.loads(body)] if status == 200 else None

@@ -5,12 +5,16 @@ import threading
 import pytest
 
 from storage import backend_client
+from storage.backend_auth import AUTH_HEADER, BackendAuth
+
+AUTH = BackendAuth("pool-test-secret")
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_REPLICATE(self):
+        assert self.headers[AUTH_HEADER]  # every request is signed
         length = int(self.headers.get("Content-Length", 0))
         self.rfile.read(length)
         body = b"ok"
@@ -48,15 +52,16 @@ def server():
 def test_sequential_requests_share_one_connection(server):
     port = server.server_address[1]
     for _ in range(5):
-        resp = backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", body=b"x")
+        resp = backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", body=b"x",
+                                      auth=AUTH)
         assert resp.status == 200 and resp.body == b"ok"
     assert server.connections == 1
 
 
 def test_connection_closed_by_peer_is_replaced(server):
     port = server.server_address[1]
-    assert backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7").status == 200
+    assert backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", auth=AUTH).status == 200
     (conn, _since), = backend_client._idle[("127.0.0.1", port)]
     conn.sock.shutdown(2)  # as if the peer had dropped the idle connection
-    assert backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7").status == 200
+    assert backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", auth=AUTH).status == 200
     assert server.connections == 2

@@ -74,7 +74,7 @@ def put_objects(conn, container: str, count: int, size: int = 100) -> dict[str, 
 
 def async_pendings(cluster, node: int) -> int:
     spec = cluster.spec(node, "object")
-    status, _headers, body = direct_request(spec.ip, spec.port, "GET", "/recon/async")
+    status, _headers, body = direct_request(cluster, spec.ip, spec.port, "GET", "/recon/async")
     assert status == 200
     return json.loads(body)["async_pending"]
 
@@ -85,7 +85,8 @@ def account_counts(cluster, account: str, container: str) -> list:
     counts = []
     for dev in nodes:
         status, _headers, body = direct_request(
-            dev["ip"], dev["port"], "GET", f"/{dev['device']}/{part}/{account}?format=json")
+            cluster, dev["ip"], dev["port"], "GET",
+            f"/{dev['device']}/{part}/{account}?format=json")
         rows = json.loads(body) if status == 200 else []
         counts.append(next((r["count"] for r in rows if r["name"] == container), None))
     return counts

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from urllib.parse import quote
 
 import msgpack
 import pytest
@@ -131,6 +132,26 @@ def test_bad_requests(pair, path, method, status):
                                             METADATA_LENGTH_HEADER: "1"}, body=b"x")
     assert resp.status_int == status
     assert not [f for f in a.files() if f.startswith("objects")]
+
+
+BAD_PARTITIONS = ["\u0661\u0662", " 12", "12 ", "1_0", "+1", "-1", "012", "00", "\u00b2",
+                  "1" * 11]
+
+
+@pytest.mark.parametrize("part", BAD_PARTITIONS)
+def test_partitions_are_ascii_digits_only(pair, part):
+    """Python's int() takes '\u0661\u0662', ' 12' and '1_0'; replication must not."""
+    a, _ = pair
+    quoted = quote(part)
+    for path, method in ((f"/sda/{quoted}", "REPLICATE"),
+                         (f"/sda/{quoted}/abc", "REPLICATE"),
+                         (f"/sda/{quoted}/{'a' * 32}/0000000001.00000.data", "SYNC")):
+        resp = a.request(path, method, headers={REPLICATION_HEADER: "true",
+                                                METADATA_LENGTH_HEADER: "1"}, body=b"x")
+        assert resp.status_int == 400, (path, resp.body)
+        assert resp.body == b"bad partition\n"
+    assert not [f for f in a.files() if f.startswith("objects")]
+    assert db_request(a.devices, f"/sda/{quoted}/{'a' * 32}", "sync", b"x").status_int == 400
 
 
 def test_recon_served_by_object_server(pair):

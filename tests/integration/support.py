@@ -1,14 +1,17 @@
 """The handle that tests get on a running all-in-one cluster, and small polling helpers.
 
 `ClusterHandle` wraps one `brume up --detach` data dir: its URLs and credentials, tokens,
-and the fault-injection helpers (kill/start one server, stop/start a whole node, run one
-daemon pass, find where an object's replicas live on disk). `wait_until` polls a condition
-with a deadline, the replacement for sleeping in tests; `free_port` picks a loopback port;
+requests straight to a storage server (signed with the cluster's backend secret, as the
+proxy and the daemons sign them, or deliberately not), and the fault-injection helpers
+(kill/start one server, stop/start a whole node, run one daemon pass, find where an
+object's replicas live on disk). `wait_until` polls a condition with a deadline, the
+replacement for sleeping in tests; `free_port` picks a loopback port;
 `set_section_options` edits a rendered config before the process is restarted.
 """
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -18,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from storage.allinone import lifecycle, processes
 from storage.allinone.configs import read_users
@@ -138,6 +142,41 @@ class ClusterHandle:
 
     def storage_url(self, user: str = "test:tester") -> str:
         return self.auth(user)[1]
+
+    # ----- storage servers, directly
+    def backend_auth(self):
+        """The cluster's `storage.backend_auth.BackendAuth` (brume.conf's backend_secret)."""
+        from storage.backend_auth import load_backend_auth
+
+        return load_backend_auth(self.conf_dir)
+
+    def storage_address(self, node: int, kind: str) -> tuple[str, int]:
+        """(ip, port) of storage node `node`'s object, container or account server."""
+        spec = self.spec(node, kind)
+        return spec.ip, spec.port
+
+    def storage_request(self, ip: str, port: int, method: str, path: str, headers=None,
+                        body: bytes = b"", auth=True, now: float | None = None):
+        """(status, headers, body) of one request straight to a storage server.
+
+        `path` is unquoted (it is quoted on the wire) and may carry `?query`. The request is
+        signed with the cluster's backend secret unless `auth` is False (unsigned) or another
+        `BackendAuth` (e.g. a wrong secret); `now` signs at another time.
+        """
+        path, _, query = path.partition("?")
+        headers = dict(headers or {})
+        if auth is True:
+            auth = self.backend_auth()
+        if auth:
+            headers = auth.signed(method, path, headers, query, now)
+        target = quote(path) + (f"?{query}" if query else "")
+        conn = http.client.HTTPConnection(ip, port, timeout=60)
+        try:
+            conn.request(method, target, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
 
     # ----- processes
     def spec(self, node: int, kind: str) -> ProcessSpec:

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from proxy.backend_client import BackendClient
 from proxy.transaction import TRANS_ID, carry, new_trans_id
+from storage.backend_auth import BackendAuth
 from storage.green import eventlet
+
+AUTH = BackendAuth("pool-test-secret")
 
 
 class OneShotServer:
@@ -57,7 +60,7 @@ def _wait_until(predicate, timeout: float = 5.0) -> None:
 def test_dead_idle_connections_are_retried_fresh_without_counting_an_error():
     server = OneShotServer()
     try:
-        client = BackendClient(0.5, 2.0, error_limit=0, error_interval=60.0)
+        client = BackendClient(0.5, 2.0, error_limit=0, error_interval=60.0, auth=AUTH)
         node = _node(server.port)
 
         def get(_index):
@@ -82,7 +85,7 @@ def test_error_limited_primaries_are_tried_last():
         def get_more_nodes(self, part):
             return iter([_node(3)])
 
-    client = BackendClient(0.5, 2.0, error_limit=0, error_interval=60.0)
+    client = BackendClient(0.5, 2.0, error_limit=0, error_interval=60.0, auth=AUTH)
     client.limiter.limit_now(_node(1))
     order = [n["port"] for n in client.iter_nodes(Ring(), 0)]
     assert order == [2, 3, 1]
@@ -91,7 +94,7 @@ def test_error_limited_primaries_are_tried_last():
 def test_trans_id_is_sent_to_backends_from_fanned_out_green_threads():
     server = OneShotServer()
     try:
-        client = BackendClient(0.5, 2.0, error_limit=10, error_interval=60.0)
+        client = BackendClient(0.5, 2.0, error_limit=10, error_interval=60.0, auth=AUTH)
         trans_id = new_trans_id()
         assert trans_id.startswith("tx") and len(trans_id) == 34
 

@@ -14,6 +14,7 @@ from webob import Request
 
 from storage.object_server import make_app
 from storage.timestamp import Timestamp
+from tests.storage import signing
 
 
 @dataclass
@@ -24,10 +25,15 @@ class ObjectEnv:
     conf_path: str
 
     def request(self, path, method="GET", body=None, headers=None, **kwargs):
+        """An in-process request, signed with the cluster's backend secret."""
         req = Request.blank(path, method=method, headers=headers or {}, **kwargs)
         if body is not None:
             req.body = body
-        return req.get_response(self.app)
+        return self.send(req)
+
+    def send(self, req):
+        """Sign a prepared webob request and run it through the app."""
+        return signing.sign(req, self.app.backend_auth).get_response(self.app)
 
     def put(self, path="/sda/1/a/c/o", body=b"hello", headers=None, timestamp=None):
         hdrs = {"X-Timestamp": (timestamp or Timestamp.now()).normal,

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from storage.backend_auth import load_backend_auth
+from tests.storage.signing import signed_headers
 from tests.storage.test_container_server import write_confs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,10 +25,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def call(port, method, path, headers=None):
+def call(server, method, path, headers=None):
+    port, auth = server
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request(method, path, headers=headers or {})
+        conn.request(method, path, headers=signed_headers(auth, method, path, headers))
         resp = conn.getresponse()
         return resp.status, dict(resp.getheaders()), resp.read()
     finally:
@@ -45,6 +48,7 @@ def wait_until(predicate, timeout=15.0):
 @pytest.fixture
 def server(tmp_path):
     conf_path, _ = write_confs(tmp_path, "container")
+    auth = load_backend_auth(os.path.join(str(tmp_path), "conf"))
     port = free_port()
     text = open(conf_path).read().replace("bind_port = 0", f"bind_port = {port}")
     with open(conf_path, "w") as handle:
@@ -54,28 +58,29 @@ def server(tmp_path):
 
     def healthy():
         try:
-            return call(port, "GET", "/healthcheck")[0] == 200
+            return call((port, auth), "GET", "/healthcheck")[0] == 200
         except OSError:
             return False
 
     assert wait_until(healthy), "container server did not start"
-    yield port
+    yield port, auth
     proc.terminate()
     proc.wait(10)
 
 
 def test_concurrent_row_updates_are_all_durable(server):
-    port = server
-    status, _, _ = call(port, "PUT", "/sda/0/AUTH_a/c", {"X-Timestamp": f"{time.time():.5f}"})
+    port, auth = server
+    status, _, _ = call(server, "PUT", "/sda/0/AUTH_a/c", {"X-Timestamp": f"{time.time():.5f}"})
     assert status == 201
     failures = []
 
     def client(index: int):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         for i in range(25):
-            conn.request("PUT", f"/sda/0/AUTH_a/c/t{index:02d}-{i:02d}", headers={
+            path = f"/sda/0/AUTH_a/c/t{index:02d}-{i:02d}"
+            conn.request("PUT", path, headers=signed_headers(auth, "PUT", path, {
                 "X-Timestamp": f"{time.time():.5f}", "X-Size": "10",
-                "X-Content-Type": "text/plain", "X-Etag": "e", "Content-Length": "0"})
+                "X-Content-Type": "text/plain", "X-Etag": "e", "Content-Length": "0"}))
             resp = conn.getresponse()
             resp.read()
             if resp.status != 201:
@@ -88,31 +93,35 @@ def test_concurrent_row_updates_are_all_durable(server):
     for thread in threads:
         thread.join()
     assert failures == []
-    status, headers, _ = call(port, "HEAD", "/sda/0/AUTH_a/c")
+    status, headers, _ = call(server, "HEAD", "/sda/0/AUTH_a/c")
     assert status == 204
     assert headers["X-Container-Object-Count"] == "300"
     assert headers["X-Container-Bytes-Used"] == "3000"
-    status, _, body = call(port, "GET", "/sda/0/AUTH_a/c?format=json&prefix=t05-&limit=3")
+    status, _, body = call(server, "GET", "/sda/0/AUTH_a/c?format=json&prefix=t05-&limit=3")
     assert [e["name"] for e in json.loads(body)] == ["t05-00", "t05-01", "t05-02"]
 
 
 def test_utf8_metadata_round_trips_as_bytes(server):
-    port = server
-    call(port, "PUT", "/sda/0/AUTH_a/m", {"X-Timestamp": f"{time.time():.5f}"})
+    port, auth = server
+    call(server, "PUT", "/sda/0/AUTH_a/m", {"X-Timestamp": f"{time.time():.5f}"})
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.putrequest("POST", "/sda/0/AUTH_a/m")
-    conn.putheader("X-Timestamp", f"{time.time():.5f}")
+    for name, value in signed_headers(auth, "POST", "/sda/0/AUTH_a/m",
+                                      {"X-Timestamp": f"{time.time():.5f}"}).items():
+        conn.putheader(name, value)
     conn.putheader("X-Container-Meta-Name", "caf\u00e9 \u2603".encode())
     conn.putheader("Content-Length", "0")
     conn.endheaders()
     resp = conn.getresponse()
     resp.read()
     assert resp.status == 204
-    status, headers, _ = call(port, "HEAD", "/sda/0/AUTH_a/m")
+    status, headers, _ = call(server, "HEAD", "/sda/0/AUTH_a/m")
     assert headers["X-Container-Meta-Name"].encode("latin-1").decode("utf-8") == "caf\u00e9 \u2603"
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.putrequest("POST", "/sda/0/AUTH_a/m")
-    conn.putheader("X-Timestamp", f"{time.time():.5f}")
+    for name, value in signed_headers(auth, "POST", "/sda/0/AUTH_a/m",
+                                      {"X-Timestamp": f"{time.time():.5f}"}).items():
+        conn.putheader(name, value)
     conn.putheader("X-Container-Meta-Bad", b"\xff\xfe")
     conn.putheader("Content-Length", "0")
     conn.endheaders()

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import os
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 import pytest
-from webob import Request
 
 from storage.config import ConfigError
 from storage.container_server import make_app
 from storage.timestamp import Timestamp
+from tests.storage import signing
 
 
 def write_confs(tmp_path, kind: str, extra: str = "") -> tuple[str, str]:
@@ -40,8 +41,8 @@ class Client:
         return Timestamp(self.clock).normal
 
     def __call__(self, method, path, headers=None, **kwargs):
-        req = Request.blank(path, method=method, headers=headers or {}, **kwargs)
-        return req.get_response(self.app)
+        return signing.blank(self.app.backend_auth, path, method, headers,
+                             **kwargs).get_response(self.app)
 
     def put_container(self, path="/sda/1/AUTH_a/c", **headers):
         return self("PUT", path, {"X-Timestamp": self.ts(), **headers})
@@ -236,6 +237,22 @@ def test_bad_paths_and_devices(client):
     assert client("COPY", "/sda/1/AUTH_a/c").status_int == 405
     resp = client("PUT", "/sda/1/AUTH_a/c", {**ts, "X-Account-Host": "127.0.0.1:1"})
     assert resp.status_int == 400
+    assert client("HEAD", "/sda/1/AUTH_a/c").status_int == 404
+
+
+@pytest.mark.parametrize("part", ["\u0661\u0662", " 12", "1_0", "012", "\u00b2"])
+def test_partitions_are_ascii_digits_only(client, part):
+    """In the path and in X-Account-Partition (Python's int() would take all of these; in a
+    header, surrounding blanks are HTTP's own and not part of the value)."""
+    ts = {"X-Timestamp": client.ts()}
+    assert client("PUT", f"/sda/{quote(part)}/AUTH_a/c", ts).status_int == 400
+    cases = [("127.0.0.1:\u0661", "1")] + ([] if part.strip() != part else
+                                            [("127.0.0.1:6202", part)])
+    for host, partition in cases:
+        resp = client("PUT", "/sda/1/AUTH_a/c", {**ts, "X-Account-Host": host,
+                                                 "X-Account-Device": "sda",
+                                                 "X-Account-Partition": partition})
+        assert resp.status_int == 400, (host, partition)
     assert client("HEAD", "/sda/1/AUTH_a/c").status_int == 404
 
 

@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 
+from storage.backend_auth import DEV_BACKEND_SECRET, BackendAuth
 from storage.container_updates import IDLE_CONNECTIONS, ContainerNode, send_update
 from tests.storage.test_object_container_updates import FakeContainer
 
@@ -13,7 +14,8 @@ def _update(host: str) -> bool:
     node = ContainerNode(host, "sdc", "7")
     headers = {"X-Timestamp": "0000000001.00000", "X-Size": "1", "X-Content-Type": "a/b",
                "X-Etag": "d41d8cd98f00b204e9800998ecf8427e"}
-    return send_update(node, "PUT", "a", "c", "o", headers, 1.0, 3.0)
+    return send_update(node, "PUT", "a", "c", "o", headers, 1.0, 3.0,
+                       BackendAuth(DEV_BACKEND_SECRET))
 
 
 def test_updates_reuse_one_keep_alive_connection():

@@ -8,6 +8,7 @@ import pytest
 
 from storage.config import ConfigError
 from storage.object_server import OBJECT_SERVER_OPTIONS, ObjectServer, make_app
+from tests.storage import signing
 from tests.storage.conftest import write_object_conf
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -81,7 +82,7 @@ def test_mount_check_refuses_unmounted_devices(tmp_path):
     app = make_app(conf_path)
     req = Request.blank("/sda/1/a/c/o", method="PUT", body=b"x",
                         headers={"X-Timestamp": "1700000000.00000"})
-    assert req.get_response(app).status_int == 507
+    assert signing.sign(req, app.backend_auth).get_response(app).status_int == 507
 
 
 def test_get_md5_check_can_be_turned_off_blocks_still_checked(tmp_path):
@@ -94,7 +95,7 @@ def test_get_md5_check_can_be_turned_off_blocks_still_checked(tmp_path):
     assert app.get_md5_check is False
     put = Request.blank("/sda/1/a/c/o", method="PUT", body=b"k" * 100,
                         headers={"X-Timestamp": "1700000000.00000"})
-    assert put.get_response(app).status_int == 201
+    assert signing.sign(put, app.backend_auth).get_response(app).status_int == 201
     # corrupt the stored ETag only: without the MD5 check the (CRC-valid) body is served
     from storage.object_metadata import read_metadata, write_metadata_fd
 
@@ -108,4 +109,4 @@ def test_get_md5_check_can_be_turned_off_blocks_still_checked(tmp_path):
         write_metadata_fd(fd, metadata, 104)
     finally:
         os.close(fd)
-    assert Request.blank("/sda/1/a/c/o").get_response(app).body == b"k" * 100
+    assert signing.blank(app.backend_auth, "/sda/1/a/c/o").get_response(app).body == b"k" * 100

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from storage.async_pending import iter_async_pendings, read_async_pending
+from storage.backend_auth import AUTH_HEADER, DEV_BACKEND_SECRET, BackendAuth
 from storage.green import eventlet
 from storage.object_server import make_app
 from storage.timestamp import Timestamp
@@ -17,11 +18,16 @@ from tests.storage.conftest import ObjectEnv, write_object_conf
 
 
 class FakeContainer:
-    """A container replica on 127.0.0.1: records requests, answers `status` (or stalls)."""
+    """A container replica on 127.0.0.1: records requests, answers `status` (or stalls), and
+    401 to requests not signed with `auth` (the test conf dir's backend secret) as a real
+    container server would."""
 
-    def __init__(self, status: int = 201, stall: threading.Event | None = None):
+    def __init__(self, status: int = 201, stall: threading.Event | None = None,
+                 auth: BackendAuth | None = None):
         self.status = status
         self.stall = stall
+        self.auth = auth or BackendAuth(DEV_BACKEND_SECRET)
+        self.refusals: list[str] = []
         self.requests: list[tuple[str, str, dict]] = []
         self.sock = eventlet.listen(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -32,6 +38,11 @@ class FakeContainer:
         headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items()
                    if k.startswith("HTTP_")}
         self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], headers))
+        refused = self.auth.refusal(environ)
+        if refused:
+            self.refusals.append(refused)
+            start_response("401 Unauthorized", [("Content-Length", "0")])
+            return [b""]
         if self.stall is not None:
             self.stall.wait(10)
         start_response(f"{self.status} X", [("Content-Length", "0")])
@@ -86,7 +97,17 @@ def test_put_and_delete_update_the_container(object_env):
     assert resp.status_int == 204
     method, _path, headers = container.requests[1]
     assert method == "DELETE" and headers["X-Timestamp"] == del_ts.normal
+    assert container.refusals == []  # both updates were signed with the backend secret
     assert pendings(object_env) == []
+
+
+def test_container_refusing_the_signature_leaves_an_unsigned_async_pending(object_env):
+    container = FakeContainer(auth=BackendAuth("another cluster's secret"))
+    resp = object_env.put(headers=update_headers(container.host))
+    assert resp.status_int == 201
+    assert container.refusals == ["bad X-Backend-Auth signature"]
+    [record] = pendings(object_env)
+    assert AUTH_HEADER not in record["headers"]  # the updater signs afresh when it retries
 
 
 def test_unreachable_container_leaves_async_pending(object_env):

@@ -114,7 +114,7 @@ def test_short_body_is_499_and_leaves_nothing(object_env):
         "X-Timestamp": ts().normal, "Content-Type": "text/plain"})
     req.environ["wsgi.input"] = io.BytesIO(b"only ten b")
     req.environ["CONTENT_LENGTH"] = "100"
-    resp = req.get_response(object_env.app)
+    resp = object_env.send(req)
     assert resp.status_int == 499
     assert data_files(object_env) == []
     assert os.listdir(os.path.join(object_env.devices, "sda", "tmp")) == []
@@ -125,7 +125,7 @@ def test_chunked_put_without_length(object_env):
         "X-Timestamp": ts().normal, "Transfer-Encoding": "chunked"})
     req.environ["wsgi.input"] = io.BytesIO(b"z" * 200_000)
     req.environ.pop("CONTENT_LENGTH", None)
-    assert req.get_response(object_env.app).status_int == 201
+    assert object_env.send(req).status_int == 201
     got = object_env.request("/sda/1/a/c/o")
     assert got.body == b"z" * 200_000
     assert got.headers["Content-Type"] == "application/octet-stream"
@@ -134,7 +134,7 @@ def test_chunked_put_without_length(object_env):
 def test_missing_length_is_411(object_env):
     req = Request.blank("/sda/1/a/c/o", method="PUT", headers={"X-Timestamp": ts().normal})
     req.environ.pop("CONTENT_LENGTH", None)
-    assert req.get_response(object_env.app).status_int == 411
+    assert object_env.send(req).status_int == 411
     assert data_files(object_env) == []
 
 
@@ -145,7 +145,7 @@ def test_bad_and_missing_timestamps_are_400(object_env):
             req = Request.blank("/sda/1/a/c/o", method=method, headers=headers)
             if method == "PUT":
                 req.body = b"abc"
-            resp = req.get_response(object_env.app)
+            resp = object_env.send(req)
             assert resp.status_int == 400, (method, headers)
             assert b"X-Timestamp" in resp.body
     assert data_files(object_env) == []
@@ -394,7 +394,7 @@ def test_odd_numbers_are_400(object_env):
     req = Request.blank("/sda/1/a/c/o", method="PUT", headers={"X-Timestamp": ts().normal})
     req.environ["CONTENT_LENGTH"] = "\u00b2"
     req.environ["wsgi.input"] = io.BytesIO(b"xx")
-    assert req.get_response(object_env.app).status_int == 400
+    assert object_env.send(req).status_int == 400
     for headers in ({"X-Delete-At": "inf"}, {"X-Delete-After": "\u00b2"}):
         assert object_env.put(headers=headers).status_int == 400
     assert object_env.request("/sda/1/a/c/o", "DELETE", headers={

@@ -14,6 +14,7 @@ from storage.green import eventlet
 from storage.object_reader import READ_SIZE
 from storage.timestamp import Timestamp
 from storage.wsgi_server import healthcheck_middleware
+from tests.storage.signing import signed_headers
 
 
 def wait_until(predicate, timeout: float = 5.0) -> bool:
@@ -39,6 +40,11 @@ def served(object_env):
     return object_env, port
 
 
+def signed(env, method, path, headers=None):
+    """Headers for a request over the wire, signed with the env's backend secret."""
+    return signed_headers(env.app.backend_auth, method, path, headers)
+
+
 def object_files(env):
     return [f for f in env.files() if f.startswith("objects/") and not f.endswith(
         ("hashes.invalid", ".lock"))]
@@ -50,12 +56,12 @@ def test_wire_round_trip_and_healthcheck(served):
     conn.request("GET", "/healthcheck")
     assert conn.getresponse().read() == b"OK"
     body = os.urandom(300_000)
-    conn.request("PUT", "/sda/1/a/c/o", body=body,
-                 headers={"X-Timestamp": Timestamp.now().normal, "Content-Type": "x/y"})
+    conn.request("PUT", "/sda/1/a/c/o", body=body, headers=signed(env, "PUT", "/sda/1/a/c/o", {
+        "X-Timestamp": Timestamp.now().normal, "Content-Type": "x/y"}))
     resp = conn.getresponse()
     resp.read()
     assert resp.status == 201
-    conn.request("GET", "/sda/1/a/c/o")
+    conn.request("GET", "/sda/1/a/c/o", headers=signed(env, "GET", "/sda/1/a/c/o"))
     resp = conn.getresponse()
     assert resp.status == 200 and resp.read() == body
     conn.close()
@@ -75,7 +81,7 @@ def test_corrupt_object_get_is_cut_and_quarantined(served, size, flip_at):
         handle.seek(flip_at)
         handle.write(bytes([body[flip_at] ^ 0xFF]))
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request("GET", "/sda/1/a/c/o")
+    conn.request("GET", "/sda/1/a/c/o", headers=signed(env, "GET", "/sda/1/a/c/o"))
     resp = conn.getresponse()
     if flip_at < READ_SIZE:
         assert resp.status == 500
@@ -97,7 +103,8 @@ def test_ranged_get_over_the_wire(served):
     env, port = served
     assert env.put(body=b"a" * 1000).status_int == 201
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    conn.request("GET", "/sda/1/a/c/o", headers={"Range": "bytes=0-9"})
+    conn.request("GET", "/sda/1/a/c/o",
+                 headers=signed(env, "GET", "/sda/1/a/c/o", {"Range": "bytes=0-9"}))
     resp = conn.getresponse()
     assert resp.status == 206 and resp.read() == b"a" * 10
     conn.close()
@@ -106,9 +113,12 @@ def test_ranged_get_over_the_wire(served):
 def test_client_disconnect_mid_put_leaves_nothing(served):
     env, port = served
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    head = signed(env, "PUT", "/sda/1/a/c/o", {"Content-Length": "1000000",
+                                               "X-Timestamp": Timestamp.now().normal})
     client.sendall(
-        b"PUT /sda/1/a/c/o HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
-        b"X-Timestamp: " + Timestamp.now().normal.encode() + b"\r\n\r\n" + b"p" * 70_000
+        b"PUT /sda/1/a/c/o HTTP/1.1\r\nHost: x\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in head.items()).encode()
+        + b"\r\n" + b"p" * 70_000
     )
     tmp_dir = os.path.join(env.devices, "sda", "tmp")
     assert wait_until(lambda: os.path.isdir(tmp_dir) and os.listdir(tmp_dir))
@@ -128,7 +138,7 @@ def test_corrupt_first_block_is_an_error_not_bytes(served):
         handle.write(bytes([body[0] ^ 0xFF]))
     for headers in ({}, {"Range": "bytes=500-600"}):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("GET", "/sda/1/a/c/o", headers=headers)
+        conn.request("GET", "/sda/1/a/c/o", headers=signed(env, "GET", "/sda/1/a/c/o", headers))
         resp = conn.getresponse()
         payload = resp.read()
         conn.close()
