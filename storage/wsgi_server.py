@@ -5,7 +5,10 @@
 The config's `[server]` section names the application factory (`app = module:function`,
 called with the config path and returning a WSGI app) and where to listen. The runner
 answers `GET /healthcheck` itself, refuses development secrets off loopback, prints one clear
-line and exits 2 on any config error, and stops cleanly on SIGTERM/SIGINT.
+line and exits 2 on any config error, and stops cleanly on SIGTERM/SIGINT. Request heads
+whose body length is unclear are refused before the app sees them (`storage.http_framing`),
+and an exception escaping the app is a logged traceback and a plain 500
+(`storage.last_resort`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from storage.config import (
     read_ini,
     refuse_dev_defaults,
 )
+from storage.last_resort import last_resort_middleware
 
 SERVER_OPTIONS = [
     Option("app", str, help="application factory, module:function(conf_path) -> WSGI app"),
@@ -103,16 +107,18 @@ def build(conf_path: str):
     server = load_section(parser, "server", SERVER_OPTIONS, conf_path, allow_unknown=False)
     check_security(conf_path, parser, server)
     app = load_factory(server["app"])(conf_path)
-    return server, healthcheck_middleware(app)
+    return server, last_resort_middleware(healthcheck_middleware(app))
 
 
 def serve(sock, app, server: dict) -> None:
     from storage.green import eventlet
+    from storage.http_framing import FramingProtocol
 
     log = logging.getLogger("brume.access")
     eventlet.wsgi.server(
         sock,
         app,
+        protocol=FramingProtocol,
         log=log if server["access_log"] else None,
         log_output=server["access_log"],
         max_size=server["max_clients"],
