@@ -9,6 +9,8 @@ import json
 
 from webob import Request, Response
 
+from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
+
 MAX_BODY = 1024 * 1024
 CHUNK = 65536
 
@@ -76,9 +78,9 @@ def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 def parse_json(raw: bytes) -> dict:
     """Decode a JSON object body; HTTPFault 400 when it is not one."""
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise HTTPFault(400, "Malformed request body: not valid JSON.") from None
+        body = parse_untrusted_json(raw)
+    except UntrustedJSONError as exc:
+        raise HTTPFault(400, f"Malformed request body: {exc}.") from None
     if not isinstance(body, dict):
         raise HTTPFault(400, "Malformed request body: expected a JSON object.")
     return body

@@ -10,6 +10,7 @@ import json
 from webob import Request, Response
 
 from imagesvc.policy import Identity
+from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 MAX_JSON_BODY = 1024 * 1024
 
@@ -56,9 +57,9 @@ def read_json(req: Request):
     if len(raw) > MAX_JSON_BODY:
         raise HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise HTTPError(400, "the request body is not valid JSON") from None
+        return parse_untrusted_json(raw)
+    except UntrustedJSONError as exc:
+        raise HTTPError(400, f"the request body is not acceptable JSON: {exc}") from None
 
 
 def identity_from_token(req: Request, secret: str) -> Identity:

@@ -24,6 +24,7 @@ from proxy.segments import plan_range as plan
 from proxy.transaction import carry
 from storage import constraints
 from storage.green import eventlet
+from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 SYSMETA_ETAG = "x-object-sysmeta-slo-etag"
 SYSMETA_SIZE = "x-object-sysmeta-slo-size"
@@ -36,9 +37,9 @@ def _bad(reason: str):
 
 def _parse_put_body(body: bytes, max_segments: int):
     try:
-        entries = json.loads(body)
-    except ValueError:
-        return None, "manifest is not valid JSON"
+        entries = parse_untrusted_json(body)
+    except UntrustedJSONError as exc:
+        return None, f"manifest: {exc}"
     if not isinstance(entries, list) or not entries:
         return None, "manifest must be a non-empty JSON list"
     if len(entries) > max_segments:
