@@ -118,7 +118,8 @@ def guard(handler):
         except BadRequestPath as exc:
             return error_response(400, str(exc))
         except Exception:
-            log.exception("unexpected error in %s %s", req.method, req.path_info[:200])
+            log.exception("unexpected error in %s %r", req.method[:20],
+                          req.environ.get("PATH_INFO", "")[:200])
             return error_response(500, "internal server error")
 
     return wrapped
