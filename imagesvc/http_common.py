@@ -1,6 +1,6 @@
 """What every image API handler shares: errors, JSON bodies and responses, identities.
 
-Handlers raise `HTTPError(status, message)`; the router turns it into a short text/plain
+Handlers raise `HTTPError(status, message)`; the router turns it into a one-line text/plain
 response. JSON request bodies are read with a size cap, never whole and unbounded.
 """
 from __future__ import annotations
@@ -31,7 +31,8 @@ class HTTPError(Exception):
 
 def error_response(status: int, message: str, headers: dict | None = None) -> Response:
     reason = REASONS.get(status, "Error")
-    body = f"{status} {reason}\n\n{message}\n".encode()
+    first_line = message.splitlines()[0] if message else reason
+    body = f"{first_line}\n".encode("utf-8", "replace")
     response = Response(status=f"{status} {reason}", body=body, content_type="text/plain",
                         charset="utf-8")
     for name, value in (headers or {}).items():
@@ -60,6 +61,14 @@ def read_json(req: Request):
         return parse_untrusted_json(raw)
     except UntrustedJSONError as exc:
         raise HTTPError(400, f"the request body is not acceptable JSON: {exc}") from None
+
+
+def query_params(req: Request) -> list[tuple[str, str]]:
+    """The query string's (name, value) pairs; 400 when it is not valid UTF-8."""
+    try:
+        return list(req.GET.items())
+    except UnicodeDecodeError:
+        raise HTTPError(400, "the query string is not valid UTF-8") from None
 
 
 def identity_from_token(req: Request, secret: str) -> Identity:
