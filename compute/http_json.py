@@ -1,7 +1,8 @@
 """JSON request/response helpers shared by the compute API and the agent's WSGI apps.
 
 Errors follow Nova's shape: `{"badRequest": {"message": ..., "code": 400}}` (the key names the
-kind of fault). Request bodies are read in bounded chunks and refused past `MAX_BODY`.
+kind of fault). Request bodies are read in bounded chunks and refused past `MAX_BODY`; a
+path or query string that is not UTF-8 is a 400 before any handler sees it (`request_path`).
 """
 from __future__ import annotations
 
@@ -52,6 +53,17 @@ def json_response(status: int, body=None, headers: dict | None = None) -> Respon
 def fault_response(status: int, message: str) -> Response:
     name = FAULT_NAMES.get(status, "computeFault")
     return json_response(status, {name: {"message": message, "code": status}})
+
+
+def request_path(request: Request) -> str:
+    """The request's path as text, once its path and query string are known to be UTF-8
+    (webob decodes both lazily and raises on the first use); HTTPFault 400 otherwise."""
+    try:
+        path = request.path_info
+        request.GET  # noqa: B018 -- parsed (and cached by webob) now, not in a handler
+    except UnicodeDecodeError:
+        raise HTTPFault(400, "Malformed request URL: not valid UTF-8.") from None
+    return path
 
 
 def read_body(request: Request, limit: int = MAX_BODY) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 
 TIME_HEADER = "X-Brume-Service-Time"
@@ -42,7 +43,10 @@ def verify(
         when = float(stamp)
     except ValueError:
         return False
-    if abs((time.time() if now is None else now) - when) > MAX_SKEW:
+    # abs(now - nan) > MAX_SKEW is False: a NaN time must not count as "now".
+    if not math.isfinite(when) or abs((time.time() if now is None else now) - when) > MAX_SKEW:
+        return False
+    if not signature.isascii():  # compare_digest raises on non-ASCII text
         return False
     expected = _signature(secret, method, path, stamp, body)
     return hmac.compare_digest(expected, signature)
