@@ -99,7 +99,8 @@ def request_timestamp(req, header: str = "X-Timestamp", required: bool = True):
 
 
 def error_response(status: int, reason: str = "", headers: dict | None = None) -> Response:
-    body = (reason + "\n").encode("utf-8") if reason else b""
+    """A text/plain error whose body is the reason's first line (reasons may quote input)."""
+    body = (reason.splitlines()[0] + "\n").encode("utf-8", "replace") if reason.strip() else b""
     resp = Response(status=status, body=body, content_type="text/plain", charset="utf-8")
     for key, value in (headers or {}).items():
         resp.headers[key] = value
