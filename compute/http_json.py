@@ -71,6 +71,13 @@ def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     length = request.content_length
     if length is not None and length > limit:
         raise HTTPFault(413, f"Request body too large (limit {limit} bytes).")
+    try:
+        return _read_chunks(request, length, limit)
+    except (OSError, ValueError) as exc:  # the server's chunked decoder raises ValueError
+        raise HTTPFault(400, f"Request body could not be read: {exc}.") from None
+
+
+def _read_chunks(request: Request, length: int | None, limit: int) -> bytes:
     stream = request.body_file_seekable if length is None else request.body_file_raw
     parts, total = [], 0
     remaining = length

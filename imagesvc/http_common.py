@@ -54,7 +54,10 @@ def read_json(req: Request):
     length = req.content_length
     if length is not None and length > MAX_JSON_BODY:
         raise HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
-    raw = req.environ["wsgi.input"].read(MAX_JSON_BODY + 1 if length is None else length)
+    try:
+        raw = req.environ["wsgi.input"].read(MAX_JSON_BODY + 1 if length is None else length)
+    except (OSError, ValueError) as exc:  # the server's chunked decoder raises ValueError
+        raise HTTPError(400, f"the request body could not be read: {exc}") from None
     if len(raw) > MAX_JSON_BODY:
         raise HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
     try:

@@ -82,7 +82,10 @@ def handle_put(app, environ, target):
         return error(411, "manifest PUT needs a Content-Length")
     if int(length) > app.max_manifest_size:
         return error(413, f"manifest larger than {app.max_manifest_size} bytes")
-    body = environ["wsgi.input"].read(int(length))
+    try:
+        body = environ["wsgi.input"].read(int(length))
+    except (OSError, ValueError) as exc:
+        return error(499, f"client body incomplete: {exc}")
     if len(body) != int(length):
         return error(499, "client body incomplete")
     parsed, reason = _parse_put_body(body, app.max_manifest_segments)

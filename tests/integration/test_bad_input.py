@@ -206,3 +206,26 @@ def test_slo_cycle_and_self_referencing_dlo_on_the_cluster(cluster, account):
     assert put.status == 201
     reply = request(cluster.proxy_url, "GET", auth, path=f"{path}/d")
     assert reply.status == 200 and reply.body == b"[m]seg"
+
+
+def test_bad_chunked_bodies_are_4xx_on_every_body_reading_service(cluster, account):
+    token, path = account
+    settings = CloudSettings.of(cluster)
+    urls = endpoints(cluster)
+    device = cluster.layout.device_name(1)
+    heads = {
+        "proxy": f"PUT {path}/badchunk HTTP/1.1\r\nX-Auth-Token: {token}\r\n",
+        "object": f"PUT /{device}/1/AUTH_test/c/badchunk HTTP/1.1\r\n"
+                  "X-Timestamp: 1700000000.00000\r\n",
+        "image": f"POST /v2/images HTTP/1.1\r\nX-Auth-Token: {token}\r\n"
+                 "Content-Type: application/json\r\n",
+        "compute": f"POST /v2.1/servers HTTP/1.1\r\nX-Auth-Token: {settings_token(settings)}"
+                   "\r\nContent-Type: application/json\r\n",
+    }
+    for service, head in heads.items():
+        answer, closed = send_and_watch_close(urls[service], (
+            head + "Host: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        ).encode() + b"5\r\nhello\r\nZZ\r\nnot hex\r\n")
+        statuses = status_lines(answer)
+        assert closed and len(statuses) == 1 and 400 <= statuses[0] < 500, (service, answer)
+    assert not exists(cluster, token, f"{path}/badchunk")
