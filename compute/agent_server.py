@@ -25,7 +25,14 @@ from compute.agent import Agent
 from compute.config import load_agent_config
 from compute.driver import DriverError, InstanceNotFound, LibvirtDriver
 from compute.guest_builders import make_guest_builder
-from compute.http_json import HTTPFault, fault_response, json_response, parse_json, read_body
+from compute.http_json import (
+    HTTPFault,
+    fault_response,
+    json_response,
+    parse_json,
+    read_body,
+    request_path,
+)
 
 LOG = logging.getLogger("brume.compute.agent")
 
@@ -59,11 +66,13 @@ class AgentApp:
         except DriverError as exc:
             response = fault_response(500, str(exc))
         except Exception:
-            LOG.exception("agent request %s %s failed", request.method, request.path)
+            LOG.exception("agent request %s %r failed", request.method[:20],
+                          environ.get("PATH_INFO", "")[:200])
             response = fault_response(500, "Unexpected error in the compute agent.")
         return response(environ, start_response)
 
     def handle(self, request: Request):
+        request_path(request)
         body = read_body(request)
         target = request.path_qs if request.query_string else request.path
         refused = self.verifier.refusal(request.method, target, body, request.headers)

@@ -1,13 +1,16 @@
 """JSON request/response helpers shared by the compute API and the agent's WSGI apps.
 
 Errors follow Nova's shape: `{"badRequest": {"message": ..., "code": 400}}` (the key names the
-kind of fault). Request bodies are read in bounded chunks and refused past `MAX_BODY`.
+kind of fault). Request bodies are read in bounded chunks and refused past `MAX_BODY`; a
+path or query string that is not UTF-8 is a 400 before any handler sees it (`request_path`).
 """
 from __future__ import annotations
 
 import json
 
 from webob import Request, Response
+
+from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 MAX_BODY = 1024 * 1024
 CHUNK = 65536
@@ -52,11 +55,29 @@ def fault_response(status: int, message: str) -> Response:
     return json_response(status, {name: {"message": message, "code": status}})
 
 
+def request_path(request: Request) -> str:
+    """The request's path as text, once its path and query string are known to be UTF-8
+    (webob decodes both lazily and raises on the first use); HTTPFault 400 otherwise."""
+    try:
+        path = request.path_info
+        request.GET  # noqa: B018 -- parsed (and cached by webob) now, not in a handler
+    except UnicodeDecodeError:
+        raise HTTPFault(400, "Malformed request URL: not valid UTF-8.") from None
+    return path
+
+
 def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The request body, read in chunks; HTTPFault 413 beyond `limit` bytes."""
     length = request.content_length
     if length is not None and length > limit:
         raise HTTPFault(413, f"Request body too large (limit {limit} bytes).")
+    try:
+        return _read_chunks(request, length, limit)
+    except (OSError, ValueError) as exc:  # the server's chunked decoder raises ValueError
+        raise HTTPFault(400, f"Request body could not be read: {exc}.") from None
+
+
+def _read_chunks(request: Request, length: int | None, limit: int) -> bytes:
     stream = request.body_file_seekable if length is None else request.body_file_raw
     parts, total = [], 0
     remaining = length
@@ -76,9 +97,9 @@ def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 def parse_json(raw: bytes) -> dict:
     """Decode a JSON object body; HTTPFault 400 when it is not one."""
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise HTTPFault(400, "Malformed request body: not valid JSON.") from None
+        body = parse_untrusted_json(raw)
+    except UntrustedJSONError as exc:
+        raise HTTPFault(400, f"Malformed request body: {exc}.") from None
     if not isinstance(body, dict):
         raise HTTPFault(400, "Malformed request body: expected a JSON object.")
     return body

@@ -6,7 +6,7 @@ import uuid
 from webob import Request, Response
 
 from imagesvc import schema
-from imagesvc.http_common import HTTPError, json_response, read_json
+from imagesvc.http_common import HTTPError, json_response, query_params, read_json
 from imagesvc.listing import QueryError, next_link, page_of, plan_listing
 from imagesvc.patch import PATCH_CONTENT_TYPES, PatchError, apply_patch
 from imagesvc.policy import Identity, may_set_visibility
@@ -64,7 +64,7 @@ def create_image(service: ImageService, req: Request, who: Identity) -> Response
 
 
 def list_images(service: ImageService, req: Request, who: Identity) -> Response:
-    params = list(req.GET.items())
+    params = query_params(req)
     try:
         query = plan_listing(params, service.config.default_limit, service.config.api_limit_max)
         page, more = page_of(service.registry.list_images(), query, who,

@@ -1,6 +1,6 @@
 """What every image API handler shares: errors, JSON bodies and responses, identities.
 
-Handlers raise `HTTPError(status, message)`; the router turns it into a short text/plain
+Handlers raise `HTTPError(status, message)`; the router turns it into a one-line text/plain
 response. JSON request bodies are read with a size cap, never whole and unbounded.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ import json
 from webob import Request, Response
 
 from imagesvc.policy import Identity
+from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 MAX_JSON_BODY = 1024 * 1024
 
@@ -30,7 +31,8 @@ class HTTPError(Exception):
 
 def error_response(status: int, message: str, headers: dict | None = None) -> Response:
     reason = REASONS.get(status, "Error")
-    body = f"{status} {reason}\n\n{message}\n".encode()
+    first_line = message.splitlines()[0] if message else reason
+    body = f"{first_line}\n".encode("utf-8", "replace")
     response = Response(status=f"{status} {reason}", body=body, content_type="text/plain",
                         charset="utf-8")
     for name, value in (headers or {}).items():
@@ -52,13 +54,24 @@ def read_json(req: Request):
     length = req.content_length
     if length is not None and length > MAX_JSON_BODY:
         raise HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
-    raw = req.environ["wsgi.input"].read(MAX_JSON_BODY + 1 if length is None else length)
+    try:
+        raw = req.environ["wsgi.input"].read(MAX_JSON_BODY + 1 if length is None else length)
+    except (OSError, ValueError) as exc:  # the server's chunked decoder raises ValueError
+        raise HTTPError(400, f"the request body could not be read: {exc}") from None
     if len(raw) > MAX_JSON_BODY:
         raise HTTPError(413, f"request body larger than {MAX_JSON_BODY} bytes")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise HTTPError(400, "the request body is not valid JSON") from None
+        return parse_untrusted_json(raw)
+    except UntrustedJSONError as exc:
+        raise HTTPError(400, f"the request body is not acceptable JSON: {exc}") from None
+
+
+def query_params(req: Request) -> list[tuple[str, str]]:
+    """The query string's (name, value) pairs; 400 when it is not valid UTF-8."""
+    try:
+        return list(req.GET.items())
+    except UnicodeDecodeError:
+        raise HTTPError(400, "the query string is not valid UTF-8") from None
 
 
 def identity_from_token(req: Request, secret: str) -> Identity:

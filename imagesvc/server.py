@@ -68,12 +68,16 @@ class ImageAPI:
         except HTTPError as exc:
             response = error_response(exc.status, exc.message, exc.headers)
         except Exception:
-            log.exception("unexpected error serving %s %s", req.method, req.path)
+            log.exception("unexpected error serving %s %r", req.method[:20],
+                          environ.get("PATH_INFO", "")[:200])
             response = error_response(500, "internal error; see the image service log")
         return response(environ, start_response)
 
     def handle(self, req: Request) -> Response:
-        path = req.path_info.rstrip("/") or "/"
+        try:
+            path = req.path_info.rstrip("/") or "/"
+        except UnicodeDecodeError:
+            raise HTTPError(400, "the request path is not valid UTF-8") from None
         if path in ("/", "/versions") and req.method == "GET":
             return json_response(versions_document(req.host_url), 300 if path == "/" else 200)
         if path.startswith("/v2/schemas/") and req.method == "GET":

@@ -12,6 +12,7 @@ from urllib.parse import quote, unquote
 from proxy.get_resume import StreamCut
 from proxy.object_headers import lower_headers
 from proxy.responses import RawResponse, error
+from proxy.segments import SegmentError
 from storage import constraints
 
 CARRIED = ("content-type", "content-encoding", "content-disposition")
@@ -105,6 +106,8 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
         put = app.subrequest(environ, "PUT", f"/v1/{dst_account}/{dst_container}/{dst_obj}",
                              put_headers, body_input=IterReader(src.app_iter),
                              content_length=length)
+    except SegmentError as exc:
+        return error(409, f"copy source is a broken large object: {exc}")
     except StreamCut:
         return error(503, "copy source broke while reading")
     finally:

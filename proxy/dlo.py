@@ -2,7 +2,9 @@
 
 GET/HEAD of the manifest lists `<container>` by `<prefix>` (as the requesting user) and
 serves the concatenation of the listed objects in name order. ETag is the quoted md5 of the
-segments' ETags joined; a single byte range is honoured.
+segments' ETags joined; a single byte range is honoured. Segments are read as stored
+(Swift's rule): a manifest among them, the DLO itself included, contributes its own bytes
+and is never expanded, so a DLO cannot recurse.
 """
 from __future__ import annotations
 
@@ -10,8 +12,13 @@ import json
 from urllib.parse import quote, unquote
 
 from proxy.responses import RawResponse, client_headers, error
-from proxy.segments import Segment, SegmentStream, body_headers, large_object_etag, parse_range
-from proxy.segments import plan_range as plan
+from proxy.segments import (
+    Segment,
+    body_headers,
+    large_object_etag,
+    parse_range,
+    stream_response,
+)
 
 LISTING_PAGE = 10000
 MAX_PAGES = 10  # at most 100 000 segments held as (path, size, etag)
@@ -79,10 +86,7 @@ def handle_get(app, environ, target, manifest_headers: dict, request_headers: di
                      [("Content-Range", f"bytes */{total}")])
     if environ["REQUEST_METHOD"] == "HEAD":
         return RawResponse(200, body_headers(base, total, etag, None, total))
-    if byte_range is None:
-        pieces = plan(segments, 0, total - 1) if total else []
-        return RawResponse(200, body_headers(base, total, etag, None, total),
-                           SegmentStream(app, environ, target.account, pieces))
-    first, last = byte_range
-    return RawResponse(206, body_headers(base, total, etag, byte_range, total),
-                       SegmentStream(app, environ, target.account, plan(segments, first, last)))
+    # Segments are read as stored: a manifest listed under the prefix (this one included)
+    # is served as its own bytes, as the listing's size and ETag describe it, never expanded.
+    return stream_response(app, environ, target.account, segments, base, etag, byte_range,
+                           total, as_stored=True)

@@ -26,6 +26,7 @@ from proxy.object_headers import (
 from proxy.put_fanout import BodyTooLarge, ClientReadError, PutJob, QuorumLost, put_object
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, client_headers, empty, error
+from proxy.segments import enter_manifest
 from proxy.transaction import carry
 from storage import constraints
 from storage.green import eventlet
@@ -118,7 +119,11 @@ def get_or_head(app, environ, target):
     if mode != "get" and (is_slo or "x-object-manifest" in found):
         if is_slo and method == "HEAD" and "x-object-sysmeta-slo-size" in found:
             response.drain_and_release()
-            return slo.head_from_sysmeta(found)
+            return slo.head_from_sysmeta(found, internal=bool(environ.get("brume.internal")))
+        refusal = enter_manifest(environ, target.path)
+        if refusal is not None:
+            response.close()
+            return error(409, refusal)
         if backend_headers or method == "HEAD" and is_slo:
             # Conditions and ranges apply to the large object, not its manifest.
             response.close()

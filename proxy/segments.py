@@ -4,7 +4,10 @@ A large object is a list of `Segment`s (path of the segment object, its length a
 `plan_range` turns a client's single `Range` into the (segment, first byte, last byte)
 pieces to fetch; `SegmentStream` fetches each piece with an internal GET (as the requesting
 user, so ACLs apply), checks it is what the manifest promised and yields it chunk by chunk.
-A segment that is missing or changed cuts the client connection (never a silent short body).
+A first segment that is missing or changed is a 409 before any byte is sent (as in Swift);
+a later one cuts the client connection (never a silent short body). `enter_manifest` bounds
+the expansion: a manifest cycle or more than `MAX_MANIFEST_DEPTH` nested manifests is
+refused with a 409, so no GET recurses without end.
 """
 from __future__ import annotations
 
@@ -12,6 +15,10 @@ import hashlib
 from dataclasses import dataclass
 
 from proxy.get_resume import StreamCut
+from proxy.responses import RawResponse, error
+
+MAX_MANIFEST_DEPTH = 10  # nested manifests one GET may expand (Swift's max_manifest_depth)
+MANIFEST_CHAIN_KEY = "brume.manifest_chain"  # environ key: manifests being expanded
 
 
 @dataclass(frozen=True)
@@ -68,30 +75,87 @@ def plan_range(segments: list[Segment], first: int, last: int):
     return pieces
 
 
-class SegmentStream:
-    """app_iter yielding the pieces in order via internal GETs; cuts on any mismatch."""
+class SegmentError(StreamCut):
+    """A large object is not what its manifest says (a segment missing or changed, a
+    manifest cycle, nesting too deep): the stored data, not the cluster, is at fault.
+    `status` is what the client gets when this is found before the first byte."""
 
-    def __init__(self, app, environ, account: str, pieces):
+    def __init__(self, reason: str, status: int = 409):
+        super().__init__(reason)
+        self.status = status
+
+
+def enter_manifest(environ, path: str) -> str | None:
+    """Record that this request expands the manifest at `path`; the reason when it must not.
+
+    The chain of manifests being expanded travels in the environ of every sub-request
+    (`MANIFEST_CHAIN_KEY`), so a manifest reached again through its own segments is a cycle,
+    and more than `MAX_MANIFEST_DEPTH` nested manifests are refused (Swift's limit).
+    """
+    chain = environ.get(MANIFEST_CHAIN_KEY, ())
+    if path in chain:
+        return f"manifest cycle: {path} is a segment of itself"
+    if len(chain) >= MAX_MANIFEST_DEPTH:
+        return f"large object nested deeper than {MAX_MANIFEST_DEPTH} manifests"
+    environ[MANIFEST_CHAIN_KEY] = (*chain, path)
+    return None
+
+
+class SegmentStream:
+    """app_iter yielding the pieces in order via internal GETs; cuts on any mismatch.
+
+    `as_stored` fetches each segment as stored (`multipart-manifest=get`: a manifest among
+    the segments is served as its own bytes, never expanded), which is how a DLO reads its
+    segments. Call `start()` before answering: it fetches the first piece, so a broken
+    first segment (or a cycle through it) becomes an error status instead of a cut stream.
+    """
+
+    def __init__(self, app, environ, account: str, pieces, as_stored: bool = False):
         self.app = app
         self.environ = environ
         self.account = account
         self.pieces = pieces
+        self.query = "multipart-manifest=get" if as_stored else ""
+        self._first = None
         self._current = None
 
+    def start(self) -> SegmentError | None:
+        """Fetch the first piece now; the SegmentError when it cannot be served."""
+        if not self.pieces:
+            return None
+        try:
+            self._first = self._fetch(*self.pieces[0])
+        except SegmentError as exc:
+            return exc
+        return None
+
+    def _fetch(self, segment: Segment, start: int, end: int):
+        headers = {}
+        whole = start == 0 and end == segment.size - 1
+        if not whole:
+            headers["Range"] = f"bytes={start}-{end}"
+        response = self.app.subrequest(self.environ, "GET", f"/v1/{self.account}{segment.path}",
+                                       headers, query=self.query)
+        if response.status == 409:
+            # Only a nested large object answers a GET with 409 (cycle, depth, a broken
+            # segment); its one-line reason already names the culprit.
+            raise SegmentError(_error_line(response) or f"segment {segment.path} is broken")
+        if response.status not in (200, 206):
+            _close(response.app_iter)
+            raise SegmentError(f"segment {segment.path} answered {response.status}",
+                               503 if response.status >= 500 else 409)
+        etag = (response.header("Etag") or "").strip('"')
+        if whole and segment.etag and etag and etag != segment.etag:
+            _close(response.app_iter)
+            raise SegmentError(f"segment {segment.path} changed (etag {etag})")
+        return response
+
     def __iter__(self):
-        for segment, start, end in self.pieces:
-            headers = {}
-            whole = start == 0 and end == segment.size - 1
-            if not whole:
-                headers["Range"] = f"bytes={start}-{end}"
-            response = self.app.subrequest(self.environ, "GET",
-                                           f"/v1/{self.account}{segment.path}", headers)
-            if response.status not in (200, 206):
-                raise StreamCut(f"segment {segment.path} answered {response.status}")
-            etag = (response.header("Etag") or "").strip('"')
-            if whole and segment.etag and etag and etag != segment.etag:
-                _close(response.app_iter)
-                raise StreamCut(f"segment {segment.path} changed (etag {etag})")
+        for index, (segment, start, end) in enumerate(self.pieces):
+            if index == 0 and self._first is not None:
+                response, self._first = self._first, None
+            else:
+                response = self._fetch(segment, start, end)
             expected = end - start + 1
             received = 0
             self._current = response.app_iter
@@ -99,18 +163,45 @@ class SegmentStream:
                 for chunk in response.app_iter:
                     received += len(chunk)
                     if received > expected:
-                        raise StreamCut(f"segment {segment.path} is longer than the manifest says")
+                        raise SegmentError(
+                            f"segment {segment.path} is longer than the manifest says")
                     yield chunk
             finally:
                 self._current = None
                 _close(response.app_iter)
             if received != expected:
-                raise StreamCut(f"segment {segment.path} is shorter than the manifest says")
+                raise SegmentError(f"segment {segment.path} is shorter than the manifest says")
 
     def close(self) -> None:
         current, self._current = self._current, None
+        first, self._first = self._first, None
         if current is not None:
             _close(current)
+        if first is not None:
+            _close(first.app_iter)
+
+
+def stream_response(app, environ, account: str, segments, base: list, etag: str, byte_range,
+                    total: int, as_stored: bool = False):
+    """200/206 streaming the planned pieces, or the first segment's failure (409/503)."""
+    if byte_range is None:
+        pieces = plan_range(segments, 0, total - 1) if total else []
+        status = 200
+    else:
+        pieces = plan_range(segments, *byte_range)
+        status = 206
+    stream = SegmentStream(app, environ, account, pieces, as_stored)
+    failure = stream.start()
+    if failure is not None:
+        return error(failure.status, str(failure))
+    return RawResponse(status, body_headers(base, total, etag, byte_range, total), stream)
+
+
+def _error_line(response) -> str:
+    """The one-line reason of a small error answer (a nested refusal names its cause)."""
+    body = b"".join(response.app_iter) if isinstance(response.app_iter, list) else b""
+    _close(response.app_iter)
+    return body.decode("utf-8", "replace").strip()[:300]
 
 
 def _close(app_iter) -> None:

@@ -21,6 +21,7 @@ from proxy.auth import Authorizer, handle_auth
 from proxy.backend_client import BackendClient
 from proxy.info_cache import InfoCache
 from proxy.responses import error
+from proxy.segments import MANIFEST_CHAIN_KEY
 from proxy.settings import ProxySettings, load_settings
 from proxy.tokens import verify_token
 from proxy.transaction import TRANS_ID, new_trans_id
@@ -226,7 +227,11 @@ class ProxyApp:
     def subrequest(self, parent_environ, method: str, path: str, headers: dict | None = None,
                    query: str = "", body_input=None, content_length: int | None = None,
                    internal: bool = False):
-        """Run a request through `handle` as the same user (for large objects and COPY)."""
+        """Run a request through `handle` as the same user (for large objects and COPY).
+
+        The chain of large-object manifests being expanded is carried over, so nested
+        expansions stay bounded (`proxy.segments.enter_manifest`).
+        """
         environ = {
             "REQUEST_METHOD": method,
             "SCRIPT_NAME": "",
@@ -241,6 +246,7 @@ class ProxyApp:
             "wsgi.errors": parent_environ.get("wsgi.errors"),
             IDENTITY_KEY: parent_environ.get(IDENTITY_KEY),
             INTERNAL_KEY: internal,
+            MANIFEST_CHAIN_KEY: parent_environ.get(MANIFEST_CHAIN_KEY, ()),
         }
         if content_length is not None:
             environ["CONTENT_LENGTH"] = str(content_length)

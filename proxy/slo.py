@@ -2,8 +2,9 @@
 
 PUT takes a JSON list `[{"path": "/cont/obj", "etag": ..., "size_bytes": ...}, ...]`
 (etag/size may be null), HEADs every segment (as the user) and refuses mismatches with 400
-and the reasons on one line. The stored manifest is Swift's format
-`[{"name", "bytes", "hash", "content_type", "last_modified"}]` with
+and the reasons on one line, as well as a manifest listing itself or nesting more than
+`MAX_MANIFEST_DEPTH` manifests (each SLO stores its depth in sysmeta). The stored manifest
+is Swift's format `[{"name", "bytes", "hash", "content_type", "last_modified"}]` with
 `X-Static-Large-Object: True` plus sysmeta holding the large object's ETag and size, so a
 HEAD needs no manifest read. GET streams the segments (single byte range honoured);
 `?multipart-manifest=get` returns the stored JSON; `?multipart-manifest=delete` deletes
@@ -19,14 +20,22 @@ from proxy.dlo import _read_body
 from proxy.get_resume import StreamCut
 from proxy.object_headers import lower_headers
 from proxy.responses import RawResponse, client_headers, error
-from proxy.segments import Segment, SegmentStream, body_headers, large_object_etag, parse_range
-from proxy.segments import plan_range as plan
+from proxy.segments import (
+    MAX_MANIFEST_DEPTH,
+    Segment,
+    body_headers,
+    large_object_etag,
+    parse_range,
+    stream_response,
+)
 from proxy.transaction import carry
 from storage import constraints
 from storage.green import eventlet
+from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 SYSMETA_ETAG = "x-object-sysmeta-slo-etag"
 SYSMETA_SIZE = "x-object-sysmeta-slo-size"
+SYSMETA_DEPTH = "x-object-sysmeta-slo-depth"  # manifests nested in it, itself included
 HEAD_CONCURRENCY = 10
 
 
@@ -36,9 +45,9 @@ def _bad(reason: str):
 
 def _parse_put_body(body: bytes, max_segments: int):
     try:
-        entries = json.loads(body)
-    except ValueError:
-        return None, "manifest is not valid JSON"
+        entries = parse_untrusted_json(body)
+    except UntrustedJSONError as exc:
+        return None, f"manifest: {exc}"
     if not isinstance(entries, list) or not entries:
         return None, "manifest must be a non-empty JSON list"
     if len(entries) > max_segments:
@@ -73,21 +82,30 @@ def handle_put(app, environ, target):
         return error(411, "manifest PUT needs a Content-Length")
     if int(length) > app.max_manifest_size:
         return error(413, f"manifest larger than {app.max_manifest_size} bytes")
-    body = environ["wsgi.input"].read(int(length))
+    try:
+        body = environ["wsgi.input"].read(int(length))
+    except (OSError, ValueError) as exc:
+        return error(499, f"client body incomplete: {exc}")
     if len(body) != int(length):
         return error(499, "client body incomplete")
     parsed, reason = _parse_put_body(body, app.max_manifest_segments)
     if parsed is None:
         return _bad(reason)
 
+    own_path = f"/{target.container}/{target.obj}"
+    if any(path == own_path for path, _etag, _size in parsed):
+        return _bad(f"{own_path} cannot be a segment of itself")
+
     def head(item):
         path, _etag, _size = item
-        return app.subrequest(environ, "HEAD", f"/v1/{target.account}{path}")
+        # internal: a sub-SLO's answer carries its nesting depth (SYSMETA_DEPTH)
+        return app.subrequest(environ, "HEAD", f"/v1/{target.account}{path}", internal=True)
 
     pool = eventlet.GreenPool(HEAD_CONCURRENCY)
     problems = []
     manifest = []
     segments = []
+    nested = 0  # deepest manifest among the segments
     for (path, etag, size), response in zip(parsed, pool.imap(carry(head), parsed), strict=True):
         if response.status == 404:
             problems.append(f"{path}: 404 Not Found")
@@ -110,10 +128,15 @@ def handle_put(app, environ, target):
         }
         if (response.header("X-Static-Large-Object") or "").lower() == "true":
             entry["sub_slo"] = True
+            nested = max(nested, _depth_of(response))
+        elif response.header("X-Object-Manifest") is not None:
+            nested = max(nested, 1)  # a DLO reads its own segments as stored
         manifest.append(entry)
         segments.append(Segment(path, real_size, real_etag))
     if problems:
         return _bad("bad segments: " + "; ".join(problems[:20]))
+    if nested + 1 > MAX_MANIFEST_DEPTH:
+        return _bad(f"segments nest deeper than {MAX_MANIFEST_DEPTH} manifests")
     total = sum(s.size for s in segments)
     if total > constraints.MAX_FILE_SIZE * 1000:
         return error(413, "large object too large")
@@ -131,6 +154,7 @@ def handle_put(app, environ, target):
     put_headers["X-Static-Large-Object"] = "True"
     put_headers[SYSMETA_ETAG] = slo_etag
     put_headers[SYSMETA_SIZE] = str(total)
+    put_headers[SYSMETA_DEPTH] = str(nested + 1)
     response = app.subrequest(environ, "PUT", f"/v1/{target.account}/{target.container}/"
                               f"{target.obj}", put_headers, body_input=io.BytesIO(manifest_body),
                               content_length=len(manifest_body), internal=True)
@@ -139,10 +163,19 @@ def handle_put(app, environ, target):
     return RawResponse(201, [("Etag", f'"{slo_etag}"'), ("Content-Length", "0")], [b""])
 
 
-def head_from_sysmeta(found: dict):
+def _depth_of(response) -> int:
+    """Nesting depth a sub-SLO's internal HEAD reports (1 for manifests stored without it)."""
+    text = response.header(SYSMETA_DEPTH) or ""
+    return int(text) if text.isascii() and text.isdigit() else 1
+
+
+def head_from_sysmeta(found: dict, internal: bool = False):
     total = int(found.get(SYSMETA_SIZE, "0") or 0)
     etag = found.get(SYSMETA_ETAG, "")
-    return RawResponse(200, body_headers(client_headers(found), total, etag, None, total))
+    headers = body_headers(client_headers(found), total, etag, None, total)
+    if internal and SYSMETA_DEPTH in found:
+        headers.append((SYSMETA_DEPTH, found[SYSMETA_DEPTH]))
+    return RawResponse(200, headers)
 
 
 def load_manifest(body: bytes):
@@ -171,13 +204,8 @@ def handle_get(app, environ, target, response, request_headers: dict):
     if byte_range == "unsatisfiable":
         return error(416, "requested range not satisfiable",
                      [("Content-Range", f"bytes */{total}")])
-    if byte_range is None:
-        pieces = plan(segments, 0, total - 1) if total else []
-        return RawResponse(200, body_headers(base, total, etag, None, total),
-                           SegmentStream(app, environ, target.account, pieces))
-    first, last = byte_range
-    return RawResponse(206, body_headers(base, total, etag, byte_range, total),
-                       SegmentStream(app, environ, target.account, plan(segments, first, last)))
+    return stream_response(app, environ, target.account, segments, base, etag, byte_range,
+                           total)
 
 
 def handle_delete(app, environ, target):

@@ -116,7 +116,8 @@ def request_timestamp(req, header: str = "X-Timestamp", required: bool = True):
 
 
 def error_response(status: int, reason: str = "", headers: dict | None = None) -> Response:
-    body = (reason + "\n").encode("utf-8") if reason else b""
+    """A text/plain error whose body is the reason's first line (reasons may quote input)."""
+    body = (reason.splitlines()[0] + "\n").encode("utf-8", "replace") if reason.strip() else b""
     resp = Response(status=status, body=body, content_type="text/plain", charset="utf-8")
     for key, value in (headers or {}).items():
         resp.headers[key] = value
@@ -143,7 +144,8 @@ def guard(handler):
         except BadRequestPath as exc:
             return error_response(400, str(exc))
         except Exception:
-            log.exception("unexpected error in %s %s", req.method, req.path_info[:200])
+            log.exception("unexpected error in %s %r", req.method[:20],
+                          req.environ.get("PATH_INFO", "")[:200])
             return error_response(500, "internal server error")
 
     return wrapped

@@ -97,7 +97,7 @@ def handle_db_replication(request, devices: str, broker_class, mount_check: bool
     if request.method != "REPLICATE":
         return text_response(405, "method not allowed")
     try:
-        device, part, db_hash = _parse(request.path_info)
+        device, part, db_hash = _parse(request.environ.get("PATH_INFO", ""))
         dev_path = os.path.join(devices, device)
         if not os.path.isdir(dev_path) or (mount_check and not os.path.ismount(dev_path)):
             return text_response(507, f"device {device} unavailable")

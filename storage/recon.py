@@ -207,6 +207,7 @@ def handle_recon(request, devices: str, conf_dir: str, recon_dir: str = ""):
         return Response(status=405, body=b"recon is read-only\n", content_type="text/plain")
     status, value = 500, {"error": "recon failed"}
     with contextlib.suppress(OSError):
-        status, value = recon_response(request.path_info, devices, conf_dir, recon_dir)
+        status, value = recon_response(request.environ.get("PATH_INFO", ""), devices, conf_dir,
+                                       recon_dir)
     body = json.dumps(value, sort_keys=True).encode()
     return Response(status=status, body=body, content_type="application/json")

@@ -63,6 +63,7 @@ def sync_path(device: str, part: int, obj_hash: str, name: str) -> str:
 
 
 def parse_path(path: str, min_parts: int, max_parts: int) -> list[str]:
+    """The parts of a replication path (raw PATH_INFO: every valid part is ASCII)."""
     parts = path.strip("/").split("/")
     if not min_parts <= len(parts) <= max_parts or "" in parts:
         raise ProtocolError("bad replication path")
@@ -131,7 +132,7 @@ def handle_replication(request, manager, reclaim_age: float):
 
 
 def _replicate(request, manager, reclaim_age) -> Response:
-    parts = parse_path(request.path_info, 2, 3)
+    parts = parse_path(request.environ.get("PATH_INFO", ""), 2, 3)
     device, part = parts[0], parts[1]
     suffixes = parts[2].split("-") if len(parts) == 3 else []
     if not all(_SUFFIX_RE.match(s) for s in suffixes):
@@ -176,7 +177,7 @@ def _checked_chunks(stream, length: int, expected_etag: str | None):
 
 
 def _sync(request, manager, reclaim_age) -> Response:
-    device, part, obj_hash, name = parse_path(request.path_info, 4, 4)
+    device, part, obj_hash, name = parse_path(request.environ.get("PATH_INFO", ""), 4, 4)
     if not _HASH_RE.match(obj_hash):
         raise ProtocolError("bad object hash")
     parsed = parse_filename(name)

@@ -23,7 +23,10 @@ def valid_device_name(device: str) -> bool:
 
 
 def text_response(status: int, message: str) -> Response:
-    return Response(status=status, body=message.encode() + b"\n", content_type="text/plain")
+    """A one-line text answer (only the message's first line: messages may quote input)."""
+    line = message.splitlines()[0] if message.strip() else ""
+    return Response(status=status, body=line.encode("utf-8", "replace") + b"\n",
+                    content_type="text/plain")
 
 
 def msgpack_response(value, status: int = 200) -> Response:

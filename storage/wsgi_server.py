@@ -8,6 +8,9 @@ answers `GET /healthcheck` itself, prints one clear line and exits 2 on any conf
 (before listening), and stops cleanly on SIGTERM/SIGINT. Each application's factory checks
 the secrets its config ends up with (`storage.config.refuse_dev_defaults`): off loopback, a
 development default, written or left to the code's default, is such a config error.
+Request heads whose body length is unclear are refused before the app sees them
+(`storage.http_framing`), and an exception escaping the app is a logged traceback and a
+plain 500 (`storage.last_resort`).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from storage.config import (
     parse_port,
     read_ini,
 )
+from storage.last_resort import last_resort_middleware
 
 SERVER_OPTIONS = [
     Option("app", str, help="application factory, module:function(conf_path) -> WSGI app"),
@@ -79,16 +83,18 @@ def build(conf_path: str):
     parser = read_ini(conf_path)
     server = load_section(parser, "server", SERVER_OPTIONS, conf_path, allow_unknown=False)
     app = load_factory(server["app"])(conf_path)
-    return server, healthcheck_middleware(app)
+    return server, last_resort_middleware(healthcheck_middleware(app))
 
 
 def serve(sock, app, server: dict) -> None:
     from storage.green import eventlet
+    from storage.http_framing import FramingProtocol
 
     log = logging.getLogger("brume.access")
     eventlet.wsgi.server(
         sock,
         app,
+        protocol=FramingProtocol,
         log=log if server["access_log"] else None,
         log_output=server["access_log"],
         max_size=server["max_clients"],

@@ -27,7 +27,7 @@ from compute.conductor import Conductor
 from compute.config import load_api_config
 from compute.db import Database
 from compute.hosts import HostRepo
-from compute.http_json import HTTPFault, fault_response
+from compute.http_json import HTTPFault, fault_response, request_path
 from compute.image_lookup import fetch_image
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
@@ -82,7 +82,8 @@ class ComputeAPI:
         except HTTPFault as fault:
             response = fault_response(fault.status, fault.message)
         except Exception:
-            LOG.exception("unexpected error on %s %s", request.method, request.path)
+            LOG.exception("unexpected error on %s %r", request.method[:20],
+                          environ.get("PATH_INFO", "")[:200])
             response = fault_response(500, "Unexpected API Error. Please report this.")
         return response(environ, start_response)
 
@@ -94,7 +95,7 @@ class ComputeAPI:
                       is_admin=RESELLER_ADMIN_ROLE in info.roles)
 
     def dispatch(self, request):
-        path = request.path_info
+        path = request_path(request)
         methods = set()
         for method, pattern, handler, kind in COMPILED:
             match = pattern.match(path)

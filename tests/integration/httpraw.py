@@ -62,3 +62,35 @@ def send_raw(url: str, head: bytes, body: bytes = b"", half_close: bool = True,
 def status_line(answer: bytes) -> int | None:
     first = answer.split(b"\r\n", 1)[0].split()
     return int(first[1]) if len(first) >= 2 and first[1].isdigit() else None
+
+
+def send_and_watch_close(url: str, data: bytes, timeout: float = 30) -> tuple[bytes, bool]:
+    """Send `data` without half-closing; (everything answered, whether the server closed).
+
+    The socket stays open for writing, so the answer ends only when the server closes the
+    connection (True) or nothing more comes within `timeout` (False: it kept it open).
+    """
+    host, port, _ = split(url)
+    chunks = []
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(data)
+        while True:
+            try:
+                received = sock.recv(65536)
+            except ConnectionResetError:
+                return b"".join(chunks), True
+            except TimeoutError:
+                return b"".join(chunks), False
+            if not received:
+                return b"".join(chunks), True
+            chunks.append(received)
+
+
+def status_lines(answer: bytes) -> list[int]:
+    """Every HTTP status found at the start of a line of `answer` (one per response)."""
+    found = []
+    for line in answer.split(b"\n"):
+        words = line.split()
+        if len(words) >= 2 and words[0].startswith(b"HTTP/1.") and words[1].isdigit():
+            found.append(int(words[1]))
+    return found

@@ -112,15 +112,27 @@ def test_slo_delete_removes_segments(tester):
         assert tester("HEAD", path).status_int == 404
 
 
-def test_slo_with_changed_segment_cuts_the_stream(tester):
+def test_slo_with_changed_first_segment_is_409_before_any_byte(tester):
     tester("PUT", "lo_segments/chg/0", b"before")
     manifest = json.dumps([{"path": "/lo_segments/chg/0", "etag": None, "size_bytes": None}])
     tester("PUT", "lo/chg-slo?multipart-manifest=put", manifest.encode())
     tester("PUT", "lo_segments/chg/0", b"after!")
+    resp = tester("GET", "lo/chg-slo")
+    assert resp.status_int == 409
+    assert b"changed" in resp.body and len(resp.body.splitlines()) == 1
+
+
+def test_slo_with_changed_later_segment_cuts_the_stream(tester):
+    tester("PUT", "lo_segments/chg2/0", b"first")
+    tester("PUT", "lo_segments/chg2/1", b"before")
+    manifest = json.dumps([{"path": f"/lo_segments/chg2/{i}", "etag": None, "size_bytes": None}
+                           for i in range(2)])
+    tester("PUT", "lo/chg2-slo?multipart-manifest=put", manifest.encode())
+    tester("PUT", "lo_segments/chg2/1", b"after!")
     from proxy.get_resume import StreamCut
 
     with pytest.raises(StreamCut):
-        tester("GET", "lo/chg-slo").body  # noqa: B018
+        tester("GET", "lo/chg2-slo").body  # noqa: B018
 
 
 def test_copy_of_large_objects_copies_their_content(tester, segs):
