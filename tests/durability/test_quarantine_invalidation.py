@@ -133,9 +133,11 @@ def test_get_with_metadata_of_another_write(env):
     assert_quarantined_and_invalidated(env, path)
 
 
-def node_context(devices: str) -> NodeContext:
+def node_context(env: ObjectEnv) -> NodeContext:
+    """The daemons' view of env's node (its devices, and its conf dir for the secret)."""
     conf = {opt.name: opt.default for opt in COMMON_OPTIONS}
-    conf["devices"] = devices
+    conf["devices"] = env.devices
+    conf["conf_dir"] = str(env.conf_dir)
     return NodeContext(conf, logging.getLogger("test"))
 
 
@@ -153,7 +155,7 @@ def test_auditor_pass_without_any_read(env, where):
         audit_file(path)
     audit_file(good)
     conf = dict(daemon_conf(ObjectAuditor), files_per_second=0.0, bytes_per_second=0.0)
-    counts = ObjectAuditor(node_context(env.devices), conf).run_once()
+    counts = ObjectAuditor(node_context(env), conf).run_once()
     assert counts["quarantined"] == 1 and counts["failures"] == 0
     assert_quarantined_and_invalidated(env, path)
     assert os.path.exists(good)
@@ -189,7 +191,7 @@ def test_replicator_push_of_a_rotten_copy(env, receiver, where):
         os.setxattr(path, XATTR_NAME, b"\xc1 garbage")
     else:
         flip(path, 10 if where == "body" else len(BODY) - 3)
-    replicator = ObjectReplicator(node_context(env.devices), daemon_conf(ObjectReplicator))
+    replicator = ObjectReplicator(node_context(env), daemon_conf(ObjectReplicator))
     replicator.counts = {"quarantined": 0, "failures": 0}
     replicator.sync_to_peer("sda", int(PART), peer_node, peer_view(env))
     assert replicator.counts["quarantined"] == 1
