@@ -44,6 +44,6 @@ else
 fi
 # The demo VM image's kernel comes from Debian's linux-image-amd64 package, unpacked (never
 # installed on this host) by `brume image build-demo`; fetch it now so that works offline.
-$PY -c 'from compute.demo_image import fetch_kernel_deb; fetch_kernel_deb()' \
+$PY -c 'from cli.demo_image import fetch_kernel_deb; fetch_kernel_deb()' \
   || echo "install.sh: warning: could not download the demo image's kernel package" >&2
 echo "install.sh: done"

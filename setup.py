@@ -6,7 +6,9 @@ setup(
     version="0.1.0",
     description="Distributed object and image storage cluster with a thin compute layer",
     python_requires=">=3.11",
-    packages=find_packages(include=["ring*", "storage*", "proxy*", "imagesvc*", "compute*"]),
+    packages=find_packages(
+        include=["common*", "cli*", "ring*", "storage*", "proxy*", "imagesvc*", "compute*"]
+    ),
     package_data={"": ["*.conf", "*.json"]},
     install_requires=[
         "eventlet>=0.36",
@@ -29,7 +31,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "brume = storage.cli.main:main",
+            "brume = cli.main:main",
             "ring-builder = ring.cli:main",
         ],
     },

@@ -2,7 +2,7 @@
 
     python benchmarks/container_rows.py [--rows 4000] [--concurrency 1,16]
 
-Starts a real container server (`python -m storage.wsgi_server`) on a free loopback port
+Starts a real container server (`python -m common.wsgi_server`) on a free loopback port
 over a temp devices dir, sends object-row PUTs the way object servers do (one request per
 row, each acknowledged only once durable) from N client threads, then times full and
 delimited listings. Prints the figures; asserts nothing.

@@ -7,7 +7,7 @@ Starts its own 4-node all-in-one cluster (`brume up --detach` in a temp data dir
 loopback prefix and ports; the daemon loops are stopped so the benchmark drives every pass),
 uploads the objects through the proxy, wipes the device of a node holding the container
 (every file, as a replaced disk), then runs replication passes (object, container and account
-replicators on every node at once, `python -m storage.daemon_runner CONF --once NAME`) until
+replicators on every node at once, `python -m storage.daemons.runner CONF --once NAME`) until
 every object and database the device should hold is back. It prints the seconds until full
 durability, the passes needed, the MB moved and MB/s. Then it runs one unthrottled
 object-auditor pass on a node and compares its MB/s with this machine's raw hashlib MD5 speed.
@@ -32,16 +32,16 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from benchmarks.figures import parse_size  # noqa: E402
-from storage.allinone import processes  # noqa: E402
-from storage.allinone.layout import load_layout  # noqa: E402
-from storage.cli.credentials import authenticate  # noqa: E402
+from cli.allinone import processes  # noqa: E402
+from cli.allinone.layout import load_layout  # noqa: E402
+from cli.credentials import authenticate  # noqa: E402
 
 CHUNK = 1 << 20
 
 
 def brume(*args: str) -> None:
     env = processes.child_env()
-    result = subprocess.run([sys.executable, "-m", "storage.cli.main", *args], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=REPO,
                             env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         sys.exit(f"heal.py: brume {args[0]} failed:\n{result.stdout}\n{result.stderr}")

@@ -7,7 +7,7 @@ one object, once through the image API (`PUT/GET /v2/images/{id}/file`, which ha
 inspects and stores them as a parallel-segment SLO). Prints MB/s for each, the image/plain
 ratios of the medians over the rounds (alternating which goes first), and the image service's
 peak resident memory (VmHWM, and the highest VmRSS sampled during the
-run). Credentials: the same flags/environment as `brume` (storage.cli.credentials).
+run). Credentials: the same flags/environment as `brume` (cli.credentials).
 The target: upload >= 80% of the plain PUT's MB/s with the service under 200 MB RSS.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from statistics import median
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.process_usage import RssSampler, cpu_seconds, memory_kib
-from storage.cli.credentials import add_credential_flags, authenticate
+from cli.credentials import add_credential_flags, authenticate
 
 CHUNK = 64 * 1024
 
@@ -103,7 +103,7 @@ def find_service_pid(image_url: str) -> int | None:
         except OSError:
             continue
         confs = [a for a in argv if a.endswith("image-api.conf")]
-        if "storage.wsgi_server" not in argv or not confs:
+        if "common.wsgi_server" not in argv or not confs:
             continue
         try:
             with open(confs[0]) as handle:

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.figures import UNITS, parse_size, percentile
 from benchmarks.process_usage import RssSampler, cpu_seconds, memory_kib
-from storage.cli.credentials import AuthError, add_credential_flags, authenticate
+from cli.credentials import AuthError, add_credential_flags, authenticate
 
 CHUNK = 1 << 20
 

@@ -2,7 +2,7 @@
 
     python benchmarks/object_server.py [--size 4096] [--count 4000] [--concurrency 16]
 
-Starts `python -m storage.wsgi_server` with a temp devices dir, then runs PUT, GET, HEAD and
+Starts `python -m common.wsgi_server` with a temp devices dir, then runs PUT, GET, HEAD and
 DELETE waves with N concurrent keep-alive clients (green threads in this process) and prints
 ops/s and p50/p99 latency per verb. Every PUT is fsynced (file + directory) as in production.
 """
@@ -19,8 +19,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from benchmarks.storage_node import signed, storage_server  # noqa: E402
-from storage.green import eventlet  # noqa: E402
-from storage.timestamp import Timestamp  # noqa: E402
+from common.green import eventlet  # noqa: E402
+from common.timestamp import Timestamp  # noqa: E402
 
 eventlet.monkey_patch()
 

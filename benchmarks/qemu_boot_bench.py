@@ -1,7 +1,7 @@
 """Real-VM boot benchmark (QEMU TCG), run by `benchmarks/boot_bench.py --qemu`.
 
 1. On a `brume up` cluster whose agents use qemu:///system (hv2 disabled, so every boot
-   lands on hv1 and its image cache), the demo image (`compute.demo_image`) is uploaded
+   lands on hv1 and its image cache), the demo image (`cli.demo_image`) is uploaded
    `--cold` times under distinct ids; each copy's first boot is a cold-cache boot (the agent
    pulls and verifies the image), then `--warm` boots reuse a cached base. For each boot:
    seconds from POST /servers to ACTIVE, and to the demo's console line.
@@ -24,7 +24,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from compute.demo_image import DEMO_BOOT_LINE, build_demo_image
+from cli.demo_image import DEMO_BOOT_LINE, build_demo_image
 from compute.image_cache import ImageCache
 from compute.image_source import ImageSource, ServiceToken
 from tests.integration.support import brume

@@ -1,7 +1,7 @@
 """One storage server process for the single-server benchmarks (no proxy, no replication).
 
 `storage_server` writes a minimal cluster config and a server config over a temp devices dir
-(one device, `sda`), runs `python -m storage.wsgi_server CONF` on a free loopback port, yields
+(one device, `sda`), runs `python -m common.wsgi_server CONF` on a free loopback port, yields
 the port once `/healthcheck` answers 200, and stops the server at the end of the block.
 Requests to it must be signed like every backend request: `signed(method, target, headers)`
 returns the headers with the signature for the config's backend secret.
@@ -17,7 +17,8 @@ import sys
 import time
 from urllib.parse import unquote
 
-from storage.backend_auth import BackendAuth
+from common.backend_auth import BackendAuth
+from storage import SERVER_APPS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND_SECRET = "bench-backend-secret"
@@ -51,10 +52,10 @@ def storage_server(workdir: str, kind: str, options: dict | None = None, timeout
     extra = "".join(f"{key} = {value}\n" for key, value in (options or {}).items())
     with open(conf, "w") as handle:
         handle.write(
-            f"[server]\napp = storage.{kind}_server:make_app\nbind_port = {port}\n"
+            f"[server]\napp = {SERVER_APPS[kind]}\nbind_port = {port}\n"
             f"conf_dir = {conf_dir}\n\n[{kind}-server]\ndevices = {devices}\n{extra}"
         )
-    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=REPO)
+    proc = subprocess.Popen([sys.executable, "-m", "common.wsgi_server", conf], cwd=REPO)
     try:
         _wait_healthy(port, timeout, f"{kind} server did not start")
         yield port

@@ -34,7 +34,7 @@ class Agent:
     def __init__(self, conf: dict, driver: LibvirtDriver, green):
         self.conf = conf
         self.driver = driver
-        self.green = green  # storage.green.eventlet (spawn, sleep, semaphore)
+        self.green = green  # common.green.eventlet (spawn, sleep, semaphore)
         self.boot_id = uuid.uuid4().hex
         self.building: set[str] = set()
         self._locks: dict[str, object] = {}

@@ -131,7 +131,7 @@ class AgentApp:
 
 
 def make_app(conf_path: str):
-    from storage.green import eventlet
+    from common.green import eventlet
 
     conf = load_agent_config(conf_path)
     builder = make_guest_builder(conf, sleep=eventlet.sleep)
@@ -140,7 +140,7 @@ def make_app(conf_path: str):
     try:
         agent = Agent(conf, driver, eventlet)
     except DriverError as exc:
-        from storage.config import ConfigError
+        from common.config import ConfigError
 
         raise ConfigError(f"{conf_path}: {exc}") from None
     agent.start_background()

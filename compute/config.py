@@ -1,6 +1,6 @@
 """The compute services' config options: `[compute-api]` and `[compute-agent]`.
 
-Each loader validates its section with storage.config (one-line ConfigError on anything
+Each loader validates its section with common.config (one-line ConfigError on anything
 wrong) and returns a plain dict. The sample files etc/compute-api.conf and
 etc/compute-agent.conf document every option. Bound off loopback (`[server] bind_ip`), either
 service refuses a development default among its secrets in force (options marked `secret`:
@@ -9,7 +9,7 @@ the API's `token_secret` and `service_secret`, the agent's `service_secret` and
 """
 from __future__ import annotations
 
-from storage.config import (
+from common.config import (
     ConfigError,
     Option,
     load_section,
@@ -20,7 +20,7 @@ from storage.config import (
     secrets_in_force,
     server_bind_ip,
 )
-from storage.wsgi_server import SERVER_OPTIONS
+from common.wsgi_server import SERVER_OPTIONS
 
 
 def quota_limit(text: str) -> int:

@@ -5,7 +5,7 @@ directories under `instances_dir` (`<instances_dir>/<server id>/`: `domain.xml`,
 `console.log`, and whatever the guest builder puts there). What a guest *is* (its disks,
 its domain XML, its console) is delegated to a `GuestBuilder`:
 
-- `compute.test_guest.TestGuestBuilder` for libvirt's test driver (`test:///default`);
+- `compute.testdriver_guest.TestGuestBuilder` for libvirt's test driver (`test:///default`);
 - the QEMU/KVM builder of the real-VM work (image cache, disks, domain XML) plugs in through
   `compute.guest_builders.make_guest_builder` with the same interface.
 
@@ -22,10 +22,10 @@ from typing import Protocol
 
 import libvirt
 
+from common.atomic_files import write_atomic
 from compute import states
 from compute.files import tail_lines
 from compute.guest_diagnostics import nova_diagnostics
-from storage.atomic_files import write_atomic
 
 DOMAIN_PREFIX = "brume-"
 

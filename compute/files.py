@@ -1,6 +1,6 @@
 """File helpers of the compute agent: durable line appends and bounded reads of a log's tail.
 
-Whole-file atomic writes are `storage.atomic_files.write_atomic`.
+Whole-file atomic writes are `common.atomic_files.write_atomic`.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Which GuestBuilder an agent uses, chosen by `[compute-agent] virt_type`.
 
-`test` → compute.test_guest.TestGuestBuilder. `qemu`/`kvm` → the real-VM builder, which
+`test` → compute.testdriver_guest.TestGuestBuilder. `qemu`/`kvm` → the real-VM builder, which
 lives with the image cache, disks and domain XML code and must expose
 `QemuGuestBuilder(conf)` implementing compute.driver.GuestBuilder; it is located through
 `REAL_VM_BUILDER` below.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-from compute.test_guest import TestGuestBuilder
-from storage.config import ConfigError
+from common.config import ConfigError
+from compute.testdriver_guest import TestGuestBuilder
 
 # module:class of the QEMU/KVM guest builder.
 REAL_VM_BUILDER = "compute.qemu_guest:QemuGuestBuilder"

@@ -10,7 +10,7 @@ import json
 
 from webob import Request, Response
 
-from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
+from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 MAX_BODY = 1024 * 1024
 CHUNK = 65536

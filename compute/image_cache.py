@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from storage.atomic_files import write_atomic
+from common.atomic_files import write_atomic
 
 CHUNK = 1024 * 1024
 

@@ -7,8 +7,9 @@ flavor's size beside it. Kernel (`aki`) and ramdisk (`ari`) images are not disks
 used for direct kernel boot of another image and cannot be booted on their own.
 
 Before any of that the agent checks the cached base itself (`check_base`), whatever the image
-service said: the image service's own inspection (`imagesvc.format_inspect.inspect_file`,
-pure Python, which opens nothing but the file), then `qemu-img info --output=json -f
+service said: the image service's own inspection
+(`common.image_formats.format_inspect.inspect_file`, pure Python, which opens nothing but
+the file), then `qemu-img info --output=json -f
 <declared format>` under a CPU and memory limit; a backing file, an external data file, a
 VMDK extent other than the file itself, or a format other than the declared one raises
 `UnsafeBase`.
@@ -20,7 +21,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-from imagesvc.format_inspect import inspect_file
+from common.image_formats.format_inspect import inspect_file
 
 GiB = 1024**3
 

@@ -16,12 +16,12 @@ import json
 import os
 import stat
 
+from common.atomic_files import write_atomic
 from compute.domain_xml import DomainSpec, render_domain_xml
 from compute.driver import DriverError
 from compute.image_cache import ImageCache, ImageFetchError
 from compute.image_source import ImageSource, ImageSourceError, ServiceToken
 from compute.instance_disks import DiskError, UnsafeBase, check_base, prepare_disks
-from storage.atomic_files import write_atomic
 
 IMAGES_FILE = "images.json"
 DEFAULT_CMDLINE = "console=ttyS0"

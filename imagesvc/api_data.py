@@ -9,14 +9,14 @@ import logging
 
 from webob import Request, Response
 
-from imagesvc.format_inspect import FormatInspector
+from common.constraints import check_account_name, check_container_name, check_object_name
+from common.image_formats.format_inspect import FormatInspector
 from imagesvc.http_common import HTTPError, json_response, read_json
 from imagesvc.policy import Identity, may_download
 from imagesvc.schema import render_image
 from imagesvc.service import ImageService
 from imagesvc.store import StoreError
 from imagesvc.upload import UploadRejected, parse_content_md5
-from storage.constraints import check_account_name, check_container_name, check_object_name
 
 log = logging.getLogger("brume.imagesvc.data")
 

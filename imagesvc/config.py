@@ -1,6 +1,6 @@
 """The image service's config: the `[image-api]` options and their validation.
 
-`load_image_config(conf_path)` reads the section through `storage.config` and returns an
+`load_image_config(conf_path)` reads the section through `common.config` and returns an
 `ImageConfig`; every problem becomes a one-line `ConfigError`. Bound off loopback (`[server]
 bind_ip`), the service refuses a development default as `service_key` or `token_secret`,
 whether written in the file or left to the default.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.config import (
+from common.config import (
     ConfigError,
     Option,
     load_section,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 
-from imagesvc.format_inspect import TAIL_SIZE
+from common.image_formats.format_inspect import TAIL_SIZE
 
 BATCH_BYTES = 1024 * 1024
 
 
 def _offload_possible() -> bool:
-    from storage.green import eventlet
+    from common.green import eventlet
 
     return eventlet.patcher.is_monkey_patched("thread")
 
@@ -55,7 +55,7 @@ class StreamDigests:
     def _submit(self) -> None:
         from eventlet import tpool
 
-        from storage.green import eventlet
+        from common.green import eventlet
 
         self._wait()
         batch, self._batch, self._batch_bytes = self._batch, [], 0

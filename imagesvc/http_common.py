@@ -9,8 +9,8 @@ import json
 
 from webob import Request, Response
 
+from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
 from imagesvc.policy import Identity
-from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 MAX_JSON_BODY = 1024 * 1024
 
@@ -75,7 +75,7 @@ def query_params(req: Request) -> list[tuple[str, str]]:
 
 
 def identity_from_token(req: Request, secret: str) -> Identity:
-    from proxy.tokens import verify_token
+    from common.tokens import verify_token
 
     info = verify_token(req.headers.get("X-Auth-Token"), secret)
     if info is None:

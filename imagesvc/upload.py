@@ -21,8 +21,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from common.image_formats.format_inspect import HEAD_SIZE, FormatInspector
 from imagesvc.digests import StreamDigests
-from imagesvc.format_inspect import HEAD_SIZE, FormatInspector
 from imagesvc.store import ObjectStore, StoreError
 
 CHUNK_SIZE = 1024 * 1024

@@ -9,11 +9,11 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from common import constraints
+from common.timestamp import Timestamp
 from proxy.listing import check_listing_query, forward_read, meta_headers
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, empty, error
-from storage import constraints
-from storage.timestamp import Timestamp
 
 
 def handle(app, req, target):

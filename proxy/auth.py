@@ -1,7 +1,7 @@
 """Authentication (v1 `/auth/v1.0`) and authorization decisions, with Swift's semantics.
 
 `handle_auth` trades `X-Auth-User: account:user` + `X-Auth-Key` (or `X-Storage-User` /
-`X-Storage-Pass`) for a signed token (`proxy.tokens`). `Authorizer` decides, without IO,
+`X-Storage-Pass`) for a signed token (`common.tokens`). `Authorizer` decides, without IO,
 whether a request may proceed:
 
 - `.reseller_admin` may do anything on any `AUTH_` account;
@@ -21,8 +21,8 @@ import time
 
 from webob import Response
 
+from common.tokens import TokenInfo, issue_token
 from proxy.acl import EMPTY_ACL, ParsedAcl, referrer_allowed
-from proxy.tokens import TokenInfo, issue_token
 
 ALLOW = None
 

@@ -131,7 +131,7 @@ class BackendClient:
         *,
         auth,
     ):
-        self.auth = auth  # storage.backend_auth.BackendAuth: signs every request
+        self.auth = auth  # common.backend_auth.BackendAuth: signs every request
         self.conn_timeout = conn_timeout
         self.node_timeout = node_timeout
         self.limiter = ErrorLimiter(error_limit, error_interval)

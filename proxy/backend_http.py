@@ -6,16 +6,16 @@ piece by piece from a queue, strict short-read detection on response bodies (so 
 breaks mid-stream is noticed and resumed), and keep-alive reuse of idle connections. This
 module does exactly that over eventlet green sockets and nothing else: no retries, no node
 choice (see `proxy.backend_client`). Every request head is signed with the cluster's backend
-secret (`storage.backend_auth`): storage servers refuse unsigned requests.
+secret (`common.backend_auth`): storage servers refuse unsigned requests.
 """
 from __future__ import annotations
 
 import socket
 from urllib.parse import quote
 
+from common.backend_auth import AUTH_HEADER
+from common.green import eventlet
 from proxy.transaction import TRANS_ID
-from storage.backend_auth import AUTH_HEADER
-from storage.green import eventlet
 
 MAX_LINE = 65536
 MAX_HEADERS = 200
@@ -213,7 +213,7 @@ class BackendConnection:
     def send_head(self, method: str, path: str, headers: dict, auth, body: bytes | None = None,
                   query: str = "") -> None:
         """Send the request line and headers (and a small body), signed with `auth` (a
-        `storage.backend_auth.BackendAuth`)."""
+        `common.backend_auth.BackendAuth`)."""
         self.method = method
         target = quote_path(path) + ("?" + query if query else "")
         lines = [f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"]

@@ -7,13 +7,13 @@ normalised here (`proxy.acl.clean_acl`); only owners get to see them in HEAD/GET
 """
 from __future__ import annotations
 
+from common import constraints
+from common.timestamp import Timestamp
 from proxy import account_controller
 from proxy.acl import READ_HEADER, WRITE_HEADER, AclError, clean_acl
 from proxy.listing import check_listing_query, forward_read, meta_headers
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import empty, error
-from storage import constraints
-from storage.timestamp import Timestamp
 
 ACL_HEADERS = (READ_HEADER, WRITE_HEADER)
 

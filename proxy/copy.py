@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
+from common import constraints
 from proxy.get_resume import StreamCut
 from proxy.object_headers import lower_headers
 from proxy.responses import RawResponse, error
 from proxy.segments import SegmentError
-from storage import constraints
 
 CARRIED = ("content-type", "content-encoding", "content-disposition")
 

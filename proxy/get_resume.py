@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 
+from common.green import eventlet
 from proxy.backend_http import BackendError
 from proxy.transaction import carry
-from storage.green import eventlet
 
 LOG = logging.getLogger("brume.proxy")
 

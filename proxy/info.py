@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
+from common import constraints
 from proxy.responses import RawResponse, error
-from storage import constraints
 
 VERSION = "2.38.0-brume"
 

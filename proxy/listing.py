@@ -9,11 +9,11 @@ from __future__ import annotations
 import itertools
 from urllib.parse import parse_qs
 
+from common import constraints
 from proxy.backend_http import BackendError
 from proxy.get_resume import StreamCut, first_answer, newest_answer
 from proxy.object_headers import check_metadata_bytes
 from proxy.responses import RawResponse, client_headers
-from storage import constraints
 
 
 def check_listing_query(query: str, max_limit: int) -> str | None:

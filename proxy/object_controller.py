@@ -10,6 +10,9 @@ import math
 from email.utils import formatdate
 from urllib.parse import parse_qs
 
+from common import constraints
+from common.green import eventlet
+from common.timestamp import Timestamp
 from proxy import copy, dlo, slo
 from proxy.backend_http import BackendError
 from proxy.get_resume import ResumingBody, first_answer, newest_answer
@@ -28,9 +31,6 @@ from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, client_headers, empty, error
 from proxy.segments import enter_manifest
 from proxy.transaction import carry
-from storage import constraints
-from storage.green import eventlet
-from storage.timestamp import Timestamp
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import mimetypes
 import time
 
-from storage import constraints
+from common import constraints
 
 PASSED_ON_WRITE = frozenset(
     {"content-type", "content-encoding", "content-disposition", "x-delete-at",
@@ -92,7 +92,7 @@ def check_delete_at(headers: dict, now: float | None = None) -> str | None:
 
 
 def check_metadata_bytes(headers: dict, kind: str) -> str | None:
-    """storage.constraints.check_metadata on the header bytes the client really sent.
+    """common.constraints.check_metadata on the header bytes the client really sent.
 
     WSGI hands header values over as latin-1 text; UTF-8 values must be decoded before their
     length is counted and their validity checked.

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.green import eventlet
 from proxy.backend_http import BackendError
 from proxy.quorum import Answer
 from proxy.transaction import carry
-from storage.green import eventlet
 
 # Client body bytes read (and sent to each backend) at a time for bodies larger than one
 # chunk: far fewer reads, queue hand-offs and socket writes per MiB than 64 KiB steps. Each

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from common.green import eventlet
 from proxy.backend_http import BackendError
 from proxy.transaction import carry
-from storage.green import eventlet
 
 
 def quorum_size(replicas: int) -> int:

@@ -16,6 +16,9 @@ import time
 
 from webob import Request
 
+from common import constraints
+from common.backend_auth import load_backend_auth
+from common.tokens import verify_token
 from proxy import account_controller, container_controller, info, object_controller
 from proxy.auth import Authorizer, handle_auth
 from proxy.backend_client import BackendClient
@@ -23,10 +26,7 @@ from proxy.info_cache import InfoCache
 from proxy.responses import error
 from proxy.segments import MANIFEST_CHAIN_KEY
 from proxy.settings import ProxySettings, load_settings
-from proxy.tokens import verify_token
 from proxy.transaction import TRANS_ID, new_trans_id
-from storage import constraints
-from storage.backend_auth import load_backend_auth
 
 LOG = logging.getLogger("brume.proxy")
 
@@ -267,5 +267,5 @@ class _EmptyInput:
 
 
 def make_app(conf_path: str, rings: dict | None = None) -> ProxyApp:
-    """Build the proxy from its config file (raises storage.config.ConfigError)."""
+    """Build the proxy from its config file (raises common.config.ConfigError)."""
     return ProxyApp(load_settings(conf_path), rings)

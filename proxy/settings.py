@@ -10,8 +10,8 @@ from __future__ import annotations
 import configparser
 from dataclasses import dataclass
 
-from storage.backend_auth import refuse_dev_cluster_secrets
-from storage.config import (
+from common.backend_auth import refuse_dev_cluster_secrets
+from common.config import (
     ConfigError,
     Option,
     load_section,

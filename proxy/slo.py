@@ -15,6 +15,9 @@ from __future__ import annotations
 import io
 import json
 
+from common import constraints
+from common.green import eventlet
+from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
 from proxy.backend_http import BackendError
 from proxy.dlo import _read_body
 from proxy.get_resume import StreamCut
@@ -29,9 +32,6 @@ from proxy.segments import (
     stream_response,
 )
 from proxy.transaction import carry
-from storage import constraints
-from storage.green import eventlet
-from storage.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 SYSMETA_ETAG = "x-object-sysmeta-slo-etag"
 SYSMETA_SIZE = "x-object-sysmeta-slo-size"

@@ -15,8 +15,8 @@ import zlib
 
 import msgpack
 
+from common.atomic_files import write_atomic
 from ring.devices import RingError
-from storage.atomic_files import write_atomic
 
 BUILDER_MAGIC = b"BRUMEBLD"
 RING_MAGIC = b"BRUMERNG"
@@ -61,7 +61,7 @@ def read_file(path: str, magic: bytes, versions: tuple[int, ...], kind: str) -> 
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Write a ring or builder file durably (see `storage.atomic_files`), world-readable."""
+    """Write a ring or builder file durably (see `common.atomic_files`), world-readable."""
     write_atomic(path, data, mode=0o644)
 
 

@@ -10,14 +10,8 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from storage.config import ConfigError, Option, load_config_file
-
-CLUSTER_CONF_NAME = "brume.conf"
-
-CLUSTER_OPTIONS = [
-    Option("hash_path_prefix", str, help="secret salt before every hashed path", secret=True),
-    Option("hash_path_suffix", str, help="secret salt after every hashed path", secret=True),
-]
+from common.cluster_conf import CLUSTER_CONF_NAME, CLUSTER_OPTIONS
+from common.config import ConfigError, load_config_file
 
 
 @dataclass(frozen=True)

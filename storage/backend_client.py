@@ -1,7 +1,7 @@
 """A tiny HTTP client for node-to-node backend requests made by the storage daemons.
 
 Every call is signed with the cluster's backend secret (`auth`, a
-`storage.backend_auth.BackendAuth`: storage servers refuse unsigned requests), has a connect
+`common.backend_auth.BackendAuth`: storage servers refuse unsigned requests), has a connect
 timeout and a per-read timeout, quotes the path, and either returns
 the whole (small) response body or hands back the open response for streaming. Bodies sent
 can be bytes or an iterable of chunks with a known total length, so nothing large is ever held

@@ -9,7 +9,7 @@
 * `request_timestamp(req, header)` parses `X-Timestamp` (400 when missing or invalid);
 * `error_response(status, reason)` builds a short text/plain error;
 * `unsigned_refusal(auth, environ)` is the 401 every server answers, before dispatch, to a
-  request not signed with the cluster's backend secret (`storage.backend_auth`);
+  request not signed with the cluster's backend secret (`common.backend_auth`);
 * `guard(app_call)` turns any unexpected exception into a logged 500 with a short body, so no
   traceback ever reaches a client.
 """
@@ -20,8 +20,8 @@ import logging
 
 from webob import Response
 
-from storage.constraints import check_utf8
-from storage.timestamp import InvalidTimestamp, Timestamp
+from common.constraints import check_utf8
+from common.timestamp import InvalidTimestamp, Timestamp
 
 log = logging.getLogger("brume.backend")
 
@@ -125,7 +125,7 @@ def error_response(status: int, reason: str = "", headers: dict | None = None) -
 
 
 def unsigned_refusal(auth, environ: dict) -> Response | None:
-    """A 401 for a request `auth` (a `storage.backend_auth.BackendAuth`) refuses, else None."""
+    """A 401 for a request `auth` (a `common.backend_auth.BackendAuth`) refuses, else None."""
     reason = auth.refusal(environ)
     if not reason:
         return None

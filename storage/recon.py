@@ -28,7 +28,7 @@ import os
 import re
 import time
 
-from storage.atomic_files import write_atomic
+from common.atomic_files import write_atomic
 
 DAEMON_NAMES = (
     "object-replicator",

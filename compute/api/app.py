@@ -13,6 +13,7 @@ from functools import partial
 
 from webob import Request
 
+from common.tokens import RESELLER_ADMIN_ROLE, verify_token
 from compute.api import (
     flavors,
     hypervisors,
@@ -32,7 +33,6 @@ from compute.image_lookup import fetch_image
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
 from compute.service_auth import API_TARGET, ServiceVerifier
-from proxy.tokens import RESELLER_ADMIN_ROLE, verify_token
 
 LOG = logging.getLogger("brume.compute.api")
 
@@ -138,7 +138,7 @@ def _fetch(conf: dict, image_id: str, token: str) -> dict:
 
 
 def make_app(conf_path: str):
-    from storage.green import eventlet
+    from common.green import eventlet
 
     conf = load_api_config(conf_path)
     core = build_core(conf, eventlet.spawn_n)

@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 
-from storage.allinone import lifecycle, processes
-from storage.allinone.health import StartupError
-from storage.allinone.hypervisor import QEMU_URI, TEST_URI
-from storage.allinone.layout import Layout, ProcessSpec
+from cli.allinone import lifecycle, processes
+from cli.allinone.health import StartupError
+from cli.allinone.hypervisor import QEMU_URI, TEST_URI
+from cli.allinone.layout import Layout, ProcessSpec
 from tests.integration.support import free_port
 
 FAKE_AGENT = textwrap.dedent('''

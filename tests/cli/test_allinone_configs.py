@@ -6,14 +6,14 @@ import os
 
 import pytest
 
-from storage.allinone import configs
-from storage.allinone.layout import SAMPLE_DIR, Layout, available, check_ip_prefix, load_layout
-from storage.config import ConfigError
+from cli.allinone import configs
+from cli.allinone.layout import SAMPLE_DIR, Layout, available, check_ip_prefix, load_layout
+from common.config import ConfigError
 
 SAMPLE = """\
 # A sample.
 [server]
-app = storage.object_server:make_app
+app = storage.objects.server:make_app
 # Address to listen on.
 bind_ip = 127.0.0.1
 bind_port = 6200
@@ -58,7 +58,7 @@ def test_render_overrides_rewrites_and_keeps_comments(layout):
     assert parser["server"]["bind_ip"] == "127.0.9.3"
     assert parser["server"]["bind_port"] == "7000"
     assert parser["server"]["conf_dir"] == layout.conf_dir
-    assert parser["server"]["app"] == "storage.object_server:make_app"
+    assert parser["server"]["app"] == "storage.objects.server:make_app"
     section = parser["object-server"]
     assert section["devices"] == layout.devices_root(3)
     assert section["mount_check"] == "false"  # commented in the sample: appended
@@ -124,7 +124,7 @@ def test_layout_roundtrip(layout):
 
 
 def test_cluster_config_gets_its_own_backend_secret_readable_by_its_owner_only(tmp_path):
-    from storage.backend_auth import DEV_BACKEND_SECRET, load_backend_auth
+    from common.backend_auth import DEV_BACKEND_SECRET, load_backend_auth
 
     secrets = []
     for name in ("one", "two"):

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from storage.allinone import lifecycle
-from storage.allinone.layout import Layout, load_layout
+from cli.allinone import lifecycle
+from cli.allinone.layout import Layout, load_layout
 from tests.conftest import pick_ports
 from tests.integration.support import REPO_ROOT, brume, wait_until
 
@@ -167,7 +167,7 @@ def test_clear_errors(tmp_path):
 
 def test_down_on_an_unreachable_hypervisor(tmp_path):
     """Counting is a note (the processes are stopped anyway); --with-vms fails in one line."""
-    from storage.allinone import configs
+    from cli.allinone import configs
 
     data_dir = str(tmp_path / "cluster")
     layout = Layout(data_dir=data_dir)
@@ -202,7 +202,7 @@ def test_port_in_use_is_one_line(tmp_path):
 
 
 def test_foreground_up_exits_after_down_from_another_shell(data_dir):
-    launcher = ["-c", "import sys; from storage.cli.main import main; sys.exit(main(sys.argv[1:]))"]
+    launcher = ["-c", "import sys; from cli.main import main; sys.exit(main(sys.argv[1:]))"]
     with foreground_up(data_dir, launcher) as proc:
         brume("down", "--data-dir", data_dir)
         output, _ = proc.communicate(timeout=60)

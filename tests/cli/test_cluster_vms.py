@@ -13,8 +13,8 @@ import uuid
 import libvirt
 import pytest
 
-from storage.allinone import cluster_vms, configs, lifecycle
-from storage.allinone.layout import Layout
+from cli.allinone import cluster_vms, configs, lifecycle
+from cli.allinone.layout import Layout
 
 TEST_URI = "test:///default"
 

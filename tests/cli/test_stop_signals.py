@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from storage.allinone import processes
-from storage.allinone.layout import Layout, ProcessSpec
-from storage.allinone.stop_signals import Interrupted, StopSignals
+from cli.allinone import processes
+from cli.allinone.layout import Layout, ProcessSpec
+from cli.allinone.stop_signals import Interrupted, StopSignals
 from tests.integration.support import wait_until
 
 STUBBORN = textwrap.dedent('''

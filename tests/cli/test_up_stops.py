@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from storage.allinone.health import healthcheck
-from storage.allinone.layout import load_layout
+from cli.allinone.health import healthcheck
+from cli.allinone.layout import load_layout
 from tests.cli.test_cluster_cli import up_args
 from tests.integration.support import REPO_ROOT, brume, wait_until
 
@@ -85,7 +85,7 @@ def interrupt_up(data_dir: str, out_path: str, moment: str, signum: int,
     env = dict(os.environ, PYTHONPATH=REPO_ROOT)
     args = ["up", *up_args(data_dir)] + (["--detach"] if detach else [])
     with open(out_path, "w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "storage.cli.main", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "cli.main", *args],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
     try:
         reached = MOMENTS[moment]

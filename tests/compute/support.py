@@ -1,6 +1,6 @@
 """Helpers for the compute tests: polling, tokens, a JSON HTTP client, real images in the
 cluster's image service, and a small compute cluster of REAL processes (compute API and
-agents on libvirt's test driver, each `python -m storage.wsgi_server CONF`) wired to the
+agents on libvirt's test driver, each `python -m common.wsgi_server CONF`) wired to the
 session cluster's real image service and proxy tokens.
 
 Everything is read from the session cluster's generated configs (`CloudSettings`): tokens are
@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from proxy.tokens import issue_token
+from common.tokens import issue_token
 from tests.integration.support import free_port, wait_until
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -243,7 +243,7 @@ class ComputeCluster(ComputeClient):
     def launch(self, name: str) -> None:
         log = open(os.path.join(self.root, f"{name}.log"), "ab")
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "storage.wsgi_server", self.confs[name]],
+            [sys.executable, "-m", "common.wsgi_server", self.confs[name]],
             cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()

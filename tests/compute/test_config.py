@@ -5,8 +5,8 @@ import os
 
 import pytest
 
+from common.config import ConfigError
 from compute.config import load_agent_config, load_api_config
-from storage.config import ConfigError
 
 ETC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "etc")
 

@@ -209,11 +209,11 @@ def test_compute_api_answers_classic_breakages_below_500(compute_app):
 
 @pytest.fixture(scope="module")
 def agent_app(cloud_settings, tmp_path_factory):
+    from common.green import eventlet
     from compute.agent import Agent
     from compute.agent_server import AgentApp
     from compute.driver import LibvirtDriver
     from compute.guest_builders import make_guest_builder
-    from storage.green import eventlet
 
     root = tmp_path_factory.mktemp("agent-fuzz")
     conf_path = root / "compute-agent.conf"

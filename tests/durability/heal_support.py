@@ -3,7 +3,7 @@
 The fault tests wipe devices and change rings, so they run on a cluster of their own (same
 `brume up --detach` as the session fixture, another data dir, loopback prefix and ports). Its
 daemon loops are stopped so that the tests drive every pass themselves with
-`python -m storage.daemon_runner CONF --once NAME`, on all nodes at once — or, for the tests
+`python -m storage.daemons.runner CONF --once NAME`, on all nodes at once — or, for the tests
 that measure healing against the daemons' own intervals, restarted with short intervals
 (`run_daemon_loops`). `good_replica_count` checks replicas on disk without reading them through
 a server (a read would itself find, and quarantine, the damage).
@@ -18,9 +18,9 @@ import subprocess
 import threading
 from urllib.parse import quote
 
-from storage.allinone import processes
-from storage.object_auditor import AuditFailure, audit_file
-from storage.ondisk_files import gather_ondisk_files, list_hash_dir
+from cli.allinone import processes
+from storage.daemons.object_auditor import AuditFailure, audit_file
+from storage.objects.ondisk_files import gather_ondisk_files, list_hash_dir
 from tests.integration.support import set_section_options
 
 

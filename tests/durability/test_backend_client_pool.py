@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
+from common.backend_auth import AUTH_HEADER, BackendAuth
 from storage import backend_client
-from storage.backend_auth import AUTH_HEADER, BackendAuth
 
 AUTH = BackendAuth("pool-test-secret")
 

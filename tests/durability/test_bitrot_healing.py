@@ -24,7 +24,7 @@ import shutil
 import pytest
 from swiftclient import client as swift
 
-from storage.object_metadata import XATTR_NAME, read_layout
+from storage.objects.metadata import XATTR_NAME, read_layout
 from tests.conftest import start_cluster, stop_cluster
 from tests.durability.heal_support import good_replica_count, object_states, run_daemon_loops
 from tests.integration.support import wait_until

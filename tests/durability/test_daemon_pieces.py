@@ -9,13 +9,13 @@ import sys
 
 import pytest
 
-from storage.daemon_runner import DAEMONS, load, pass_succeeded
-from storage.object_auditor import AuditFailure, audit_file
-from storage.object_expirer import delete_timestamp, expired_delete_at, split_name
-from storage.object_metadata import INLINE_LIMIT, write_metadata_fd
-from storage.rate_limit import RateLimiter
+from common.timestamp import Timestamp
+from storage.daemons.object_auditor import AuditFailure, audit_file
+from storage.daemons.object_expirer import delete_timestamp, expired_delete_at, split_name
+from storage.daemons.rate_limit import RateLimiter
+from storage.daemons.runner import DAEMONS, load, pass_succeeded
+from storage.objects.metadata import INLINE_LIMIT, write_metadata_fd
 from storage.recon import default_recon_dir, pass_record, recon_response, write_record
-from storage.timestamp import Timestamp
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE = os.path.join(REPO, "etc", "storage-daemons.conf")
@@ -59,7 +59,7 @@ def test_bad_config_is_one_line_exit_2(tmp_path, text, message):
     conf = tmp_path / "d.conf"
     conf.write_text(text)
     result = subprocess.run(
-        [sys.executable, "-m", "storage.daemon_runner", str(conf), "--once", "object-updater"],
+        [sys.executable, "-m", "storage.daemons.runner", str(conf), "--once", "object-updater"],
         capture_output=True, text=True, cwd=REPO, timeout=60,
     )
     assert result.returncode == 2
@@ -73,7 +73,7 @@ def test_once_runs_a_pass_and_records_it(tmp_path):
     conf = tmp_path / "d.conf"
     conf.write_text(f"[daemons]\ndevices = {devices}\nconf_dir = {tmp_path}\n")
     result = subprocess.run(
-        [sys.executable, "-m", "storage.daemon_runner", str(conf), "--once", "db-auditor"],
+        [sys.executable, "-m", "storage.daemons.runner", str(conf), "--once", "db-auditor"],
         capture_output=True, text=True, cwd=REPO, timeout=60,
     )
     assert result.returncode == 0, result.stderr
@@ -152,9 +152,9 @@ def test_expiry_helpers():
 
 
 def test_db_auditor_quarantines_a_broken_database(tmp_path):
-    from storage.container_db import ContainerBroker
-    from storage.db_auditor import integrity_problem, quarantine_database
-    from storage.db_broker import db_path
+    from storage.daemons.db_auditor import integrity_problem, quarantine_database
+    from storage.databases.broker import db_path
+    from storage.databases.container_db import ContainerBroker
 
     digest = "b" * 32
     path = db_path(str(tmp_path), "d1", "containers", 7, digest)

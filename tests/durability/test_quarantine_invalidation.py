@@ -17,13 +17,13 @@ import threading
 import msgpack
 import pytest
 
-from storage.daemon_context import COMMON_OPTIONS, NodeContext
-from storage.green import eventlet
-from storage.object_auditor import AuditFailure, ObjectAuditor, audit_file
-from storage.object_metadata import XATTR_NAME, read_layout
-from storage.object_replicator import ObjectReplicator
-from storage.replication_protocol import REPLICATION_HEADER
-from storage.wsgi_server import healthcheck_middleware
+from common.green import eventlet
+from common.wsgi_server import healthcheck_middleware
+from storage.daemons.context import COMMON_OPTIONS, NodeContext
+from storage.daemons.object_auditor import AuditFailure, ObjectAuditor, audit_file
+from storage.objects.metadata import XATTR_NAME, read_layout
+from storage.replication.object_protocol import REPLICATION_HEADER
+from storage.replication.object_replicator import ObjectReplicator
 from tests.storage.conftest import ObjectEnv, write_object_conf
 
 BODY = bytes(range(256)) * 800  # 204800 bytes: four 64 KiB blocks, the last one short
@@ -31,7 +31,7 @@ PART = "1"
 
 
 def make_env(tmp_path, name="node") -> ObjectEnv:
-    from storage.object_server import make_app
+    from storage.objects.server import make_app
 
     base = tmp_path / name
     base.mkdir()

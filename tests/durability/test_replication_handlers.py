@@ -9,27 +9,27 @@ import msgpack
 import pytest
 from webob import Request
 
-from storage.account_db import AccountBroker
-from storage.container_db import ContainerBroker
-from storage.db_broker import db_path
-from storage.db_replication_protocol import handle_db_replication
-from storage.object_replicator import files_to_push
-from storage.replication_protocol import (
+from common.timestamp import Timestamp
+from storage.databases.account_db import AccountBroker
+from storage.databases.broker import db_path
+from storage.databases.container_db import ContainerBroker
+from storage.objects.suffix_hashes import list_suffix_files
+from storage.replication.db_protocol import handle_db_replication
+from storage.replication.object_protocol import (
     METADATA_LENGTH_HEADER,
     OP_HEADER,
     REPLICATION_HEADER,
     file_payload,
     install,
 )
-from storage.suffix_hashes import list_suffix_files
-from storage.timestamp import Timestamp
+from storage.replication.object_replicator import files_to_push
 from tests.storage.conftest import ObjectEnv, write_object_conf
 
 
 def make_env(tmp_path, name):
     base = tmp_path / name
     base.mkdir()
-    from storage.object_server import make_app
+    from storage.objects.server import make_app
 
     conf_dir, devices, conf_path = write_object_conf(base)
     app = make_app(conf_path)

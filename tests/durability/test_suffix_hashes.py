@@ -4,15 +4,15 @@ from __future__ import annotations
 import os
 import time
 
-from storage.object_replicator import files_to_push
-from storage.suffix_hashes import (
+from common.timestamp import Timestamp
+from storage.objects.suffix_hashes import (
     INVALID_FILE,
     differing_suffixes,
     get_hashes,
     invalidate_suffix,
     list_suffix_files,
 )
-from storage.timestamp import Timestamp
+from storage.replication.object_replicator import files_to_push
 
 HASH_A = "0" * 29 + "abc"
 HASH_B = "1" * 29 + "abc"

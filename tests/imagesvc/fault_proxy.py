@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.parse
 
-from storage.green import eventlet
+from common.green import eventlet
 from tests.imagesvc.loopback import serve_app
 
 green_http = eventlet.import_patched("http.client")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from storage.green import eventlet
+from common.green import eventlet
 
 
 def serve_app(app) -> tuple[str, callable]:

@@ -16,7 +16,7 @@ import os
 import urllib.parse
 from dataclasses import dataclass
 
-from proxy.tokens import issue_token
+from common.tokens import issue_token
 
 CONTAINERS = ("images", "images_segments")
 

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from imagesvc.cli import main
+from cli.image import main
 
 pytestmark = pytest.mark.cluster
 

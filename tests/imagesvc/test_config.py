@@ -5,9 +5,9 @@ import os
 
 import pytest
 
+from common.config import ConfigError
 from imagesvc.config import load_image_config, parse_size
 from imagesvc.server import make_app
-from storage.config import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imagesvc.format_inspect import HEAD_SIZE, TAIL_SIZE, FormatInspector, inspect_file
+from common.image_formats.format_inspect import HEAD_SIZE, TAIL_SIZE, FormatInspector, inspect_file
 from imagesvc.schema import DISK_FORMATS
 from tests.imagesvc import hostile_images as hostile
 

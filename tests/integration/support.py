@@ -23,10 +23,10 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from storage.allinone import lifecycle, processes
-from storage.allinone.configs import read_users
-from storage.allinone.health import wait_healthy
-from storage.allinone.layout import Layout, ProcessSpec, available, load_layout
+from cli.allinone import lifecycle, processes
+from cli.allinone.configs import read_users
+from cli.allinone.health import wait_healthy
+from cli.allinone.layout import Layout, ProcessSpec, available, load_layout
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NODE_KINDS = ("object", "container", "account", "daemons")
@@ -86,7 +86,7 @@ def brume(*args: str, timeout: float = 120.0, check: bool = True) -> subprocess.
     env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH")
                                      else "")
     result = subprocess.run(
-        [sys.executable, "-c", "import sys; from storage.cli.main import main; "
+        [sys.executable, "-c", "import sys; from cli.main import main; "
          "sys.exit(main(sys.argv[1:]))", *args],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO_ROOT, check=False,
     )
@@ -145,8 +145,8 @@ class ClusterHandle:
 
     # ----- storage servers, directly
     def backend_auth(self):
-        """The cluster's `storage.backend_auth.BackendAuth` (brume.conf's backend_secret)."""
-        from storage.backend_auth import load_backend_auth
+        """The cluster's `common.backend_auth.BackendAuth` (brume.conf's backend_secret)."""
+        from common.backend_auth import load_backend_auth
 
         return load_backend_auth(self.conf_dir)
 
@@ -262,7 +262,7 @@ class ClusterHandle:
             lifecycle.start_specs(self.layout, specs)
 
     def run_daemon_once(self, node: int, name: str, timeout: float = 300.0):
-        """One pass of daemon `name` on node `node`: `python -m storage.daemon_runner CONF
+        """One pass of daemon `name` on node `node`: `python -m storage.daemons.runner CONF
         --once NAME`. Returns the CompletedProcess (stdout: the pass's counts as JSON)."""
         spec = self.spec(node, "daemons")
         return subprocess.run(

@@ -20,10 +20,10 @@ import uuid
 import msgpack
 import pytest
 
-from storage.backend_auth import BackendAuth
-from storage.replication_protocol import METADATA_LENGTH_HEADER, REPLICATION_HEADER
-from storage.replication_wire import OP_HEADER
-from storage.timestamp import Timestamp
+from common.backend_auth import BackendAuth
+from common.timestamp import Timestamp
+from storage.replication.object_protocol import METADATA_LENGTH_HEADER, REPLICATION_HEADER
+from storage.replication.wire import OP_HEADER
 
 pytestmark = pytest.mark.cluster
 

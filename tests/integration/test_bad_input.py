@@ -139,7 +139,7 @@ def test_non_utf8_paths_are_4xx_on_every_service(cluster):
 
 
 def settings_token(settings: CloudSettings) -> str:
-    from proxy.tokens import issue_token
+    from common.tokens import issue_token
 
     return issue_token(settings.token_secret, "badinput", "badinput:alice", [".admin"])[0]
 
@@ -181,7 +181,7 @@ def test_deep_json_is_4xx_on_every_json_service(cluster, account):
 
 
 def issue_admin(settings: CloudSettings) -> str:
-    from proxy.tokens import issue_token
+    from common.tokens import issue_token
 
     return issue_token(settings.token_secret, "admin", "admin:admin",
                        [".admin", ".reseller_admin"])[0]

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from proxy.tokens import issue_token
-from storage.allinone.configs import find_option
+from cli.allinone.configs import find_option
+from common.tokens import issue_token
 from tests.integration.httpraw import request
 
 pytestmark = pytest.mark.cluster

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from storage import constraints
+from common import constraints
 from tests.integration.httpraw import request, send_raw, status_line
 
 pytestmark = pytest.mark.cluster

@@ -1,7 +1,7 @@
 """A small real cluster for the proxy's tests: 4 storage nodes as real processes on loopback.
 
 Each node runs the real object, container and account servers (`python -m
-storage.wsgi_server`) over its own devices directory; rings are built with the real
+common.wsgi_server`) over its own devices directory; rings are built with the real
 `RingBuilder` (3 replicas, 4 devices in 4 zones). The proxy under test runs in-process
 (`make_app(conf, rings)`) so tests call it as a WSGI app, or as its own process for
 python-swiftclient and the `swift` CLI.
@@ -17,6 +17,7 @@ import time
 import urllib.request
 
 from ring.builder import RingBuilder
+from storage import SERVER_APPS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KINDS = ("object", "container", "account")
@@ -36,7 +37,7 @@ def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        from storage.green import eventlet
+        from common.green import eventlet
 
         eventlet.sleep(0.05)
 
@@ -50,7 +51,7 @@ def healthy(port: int) -> bool:
 
 
 SERVER_SECTION = """[server]
-app = storage.{kind}_server:make_app
+app = {app}
 bind_ip = 127.0.0.1
 bind_port = {port}
 conf_dir = {conf_dir}
@@ -93,7 +94,8 @@ class Cluster:
         path = os.path.join(self.base, f"{kind}-{index}.conf")
         if not os.path.exists(path):
             with open(path, "w") as handle:
-                handle.write(SERVER_SECTION.format(kind=kind, port=node["ports"][kind],
+                handle.write(SERVER_SECTION.format(kind=kind, app=SERVER_APPS[kind],
+                                                   port=node["ports"][kind],
                                                    conf_dir=self.conf_dir,
                                                    devices=node["devices"]))
         return path
@@ -101,7 +103,7 @@ class Cluster:
     def start_server(self, index: int, kind: str) -> None:
         log = open(os.path.join(self.logs, f"{kind}-{index}.log"), "ab")
         self.procs[(index, kind)] = subprocess.Popen(
-            [sys.executable, "-m", "storage.wsgi_server", self.conf_path(index, kind)],
+            [sys.executable, "-m", "common.wsgi_server", self.conf_path(index, kind)],
             cwd=ROOT, stdout=log, stderr=log,
         )
         log.close()

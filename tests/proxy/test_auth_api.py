@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from webob import Request
 
+from common.tokens import issue_token
 from proxy.server import make_app
-from proxy.tokens import issue_token
 from tests.proxy.cluster import free_port, write_proxy_conf
 from tests.proxy.conftest import rings_for
 

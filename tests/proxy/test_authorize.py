@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from common.tokens import TokenInfo
 from proxy.acl import parse_acl
 from proxy.auth import Authorizer
-from proxy.tokens import TokenInfo
 
 AUTHZ = Authorizer("AUTH_")
 TESTER = TokenInfo("test", "tester", (".admin",), 0)

@@ -1,10 +1,10 @@
 """Keep-alive pooling to storage nodes, the last-resort node order, and transaction ids."""
 from __future__ import annotations
 
+from common.backend_auth import BackendAuth
+from common.green import eventlet
 from proxy.backend_client import BackendClient
 from proxy.transaction import TRANS_ID, carry, new_trans_id
-from storage.backend_auth import BackendAuth
-from storage.green import eventlet
 
 AUTH = BackendAuth("pool-test-secret")
 

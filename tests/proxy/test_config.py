@@ -5,8 +5,8 @@ import os
 
 import pytest
 
+from common.config import ConfigError
 from proxy.settings import load_settings
-from storage.config import ConfigError
 from tests.proxy.cluster import ROOT
 
 SAMPLE = os.path.join(ROOT, "etc", "proxy-server.conf")
@@ -51,7 +51,7 @@ def test_bad_config_is_one_clear_line(tmp_path, old, new, expected):
 
 
 def test_runner_refuses_dev_secrets_off_loopback(tmp_path):
-    from storage.wsgi_server import build
+    from common.wsgi_server import build
 
     path = variant(tmp_path, "bind_ip = 127.0.0.1", "bind_ip = 10.1.2.3")
     with pytest.raises(ConfigError) as excinfo:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proxy.tokens import issue_token
+from common.tokens import issue_token
 from tests.proxy.conftest import Client
 from tests.shared.http_fuzz import (
     FUZZ_SETTINGS,

@@ -19,7 +19,7 @@ def proxy_url(storage_cluster):
     port = free_port()
     conf = write_proxy_conf(storage_cluster.base, storage_cluster.conf_dir, port)
     log = open(os.path.join(storage_cluster.logs, f"proxy-{port}.log"), "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "common.wsgi_server", conf], cwd=ROOT,
                             stdout=log, stderr=log)
     log.close()
     try:

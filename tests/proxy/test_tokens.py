@@ -1,10 +1,10 @@
-"""proxy.tokens: signed tokens verify on any process with the secret, and nowhere else."""
+"""common.tokens: signed tokens verify on any process with the secret, and nowhere else."""
 from __future__ import annotations
 
 import base64
 import json
 
-from proxy.tokens import TOKEN_PREFIX, issue_token, verify_token
+from common.tokens import TOKEN_PREFIX, issue_token, verify_token
 
 SECRET = "unit-test-secret"
 

@@ -1,10 +1,10 @@
-"""storage.atomic_files: whole-file replacement through a temp file, on a real directory."""
+"""common.atomic_files: whole-file replacement through a temp file, on a real directory."""
 import os
 import stat
 
 import pytest
 
-from storage.atomic_files import fsync_dir, write_atomic
+from common.atomic_files import fsync_dir, write_atomic
 
 
 def test_write_atomic_replaces_content_and_leaves_no_temp_file(tmp_path):
@@ -42,7 +42,7 @@ def test_fsync_dir_refuses_a_plain_file(tmp_path):
 
 
 def test_makedirs_durable_creates_every_missing_level(tmp_path):
-    from storage.atomic_files import makedirs_durable
+    from common.atomic_files import makedirs_durable
 
     target = tmp_path / "a" / "b" / "c"
     makedirs_durable(str(target))

@@ -1,5 +1,5 @@
-"""storage.cli.tables: the plain-text tables of the brume commands."""
-from storage.cli.tables import render_table
+"""cli.tables: the plain-text tables of the brume commands."""
+from cli.tables import render_table
 
 
 def test_columns_fit_the_widest_cell_and_none_is_empty():

@@ -1,7 +1,7 @@
 """Config loading: every problem is one clear line; dev secrets refused off loopback."""
 import pytest
 
-from storage.config import (
+from common.config import (
     ConfigError,
     Option,
     load_config_file,

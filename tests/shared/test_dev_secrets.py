@@ -2,7 +2,7 @@
 
 What counts is the value each service ends up with, not only what its file says: a secret
 left out of the config falls back to a development default, and that is refused too. Each
-refusal is a real process (`python -m storage.wsgi_server` / `storage.daemon_runner`) that
+refusal is a real process (`python -m common.wsgi_server` / `storage.daemons.runner`) that
 exits 2 with one line naming the option, before it listens. The address is TEST-NET-1
 (192.0.2.10, never assigned to this machine), or 0.0.0.0 for the proxy: a service that
 failed to refuse could not listen on the first, and the wildcard is refused like any other.
@@ -16,14 +16,15 @@ import sys
 
 import pytest
 
+from common.config import ConfigError
 from compute.config import load_agent_config, load_api_config
 from imagesvc.config import load_image_config
 from proxy.settings import load_settings
-from storage.account_server import make_app as make_account_app
-from storage.config import ConfigError
-from storage.container_server import make_app as make_container_app
-from storage.daemon_runner import load as load_daemons
-from storage.object_server import make_app as make_object_app
+from storage import SERVER_APPS
+from storage.daemons.runner import load as load_daemons
+from storage.databases.account_server import make_app as make_account_app
+from storage.databases.container_server import make_app as make_container_app
+from storage.objects.server import make_app as make_object_app
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OFF_LOOPBACK = "192.0.2.10"
@@ -38,7 +39,7 @@ def server_section(app: str, conf_dir, bind_ip: str = OFF_LOOPBACK) -> str:
 
 
 def storage_conf(kind, conf_dir, devices, bind_ip=OFF_LOOPBACK):
-    return (server_section(f"storage.{kind}_server:make_app", conf_dir, bind_ip)
+    return (server_section(SERVER_APPS[kind], conf_dir, bind_ip)
             + f"\n[{kind}-server]\ndevices = {devices}\n")
 
 
@@ -88,7 +89,7 @@ def assert_refused(result, option: str, address: str = OFF_LOOPBACK) -> None:
     assert "Traceback" not in result.stderr
 
 
-WSGI = "storage.wsgi_server"
+WSGI = "common.wsgi_server"
 
 
 @pytest.mark.parametrize("kind", ["object", "container", "account"])
@@ -211,7 +212,7 @@ def daemons_conf(conf_dir, devices, node_ips=""):
 def test_daemons_of_an_off_loopback_node_refuse_an_omitted_backend_secret(dirs):
     tmp_path, conf_dir, devices = dirs
     (conf_dir / "brume.conf").write_text(CLUSTER_WITHOUT_BACKEND_SECRET)
-    result = run("storage.daemon_runner", daemons_conf(conf_dir, devices, OFF_LOOPBACK),
+    result = run("storage.daemons.runner", daemons_conf(conf_dir, devices, OFF_LOOPBACK),
                  tmp_path, "--once", "object-updater")
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()

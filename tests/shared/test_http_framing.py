@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage import http_headers
-from storage.http_framing import framing_problem
+from common import http_headers
+from common.http_framing import framing_problem
 from tests.integration.httpraw import send_and_watch_close, status_lines
 from tests.integration.support import free_port, wait_until
 
@@ -108,7 +108,7 @@ def runner(tmp_path_factory):
                         f"bind_port = {port}\n")
         logs[name] = root / f"{name}.log"
         with open(logs[name], "wb") as log:
-            procs.append(subprocess.Popen([sys.executable, "-m", "storage.wsgi_server",
+            procs.append(subprocess.Popen([sys.executable, "-m", "common.wsgi_server",
                                            str(conf)], cwd=REPO, stdout=log,
                                           stderr=subprocess.STDOUT))
         urls[name] = f"http://127.0.0.1:{port}"

@@ -2,8 +2,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage import constraints
-from storage.timestamp import InvalidTimestamp, Timestamp
+from common import constraints
+from common.timestamp import InvalidTimestamp, Timestamp
 
 
 def test_normal_form_is_fixed_width_and_sortable():

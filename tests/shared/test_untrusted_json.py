@@ -1,4 +1,4 @@
-"""storage.untrusted_json: every unacceptable body is one UntrustedJSONError, nothing else."""
+"""common.untrusted_json: every unacceptable body is one UntrustedJSONError, nothing else."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.untrusted_json import MAX_DEPTH, UntrustedJSONError, parse_untrusted_json
+from common.untrusted_json import MAX_DEPTH, UntrustedJSONError, parse_untrusted_json
 
 documents = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(-2**64, 2**64),

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from storage.wsgi_server import healthcheck_middleware
+from common.wsgi_server import healthcheck_middleware
 from tests.integration.support import free_port
 
 HERE = os.path.dirname(__file__)
@@ -26,7 +26,7 @@ def run(conf_text, tmp_path):
     conf = tmp_path / "s.conf"
     conf.write_text(conf_text)
     return subprocess.run(
-        [sys.executable, "-m", "storage.wsgi_server", str(conf)],
+        [sys.executable, "-m", "common.wsgi_server", str(conf)],
         capture_output=True,
         text=True,
         timeout=30,
@@ -49,7 +49,7 @@ def test_serves_and_stops_on_sigterm(tmp_path):
         f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "storage.wsgi_server", str(conf)],
+        [sys.executable, "-m", "common.wsgi_server", str(conf)],
         cwd=os.path.dirname(os.path.dirname(HERE)),
         stderr=subprocess.PIPE,
     )

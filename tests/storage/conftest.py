@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 from webob import Request
 
-from storage.object_server import make_app
-from storage.timestamp import Timestamp
+from common.timestamp import Timestamp
+from storage.objects.server import make_app
 from tests.storage import signing
 
 
@@ -61,7 +61,7 @@ def write_object_conf(tmp_path, node_timeout: float = 2.0) -> tuple[str, str, st
     (devices / "sda").mkdir(parents=True)
     conf_path = tmp_path / "object-server.conf"
     conf_path.write_text(
-        "[server]\napp = storage.object_server:make_app\nbind_port = 6200\n"
+        "[server]\napp = storage.objects.server:make_app\nbind_port = 6200\n"
         f"conf_dir = {conf_dir}\n\n[object-server]\ndevices = {devices}\n"
         f"conn_timeout = 0.5\nnode_timeout = {node_timeout}\n"
     )

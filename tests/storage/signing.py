@@ -1,7 +1,7 @@
 """Signing test requests to storage servers exactly as every backend caller does.
 
 In-process tests build webob requests; `sign(req, auth)` adds the `X-Backend-Auth` header
-computed by `storage.backend_auth.BackendAuth` from the request's own environ (method, path as
+computed by `common.backend_auth.BackendAuth` from the request's own environ (method, path as
 the server decodes it, query string, signed headers). `blank(...)` is `Request.blank` plus that;
 `signed_headers(...)` signs a request a test sends over a socket.
 """
@@ -11,7 +11,7 @@ from urllib.parse import unquote
 
 from webob import Request
 
-from storage.backend_auth import AUTH_HEADER
+from common.backend_auth import AUTH_HEADER
 
 
 def sign(req: Request, auth, now: float | None = None) -> Request:

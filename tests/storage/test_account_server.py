@@ -7,8 +7,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from storage.account_server import make_app
-from storage.timestamp import Timestamp
+from common.timestamp import Timestamp
+from storage.databases.account_server import make_app
 from tests.storage.test_container_server import Client, write_confs
 
 
@@ -134,7 +134,7 @@ def test_device_and_path_errors(client):
 def test_sample_config_is_valid(tmp_path):
     sample = os.path.join(os.path.dirname(__file__), "..", "..", "etc", "account-server.conf")
     text = open(sample).read()
-    assert "app = storage.account_server:make_app" in text and "bind_port = 6202" in text
+    assert "app = storage.databases.account_server:make_app" in text and "bind_port = 6202" in text
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()
     (conf_dir / "brume.conf").write_text("[cluster]\nhash_path_prefix = p\nhash_path_suffix = s\n")

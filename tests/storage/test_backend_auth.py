@@ -1,4 +1,4 @@
-"""Backend request signatures (storage.backend_auth) and what the storage servers do with them.
+"""Backend request signatures (common.backend_auth) and what the storage servers do with them.
 
 The servers here are the real apps from make_app on temp dirs; the refusals are checked to
 change nothing on disk.
@@ -13,17 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from webob import Request
 
-from storage.account_server import make_app as make_account_app
-from storage.backend_auth import (
+from common.backend_auth import (
     AUTH_HEADER,
     DEV_BACKEND_SECRET,
     SIGNED_HEADERS,
     BackendAuth,
     load_backend_auth,
 )
-from storage.config import ConfigError
-from storage.container_server import make_app as make_container_app
-from storage.timestamp import Timestamp
+from common.config import ConfigError
+from common.timestamp import Timestamp
+from storage.databases.account_server import make_app as make_account_app
+from storage.databases.container_server import make_app as make_container_app
 from tests.storage import signing
 from tests.storage.test_container_server import write_confs
 

@@ -1,4 +1,4 @@
-"""The container server as a real process (storage.wsgi_server), many clients at once."""
+"""The container server as a real process (common.wsgi_server), many clients at once."""
 from __future__ import annotations
 
 import http.client
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from storage.backend_auth import load_backend_auth
+from common.backend_auth import load_backend_auth
 from tests.storage.signing import signed_headers
 from tests.storage.test_container_server import write_confs
 
@@ -53,7 +53,7 @@ def server(tmp_path):
     text = open(conf_path).read().replace("bind_port = 0", f"bind_port = {port}")
     with open(conf_path, "w") as handle:
         handle.write(text)
-    proc = subprocess.Popen([sys.executable, "-m", "storage.wsgi_server", conf_path], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "common.wsgi_server", conf_path], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def healthy():

@@ -7,8 +7,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
-from storage import account_server, container_server
-from storage.container_db import ContainerBroker
+from storage.databases import account_server, container_server
+from storage.databases.container_db import ContainerBroker
 from tests.storage.test_container_server import Client, write_confs
 
 

@@ -8,9 +8,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from storage.config import ConfigError
-from storage.container_server import make_app
-from storage.timestamp import Timestamp
+from common.config import ConfigError
+from common.timestamp import Timestamp
+from storage import SERVER_APPS
+from storage.databases.container_server import make_app
 from tests.storage import signing
 
 
@@ -25,7 +26,7 @@ def write_confs(tmp_path, kind: str, extra: str = "") -> tuple[str, str]:
     (devices / "sda").mkdir(parents=True, exist_ok=True)
     conf_path = tmp_path / f"{kind}-server.conf"
     conf_path.write_text(
-        f"[server]\napp = storage.{kind}_server:make_app\nbind_port = 0\nconf_dir = {conf_dir}\n"
+        f"[server]\napp = {SERVER_APPS[kind]}\nbind_port = 0\nconf_dir = {conf_dir}\n"
         f"\n[{kind}-server]\ndevices = {devices}\n{extra}"
     )
     return str(conf_path), str(devices)
@@ -286,7 +287,8 @@ def test_config_errors(tmp_path):
 def test_sample_config_is_valid(tmp_path):
     sample = os.path.join(os.path.dirname(__file__), "..", "..", "etc", "container-server.conf")
     text = open(sample).read()
-    assert "app = storage.container_server:make_app" in text and "bind_port = 6201" in text
+    assert "app = storage.databases.container_server:make_app" in text
+    assert "bind_port = 6201" in text
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()
     (conf_dir / "brume.conf").write_text("[cluster]\nhash_path_prefix = p\nhash_path_suffix = s\n")

@@ -5,8 +5,8 @@ import socket
 import threading
 import time
 
-from storage.backend_auth import DEV_BACKEND_SECRET, BackendAuth
-from storage.container_updates import IDLE_CONNECTIONS, ContainerNode, send_update
+from common.backend_auth import DEV_BACKEND_SECRET, BackendAuth
+from storage.objects.container_updates import IDLE_CONNECTIONS, ContainerNode, send_update
 from tests.storage.test_object_container_updates import FakeContainer
 
 

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.account_db import AccountBroker, merge_container_rows
-from storage.container_db import ContainerBroker
-from storage.db_broker import (
+from storage.databases.account_db import AccountBroker, merge_container_rows
+from storage.databases.broker import (
     ConnectionCache,
     DatabaseNotFound,
     MetadataRejected,
     db_path,
     merge_metadata_dicts,
 )
-from storage.listing import ListingParams, Subdir
+from storage.databases.container_db import ContainerBroker
+from storage.databases.listing import ListingParams, Subdir
 from tests.storage.test_listing import as_model, naive_listing
 
 

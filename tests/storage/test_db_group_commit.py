@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from storage.container_db import ContainerBroker
-from storage.db_broker import ConnectionCache, DatabaseNotFound
-from storage.green import eventlet
-from storage.group_commit import GroupCommitter
+from common.green import eventlet
+from storage.databases.broker import ConnectionCache, DatabaseNotFound
+from storage.databases.container_db import ContainerBroker
+from storage.databases.group_commit import GroupCommitter
 
 
 class CountingBroker(ContainerBroker):

@@ -21,10 +21,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from webob import Request
 
+from common.backend_auth import AUTH_HEADER
+from common.timestamp import Timestamp
 from ring.hashing import PathHasher
-from storage import account_server, container_server, object_server
-from storage.backend_auth import AUTH_HEADER
-from storage.timestamp import Timestamp
+from storage.databases import account_server, container_server
+from storage.objects import server as object_server
 from tests.shared.http_fuzz import (
     FUZZ_SETTINGS,
     FuzzRequest,

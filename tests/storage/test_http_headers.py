@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from storage.http_headers import _STANDARD, parse_headers
+from common.http_headers import _STANDARD, parse_headers
 
 HEADS = [
     b"Host: a\r\nContent-Length: 10\r\nX-Object-Meta-Color:  blue \r\n\r\nbody",

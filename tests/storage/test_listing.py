@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.listing import (
+from storage.databases.listing import (
     ListingError,
     ListingParams,
     Subdir,

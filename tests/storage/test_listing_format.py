@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.listing import Subdir
-from storage.listing_format import (
+from common.timestamp import Timestamp
+from storage.databases.listing import Subdir
+from storage.databases.listing_format import (
     JSON_TYPE,
     PLAIN_TYPE,
     TEXT_XML_TYPE,
@@ -19,7 +20,6 @@ from storage.listing_format import (
     render_account,
     render_container,
 )
-from storage.timestamp import Timestamp
 
 DECL = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from storage.config import ConfigError
-from storage.object_server import OBJECT_SERVER_OPTIONS, ObjectServer, make_app
+from common.config import ConfigError
+from storage.objects.server import OBJECT_SERVER_OPTIONS, ObjectServer, make_app
 from tests.storage import signing
 from tests.storage.conftest import write_object_conf
 
@@ -30,7 +30,7 @@ def test_sample_config_builds_the_app(tmp_path):
 def test_sample_config_documents_every_option():
     parser = configparser.ConfigParser(interpolation=None)
     parser.read(SAMPLE)
-    assert parser.get("server", "app") == "storage.object_server:make_app"
+    assert parser.get("server", "app") == "storage.objects.server:make_app"
     assert parser.get("server", "bind_port") == "6200"
     text = open(SAMPLE).read()
     for option in OBJECT_SERVER_OPTIONS:
@@ -97,7 +97,7 @@ def test_get_md5_check_can_be_turned_off_blocks_still_checked(tmp_path):
                         headers={"X-Timestamp": "1700000000.00000"})
     assert signing.sign(put, app.backend_auth).get_response(app).status_int == 201
     # corrupt the stored ETag only: without the MD5 check the (CRC-valid) body is served
-    from storage.object_metadata import read_metadata, write_metadata_fd
+    from storage.objects.metadata import read_metadata, write_metadata_fd
 
     [path] = [os.path.join(d, f) for d, _, fs in os.walk(devices) for f in fs
               if f.endswith(".data")]

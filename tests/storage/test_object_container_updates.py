@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from storage.async_pending import iter_async_pendings, read_async_pending
-from storage.backend_auth import AUTH_HEADER, DEV_BACKEND_SECRET, BackendAuth
-from storage.green import eventlet
-from storage.object_server import make_app
-from storage.timestamp import Timestamp
+from common.backend_auth import AUTH_HEADER, DEV_BACKEND_SECRET, BackendAuth
+from common.green import eventlet
+from common.timestamp import Timestamp
+from storage.objects.async_pending import iter_async_pendings, read_async_pending
+from storage.objects.server import make_app
 from tests.storage.conftest import ObjectEnv, write_object_conf
 
 

@@ -8,16 +8,21 @@ import time
 
 import pytest
 
+from common.timestamp import Timestamp
 from ring.hashing import PathHasher
-from storage.async_pending import iter_async_pendings, read_async_pending, write_async_pending
-from storage.diskfile import (
+from storage.objects.async_pending import (
+    iter_async_pendings,
+    read_async_pending,
+    write_async_pending,
+)
+from storage.objects.diskfile import (
     BodyMismatch,
     DiskFileDeleted,
     DiskFileManager,
     DiskFileNotFound,
     DiskFileQuarantined,
 )
-from storage.object_metadata import (
+from storage.objects.metadata import (
     INLINE_LIMIT,
     XATTR_NAME,
     MetadataError,
@@ -25,9 +30,8 @@ from storage.object_metadata import (
     read_layout,
     read_metadata,
 )
-from storage.object_reader import READ_SIZE
-from storage.ondisk_files import cleanup_ondisk_files, gather_ondisk_files
-from storage.timestamp import Timestamp
+from storage.objects.ondisk_files import cleanup_ondisk_files, gather_ondisk_files
+from storage.objects.reader import READ_SIZE
 
 
 def filesystem_type(path: str) -> str:

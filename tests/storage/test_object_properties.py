@@ -4,9 +4,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from storage.byteranges import UnsatisfiableRange, multipart_length, multipart_parts, parse_range
-from storage.ondisk_files import gather_ondisk_files
-from storage.timestamp import Timestamp
+from common.timestamp import Timestamp
+from storage.objects.byteranges import (
+    UnsatisfiableRange,
+    multipart_length,
+    multipart_parts,
+    parse_range,
+)
+from storage.objects.ondisk_files import gather_ondisk_files
 
 file_names = st.lists(
     st.tuples(st.integers(1000, 1010), st.sampled_from([".data", ".ts", ".meta"])),

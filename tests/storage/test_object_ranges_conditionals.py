@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from storage.byteranges import UnsatisfiableRange, parse_range
-from storage.conditional import parse_etag_list
-from storage.timestamp import Timestamp
+from common.timestamp import Timestamp
+from storage.objects.byteranges import UnsatisfiableRange, parse_range
+from storage.objects.conditional import parse_etag_list
 
 BODY = bytes(range(256)) * 400  # 102400 bytes, crosses a 64 KiB read
 

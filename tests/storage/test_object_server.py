@@ -8,7 +8,7 @@ import time
 
 from webob import Request
 
-from storage.timestamp import Timestamp
+from common.timestamp import Timestamp
 
 
 def ts(offset: float = 0.0) -> Timestamp:
@@ -275,7 +275,7 @@ def test_x_delete_at_expiry(object_env):
     assert head.status_int == 200 and head.headers["X-Delete-At"] == str(now + 100)
     # the object goes away once X-Delete-At has passed: rewrite the .data's metadata in place
     # with a past value (as if time had moved on)
-    from storage.object_metadata import read_metadata, write_metadata_fd
+    from storage.objects.metadata import read_metadata, write_metadata_fd
 
     path = os.path.join(object_env.devices, "sda", data_files(object_env)[0])
     metadata = read_metadata(path)

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from storage.green import eventlet
-from storage.object_reader import READ_SIZE
-from storage.timestamp import Timestamp
-from storage.wsgi_server import healthcheck_middleware
+from common.green import eventlet
+from common.timestamp import Timestamp
+from common.wsgi_server import healthcheck_middleware
+from storage.objects.reader import READ_SIZE
 from tests.storage.signing import signed_headers
 
 

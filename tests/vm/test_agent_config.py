@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.config import ConfigError
 from compute.config import load_agent_config
-from storage.config import ConfigError
 
 
 def _write(tmp_path, bind_ip: str, extra: str = "") -> str:

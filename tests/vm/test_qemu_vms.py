@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from compute.demo_image import DEMO_BOOT_LINE
+from cli.demo_image import DEMO_BOOT_LINE
 from tests.imagesvc import hostile_images as hostile
 from tests.integration.support import wait_until
 

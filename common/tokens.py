@@ -1,0 +1,123 @@
+"""Signed, stateless auth tokens shared by the proxy, the image service and the compute API.
+
+A token is `BRM_<payload>.<signature>`:
+
+- `payload` is base64url (no padding) of compact JSON
+  `{"a": account, "u": user, "r": [roles...], "e": expiry_unix_seconds}`;
+- `signature` is base64url (no padding) of HMAC-SHA256(secret, "BRM_" + payload).
+
+Any process holding the cluster's `[auth] token_secret` can check a token without talking to
+the proxy, so tokens stay valid across proxy restarts and on every proxy of the cluster.
+`account` is the bare account name (`test`); the storage account it owns is
+`<reseller_prefix><account>` (`AUTH_test`). Roles are `.admin` (owns its account) and
+`.reseller_admin` (may act on every account).
+
+Usage from another service (this module only needs the standard library):
+
+    from common.tokens import verify_token
+    info = verify_token(request.headers.get("X-Auth-Token", ""), secret)
+    if info is None: -> 401
+    info.account, info.user, info.roles, info.expires, info.is_admin, info.is_reseller_admin
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+TOKEN_PREFIX = "BRM_"
+ADMIN_ROLE = ".admin"
+RESELLER_ADMIN_ROLE = ".reseller_admin"
+MAX_TOKEN_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a valid token says about its bearer."""
+
+    account: str
+    user: str
+    roles: tuple[str, ...]
+    expires: float
+
+    @property
+    def is_admin(self) -> bool:
+        """Owner of its own account."""
+        return ADMIN_ROLE in self.roles
+
+    @property
+    def is_reseller_admin(self) -> bool:
+        """Cloud admin: may act on every account."""
+        return RESELLER_ADMIN_ROLE in self.roles
+
+    def account_id(self, reseller_prefix: str = "AUTH_") -> str:
+        return reseller_prefix + self.account
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: str | bytes, signed_part: str) -> bytes:
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(key, signed_part.encode("ascii"), hashlib.sha256).digest()
+
+
+def issue_token(
+    secret: str | bytes,
+    account: str,
+    user: str,
+    roles: list[str] | tuple[str, ...] = (),
+    life_seconds: float = 86400.0,
+    now: float | None = None,
+) -> tuple[str, TokenInfo]:
+    """Create a token valid for `life_seconds`; returns (token, TokenInfo)."""
+    expires = int((time.time() if now is None else now) + life_seconds)
+    payload = json.dumps(
+        {"a": account, "u": user, "r": list(roles), "e": expires},
+        separators=(",", ":"),
+        ensure_ascii=True,
+    ).encode("ascii")
+    signed_part = TOKEN_PREFIX + _b64encode(payload)
+    token = signed_part + "." + _b64encode(_sign(secret, signed_part))
+    return token, TokenInfo(account, user, tuple(roles), float(expires))
+
+
+def verify_token(
+    token: str | None, secret: str | bytes, now: float | None = None
+) -> TokenInfo | None:
+    """Return the token's TokenInfo when it is well formed, correctly signed and unexpired."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
+        return None
+    signed_part, dot, signature_text = token.rpartition(".")
+    if not dot or not signed_part:
+        return None
+    try:
+        signature = _b64decode(signature_text)
+        expected = _sign(secret, signed_part)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return None
+    if not hmac.compare_digest(signature, expected):
+        return None
+    try:
+        data = json.loads(_b64decode(signed_part[len(TOKEN_PREFIX) :]))
+        account, user, roles, expires = data["a"], data["u"], data["r"], data["e"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(account, str) or not isinstance(user, str):
+        return None
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        return None
+    if not isinstance(expires, int | float):
+        return None
+    if expires <= (time.time() if now is None else now):
+        return None
+    return TokenInfo(account, user, tuple(roles), float(expires))

@@ -1,0 +1,128 @@
+"""The object expirer: deletes objects whose `X-Delete-At` has passed, everywhere.
+
+Design: no separate expiry queue. The object server already hides an expired object (GET/HEAD
+answer 404 from the moment `X-Delete-At` passes); what remains is removing the files and the
+container listing rows. Each node's expirer scans the objects of the partitions its local
+devices hold as primaries, reading each live object's metadata (merged `.data` + `.meta`, so a
+POST that changed or removed `X-Delete-At` counts). For each object past its time it sends
+`DELETE` to every replica the object ring names, with
+
+* `X-If-Delete-At: <the value seen>` — the object server refuses (412) if the object was
+  rewritten or re-POSTed since, so a newer object is never removed;
+* `X-Timestamp: <X-Delete-At>` (or just after the data's own timestamp if that is later), so
+  the tombstone sorts before any write made after the expiry time;
+* `X-Container-Host/-Device/-Partition` for one container replica each, so the object servers
+  drop the listing row (or leave an async pending for the updater).
+
+204, 404, 409 and 412 all settle an object; anything else is retried next pass. Object files
+that already carry a tombstone are skipped, so the replicas' nodes do not repeat the work.
+"""
+from __future__ import annotations
+
+import time
+
+from common.config import Option
+from common.timestamp import Timestamp
+from storage.backend_client import BackendError
+from storage.daemons.context import Daemon, daemon_options
+from storage.daemons.rate_limit import RateLimiter
+from storage.objects.diskfile import DiskFileManager, DiskFileNotFound
+
+SETTLED = (204, 404, 409, 412)
+
+
+def expired_delete_at(metadata: dict, now: float) -> int | None:
+    """The object's X-Delete-At when it has passed, else None."""
+    value = metadata.get("X-Delete-At")
+    if not value:
+        return None
+    try:
+        delete_at = int(value)
+    except ValueError:
+        return None
+    return delete_at if delete_at <= now else None
+
+
+def delete_timestamp(delete_at: int, data_timestamp: Timestamp) -> Timestamp:
+    """X-Delete-At itself, unless the data is newer than that (then one tick after it)."""
+    candidate = Timestamp(delete_at)
+    if candidate > data_timestamp:
+        return candidate
+    return Timestamp((data_timestamp.ticks + 1) / 100000)
+
+
+def split_name(name: str) -> tuple[str, str, str] | None:
+    parts = name.split("/", 3)
+    if len(parts) != 4 or parts[0] or not all(parts[1:]):
+        return None
+    return parts[1], parts[2], parts[3]
+
+
+class ObjectExpirer(Daemon):
+    name = "object-expirer"
+    OPTIONS = daemon_options(
+        60.0,
+        Option("objects_per_second", float, 200.0, help="objects scanned per second; 0: no cap"),
+    )
+
+    def run_once(self) -> dict:
+        counts = {"scanned": 0, "expired": 0, "failures": 0}
+        disk = DiskFileManager(self.node.devices, None, self.node.mount_check)
+        object_ring = self.node.ring("object")
+        container_ring = self.node.ring("container")
+        limit = RateLimiter(self.conf["objects_per_second"])
+        now = time.time()
+        for device in self.node.local_devices():
+            for part in disk.iter_partitions(device):
+                if int(part) >= object_ring.partition_count:
+                    continue
+                primaries = object_ring.get_part_nodes(int(part))
+                if not any(n["device"] == device and self.node.is_local(n) for n in primaries):
+                    continue
+                for suffix in disk.iter_suffixes(device, part):
+                    for obj_hash in disk.iter_hashes(device, part, suffix):
+                        counts["scanned"] += 1
+                        limit.consume(1)
+                        df = disk.diskfile_from_hash(device, part, obj_hash)
+                        try:
+                            df.open(check_expiry=False)
+                        except (DiskFileNotFound, OSError):
+                            continue
+                        metadata, data_ts = df.metadata, df.data_timestamp
+                        df.close()
+                        delete_at = expired_delete_at(metadata, now)
+                        names = split_name(metadata.get("name", ""))
+                        if delete_at is None or names is None:
+                            continue
+                        if self.expire(object_ring, container_ring, names, delete_at, data_ts):
+                            counts["expired"] += 1
+                        else:
+                            counts["failures"] += 1
+        return counts
+
+    def expire(self, object_ring, container_ring, names, delete_at, data_ts) -> bool:
+        """DELETE one expired object on all its replicas; True when every replica settled."""
+        account, container, obj = names
+        part, nodes = object_ring.get_nodes(account, container, obj)
+        cpart, cnodes = container_ring.get_nodes(account, container)
+        timestamp = delete_timestamp(delete_at, data_ts)
+        settled = True
+        for index, node in enumerate(nodes):
+            headers = {"X-Timestamp": timestamp.normal, "X-If-Delete-At": str(delete_at)}
+            if cnodes:
+                cnode = cnodes[index % len(cnodes)]
+                headers.update({
+                    "X-Container-Host": f"{cnode['ip']}:{cnode['port']}",
+                    "X-Container-Device": cnode["device"],
+                    "X-Container-Partition": str(cpart),
+                })
+            try:
+                resp = self.node.request(node, "DELETE", f"/{node['device']}/{part}/{account}/"
+                                         f"{container}/{obj}", headers=headers)
+            except BackendError as exc:
+                self.logger.warning("expiring /%s/%s/%s: %s", account, container, obj, exc)
+                settled = False
+                continue
+            if resp.status not in SETTLED:
+                settled = False
+        return settled

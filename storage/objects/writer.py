@@ -1,0 +1,136 @@
+"""Writing one object file atomically: temp file -> body + block CRCs -> metadata -> fsync ->
+rename into the hash dir -> fsync of the hash dir.
+
+`DiskFileWriter` streams a body to `<dev>/tmp/` while computing its MD5 (the ETag) and one
+CRC32 per `BLOCK_SIZE` block of the body. `commit()` appends the CRC table (for `.data`
+files; see `storage.objects.metadata` for the layout), attaches the metadata, and makes the
+file durable under its final name. Leaving the `with` block without committing removes the
+temp file, so a failed or refused upload leaves nothing behind.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import struct
+import uuid
+import zlib
+
+from common.atomic_files import fsync_dir, makedirs_durable
+from common.timestamp import Timestamp
+from storage.objects.metadata import BLOCK_CRC_KEY, BLOCK_SIZE, write_metadata_fd
+
+_CRC = struct.Struct(">I")
+
+
+class BlockCrcs:
+    """CRC32 of every BLOCK_SIZE block of a stream fed in chunks of any size."""
+
+    def __init__(self, block_size: int = BLOCK_SIZE):
+        self.block_size = block_size
+        self.table = bytearray()
+        self._crc = 0
+        self._fill = 0
+
+    def update(self, chunk) -> None:
+        view = memoryview(chunk)
+        while view:
+            take = min(self.block_size - self._fill, len(view))
+            self._crc = zlib.crc32(view[:take], self._crc)
+            self._fill += take
+            view = view[take:]
+            if self._fill == self.block_size:
+                self.table += _CRC.pack(self._crc)
+                self._crc = 0
+                self._fill = 0
+
+    def finish(self) -> bytes:
+        if self._fill:
+            self.table += _CRC.pack(self._crc)
+            self._crc = 0
+            self._fill = 0
+        return bytes(self.table)
+
+
+class DiskFileWriter:
+    """Streams one new file of `diskfile` to `<dev>/tmp/`, then commits it atomically.
+
+    Use as a context manager: leaving the block without `commit()` removes the temp file.
+    """
+
+    def __init__(self, diskfile):
+        self.diskfile = diskfile
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.crcs = BlockCrcs()
+        self.bytes_written = 0
+        tmp_dir = diskfile.manager.tmp_dir(diskfile.device)
+        self.tmp_path = os.path.join(tmp_dir, f".{uuid.uuid4().hex}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            self.fd = os.open(self.tmp_path, flags, 0o644)
+        except FileNotFoundError:
+            os.makedirs(tmp_dir, exist_ok=True)
+            self.fd = os.open(self.tmp_path, flags, 0o644)
+        self.committed = False
+
+    def __enter__(self) -> DiskFileWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.committed:
+            self.abort()
+
+    def write(self, chunk: bytes) -> None:
+        self.md5.update(chunk)
+        self.crcs.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        self.bytes_written += len(chunk)
+
+    @property
+    def etag(self) -> str:
+        return self.md5.hexdigest()
+
+    def commit(self, metadata: dict, timestamp: Timestamp, ext: str) -> str:
+        """Attach metadata, fsync, rename to `<timestamp><ext>`, fsync the hash dir.
+
+        For a `.data`, the block CRC table goes after the body and `BLOCK_CRC_KEY` is added
+        to the stored metadata. Returns the final path.
+        """
+        return self.diskfile.manager.run_blocking(self._commit, metadata, timestamp, ext)
+
+    def _commit(self, metadata: dict, timestamp: Timestamp, ext: str) -> str:
+        content_end = self.bytes_written
+        if ext == ".data":
+            table = self.crcs.finish()
+            metadata = {**metadata, BLOCK_CRC_KEY: str(self.crcs.block_size)}
+            view = memoryview(table)
+            while view:
+                written = os.pwrite(self.fd, view, content_end)
+                view = view[written:]
+                content_end += written
+        write_metadata_fd(self.fd, metadata, content_end)
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = None
+        hash_dir = self.diskfile.hash_dir
+        target = os.path.join(hash_dir, timestamp.normal + ext)
+        try:
+            os.rename(self.tmp_path, target)
+        except FileNotFoundError:
+            # A new object: its hash dir (and maybe suffix/partition dirs) must survive a
+            # crash too, so each new directory's entry is fsynced in its parent.
+            makedirs_durable(hash_dir)
+            os.rename(self.tmp_path, target)
+        self.committed = True
+        fsync_dir(hash_dir)
+        return target
+
+    def abort(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp_path)
