@@ -13,7 +13,7 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 APT_PACKAGES=(
-  # building Python extensions (xattr, libvirt-python)
+  # building Python extensions (libvirt-python)
   gcc pkg-config python3-dev libvirt-dev
   # hypervisor: libvirt with QEMU (TCG where KVM is unavailable)
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils

@@ -13,7 +13,6 @@ setup(
     install_requires=[
         "eventlet>=0.36",
         "webob>=1.8",
-        "xattr>=1.0",
         "msgpack>=1.0",
         "numpy>=1.24",
         "libvirt-python>=9.0",
@@ -27,6 +26,7 @@ setup(
             "python-swiftclient>=4.4",
             "python-glanceclient>=4.0",
             "ruff>=0.6",
+            "import-linter>=2.1",
         ],
     },
     entry_points={

@@ -7,7 +7,8 @@ the way. Small images become one object; big ones (or bodies of unknown length t
 outgrow a small buffer) become a static large object whose segments are uploaded in parallel:
 segment N+1 is read from the body while segments N, N-1, ... still drain to the store, with at
 most `upload_concurrency` segments in flight, each fed through a bounded queue, so memory is
-about concurrency x queue_chunks x 64 KiB whatever the segment size. Any failure deletes what
+about concurrency x queue_chunks x 1 MiB (`CHUNK_SIZE`; 32 MiB with the defaults) whatever the
+segment size. Any failure deletes what
 was written and raises `UploadRejected`; the caller puts the image back to `queued`.
 """
 from __future__ import annotations
