@@ -1,0 +1,120 @@
+"""The identity service's WSGI app (`[server] app = identity.app:make_app`, port 5000).
+
+Routes every `/`, `/v3/...` request to its handler (`identity.api_*`); handlers raise
+`HTTPError`, rendered in Keystone's error shape by `common.http_errors.error_middleware`.
+`make_app` loads the config, opens the store, runs the bootstrap and returns the app.
+"""
+from __future__ import annotations
+
+import re
+
+from webob import Request
+
+from common.http_errors import HTTPError, error_middleware
+from identity import (
+    api_app_creds,
+    api_auth,
+    api_domains,
+    api_projects,
+    api_revoke,
+    api_roles,
+    api_users,
+    api_versions,
+)
+from identity.bootstrap import bootstrap
+from identity.config import load_identity_config
+from identity.service import IdentityService
+from identity.web import keystone_renderer
+
+_ID = "[^/]+"
+_GRANT = (rf"/v3/(?P<targets>projects|domains)/(?P<target_id>{_ID})/users/"
+          rf"(?P<user_id>{_ID})/roles")
+ROUTES = [
+    ("GET", r"/", api_versions.root),
+    ("GET", r"/v3", api_versions.v3),
+    ("POST", r"/v3/auth/tokens", api_auth.issue_token),
+    ("GET", r"/v3/auth/tokens", api_auth.validate_token),
+    ("HEAD", r"/v3/auth/tokens", api_auth.check_token),
+    ("DELETE", r"/v3/auth/tokens", api_auth.revoke_token),
+    ("GET", r"/v3/auth/catalog", api_auth.auth_catalog),
+    ("GET", r"/v3/auth/projects", api_auth.auth_projects),
+    ("GET", r"/v3/auth/domains", api_auth.auth_domains),
+    ("GET", r"/v3/domains", api_domains.list_domains),
+    ("POST", r"/v3/domains", api_domains.create_domain),
+    ("GET", rf"/v3/domains/(?P<domain_id>{_ID})", api_domains.show_domain),
+    ("PATCH", rf"/v3/domains/(?P<domain_id>{_ID})", api_domains.update_domain),
+    ("DELETE", rf"/v3/domains/(?P<domain_id>{_ID})", api_domains.delete_domain),
+    ("GET", r"/v3/projects", api_projects.list_projects),
+    ("POST", r"/v3/projects", api_projects.create_project),
+    ("GET", rf"/v3/projects/(?P<project_id>{_ID})", api_projects.show_project),
+    ("PATCH", rf"/v3/projects/(?P<project_id>{_ID})", api_projects.update_project),
+    ("DELETE", rf"/v3/projects/(?P<project_id>{_ID})", api_projects.delete_project),
+    ("GET", r"/v3/users", api_users.list_users),
+    ("POST", r"/v3/users", api_users.create_user),
+    ("GET", rf"/v3/users/(?P<user_id>{_ID})", api_users.show_user),
+    ("PATCH", rf"/v3/users/(?P<user_id>{_ID})", api_users.update_user),
+    ("DELETE", rf"/v3/users/(?P<user_id>{_ID})", api_users.delete_user),
+    ("POST", rf"/v3/users/(?P<user_id>{_ID})/password", api_users.change_password),
+    ("GET", rf"/v3/users/(?P<user_id>{_ID})/projects", api_projects.user_projects),
+    ("GET", rf"/v3/users/(?P<user_id>{_ID})/application_credentials",
+     api_app_creds.list_app_creds),
+    ("POST", rf"/v3/users/(?P<user_id>{_ID})/application_credentials",
+     api_app_creds.create_app_cred),
+    ("GET", rf"/v3/users/(?P<user_id>{_ID})/application_credentials/(?P<cred_id>{_ID})",
+     api_app_creds.show_app_cred),
+    ("DELETE", rf"/v3/users/(?P<user_id>{_ID})/application_credentials/(?P<cred_id>{_ID})",
+     api_app_creds.delete_app_cred),
+    ("GET", r"/v3/roles", api_roles.list_roles),
+    ("POST", r"/v3/roles", api_roles.create_role),
+    ("GET", rf"/v3/roles/(?P<role_id>{_ID})", api_roles.show_role),
+    ("PATCH", rf"/v3/roles/(?P<role_id>{_ID})", api_roles.update_role),
+    ("DELETE", rf"/v3/roles/(?P<role_id>{_ID})", api_roles.delete_role),
+    ("GET", _GRANT, api_roles.list_grants),
+    ("PUT", rf"{_GRANT}/(?P<role_id>{_ID})", api_roles.put_grant),
+    ("HEAD", rf"{_GRANT}/(?P<role_id>{_ID})", api_roles.check_grant),
+    ("GET", rf"{_GRANT}/(?P<role_id>{_ID})", api_roles.check_grant),
+    ("DELETE", rf"{_GRANT}/(?P<role_id>{_ID})", api_roles.delete_grant),
+    ("GET", r"/v3/role_assignments", api_roles.list_role_assignments),
+    ("GET", r"/v3/OS-REVOKE/events", api_revoke.list_events),
+]
+COMPILED = [(method, re.compile(pattern + r"/?$"), handler)
+            for method, pattern, handler in ROUTES]
+
+
+class IdentityAPI:
+    def __init__(self, service: IdentityService):
+        self.service = service
+
+    def __call__(self, environ, start_response):
+        return self.handle(Request(environ))(environ, start_response)
+
+    def handle(self, req: Request):
+        try:
+            path = req.path_info or "/"
+        except UnicodeDecodeError:
+            raise HTTPError(400, "the request path is not valid UTF-8") from None
+        if "\x00" in path:
+            raise HTTPError(400, "the request path has a NUL character")
+        allowed = set()
+        for method, pattern, handler in COMPILED:
+            match = pattern.match(path)
+            if not match:
+                continue
+            if method != req.method:
+                allowed.add(method)
+                continue
+            return handler(self.service, req, **match.groupdict())
+        if allowed:
+            raise HTTPError(405, f"{req.method[:20]} is not allowed on this resource",
+                            {"Allow": ", ".join(sorted(allowed))})
+        raise HTTPError(404, "The resource could not be found.")
+
+
+def make_app(conf_path: str):
+    """The WSGI app for `[identity]` in `conf_path` (raises ConfigError when wrong)."""
+    service = IdentityService(load_identity_config(conf_path))
+    bootstrap(service)
+    app = IdentityAPI(service)
+    wrapped = error_middleware(app, keystone_renderer(service.base))
+    wrapped.service = service  # for tests and tools that need the store
+    return wrapped
