@@ -67,6 +67,7 @@ def revoke_token(service, req):
     with service.store.write() as conn:
         revocations.add(conn, audit_id=valid.claims.audit_ids[0],
                         issued_before=valid.claims.issued_at)
+    service.tokens.prune_revocations()
     return empty_response(204)
 
 

@@ -49,9 +49,9 @@ def list_projects(service, req):
 
 def show_project(service, req, project_id):
     caller = service.caller(req)
-    row = _get(service, project_id)
     if not policy.may_see_project(caller, project_id):
         raise HTTPError(403, policy.FORBIDDEN)
+    row = _get(service, project_id)
     return json_response({"project": views.project(service.base, row)})
 
 

@@ -114,6 +114,7 @@ def make_app(conf_path: str):
     """The WSGI app for `[identity]` in `conf_path` (raises ConfigError when wrong)."""
     service = IdentityService(load_identity_config(conf_path))
     bootstrap(service)
+    service.tokens.prune_revocations()
     app = IdentityAPI(service)
     wrapped = error_middleware(app, keystone_renderer(service.base))
     wrapped.service = service  # for tests and tools that need the store

@@ -36,8 +36,8 @@ IDENTITY_OPTIONS = [
     Option("token_expiration", positive_int, 3600),
     Option("region", str, "RegionOne"),
     Option("public_url", str, "http://127.0.0.1:5000"),
-    Option("password_hash_time_cost", positive_int, 3),
-    Option("password_hash_memory_kib", positive_int, 65536),
+    Option("password_hash_time_cost", positive_int, 2),
+    Option("password_hash_memory_kib", positive_int, 19456),
     Option("max_password_length", positive_int, 4096),
 ]
 

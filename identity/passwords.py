@@ -24,7 +24,7 @@ def _offload(func, *args):
 class Hasher:
     """Hashes and checks passwords and application credential secrets."""
 
-    def __init__(self, time_cost: int = 3, memory_kib: int = 65536, parallelism: int = 1):
+    def __init__(self, time_cost: int = 2, memory_kib: int = 19456, parallelism: int = 1):
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
                                       parallelism=parallelism)
         # Checked against when the user is unknown, so both cases cost the same.

@@ -6,6 +6,7 @@ token the signature and clock accept (`identity.token_format`) is still refused 
 revocation event matches it, its user or their domain is gone or disabled, its project or
 domain is gone or disabled, the user holds no role there any more, or its application
 credential is gone or expired. The roles a valid token reports are the ones in force now.
+Revocation events older than any live token are dropped at start and at each revocation.
 """
 from __future__ import annotations
 
@@ -92,6 +93,11 @@ class TokenService:
         claims = TokenClaims(user_id, tuple(methods), scope_kind, scope_id, now, expires,
                              tuple(audit_ids), tuple(sorted(role_names)), app_cred_id)
         return encode_token(claims, self.fernet), claims
+
+    def prune_revocations(self) -> None:
+        """Drop events older than any live token (twice the token lifetime, for margin)."""
+        with self.store.write() as conn:
+            revocations.prune(conn, time.time() - 2 * self.config.token_expiration - 60)
 
     def validate(self, token: str) -> ValidToken | None:
         """The token's records when it is valid now; None otherwise (a 401 or a 404)."""
