@@ -46,10 +46,11 @@ def _expiry(doc: dict) -> float | None:
 
 def _requested_roles(doc: dict, available: list[dict]) -> list[dict]:
     wanted = doc.get("roles")
-    if wanted is None:
-        return available
-    if not isinstance(wanted, list) or not all(isinstance(r, dict) for r in wanted):
+    if wanted is not None and (not isinstance(wanted, list)
+                               or not all(isinstance(r, dict) for r in wanted)):
         raise HTTPError(400, "Invalid input for field 'roles': expected a list of objects")
+    if not wanted:  # absent or empty: every role of the caller's token, as in Keystone
+        return available
     chosen = []
     for ref in wanted:
         match = [r for r in available
@@ -59,8 +60,6 @@ def _requested_roles(doc: dict, available: list[dict]) -> list[dict]:
             raise HTTPError(403, "Cannot grant an application credential a role the user "
                                  "does not hold on the project.")
         chosen.extend(r for r in match if r not in chosen)
-    if not chosen:
-        raise HTTPError(400, "Invalid input for field 'roles': at least one role is needed")
     return chosen
 
 

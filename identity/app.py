@@ -14,6 +14,7 @@ from common.http_errors import HTTPError, error_middleware
 from identity import (
     api_app_creds,
     api_auth,
+    api_catalog,
     api_domains,
     api_projects,
     api_revoke,
@@ -76,6 +77,12 @@ ROUTES = [
     ("DELETE", rf"{_GRANT}/(?P<role_id>{_ID})", api_roles.delete_grant),
     ("GET", r"/v3/role_assignments", api_roles.list_role_assignments),
     ("GET", r"/v3/OS-REVOKE/events", api_revoke.list_events),
+    ("GET", r"/v3/services", api_catalog.list_services),
+    ("GET", rf"/v3/services/(?P<service_id>{_ID})", api_catalog.show_service),
+    ("GET", r"/v3/endpoints", api_catalog.list_endpoints),
+    ("GET", rf"/v3/endpoints/(?P<endpoint_id>{_ID})", api_catalog.show_endpoint),
+    ("GET", r"/v3/regions", api_catalog.list_regions),
+    ("GET", rf"/v3/regions/(?P<region_id>{_ID})", api_catalog.show_region),
 ]
 COMPILED = [(method, re.compile(pattern + r"/?$"), handler)
             for method, pattern, handler in ROUTES]

@@ -4,7 +4,8 @@ Each service type of the config becomes one catalog entry (Keystone's usual serv
 identity → keystone, object-store → swift, ...) with an endpoint per interface in the
 configured region. `$(project_id)s` and `$(tenant_id)s` in a URL become the token's project
 id; such endpoints are left out of a catalog without a project (domain-scoped tokens), and an
-unscoped token has an empty catalog, as in Keystone.
+unscoped token has an empty catalog, as in Keystone. The same entries, templates unfilled, are
+what `/v3/services`, `/v3/endpoints` and `/v3/regions` list (read-only: the catalog is config).
 """
 from __future__ import annotations
 
@@ -32,6 +33,19 @@ class Catalog:
         """`endpoints`: {(service type, interface): URL template}."""
         self.region = region
         self.endpoints = endpoints
+
+    def services(self) -> list[dict]:
+        """The configured services: [{id, type, name}] (no endpoints)."""
+        kinds = sorted({kind for kind, _ in self.endpoints})
+        return [{"id": _stable_id("service", kind), "type": kind,
+                 "name": SERVICE_NAMES.get(kind, kind)} for kind in kinds]
+
+    def raw_endpoints(self) -> list[dict]:
+        """Every configured endpoint with its URL template as written."""
+        return [{"id": _stable_id("endpoint", kind, interface), "interface": interface,
+                 "region": self.region, "region_id": self.region,
+                 "service_id": _stable_id("service", kind), "url": template}
+                for (kind, interface), template in sorted(self.endpoints.items())]
 
     def for_scope(self, project_id: str | None, scoped: bool = True) -> list[dict]:
         if not scoped:

@@ -74,3 +74,12 @@ def test_roles_subset_duplicates_expiry_and_others(client, admin, member):
     assert client.call("POST", path, other, body=body)[0] == 403
     assert client.call("GET", path, admin)[0] == 200
     assert client.call("GET", f"{path}/nope", member)[0] == 404
+
+
+def test_empty_roles_mean_all_of_the_callers(client, admin, member):
+    user_id = _user_id(client, admin)
+    status, _h, doc = client.call("POST", f"/v3/users/{user_id}/application_credentials",
+                                  member, body={"application_credential": {
+                                      "name": "all", "roles": []}})
+    assert status == 201
+    assert {r["name"] for r in doc["application_credential"]["roles"]} == {"member", "reader"}

@@ -104,6 +104,9 @@ def bases(admin, member, user_id, role_id, cred) -> list[FuzzRequest]:
         FuzzRequest("GET", f"/v3/users/{user_id}/application_credentials/{cred['id']}", "",
                     {"X-Auth-Token": member}),
         FuzzRequest("GET", "/v3/OS-REVOKE/events", "since=2020-01-01T00:00:00", auth),
+        FuzzRequest("GET", "/v3/endpoints", "interface=public&region_id=RegionOne", auth),
+        FuzzRequest("GET", "/v3/services", "type=image", auth),
+        FuzzRequest("GET", "/v3/regions/RegionOne", "", auth),
     ]
 
 
@@ -111,13 +114,14 @@ def spec(tokens: list[str], ids: list[str]) -> FuzzSpec:
     return FuzzSpec(
         segments=["v3", "auth", "tokens", "catalog", "projects", "domains", "users", "roles",
                   "role_assignments", "password", "application_credentials", "OS-REVOKE",
-                  "events", "default", "test", "admin", *ids],
+                  "events", "endpoints", "services", "regions", "RegionOne", "default", "test",
+                  "admin", *ids],
         header_names=["X-Auth-Token", "X-Subject-Token", "Content-Type"],
         likely_values={"X-Auth-Token": st.sampled_from(tokens + [tokens[0][:-2]]),
                        "X-Subject-Token": st.sampled_from(tokens)},
         query_keys=["name", "enabled", "domain_id", "user.id", "scope.project.id",
                     "scope.domain.id", "role.id", "include_names", "effective", "group.id",
-                    "nocatalog", "since"],
+                    "nocatalog", "since", "type", "interface", "region_id", "service_id"],
         queries=["enabled=maybe", "include_names", "since=yesterday", "nocatalog"],
         json_keys=FIELDS,
         methods=["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "X"],

@@ -160,6 +160,18 @@ def test_openstack_cli(service, tmp_path):
     assert [(a["Role"], a["Project"]) for a in listed] == [("member", "cli-project@Default")]
     catalog = run("catalog", "list", "-f", "json")
     assert {entry["Type"] for entry in catalog} >= {"identity", "object-store"}
-    theirs = run("token", "issue", "-f", "json", OS_USERNAME="cli-user",
-                 OS_PASSWORD="cli-pass", OS_PROJECT_NAME="cli-project")
+    endpoints = run("endpoint", "list", "--service", "object-store", "-f", "json")
+    assert {e["Interface"] for e in endpoints} == {"public", "internal", "admin"}
+    as_user = {"OS_USERNAME": "cli-user", "OS_PASSWORD": "cli-pass",
+               "OS_PROJECT_NAME": "cli-project"}
+    theirs = run("token", "issue", "-f", "json", **as_user)
     assert theirs["user_id"] == user["id"]
+    cred = {key.lower(): value for key, value in run(
+        "application", "credential", "create", "script", "-f", "json", **as_user).items()}
+    assert cred["secret"] and "member" in str(cred["roles"])
+    by_cred = run("token", "issue", "-f", "json", OS_AUTH_TYPE="v3applicationcredential",
+                  OS_APPLICATION_CREDENTIAL_ID=cred["id"],
+                  OS_APPLICATION_CREDENTIAL_SECRET=cred["secret"], OS_USERNAME="",
+                  OS_PASSWORD="", OS_PROJECT_NAME="", OS_USER_DOMAIN_NAME="",
+                  OS_PROJECT_DOMAIN_NAME="")
+    assert by_cred["user_id"] == user["id"]

@@ -221,3 +221,24 @@ def test_bootstrap_runs_once(tmp_path):
     again = Client(make_app(conf))
     assert again.auth("tester", "testing", "test")[0] == 401
     assert again.auth("admin", "adminpass", "admin")[0] == 201
+
+
+def test_services_endpoints_and_regions_from_config(client, admin, member):
+    status, _h, doc = client.call("GET", "/v3/services", admin)
+    assert status == 200
+    kinds = {s["type"]: s for s in doc["services"]}
+    assert set(kinds) == {"identity", "object-store", "image", "compute"}
+    store = kinds["object-store"]
+    assert store["name"] == "swift"
+    assert client.call("GET", f"/v3/services/{store['id']}", admin)[2]["service"] == store
+    status, _h, doc = client.call(
+        "GET", f"/v3/endpoints?service_id={store['id']}&interface=public", admin)
+    assert [e["url"] for e in doc["endpoints"]] == [
+        "http://127.0.0.1:8080/v1/AUTH_$(project_id)s"]
+    endpoint = doc["endpoints"][0]
+    assert client.call("GET", f"/v3/endpoints/{endpoint['id']}", admin)[0] == 200
+    assert client.call("GET", "/v3/endpoints/nope", admin)[0] == 404
+    assert client.call("GET", "/v3/services", member)[0] == 403
+    assert client.call("GET", "/v3/regions", member)[2]["regions"][0]["id"] == "RegionOne"
+    assert client.call("GET", "/v3/regions/RegionOne", member)[0] == 200
+    assert client.call("GET", "/v3/regions/Elsewhere", member)[0] == 404
