@@ -1,12 +1,15 @@
 """The identity service's WSGI app (`[server] app = identity.app:make_app`, port 5000).
 
 Routes every `/`, `/v3/...` request to its handler (`identity.api_*`); handlers raise
-`HTTPError`, rendered in Keystone's error shape by `common.http_errors.error_middleware`.
+`HTTPError`, rendered in Keystone's error shape by `common.http_errors.error_middleware`;
+a write that lost a race in the store is a 409, a store locked too long a 503.
 `make_app` loads the config, opens the store, runs the bootstrap and returns the app.
 """
 from __future__ import annotations
 
+import logging
 import re
+import sqlite3
 
 from webob import Request
 
@@ -84,6 +87,8 @@ ROUTES = [
     ("GET", r"/v3/regions", api_catalog.list_regions),
     ("GET", rf"/v3/regions/(?P<region_id>{_ID})", api_catalog.show_region),
 ]
+log = logging.getLogger("brume.identity")
+
 COMPILED = [(method, re.compile(pattern + r"/?$"), handler)
             for method, pattern, handler in ROUTES]
 
@@ -110,11 +115,25 @@ class IdentityAPI:
             if method != req.method:
                 allowed.add(method)
                 continue
-            return handler(self.service, req, **match.groupdict())
+            return self.dispatch(handler, req, match.groupdict())
         if allowed:
             raise HTTPError(405, f"{req.method[:20]} is not allowed on this resource",
                             {"Allow": ", ".join(sorted(allowed))})
         raise HTTPError(404, "The resource could not be found.")
+
+    def dispatch(self, handler, req: Request, args: dict):
+        try:
+            return handler(self.service, req, **args)
+        except sqlite3.IntegrityError:
+            # A concurrent change removed what this write refers to (a user deleted while
+            # granted a role): the write changed nothing.
+            raise HTTPError(409, "Conflict: the resource changed meanwhile; retry.") from None
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            log.warning("identity store busy: %s", exc)
+            raise HTTPError(503, "The identity store is busy; retry.",
+                            {"Retry-After": "1"}) from None
 
 
 def make_app(conf_path: str):
