@@ -175,3 +175,26 @@ def test_openstack_cli(service, tmp_path):
                   OS_PASSWORD="", OS_PROJECT_NAME="", OS_USER_DOMAIN_NAME="",
                   OS_PROJECT_DOMAIN_NAME="")
     assert by_cred["user_id"] == user["id"]
+
+
+def test_concurrent_duplicate_creations_get_one_201_and_409s(service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    sess = session.Session(auth=v3.Password(
+        auth_url=service + "/v3", username="admin", password="adminpass",
+        project_name="admin", user_domain_id="default", project_domain_id="default"))
+    sess.get_token()
+
+    def create(_):
+        return sess.post("/projects", endpoint_filter={"service_type": "identity"},
+                         json={"project": {"name": "race"}}, raise_exc=False)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(create, range(8)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [201] + [409] * 7, codes
+    conflict = next(a for a in answers if a.status_code == 409).json()
+    assert conflict["error"]["title"] == "Conflict"
