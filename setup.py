@@ -7,7 +7,8 @@ setup(
     description="Distributed object and image storage cluster with a thin compute layer",
     python_requires=">=3.11",
     packages=find_packages(
-        include=["common*", "cli*", "ring*", "storage*", "proxy*", "imagesvc*", "compute*"]
+        include=["common*", "cli*", "ring*", "storage*", "proxy*", "imagesvc*", "compute*",
+                 "identity*"]
     ),
     package_data={"": ["*.conf", "*.json"]},
     install_requires=[
@@ -17,6 +18,9 @@ setup(
         "numpy>=1.24",
         "libvirt-python>=9.0",
         "oslo.utils>=10.2",
+        # The identity service: Fernet tokens, Argon2id password hashes.
+        "cryptography>=42",
+        "argon2-cffi>=23.1",
     ],
     extras_require={
         "test": [
@@ -25,6 +29,10 @@ setup(
             "hypothesis>=6.100",
             "python-swiftclient>=4.4",
             "python-glanceclient>=4.0",
+            # Unmodified OpenStack clients logging in to the identity service.
+            "keystoneauth1>=5.0",
+            "openstacksdk>=3.0",
+            "python-openstackclient>=6.0",
             "ruff>=0.6",
             "import-linter>=2.1",
         ],

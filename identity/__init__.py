@@ -1,0 +1,1 @@
+"""Brume's identity service: a Keystone v3 API (projects, users, roles, tokens, catalog)."""
