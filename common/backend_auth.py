@@ -21,7 +21,7 @@ bytes, 409 or "already present" otherwise), never a new one.
 Senders: the proxy (`proxy.backend_http`), the daemons and the container server's account
 reports (`storage.backend_client`), the object server's container updates
 (`storage.objects.container_updates`) and `brume status` (recon). Receivers:
-`storage.backend_common.unsigned_refusal`, called by each server before it dispatches. One
+`storage.backend_common.require_signed`, called by each server before it dispatches. One
 HMAC per request.
 """
 from __future__ import annotations

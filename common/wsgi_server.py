@@ -83,7 +83,12 @@ def build(conf_path: str):
     parser = read_ini(conf_path)
     server = load_section(parser, "server", SERVER_OPTIONS, conf_path, allow_unknown=False)
     app = load_factory(server["app"])(conf_path)
-    return server, last_resort_middleware(healthcheck_middleware(app))
+    return server, runner_layers(app)
+
+
+def runner_layers(app):
+    """`app` inside the layers the runner puts around every app: last resort, healthcheck."""
+    return last_resort_middleware(healthcheck_middleware(app))
 
 
 def serve(sock, app, server: dict) -> None:

@@ -12,29 +12,30 @@ Every request must be signed with the service secret for this agent's target nam
 - `DELETE /v1/instances/<id>`                 destroy, undefine, remove files → 200
 - `GET    /v1/instances/<id>/console?length=N` {"output": last N console lines}
 - `GET    /v1/instances/<id>/diagnostics`     CPU, memory, disk and NIC figures
+
+Refusals are `common.http_errors.HTTPError`s (a missing instance 404, a driver failure 500),
+answered as Nova-shaped JSON faults (`error_middleware` with
+`compute.nova_faults.render_nova_fault`); a bug is left to the runner's `common.last_resort`.
 """
 from __future__ import annotations
 
-import logging
 import re
 
 from webob import Request
 
+from common.http_errors import HTTPError, error_middleware
 from compute import service_auth
 from compute.agent import Agent
 from compute.config import load_agent_config
 from compute.driver import DriverError, InstanceNotFound, LibvirtDriver
 from compute.guest_builders import make_guest_builder
 from compute.http_json import (
-    HTTPFault,
-    fault_response,
     json_response,
     parse_json,
     read_body,
     request_path,
 )
-
-LOG = logging.getLogger("brume.compute.agent")
+from compute.nova_faults import render_nova_fault
 
 UUID_RE = r"[0-9a-fA-F-]{36}"
 ROUTES = [
@@ -54,21 +55,18 @@ class AgentApp:
         self.agent = agent
         self.verifier = service_auth.ServiceVerifier(
             service_secret, service_auth.agent_target(agent.conf["host"]))
+        self._wsgi = error_middleware(self._serve, render_nova_fault)
 
     def __call__(self, environ, start_response):
-        request = Request(environ)
+        return self._wsgi(environ, start_response)
+
+    def _serve(self, environ, start_response):
         try:
-            response = self.handle(request)
-        except HTTPFault as fault:
-            response = fault_response(fault.status, fault.message)
+            response = self.handle(Request(environ))
         except InstanceNotFound as exc:
-            response = fault_response(404, str(exc))
+            raise HTTPError(404, str(exc)) from None
         except DriverError as exc:
-            response = fault_response(500, str(exc))
-        except Exception:
-            LOG.exception("agent request %s %r failed", request.method[:20],
-                          environ.get("PATH_INFO", "")[:200])
-            response = fault_response(500, "Unexpected error in the compute agent.")
+            raise HTTPError(500, str(exc)) from None
         return response(environ, start_response)
 
     def handle(self, request: Request):
@@ -77,14 +75,14 @@ class AgentApp:
         target = request.path_qs if request.query_string else request.path
         refused = self.verifier.refusal(request.method, target, body, request.headers)
         if refused:
-            raise HTTPFault(401, f"Unauthorized: {refused}.")
+            raise HTTPError(401, f"Unauthorized: {refused}.")
         for method, pattern, name in ROUTES:
             match = pattern.match(request.path)
             if match:
                 if request.method != method:
                     continue
                 return getattr(self, name)(request, body, *match.groups())
-        raise HTTPFault(404, "Not found.")
+        raise HTTPError(404, "Not found.")
 
     def list_instances(self, request, body):
         return json_response(
@@ -97,7 +95,7 @@ class AgentApp:
         data = parse_json(body)
         instance = data.get("instance")
         if not isinstance(instance, dict) or instance.get("id") != server_id:
-            raise HTTPFault(400, "instance.id must match the URL.")
+            raise HTTPError(400, "instance.id must match the URL.")
         if server_id in self.agent.building:
             return json_response(202, {"accepted": True})
         self.agent.start_build(instance, data.get("flavor") or {}, data.get("image_meta") or {})
@@ -107,7 +105,7 @@ class AgentApp:
         data = parse_json(body)
         action = data.get("action")
         if action not in ("start", "stop", "reboot"):
-            raise HTTPFault(400, "action must be start, stop or reboot.")
+            raise HTTPError(400, "action must be start, stop or reboot.")
         power_state = self.agent.power_action(server_id, action, bool(data.get("hard")))
         return json_response(200, {"power_state": power_state})
 
@@ -122,7 +120,7 @@ class AgentApp:
             try:
                 length = int(raw)
             except ValueError:
-                raise HTTPFault(400, "length must be an integer.") from None
+                raise HTTPError(400, "length must be an integer.") from None
         output = self.agent.driver.get_console_output(server_id, length)
         return json_response(200, {"output": output})
 

@@ -13,7 +13,7 @@ from compute import claims, states
 from compute.db import Database
 from compute.hosts import HostRepo
 from compute.image_lookup import BOOT_IMAGE_PROPERTIES
-from compute.repo import Repo
+from compute.repo import NotFound, Repo
 from compute.scheduler import Policy
 from compute.service_auth import agent_target
 from compute.service_http import ServiceError, ServiceUnavailable, call
@@ -114,7 +114,7 @@ class Conductor:
     def _no_host_message(self, server_id: str) -> str:
         try:
             attempted = self.repo.get_server(server_id)["attempted_hosts"]
-        except Exception:
+        except NotFound:
             attempted = []
         if attempted:
             return (f"{claims.NO_VALID_HOST} Exceeded retries or no other host after build "
@@ -122,10 +122,14 @@ class Conductor:
         return claims.NO_VALID_HOST
 
     def build_failed(self, server_id: str, host: str, message: str, retry: bool = True) -> None:
-        """A host could not build: retry elsewhere (bounded) or put the server in ERROR."""
+        """A host could not build: retry elsewhere (bounded) or put the server in ERROR.
+
+        A server deleted meanwhile is no error; a database error is raised (the agent's event
+        then gets a 500 and is sent again).
+        """
         try:
             server = self.repo.get_server(server_id)
-        except Exception:
+        except NotFound:
             return
         if server["host"] != host or server["vm_state"] != states.BUILDING:
             return
@@ -201,9 +205,11 @@ class Conductor:
         self.spawn(self.run_delete, server["id"])
 
     def run_delete(self, server_id: str) -> None:
+        """Delete on the agent, then locally. A database error is raised (and logged by
+        `spawn`); the server stays DELETING and the monitor runs the delete again."""
         try:
             server = self.repo.get_server(server_id)
-        except Exception:
+        except NotFound:  # deleted meanwhile
             return
         host = self.hosts.get_host(server["host"]) if server["host"] else None
         alive = host is not None and (
@@ -278,7 +284,8 @@ class Conductor:
 
     # periodic ------------------------------------------------------------------------------
     def monitor_once(self, now: float | None = None) -> None:
-        """Fail builds and finish deletes on hosts that stopped heartbeating."""
+        """Fail builds and finish deletes on hosts that stopped heartbeating, and run again
+        the deletes whose run failed (DELETING for longer than a run can take)."""
         now = time.time() if now is None else now
         window = self.conf["heartbeat_window"]
         for host in self.hosts.stale_hosts(now, window):
@@ -291,6 +298,12 @@ class Conductor:
                     )
                 elif server["task_state"] == states.DELETING:
                     self.repo.mark_deleted(server["id"])
+        failed_before = now - self.conf["agent_timeout"] - window
+        for server in self.repo.servers_with_task((states.DELETING,)):
+            if server["updated_at"] < failed_before:
+                LOG.warning("server %s: its delete did not finish; running it again",
+                            server["id"])
+                self.spawn(self.run_delete, server["id"])
 
     def monitor_loop(self, sleep) -> None:
         while True:

@@ -1,8 +1,9 @@
 """JSON request/response helpers shared by the compute API and the agent's WSGI apps.
 
-Errors follow Nova's shape: `{"badRequest": {"message": ..., "code": 400}}` (the key names the
-kind of fault). Request bodies are read in bounded chunks and refused past `MAX_BODY`; a
-path or query string that is not UTF-8 is a 400 before any handler sees it (`request_path`).
+Refusals are `common.http_errors.HTTPError`s (rendered in Nova's shape by
+`compute.nova_faults`). Request bodies are read in bounded chunks and refused past
+`MAX_BODY`; a path or query string that is not UTF-8 is a 400 before any handler sees it
+(`request_path`).
 """
 from __future__ import annotations
 
@@ -10,34 +11,11 @@ import json
 
 from webob import Request, Response
 
+from common.http_errors import HTTPError
 from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
 
 MAX_BODY = 1024 * 1024
 CHUNK = 65536
-
-FAULT_NAMES = {
-    400: "badRequest",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "itemNotFound",
-    405: "badMethod",
-    409: "conflictingRequest",
-    413: "overLimit",
-    415: "badMediaType",
-    500: "computeFault",
-    501: "notImplemented",
-    503: "serviceUnavailable",
-}
-
-
-class HTTPFault(Exception):
-    """Raised by a controller to answer with a Nova-shaped error."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
 
 def json_response(status: int, body=None, headers: dict | None = None) -> Response:
     response = Response(status=status, headers=headers or {})
@@ -50,31 +28,26 @@ def json_response(status: int, body=None, headers: dict | None = None) -> Respon
     return response
 
 
-def fault_response(status: int, message: str) -> Response:
-    name = FAULT_NAMES.get(status, "computeFault")
-    return json_response(status, {name: {"message": message, "code": status}})
-
-
 def request_path(request: Request) -> str:
     """The request's path as text, once its path and query string are known to be UTF-8
-    (webob decodes both lazily and raises on the first use); HTTPFault 400 otherwise."""
+    (webob decodes both lazily and raises on the first use); HTTPError 400 otherwise."""
     try:
         path = request.path_info
         request.GET  # noqa: B018 -- parsed (and cached by webob) now, not in a handler
     except UnicodeDecodeError:
-        raise HTTPFault(400, "Malformed request URL: not valid UTF-8.") from None
+        raise HTTPError(400, "Malformed request URL: not valid UTF-8.") from None
     return path
 
 
 def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, read in chunks; HTTPFault 413 beyond `limit` bytes."""
+    """The request body, read in chunks; HTTPError 413 beyond `limit` bytes."""
     length = request.content_length
     if length is not None and length > limit:
-        raise HTTPFault(413, f"Request body too large (limit {limit} bytes).")
+        raise HTTPError(413, f"Request body too large (limit {limit} bytes).")
     try:
         return _read_chunks(request, length, limit)
     except (OSError, ValueError) as exc:  # the server's chunked decoder raises ValueError
-        raise HTTPFault(400, f"Request body could not be read: {exc}.") from None
+        raise HTTPError(400, f"Request body could not be read: {exc}.") from None
 
 
 def _read_chunks(request: Request, length: int | None, limit: int) -> bytes:
@@ -87,7 +60,7 @@ def _read_chunks(request: Request, length: int | None, limit: int) -> bytes:
             break
         total += len(chunk)
         if total > limit:
-            raise HTTPFault(413, f"Request body too large (limit {limit} bytes).")
+            raise HTTPError(413, f"Request body too large (limit {limit} bytes).")
         parts.append(chunk)
         if remaining is not None:
             remaining -= len(chunk)
@@ -95,11 +68,11 @@ def _read_chunks(request: Request, length: int | None, limit: int) -> bytes:
 
 
 def parse_json(raw: bytes) -> dict:
-    """Decode a JSON object body; HTTPFault 400 when it is not one."""
+    """Decode a JSON object body; HTTPError 400 when it is not one."""
     try:
         body = parse_untrusted_json(raw)
     except UntrustedJSONError as exc:
-        raise HTTPFault(400, f"Malformed request body: {exc}.") from None
+        raise HTTPError(400, f"Malformed request body: {exc}.") from None
     if not isinstance(body, dict):
-        raise HTTPFault(400, "Malformed request body: expected a JSON object.")
+        raise HTTPError(400, "Malformed request body: expected a JSON object.")
     return body

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from compute.http_json import HTTPFault
+from common.http_errors import HTTPError
 
 IMAGE_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
                          r"[0-9a-fA-F]{12}$")
@@ -27,12 +27,12 @@ BOOT_IMAGE_PROPERTIES = tuple(BOOT_IMAGES)
 
 
 def image_id_from_ref(image_ref) -> str:
-    """The image id from an imageRef (an id, or a URL ending in one); HTTPFault 400 if bad."""
+    """The image id from an imageRef (an id, or a URL ending in one); HTTPError 400 if bad."""
     if not isinstance(image_ref, str) or not image_ref.strip():
-        raise HTTPFault(400, "Invalid imageRef provided.")
+        raise HTTPError(400, "Invalid imageRef provided.")
     candidate = image_ref.rstrip("/").rsplit("/", 1)[-1]
     if not IMAGE_ID_RE.match(candidate):
-        raise HTTPFault(400, "Invalid imageRef provided.")
+        raise HTTPError(400, "Invalid imageRef provided.")
     return candidate
 
 
@@ -44,35 +44,35 @@ def fetch_image(image_url: str, image_id: str, token: str, timeout: float) -> di
             raw = response.read(MAX_IMAGE_RECORD)
     except urllib.error.HTTPError as exc:
         if exc.code in (403, 404):
-            raise HTTPFault(400, f"Image {image_id} could not be found.") from None
-        raise HTTPFault(503, f"Image service answered HTTP {exc.code}.") from None
+            raise HTTPError(400, f"Image {image_id} could not be found.") from None
+        raise HTTPError(503, f"Image service answered HTTP {exc.code}.") from None
     except (urllib.error.URLError, OSError):
-        raise HTTPFault(503, "Image service is unavailable.") from None
+        raise HTTPError(503, "Image service is unavailable.") from None
     try:
         image = json.loads(raw)
     except ValueError:
-        raise HTTPFault(503, "Image service answered with invalid JSON.") from None
+        raise HTTPError(503, "Image service answered with invalid JSON.") from None
     if not isinstance(image, dict):
-        raise HTTPFault(503, "Image service answered with invalid JSON.")
+        raise HTTPError(503, "Image service answered with invalid JSON.")
     return image
 
 
 def check_image_fits(image: dict, image_id: str, flavor: dict) -> None:
     if image.get("status") != "active":
-        raise HTTPFault(400, f"Image {image_id} is not active.")
+        raise HTTPError(400, f"Image {image_id} is not active.")
     if int(image.get("min_ram") or 0) > flavor["ram"]:
-        raise HTTPFault(400, "Flavor's memory is too small for requested image.")
+        raise HTTPError(400, "Flavor's memory is too small for requested image.")
     if int(image.get("min_disk") or 0) > flavor["disk"]:
-        raise HTTPFault(400, "Flavor's disk is too small for requested image.")
+        raise HTTPError(400, "Flavor's disk is too small for requested image.")
     size = image.get("size") or 0
     if flavor["disk"] and isinstance(size, int) and size > flavor["disk"] * 1024**3:
-        raise HTTPFault(400, "Flavor's disk is too small for requested image.")
+        raise HTTPError(400, "Flavor's disk is too small for requested image.")
 
 
 def resolve_boot_images(image: dict, image_id: str, fetch) -> dict[str, str | None]:
     """{"kernel_id", "ramdisk_id"} -> the checked id (or None) for a boot of `image`.
 
-    `fetch(id)` looks an image up with the caller's own token (HTTPFault 400 when the caller
+    `fetch(id)` looks an image up with the caller's own token (HTTPError 400 when the caller
     cannot see it). Anything not visible, not active or of another disk_format is a 400.
     """
     resolved: dict[str, str | None] = {}
@@ -82,18 +82,18 @@ def resolve_boot_images(image: dict, image_id: str, fetch) -> dict[str, str | No
             resolved[prop] = None
             continue
         if not isinstance(ref, str) or not IMAGE_ID_RE.match(ref):
-            raise HTTPFault(400, f"Image {image_id} has an invalid {prop}.")
+            raise HTTPError(400, f"Image {image_id} has an invalid {prop}.")
         try:
             found = fetch(ref)
-        except HTTPFault as fault:
+        except HTTPError as fault:
             if fault.status == 400:
-                raise HTTPFault(400, f"{label} image {ref} of image {image_id} could not be "
+                raise HTTPError(400, f"{label} image {ref} of image {image_id} could not be "
                                 "found.") from None
             raise
         if found.get("status") != "active":
-            raise HTTPFault(400, f"{label} image {ref} of image {image_id} is not active.")
+            raise HTTPError(400, f"{label} image {ref} of image {image_id} is not active.")
         if found.get("disk_format") != wanted:
-            raise HTTPFault(400, f"{label} image {ref} of image {image_id} is not an {wanted} "
+            raise HTTPError(400, f"{label} image {ref} of image {image_id} is not an {wanted} "
                             f"image (disk_format {found.get('disk_format')}).")
         resolved[prop] = str(found.get("id") or ref)
     return resolved

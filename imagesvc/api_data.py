@@ -10,8 +10,9 @@ import logging
 from webob import Request, Response
 
 from common.constraints import check_account_name, check_container_name, check_object_name
+from common.http_errors import HTTPError
 from common.image_formats.format_inspect import FormatInspector
-from imagesvc.http_common import HTTPError, json_response, read_json
+from imagesvc.http_common import json_response, read_json
 from imagesvc.policy import Identity, may_download
 from imagesvc.schema import render_image
 from imagesvc.service import ImageService

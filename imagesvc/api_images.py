@@ -5,8 +5,9 @@ import uuid
 
 from webob import Request, Response
 
+from common.http_errors import HTTPError
 from imagesvc import schema
-from imagesvc.http_common import HTTPError, json_response, query_params, read_json
+from imagesvc.http_common import json_response, query_params, read_json
 from imagesvc.listing import QueryError, next_link, page_of, plan_listing
 from imagesvc.patch import PATCH_CONTENT_TYPES, PatchError, apply_patch
 from imagesvc.policy import Identity, may_set_visibility

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from webob import Request, Response
 
+from common.http_errors import HTTPError
 from imagesvc import schema
-from imagesvc.http_common import HTTPError, json_response, read_json
+from imagesvc.http_common import json_response, read_json
 from imagesvc.policy import Identity, can_modify
 from imagesvc.service import ImageService
 

@@ -1,7 +1,8 @@
-"""What every image API handler shares: errors, JSON bodies and responses, identities.
+"""What every image API handler shares: JSON bodies and responses, identities.
 
-Handlers raise `HTTPError(status, message)`; the router turns it into a one-line text/plain
-response. JSON request bodies are read with a size cap, never whole and unbounded.
+Handlers raise `common.http_errors.HTTPError(status, message)`; the app's error middleware
+turns it into a one-line text/plain response. JSON request bodies are read with a size cap,
+never whole and unbounded.
 """
 from __future__ import annotations
 
@@ -9,36 +10,11 @@ import json
 
 from webob import Request, Response
 
+from common.http_errors import HTTPError
 from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
 from imagesvc.policy import Identity
 
 MAX_JSON_BODY = 1024 * 1024
-
-REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
-    415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable",
-}
-
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
-def error_response(status: int, message: str, headers: dict | None = None) -> Response:
-    reason = REASONS.get(status, "Error")
-    first_line = message.splitlines()[0] if message else reason
-    body = f"{first_line}\n".encode("utf-8", "replace")
-    response = Response(status=f"{status} {reason}", body=body, content_type="text/plain",
-                        charset="utf-8")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
 
 def json_response(doc, status: int = 200, headers: dict | None = None) -> Response:
     body = json.dumps(doc).encode()

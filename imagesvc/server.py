@@ -4,23 +4,22 @@
     app = imagesvc.server:make_app
 
 Every `/v2/...` request needs a valid `X-Auth-Token` (the proxy's signed tokens); `/`,
-`/versions` and the schemas are public. Handlers raise `HTTPError`; anything unexpected is
-logged and answered with a short 500, never a traceback.
+`/versions` and the schemas are public. Handlers raise `common.http_errors.HTTPError`,
+answered as one line of text (`error_middleware` with `render_plain`); anything unexpected
+is left to the runner's `common.last_resort` (a logged traceback and a short 500).
 """
 from __future__ import annotations
 
-import logging
 import re
 
 from webob import Request, Response
 
+from common.http_errors import HTTPError, error_middleware, render_plain
 from imagesvc import api_data, api_images, api_members
 from imagesvc.config import load_image_config
-from imagesvc.http_common import HTTPError, error_response, identity_from_token, json_response
+from imagesvc.http_common import identity_from_token, json_response
 from imagesvc.schema import SCHEMAS
 from imagesvc.service import ImageService
-
-log = logging.getLogger("brume.imagesvc")
 
 _ID = r"(?P<image_id>[^/]+)"
 ROUTES = [
@@ -60,18 +59,13 @@ def versions_document(host_url: str) -> dict:
 class ImageAPI:
     def __init__(self, service: ImageService):
         self.service = service
+        self._wsgi = error_middleware(self._serve, render_plain)
 
     def __call__(self, environ, start_response):
-        req = Request(environ)
-        try:
-            response = self.handle(req)
-        except HTTPError as exc:
-            response = error_response(exc.status, exc.message, exc.headers)
-        except Exception:
-            log.exception("unexpected error serving %s %r", req.method[:20],
-                          environ.get("PATH_INFO", "")[:200])
-            response = error_response(500, "internal error; see the image service log")
-        return response(environ, start_response)
+        return self._wsgi(environ, start_response)
+
+    def _serve(self, environ, start_response):
+        return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, req: Request) -> Response:
         try:

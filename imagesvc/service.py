@@ -10,8 +10,8 @@ import logging
 import threading
 import time
 
+from common.http_errors import HTTPError
 from imagesvc.config import ImageConfig
-from imagesvc.http_common import HTTPError
 from imagesvc.policy import Identity, can_modify, can_see
 from imagesvc.registry import Registry
 from imagesvc.store import ObjectStore

@@ -108,6 +108,11 @@ class RingData:
                 yield node
 
 
+def ring_path(conf_dir: str, name: str) -> str:
+    """Where the named ring lives: `<conf_dir>/<name>.ring.gz`."""
+    return os.path.join(conf_dir, f"{name}.ring.gz")
+
+
 def load_ring_data(path: str) -> tuple[RingData, bytes]:
     body, raw = read_file(path, RING_MAGIC, RING_VERSIONS, "ring")
     return RingData(body, path), raw
@@ -120,7 +125,7 @@ class Ring:
         if name not in RING_NAMES:
             raise RingError(f"unknown ring name {name!r}; use one of {', '.join(RING_NAMES)}")
         self.name = name
-        self.path = os.path.join(conf_dir, f"{name}.ring.gz")
+        self.path = ring_path(conf_dir, name)
         self.hasher = hasher if hasher is not None else load_hasher(conf_dir)
         self._next_check = 0.0
         self._stamp: tuple | None = None

@@ -2,45 +2,29 @@
 
 * `split_storage_path(path, minimum, maximum)` splits `/<dev>/<part>/<account>[/<container>
   [/<object>]]` into text segments (the object keeps its slashes), raising `BadRequestPath`
-  with a one-line reason for anything malformed;
+  (a 400 `common.http_errors.HTTPError`) with a one-line reason for anything malformed;
 * `validate_device` / `validate_partition` check those two segments; `is_partition` is the
   one rule for a partition number in a path, a header or a directory name (ASCII digits in
   canonical form: Python's int() would also take '١٢', ' 12' and '1_0');
 * `request_timestamp(req, header)` parses `X-Timestamp` (400 when missing or invalid);
-* `error_response(status, reason)` builds a short text/plain error;
-* `unsigned_refusal(auth, environ)` is the 401 every server answers, before dispatch, to a
-  request not signed with the cluster's backend secret (`common.backend_auth`);
-* `guard(app_call)` turns any unexpected exception into a logged 500 with a short body, so no
-  traceback ever reaches a client.
+* `require_signed(auth, environ)` raises the 401 every server answers, before dispatch, to a
+  request not signed with the cluster's backend secret (`common.backend_auth`).
+
+Errors are `common.http_errors.HTTPError`s; each server runs under `error_middleware` with
+`render_plain` (one line of text), and the runner's `common.last_resort` answers bugs.
 """
 from __future__ import annotations
 
-import functools
-import logging
-
-from webob import Response
-
 from common.constraints import check_utf8
+from common.http_errors import HTTPError
 from common.timestamp import InvalidTimestamp, Timestamp
 
-log = logging.getLogger("brume.backend")
 
+class BadRequestPath(HTTPError):
+    """The request path cannot name a storage entity: a 400 whose message says why."""
 
-class BadRequestPath(ValueError):
-    """The request path cannot name a storage entity; the message says why."""
-
-
-class HTTPError(Exception):
-    """Abort a handler with this status and one-line reason (caught by the dispatcher)."""
-
-    def __init__(self, status: int, reason: str = "", headers: dict | None = None):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.headers = headers or {}
-
-    def response(self) -> Response:
-        return error_response(self.status, self.reason, self.headers)
+    def __init__(self, reason: str):
+        super().__init__(400, reason)
 
 
 def request_path(environ: dict) -> str:
@@ -115,37 +99,8 @@ def request_timestamp(req, header: str = "X-Timestamp", required: bool = True):
         raise HTTPError(400, f"invalid {header}: {value[:64]!r}") from None
 
 
-def error_response(status: int, reason: str = "", headers: dict | None = None) -> Response:
-    """A text/plain error whose body is the reason's first line (reasons may quote input)."""
-    body = (reason.splitlines()[0] + "\n").encode("utf-8", "replace") if reason.strip() else b""
-    resp = Response(status=status, body=body, content_type="text/plain", charset="utf-8")
-    for key, value in (headers or {}).items():
-        resp.headers[key] = value
-    return resp
-
-
-def unsigned_refusal(auth, environ: dict) -> Response | None:
-    """A 401 for a request `auth` (a `common.backend_auth.BackendAuth`) refuses, else None."""
+def require_signed(auth, environ: dict) -> None:
+    """HTTPError(401) for a request `auth` (a `common.backend_auth.BackendAuth`) refuses."""
     reason = auth.refusal(environ)
-    if not reason:
-        return None
-    return error_response(401, f"unauthorized backend request: {reason}")
-
-
-def guard(handler):
-    """Decorator for a WSGI-ish `handler(self, req) -> Response`: errors become responses."""
-
-    @functools.wraps(handler)
-    def wrapped(self, req):
-        try:
-            return handler(self, req)
-        except HTTPError as exc:
-            return exc.response()
-        except BadRequestPath as exc:
-            return error_response(400, str(exc))
-        except Exception:
-            log.exception("unexpected error in %s %r", req.method[:20],
-                          req.environ.get("PATH_INFO", "")[:200])
-            return error_response(500, "internal server error")
-
-    return wrapped
+    if reason:
+        raise HTTPError(401, f"unauthorized backend request: {reason}")

@@ -2,17 +2,19 @@
 
 Routes requests to controllers, authenticates users with the proxy's signed tokens
 (`X-Auth-Token`, verified locally with `token_secret`; the project is the token's account,
-`.reseller_admin` is the cloud admin), and agents with the service signature. Every error is
-a Nova-shaped JSON fault; unexpected exceptions become a logged 500 with a short body.
+`.reseller_admin` is the cloud admin), and agents with the service signature. Controllers
+abort with `common.http_errors.HTTPError`, answered as a Nova-shaped JSON fault
+(`error_middleware` with `compute.nova_faults.render_nova_fault`); a bug is left to the
+runner's `common.last_resort` (a logged traceback and a short 500).
 """
 from __future__ import annotations
 
-import logging
 import re
 from functools import partial
 
 from webob import Request
 
+from common.http_errors import HTTPError, error_middleware
 from common.tokens import RESELLER_ADMIN_ROLE, verify_token
 from compute.api import (
     flavors,
@@ -28,13 +30,12 @@ from compute.conductor import Conductor
 from compute.config import load_api_config
 from compute.db import Database
 from compute.hosts import HostRepo
-from compute.http_json import HTTPFault, fault_response, request_path
+from compute.http_json import request_path
 from compute.image_lookup import fetch_image
+from compute.nova_faults import render_nova_fault
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
 from compute.service_auth import API_TARGET, ServiceVerifier
-
-LOG = logging.getLogger("brume.compute.api")
 
 ID = r"([^/]+)"
 # (method, path regex, handler, kind) — kind: "public" (no auth), "user", "service"
@@ -74,23 +75,18 @@ class ComputeAPI:
 
     def __init__(self, core: Core):
         self.core = core
+        self._wsgi = error_middleware(self._serve, render_nova_fault)
 
     def __call__(self, environ, start_response):
-        request = Request(environ)
-        try:
-            response = self.dispatch(request)
-        except HTTPFault as fault:
-            response = fault_response(fault.status, fault.message)
-        except Exception:
-            LOG.exception("unexpected error on %s %r", request.method[:20],
-                          environ.get("PATH_INFO", "")[:200])
-            response = fault_response(500, "Unexpected API Error. Please report this.")
-        return response(environ, start_response)
+        return self._wsgi(environ, start_response)
+
+    def _serve(self, environ, start_response):
+        return self.dispatch(Request(environ))(environ, start_response)
 
     def authenticate(self, request) -> Caller:
         info = verify_token(request.headers.get("X-Auth-Token"), self.core.conf["token_secret"])
         if info is None:
-            raise HTTPFault(401, "Authentication required: missing, bad or expired token.")
+            raise HTTPError(401, "Authentication required: missing, bad or expired token.")
         return Caller(project_id=info.account, user_id=info.user,
                       is_admin=RESELLER_ADMIN_ROLE in info.roles)
 
@@ -112,8 +108,8 @@ class ComputeAPI:
             caller = self.authenticate(request)
             return handler(self.core, caller, request, *args)
         if methods:
-            raise HTTPFault(405, f"Method {request.method} not allowed here.")
-        raise HTTPFault(404, "The resource could not be found.")
+            raise HTTPError(405, f"Method {request.method} not allowed here.")
+        raise HTTPError(404, "The resource could not be found.")
 
 
 def build_core(conf: dict, spawn) -> Core:

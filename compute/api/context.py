@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.http_errors import HTTPError
 from compute.conductor import Conductor
 from compute.db import Database
 from compute.hosts import HostRepo
-from compute.http_json import HTTPFault
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
 from compute.service_auth import ServiceVerifier
@@ -22,11 +22,11 @@ class Caller:
 
     def require_admin(self) -> None:
         if not self.is_admin:
-            raise HTTPFault(403, "Policy doesn't allow this operation to be performed.")
+            raise HTTPError(403, "Policy doesn't allow this operation to be performed.")
 
     def require_project(self, project_id: str) -> None:
         if not self.is_admin and project_id != self.project_id:
-            raise HTTPFault(403, "Policy doesn't allow this operation to be performed.")
+            raise HTTPError(403, "Policy doesn't allow this operation to be performed.")
 
 
 @dataclass

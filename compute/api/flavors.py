@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import uuid
 
-from compute.http_json import HTTPFault, json_response, parse_json, read_body
+from common.http_errors import HTTPError
+from compute.http_json import json_response, parse_json, read_body
 from compute.repo import Conflict, NotFound
 from compute.validation import check_name, positive_int_field
 from compute.views import flavor_view
@@ -26,7 +27,7 @@ def visible_flavors(core, caller, request) -> list[dict]:
     if raw is None:
         return flavors
     if raw.lower() not in IS_PUBLIC_VALUES:
-        raise HTTPFault(400, f"Invalid is_public filter [{raw}]")
+        raise HTTPError(400, f"Invalid is_public filter [{raw}]")
     wanted = IS_PUBLIC_VALUES[raw.lower()]
     return [f for f in flavors if wanted is None or bool(f["is_public"]) == wanted]
 
@@ -57,7 +58,7 @@ def show(core, caller, request, flavor_id):
     try:
         flavor = get_visible_flavor(core, caller, flavor_id)
     except NotFound as exc:
-        raise HTTPFault(404, str(exc)) from None
+        raise HTTPError(404, str(exc)) from None
     return json_response(200, {"flavor": flavor_view(flavor, core.base_url(request),
                                                      caller.project_id)})
 
@@ -67,16 +68,16 @@ def create(core, caller, request):
     body = parse_json(read_body(request))
     spec = body.get("flavor")
     if not isinstance(spec, dict):
-        raise HTTPFault(400, "Invalid input: 'flavor' is a required object.")
+        raise HTTPError(400, "Invalid input: 'flavor' is a required object.")
     name = check_name(spec.get("name"), "flavor name")
     flavor_id = spec.get("id")
     if flavor_id in (None, "auto"):
         flavor_id = str(uuid.uuid4())
     if not isinstance(flavor_id, str | int) or isinstance(flavor_id, bool):
-        raise HTTPFault(400, "Invalid input: flavor id must be a string.")
+        raise HTTPError(400, "Invalid input: flavor id must be a string.")
     flavor_id = str(flavor_id).strip()
     if not flavor_id or len(flavor_id) > 255 or "/" in flavor_id:
-        raise HTTPFault(400, "Invalid input: bad flavor id.")
+        raise HTTPError(400, "Invalid input: bad flavor id.")
     flavor = {
         "id": flavor_id,
         "name": name,
@@ -86,11 +87,11 @@ def create(core, caller, request):
         "is_public": spec.get("os-flavor-access:is_public", True),
     }
     if not isinstance(flavor["is_public"], bool):
-        raise HTTPFault(400, "Invalid input: 'os-flavor-access:is_public' must be a boolean.")
+        raise HTTPError(400, "Invalid input: 'os-flavor-access:is_public' must be a boolean.")
     try:
         created = core.repo.create_flavor(flavor)
     except Conflict as exc:
-        raise HTTPFault(409, str(exc)) from None
+        raise HTTPError(409, str(exc)) from None
     return json_response(200, {"flavor": flavor_view(created, core.base_url(request),
                                                      caller.project_id)})
 
@@ -100,5 +101,5 @@ def delete(core, caller, request, flavor_id):
     try:
         core.repo.delete_flavor(flavor_id)
     except NotFound as exc:
-        raise HTTPFault(404, str(exc)) from None
+        raise HTTPError(404, str(exc)) from None
     return json_response(202)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from compute.http_json import HTTPFault, json_response, parse_json, read_body
+from common.http_errors import HTTPError
+from compute.http_json import json_response, parse_json, read_body
 from compute.views import hypervisor_view, service_view
 
 
@@ -30,14 +31,14 @@ def _host_id(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise HTTPFault(404, f"Hypervisor {raw} could not be found.") from None
+        raise HTTPError(404, f"Hypervisor {raw} could not be found.") from None
 
 
 def show(core, caller, request, hypervisor_id):
     caller.require_admin()
     host = core.hosts.get_host_by_id(_host_id(hypervisor_id))
     if host is None:
-        raise HTTPFault(404, f"Hypervisor {hypervisor_id} could not be found.")
+        raise HTTPError(404, f"Hypervisor {hypervisor_id} could not be found.")
     view = hypervisor_view(host, core.hosts.usage().get(host["name"]), time.time(),
                            core.conf["heartbeat_window"], detail=True)
     return json_response(200, {"hypervisor": view})
@@ -55,14 +56,14 @@ def services(core, caller, request):
 
 def _set_status(core, host_name: str, status, reason):
     if status not in ("enabled", "disabled"):
-        raise HTTPFault(400, "Invalid input: status must be 'enabled' or 'disabled'.")
+        raise HTTPError(400, "Invalid input: status must be 'enabled' or 'disabled'.")
     if reason is not None and (not isinstance(reason, str) or not 1 <= len(reason) <= 255):
-        raise HTTPFault(400, "Invalid input: disabled_reason must be 1 to 255 characters.")
+        raise HTTPError(400, "Invalid input: disabled_reason must be 1 to 255 characters.")
     if status == "enabled" and reason is not None:
-        raise HTTPFault(400, "Invalid input: disabled_reason only goes with status disabled.")
+        raise HTTPError(400, "Invalid input: disabled_reason only goes with status disabled.")
     host = core.hosts.set_enabled(host_name, status == "enabled", reason)
     if host is None:
-        raise HTTPFault(404, f"Compute host {host_name} could not be found.")
+        raise HTTPError(404, f"Compute host {host_name} could not be found.")
     return host
 
 
@@ -74,13 +75,13 @@ def update_service(core, caller, request, service_id):
     if service_id in ("enable", "disable", "disable-log-reason"):
         host_name = body.get("host")
         if not isinstance(host_name, str) or not host_name:
-            raise HTTPFault(400, "Invalid input: 'host' is required.")
+            raise HTTPError(400, "Invalid input: 'host' is required.")
         if body.get("binary", "nova-compute") != "nova-compute":
-            raise HTTPFault(400, "Invalid input: only nova-compute services exist.")
+            raise HTTPError(400, "Invalid input: only nova-compute services exist.")
         status = "enabled" if service_id == "enable" else "disabled"
         reason = body.get("disabled_reason") if service_id == "disable-log-reason" else None
         if service_id == "disable-log-reason" and reason is None:
-            raise HTTPFault(400, "Invalid input: 'disabled_reason' is required.")
+            raise HTTPError(400, "Invalid input: 'disabled_reason' is required.")
         host = _set_status(core, host_name, status, reason)
         service = {"host": host["name"], "binary": "nova-compute",
                    "status": "enabled" if host["enabled"] else "disabled"}
@@ -89,7 +90,7 @@ def update_service(core, caller, request, service_id):
         return json_response(200, {"service": service})
     host = core.hosts.get_host_by_id(_host_id(service_id)) if service_id.isdigit() else None
     if host is None:
-        raise HTTPFault(404, f"Service {service_id} could not be found.")
+        raise HTTPError(404, f"Service {service_id} could not be found.")
     status = body.get("status")
     host = _set_status(core, host["name"], status, body.get("disabled_reason"))
     return json_response(200, {"service": service_view(host, now, window)})

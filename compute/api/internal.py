@@ -8,7 +8,8 @@ anything else gets 401.
 """
 from __future__ import annotations
 
-from compute.http_json import HTTPFault, json_response, parse_json, read_body
+from common.http_errors import HTTPError
+from compute.http_json import json_response, parse_json, read_body
 
 REQUIRED_REPORT = {
     "availability_zone": str, "agent_url": str, "boot_id": str, "hypervisor_type": str,
@@ -22,7 +23,7 @@ def _signed_body(core, request) -> dict:
     target = request.path_qs if request.query_string else request.path
     refused = core.service_verifier.refusal(request.method, target, raw, request.headers)
     if refused:
-        raise HTTPFault(401, f"Unauthorized: {refused}.")
+        raise HTTPError(401, f"Unauthorized: {refused}.")
     return parse_json(raw)
 
 
@@ -30,9 +31,9 @@ def heartbeat(core, request, host_name):
     report = _signed_body(core, request)
     for key, kind in REQUIRED_REPORT.items():
         if not isinstance(report.get(key), kind):
-            raise HTTPFault(400, f"Invalid host report: '{key}' missing or wrong type.")
+            raise HTTPError(400, f"Invalid host report: '{key}' missing or wrong type.")
     if not isinstance(report.get("instances", {}), dict):
-        raise HTTPFault(400, "Invalid host report: 'instances' must be an object.")
+        raise HTTPError(400, "Invalid host report: 'instances' must be an object.")
     report["host"] = host_name
     _, restarted = core.hosts.record_heartbeat(report)
     to_delete = core.conductor.reconcile_host(report, restarted)
@@ -42,6 +43,6 @@ def heartbeat(core, request, host_name):
 def event(core, request, server_id):
     body = _signed_body(core, request)
     if body.get("event") not in EVENTS or not isinstance(body.get("host"), str):
-        raise HTTPFault(400, "Invalid event.")
+        raise HTTPError(400, "Invalid event.")
     core.conductor.apply_event(server_id, body)
     return json_response(200, {"ok": True})

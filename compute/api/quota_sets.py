@@ -1,7 +1,8 @@
 """`/v2.1/os-quota-sets/{project}`: read (own project or admin), defaults, update (admin)."""
 from __future__ import annotations
 
-from compute.http_json import HTTPFault, json_response, parse_json, read_body
+from common.http_errors import HTTPError
+from compute.http_json import json_response, parse_json, read_body
 from compute.quotas import RESOURCES
 from compute.views import quota_set_view
 
@@ -27,17 +28,17 @@ def update(core, caller, request, project_id):
     body = parse_json(read_body(request))
     spec = body.get("quota_set")
     if not isinstance(spec, dict) or not spec:
-        raise HTTPFault(400, "Invalid input: 'quota_set' is a required object.")
+        raise HTTPError(400, "Invalid input: 'quota_set' is a required object.")
     changes = {}
     for key, value in spec.items():
         if key == "force":
             continue
         if key not in RESOURCES:
-            raise HTTPFault(400, f"Bad key(s) {key} in quota_set")
+            raise HTTPError(400, f"Bad key(s) {key} in quota_set")
         if isinstance(value, str) and value.strip().lstrip("-").isdigit():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool) or value < -1:
-            raise HTTPFault(400, f"Invalid input: quota '{key}' must be an integer >= -1.")
+            raise HTTPError(400, f"Invalid input: quota '{key}' must be an integer >= -1.")
         changes[key] = value
     limits = core.quotas.set_limits(project_id, changes)
     return json_response(200, {"quota_set": limits})

@@ -4,10 +4,11 @@ from __future__ import annotations
 import time
 import urllib.parse
 
+from common.http_errors import HTTPError
 from compute import states
 from compute.api.flavors import get_visible_flavor
 from compute.claims import insert_server_within_quota
-from compute.http_json import HTTPFault, json_response, parse_json, read_body
+from compute.http_json import json_response, parse_json, read_body
 from compute.image_lookup import check_image_fits, image_id_from_ref, resolve_boot_images
 from compute.name_filter import NameFilter, PatternError
 from compute.quotas import QuotaExceeded
@@ -24,9 +25,9 @@ def _load(core, caller, server_id: str) -> dict:
     try:
         server = core.repo.get_server(server_id)
     except NotFound:
-        raise HTTPFault(404, f"Instance {server_id} could not be found.") from None
+        raise HTTPError(404, f"Instance {server_id} could not be found.") from None
     if server["project_id"] != caller.project_id and not caller.is_admin:
-        raise HTTPFault(404, f"Instance {server_id} could not be found.")
+        raise HTTPError(404, f"Instance {server_id} could not be found.")
     return server
 
 
@@ -34,27 +35,27 @@ def create(core, caller, request):
     body = parse_json(read_body(request))
     spec = body.get("server")
     if not isinstance(spec, dict):
-        raise HTTPFault(400, "Invalid input: 'server' is a required object.")
+        raise HTTPError(400, "Invalid input: 'server' is a required object.")
     name = check_name(spec.get("name"), "server name")
     metadata = check_metadata(spec.get("metadata"))
     for count_key in ("min_count", "max_count"):
         if spec.get(count_key) not in (None, 1, "1"):
-            raise HTTPFault(400, f"Invalid input: only one server per request ({count_key}).")
+            raise HTTPError(400, f"Invalid input: only one server per request ({count_key}).")
     flavor_ref = spec.get("flavorRef")
     if not isinstance(flavor_ref, str | int) or isinstance(flavor_ref, bool) or flavor_ref == "":
-        raise HTTPFault(400, "Invalid input: 'flavorRef' is required.")
+        raise HTTPError(400, "Invalid input: 'flavorRef' is required.")
     flavor_id = str(flavor_ref).rstrip("/").rsplit("/", 1)[-1]
     try:
         flavor = get_visible_flavor(core, caller, flavor_id)
     except NotFound:
-        raise HTTPFault(400, f"Flavor {flavor_id} could not be found.") from None
+        raise HTTPError(400, f"Flavor {flavor_id} could not be found.") from None
     zone = spec.get("availability_zone")
     if zone is not None:
         if not isinstance(zone, str) or not zone:
-            raise HTTPFault(400, "Invalid input: availability_zone must be a string.")
+            raise HTTPError(400, "Invalid input: availability_zone must be a string.")
         known = {h["availability_zone"] for h in core.hosts.list_hosts()}
         if zone not in known:
-            raise HTTPFault(400, f"The requested availability zone is not available: {zone}")
+            raise HTTPError(400, f"The requested availability zone is not available: {zone}")
     image_id = image_id_from_ref(spec.get("imageRef"))
     token = request.headers.get("X-Auth-Token", "")
     image = core.fetch_image(image_id, token)
@@ -81,7 +82,7 @@ def create(core, caller, request):
     try:
         insert_server_within_quota(core.db, server, core.quotas.defaults)
     except QuotaExceeded as exc:
-        raise HTTPFault(403, str(exc)) from None
+        raise HTTPError(403, str(exc)) from None
     core.conductor.start_build(server["id"])
     created = core.repo.get_server(server["id"])
     view = server_view(created, core.base_url(request), caller.is_admin, detail=False)
@@ -97,9 +98,9 @@ def _int_param(request, name: str) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise HTTPFault(400, f"Invalid input: {name} must be an integer.") from None
+        raise HTTPError(400, f"Invalid input: {name} must be an integer.") from None
     if value < 0:
-        raise HTTPFault(400, f"Invalid input: {name} must be >= 0.")
+        raise HTTPError(400, f"Invalid input: {name} must be >= 0.")
     return value
 
 
@@ -119,13 +120,13 @@ def _listing(core, caller, request, detail: bool):
         try:
             pattern = NameFilter(name)
         except PatternError as exc:
-            raise HTTPFault(400, f"Invalid name filter: {exc}.") from None
+            raise HTTPError(400, f"Invalid name filter: {exc}.") from None
         servers = [s for s in servers if pattern.matches(s["name"])]
     status = request.GET.get("status")
     if status:
         wanted = status.upper()
         if wanted not in states.STATUS_FILTERS:
-            raise HTTPFault(400, f"Invalid status value: {status}")
+            raise HTTPError(400, f"Invalid status value: {status}")
         servers = [s for s in servers
                    if states.status_of(s["vm_state"], s["task_state"]) == wanted]
     if caller.is_admin and request.GET.get("host"):
@@ -134,7 +135,7 @@ def _listing(core, caller, request, detail: bool):
     if marker:
         ids = [s["id"] for s in servers]
         if marker not in ids:
-            raise HTTPFault(400, f"marker [{marker}] not found")
+            raise HTTPError(400, f"marker [{marker}] not found")
         servers = servers[ids.index(marker) + 1:]
     limit = _int_param(request, "limit")
     limit = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
@@ -177,7 +178,7 @@ def _host_for(core, server: dict) -> dict:
     host = core.hosts.get_host(server["host"]) if server["host"] else None
     window = core.conf["heartbeat_window"]
     if host is None or time.time() - host["last_heartbeat"] > window:
-        raise HTTPFault(409, "Cannot reach the compute host of this server right now.")
+        raise HTTPError(409, "Cannot reach the compute host of this server right now.")
     return host
 
 
@@ -185,7 +186,7 @@ def _conflict(server: dict, action: str):
     status = states.status_of(server["vm_state"], server["task_state"])
     task = server["task_state"]
     detail = f"task_state {task}" if task else f"vm_state {server['vm_state']}"
-    raise HTTPFault(409, f"Cannot '{action}' instance {server['id']} while it is in {detail}"
+    raise HTTPError(409, f"Cannot '{action}' instance {server['id']} while it is in {detail}"
                     f" (status {status}).")
 
 
@@ -193,7 +194,7 @@ def action(core, caller, request, server_id):
     server = _load(core, caller, server_id)
     body = parse_json(read_body(request))
     if len(body) != 1:
-        raise HTTPFault(400, "Invalid input: exactly one action per request.")
+        raise HTTPError(400, "Invalid input: exactly one action per request.")
     name, args = next(iter(body.items()))
     if name == "os-start":
         return _power(core, server, "start", "start")
@@ -202,12 +203,12 @@ def action(core, caller, request, server_id):
     if name == "reboot":
         kind = (args or {}).get("type") if isinstance(args, dict) else None
         if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
-            raise HTTPFault(400, "Invalid input: reboot type must be SOFT or HARD.")
+            raise HTTPError(400, "Invalid input: reboot type must be SOFT or HARD.")
         return _power(core, server, "reboot_hard" if kind.upper() == "HARD" else "reboot",
                       "reboot")
     if name == "os-getConsoleOutput":
         return _console(core, server, args)
-    raise HTTPFault(400, f"There is no such action: {name}")
+    raise HTTPError(400, f"There is no such action: {name}")
 
 
 def _power(core, server: dict, action_name: str, label: str):
@@ -227,7 +228,7 @@ def _console(core, server: dict, args):
         length = int(length)
     if length is not None and (not isinstance(length, int) or isinstance(length, bool)
                                or length < -1):
-        raise HTTPFault(400, "Invalid input: length must be an integer.")
+        raise HTTPError(400, "Invalid input: length must be an integer.")
     if length == -1:
         length = None
     if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR) or not server[
@@ -241,10 +242,10 @@ def _console(core, server: dict, args):
                       target=agent_target(host["name"]))
     except ServiceError as exc:
         if exc.status == 404:
-            raise HTTPFault(409, "The server has no console on its host.") from None
-        raise HTTPFault(500, f"Console request failed: {exc.message}") from None
+            raise HTTPError(409, "The server has no console on its host.") from None
+        raise HTTPError(500, f"Console request failed: {exc.message}") from None
     except ServiceUnavailable:
-        raise HTTPFault(409, "Cannot reach the compute host of this server.") from None
+        raise HTTPError(409, "Cannot reach the compute host of this server.") from None
     return json_response(200, {"output": answer.get("output", "")})
 
 
@@ -258,8 +259,8 @@ def diagnostics(core, caller, request, server_id):
                       core.conf["service_secret"], timeout=core.conf["agent_timeout"],
                       target=agent_target(host["name"]))
     except ServiceError as exc:
-        raise HTTPFault(409 if exc.status == 404 else 500,
+        raise HTTPError(409 if exc.status == 404 else 500,
                         f"Diagnostics unavailable: {exc.message}") from None
     except ServiceUnavailable:
-        raise HTTPFault(409, "Cannot reach the compute host of this server.") from None
+        raise HTTPError(409, "Cannot reach the compute host of this server.") from None
     return json_response(200, answer)

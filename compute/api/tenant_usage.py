@@ -4,7 +4,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from compute.http_json import HTTPFault, json_response
+from common.http_errors import HTTPError
+from compute.http_json import json_response
 from compute.usage import tenant_usage, usage_by_project
 
 DEFAULT_PERIOD = 30 * 86400.0
@@ -16,7 +17,7 @@ def _parse_time(raw: str | None, name: str) -> float | None:
     try:
         when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise HTTPFault(400, f"Invalid {name} time: {raw!r} (ISO 8601 expected).") from None
+        raise HTTPError(400, f"Invalid {name} time: {raw!r} (ISO 8601 expected).") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
@@ -29,7 +30,7 @@ def _window(request) -> tuple[float, float, float]:
     start = _parse_time(request.GET.get("start"), "start")
     start = end - DEFAULT_PERIOD if start is None else start
     if start > end:
-        raise HTTPFault(400, "Invalid input: start must be before end.")
+        raise HTTPError(400, "Invalid input: start must be before end.")
     return start, end, now
 
 

@@ -72,6 +72,12 @@ class NodeContext:
             self._rings[name] = Ring(self.conf_dir, name)
         return self._rings[name]
 
+    def has_ring(self, name: str) -> bool:
+        """True when the named ring's file exists (a node may be set up before its rings)."""
+        from ring.ring import ring_path
+
+        return os.path.exists(ring_path(self.conf_dir, name))
+
     # ----- devices
     def local_devices(self) -> list[str]:
         try:
@@ -119,12 +125,12 @@ def node_addresses(conf: dict) -> list[str]:
     if conf["node_ips"]:
         return list(conf["node_ips"])
     from ring.devices import RingError
-    from ring.ring import RING_NAMES, load_ring_data
+    from ring.ring import RING_NAMES, load_ring_data, ring_path
 
     found: list[str] = []
     for name in RING_NAMES:
         try:
-            data, _raw = load_ring_data(os.path.join(conf["conf_dir"], f"{name}.ring.gz"))
+            data, _raw = load_ring_data(ring_path(conf["conf_dir"], name))
         except (RingError, OSError):
             continue  # a missing or broken ring: the daemon needing it says so
         found.extend(dev["ip"] for dev in data.devs if dev and dev["ip"] not in found)

@@ -6,6 +6,8 @@ still puts the container's partition there, else to every current primary of the
 (newest timestamp wins on the container side, so repeats are harmless). A record is deleted
 once its update is acknowledged (all targets 2xx), or when it is older than `reclaim_age`
 (the replicators have long since reconciled the listing); undecodable records are removed.
+A node without a container ring yet sends each record to the replica it names; a ring that
+cannot be read fails the pass.
 """
 from __future__ import annotations
 
@@ -21,12 +23,12 @@ from storage.objects.container_updates import ContainerNode, send_update
 
 
 def update_targets(record: dict, ring) -> list[ContainerNode]:
-    """The container replicas a pending update must reach under the current ring."""
+    """The container replicas a pending update must reach under the current ring (None: no
+    ring yet, so the replica the object server recorded)."""
     recorded = record["container_node"]
-    try:
-        part, nodes = ring.get_nodes(record["account"], record["container"])
-    except Exception:  # no ring yet: fall back to what the object server saw
+    if ring is None:
         return [ContainerNode(recorded["host"], recorded["device"], str(recorded["partition"]))]
+    part, nodes = ring.get_nodes(record["account"], record["container"])
     current = [ContainerNode(f"{n['ip']}:{n['port']}", n["device"], str(part)) for n in nodes]
     for node in current:
         if node.host == recorded["host"] and node.device == recorded["device"]:
@@ -46,11 +48,12 @@ class ObjectUpdater(Daemon):
         from common.green import eventlet
 
         counts = {"async_pending": 0, "successes": 0, "failures": 0, "removed_stale": 0}
-        try:
+        ring = None
+        if self.node.has_ring("container"):
             ring = self.node.ring("container")
-        except Exception as exc:  # a missing ring must not stop the updater
-            self.logger.warning("no container ring (%s); using recorded nodes", exc)
-            ring = None
+        else:
+            self.logger.warning("no container ring in %s; sending to the recorded nodes",
+                                self.node.conf_dir)
         limit = RateLimiter(self.conf["updates_per_second"])
         pool = eventlet.GreenPool(max(1, self.conf["concurrency"]))
         for device in self.node.local_devices():
@@ -76,7 +79,7 @@ class ObjectUpdater(Daemon):
                 _unlink(path)
                 counts["removed_stale"] += 1
                 return
-        targets = update_targets(record, ring if ring is not None else _NoRing)
+        targets = update_targets(record, ring)
         results = [
             send_update(node, record["op"], record["account"], record["container"],
                         record["obj"], record["headers"], self.node.conn_timeout,
@@ -88,12 +91,6 @@ class ObjectUpdater(Daemon):
             counts["successes"] += 1
         else:
             counts["failures"] += 1
-
-
-class _NoRing:
-    @staticmethod
-    def get_nodes(account, container):
-        raise LookupError("no ring")
 
 
 def _unlink(path: str) -> None:

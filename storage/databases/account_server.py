@@ -15,8 +15,9 @@ from __future__ import annotations
 from webob import Request, Response
 
 from common.constraints import ACCOUNT_LISTING_LIMIT, check_account_name, check_container_name
+from common.http_errors import HTTPError
 from common.timestamp import Timestamp
-from storage.backend_common import HTTPError, request_path, request_timestamp, split_storage_path
+from storage.backend_common import request_path, request_timestamp, split_storage_path
 from storage.databases.account_db import AccountBroker
 from storage.databases.broker import ZERO_TIMESTAMP, DatabaseNotFound, MetadataRejected
 from storage.databases.listing_format import render_account

@@ -24,10 +24,10 @@ from common.constraints import (
     check_container_name,
     check_object_name,
 )
+from common.http_errors import HTTPError
 from common.timestamp import Timestamp
 from storage import backend_client
 from storage.backend_common import (
-    HTTPError,
     is_ascii_digits,
     is_partition,
     request_path,

@@ -5,8 +5,9 @@ subclass's `section` and `options`) plus `[server] conf_dir` (brume.conf for the
 keeps one `ConnectionCache` of open databases, and dispatches on the HTTP method through the
 `handlers` table (`{"PUT": callable(req) -> Response, ...}`), so another verb such as the
 replicators' `REPLICATE` is one more entry. Every request must first be signed with the
-cluster's backend secret (`common.backend_auth`; 401 otherwise). Every handler runs under
-`storage.backend_common.guard`: HTTPError becomes its status, anything unexpected a logged 500.
+cluster's backend secret (`common.backend_auth`; 401 otherwise). Handlers abort with
+`common.http_errors.HTTPError`, answered as one line of text (`error_middleware` with
+`render_plain`); a bug is left to the runner's `common.last_resort` (a logged 500).
 
 Metadata headers are stored as `{Header-Name: [value, timestamp]}` (see storage.databases.broker);
 an empty value removes a key. Listings are rendered through storage.databases.listing_format.
@@ -34,8 +35,9 @@ from common.constraints import (
     META_PREFIXES,
     check_metadata,
 )
+from common.http_errors import HTTPError, error_middleware, render_plain
 from ring.hashing import load_hasher
-from storage.backend_common import HTTPError, guard, unsigned_refusal
+from storage.backend_common import require_signed
 from storage.databases.broker import ConnectionCache, DatabaseNotFound, db_path, visible_metadata
 from storage.databases.listing import ListingError, parse_listing_params
 from storage.databases.listing_format import choose_content_type
@@ -89,16 +91,17 @@ class DBServerApp:
         self.connections = ConnectionCache(self.conf["db_cache_size"])
         self.handlers = {}
         install_replication(self)  # REPLICATE, served for the container/account replicators
+        self._wsgi = error_middleware(self._serve, render_plain)
 
     # ---- WSGI ------------------------------------------------------------------------
 
     def __call__(self, environ, start_response):
-        refused = unsigned_refusal(self.backend_auth, environ)
-        if refused is not None:
-            return refused(environ, start_response)
+        return self._wsgi(environ, start_response)
+
+    def _serve(self, environ, start_response):
+        require_signed(self.backend_auth, environ)
         return self.handle(Request(environ))(environ, start_response)
 
-    @guard
     def handle(self, req: Request) -> Response:
         handler = self.handlers.get(req.method)
         if handler is None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from common.green import eventlet
-from storage.backend_common import HTTPError, is_ascii_digits
+from common.http_errors import HTTPError
+from storage.backend_common import is_ascii_digits
 from storage.objects.async_pending import write_async_pending
 
 log = logging.getLogger("brume.object-server")

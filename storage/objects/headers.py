@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 
 from common.constraints import check_metadata
-from storage.backend_common import HTTPError, is_ascii_digits
+from common.http_errors import HTTPError
+from storage.backend_common import is_ascii_digits
 from storage.objects.conditional import http_date, last_modified_seconds
 from storage.objects.metadata import BLOCK_CRC_KEY
 

@@ -9,6 +9,9 @@ Dispatch is a table: `ObjectServer.handlers` maps a method to `handler(req) -> R
 `ObjectServer.prefix_handlers` maps a first path segment (e.g. "recon") to a handler tried
 before the method table, so other verbs (REPLICATE, replication pushes, /recon/...) plug in
 with one line each.
+Handlers (plugged-in ones too) abort with `common.http_errors.HTTPError`, answered as one
+line of text by `error_middleware` with `render_plain`; a bug is left to the runner's
+`common.last_resort` (a logged traceback and a plain 500).
 
 Every request must be signed with the cluster's backend secret (`common.backend_auth`); an
 unsigned, badly signed or stale one gets 401 before any handler runs. The object server signs
@@ -19,8 +22,6 @@ Config: `[server] conf_dir` (the hash salt and backend secret in brume.conf) and
 `common.wsgi_server`.
 """
 from __future__ import annotations
-
-import logging
 
 from webob import Request, Response
 
@@ -33,18 +34,16 @@ from common.config import (
     read_ini,
 )
 from common.constraints import MAX_FILE_SIZE, check_object_name
+from common.http_errors import HTTPError, error_middleware, render_plain
 from common.wsgi_server import SERVER_OPTIONS
 from ring.hashing import load_hasher
 from storage.backend_common import (
     BadRequestPath,
-    HTTPError,
-    error_response,
-    guard,
     is_ascii_digits,
     request_path,
     request_timestamp,
+    require_signed,
     split_storage_path,
-    unsigned_refusal,
 )
 from storage.objects.byteranges import (
     UnsatisfiableRange,
@@ -69,8 +68,6 @@ from storage.objects.headers import (
     metadata_from_request,
     response_headers,
 )
-
-log = logging.getLogger("brume.object-server")
 
 OBJECT_SERVER_OPTIONS = [
     Option("devices", str, "/srv/node", help="root holding one directory per device"),
@@ -100,11 +97,13 @@ class ObjectServer:
             "DELETE": self.DELETE,
         }
         self.prefix_handlers: dict[str, object] = {}
+        self._wsgi = error_middleware(self._serve, render_plain)
 
     def __call__(self, environ, start_response):
-        refused = unsigned_refusal(self.backend_auth, environ)
-        if refused is not None:
-            return refused(environ, start_response)
+        return self._wsgi(environ, start_response)
+
+    def _serve(self, environ, start_response):
+        require_signed(self.backend_auth, environ)
         req = Request(environ)
         handler = None
         if self.prefix_handlers:
@@ -113,15 +112,9 @@ class ObjectServer:
         if handler is None:
             handler = self.handlers.get(req.method)
         if handler is None:
-            resp = error_response(405, f"method {req.method[:20]} not allowed",
-                                  {"Allow": ", ".join(sorted(self.handlers))})
-        else:
-            try:
-                resp = handler(req)
-            except Exception:  # plugged-in handlers may not guard themselves
-                log.exception("unexpected error in %s", req.method[:20])
-                resp = error_response(500, "internal server error")
-        return resp(environ, start_response)
+            raise HTTPError(405, f"method {req.method[:20]} not allowed",
+                            {"Allow": ", ".join(sorted(self.handlers))})
+        return handler(req)(environ, start_response)
 
     # ---- request parsing ----
     def parse_object_path(self, req):
@@ -142,7 +135,6 @@ class ObjectServer:
         return self.diskfiles.diskfile(device, partition, account, container, obj)
 
     # ---- PUT ----
-    @guard
     def PUT(self, req):
         df = self.diskfile_for(req)
         timestamp = request_timestamp(req)
@@ -245,7 +237,6 @@ class ObjectServer:
         )
 
     # ---- GET / HEAD ----
-    @guard
     def GET(self, req):
         df = self.diskfile_for(req)
         try:
@@ -262,7 +253,9 @@ class ObjectServer:
         headers = {}
         if isinstance(exc, (DiskFileDeleted, DiskFileExpired)):
             headers["X-Backend-Timestamp"] = exc.timestamp.normal
-        return error_response(404, "", headers)
+        response = Response(status=404, body=b"", content_type="text/plain", charset="utf-8")
+        response.headers.update(headers)
+        return response
 
     def _read_response(self, req, df) -> Response:
         metadata = df.metadata
@@ -283,8 +276,8 @@ class ObjectServer:
             ranges = parse_range(req.headers.get("Range"), length)
         except UnsatisfiableRange:
             df.close()
-            return error_response(416, "requested range not satisfiable",
-                                  {"Content-Range": f"bytes */{length}"})
+            raise HTTPError(416, "requested range not satisfiable",
+                            {"Content-Range": f"bytes */{length}"}) from None
         if ranges is None:
             body = df.reader(verify=self.get_md5_check)
             return Response(status=200, headerlist=headers, app_iter=body)
@@ -311,7 +304,6 @@ class ObjectServer:
         return Response(status=206, headerlist=headers, app_iter=body)
 
     # ---- POST ----
-    @guard
     def POST(self, req):
         df = self.diskfile_for(req)
         timestamp = request_timestamp(req)
@@ -334,7 +326,6 @@ class ObjectServer:
         ])
 
     # ---- DELETE ----
-    @guard
     def DELETE(self, req):
         df = self.diskfile_for(req)
         timestamp = request_timestamp(req)

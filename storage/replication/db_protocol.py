@@ -15,7 +15,9 @@ Served by the container and account servers at `REPLICATE /<dev>/<part>/<hash>` 
   (`PRAGMA quick_check`), then hard-linked into place unless a replica appeared meanwhile
   (409); the copy gets its own id and remembers that it holds all of the source's rows. 201.
 
-Errors: 400 malformed, 404 no replica (sync/merge), 507 missing device. Never raises.
+Errors are `common.http_errors.HTTPError`s, answered as one line of text by the server's
+error middleware: 400 malformed, 404 no replica (sync/merge), 409 a replica already exists
+(copy), 507 missing device, 500 when the disk or SQLite fails.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import uuid
 import msgpack
 from webob import Response
 
+from common.http_errors import HTTPError
 from storage.backend_common import is_partition
 from storage.databases.broker import DatabaseNotFound, db_path, fsync_dir, makedirs_durable
 from storage.replication.wire import (
@@ -44,8 +47,9 @@ MAX_MSG = 64 * 1024 * 1024
 _HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
-class BadRequest(Exception):
-    pass
+def malformed(reason: str) -> HTTPError:
+    """The 400 of a malformed replication request; `reason` is its body."""
+    return HTTPError(400, reason)
 
 
 def replicate_path(device: str, part: int, db_hash: str) -> str:
@@ -55,27 +59,27 @@ def replicate_path(device: str, part: int, db_hash: str) -> str:
 def _parse(path: str) -> tuple[str, str, str]:
     parts = path.strip("/").split("/")
     if len(parts) != 3:
-        raise BadRequest("expected /<device>/<partition>/<hash>")
+        raise malformed("expected /<device>/<partition>/<hash>")
     device, part, db_hash = parts
     if not valid_device_name(device):
-        raise BadRequest("bad device name")
+        raise malformed("bad device name")
     if not is_partition(part):
-        raise BadRequest("bad partition")
+        raise malformed("bad partition")
     if not _HASH_RE.match(db_hash):
-        raise BadRequest("bad database hash")
+        raise malformed("bad database hash")
     return device, part, db_hash
 
 
 def _message(request) -> dict:
     length = request.content_length or 0
     if not 0 < length <= MAX_MSG:
-        raise BadRequest("missing or oversized body")
+        raise malformed("missing or oversized body")
     try:
         value = msgpack.unpackb(request.body_file.read(length), raw=False)
     except Exception:  # msgpack raises several unrelated types on garbage
-        raise BadRequest("undecodable msgpack body") from None
+        raise malformed("undecodable msgpack body") from None
     if not isinstance(value, dict):
-        raise BadRequest("body must be a msgpack map")
+        raise malformed("body must be a msgpack map")
     return value
 
 
@@ -88,41 +92,40 @@ def install(app) -> None:
 
 def handle_db_replication(request, devices: str, broker_class, mount_check: bool = False,
                           broker_factory=None):
-    """webob Request -> Response for `REPLICATE` on a container or account server.
+    """webob Request -> Response for `REPLICATE` on a container or account server;
+    HTTPError for any refusal.
 
     `broker_factory(path)` builds brokers (default `broker_class(path)`), so a server can use
     its own connection cache.
     """
     broker_factory = broker_factory or broker_class
     if request.method != "REPLICATE":
-        return text_response(405, "method not allowed")
+        raise HTTPError(405, "method not allowed")
     try:
         device, part, db_hash = _parse(request.environ.get("PATH_INFO", ""))
         dev_path = os.path.join(devices, device)
         if not os.path.isdir(dev_path) or (mount_check and not os.path.ismount(dev_path)):
-            return text_response(507, f"device {device} unavailable")
+            raise HTTPError(507, f"device {device} unavailable")
         path = db_path(devices, device, broker_class.kind, part, db_hash)
         op = request.headers.get(OP_HEADER, "")
         if op == "copy":
             return _receive_copy(request, path, broker_factory)
         if op not in ("sync", "merge_items"):
-            raise BadRequest(f"unknown {OP_HEADER}: {op!r}")
+            raise malformed(f"unknown {OP_HEADER}: {op!r}")
         message = _message(request)
         broker = broker_factory(path)
         if not broker.exists():
-            return text_response(404, "no such database")
+            raise HTTPError(404, "no such database")
         try:
             if op == "sync":
                 return msgpack_response(_sync(broker, message))
             return msgpack_response(_merge(broker, message))
         except DatabaseNotFound:
-            return text_response(404, "no such database")
-    except BadRequest as exc:
-        return text_response(400, str(exc))
+            raise HTTPError(404, "no such database") from None
     except (KeyError, TypeError, ValueError) as exc:
-        return text_response(400, f"malformed replication message: {exc}")
+        raise malformed(f"malformed replication message: {exc}") from None
     except (OSError, sqlite3.Error) as exc:
-        return text_response(500, f"replication failed: {exc}")
+        raise HTTPError(500, f"replication failed: {exc}") from None
 
 
 def _sync(broker, message: dict) -> dict:
@@ -142,7 +145,7 @@ def _merge(broker, message: dict) -> dict:
     source = str(message["source"])
     items = message["items"]
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise BadRequest("items must be a list of maps")
+        raise malformed("items must be a list of maps")
     changed = broker.merge_items(items, source_id=source)
     return {"changed": changed, "point": broker.get_sync(source)}
 
@@ -151,10 +154,10 @@ def _receive_copy(request, path, broker_factory) -> Response:
     source_id = request.headers.get(SOURCE_HEADER, "")
     length = request.content_length
     if not source_id or not length:
-        raise BadRequest(f"{SOURCE_HEADER} and a body are required")
+        raise malformed(f"{SOURCE_HEADER} and a body are required")
     if os.path.exists(path):
         drain(request.body_file, length)
-        return text_response(409, "a replica already exists")
+        raise HTTPError(409, "a replica already exists")
     directory = os.path.dirname(path)
     makedirs_durable(directory)
     tmp_path = os.path.join(directory, f".{uuid.uuid4().hex}.copy.db")
@@ -164,7 +167,7 @@ def _receive_copy(request, path, broker_factory) -> Response:
             while remaining > 0:
                 chunk = request.body_file.read(min(CHUNK, remaining))
                 if not chunk:
-                    raise BadRequest("body shorter than announced")
+                    raise malformed("body shorter than announced")
                 handle.write(chunk)
                 remaining -= len(chunk)
             handle.flush()
@@ -177,11 +180,11 @@ def _receive_copy(request, path, broker_factory) -> Response:
         finally:
             check.close()
         if not ok:
-            raise BadRequest("the copy is not a sound SQLite database")
+            raise malformed("the copy is not a sound SQLite database")
         try:
             os.link(tmp_path, path)
         except FileExistsError:
-            return text_response(409, "a replica already exists")
+            raise HTTPError(409, "a replica already exists") from None
         fsync_dir(directory)
     finally:
         for leftover in (tmp_path, tmp_path + "-wal", tmp_path + "-shm"):

@@ -15,7 +15,9 @@ Two verbs, served by the object server, both sent with `X-Backend-Replication: t
   into the hash dir, applies newest-wins cleanup and invalidates the suffix. 201: stored,
   200: it was already there, 409: obsolete on arrival (the peer holds something newer).
 
-Errors: 400 for malformed paths/headers, 507 for a missing device. Handlers never raise.
+Errors are `common.http_errors.HTTPError`s, answered as one line of text by the object
+server's error middleware: 400 for malformed paths/headers, 422 for a body that does not match
+its ETag, 507 for a missing device, 500 when the disk fails.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import re
 import msgpack
 from webob import Response
 
+from common.http_errors import HTTPError
 from storage.backend_common import is_partition
 from storage.objects.metadata import MetadataError, read_layout, unpack_metadata
 from storage.objects.ondisk_files import cleanup_ondisk_files, parse_filename
@@ -48,8 +51,9 @@ _HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 _SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
 
 
-class ProtocolError(Exception):
-    """A malformed replication request; the message is the 400 body."""
+def malformed(reason: str) -> HTTPError:
+    """The 400 of a malformed replication request; `reason` is its body."""
+    return HTTPError(400, reason)
 
 
 # ----- paths (shared by both sides)
@@ -66,12 +70,12 @@ def parse_path(path: str, min_parts: int, max_parts: int) -> list[str]:
     """The parts of a replication path (raw PATH_INFO: every valid part is ASCII)."""
     parts = path.strip("/").split("/")
     if not min_parts <= len(parts) <= max_parts or "" in parts:
-        raise ProtocolError("bad replication path")
+        raise malformed("bad replication path")
     device = parts[0]
     if not valid_device_name(device):
-        raise ProtocolError("bad device name")
+        raise malformed("bad device name")
     if not is_partition(parts[1]):
-        raise ProtocolError("bad partition")
+        raise malformed("bad partition")
     return parts
 
 
@@ -115,7 +119,7 @@ def install(object_server, conf_dir: str, reclaim_age: float = DEFAULT_RECLAIM_A
 
 
 def handle_replication(request, manager, reclaim_age: float):
-    """webob Request -> Response for REPLICATE and SYNC; never raises.
+    """webob Request -> Response for REPLICATE and SYNC; HTTPError for any refusal.
 
     `manager` is the object server's `storage.objects.diskfile.DiskFileManager`.
     """
@@ -124,11 +128,10 @@ def handle_replication(request, manager, reclaim_age: float):
             return _replicate(request, manager, reclaim_age)
         if request.method == "SYNC":
             return _sync(request, manager, reclaim_age)
-        return text_response(405, "method not allowed")
-    except ProtocolError as exc:
-        return text_response(400, str(exc))
+        raise HTTPError(405, "method not allowed")
     except (OSError, TimeoutError) as exc:
-        return text_response(500, f"replication failed: {getattr(exc, 'strerror', None) or exc}")
+        raise HTTPError(500, "replication failed: "
+                        f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _replicate(request, manager, reclaim_age) -> Response:
@@ -136,9 +139,9 @@ def _replicate(request, manager, reclaim_age) -> Response:
     device, part = parts[0], parts[1]
     suffixes = parts[2].split("-") if len(parts) == 3 else []
     if not all(_SUFFIX_RE.match(s) for s in suffixes):
-        raise ProtocolError("bad suffix list")
+        raise malformed("bad suffix list")
     if manager.device_path(device) is None:
-        return text_response(507, f"device {device} unavailable")
+        raise HTTPError(507, f"device {device} unavailable")
     pdir = manager.partition_path(device, part)
     if request.headers.get(OP_HEADER, "hashes") == "list":
         return msgpack_response({s: list_suffix_files(pdir, s, reclaim_age) for s in suffixes})
@@ -152,7 +155,7 @@ def _read_exact(stream, length: int) -> bytes:
     while len(data) < length:
         chunk = stream.read(min(CHUNK, length - len(data)))
         if not chunk:
-            raise ProtocolError("body shorter than announced")
+            raise malformed("body shorter than announced")
         data += chunk
     return bytes(data)
 
@@ -168,7 +171,7 @@ def _checked_chunks(stream, length: int, expected_etag: str | None):
     while remaining > 0:
         chunk = stream.read(min(CHUNK, remaining))
         if not chunk:
-            raise ProtocolError("body shorter than announced")
+            raise malformed("body shorter than announced")
         md5.update(chunk)
         remaining -= len(chunk)
         yield chunk
@@ -179,24 +182,24 @@ def _checked_chunks(stream, length: int, expected_etag: str | None):
 def _sync(request, manager, reclaim_age) -> Response:
     device, part, obj_hash, name = parse_path(request.environ.get("PATH_INFO", ""), 4, 4)
     if not _HASH_RE.match(obj_hash):
-        raise ProtocolError("bad object hash")
+        raise malformed("bad object hash")
     parsed = parse_filename(name)
     if parsed is None:
-        raise ProtocolError("bad object file name")
+        raise malformed("bad object file name")
     try:
         meta_length = int(request.headers[METADATA_LENGTH_HEADER])
         total = int(request.headers["Content-Length"])
     except (KeyError, ValueError):
-        raise ProtocolError(f"{METADATA_LENGTH_HEADER} and Content-Length required") from None
+        raise malformed(f"{METADATA_LENGTH_HEADER} and Content-Length required") from None
     if not 0 < meta_length <= min(total, MAX_METADATA):
-        raise ProtocolError(f"bad {METADATA_LENGTH_HEADER}")
+        raise malformed(f"bad {METADATA_LENGTH_HEADER}")
     if manager.device_path(device) is None:
-        return text_response(507, f"device {device} unavailable")
+        raise HTTPError(507, f"device {device} unavailable")
     stream = request.environ["wsgi.input"]
     try:
         metadata = unpack_metadata(_read_exact(stream, meta_length))
     except MetadataError as exc:
-        raise ProtocolError(str(exc)) from None
+        raise malformed(str(exc)) from None
     body_length = total - meta_length
     target_dir = manager.hash_dir_path(device, part, obj_hash)
     if os.path.exists(os.path.join(target_dir, name)):
@@ -207,12 +210,12 @@ def _sync(request, manager, reclaim_age) -> Response:
     try:
         manager.write_replicated(device, part, obj_hash, name, metadata, chunks)
     except _EtagMismatch as exc:
-        return text_response(422, str(exc))
+        raise HTTPError(422, str(exc)) from None
     except ValueError as exc:
         drain(stream, body_length)
-        raise ProtocolError(str(exc)) from None
+        raise malformed(str(exc)) from None
     verdict = cleanup_ondisk_files(target_dir, reclaim_age)
     if name not in verdict.live:
-        return text_response(409, "obsolete: a newer file exists")
+        raise HTTPError(409, "obsolete: a newer file exists")
     return text_response(201, "stored")
 

@@ -9,6 +9,7 @@ import msgpack
 import pytest
 from webob import Request
 
+from common.http_errors import error_middleware, render_plain
 from common.timestamp import Timestamp
 from storage.databases.account_db import AccountBroker
 from storage.databases.broker import db_path
@@ -168,7 +169,12 @@ def db_request(devices, path, op, body=b"", headers=None, broker_class=Container
     hdrs = {REPLICATION_HEADER: "true", OP_HEADER: op, **(headers or {})}
     req = Request.blank(path, method="REPLICATE", headers=hdrs)
     req.body = body
-    return handle_db_replication(req, devices, broker_class)
+
+    def app(environ, start_response):
+        return handle_db_replication(Request(environ), devices, broker_class)(
+            environ, start_response)
+
+    return req.get_response(error_middleware(app, render_plain))
 
 
 def make_container(devices, name="c"):

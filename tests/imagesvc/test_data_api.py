@@ -175,7 +175,7 @@ def test_upload_needs_queued_image_and_formats(client):
 
 
 def test_second_concurrent_upload_gets_409(client, app):
-    from imagesvc.http_common import HTTPError
+    from common.http_errors import HTTPError
 
     image = new_image(client)
     service = app.service

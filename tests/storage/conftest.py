@@ -13,6 +13,7 @@ import pytest
 from webob import Request
 
 from common.timestamp import Timestamp
+from common.wsgi_server import runner_layers
 from storage.objects.server import make_app
 from tests.storage import signing
 
@@ -33,7 +34,8 @@ class ObjectEnv:
 
     def send(self, req):
         """Sign a prepared webob request and run it through the app."""
-        return signing.sign(req, self.app.backend_auth).get_response(self.app)
+        signed = signing.sign(req, self.app.backend_auth)
+        return signed.get_response(runner_layers(self.app), catch_exc_info=True)
 
     def put(self, path="/sda/1/a/c/o", body=b"hello", headers=None, timestamp=None):
         hdrs = {"X-Timestamp": (timestamp or Timestamp.now()).normal,

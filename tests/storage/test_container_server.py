@@ -10,6 +10,7 @@ import pytest
 
 from common.config import ConfigError
 from common.timestamp import Timestamp
+from common.wsgi_server import runner_layers
 from storage import SERVER_APPS
 from storage.databases.container_server import make_app
 from tests.storage import signing
@@ -42,8 +43,8 @@ class Client:
         return Timestamp(self.clock).normal
 
     def __call__(self, method, path, headers=None, **kwargs):
-        return signing.blank(self.app.backend_auth, path, method, headers,
-                             **kwargs).get_response(self.app)
+        req = signing.blank(self.app.backend_auth, path, method, headers, **kwargs)
+        return req.get_response(runner_layers(self.app), catch_exc_info=True)
 
     def put_container(self, path="/sda/1/AUTH_a/c", **headers):
         return self("PUT", path, {"X-Timestamp": self.ts(), **headers})
