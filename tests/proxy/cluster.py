@@ -165,7 +165,7 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     text = text.replace("error_suppression_limit = 10", "error_suppression_limit = 2")
     text = text.replace("error_suppression_interval = 60", "error_suppression_interval = 2")
     if extra:
-        text = text.replace("[auth]", extra + "\n[auth]")
+        text = text.replace("\n[filter:auth]", "\n" + extra + "\n[filter:auth]")
     path = os.path.join(base, f"proxy-{port}.conf")
     with open(path, "w") as handle:
         handle.write(text)
