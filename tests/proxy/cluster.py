@@ -170,3 +170,17 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     with open(path, "w") as handle:
         handle.write(text)
     return path
+
+
+SAMPLE_PIPELINE = "catch_errors healthcheck auth copy slo dlo proxy-server"
+
+
+def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> str:
+    """write_proxy_conf with another `[pipeline:main]` line (and extra sections)."""
+    path = write_proxy_conf(cluster.base, cluster.conf_dir, free_port(), extra)
+    with open(path) as handle:
+        text = handle.read()
+    assert f"pipeline = {SAMPLE_PIPELINE}" in text
+    with open(path, "w") as handle:
+        handle.write(text.replace(f"pipeline = {SAMPLE_PIPELINE}", f"pipeline = {pipeline}"))
+    return path
