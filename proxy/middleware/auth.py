@@ -11,9 +11,10 @@ callback (`brume.authorize`) that the app calls once it knows what the request a
 `authorize(environ, method, target, container_info)` returns None (allowed; `brume.owner`
 is set when the caller owns the account) or the denial response (401 anonymous, 403
 otherwise). `container_info()` fetches the container's ACLs and is only called when the
-decision needs them. A token that is invalid or expired is only refused there too (401),
-so a bad path is still a 404/412 first, as before. Sub-requests of the middleware below
-carry both keys, so they are authorized as the same user.
+decision needs them. A token that is invalid or expired is refused at once (401) on a /v1
+path that parses (a malformed one is still a 412/404 first, /info stays open).
+Sub-requests of the middleware below carry both keys, so they are authorized as the same
+user.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from proxy.auth import Authorizer, handle_auth
 from proxy.environ_keys import AUTHORIZE_KEY, IDENTITY_KEY, OWNER_KEY
 from proxy.responses import error
 from proxy.settings import AuthSettings, load_auth_settings
+from proxy.target import parse_target
 
 AUTH_PATHS = frozenset({"/auth/v1.0", "/auth/v1.0/", "/auth/v1", "/auth/v1/"})
 TOKEN_CACHE_SIZE = 10000
@@ -54,8 +56,14 @@ class AuthMiddleware:
             return response(environ, start_response)
         token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
         identity = self.check_token(token) if token else None
+        if token and identity is None:
+            # Refused at once on a /v1 path; elsewhere (/info, a 404) no callback is needed.
+            _version, target, reason = parse_target(environ.get("PATH_INFO", ""))
+            if target is not None and not reason:
+                return error(401, "invalid or expired token")(environ, start_response)
+            return self.app(environ, start_response)
         environ[IDENTITY_KEY] = identity
-        environ[AUTHORIZE_KEY] = self.authorize if identity or not token else _bad_token
+        environ[AUTHORIZE_KEY] = self.authorize
         return self.app(environ, start_response)
 
     def check_token(self, token: str):
@@ -95,10 +103,6 @@ class AuthMiddleware:
         if status is None:
             return None
         return error(status, "unauthorized" if status == 401 else "forbidden")
-
-
-def _bad_token(environ, method, target, container_info):
-    return error(401, "invalid or expired token")
 
 
 def filter_factory(global_conf: dict, **local_conf):

@@ -14,11 +14,11 @@ the manifest itself. Writes pass through (the manifest is a plain object).
 from __future__ import annotations
 
 import json
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote, unquote
 
 from common.config import load_options
 from proxy.get_resume import StreamCut
-from proxy.middleware.manifest_read import close_body, first_read, whole_manifest
+from proxy.middleware.manifest_read import close_body, first_read, manifest_mode, whole_manifest
 from proxy.responses import RawResponse, error
 from proxy.segments import (
     Segment,
@@ -35,14 +35,6 @@ from proxy.target import object_target
 LISTING_PAGE = 10000
 MAX_PAGES = 10  # at most 100 000 segments held as (path, size, etag)
 MAX_LISTING_BYTES = 16 * 1024 * 1024
-
-
-def manifest_mode(environ) -> str:
-    """The `multipart-manifest` query value ('' without one)."""
-    query = environ.get("QUERY_STRING", "")
-    if "multipart-manifest" not in query:
-        return ""
-    return parse_qs(query).get("multipart-manifest", [""])[0]
 
 
 def is_dlo(response) -> bool:

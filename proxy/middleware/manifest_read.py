@@ -4,13 +4,24 @@ The client's request goes down as it is. When the answer is a manifest of the ki
 middleware expands, ranges and conditions are meant for the large object, not for the
 manifest: the manifest is read again without them. A 416 to a ranged GET may come from a
 manifest shorter than the range, so a HEAD without the range looks first.
+`?multipart-manifest=get` asks for the manifest itself (never expanded).
 """
 from __future__ import annotations
+
+from urllib.parse import parse_qs
 
 from proxy.subrequest import call, same_resource
 
 CONDITION_KEYS = ("HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
                   "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
+
+
+def manifest_mode(environ) -> str:
+    """The `multipart-manifest` query value ('' without one)."""
+    query = environ.get("QUERY_STRING", "")
+    if "multipart-manifest" not in query:
+        return ""
+    return parse_qs(query).get("multipart-manifest", [""])[0]
 
 
 def close_body(response) -> None:

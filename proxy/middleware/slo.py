@@ -27,12 +27,26 @@ import json
 from common import constraints
 from common.config import Option, load_options, positive_int
 from common.green import eventlet
-from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
 from proxy.backend_http import BackendError
 from proxy.environ_keys import IDENTITY_KEY, INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import StreamCut
-from proxy.middleware.dlo import manifest_mode
-from proxy.middleware.manifest_read import close_body, first_read, whole_manifest
+from proxy.middleware.manifest_read import (
+    close_body,
+    first_read,
+    manifest_mode,
+    whole_manifest,
+)
+from proxy.middleware.slo_manifest import (
+    SYSMETA_DEPTH,
+    SYSMETA_ETAG,
+    SYSMETA_SIZE,
+    depth_of,
+    is_slo,
+    load_manifest,
+    parse_put_body,
+    sysmeta_of,
+    without_sysmeta,
+)
 from proxy.object_headers import lower_headers
 from proxy.responses import RawResponse, error
 from proxy.segments import (
@@ -49,9 +63,6 @@ from proxy.subrequest import call, make_environ
 from proxy.target import object_target
 from proxy.transaction import carry
 
-SYSMETA_ETAG = "x-object-sysmeta-slo-etag"
-SYSMETA_SIZE = "x-object-sysmeta-slo-size"
-SYSMETA_DEPTH = "x-object-sysmeta-slo-depth"  # manifests nested in it, itself included
 HEAD_CONCURRENCY = 10
 OPTIONS = [
     Option("max_manifest_segments", positive_int, 1000, "segments allowed in an SLO"),
@@ -59,53 +70,8 @@ OPTIONS = [
 ]
 
 
-def is_slo(response) -> bool:
-    return (response.header("X-Static-Large-Object") or "").strip().lower() in (
-        "true", "1", "yes", "on", "t", "y")
-
-
-def without_sysmeta(headers: list) -> list:
-    return [(k, v) for k, v in headers if not k.lower().startswith("x-object-sysmeta-")]
-
-
-def _sysmeta(headers: list) -> dict:
-    return {k.lower(): v for k, v in headers if k.lower().startswith("x-object-sysmeta-")}
-
-
 def _bad(reason: str):
     return error(400, reason)
-
-
-def _parse_put_body(body: bytes, max_segments: int):
-    try:
-        entries = parse_untrusted_json(body)
-    except UntrustedJSONError as exc:
-        return None, f"manifest: {exc}"
-    if not isinstance(entries, list) or not entries:
-        return None, "manifest must be a non-empty JSON list"
-    if len(entries) > max_segments:
-        return None, f"too many segments; max {max_segments}"
-    parsed = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            return None, f"segment {index}: not a JSON object"
-        unknown = set(entry) - {"path", "etag", "size_bytes"}
-        if unknown:
-            return None, f"segment {index}: unsupported key {sorted(unknown)[0]!r}"
-        path = entry.get("path")
-        if not isinstance(path, str) or path.count("/") < 2 or not path.startswith("/"):
-            return None, f"segment {index}: path must be /<container>/<object>"
-        container, _, obj = path[1:].partition("/")
-        if not container or not obj:
-            return None, f"segment {index}: path must be /<container>/<object>"
-        etag = entry.get("etag")
-        size = entry.get("size_bytes")
-        if etag is not None and not isinstance(etag, str):
-            return None, f"segment {index}: etag must be a string or null"
-        if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-            return None, f"segment {index}: size_bytes must be a non-negative integer or null"
-        parsed.append((path, etag.strip('"') if etag else None, size))
-    return parsed, ""
 
 
 class StaticLargeObject:
@@ -154,10 +120,10 @@ class StaticLargeObject:
             response.headers = without_sysmeta(response.headers)
             return response
         internal = bool(environ.get(INTERNAL_KEY))
-        sysmeta = _sysmeta(response.headers)
+        sysmeta = sysmeta_of(response.headers)
         if environ["REQUEST_METHOD"] == "HEAD" and SYSMETA_SIZE in sysmeta:
             close_body(response)
-            return head_from_sysmeta(response.headers, sysmeta, internal)
+            return head_fromsysmeta_of(response.headers, sysmeta, internal)
         refusal = enter_manifest(environ, target.path)
         if refusal is not None:
             close_body(response)
@@ -171,7 +137,7 @@ class StaticLargeObject:
         return self.expand(environ, target, response)
 
     def expand(self, environ, target, response):
-        sysmeta = _sysmeta(response.headers)
+        sysmeta = sysmeta_of(response.headers)
         try:
             segments = load_manifest(read_body(response.app_iter, self.max_manifest_size))
         except (ValueError, StreamCut, BackendError):
@@ -209,7 +175,7 @@ class StaticLargeObject:
             return error(499, f"client body incomplete: {exc}")
         if len(body) != int(length):
             return error(499, "client body incomplete")
-        parsed, reason = _parse_put_body(body, self.max_manifest_segments)
+        parsed, reason = parse_put_body(body, self.max_manifest_segments)
         if parsed is None:
             return _bad(reason)
 
@@ -256,7 +222,7 @@ class StaticLargeObject:
             }
             if is_slo(response):
                 entry["sub_slo"] = True
-                nested = max(nested, _depth_of(response))
+                nested = max(nested, depth_of(response))
             elif response.header("X-Object-Manifest") is not None:
                 nested = max(nested, 1)  # a DLO reads its own segments as stored
             manifest.append(entry)
@@ -346,28 +312,13 @@ class StaticLargeObject:
         return response
 
 
-def _depth_of(response) -> int:
-    """Nesting depth a sub-SLO's internal HEAD reports (1 for manifests stored without it)."""
-    text = response.header(SYSMETA_DEPTH) or ""
-    return int(text) if text.isascii() and text.isdigit() else 1
-
-
-def head_from_sysmeta(headers: list, sysmeta: dict, internal: bool = False):
+def head_fromsysmeta_of(headers: list, sysmeta: dict, internal: bool = False):
     total = int(sysmeta.get(SYSMETA_SIZE, "0") or 0)
     etag = sysmeta.get(SYSMETA_ETAG, "")
     out = body_headers(without_sysmeta(headers), total, etag, None, total)
     if internal and SYSMETA_DEPTH in sysmeta:
         out.append((SYSMETA_DEPTH, sysmeta[SYSMETA_DEPTH]))
     return RawResponse(200, out)
-
-
-def load_manifest(body: bytes):
-    """Parse a stored manifest into segments (or None)."""
-    try:
-        entries = json.loads(body)
-        return [Segment(e["name"], int(e["bytes"]), str(e.get("hash", ""))) for e in entries]
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def _bulk_result(deleted: int, not_found: int, errors: list, status_text: str):

@@ -64,11 +64,15 @@ def test_identity_and_callback_reach_the_filters_below(storage_cluster, tester):
     assert identity is None and authorize is not None
 
 
-def test_bad_token_is_refused_only_where_the_app_authorizes(proxy_app):
+def test_bad_token_is_refused_on_v1_paths_only(proxy_app):
     bad = {"X-Auth-Token": "BRM_not-a-token"}
     resp = Request.blank("/v1/AUTH_test", headers=bad).get_response(proxy_app)
     assert resp.status_int == 401 and resp.body == b"invalid or expired token\n"
     assert Request.blank("/v2/AUTH_test", headers=bad).get_response(proxy_app).status_int == 404
+    assert Request.blank("/v1/AUTH_test/%ff", headers=bad).get_response(proxy_app) \
+        .status_int == 412
+    resp = Request.blank("/v1/AUTH_test/" + "c" * 300, headers=bad).get_response(proxy_app)
+    assert resp.status_int == 401  # the token is checked before the names, as before
     assert Request.blank("/info", headers=bad).get_response(proxy_app).status_int == 200
 
 
