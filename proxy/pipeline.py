@@ -109,6 +109,11 @@ def load_pipeline(conf_path: str, global_conf: dict | None = None) -> Pipeline:
     """Build `[pipeline:main]` of `conf_path`; `global_conf` adds to its `[DEFAULT]`."""
     parser = read_ini(conf_path)
     if not parser.has_section(PIPELINE_SECTION):
+        if parser.has_section("proxy-server") or parser.has_section("auth"):
+            raise ConfigError(f"{conf_path}: missing section [{PIPELINE_SECTION}]: a proxy "
+                              "config from before the pipeline; move [proxy-server] to "
+                              "[app:proxy-server] and [auth] to [filter:auth] as in "
+                              "etc/proxy-server.conf")
         raise ConfigError(f"{conf_path}: missing section [{PIPELINE_SECTION}]")
     names = parser.get(PIPELINE_SECTION, "pipeline", raw=True, fallback="").split()
     if not names:

@@ -70,3 +70,11 @@ def test_an_slo_segment_that_is_a_dlo_is_expanded_below_slo(tester):
                            {"path": "/lomw-mix/seg/2", "etag": None, "size_bytes": 5}]).encode()
     assert tester("PUT", "lomw-mix/outer?multipart-manifest=put", manifest).status_int == 201
     assert tester("GET", "lomw-mix/outer").body == b"a" * 10 + b"b" * 5 + b"b" * 5
+
+
+def test_anonymous_manifest_put_is_unauthorized(tester, anonymous):
+    make_slo(tester, "lomw-anon")
+    manifest = b'[{"path": "/lomw-anon/seg/1", "etag": null, "size_bytes": null}]'
+    resp = anonymous.call("PUT", "/v1/AUTH_test/lomw-anon/x?multipart-manifest=put", manifest)
+    assert resp.status_int == 401
+    assert tester("HEAD", "lomw-anon/x").status_int == 404

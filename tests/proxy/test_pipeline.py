@@ -145,3 +145,15 @@ def test_slo_options_reach_the_middleware(storage_cluster):
     slo = next(layer for layer in app.layers if isinstance(layer, StaticLargeObject))
     assert slo.max_manifest_segments == 7
     assert info_of(app)["slo"]["max_manifest_segments"] == 7
+
+
+def test_a_config_from_before_the_pipeline_says_what_to_move(tmp_path):
+    path = tmp_path / "old-proxy.conf"
+    path.write_text("[server]\napp = proxy.server:make_app\nbind_port = 8080\n"
+                    "conf_dir = /nowhere\n\n[proxy-server]\nnode_timeout = 10\n\n"
+                    "[auth]\ntoken_secret = s\n\n[users]\n")
+    with pytest.raises(ConfigError) as excinfo:
+        build(str(path))
+    message = str(excinfo.value)
+    assert "[pipeline:main]" in message and "[filter:auth]" in message
+    assert "\n" not in message
