@@ -9,7 +9,7 @@ objects, COPY, transaction ids and `/healthcheck` are middleware above it (`prox
 `proxy.middleware`). Authorization follows Swift's tempauth: the auth middleware leaves a
 callback in the environ (`brume.authorize`) that the app calls with a way to fetch the
 container's ACLs (fetched only when the decision needs them); a request without that
-callback is refused, so a pipeline without auth is closed, not open.
+callback is refused (OPTIONS aside), so a pipeline without auth is closed, not open.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from webob import Request
 
 from common import constraints
 from common.backend_auth import load_backend_auth
-from proxy import account_controller, container_controller, info, object_controller
+from proxy import account_controller, container_controller, info, object_controller, pipeline
 from proxy.backend_client import BackendClient
 from proxy.environ_keys import AUTHORIZE_KEY, OWNER_KEY
 from proxy.info_cache import InfoCache
@@ -121,7 +121,6 @@ def app_factory(global_conf: dict, **local_conf):
 
 
 def make_app(conf_path: str, rings: dict | None = None):
-    """The whole pipeline of `conf_path` (as `proxy.pipeline.make_app`)."""
-    from proxy.pipeline import make_app as make_pipeline
-
-    return make_pipeline(conf_path, rings)
+    """The whole pipeline of `conf_path` (as `proxy.pipeline.make_app`; older configs name
+    `[server] app = proxy.server:make_app`)."""
+    return pipeline.make_app(conf_path, rings)
