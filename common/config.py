@@ -141,11 +141,23 @@ def load_section(
     if not parser.has_section(section):
         raise ConfigError(f"{path}: missing section [{section}]")
     raw = dict(parser.items(section, raw=True))
+    # DEFAULT-section values show up in every section; only flag the section's own keys.
+    ignored = set() if allow_unknown else set(parser.defaults())
+    return load_options(raw, section, options, path, allow_unknown, ignored)
+
+
+def load_options(
+    raw: dict[str, str],
+    section: str,
+    options: list[Option],
+    path: str = "<config>",
+    allow_unknown: bool = False,
+    ignored: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Validate one section's raw {option: text} against `options` (`ignored` keys pass)."""
     known = {opt.name for opt in options}
     if not allow_unknown:
-        # DEFAULT-section values show up in every section; only flag the section's own keys.
-        defaults = set(parser.defaults())
-        unknown = sorted(set(raw) - known - defaults)
+        unknown = sorted(set(raw) - known - set(ignored))
         if unknown:
             raise ConfigError(f"{path}: [{section}] unknown option '{unknown[0]}'")
     values: dict[str, Any] = {}

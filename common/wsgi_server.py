@@ -4,10 +4,12 @@
 
 The config's `[server]` section names the application factory (`app = module:function`,
 called with the config path and returning a WSGI app) and where to listen. The runner
-answers `GET /healthcheck` itself, prints one clear line and exits 2 on any config error
-(before listening), and stops cleanly on SIGTERM/SIGINT. Each application's factory checks
-the secrets its config ends up with (`common.config.refuse_dev_defaults`): off loopback, a
-development default, written or left to the code's default, is such a config error.
+answers `GET /healthcheck` itself (unless the app has `serves_healthcheck = True`, as the
+proxy's pipeline, whose `healthcheck` filter answers it), prints one clear line and exits 2
+on any config error (before listening), and stops cleanly on SIGTERM/SIGINT. Each
+application's factory checks the secrets its config ends up with
+(`common.config.refuse_dev_defaults`): off loopback, a development default, written or left
+to the code's default, is such a config error.
 Request heads whose body length is unclear are refused before the app sees them
 (`common.http_framing`), and an exception escaping the app is a logged traceback and a
 plain 500 (`common.last_resort`).
@@ -87,8 +89,11 @@ def build(conf_path: str):
 
 
 def runner_layers(app):
-    """`app` inside the layers the runner puts around every app: last resort, healthcheck."""
-    return last_resort_middleware(healthcheck_middleware(app))
+    """`app` inside the layers the runner puts around every app: last resort, healthcheck
+    (unless the app serves `/healthcheck` itself, as the proxy's pipeline does)."""
+    if not getattr(app, "serves_healthcheck", False):
+        app = healthcheck_middleware(app)
+    return last_resort_middleware(app)
 
 
 def serve(sock, app, server: dict) -> None:

@@ -1,7 +1,10 @@
 """`GET /info`: the cluster's capabilities and limits as JSON, shaped like Swift's.
 
 python-swiftclient reads it (`swift capabilities`, and `swift upload --segment-size` picks
-SLO over DLO when "slo" is listed). Built once at start; anonymous access is allowed.
+SLO over DLO when "slo" is listed). The app lists `swift` (its limits); every middleware of
+the pipeline adds its own entry (`slo`, `dlo`, `tempauth`, ...) through its `capabilities`
+(`proxy.pipeline`), so /info shows what this proxy's pipeline really does. Anonymous access
+is allowed.
 """
 from __future__ import annotations
 
@@ -13,30 +16,34 @@ from proxy.responses import RawResponse, error
 VERSION = "2.38.0-brume"
 
 
-def build_info(app) -> bytes:
-    swift = {"version": VERSION, "strict_cors_mode": True, "policies": [
-        {"name": "default", "default": True}]}
-    swift.update(constraints.LIMITS)
-    swift["max_object_name_length"] = constraints.MAX_OBJECT_NAME_LENGTH
-    info = {
-        "swift": swift,
-        "slo": {
-            "max_manifest_segments": app.max_manifest_segments,
-            "max_manifest_size": app.max_manifest_size,
-            "min_segment_size": 1,
-            "yield_frequency": 10,
-        },
-        "dlo": {"max_segments": 10000},
-        "tempauth": {"account_acls": False},
-        "brume": {"token_prefix": "BRM_", "reseller_prefix": app.reseller_prefix},
-    }
-    return json.dumps(info, sort_keys=True).encode()
+class Capabilities:
+    """{name: settings} shown by /info; the JSON body is built once, on first use."""
+
+    def __init__(self):
+        swift = {"version": VERSION, "strict_cors_mode": True, "policies": [
+            {"name": "default", "default": True}]}
+        swift.update(constraints.LIMITS)
+        swift["max_object_name_length"] = constraints.MAX_OBJECT_NAME_LENGTH
+        self._entries: dict[str, dict] = {"swift": swift}
+        self._body: bytes | None = None
+
+    def register(self, name: str, settings: dict) -> None:
+        self._entries[name] = {**self._entries.get(name, {}), **settings}
+        self._body = None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = json.dumps(self._entries, sort_keys=True).encode()
+        return self._body
 
 
-def handle_info(app, environ):
+def handle_info(capabilities: Capabilities, environ):
     method = environ.get("REQUEST_METHOD")
     if method not in ("GET", "HEAD"):
         return error(405, "use GET", [("Allow", "GET, HEAD")])
-    body = app.info_body
+    body = capabilities.body()
     return RawResponse(200, [("Content-Type", "application/json; charset=utf-8"),
                              ("Content-Length", str(len(body)))], [body])

@@ -1,20 +1,21 @@
 """Object requests: GET/HEAD with failover and resume, streamed quorum PUT, POST, DELETE.
 
-Large objects (`X-Object-Manifest`, `X-Static-Large-Object`, `?multipart-manifest=`) are
-handed to `proxy.dlo` / `proxy.slo`, COPY and `X-Copy-From` to `proxy.copy`.
+Objects are served as stored: large objects and COPY are middleware above the app
+(`proxy.middleware.slo`, `.dlo`, `.copy`). A middleware may ask for the object's sysmeta
+headers on a read (`brume.sysmeta`) and write sysmeta in its own sub-requests
+(`brume.internal`); clients can do neither.
 """
 from __future__ import annotations
 
 import itertools
 import math
 from email.utils import formatdate
-from urllib.parse import parse_qs
 
 from common import constraints
 from common.green import eventlet
 from common.timestamp import Timestamp
-from proxy import copy, dlo, slo
 from proxy.backend_http import BackendError
+from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import ResumingBody, first_answer, newest_answer
 from proxy.object_headers import (
     BadHeaders,
@@ -29,7 +30,6 @@ from proxy.object_headers import (
 from proxy.put_fanout import BodyTooLarge, ClientReadError, PutJob, QuorumLost, put_object
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, client_headers, empty, error
-from proxy.segments import enter_manifest
 from proxy.transaction import carry
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
@@ -39,36 +39,17 @@ def is_true(value: str | None) -> bool:
     return bool(value) and value.strip().lower() in TRUE_VALUES
 
 
-def _is_large(headers: dict) -> bool:
-    return "x-object-manifest" in headers or is_true(headers.get("x-static-large-object"))
-
-
-def manifest_mode(environ) -> str:
-    query = environ.get("QUERY_STRING", "")
-    if "multipart-manifest" not in query:
-        return ""
-    return parse_qs(query).get("multipart-manifest", [""])[0]
-
-
 def handle(app, req, target):
     method = req.method
     environ = req.environ
     if method in ("GET", "HEAD"):
         return get_or_head(app, environ, target)
     if method == "PUT":
-        if "HTTP_X_COPY_FROM" in environ:
-            return copy.handle_put_copy(app, environ, target)
-        if manifest_mode(environ) == "put":
-            return slo.handle_put(app, environ, target)
         return put(app, environ, target)
     if method == "POST":
         return post(app, environ, target)
     if method == "DELETE":
-        if manifest_mode(environ) == "delete":
-            return slo.handle_delete(app, environ, target)
         return delete(app, environ, target)
-    if method == "COPY":
-        return copy.handle_copy(app, environ, target)
     return error(405, f"method {method} not allowed on objects",
                  [("Allow", "GET, HEAD, PUT, POST, DELETE, COPY")])
 
@@ -105,47 +86,21 @@ def get_or_head(app, environ, target):
     response, status, node_iter, part = fetch(app, target, method, backend_headers, newest)
     if response is None:
         return error(status)
-    if response.status == 416 and "range" in backend_headers:
-        # The range may be meant for a large object whose manifest is shorter than it.
-        probe, _status, _iter, _part = fetch(app, target, "HEAD", {})
-        if probe is not None and _is_large(probe.headers):
-            response.close()
-            response = probe
-        elif probe is not None:
-            probe.drain_and_release()
-    found = response.headers
-    mode = manifest_mode(environ)
-    is_slo = is_true(found.get("x-static-large-object"))
-    if mode != "get" and (is_slo or "x-object-manifest" in found):
-        if is_slo and method == "HEAD" and "x-object-sysmeta-slo-size" in found:
-            response.drain_and_release()
-            return slo.head_from_sysmeta(found, internal=bool(environ.get("brume.internal")))
-        refusal = enter_manifest(environ, target.path)
-        if refusal is not None:
-            response.close()
-            return error(409, refusal)
-        if backend_headers or method == "HEAD" and is_slo:
-            # Conditions and ranges apply to the large object, not its manifest.
-            response.close()
-            response, status, node_iter, part = fetch(app, target, "GET", {})
-            if response is None:
-                return error(status)
-            found = response.headers
-        if is_true(found.get("x-static-large-object")):
-            return slo.handle_get(app, environ, target, response, headers)
-        if "x-object-manifest" in found:
-            response.close()
-            return dlo.handle_get(app, environ, target, found, headers)
-    out = client_headers(found)
-    if mode == "get" and is_slo:
-        out = [(k, v) for k, v in out if k != "Content-Type"]
-        out.append(("Content-Type", "application/json; charset=utf-8"))
+    out = client_headers(response.headers)
+    if environ.get(SYSMETA_KEY):
+        out.extend(sysmeta_headers(response.headers))
     if method == "HEAD":
         response.drain_and_release()
         return RawResponse(response.status, out)
     body = ResumingBody(app.client, response, node_iter, part, target.path, backend_headers,
                         app.chunk_size)
     return RawResponse(response.status, out, body)
+
+
+def sysmeta_headers(backend_headers: dict) -> list[tuple[str, str]]:
+    """The object's sysmeta, for a middleware that asked (`brume.sysmeta`)."""
+    return [(name, value) for name, value in backend_headers.items()
+            if name.startswith("x-object-sysmeta-")]
 
 
 def container_missing(app, target):
@@ -159,7 +114,7 @@ def container_missing(app, target):
 
 
 def put(app, environ, target):
-    internal = bool(environ.get("brume.internal"))
+    internal = bool(environ.get(INTERNAL_KEY))
     headers = lower_headers(environ)
     try:
         length = content_length_of(headers)

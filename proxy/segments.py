@@ -2,8 +2,9 @@
 
 A large object is a list of `Segment`s (path of the segment object, its length and ETag).
 `plan_range` turns a client's single `Range` into the (segment, first byte, last byte)
-pieces to fetch; `SegmentStream` fetches each piece with an internal GET (as the requesting
-user, so ACLs apply), checks it is what the manifest promised and yields it chunk by chunk.
+pieces to fetch; `SegmentStream` fetches each piece with a GET sub-request through the
+middleware's `get` (as the requesting user, so ACLs apply), checks it is what the
+manifest promised and yields it chunk by chunk.
 A first segment that is missing or changed is a 409 before any byte is sent (as in Swift);
 a later one cuts the client connection (never a silent short body). `enter_manifest` bounds
 the expansion: a manifest cycle or more than `MAX_MANIFEST_DEPTH` nested manifests is
@@ -14,11 +15,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from proxy.environ_keys import MANIFEST_CHAIN_KEY
 from proxy.get_resume import StreamCut
 from proxy.responses import RawResponse, error
 
 MAX_MANIFEST_DEPTH = 10  # nested manifests one GET may expand (Swift's max_manifest_depth)
-MANIFEST_CHAIN_KEY = "brume.manifest_chain"  # environ key: manifests being expanded
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ def enter_manifest(environ, path: str) -> str | None:
 
 
 class SegmentStream:
-    """app_iter yielding the pieces in order via internal GETs; cuts on any mismatch.
+    """app_iter yielding the pieces in order via sub-request GETs; cuts on any mismatch.
+
+    `get(path, headers, query)` runs one GET as the user and returns a RawResponse.
 
     `as_stored` fetches each segment as stored (`multipart-manifest=get`: a manifest among
     the segments is served as its own bytes, never expanded), which is how a DLO reads its
@@ -110,9 +113,8 @@ class SegmentStream:
     first segment (or a cycle through it) becomes an error status instead of a cut stream.
     """
 
-    def __init__(self, app, environ, account: str, pieces, as_stored: bool = False):
-        self.app = app
-        self.environ = environ
+    def __init__(self, get, account: str, pieces, as_stored: bool = False):
+        self.get = get
         self.account = account
         self.pieces = pieces
         self.query = "multipart-manifest=get" if as_stored else ""
@@ -134,8 +136,7 @@ class SegmentStream:
         whole = start == 0 and end == segment.size - 1
         if not whole:
             headers["Range"] = f"bytes={start}-{end}"
-        response = self.app.subrequest(self.environ, "GET", f"/v1/{self.account}{segment.path}",
-                                       headers, query=self.query)
+        response = self.get(f"/v1/{self.account}{segment.path}", headers, self.query)
         if response.status == 409:
             # Only a nested large object answers a GET with 409 (cycle, depth, a broken
             # segment); its one-line reason already names the culprit.
@@ -181,7 +182,7 @@ class SegmentStream:
             _close(first.app_iter)
 
 
-def stream_response(app, environ, account: str, segments, base: list, etag: str, byte_range,
+def stream_response(get, account: str, segments, base: list, etag: str, byte_range,
                     total: int, as_stored: bool = False):
     """200/206 streaming the planned pieces, or the first segment's failure (409/503)."""
     if byte_range is None:
@@ -190,11 +191,26 @@ def stream_response(app, environ, account: str, segments, base: list, etag: str,
     else:
         pieces = plan_range(segments, *byte_range)
         status = 206
-    stream = SegmentStream(app, environ, account, pieces, as_stored)
+    stream = SegmentStream(get, account, pieces, as_stored)
     failure = stream.start()
     if failure is not None:
         return error(failure.status, str(failure))
     return RawResponse(status, body_headers(base, total, etag, byte_range, total), stream)
+
+
+def read_body(app_iter, limit: int) -> bytes:
+    """A small body (a listing, a manifest) read whole; ValueError past `limit` bytes."""
+    parts = []
+    total = 0
+    try:
+        for chunk in app_iter:
+            total += len(chunk)
+            if total > limit:
+                raise ValueError("body too large")
+            parts.append(chunk)
+    finally:
+        _close(app_iter)
+    return b"".join(parts)
 
 
 def _error_line(response) -> str:

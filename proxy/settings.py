@@ -1,6 +1,7 @@
-"""The proxy's config: option lists for `[proxy-server]` and `[auth]`, and the `[users]` table.
+"""The proxy's config: options of `[app:proxy-server]` and `[filter:auth]`, and `[users]`.
 
-Everything is parsed once at start; a wrong or missing option raises `ConfigError` with one
+The pipeline's factories (`proxy.pipeline`) hand their section's options here; everything
+is parsed once at start; a wrong or missing option raises `ConfigError` with one
 line naming it. `[users]` lines are `account:user = key [.admin] [.reseller_admin]`. Bound off
 loopback, the proxy refuses a development default among the secrets in force: the token
 secret, every user's key, and the cluster's hash salts and backend secret (brume.conf).
@@ -14,7 +15,7 @@ from common.backend_auth import refuse_dev_cluster_secrets
 from common.config import (
     ConfigError,
     Option,
-    load_section,
+    load_options,
     non_negative_float,
     parse_bool,
     positive_float,
@@ -45,7 +46,6 @@ PROXY_OPTIONS = [
     Option("recheck_container_existence", non_negative_float, 5.0, "container cache seconds"),
     Option("error_suppression_limit", positive_int, 10, "errors before a node is skipped"),
     Option("error_suppression_interval", positive_float, 60.0, "seconds a node is skipped"),
-    Option("public_url", _public_url, "", "base URL put in X-Storage-Url (default: Host)"),
     Option("object_chunk_size", positive_int, 65536, "bytes per body chunk"),
     Option("put_queue_depth", positive_int, 10, "chunks queued per backend during a PUT"),
     Option("max_idle_connections", int, 16, "idle keep-alive connections kept per node"),
@@ -59,6 +59,7 @@ AUTH_OPTIONS = [
            secret=True),
     Option("token_life", positive_float, 86400.0, "seconds a token stays valid"),
     Option("reseller_prefix", _prefix, "AUTH_", "prefix of storage account names"),
+    Option("public_url", _public_url, "", "base URL put in X-Storage-Url (default: Host)"),
 ]
 
 ROLES = frozenset({".admin", ".reseller_admin"})
@@ -74,10 +75,18 @@ class UserEntry:
 
 @dataclass(frozen=True)
 class ProxySettings:
+    """The proxy app's options (`[app:proxy-server]`) and where its rings live."""
+
     proxy: dict
+    conf_dir: str
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """The auth middleware's options (`[filter:auth]`) and the `[users]` table."""
+
     auth: dict
     users: dict  # "account:user" -> UserEntry
-    conf_dir: str
 
 
 def parse_users(parser: configparser.ConfigParser, path: str) -> dict[str, UserEntry]:
@@ -101,22 +110,41 @@ def parse_users(parser: configparser.ConfigParser, path: str) -> dict[str, UserE
     return users
 
 
-def load_settings(conf_path: str) -> ProxySettings:
+def _where(global_conf: dict, default_section: str) -> tuple[str, str]:
+    """(config path, section label) for messages about a factory's options."""
+    return global_conf.get("__file__", "<config>"), global_conf.get("__section__",
+                                                                     default_section)
+
+
+def _server_section(conf_path: str) -> tuple[configparser.ConfigParser, str]:
     parser = read_ini(conf_path)
-    users_parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
-    users_parser.optionxform = str
-    users_parser.read(conf_path, encoding="utf-8")
-    proxy = load_section(parser, "proxy-server", PROXY_OPTIONS, conf_path)
-    auth = load_section(parser, "auth", AUTH_OPTIONS, conf_path)
-    if not auth["token_secret"].strip():
-        raise ConfigError(f"{conf_path}: [auth] token_secret is empty")
-    users = parse_users(users_parser, conf_path)
+    return parser, server_bind_ip(parser)
+
+
+def load_proxy_settings(global_conf: dict, local_conf: dict) -> ProxySettings:
+    """The proxy app's options; `[server] conf_dir` is required (rings live there)."""
+    path, section = _where(global_conf, "app:proxy-server")
+    proxy = load_options(local_conf, section, PROXY_OPTIONS, path)
+    parser, bind_ip = _server_section(path)
     conf_dir = parser.get("server", "conf_dir", fallback="") if parser.has_section("server") else ""
     if not conf_dir:
-        raise ConfigError(f"{conf_path}: [server] conf_dir is required (rings live there)")
-    bind_ip = server_bind_ip(parser)
-    secrets = secrets_in_force("auth", AUTH_OPTIONS, auth)
+        raise ConfigError(f"{path}: [server] conf_dir is required (rings live there)")
+    refuse_dev_cluster_secrets(bind_ip, conf_dir, f"{path}: ")
+    return ProxySettings(proxy, conf_dir)
+
+
+def load_auth_settings(global_conf: dict, local_conf: dict) -> AuthSettings:
+    """The auth middleware's options and the `[users]` table of the same file."""
+    path, section = _where(global_conf, "filter:auth")
+    auth = load_options(local_conf, section, AUTH_OPTIONS, path)
+    if not auth["token_secret"].strip():
+        raise ConfigError(f"{path}: [{section}] token_secret is empty")
+    users_parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    users_parser.optionxform = str
+    users_parser.read(path, encoding="utf-8")
+    users = parse_users(users_parser, path)
+    _parser, bind_ip = _server_section(path)
+    secrets = secrets_in_force(section, AUTH_OPTIONS, auth)
     secrets.update({f"[users] {name}": entry.key for name, entry in users.items()})
-    refuse_dev_defaults(bind_ip, secrets, f"{conf_path}: ")
-    refuse_dev_cluster_secrets(bind_ip, conf_dir, f"{conf_path}: ")
-    return ProxySettings(proxy, auth, users, conf_dir)
+    refuse_dev_defaults(bind_ip, secrets, f"{path}: ")
+    return AuthSettings(auth, users)

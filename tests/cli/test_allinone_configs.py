@@ -141,3 +141,19 @@ def test_cluster_config_gets_its_own_backend_secret_readable_by_its_owner_only(t
         secrets.append(secret)
         assert configs.write_cluster_config(layout) is False  # never rewritten
     assert secrets[0] != secrets[1]
+
+
+def test_proxy_config_keeps_its_pipeline(layout):
+    spec = layout.spec("proxy")
+    assert configs.write_process_config(layout, spec)
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
+    parser.read(spec.conf_path)
+    assert parser["server"]["app"] == "proxy.pipeline:make_app"
+    assert parser["server"]["conf_dir"] == layout.conf_dir
+    assert parser["server"]["bind_port"] == str(layout.proxy_port)
+    names = parser["pipeline:main"]["pipeline"].split()
+    assert names[0] == "catch_errors" and names[-1] == "proxy-server"
+    assert all(parser.has_section(f"filter:{name}") for name in names[:-1])
+    assert parser["app:proxy-server"]["use"] == "egg:brume#proxy"
+    assert parser["filter:auth"]["token_secret"]
+    assert configs.read_users(spec.conf_path)["test:tester"] == ("testing", [".admin"])

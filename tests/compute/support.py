@@ -79,7 +79,7 @@ class CloudSettings:
         api = read_ini(os.path.join(handle.conf_dir, "compute-api.conf"))
         return cls(image_url=handle.image_url, auth_url=handle.auth_url,
                    compute_url=handle.compute_url,
-                   token_secret=proxy.get("auth", "token_secret"),
+                   token_secret=proxy.get("filter:auth", "token_secret"),
                    service_secret=api.get("compute-api", "service_secret"))
 
     def token(self, account: str = "demo", user: str = "alice", admin: bool = False) -> str:

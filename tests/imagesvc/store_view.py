@@ -42,7 +42,7 @@ class StoreSettings:
         user = image.get("image-api", "service_user")
         return cls(auth_url=cluster.auth_url, proxy_url=cluster.proxy_url, service_user=user,
                    service_key=image.get("image-api", "service_key"),
-                   token_secret=proxy.get("auth", "token_secret"))
+                   token_secret=proxy.get("filter:auth", "token_secret"))
 
 
 class StoreView:

@@ -165,8 +165,22 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     text = text.replace("error_suppression_limit = 10", "error_suppression_limit = 2")
     text = text.replace("error_suppression_interval = 60", "error_suppression_interval = 2")
     if extra:
-        text = text.replace("[auth]", extra + "\n[auth]")
+        text = text.replace("\n[filter:auth]", "\n" + extra + "\n[filter:auth]")
     path = os.path.join(base, f"proxy-{port}.conf")
     with open(path, "w") as handle:
         handle.write(text)
+    return path
+
+
+SAMPLE_PIPELINE = "catch_errors healthcheck auth copy slo dlo proxy-server"
+
+
+def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> str:
+    """write_proxy_conf with another `[pipeline:main]` line (and extra sections)."""
+    path = write_proxy_conf(cluster.base, cluster.conf_dir, free_port(), extra)
+    with open(path) as handle:
+        text = handle.read()
+    assert f"pipeline = {SAMPLE_PIPELINE}" in text
+    with open(path, "w") as handle:
+        handle.write(text.replace(f"pipeline = {SAMPLE_PIPELINE}", f"pipeline = {pipeline}"))
     return path

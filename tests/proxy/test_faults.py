@@ -24,11 +24,11 @@ def restore(storage_cluster, proxy_app):
     killed = []
     yield killed
     storage_cluster.restart_many(sorted(set(killed)), "object")
-    proxy_app.client.limiter._errors.clear()
+    proxy_app.app.client.limiter._errors.clear()
 
 
 def primaries(proxy_app, storage_cluster, obj):
-    _part, nodes = proxy_app.object_ring.get_nodes("AUTH_test", "faults", obj)
+    _part, nodes = proxy_app.app.object_ring.get_nodes("AUTH_test", "faults", obj)
     return [storage_cluster.node_index_of(node) for node in nodes]
 
 
@@ -109,7 +109,7 @@ def test_stale_replica_behind_a_tombstone_is_not_served(tester, cont, storage_cl
     storage_cluster.kill(stale)
     assert tester("DELETE", f"{cont}/stale").status_int == 204
     storage_cluster.restart(stale)
-    proxy_app.client.limiter._errors.clear()
+    proxy_app.app.client.limiter._errors.clear()
     assert tester("GET", f"{cont}/stale").status_int == 404
     assert tester("HEAD", f"{cont}/stale").status_int == 404
 
@@ -143,7 +143,7 @@ def test_hung_node_times_out_and_is_replaced(tester, cont, storage_cluster, prox
                 storage_cluster.procs[(victim, "object")].send_signal(signal.SIGCONT)
     finally:
         serving.send_signal(signal.SIGCONT)
-        proxy_app.client.limiter._errors.clear()
+        proxy_app.app.client.limiter._errors.clear()
 
 
 def test_x_newest_picks_the_newest_replica(tester, cont, storage_cluster, proxy_app, restore):
@@ -152,7 +152,7 @@ def test_x_newest_picks_the_newest_replica(tester, cont, storage_cluster, proxy_
     storage_cluster.kill(first)
     assert tester("PUT", f"{cont}/versions", b"version two").status_int == 201
     storage_cluster.restart(first)
-    proxy_app.client.limiter._errors.clear()
+    proxy_app.app.client.limiter._errors.clear()
     assert tester("GET", f"{cont}/versions").body == b"version one"  # the stale first primary
     newest = {"X-Newest": "true"}
     assert tester("GET", f"{cont}/versions", headers=newest).body == b"version two"
@@ -164,11 +164,11 @@ def test_x_newest_picks_the_newest_replica(tester, cont, storage_cluster, proxy_
 
 def container_rows(proxy_app, container):
     """The object names each container replica lists, asked directly."""
-    ring = proxy_app.container_ring
+    ring = proxy_app.app.container_ring
     part, nodes = ring.get_nodes("AUTH_test", container)
     rows = []
     for node in nodes:
-        response = proxy_app.client.request(node, part, "GET", f"/AUTH_test/{container}", {},
+        response = proxy_app.app.client.request(node, part, "GET", f"/AUTH_test/{container}", {},
                                             query="format=json")
         rows.append(sorted(entry["name"] for entry in json.loads(
             response.read_all(1 << 20) or b"[]")))

@@ -94,7 +94,9 @@ def bases(token: str) -> list[FuzzRequest]:
 
 @pytest.fixture(scope="module")
 def fuzz_setup(proxy_app):
-    token = issue_token(proxy_app.token_secret, "fuzz", "fuzz:fuzzer", [".admin"])[0]
+    secret = next(layer.token_secret for layer in proxy_app.layers
+                  if hasattr(layer, "token_secret"))
+    token = issue_token(secret, "fuzz", "fuzz:fuzzer", [".admin"])[0]
     owner = Client(proxy_app)
     owner.token, owner.account = token, ACCOUNT
     assert owner("PUT", "c").status_int in (201, 202)
@@ -104,7 +106,7 @@ def fuzz_setup(proxy_app):
                             "size_bytes": 10}]).encode()
     assert owner("PUT", "c/slo?multipart-manifest=put", manifest).status_int == 201
     assert owner("PUT", "c/dlo", b"", {"X-Object-Manifest": "c/o"}).status_int == 201
-    other = issue_token(proxy_app.token_secret, "test", "test:tester", [".admin"])[0]
+    other = issue_token(secret, "test", "test:tester", [".admin"])[0]
     return bases(token), spec(token, other)
 
 

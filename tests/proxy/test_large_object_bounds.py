@@ -25,13 +25,13 @@ def bounds(tester):
 def backend_requests(proxy_app, monkeypatch):
     """Counts every request the proxy sends to a storage node."""
     sent = []
-    real = proxy_app.client.request
+    real = proxy_app.app.client.request
 
     def counting(node, part, method, path, *args, **kwargs):
         sent.append((method, path))
         return real(node, part, method, path, *args, **kwargs)
 
-    monkeypatch.setattr(proxy_app.client, "request", counting)
+    monkeypatch.setattr(proxy_app.app.client, "request", counting)
     return sent
 
 

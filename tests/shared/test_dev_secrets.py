@@ -19,7 +19,7 @@ import pytest
 from common.config import ConfigError
 from compute.config import load_agent_config, load_api_config
 from imagesvc.config import load_image_config
-from proxy.settings import load_settings
+from proxy.pipeline import make_app as make_proxy_pipeline
 from storage import SERVER_APPS
 from storage.daemons.runner import load as load_daemons
 from storage.databases.account_server import make_app as make_account_app
@@ -45,8 +45,10 @@ def storage_conf(kind, conf_dir, devices, bind_ip=OFF_LOOPBACK):
 
 def proxy_conf(conf_dir, bind_ip="0.0.0.0", token="token_secret = a-real-token-secret\n",
                users="test:tester = a-real-key .admin\n"):
-    return (server_section("proxy.server:make_app", conf_dir, bind_ip)
-            + f"\n[proxy-server]\n\n[auth]\n{token}\n[users]\n{users}")
+    return (server_section("proxy.pipeline:make_app", conf_dir, bind_ip)
+            + "\n[pipeline:main]\npipeline = auth proxy-server\n"
+            + "\n[app:proxy-server]\nuse = egg:brume#proxy\n"
+            + f"\n[filter:auth]\nuse = egg:brume#auth\n{token}\n[users]\n{users}")
 
 
 def image_conf(tmp_path, lines, bind_ip=OFF_LOOPBACK):
@@ -120,7 +122,7 @@ def test_storage_servers_with_real_secrets_build_off_loopback(dirs):
 
 @pytest.mark.parametrize("case, option", [
     ("cluster", "[cluster] backend_secret"),
-    ("token", "[auth] token_secret"),
+    ("token", "[filter:auth] token_secret"),
     ("user key", "[users] test:tester"),
 ])
 def test_proxy_refuses_dev_secrets(dirs, case, option):
@@ -141,10 +143,12 @@ def test_proxy_with_real_secrets_loads_off_loopback(dirs):
     (conf_dir / "brume.conf").write_text(REAL_CLUSTER)
     path = tmp_path / "proxy.conf"
     path.write_text(proxy_conf(conf_dir))
-    assert load_settings(str(path)).auth["token_secret"] == "a-real-token-secret"
+    rings = dict.fromkeys(("account", "container", "object"))  # not consulted at build
+    auth = make_proxy_pipeline(str(path), rings).layers[0]
+    assert auth.token_secret == "a-real-token-secret"
     path.write_text(proxy_conf(conf_dir, bind_ip="127.0.0.1",
                                token="token_secret = brume-dev-token-secret\n"))
-    load_settings(str(path))  # on loopback the development secrets are fine
+    make_proxy_pipeline(str(path), rings)  # on loopback the development secrets are fine
 
 
 @pytest.mark.parametrize("lines, option", [

@@ -1,19 +1,27 @@
-"""Server-side copy: `COPY` with `Destination`, and `PUT` with `X-Copy-From`.
+"""`copy`: server-side copy, `COPY` with `Destination` and `PUT` with `X-Copy-From`.
 
-The source is read with an internal GET and streamed straight into an internal PUT of the
-destination, both as the requesting user (so the source needs read and the destination
-write permission). Metadata is carried over from the source unless `X-Fresh-Metadata: true`;
-metadata given on the request is added on top. Large objects are copied as their content.
+    [filter:copy]
+    use = egg:brume#copy
+
+The source is read with a GET sub-request and streamed straight into a PUT sub-request of
+the destination, both through the pipeline below (so large objects are read as their
+content by `slo`/`dlo` below) and both as the requesting user (so the source needs read and
+the destination write permission). Metadata is carried over from the source unless
+`X-Fresh-Metadata: true`; metadata given on the request is added on top. Large objects are
+copied as their content.
 """
 from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
 from common import constraints
+from common.config import load_options
 from proxy.get_resume import StreamCut
 from proxy.object_headers import lower_headers
 from proxy.responses import RawResponse, error
 from proxy.segments import SegmentError
+from proxy.subrequest import call, make_environ
+from proxy.target import object_target
 
 CARRIED = ("content-type", "content-encoding", "content-disposition")
 
@@ -48,7 +56,22 @@ def _split(value: str):
     return container, obj
 
 
+class ServerSideCopy:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD")
+        if method == "COPY" or (method == "PUT" and "HTTP_X_COPY_FROM" in environ):
+            target = object_target(environ.get("PATH_INFO", ""))
+            if target is not None:
+                handler = handle_copy if method == "COPY" else handle_put_copy
+                return handler(self.app, environ, target)(environ, start_response)
+        return self.app(environ, start_response)
+
+
 def handle_put_copy(app, environ, target):
+    """PUT with X-Copy-From: copy that source to the request's object."""
     headers = lower_headers(environ)
     source = _split(headers.get("x-copy-from", ""))
     if source is None:
@@ -61,6 +84,7 @@ def handle_put_copy(app, environ, target):
 
 
 def handle_copy(app, environ, target):
+    """COPY with Destination: copy the request's object there."""
     headers = lower_headers(environ)
     destination = _split(headers.get("destination", ""))
     if destination is None:
@@ -72,7 +96,8 @@ def handle_copy(app, environ, target):
 
 def copy_object(app, environ, headers: dict, src_account: str, source, destination):
     src_path = f"/v1/{src_account}/{source[0]}/{source[1]}"
-    src = app.subrequest(environ, "GET", src_path)
+    """GET the source, PUT its bytes to the destination; `app` is the pipeline below."""
+    src = call(app, make_environ(environ, "GET", src_path))
     if src.status != 200:
         _close(src.app_iter)
         return error(src.status if src.status >= 400 else 502, "copy source unavailable")
@@ -103,9 +128,10 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
         put_headers["etag"] = src.header("Etag").strip('"')
     dst_account, dst_container, dst_obj = destination
     try:
-        put = app.subrequest(environ, "PUT", f"/v1/{dst_account}/{dst_container}/{dst_obj}",
-                             put_headers, body_input=IterReader(src.app_iter),
-                             content_length=length)
+        put = call(app, make_environ(environ, "PUT",
+                                     f"/v1/{dst_account}/{dst_container}/{dst_obj}",
+                                     put_headers, body_input=IterReader(src.app_iter),
+                                     content_length=length))
     except SegmentError as exc:
         return error(409, f"copy source is a broken large object: {exc}")
     except StreamCut:
@@ -128,3 +154,9 @@ def _close(app_iter) -> None:
     close = getattr(app_iter, "close", None)
     if close is not None:
         close()
+
+
+def filter_factory(global_conf: dict, **local_conf):
+    load_options(local_conf, global_conf.get("__section__", "filter:copy"), [],
+                 global_conf.get("__file__", "<config>"))
+    return ServerSideCopy

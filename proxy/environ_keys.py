@@ -1,0 +1,15 @@
+"""The WSGI environ keys through which the proxy's middleware and its app talk.
+
+Only code sets them (a client cannot: its headers arrive as `HTTP_*` keys), so they are
+trusted. Sub-requests made by middleware carry the identity, the authorize callback and the
+manifest chain of the request they serve (`proxy.subrequest`).
+"""
+from __future__ import annotations
+
+IDENTITY_KEY = "brume.identity"  # the caller's TokenInfo, or None (anonymous)
+AUTHORIZE_KEY = "brume.authorize"  # auth's callback: (environ, method, target, container) -> denial
+OWNER_KEY = "brume.owner"  # set by the authorize callback: the caller owns the account
+INTERNAL_KEY = "brume.internal"  # a middleware's sub-request: may write sysmeta
+SYSMETA_KEY = "brume.sysmeta"  # a middleware asks the app for the object's sysmeta headers
+TRANS_ID_KEY = "brume.trans_id"  # the request's transaction id (catch_errors)
+MANIFEST_CHAIN_KEY = "brume.manifest_chain"  # large-object manifests being expanded

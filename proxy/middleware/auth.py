@@ -1,0 +1,110 @@
+"""`auth`: v1 tokens (`/auth/v1.0`) and authorization with ACLs, following Swift's tempauth.
+
+    [filter:auth]
+    use = egg:brume#auth
+    token_secret = ...      # with token_life, reseller_prefix, public_url; users in [users]
+
+`/auth/v1.0` (and `/auth/v1.0/`, `/auth/v1`) trades a `[users]` key for a signed token
+(`proxy.auth.handle_auth`). Any other request gets, in its environ, the caller's identity
+(`brume.identity`: the verified token's TokenInfo, or None without a token) and an authorize
+callback (`brume.authorize`) that the app calls once it knows what the request addresses:
+`authorize(environ, method, target, container_info)` returns None (allowed; `brume.owner`
+is set when the caller owns the account) or the denial response (401 anonymous, 403
+otherwise). `container_info()` fetches the container's ACLs and is only called when the
+decision needs them. A token that is invalid or expired is refused at once (401) on a /v1
+path that parses (a malformed one is still a 412/404 first, /info stays open).
+Sub-requests of the middleware below carry both keys, so they are authorized as the same
+user.
+"""
+from __future__ import annotations
+
+import time
+
+from webob import Request
+
+from common.tokens import verify_token
+from proxy.auth import Authorizer, handle_auth
+from proxy.environ_keys import AUTHORIZE_KEY, IDENTITY_KEY, OWNER_KEY
+from proxy.responses import error
+from proxy.settings import AuthSettings, load_auth_settings
+from proxy.target import parse_target
+
+AUTH_PATHS = frozenset({"/auth/v1.0", "/auth/v1.0/", "/auth/v1", "/auth/v1/"})
+TOKEN_CACHE_SIZE = 10000
+
+
+class AuthMiddleware:
+    def __init__(self, app, settings: AuthSettings):
+        self.app = app
+        self.users = settings.users
+        auth = settings.auth
+        self.token_secret = auth["token_secret"]
+        self.token_life = auth["token_life"]
+        self.reseller_prefix = auth["reseller_prefix"]
+        self.public_url = auth["public_url"]
+        self.authorizer = Authorizer(self.reseller_prefix)
+        self.capabilities = {
+            "tempauth": {"account_acls": False},
+            "brume": {"token_prefix": "BRM_", "reseller_prefix": self.reseller_prefix},
+        }
+        self._tokens: dict = {}
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "") in AUTH_PATHS:
+            response = handle_auth(Request(environ), self.users, self.token_secret,
+                                   self.token_life, self.reseller_prefix, self.public_url)
+            return response(environ, start_response)
+        token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
+        identity = self.check_token(token) if token else None
+        if token and identity is None:
+            # Refused at once on a /v1 path; elsewhere (/info, a 404) no callback is needed.
+            _version, target, reason = parse_target(environ.get("PATH_INFO", ""))
+            if target is not None and not reason:
+                return error(401, "invalid or expired token")(environ, start_response)
+            return self.app(environ, start_response)
+        environ[IDENTITY_KEY] = identity
+        environ[AUTHORIZE_KEY] = self.authorize
+        return self.app(environ, start_response)
+
+    def check_token(self, token: str):
+        """verify_token, remembering tokens already verified until they expire."""
+        cached = self._tokens.get(token)
+        if cached is not None:
+            if cached.expires > time.time():
+                return cached
+            del self._tokens[token]
+        identity = verify_token(token, self.token_secret)
+        if identity is not None:
+            if len(self._tokens) >= TOKEN_CACHE_SIZE:
+                self._tokens.clear()
+            self._tokens[token] = identity
+        return identity
+
+    def authorize(self, environ, method: str, target, container_info):
+        """None when `method` on `target` is allowed, else a 401/403 response."""
+        if method == "OPTIONS":
+            return None
+        identity = environ.get(IDENTITY_KEY)
+        authorizer = self.authorizer
+        account, container, obj = target.account, target.container, target.obj
+        environ[OWNER_KEY] = authorizer.is_owner(identity, account)
+        # COPY reads here; its destination PUT is authorized again as a sub-request.
+        check = "GET" if method == "COPY" else method
+        if not authorizer.needs_acl(identity, check, account, container, obj):
+            status = authorizer.authorize(identity, check, account, container, obj)
+        else:
+            info = container_info()
+            if not info.exists:
+                status = authorizer.deny(identity)
+            else:
+                status = authorizer.authorize(identity, check, account, container, obj,
+                                              info.read_acl, info.write_acl,
+                                              environ.get("HTTP_REFERER"))
+        if status is None:
+            return None
+        return error(status, "unauthorized" if status == 401 else "forbidden")
+
+
+def filter_factory(global_conf: dict, **local_conf):
+    settings = load_auth_settings(global_conf, local_conf)
+    return lambda app: AuthMiddleware(app, settings)

@@ -1,0 +1,51 @@
+"""What a `/v1/<account>[/<container>[/<object>]]` path addresses, decoded from PATH_INFO."""
+from __future__ import annotations
+
+VERSIONS = frozenset({"v1", "v1.0"})
+
+
+class Target:
+    """The account/container/object a request addresses (names already decoded)."""
+
+    __slots__ = ("account", "container", "obj")
+
+    def __init__(self, account: str, container: str | None, obj: str | None):
+        self.account = account
+        self.container = container
+        self.obj = obj
+
+    @property
+    def path(self) -> str:
+        parts = [self.account]
+        if self.container is not None:
+            parts.append(self.container)
+            if self.obj is not None:
+                parts.append(self.obj)
+        return "/" + "/".join(parts)
+
+
+def parse_target(path_info: str) -> tuple[str | None, Target | None, str]:
+    """-> (version, target, reason). reason is '' when fine."""
+    try:
+        path = path_info.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None, None, "path is not valid UTF-8"
+    if "\x00" in path:
+        return None, None, "path contains a NUL byte"
+    pieces = path.split("/", 4)
+    if len(pieces) < 3 or pieces[0] != "" or pieces[1] not in VERSIONS or not pieces[2]:
+        return None, None, ""
+    account = pieces[2]
+    container = pieces[3] if len(pieces) > 3 and pieces[3] else None
+    obj = pieces[4] if len(pieces) > 4 and pieces[4] else None
+    if container is None and obj is not None:
+        return None, None, ""
+    return pieces[1], Target(account, container, obj), ""
+
+
+def object_target(path_info: str) -> Target | None:
+    """The object a path addresses, or None (not an object path, or a malformed one)."""
+    _version, target, reason = parse_target(path_info)
+    if reason or target is None or target.obj is None:
+        return None
+    return target
