@@ -18,6 +18,7 @@ setup(
         "numpy>=1.24",
         "libvirt-python>=9.0",
         "oslo.utils>=10.2",
+        "urllib3>=2",
     ],
     extras_require={
         "test": [
