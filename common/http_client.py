@@ -37,7 +37,7 @@ from urllib3.exceptions import TimeoutError as _Urllib3Timeout
 
 CHUNK_SIZE = 64 * 1024
 MAX_BODY = 64 * 1024 * 1024
-EXCERPT = 200
+EXCERPT = 1024
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 Signer = Callable[[str, str, dict, "bytes | None"], dict]
@@ -48,22 +48,25 @@ logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 class HTTPClientError(Exception):
-    """A request failed: no answer (`status` None) or an unexpected status."""
+    """A request failed: no answer (`status` None) or an unexpected status.
+
+    `body` is the start of the answer's body; `detail` the peer's one-line reason (given by
+    whoever decodes the peer's error format, else the body's first non-empty line)."""
 
     def __init__(self, message: str, status: int | None = None, reason: str = "",
-                 body: bytes = b""):
+                 body: bytes = b"", detail: str | None = None):
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.body = body[:EXCERPT]
+        self.detail = _first_line(self.body) if detail is None else detail
 
-    @property
-    def detail(self) -> str:
-        """The first non-empty line of the body excerpt (the peer's one-line reason), or ''."""
-        for line in self.body.decode("utf-8", "replace").splitlines():
-            if line.strip():
-                return line.strip()
-        return ""
+
+def _first_line(body: bytes) -> str:
+    for line in body.decode("utf-8", "replace").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -76,9 +79,11 @@ class Response:
     """An answer: `status`, `reason`, `headers` (case-insensitive), and `body` (bytes) when
     it was read whole; with `stream=True`, `read(n)`/`iter_chunks()` and then `close()`."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, what: str, body: bytes | None = None):
+    def __init__(self, raw: urllib3.BaseHTTPResponse, what: str, body: bytes | None = None,
+                 chunk_size: int = CHUNK_SIZE):
         self._raw = raw
         self._what = what
+        self.chunk_size = chunk_size
         self.status: int = raw.status
         self.reason: str = raw.reason or ""
         self.headers = raw.headers
@@ -112,8 +117,10 @@ class Response:
         except (_Urllib3Error, OSError) as exc:
             raise HTTPClientError(f"{self._what}: body cut off: {_one_line(exc)}") from None
 
-    def iter_chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        """The streamed body in chunks of at most `size`; closes the response at the end."""
+    def iter_chunks(self, size: int | None = None) -> Iterator[bytes]:
+        """The streamed body in chunks of at most `size` (default: the request's
+        `chunk_size`); closes the response at the end."""
+        size = size or self.chunk_size
         try:
             while chunk := self.read(size):
                 yield chunk
@@ -166,7 +173,7 @@ class HTTPClient:
                 expect: Iterable[int] | None = None, idempotent: bool | None = None,
                 sign: Signer | None = None, timeout: float | None = None,
                 connect_timeout: float | None = None, max_body: int | None = None,
-                retries: int | None = None) -> Response:
+                retries: int | None = None, chunk_size: int = CHUNK_SIZE) -> Response:
         """Send one request; see the module docstring for retries, bodies and errors."""
         url = self.url(path)
         what = f"{method} {url}"
@@ -201,14 +208,14 @@ class HTTPClient:
             except (_Urllib3Error, OSError) as exc:
                 raise HTTPClientError(f"{what}: {_one_line(exc)}") from None
             else:
-                return self._answer(raw, what, stream, expect,
-                                    self.max_body if max_body is None else max_body)
+                return self._answer(Response(raw, what, chunk_size=chunk_size), stream,
+                                    expect, self.max_body if max_body is None else max_body)
             if not retry or attempt >= limit:
                 raise error
             attempt += 1
 
-    def _answer(self, raw, what: str, stream: bool, expect, max_body: int) -> Response:
-        response = Response(raw, what)
+    def _answer(self, response: Response, stream: bool, expect, max_body: int) -> Response:
+        raw, what = response._raw, response._what
         if expect is not None and raw.status not in expect:
             excerpt = _excerpt(response)
             raise HTTPClientError(f"{what}: HTTP {raw.status} {raw.reason or ''}".rstrip(),

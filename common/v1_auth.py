@@ -32,12 +32,9 @@ class V1Credentials:
 def authenticate(auth_url: str, user: str, key: str, *, client: HTTPClient | None = None,
                  timeout: float | None = None) -> V1Credentials:
     """A fresh token and storage URL for `user`; HTTPClientError with one line otherwise."""
-    try:
-        response = (client or _auth_client).request(
-            "GET", auth_url, headers={"X-Auth-User": user, "X-Auth-Key": key},
-            timeout=timeout, max_body=65536)
-    except HTTPClientError as exc:
-        raise HTTPClientError(f"cannot reach {auth_url}: {exc}") from None
+    response = (client or _auth_client).request(
+        "GET", auth_url, headers={"X-Auth-User": user, "X-Auth-Key": key}, timeout=timeout,
+        max_body=65536)
     if response.status == 401:
         raise HTTPClientError(f"authentication failed at {auth_url}: wrong user or key", 401,
                               response.reason, response.body or b"")
@@ -86,15 +83,18 @@ class V1Session:
         with self._lock:
             self._credentials = None
 
-    def request(self, method: str, url: str, *, headers=None, body=None, **kwargs) -> Response:
-        """`client.request` with the token; on 401, authenticate again and retry once (only
-        when `body` can be sent again; a streamed body's 401 is the caller's answer)."""
+    def request(self, method: str, url: str, *, client: HTTPClient | None = None,
+                headers=None, body=None, **kwargs) -> Response:
+        """`client.request` (by default the session's own client) with the token; on 401,
+        authenticate again and retry once (only when `body` can be sent again: a streamed
+        body's 401 is the caller's answer)."""
+        client = client or self.client
         replayable = body is None or isinstance(body, bytes | bytearray)
         for attempt in (0, 1):
             token = self.token(refresh=attempt > 0)
             last = attempt > 0 or not replayable
             try:
-                response = self.client.request(
+                response = client.request(
                     method, url, body=body,
                     headers={**(headers or {}), "X-Auth-Token": token}, **kwargs)
             except HTTPClientError as exc:
