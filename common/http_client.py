@@ -79,15 +79,14 @@ class Response:
     """An answer: `status`, `reason`, `headers` (case-insensitive), and `body` (bytes) when
     it was read whole; with `stream=True`, `read(n)`/`iter_chunks()` and then `close()`."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, what: str, body: bytes | None = None,
-                 chunk_size: int = CHUNK_SIZE):
+    def __init__(self, raw: urllib3.BaseHTTPResponse, what: str, chunk_size: int = CHUNK_SIZE):
         self._raw = raw
         self._what = what
         self.chunk_size = chunk_size
         self.status: int = raw.status
         self.reason: str = raw.reason or ""
         self.headers = raw.headers
-        self.body = body
+        self.body: bytes | None = None
 
     @property
     def ok(self) -> bool:
@@ -235,10 +234,6 @@ class HTTPClient:
         response.body = data
         response.close()
         return response
-
-    def get_json(self, path: str, **kwargs):
-        """GET `path`, expecting 200, and decode its JSON."""
-        return self.request("GET", path, expect=(200,), **kwargs).json()
 
 
 def _excerpt(response: Response) -> bytes:
