@@ -21,6 +21,7 @@ setup(
         # The identity service: Fernet tokens, Argon2id password hashes.
         "cryptography>=42",
         "argon2-cffi>=23.1",
+        "urllib3>=2",
     ],
     extras_require={
         "test": [

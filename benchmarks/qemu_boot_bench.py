@@ -25,8 +25,9 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from cli.demo_image import DEMO_BOOT_LINE, build_demo_image
+from common.v1_auth import V1Session
 from compute.image_cache import ImageCache
-from compute.image_source import ImageSource, ServiceToken
+from compute.image_source import ImageSource
 from tests.integration.support import brume
 from tests.vm.qemu_support import VmCloud, start_qemu_cluster
 
@@ -82,8 +83,8 @@ def pull_figures(cloud: VmCloud, work: str, size: int) -> None:
     os.unlink(path)
     image = json.loads(image.stdout)
     conf = cloud.handle
-    token = ServiceToken(conf.auth_url, "service:brume", conf.credentials["service:brume"])
-    source = ImageSource(conf.image_url, token)
+    session = V1Session(conf.auth_url, "service:brume", conf.credentials["service:brume"])
+    source = ImageSource(conf.image_url, session)
     cache = ImageCache(os.path.join(work, "pull-cache"), source.stream)
     meta = source.get_meta(image["id"])
     start = time.monotonic()

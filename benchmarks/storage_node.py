@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from urllib.parse import unquote
 
 from common.backend_auth import BackendAuth
 from storage import SERVER_APPS
@@ -27,8 +26,7 @@ BACKEND_AUTH = BackendAuth(BACKEND_SECRET)
 
 def signed(method: str, target: str, headers: dict | None = None) -> dict:
     """`headers` signed for a request to `target` (path?query as sent on the request line)."""
-    path, _, query = target.partition("?")
-    return BACKEND_AUTH.signed(method, unquote(path), headers, query)
+    return BACKEND_AUTH.sign_target(method, target, headers or {})
 
 
 def free_port() -> int:

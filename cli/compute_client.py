@@ -6,12 +6,11 @@ one, or what could not be reached.
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 
 from cli.credentials import AuthError, Session, authenticate
 from cli.main import CLIError
+from common.http_client import HTTPClient, HTTPClientError
 
 MAX_ANSWER = 16 * 1024 * 1024
 
@@ -43,7 +42,8 @@ class ComputeClient:
 
     def __init__(self, session: Session, timeout: float = 60.0):
         self.session = session
-        self.timeout = timeout
+        self.http = HTTPClient(timeout=timeout, max_body=MAX_ANSWER,
+                               headers={"X-Auth-Token": session.token})
 
     @classmethod
     def from_args(cls, args) -> ComputeClient:
@@ -54,17 +54,12 @@ class ComputeClient:
 
     def request(self, method: str, url: str, body=None, ok=(200, 202, 204)):
         data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"X-Auth-Token": self.session.token})
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
+        headers = {"Content-Type": "application/json"} if data is not None else {}
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                status, payload = response.status, response.read(MAX_ANSWER)
-        except urllib.error.HTTPError as exc:
-            status, payload = exc.code, exc.read(65536)
-        except (urllib.error.URLError, OSError) as exc:
-            raise CLIError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+            response = self.http.request(method, url, body=data, headers=headers)
+        except HTTPClientError as exc:
+            raise CLIError(str(exc)) from None
+        status, payload = response.status, response.body
         if status not in ok:
             raise APIError(fault_message(payload, status), status)
         try:

@@ -8,15 +8,17 @@ Flags override environment variables, which override the all-in-one defaults:
     --image-url    BRUME_IMAGE_URL                   default http://127.0.0.1:9292
     --compute-url  BRUME_COMPUTE_URL                 default http://127.0.0.1:8774
 
-`authenticate()` trades them for a token at the proxy's `/auth/v1.0` (Swift's v1 auth).
+`authenticate()` trades them for a token at the proxy's `/auth/v1.0` (Swift's v1 auth,
+`common.v1_auth`).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+
+from common.http_client import HTTPClientError
+from common.v1_auth import authenticate as v1_authenticate
 
 DEFAULTS = {
     "auth_url": ("BRUME_AUTH_URL", "ST_AUTH", "http://127.0.0.1:8080/auth/v1.0"),
@@ -28,7 +30,7 @@ DEFAULTS = {
 
 
 class AuthError(Exception):
-    """Authentication failed; the message is one line for the user."""
+    """Authentication failed; the message is one line for the user (the HTTP client's)."""
 
 
 @dataclass(frozen=True)
@@ -55,26 +57,14 @@ def resolve(args: argparse.Namespace, name: str) -> str:
 
 def authenticate(args: argparse.Namespace, timeout: float = 30.0) -> Session:
     auth_url = resolve(args, "auth_url")
-    request = urllib.request.Request(
-        auth_url,
-        headers={"X-Auth-User": resolve(args, "user"), "X-Auth-Key": resolve(args, "key")},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            token = response.headers.get("X-Auth-Token")
-            storage_url = response.headers.get("X-Storage-Url")
-    except urllib.error.HTTPError as exc:
-        if exc.code == 401:
-            raise AuthError(f"authentication failed at {auth_url}: wrong user or key") from None
-        raise AuthError(f"authentication failed at {auth_url}: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise AuthError(f"cannot reach {auth_url}: {reason}") from None
-    if not token or not storage_url:
-        raise AuthError(f"{auth_url} answered without a token")
+        credentials = v1_authenticate(auth_url, resolve(args, "user"), resolve(args, "key"),
+                                      timeout=timeout)
+    except HTTPClientError as exc:
+        raise AuthError(str(exc)) from None
     return Session(
-        token=token,
-        storage_url=storage_url,
+        token=credentials.token,
+        storage_url=credentials.storage_url,
         image_url=resolve(args, "image_url").rstrip("/"),
         compute_url=resolve(args, "compute_url").rstrip("/"),
     )

@@ -15,6 +15,7 @@ import tempfile
 from cli.credentials import AuthError, add_credential_flags, authenticate
 from cli.image_client import ImageClient, ImageClientError
 from cli.image_output import Progress, print_image, print_images, print_members
+from common.http_client import HTTPClientError
 from imagesvc.schema import CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES
 
 CHUNK_SIZE = 64 * 1024
@@ -101,7 +102,7 @@ def _discard(client: ImageClient, image_id: str) -> None:
     """Remove an image this command created before it failed."""
     try:
         client.delete(image_id)
-    except ImageClientError:
+    except HTTPClientError:
         pass
 
 
@@ -252,7 +253,7 @@ def _run(handler):
     def wrapped(args) -> int:
         try:
             return handler(args)
-        except (ImageClientError, AuthError, UsageError) as exc:
+        except (HTTPClientError, AuthError, UsageError) as exc:
             print(f"brume: {exc}", file=sys.stderr)
             return 1
         except BrokenPipeError:

@@ -1,25 +1,25 @@
 """A small client of the image API (used by `brume image ...`; usable by other services).
 
 Requests carry the caller's token; JSON in and out; image data streams in 64 KiB chunks in
-both directions. Every failure is an `ImageClientError` with a one-line message.
+both directions, on `common.http_client`. Every failure is that client's one error type,
+`HTTPClientError`, with a one-line message (an error answer's: `HTTP <status>: <reason>`);
+`ImageClientError` is the same type for what the `brume image` commands find themselves.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import urllib.parse
 from collections.abc import Callable, Iterator
 
+from common.http_client import HTTPClient, HTTPClientError
 from imagesvc.schema import is_uuid
 
 CHUNK_SIZE = 64 * 1024
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 
 
-class ImageClientError(Exception):
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
+class ImageClientError(HTTPClientError):
+    """A `brume image` command's own finding (a checksum mismatch, no such image)."""
 
 
 def _error_text(status: int, body: bytes) -> str:
@@ -28,66 +28,35 @@ def _error_text(status: int, body: bytes) -> str:
     return f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
 
 
+def _refused(response) -> HTTPClientError:
+    body = response.body if response.body is not None else response.read(4096)
+    response.close()
+    return HTTPClientError(_error_text(response.status, body), response.status,
+                           response.reason, body)
+
+
 class ImageClient:
     def __init__(self, image_url: str, token: str, timeout: float = 300.0):
         parts = urllib.parse.urlsplit(image_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ImageClientError(f"bad image service URL {image_url!r}")
-        self.scheme = parts.scheme
-        self.host = parts.hostname
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.base = parts.path.rstrip("/")
-        self.token = token
-        self.timeout = timeout
+            raise HTTPClientError(f"bad image service URL {image_url!r}")
+        self.http = HTTPClient(image_url, timeout=timeout, headers={"X-Auth-Token": token})
         self.url = image_url
-
-    def _connect(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
-        return kind(self.host, self.port, timeout=self.timeout)
-
-    def _send(self, method: str, path: str, body=None, headers=None):
-        conn = self._connect()
-        all_headers = {"X-Auth-Token": self.token, **(headers or {})}
-        try:
-            if body is not None and not isinstance(body, bytes):
-                conn.putrequest(method, self.base + path, skip_accept_encoding=True)
-                for name, value in all_headers.items():
-                    conn.putheader(name, value)
-                conn.endheaders()
-                try:
-                    for chunk in body:
-                        conn.send(chunk)
-                except OSError:
-                    # The service may have refused the data early (bad format, no access):
-                    # its answer is more useful than the broken pipe.
-                    pass
-            else:
-                conn.request(method, self.base + path, body=body, headers=all_headers)
-            return conn, conn.getresponse()
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
-            raise ImageClientError(f"cannot reach the image service at {self.url}: "
-                                   f"{getattr(exc, 'strerror', None) or exc}") from None
 
     def request(self, method: str, path: str, doc=None, content_type="application/json",
                 expect=(200, 201, 202, 204)):
         body = json.dumps(doc).encode() if doc is not None else None
         headers = {"Content-Type": content_type} if body is not None else {}
-        conn, response = self._send(method, path, body, headers)
-        try:
-            data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise ImageClientError(f"reading the image service's answer failed: {exc}") from None
-        finally:
-            conn.close()
+        response = self.http.request(method, path, body=body, headers=headers)
         if response.status not in expect:
-            raise ImageClientError(_error_text(response.status, data), response.status)
-        if not data:
+            raise _refused(response)
+        if not response.body:
             return None
         try:
-            return json.loads(data)
+            return json.loads(response.body)
         except ValueError:
-            raise ImageClientError("the image service answered with invalid JSON") from None
+            raise HTTPClientError("the image service answered with invalid JSON",
+                                  response.status) from None
 
     # -- images ------------------------------------------------------------------------
 
@@ -111,7 +80,7 @@ class ImageClient:
         if is_uuid(name_or_id):
             try:
                 return self.get(name_or_id)
-            except ImageClientError as exc:
+            except HTTPClientError as exc:
                 if exc.status != 404:
                     raise
         matches = list(self.list({"name": name_or_id}))
@@ -152,31 +121,18 @@ class ImageClient:
     def upload(self, image_id: str, chunks, length: int) -> None:
         """PUT `length` bytes from the `chunks` iterator as the image's data."""
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
-        conn, response = self._send("PUT", f"/v2/images/{image_id}/file", chunks, headers)
-        try:
-            data = response.read()
-        finally:
-            conn.close()
+        response = self.http.request("PUT", f"/v2/images/{image_id}/file", body=chunks,
+                                     headers=headers)
         if response.status != 204:
-            raise ImageClientError(_error_text(response.status, data), response.status)
+            raise _refused(response)
 
     def download(self, image_id: str, sink: Callable[[bytes], None]) -> dict[str, str]:
         """Stream an image's bytes into `sink`; returns the response headers."""
-        conn, response = self._send("GET", f"/v2/images/{image_id}/file")
-        try:
+        with self.http.request("GET", f"/v2/images/{image_id}/file", stream=True) as response:
             if response.status == 204:
                 raise ImageClientError("the image has no data yet", 204)
             if response.status != 200:
-                raise ImageClientError(_error_text(response.status, response.read()),
-                                       response.status)
-            while True:
-                try:
-                    chunk = response.read(CHUNK_SIZE)
-                except (OSError, http.client.HTTPException) as exc:
-                    raise ImageClientError(f"the download broke off: {exc}") from None
-                if not chunk:
-                    break
+                raise _refused(response)
+            for chunk in response.iter_chunks(CHUNK_SIZE):
                 sink(chunk)
-            return {name.lower(): value for name, value in response.getheaders()}
-        finally:
-            conn.close()
+            return {name.lower(): value for name, value in response.headers.items()}

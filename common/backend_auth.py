@@ -19,10 +19,11 @@ write carries its own `X-Timestamp`, so a repeat is the same write again (201 fo
 bytes, 409 or "already present" otherwise), never a new one.
 
 Senders: the proxy (`proxy.backend_http`), the daemons and the container server's account
-reports (`storage.backend_client`), the object server's container updates
-(`storage.objects.container_updates`) and `brume status` (recon). Receivers:
-`storage.backend_common.require_signed`, called by each server before it dispatches. One
-HMAC per request.
+reports (`storage.backend_client`, a bare keep-alive client raising
+`common.http_client.HTTPClientError`, signing through `BackendAuth.sign_target`), the object
+server's container updates (`storage.objects.container_updates`) and `brume
+status` (recon). Receivers: `storage.backend_common.require_signed`, called by each server
+before it dispatches. One HMAC per request.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from urllib.parse import unquote
 
 from common.cluster_conf import CLUSTER_CONF_NAME, CLUSTER_OPTIONS
 from common.config import (
@@ -107,6 +109,13 @@ class BackendAuth:
         result = {str(k): str(v) for k, v in (headers or {}).items()}
         result[AUTH_HEADER] = self.sign(method, path, result, query, now)
         return result
+
+    def sign_target(self, method: str, target: str, headers: Mapping[str, object],
+                    body: bytes | None = None) -> dict[str, str]:
+        """`signed` for a request line's `target` (quoted path, `?query`): the signing hook
+        of `common.http_client.HTTPClient` (the body is not signed)."""
+        path, _, query = target.partition("?")
+        return self.signed(method, unquote(path, errors="surrogateescape"), headers, query)
 
     def refusal(self, environ: Mapping[str, str], now: float | None = None) -> str:
         """'' when the WSGI request is signed and fresh, else why not (one line)."""

@@ -22,6 +22,7 @@ import logging
 import time
 import uuid
 
+from common.http_client import HTTPClientError
 from compute import service_auth, service_http
 from compute.driver import DriverError, LibvirtDriver
 
@@ -98,7 +99,7 @@ class Agent:
         while self.running:
             try:
                 self.heartbeat_once()
-            except (service_http.ServiceUnavailable, service_http.ServiceError) as exc:
+            except HTTPClientError as exc:
                 LOG.warning("heartbeat to %s failed: %s", self.conf["api_url"], exc)
             except Exception:
                 LOG.exception("heartbeat failed")
@@ -112,12 +113,12 @@ class Agent:
             try:
                 self._call_api("POST", f"/internal/v1/servers/{server_id}/events", body)
                 return
-            except service_http.ServiceError as exc:
-                if exc.status < 500:
+            except HTTPClientError as exc:
+                if exc.status is None:
+                    LOG.warning("API unreachable for event on %s: %s", server_id, exc)
+                elif exc.status < 500:
                     LOG.warning("API refused event %s for %s: %s", event, server_id, exc)
                     return
-            except service_http.ServiceUnavailable as exc:
-                LOG.warning("API unreachable for event on %s: %s", server_id, exc)
             self.green.sleep(delay)
             delay = min(delay * 2, 5.0)
 

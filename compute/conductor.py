@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
+from common.http_client import HTTPClientError
 from compute import claims, states
 from compute.db import Database
 from compute.hosts import HostRepo
@@ -16,7 +17,7 @@ from compute.image_lookup import BOOT_IMAGE_PROPERTIES
 from compute.repo import NotFound, Repo
 from compute.scheduler import Policy
 from compute.service_auth import agent_target
-from compute.service_http import ServiceError, ServiceUnavailable, call
+from compute.service_http import call
 
 LOG = logging.getLogger("brume.compute.conductor")
 
@@ -108,7 +109,7 @@ class Conductor:
         body = build_request(self.repo.get_server(server_id))
         try:
             self._agent(host, "POST", f"/v1/instances/{server_id}", body)
-        except (ServiceUnavailable, ServiceError) as exc:
+        except HTTPClientError as exc:
             self.build_failed(server_id, host["name"], f"cannot reach the agent: {exc}")
 
     def _no_host_message(self, server_id: str) -> str:
@@ -186,7 +187,7 @@ class Conductor:
         try:
             answer = self._agent(host, "POST", f"/v1/instances/{server_id}/action",
                                  {"action": agent_action, "hard": action == "reboot_hard"})
-        except (ServiceUnavailable, ServiceError) as exc:
+        except HTTPClientError as exc:
             LOG.warning("server %s: %s on %s failed: %s", server_id, action, host["name"], exc)
             self.repo.update_server(server_id, expect={"task_state": task}, task_state=None)
             return
@@ -217,12 +218,13 @@ class Conductor:
         if alive:
             try:
                 self._agent(host, "DELETE", f"/v1/instances/{server_id}")
-            except ServiceError as exc:
-                if exc.status != 404:
+            except HTTPClientError as exc:
+                if exc.status is None:
+                    LOG.warning("server %s: agent unreachable (%s); local delete", server_id,
+                                exc)
+                elif exc.status != 404:
                     LOG.warning("server %s: agent delete failed (%s); deleting locally; the "
                                 "agent removes the domain when it reconciles", server_id, exc)
-            except ServiceUnavailable as exc:
-                LOG.warning("server %s: agent unreachable (%s); local delete", server_id, exc)
         self.repo.mark_deleted(server_id)
 
     # agent reports -------------------------------------------------------------------------

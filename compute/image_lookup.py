@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 
+from common.http_client import HTTPClient, HTTPClientError
 from common.http_errors import HTTPError
 
 IMAGE_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
@@ -24,6 +23,8 @@ MAX_IMAGE_RECORD = 1024 * 1024
 # image property -> (the disk_format its image must have, how a message names it)
 BOOT_IMAGES = {"kernel_id": ("aki", "Kernel"), "ramdisk_id": ("ari", "Ramdisk")}
 BOOT_IMAGE_PROPERTIES = tuple(BOOT_IMAGES)
+
+CLIENT = HTTPClient(retries=2, max_body=MAX_IMAGE_RECORD)
 
 
 def image_id_from_ref(image_ref) -> str:
@@ -38,16 +39,17 @@ def image_id_from_ref(image_ref) -> str:
 
 def fetch_image(image_url: str, image_id: str, token: str, timeout: float) -> dict:
     url = f"{image_url.rstrip('/')}/v2/images/{urllib.parse.quote(image_id)}"
-    request = urllib.request.Request(url, headers={"X-Auth-Token": token})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read(MAX_IMAGE_RECORD)
-    except urllib.error.HTTPError as exc:
-        if exc.code in (403, 404):
+        raw = CLIENT.request("GET", url, headers={"X-Auth-Token": token}, timeout=timeout,
+                             expect=range(200, 300)).body
+    except HTTPClientError as exc:
+        if exc.status in (403, 404):
             raise HTTPError(400, f"Image {image_id} could not be found.") from None
-        raise HTTPError(503, f"Image service answered HTTP {exc.code}.") from None
-    except (urllib.error.URLError, OSError):
-        raise HTTPError(503, "Image service is unavailable.") from None
+        if exc.status is None:
+            raise HTTPError(503, "Image service is unavailable.") from None
+        if 200 <= exc.status < 300:  # an answer over MAX_IMAGE_RECORD: no image record
+            raise HTTPError(503, "Image service answered with invalid JSON.") from None
+        raise HTTPError(503, f"Image service answered HTTP {exc.status}.") from None
     try:
         image = json.loads(raw)
     except ValueError:

@@ -17,10 +17,12 @@ import os
 import stat
 
 from common.atomic_files import write_atomic
+from common.http_client import HTTPClientError
+from common.v1_auth import V1Session
 from compute.domain_xml import DomainSpec, render_domain_xml
 from compute.driver import DriverError
 from compute.image_cache import ImageCache, ImageFetchError
-from compute.image_source import ImageSource, ImageSourceError, ServiceToken
+from compute.image_source import ImageSource
 from compute.instance_disks import DiskError, UnsafeBase, check_base, prepare_disks
 
 IMAGES_FILE = "images.json"
@@ -61,8 +63,8 @@ class QemuGuestBuilder:
             os.path.dirname(os.path.abspath(self.instances_dir)), "image-cache"
         )
         if image_source is None:
-            token = ServiceToken(conf["auth_url"], conf["service_user"], conf["service_key"])
-            image_source = ImageSource(conf["image_url"], token)
+            session = V1Session(conf["auth_url"], conf["service_user"], conf["service_key"])
+            image_source = ImageSource(conf["image_url"], session)
         self.images = image_source
         self.cache = ImageCache(cache_dir, image_source.stream)
         self.network = conf.get("network") or None
@@ -92,7 +94,7 @@ class QemuGuestBuilder:
     def _meta(self, image_id: str, disk_format: str) -> dict:
         try:
             meta = self.images.get_meta(image_id)
-        except ImageSourceError as exc:
+        except HTTPClientError as exc:
             raise GuestBuildError(str(exc)) from None
         if meta.get("status") != "active":
             raise GuestBuildError(f"image {image_id} is not active", retry=False)

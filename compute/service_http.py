@@ -1,31 +1,33 @@
-"""A small signed JSON-over-HTTP client used between the compute API and the agents.
+"""Signed JSON calls between the compute API and the agents, on `common.http_client`.
 
-Under eventlet (the servers monkey-patch) these calls are green. Bodies are small JSON
-documents; responses are capped at `MAX_RESPONSE` bytes.
+Each request is signed for its receiver (`compute.service_auth`: a fresh nonce per attempt,
+so a retried connect is not refused as a replay). Bodies are small JSON documents; answers
+are capped at `MAX_RESPONSE` bytes. Every failure is `common.http_client.HTTPClientError`:
+`status` None when the peer could not be reached, else its status with `detail` the peer's
+`{"error": ...}` message.
 """
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 
+from common.http_client import HTTPClient, HTTPClientError
 from compute.service_auth import sign_headers
 
 MAX_RESPONSE = 4 * 1024 * 1024
 
-
-class ServiceUnavailable(Exception):
-    """The peer could not be reached (connection refused, timeout, ...)."""
+CLIENT = HTTPClient(retries=2, max_body=MAX_RESPONSE)
 
 
-class ServiceError(Exception):
-    """The peer answered with an error status."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-        self.message = message
+def _peer_error(exc: HTTPClientError) -> HTTPClientError:
+    """The same error with the peer's JSON `error` message as its detail."""
+    detail = exc.body.decode("utf-8", "replace")
+    try:
+        detail = json.loads(detail).get("error", detail)
+    except (ValueError, AttributeError):
+        pass
+    detail = str(detail)[:500]
+    return HTTPClientError(f"HTTP {exc.status}: {detail}", exc.status, exc.reason, exc.body,
+                           detail)
 
 
 def call(
@@ -40,30 +42,23 @@ def call(
 ) -> dict:
     """Send a request signed for `target` (the receiver's name, see compute.service_auth);
     return the decoded JSON answer ({} for an empty body)."""
-    data = b"" if body is None else json.dumps(body).encode("utf-8")
-    signed_path = urllib.parse.urlsplit(base_url.rstrip("/") + path)
-    path_qs = signed_path.path + (("?" + signed_path.query) if signed_path.query else "")
-    headers = {"Content-Type": "application/json",
-               **sign_headers(secret, method, target, path_qs, data)}
-    request = urllib.request.Request(
-        base_url.rstrip("/") + path, data=data if body is not None else None,
-        method=method, headers=headers,
-    )
+    data = None if body is None else json.dumps(body).encode("utf-8")
+
+    def sign(method: str, request_target: str, headers: dict, sent: bytes | None) -> dict:
+        return {**headers, **sign_headers(secret, method, target, request_target, sent or b"")}
+
+    headers = {"Content-Type": "application/json"}
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read(MAX_RESPONSE)
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(4096).decode("utf-8", "replace")
-        try:
-            detail = json.loads(detail).get("error", detail)
-        except (ValueError, AttributeError):
-            pass
-        raise ServiceError(exc.code, str(detail)[:500]) from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise ServiceUnavailable(f"{base_url}: {getattr(exc, 'reason', exc)}") from None
-    if not raw:
+        response = CLIENT.request(method, base_url.rstrip("/") + path, body=data,
+                                  headers=headers, sign=sign, timeout=timeout,
+                                  expect=range(200, 300))
+    except HTTPClientError as exc:
+        if exc.status is None:
+            raise
+        raise _peer_error(exc) from None
+    if not response.body:
         return {}
     try:
-        return json.loads(raw)
+        return json.loads(response.body)
     except ValueError:
-        raise ServiceError(502, f"{base_url}{path}: answer is not JSON") from None
+        raise HTTPClientError(f"{base_url}{path}: answer is not JSON", 502) from None

@@ -10,13 +10,13 @@ import logging
 from webob import Request, Response
 
 from common.constraints import check_account_name, check_container_name, check_object_name
+from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
 from common.image_formats.format_inspect import FormatInspector
 from imagesvc.http_common import json_response, read_json
 from imagesvc.policy import Identity, may_download
 from imagesvc.schema import render_image
 from imagesvc.service import ImageService
-from imagesvc.store import StoreError
 from imagesvc.upload import UploadRejected, parse_content_md5
 
 log = logging.getLogger("brume.imagesvc.data")
@@ -59,7 +59,7 @@ def _store_data(service: ImageService, image: dict, source, length: int | None,
     except UploadRejected as exc:
         _requeue(service, image_id)
         raise HTTPError(exc.status, exc.message) from None
-    except StoreError as exc:
+    except HTTPClientError as exc:
         _requeue(service, image_id)
         raise HTTPError(503, f"the object store failed: {exc}") from None
     except BaseException:
@@ -99,7 +99,7 @@ def download(service: ImageService, req: Request, who: Identity, image_id: str) 
         return Response(status=204)
     try:
         stream = service.store.get_object(location["container"], location["object"])
-    except StoreError as exc:
+    except HTTPClientError as exc:
         log.error("image %s: data unreadable: %s", image_id, exc)
         raise HTTPError(503, "the image data cannot be read from the store") from None
     response = Response(status=200, content_type="application/octet-stream", charset=None)
@@ -147,7 +147,7 @@ def import_image(service: ImageService, req: Request, who: Identity, image_id: s
     try:
         source = service.store.get_user_object(account, container, name,
                                                req.headers.get("X-Auth-Token", ""))
-    except StoreError as exc:
+    except HTTPClientError as exc:
         _requeue(service, image_id)
         status = exc.status if exc.status in (401, 403, 404) else 503
         if status == 401:

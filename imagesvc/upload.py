@@ -22,9 +22,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from common.http_client import HTTPClientError
 from common.image_formats.format_inspect import HEAD_SIZE, FormatInspector
 from imagesvc.digests import StreamDigests
-from imagesvc.store import ObjectStore, StoreError
+from imagesvc.store import ObjectStore
 
 CHUNK_SIZE = 1024 * 1024
 SMALL_BODY_BUFFER = 1024 * 1024
@@ -131,7 +132,7 @@ class SegmentUpload(threading.Thread):
             self.etag = self.store.put_object(self.container, self.name, self._body(),
                                               length=self.length)
         except _Abort:
-            self.error = StoreError("segment upload aborted")
+            self.error = HTTPClientError("segment upload aborted")
         except Exception as exc:  # recorded and reported by the writer
             self.error = exc
         finally:
@@ -146,7 +147,7 @@ class SegmentUpload(threading.Thread):
             if self.done.is_set():
                 if item is _Abort:
                     return
-                raise self.error or StoreError(f"segment {self.name} ended early")
+                raise self.error or HTTPClientError(f"segment {self.name} ended early")
             try:
                 self.chunks.put(item, timeout=PUT_POLL_SECONDS)
                 return
@@ -252,7 +253,7 @@ class ImageDataWriter:
 
         try:
             self.store.put_object(self.container, image_id, body(), length=length)
-        except StoreError as exc:
+        except HTTPClientError as exc:
             self.delete(location)
             raise UploadRejected(503, f"storing the image data failed: {exc}") from None
         except BaseException:
@@ -330,7 +331,7 @@ class ImageDataWriter:
         manifest = location.pop("segments")
         try:
             self.store.put_manifest(self.container, location["object"], manifest)
-        except StoreError as exc:
+        except HTTPClientError as exc:
             raise UploadRejected(503, f"storing the image manifest failed: {exc}") from None
 
     def delete(self, location: dict | None) -> bool:

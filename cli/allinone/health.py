@@ -7,13 +7,15 @@ A stop signal (`cli.allinone.stop_signals`) is checked between any two probes.
 """
 from __future__ import annotations
 
-import http.client
 import subprocess
 import time
 
 from cli.allinone import processes
 from cli.allinone.layout import Layout, ProcessSpec
 from cli.allinone.stop_signals import StopSignals
+from common.http_client import HTTPClient, HTTPClientError
+
+PROBES = HTTPClient(retries=0, max_body=4096)
 
 
 class StartupError(Exception):
@@ -25,16 +27,12 @@ class StartupError(Exception):
 
 
 def healthcheck(ip: str, port: int, timeout: float = 1.0) -> bool:
-    conn = http.client.HTTPConnection(ip, port, timeout=timeout)
+    host = f"[{ip}]" if ":" in ip else ip
     try:
-        conn.request("GET", "/healthcheck")
-        response = conn.getresponse()
-        response.read()
-        return response.status == 200
-    except (OSError, http.client.HTTPException):
+        response = PROBES.request("GET", f"http://{host}:{port}/healthcheck", timeout=timeout)
+    except HTTPClientError:
         return False
-    finally:
-        conn.close()
+    return response.status == 200
 
 
 def describe_failure(layout: Layout, spec: ProcessSpec, what: str) -> str:

@@ -18,6 +18,7 @@ from cli.allinone.health import healthcheck
 from cli.allinone.layout import Layout, available
 from common.backend_auth import load_backend_auth
 from common.config import ConfigError
+from common.http_client import HTTPClientError
 from storage import backend_client
 
 RING_FILES = ("account.ring.gz", "container.ring.gz", "object.ring.gz")
@@ -31,7 +32,7 @@ def fetch_json(ip: str, port: int, path: str, auth, timeout: float = 3.0):
         if response.status != 200:
             return None
         return json.loads(response.body)
-    except (backend_client.BackendError, ValueError):
+    except (HTTPClientError, ValueError):
         return None
 
 

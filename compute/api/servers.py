@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 
+from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
 from compute import states
 from compute.api.flavors import get_visible_flavor
@@ -14,7 +15,7 @@ from compute.name_filter import NameFilter, PatternError
 from compute.quotas import QuotaExceeded
 from compute.repo import NotFound, new_server_id
 from compute.service_auth import agent_target
-from compute.service_http import ServiceError, ServiceUnavailable, call
+from compute.service_http import call
 from compute.validation import check_metadata, check_name
 from compute.views import server_view
 
@@ -240,12 +241,12 @@ def _console(core, server: dict, args):
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/console{query}",
                       core.conf["service_secret"], timeout=core.conf["agent_timeout"],
                       target=agent_target(host["name"]))
-    except ServiceError as exc:
+    except HTTPClientError as exc:
+        if exc.status is None:
+            raise HTTPError(409, "Cannot reach the compute host of this server.") from None
         if exc.status == 404:
             raise HTTPError(409, "The server has no console on its host.") from None
-        raise HTTPError(500, f"Console request failed: {exc.message}") from None
-    except ServiceUnavailable:
-        raise HTTPError(409, "Cannot reach the compute host of this server.") from None
+        raise HTTPError(500, f"Console request failed: {exc.detail}") from None
     return json_response(200, {"output": answer.get("output", "")})
 
 
@@ -258,9 +259,9 @@ def diagnostics(core, caller, request, server_id):
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/diagnostics",
                       core.conf["service_secret"], timeout=core.conf["agent_timeout"],
                       target=agent_target(host["name"]))
-    except ServiceError as exc:
+    except HTTPClientError as exc:
+        if exc.status is None:
+            raise HTTPError(409, "Cannot reach the compute host of this server.") from None
         raise HTTPError(409 if exc.status == 404 else 500,
-                        f"Diagnostics unavailable: {exc.message}") from None
-    except ServiceUnavailable:
-        raise HTTPError(409, "Cannot reach the compute host of this server.") from None
+                        f"Diagnostics unavailable: {exc.detail}") from None
     return json_response(200, answer)

@@ -112,7 +112,7 @@ class NodeContext:
         return ip, int(port)
 
     def request(self, node: dict, method: str, path: str, **kwargs) -> backend_client.Response:
-        """One backend request to `node`; raises backend_client.BackendError."""
+        """One backend request to `node`; raises common.http_client.HTTPClientError."""
         ip, port = self.address(node)
         kwargs.setdefault("conn_timeout", self.conn_timeout)
         kwargs.setdefault("node_timeout", self.node_timeout)

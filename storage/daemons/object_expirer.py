@@ -22,8 +22,8 @@ from __future__ import annotations
 import time
 
 from common.config import Option
+from common.http_client import HTTPClientError
 from common.timestamp import Timestamp
-from storage.backend_client import BackendError
 from storage.daemons.context import Daemon, daemon_options
 from storage.daemons.rate_limit import RateLimiter
 from storage.objects.diskfile import DiskFileManager, DiskFileNotFound
@@ -119,7 +119,7 @@ class ObjectExpirer(Daemon):
             try:
                 resp = self.node.request(node, "DELETE", f"/{node['device']}/{part}/{account}/"
                                          f"{container}/{obj}", headers=headers)
-            except BackendError as exc:
+            except HTTPClientError as exc:
                 self.logger.warning("expiring /%s/%s/%s: %s", account, container, obj, exc)
                 settled = False
                 continue

@@ -24,6 +24,7 @@ from common.constraints import (
     check_container_name,
     check_object_name,
 )
+from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
 from common.timestamp import Timestamp
 from storage import backend_client
@@ -284,7 +285,7 @@ def report_to_account(nodes, account, container, info, conn_timeout, timeout, au
                 ip, port, "PUT", path, headers=headers, auth=auth,
                 conn_timeout=conn_timeout, node_timeout=timeout, max_body=4096,
             )
-        except backend_client.BackendError as exc:
+        except HTTPClientError as exc:
             log.warning("account update %s failed: %s", path, exc)
             return False
         if not resp.ok:

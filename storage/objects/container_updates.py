@@ -8,17 +8,18 @@ timeout and a response timeout. Any failure (refused, timeout, non-2xx) leaves a
 async-pending record for the object updater (`storage.objects.async_pending`); the client's request
 never fails because of it. All replicas are tried concurrently (green threads) and the
 caller waits for every attempt to finish, so the outcome is settled before the client gets
-its answer. Connections to container servers are kept alive and reused (`IDLE_CONNECTIONS`).
+its answer. Requests go through `storage.backend_client` (signed, keep-alive per container
+server).
 """
 from __future__ import annotations
 
-import http.client
 import logging
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from common.green import eventlet
+from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
+from storage import backend_client
 from storage.backend_common import is_ascii_digits
 from storage.objects.async_pending import write_async_pending
 
@@ -58,83 +59,26 @@ def _split_host(host: str) -> tuple[str, int]:
     return ip.strip("[]"), int(port)
 
 
-class _IdleConnections:
-    """Idle keep-alive connections to container servers, at most `max_idle` per address.
-
-    Reusing them spares a TCP connect (and the container server an accept and a new green
-    thread) per update. A connection is only ever used by one update at a time.
-    """
-
-    def __init__(self, max_idle: int = 16):
-        self.max_idle = max_idle
-        self._idle: dict[tuple[str, int], list[http.client.HTTPConnection]] = {}
-
-    def take(self, ip: str, port: int) -> http.client.HTTPConnection | None:
-        idle = self._idle.get((ip, port))
-        return idle.pop() if idle else None
-
-    def give_back(self, ip: str, port: int, conn: http.client.HTTPConnection) -> None:
-        idle = self._idle.setdefault((ip, port), [])
-        if len(idle) < self.max_idle:
-            idle.append(conn)
-        else:
-            conn.close()
-
-
-IDLE_CONNECTIONS = _IdleConnections()
-
-# What a kept-alive connection the container server has meanwhile closed looks like.
-_STALE_ERRORS = (http.client.RemoteDisconnected, http.client.BadStatusLine,
-                 ConnectionResetError, BrokenPipeError)
-
-
 def send_update(node, op, account, container, obj, headers, conn_timeout, node_timeout,
                 auth) -> bool:
     """One container update; True when the container answered 2xx.
 
-    An idle keep-alive connection is reused when there is one; if the server had closed it
-    in the meantime, the update is sent again once on a fresh connection (a row merge is
-    idempotent).
+    Sent through `storage.backend_client`'s keep-alive pool: an idle connection is reused when
+    there is one, and if the server had closed it meanwhile the update is sent again once on
+    a fresh connection (a row merge is idempotent).
     """
     ip, port = _split_host(node.host)
-    plain_path = f"/{node.device}/{node.partition}/{account}/{container}/{obj}"
-    path = quote(plain_path)
-    headers = auth.signed(op, plain_path, headers)
-    for _attempt in (0, 1):
-        conn = IDLE_CONNECTIONS.take(ip, port)
-        reused = conn is not None
-        if conn is None:
-            conn = http.client.HTTPConnection(ip, port, timeout=conn_timeout)
-        keep = False
-        try:
-            if not reused:
-                conn.connect()
-            conn.sock.settimeout(node_timeout)
-            conn.putrequest(op, path, skip_accept_encoding=True)
-            for key, value in headers.items():
-                conn.putheader(key, value)
-            conn.putheader("Content-Length", "0")
-            conn.endheaders()
-            resp = conn.getresponse()
-            resp.read(65536)
-            keep = resp.isclosed() and not resp.will_close
-            if 200 <= resp.status < 300:
-                return True
-            log.warning("container update %s %s:%s got %s", op, node.host, path, resp.status)
-            return False
-        except _STALE_ERRORS as exc:
-            if reused:
-                continue  # the server closed the idle connection: once more, fresh
-            log.warning("container update %s %s:%s failed: %s", op, node.host, path, exc)
-            return False
-        except (OSError, http.client.HTTPException) as exc:
-            log.warning("container update %s %s:%s failed: %s", op, node.host, path, exc)
-            return False
-        finally:
-            if keep:
-                IDLE_CONNECTIONS.give_back(ip, port, conn)
-            else:
-                conn.close()
+    path = f"/{node.device}/{node.partition}/{account}/{container}/{obj}"
+    try:
+        resp = backend_client.request(ip, port, op, path, headers, auth=auth,
+                                      conn_timeout=conn_timeout, node_timeout=node_timeout,
+                                      max_body=65536)
+    except HTTPClientError as exc:
+        log.warning("container update %s %s:%s failed: %s", op, node.host, path, exc)
+        return False
+    if resp.ok:
+        return True
+    log.warning("container update %s %s:%s got %s", op, node.host, path, resp.status)
     return False
 
 

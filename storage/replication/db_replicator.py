@@ -24,8 +24,8 @@ import uuid
 import msgpack
 
 from common.config import Option
+from common.http_client import HTTPClientError
 from common.timestamp import Timestamp
-from storage.backend_client import BackendError
 from storage.backend_common import is_partition
 from storage.daemons.context import Daemon, daemon_options, node_label
 from storage.databases.account_db import AccountBroker
@@ -123,7 +123,7 @@ class DatabaseReplicator(Daemon):
             return self.node.request(peer, "REPLICATE", replicate_path(peer["device"], part,
                                                                       db_hash),
                                      headers=headers, body=body, **kwargs)
-        except BackendError as exc:
+        except HTTPClientError as exc:
             raise PeerFailure(f"{node_label(peer)}: {exc}") from None
 
     def sync_with_peer(self, broker, peer, part, db_hash, path) -> int:

@@ -31,7 +31,7 @@ import shutil
 import msgpack
 
 from common.config import Option
-from storage.backend_client import BackendError
+from common.http_client import HTTPClientError
 from storage.daemons.context import Daemon, daemon_options, node_label
 from storage.objects.diskfile import (
     BodyMismatch,
@@ -164,7 +164,7 @@ class ObjectReplicator(Daemon):
         headers = {REPLICATION_HEADER: "true", **kwargs.pop("headers", {})}
         try:
             resp = self.node.request(peer, method, path, headers=headers, **kwargs)
-        except BackendError as exc:
+        except HTTPClientError as exc:
             raise PeerFailure(f"{node_label(peer)}: {exc}") from None
         return resp
 

@@ -6,7 +6,8 @@ import threading
 import time
 
 from common.backend_auth import DEV_BACKEND_SECRET, BackendAuth
-from storage.objects.container_updates import IDLE_CONNECTIONS, ContainerNode, send_update
+from storage import backend_client
+from storage.objects.container_updates import ContainerNode, send_update
 from tests.storage.test_object_container_updates import FakeContainer
 
 
@@ -22,11 +23,10 @@ def test_updates_reuse_one_keep_alive_connection():
     container = FakeContainer(201)
     ip, port = "127.0.0.1", container.port
     assert _update(container.host)
-    conn = IDLE_CONNECTIONS.take(ip, port)
-    assert conn is not None
-    IDLE_CONNECTIONS.give_back(ip, port, conn)
+    (conn, _since), = backend_client._idle[(ip, port)]
     assert _update(container.host)
-    assert IDLE_CONNECTIONS.take(ip, port) is conn
+    (again, _since), = backend_client._idle[(ip, port)]
+    assert again is conn
     assert len(container.requests) == 2
 
 
