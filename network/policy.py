@@ -55,8 +55,8 @@ def target_project(caller: Caller, doc: dict, action: str) -> str:
     named = [doc[key] for key in ("project_id", "tenant_id") if doc.get(key) is not None]
     if not named:
         return caller.project_id
-    if len(set(named)) > 1 or not all(isinstance(value, str) and 0 < len(value) <= 255
-                                      for value in named):
+    if not all(isinstance(value, str) and 0 < len(value) <= 255 for value in named) \
+            or len(set(named)) > 1:
         raise invalid_attr("project_id", "project_id and tenant_id must be one non-empty "
                                          "string")
     if named[0] != caller.project_id and not caller.is_admin:

@@ -81,6 +81,7 @@ def test_admin_creates_for_another_project_members_cannot(admin, alice):
 @pytest.mark.parametrize("body", [
     {"network": {"name": 5}}, {"network": {"admin_state_up": "maybe"}},
     {"network": {"bogus": 1}}, {"network": []}, {"networks": {}}, {"network": {"mtu": 10}},
+    {"network": {"project_id": []}}, {"network": {"project_id": "a", "tenant_id": "b"}},
 ])
 def test_bad_network_bodies_are_400(alice, body):
     status, _, doc = alice.post("/v2.0/networks", body)
