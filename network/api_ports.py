@@ -6,7 +6,8 @@ mac_prefix` unless given (unique per network: 409 `MacAddressInUse`); its fixed 
 allocated by `network.ipam` in the same transaction as the port row, so an exhausted pool
 (409 `IpAddressGenerationFailure`) or a taken address (409 `IpAddressAlreadyAllocated`)
 leaves no port behind. Without `security_groups` it joins its project's `default` group;
-groups must be its project's. `binding:host_id` is for admins. Deleting a port
+groups must be its project's. `binding:host_id` is for admins, a `network:*` device owner
+for the network's owner. Deleting a port
 disassociates its floating IPs; a floating IP's own port cannot be deleted (409).
 """
 from __future__ import annotations
@@ -124,8 +125,6 @@ def create_port(service, req):
     mac = macs.normalize(doc["mac_address"]) if given_mac else \
         macs.generate(service.config.mac_prefix, service.random_bytes)
     device_owner = text(doc, "device_owner")
-    if device_owner.startswith("network:") and not caller.is_admin:
-        raise forbidden("rule:create_port:device_owner")
     stamp = now()
     row = {"id": str(uuid.uuid4()), "network_id": network_id, "project_id": project_id,
            "name": text(doc, "name"), "description": text(doc, "description"),
@@ -137,6 +136,9 @@ def create_port(service, req):
         network = lookups.network_for(tx, caller, network_id)
         if not policy.may_attach_to(caller, network):
             raise forbidden("rule:create_port:network")
+        if device_owner.startswith("network:") and not policy.owns(caller,
+                                                                   network["project_id"]):
+            raise forbidden("rule:create_port:device_owner")
         security = boolean(doc, "port_security_enabled",
                            bool(network["port_security_enabled"]))
         row["port_security_enabled"] = int(security)

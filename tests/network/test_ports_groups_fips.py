@@ -260,3 +260,14 @@ def test_unknown_routes_and_methods(alice):
     status, _, doc = alice.get("/v2.0/routers")
     assert status == 404 and neutron_error(doc) == "HTTPNotFound"
     assert alice.call("PUT", "/v2.0/security-group-rules/x", body={})[0] == 405
+
+
+def test_network_device_owner_is_for_the_networks_owner(admin, alice, bob):
+    shared = admin.create("networks", "network", shared=True)
+    admin.create("subnets", "subnet", network_id=shared["id"], cidr="10.60.0.0/24")
+    status, _, _ = bob.post("/v2.0/ports", {"port": {"network_id": shared["id"],
+                                                     "device_owner": "network:dhcp"}})
+    assert status == 403
+    mine = alice.create("networks", "network")
+    port = alice.create("ports", "port", network_id=mine["id"], device_owner="network:dhcp")
+    assert port["device_owner"] == "network:dhcp"
