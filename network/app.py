@@ -3,7 +3,8 @@
 Routes `/`, `/v2.0/...` requests to their handlers (`network.api_*`); handlers raise
 `HTTPError`s (`network.errors.NeutronError`), rendered in Neutron's error shape by
 `common.http_errors.error_middleware`; a write that lost a race in the store is a 409, a
-store locked too long a 503. `make_app` loads the config, opens the store and returns the app.
+store locked too long a 503. `make_app` loads the config, opens the store, starts the
+revocation poller (a green thread, when `revocation_url` is set) and returns the app.
 """
 from __future__ import annotations
 
@@ -109,6 +110,11 @@ class NetworkAPI:
 def make_app(conf_path: str):
     """The WSGI app for `[network]` in `conf_path` (raises ConfigError when wrong)."""
     service = NetworkService(load_network_config(conf_path))
+    if service.poller is not None:
+        from common.green import eventlet
+
+        eventlet.spawn_n(service.poller.run, service.config.revocation_poll_interval,
+                         eventlet.sleep)
     app = NetworkAPI(service)
     wrapped = error_middleware(app, neutron_renderer(service.config.auth_url))
     wrapped.service = service  # for tests and tools that need the store

@@ -4,7 +4,9 @@
 `NetworkConfig`; every problem is a one-line `ConfigError`. Tokens are verified locally with
 the identity service's Fernet keys (`token_key_file`, the same file the identity service
 uses) or, when that is empty, the key derived from the shared `token_secret`, which is
-refused off loopback as a development default.
+refused off loopback as a development default (as is a development `revocation_password`).
+The `revocation_*` options say where and as whom to poll revocation events
+(`network.revocation`); without `revocation_url` revoked tokens live until they expire.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from common.config import (
     Option,
     load_section,
     non_negative_int,
+    positive_float,
     positive_int,
     read_ini,
     refuse_dev_defaults,
@@ -38,6 +41,13 @@ NETWORK_OPTIONS = [
     Option("max_host_routes", non_negative_int, 20),
     Option("max_fixed_ips_per_port", positive_int, 5),
     Option("default_mtu", positive_int, 1500),
+    Option("revocation_url", str, ""),
+    Option("revocation_user", str, ""),
+    Option("revocation_password", str, "", secret=True),
+    Option("revocation_project", str, "service"),
+    Option("revocation_domain", str, "Default"),
+    Option("revocation_poll_interval", positive_float, 10.0),
+    Option("revocation_keep", positive_int, 86400),
 ] + [Option(f"quota_{name}", int, QUOTA_DEFAULTS[name]) for name in QUOTAS]
 
 
@@ -53,12 +63,19 @@ class NetworkConfig:
     max_host_routes: int
     max_fixed_ips_per_port: int
     default_mtu: int
+    revocation_url: str
+    revocation_user: str
+    revocation_password: str
+    revocation_project: str
+    revocation_domain: str
+    revocation_poll_interval: float
+    revocation_keep: int
     quotas: dict  # {"network": 100, ...}; -1 is unlimited
 
 
 def build_config(values: dict, where: str = "<config>") -> NetworkConfig:
     prefix = f"{where}: [network] "
-    for key in ("public_url", "auth_url"):
+    for key in ("public_url", "auth_url", "revocation_url"):
         if values[key] and not values[key].startswith(("http://", "https://")):
             raise ConfigError(prefix + f"{key} must be an http(s) URL")
     try:
@@ -71,18 +88,23 @@ def build_config(values: dict, where: str = "<config>") -> NetworkConfig:
         if value < -1:
             raise ConfigError(prefix + f"quota_{name} must be -1 (unlimited) or >= 0")
         quotas[name] = value
+    if values["revocation_url"] and not (values["revocation_user"]
+                                         and values["revocation_password"]):
+        raise ConfigError(prefix + "revocation_url needs revocation_user and "
+                                   "revocation_password (an admin of the identity service)")
     if not 68 <= values["default_mtu"] <= 65535:
         raise ConfigError(prefix + "default_mtu must be between 68 and 65535")
     values = dict(values, public_url=values["public_url"].rstrip("/"),
-                  auth_url=values["auth_url"].rstrip("/"), mac_prefix=mac_prefix)
+                  auth_url=values["auth_url"].rstrip("/"),
+                  revocation_url=values["revocation_url"].rstrip("/"), mac_prefix=mac_prefix)
     return NetworkConfig(**values, quotas=quotas)
 
 
 def load_network_config(conf_path: str) -> NetworkConfig:
     parser = read_ini(conf_path)
     values = load_section(parser, "network", NETWORK_OPTIONS, conf_path)
-    if not values["token_key_file"]:
-        refuse_dev_defaults(server_bind_ip(parser),
-                            secrets_in_force("network", NETWORK_OPTIONS, values),
-                            f"{conf_path}: ")
+    secrets = secrets_in_force("network", NETWORK_OPTIONS, values)
+    if values["token_key_file"]:
+        secrets.pop("[network] token_secret")
+    refuse_dev_defaults(server_bind_ip(parser), secrets, f"{conf_path}: ")
     return build_config(values, conf_path)

@@ -2,9 +2,8 @@
 
 `NetworkService.caller(req)` is how a handler learns who is asking: the `X-Auth-Token`
 verified locally (`common.token_format`: the identity service's Fernet keys, signature and
-expiry) and project-scoped, else a 401. Known gap: revocation events are not consulted yet (a
-revoked token stays valid here until it expires); the design is to poll the identity
-service's `GET /v3/OS-REVOKE/events` and match them with `common.token_format.is_revoked`.
+expiry), not revoked by a known revocation event (`network.revocation`, polled from the
+identity service when `revocation_url` is set) and project-scoped, else a 401.
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ from common.token_format import fernet_of, key_from_secret, read_key_file, verif
 from network.config import NetworkConfig
 from network.errors import NeutronError
 from network.policy import Caller
+from network.revocation import IdentityPoller, RevocationList
 from network.store import Store, Tx
 
 
@@ -34,11 +34,17 @@ class NetworkService:
         self.config = config
         self.store = Store(config.db_path)
         self.fernet = load_fernet(config)
+        self.revocations = RevocationList(config.revocation_keep)
+        self.poller = None
+        if config.revocation_url:
+            self.poller = IdentityPoller(config.revocation_url, config.revocation_user,
+                                         config.revocation_password, config.revocation_project,
+                                         config.revocation_domain, self.revocations)
 
     def caller(self, req: Request) -> Caller:
         token = req.headers.get("X-Auth-Token", "")
         claims = verify_token(token, self.fernet) if token else None
-        if claims is None:
+        if claims is None or self.revocations.revoked(claims):
             raise NeutronError(401, "HTTPUnauthorized", "Authentication required")
         if not claims.project_id:
             raise NeutronError(401, "HTTPUnauthorized",

@@ -1,6 +1,7 @@
 """The real identity and network services (`python -m common.wsgi_server`, loopback sockets,
 real SQLite, one shared Fernet key file) driven by the unmodified OpenStack clients:
-openstacksdk's network proxy and the `openstack` CLI (each skipped when not installed)."""
+openstacksdk's network proxy and the `openstack` CLI (each skipped when not installed); a
+token revoked at the identity service is refused by the network service after a poll."""
 from __future__ import annotations
 
 import json
@@ -58,7 +59,9 @@ def services(tmp_path_factory):
                                   catalog={"network": network_url},
                                   bootstrap={**BOOTSTRAP, "test2:tester2": "testing2 member"})
     net_conf = write_network_conf(root, net_port, network={
-        "token_key_file": keys, "token_secret": "", "auth_url": identity_url})
+        "token_key_file": keys, "token_secret": "", "auth_url": identity_url,
+        "revocation_url": identity_url, "revocation_user": "brume",
+        "revocation_password": "servicepass", "revocation_poll_interval": "0.3"})
     procs = [start(id_conf, root / "identity.log", identity_url)]
     try:
         procs.append(start(net_conf, root / "network.log", network_url))
@@ -88,6 +91,37 @@ def test_discovery_and_401_over_http(services):
         urllib.request.urlopen(network_url + "/v2.0/networks", timeout=5)
     assert caught.value.code == 401
     assert json.loads(caught.value.read())["NeutronError"]["type"] == "HTTPUnauthorized"
+
+
+def test_a_token_revoked_at_the_identity_service_is_refused_within_a_poll(services):
+    identity_url, network_url = services
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "tester", "domain": {"name": "Default"}, "password": "testing"}}},
+        "scope": {"project": {"name": "test", "domain": {"name": "Default"}}}}}
+    request = urllib.request.Request(identity_url + "/v3/auth/tokens",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        token = answer.headers["X-Subject-Token"]
+
+    def networks_status() -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(
+                    network_url + "/v2.0/networks", headers={"X-Auth-Token": token}),
+                    timeout=10) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert networks_status() == 200
+    revoke = urllib.request.Request(identity_url + "/v3/auth/tokens", method="DELETE",
+                                    headers={"X-Auth-Token": token, "X-Subject-Token": token})
+    with urllib.request.urlopen(revoke, timeout=10) as answer:
+        assert answer.status == 204
+    deadline = time.time() + 10
+    while networks_status() != 401:
+        assert time.time() < deadline, "the revoked token is still accepted"
+        time.sleep(0.2)
 
 
 def test_openstacksdk(services):
