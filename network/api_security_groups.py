@@ -65,10 +65,17 @@ def ensure_default(tx: Tx, project_id: str) -> str:
     return _insert_group(tx, project_id, "default", "Default security group", True)
 
 
+def _ensure_default_outside(service, project_id: str) -> None:
+    """`ensure_default` for a read: a write transaction only when the group is missing."""
+    if service.store.row("SELECT 1 FROM security_groups WHERE project_id = ? AND "
+                         "is_default = 1", (project_id,)) is None:
+        with service.store.write() as tx:
+            ensure_default(tx, project_id)
+
+
 def list_groups(service, req):
     caller = service.caller(req)
-    with service.store.write() as tx:
-        ensure_default(tx, caller.project_id)
+    _ensure_default_outside(service, caller.project_id)
     rows = [row for row in service.store.rows("SELECT * FROM security_groups ORDER BY rowid")
             if policy.owns(caller, row["project_id"])]
     docs = views.group_docs(service.store, rows)
@@ -148,8 +155,7 @@ def delete_group(service, req, group_id):
 
 def list_rules(service, req):
     caller = service.caller(req)
-    with service.store.write() as tx:
-        ensure_default(tx, caller.project_id)
+    _ensure_default_outside(service, caller.project_id)
     rows = [row for row in service.store.rows(
         "SELECT * FROM security_group_rules ORDER BY rowid")
         if policy.owns(caller, row["project_id"])]
