@@ -1,5 +1,5 @@
 """`GET /v3/OS-REVOKE/events[?since=<ISO time>]`: the revocation events, for services that
-check tokens locally (`identity.token_format.is_revoked`) and poll this list (admins only).
+check tokens locally (`common.token_format.is_revoked`) and poll this list (admins only).
 """
 from __future__ import annotations
 

@@ -4,14 +4,14 @@ A token revoked by `DELETE /v3/auth/tokens` leaves an event naming its audit id;
 or deleted user, a changed password, a disabled or deleted project, a removed role
 assignment or a deleted application credential leave one naming the user, the project or
 the credential, with `issued_before` = now: every token issued until then matches it.
-Matching is `identity.token_format.is_revoked`, the same rule other services apply to the
+Matching is `common.token_format.is_revoked`, the same rule other services apply to the
 events they fetch.
 """
 from __future__ import annotations
 
 import time
 
-from identity.token_format import RevocationEvent, TokenClaims, is_revoked
+from common.token_format import RevocationEvent, TokenClaims, is_revoked
 
 FIELDS = ("audit_id", "user_id", "project_id", "app_cred_id")
 

@@ -2,7 +2,7 @@
 
 `TokenService` holds the Fernet keys (`[identity] token_key_file`, created with one fresh key
 when missing; else a key derived from `token_secret`), issues tokens and validates them. A
-token the signature and clock accept (`identity.token_format`) is still refused here when a
+token the signature and clock accept (`common.token_format`) is still refused here when a
 revocation event matches it, its user or their domain is gone or disabled, its project or
 domain is gone or disabled, the user holds no role there any more, or its application
 credential is gone or expired. The roles a valid token reports are the ones in force now.
@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from cryptography.fernet import Fernet
 
 from common.config import ConfigError
-from identity import app_creds, assignments, directory, revocations
-from identity.config import IdentityConfig
-from identity.token_format import (
+from common.token_format import (
     TokenClaims,
     encode_token,
     fernet_of,
@@ -28,6 +26,8 @@ from identity.token_format import (
     read_key_file,
     verify_token,
 )
+from identity import app_creds, assignments, directory, revocations
+from identity.config import IdentityConfig
 
 
 @dataclass

@@ -193,7 +193,7 @@ def test_every_api_needs_a_token(client, path):
 
 
 def test_revocation_events_for_other_services(client, admin, member):
-    from identity.token_format import RevocationEvent, decode_token, is_revoked
+    from common.token_format import RevocationEvent, decode_token, is_revoked
 
     headers = {"X-Subject-Token": member}
     assert client.call("DELETE", "/v3/auth/tokens", admin, headers=headers)[0] == 204

@@ -6,7 +6,7 @@ import time
 
 from cryptography.fernet import Fernet
 
-from identity.token_format import (
+from common.token_format import (
     RevocationEvent,
     TokenClaims,
     decode_token,

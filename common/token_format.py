@@ -13,8 +13,8 @@ well-signed, unexpired token, else None. Revocation is a list of `RevocationEven
 audit id; a user's, project's or application credential's tokens issued before a time) that
 `is_revoked` matches against the claims; the identity service keeps them and serves them.
 
-This module imports nothing of the identity service (only the standard library,
-`cryptography` and `msgpack`) so that other services can use it as it is.
+It lives in common/ and imports only the standard library, `cryptography` and `msgpack`:
+the identity service issues tokens with it, every other service verifies them with it.
 """
 from __future__ import annotations
 
