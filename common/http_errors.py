@@ -8,6 +8,7 @@ multi-line body. The runner's `common.last_resort` stays outermost for bugs (500
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -55,13 +56,26 @@ def render_plain(error: HTTPError) -> Response:
 Renderer = Callable[[HTTPError], Response]
 
 
-def error_middleware(app, render: Renderer = render_plain):
-    """Wrap a WSGI app: an `HTTPError` it raises becomes `render(error)`'s response."""
+def error_middleware(app, render: Renderer = render_plain, *,
+                     bug_log: logging.Logger | None = None, bug_message: str = ""):
+    """Wrap a WSGI app: an `HTTPError` it raises becomes `render(error)`'s response.
+
+    With `bug_log`, any other exception raised before the app answered is logged there with
+    its traceback and answered as a 500 in the service's own shape (`bug_message`), for APIs
+    whose clients expect every error in one format (Nova's JSON faults). Without it, bugs go
+    on to the runner's `common.last_resort` (a plain one-line 500).
+    """
 
     def wrapped(environ, start_response):
         try:
             return app(environ, start_response)
         except HTTPError as error:
             return render(error)(environ, start_response)
+        except Exception:
+            if bug_log is None:
+                raise
+            bug_log.exception("unexpected error on %s %s", repr(environ.get("REQUEST_METHOD"))[:40],
+                              repr(environ.get("PATH_INFO"))[:300])
+            return render(HTTPError(500, bug_message))(environ, start_response)
 
     return wrapped

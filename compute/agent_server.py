@@ -15,10 +15,11 @@ Every request must be signed with the service secret for this agent's target nam
 
 Refusals are `common.http_errors.HTTPError`s (a missing instance 404, a driver failure 500),
 answered as Nova-shaped JSON faults (`error_middleware` with
-`compute.nova_faults.render_nova_fault`); a bug is left to the runner's `common.last_resort`.
+`compute.nova_faults.render_nova_fault`); a bug is a logged traceback and a `computeFault` 500.
 """
 from __future__ import annotations
 
+import logging
 import re
 
 from webob import Request
@@ -36,6 +37,8 @@ from compute.http_json import (
     request_path,
 )
 from compute.nova_faults import render_nova_fault
+
+LOG = logging.getLogger("brume.compute-agent")
 
 UUID_RE = r"[0-9a-fA-F-]{36}"
 ROUTES = [
@@ -55,7 +58,8 @@ class AgentApp:
         self.agent = agent
         self.verifier = service_auth.ServiceVerifier(
             service_secret, service_auth.agent_target(agent.conf["host"]))
-        self._wsgi = error_middleware(self._serve, render_nova_fault)
+        self._wsgi = error_middleware(self._serve, render_nova_fault, bug_log=LOG,
+                                      bug_message="Unexpected error in the compute agent.")
 
     def __call__(self, environ, start_response):
         return self._wsgi(environ, start_response)

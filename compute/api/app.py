@@ -4,11 +4,12 @@ Routes requests to controllers, authenticates users with the proxy's signed toke
 (`X-Auth-Token`, verified locally with `token_secret`; the project is the token's account,
 `.reseller_admin` is the cloud admin), and agents with the service signature. Controllers
 abort with `common.http_errors.HTTPError`, answered as a Nova-shaped JSON fault
-(`error_middleware` with `compute.nova_faults.render_nova_fault`); a bug is left to the
-runner's `common.last_resort` (a logged traceback and a short 500).
+(`error_middleware` with `compute.nova_faults.render_nova_fault`); a bug is a logged
+traceback and a `computeFault` 500, as Nova answers.
 """
 from __future__ import annotations
 
+import logging
 import re
 from functools import partial
 
@@ -36,6 +37,8 @@ from compute.nova_faults import render_nova_fault
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
 from compute.service_auth import API_TARGET, ServiceVerifier
+
+LOG = logging.getLogger("brume.compute-api")
 
 ID = r"([^/]+)"
 # (method, path regex, handler, kind) — kind: "public" (no auth), "user", "service"
@@ -75,7 +78,8 @@ class ComputeAPI:
 
     def __init__(self, core: Core):
         self.core = core
-        self._wsgi = error_middleware(self._serve, render_nova_fault)
+        self._wsgi = error_middleware(self._serve, render_nova_fault, bug_log=LOG,
+                                      bug_message="Unexpected API Error. Please report this.")
 
     def __call__(self, environ, start_response):
         return self._wsgi(environ, start_response)
