@@ -1,0 +1,1 @@
+"""Brume networking: the Neutron-shaped network API and the node-side datapath."""

@@ -1,0 +1,167 @@
+"""The datapath on real kernel parts: bridges, dnsmasq, nftables, veth "VMs", in namespaces.
+
+Each test gets a fresh node namespace (`brume-t<random>`, see conftest) with the datapath
+aimed at it, and one namespace per stand-in VM; all traffic stays inside those namespaces
+and uses private (10/8) or documentation (203.0.113.0/24) addresses.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from network.datapath.dnsmasq import files_for, running_pid
+from network.datapath.model import (
+    FloatingIP,
+    Network,
+    NodeState,
+    Port,
+    Rule,
+    SecurityGroup,
+)
+
+NET_A = Network("net-a", "10.0.0.0/24", "10.0.0.1", dns_servers=("10.0.0.53",), mtu=1450)
+NET_B = Network("net-b", "10.1.0.0/24", "10.1.0.1")
+EXT = Network("ext-net", "203.0.113.0/24", "203.0.113.1", dhcp=False, external=True)
+DEFAULT_A = SecurityGroup.neutron_default("default-a")
+DEFAULT_B = SecurityGroup.neutron_default("default-b")
+WEB = SecurityGroup("web", (Rule("ingress", "tcp", 80, 80),))
+P1 = Port("port-one", "net-a", "fa:16:3e:00:00:05", "10.0.0.5", ("default-a",))
+P2 = Port("port-two", "net-a", "fa:16:3e:00:00:06", "10.0.0.17", ("default-a",))
+P3 = Port("port-three", "net-b", "fa:16:3e:00:01:05", "10.1.0.9", ("default-b",))
+
+
+def state(networks=(NET_A,), ports=(P1,), groups=(DEFAULT_A,), fips=()) -> NodeState:
+    return NodeState(tuple(networks), tuple(ports), tuple(groups), tuple(fips))
+
+
+def plug(node, port: Port, network: Network):
+    return node.vm(port.tap, port.mac, network.bridge)
+
+
+def test_vm_gets_by_dhcp_exactly_its_planned_address(node):
+    node.datapath.apply(state())
+    vm1 = plug(node, P1, NET_A)
+    lease = vm1.dhcp()
+    assert lease["ip"] == "10.0.0.5" and lease["mask"] == "24"
+    assert lease["router"] == "10.0.0.1" and lease["dns"] == "10.0.0.53"
+    assert lease["mtu"] == "1450" and lease["hostname"] == "host-10-0-0-5"
+    # A port added later: the running dnsmasq re-reads its host file (same process).
+    pid = running_pid(files_for(node.state_dir, "net-a"))
+    node.datapath.apply(state(ports=(P1, P2)))
+    assert running_pid(files_for(node.state_dir, "net-a")) == pid
+    assert plug(node, P2, NET_A).dhcp()["ip"] == "10.0.0.17"
+    # A MAC with no port gets nothing.
+    stranger = node.vm("tapstranger", "fa:16:3e:99:99:99", NET_A.bridge)
+    result = stranger.run("busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "2", "-T", "1",
+                          "-s", "/bin/true", check=False)
+    assert result.returncode != 0
+
+
+def test_port_80_closed_from_the_node_until_a_rule_opens_it(node):
+    node.datapath.apply(state())
+    vm1 = plug(node, P1, NET_A)
+    vm1.dhcp()
+    vm1.listen(80, "vm1")
+    assert node.netns.connect("10.0.0.5", 80) is None
+    assert not node.netns.ping("10.0.0.5")
+    p1_web = dataclasses.replace(P1, security_group_ids=("default-a", "web"))
+    node.datapath.apply(state(ports=(p1_web,), groups=(DEFAULT_A, WEB)))
+    assert node.netns.connect("10.0.0.5", 80) == "vm1"
+    node.datapath.apply(state())
+    assert node.netns.connect("10.0.0.5", 80) is None
+
+
+def test_same_group_vms_talk_and_another_tenant_cannot_reach_them(node):
+    everyone_web = SecurityGroup("web", (Rule("ingress", "tcp", 80, 80,
+                                              remote_ip_prefix="0.0.0.0/0"),))
+    p1_web = dataclasses.replace(P1, security_group_ids=("default-a", "web"))
+    node.datapath.apply(state(networks=(NET_A, NET_B), ports=(p1_web, P2, P3),
+                              groups=(DEFAULT_A, DEFAULT_B, everyone_web)))
+    vm1, vm2 = plug(node, p1_web, NET_A), plug(node, P2, NET_A)
+    vm3 = plug(node, P3, NET_B)
+    for vm in (vm1, vm2, vm3):
+        vm.dhcp()
+    vm1.listen(80, "vm1")
+    vm1.listen(8080, "vm1-8080")
+    vm2.listen(8080, "vm2-8080")
+    assert vm2.connect("10.0.0.5", 8080) == "vm1-8080"
+    assert vm1.connect("10.0.0.17", 8080) == "vm2-8080"
+    assert vm1.ping("10.0.0.17")
+    # The other tenant: routed by the node, refused although vm1's port 80 is open to all.
+    assert vm3.ping("10.1.0.1")
+    assert vm3.connect("10.0.0.5", 80) is None
+    assert vm3.connect("10.0.0.5", 8080) is None
+    assert not vm3.ping("10.0.0.17")
+    # The VMs reach the node only for DHCP and ping.
+    node.netns.listen(2222, "node")
+    assert vm1.ping("10.0.0.1")
+    assert vm1.connect("10.0.0.1", 2222) is None
+
+
+def test_a_vm_cannot_send_from_an_address_or_mac_not_its_own(node):
+    node.datapath.apply(state(ports=(P1, P2)))
+    vm1, vm2 = plug(node, P1, NET_A), plug(node, P2, NET_A)
+    vm1.dhcp()
+    vm2.dhcp()
+    vm1.listen(8080, "vm1")
+    assert vm2.connect("10.0.0.5", 8080) == "vm1"
+    vm2.run("ip", "addr", "add", "10.0.0.99/24", "dev", "eth0")
+    vm2.run("ip", "addr", "del", "10.0.0.17/24", "dev", "eth0")
+    assert vm2.connect("10.0.0.5", 8080) is None
+    vm2.run("ip", "addr", "replace", "10.0.0.17/24", "dev", "eth0")
+    vm2.run("ip", "link", "set", "eth0", "address", "fa:16:3e:00:00:77")
+    assert vm2.connect("10.0.0.5", 8080) is None
+
+
+def test_floating_ip_reaches_the_vm_until_disassociated(node):
+    p1_web = dataclasses.replace(P1, security_group_ids=("default-a", "web"))
+    fip = FloatingIP("203.0.113.10", "ext-net", "port-one")
+    base = dict(networks=(NET_A, EXT), ports=(p1_web,), groups=(DEFAULT_A, WEB))
+    node.datapath.apply(state(**base, fips=(fip,)))
+    vm1 = plug(node, p1_web, NET_A)
+    vm1.dhcp()
+    vm1.listen(80, "vm1")
+    outside = node.vm("vethoutside", "02:00:00:00:aa:01", EXT.bridge)
+    outside.configure("203.0.113.50", 24, "203.0.113.1")
+    assert outside.connect("203.0.113.10", 80) == "vm1"
+    # The fixed address itself is not routed in from outside.
+    assert outside.connect("10.0.0.5", 80) is None
+    # The VM's own connections out leave from its floating address.
+    outside.listen(8000, "outside")
+    assert vm1.connect("203.0.113.50", 8000) == "outside"
+    node.datapath.apply(state(**base))
+    assert outside.connect("203.0.113.10", 80) is None
+    assert "203.0.113.10" not in node.netns.run("ip", "-4", "addr", "show").stdout
+
+
+def _dnsmasq_pids(node) -> list[int]:
+    found = []
+    for pid in node.netns.pids():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if handle.read().split(b"\0")[0].endswith(b"dnsmasq"):
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_removing_a_network_leaves_nothing_of_it(node):
+    full = state(networks=(NET_A, NET_B), ports=(P1, P3), groups=(DEFAULT_A, DEFAULT_B))
+    node.datapath.apply(full)
+    node.datapath.apply(full)  # idempotent
+    assert len(_dnsmasq_pids(node)) == 2
+    a_pid = running_pid(files_for(node.state_dir, "net-a"))
+    node.datapath.apply(state())
+    links = node.netns.run("ip", "-o", "link", "show").stdout
+    rules = node.netns.run("nft", "list", "ruleset").stdout
+    assert NET_B.bridge not in links and NET_A.bridge in links
+    assert _dnsmasq_pids(node) == [a_pid]
+    assert NET_B.bridge not in rules and P3.tap not in rules and "10.1.0." not in rules
+    assert not os.path.exists(files_for(node.state_dir, "net-b").directory)
+    node.datapath.remove_all()
+    assert "type bridge" not in node.netns.run("ip", "-d", "link", "show", "type",
+                                               "bridge").stdout
+    assert NET_A.bridge not in node.netns.run("ip", "-o", "link", "show").stdout
+    assert _dnsmasq_pids(node) == []
+    assert node.netns.run("nft", "list", "ruleset").stdout.strip() == ""
