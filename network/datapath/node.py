@@ -3,7 +3,8 @@
 Idempotent and convergent: applying the same state again changes nothing; applying a
 smaller state removes exactly what left it (bridges this datapath created, their
 dnsmasq, their rules, floating addresses). Order: kernel switches; the ruleset (so no new
-bridge is ever up unfiltered); bridges and their addresses; dnsmasq per DHCP network;
+bridge is ever up unfiltered); tracked connections whose policy changed are forgotten
+(`network.datapath.conntrack_plan`); bridges and their addresses; dnsmasq per DHCP network;
 then what is no longer wanted: its dnsmasq, then its bridge. Everything on disk is under
 `state_dir`; every command goes through the `Runner` (and so into its namespace, if any).
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import os
 
-from network.datapath import bridge_record, dnsmasq
+from network.datapath import bridge_record, conntrack, dnsmasq
 from network.datapath.addresses import sync_addresses
 from network.datapath.bridges import delete_bridge, ensure_bridge, existing_bridges
+from network.datapath.conntrack_plan import policy_fingerprints, stale_addresses
 from network.datapath.dhcp_plan import dhcp_networks, hosts_file
 from network.datapath.kernel_settings import apply_kernel_settings
 from network.datapath.model import NodeState
@@ -36,6 +38,10 @@ class Datapath:
         os.chmod(self.state_dir, 0o755)
         apply_kernel_settings(self.runner)
         load_ruleset(self.runner, render_ruleset(state), self.state_dir)
+        policies = policy_fingerprints(state)
+        conntrack.forget_connections(
+            self.runner, stale_addresses(conntrack.read_policies(self.state_dir), policies))
+        conntrack.write_policies(self.state_dir, policies)
         wanted = {n.bridge for n in state.networks}
         recorded = bridge_record.read_bridges(self.state_dir)
         bridge_record.write_bridges(self.state_dir, recorded | wanted)

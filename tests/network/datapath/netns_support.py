@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-REQUIRED = ("ip", "nft", "dnsmasq", "busybox", "sysctl")
+REQUIRED = ("ip", "nft", "dnsmasq", "busybox", "sysctl", "conntrack")
 
 UDHCPC_SCRIPT = """#!/bin/sh
 # udhcpc hook of the datapath tests: configure eth0 and note what the server said.
@@ -52,6 +52,30 @@ try:
     with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])) as s:
         s.settimeout(float(sys.argv[3]))
         print(s.recv(100).decode())
+except OSError as exc:
+    print("unreachable", type(exc).__name__)
+    sys.exit(1)
+"""
+
+UDP_ECHO = """
+import socket, sys
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind(("0.0.0.0", int(sys.argv[1])))
+print("listening", flush=True)
+while True:
+    data, peer = server.recvfrom(100)
+    server.sendto(data, peer)
+"""
+
+UDP_PROBE = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[3])))
+s.settimeout(float(sys.argv[4]))
+try:
+    s.sendto(b"ping", (sys.argv[1], int(sys.argv[2])))
+    print(s.recvfrom(100)[0].decode())
 except OSError as exc:
     print("unreachable", type(exc).__name__)
     sys.exit(1)
@@ -94,6 +118,19 @@ class Netns:
         proc = self.start(sys.executable, "-c", LISTENER, str(port), reply)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "listening"
+
+    def udp_echo(self, port: int) -> None:
+        """A UDP echo server."""
+        proc = self.start(sys.executable, "-c", UDP_ECHO, str(port))
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "listening"
+
+    def udp_exchange(self, address: str, port: int, source_port: int,
+                     timeout: float = 2.0) -> bool:
+        """Whether a datagram from source_port to address:port is echoed (one flow)."""
+        result = self.run(sys.executable, "-c", UDP_PROBE, address, str(port),
+                          str(source_port), str(timeout), check=False, timeout=timeout + 20)
+        return result.returncode == 0
 
     def connect(self, address: str, port: int, timeout: float = 2.0) -> str | None:
         """What a TCP connection from here to address:port reads, or None if unreachable."""

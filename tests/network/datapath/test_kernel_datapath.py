@@ -71,6 +71,18 @@ def test_port_80_closed_from_the_node_until_a_rule_opens_it(node):
     assert node.netns.connect("10.0.0.5", 80) is None
 
 
+def test_removing_a_rule_cuts_a_flow_it_let_in(node):
+    dns_in = SecurityGroup("dns-in", (Rule("ingress", "udp", 53, 53),))
+    p1_dns = dataclasses.replace(P1, security_group_ids=("default-a", "dns-in"))
+    node.datapath.apply(state(ports=(p1_dns,), groups=(DEFAULT_A, dns_in)))
+    vm1 = plug(node, P1, NET_A)
+    vm1.dhcp()
+    vm1.udp_echo(53)
+    assert node.netns.udp_exchange("10.0.0.5", 53, 40053)
+    node.datapath.apply(state())
+    assert not node.netns.udp_exchange("10.0.0.5", 53, 40053)
+
+
 def test_same_group_vms_talk_and_another_tenant_cannot_reach_them(node):
     everyone_web = SecurityGroup("web", (Rule("ingress", "tcp", 80, 80,
                                               remote_ip_prefix="0.0.0.0/0"),))
@@ -129,8 +141,14 @@ def test_floating_ip_reaches_the_vm_until_disassociated(node):
     # The VM's own connections out leave from its floating address.
     outside.listen(8000, "outside")
     assert vm1.connect("203.0.113.50", 8000) == "outside"
-    node.datapath.apply(state(**base))
+    web_udp = SecurityGroup("web", (Rule("ingress", "tcp", 80, 80), Rule("ingress", "udp")))
+    node.datapath.apply(state(**{**base, "groups": (DEFAULT_A, web_udp)}, fips=(fip,)))
+    vm1.udp_echo(7)
+    assert outside.udp_exchange("203.0.113.10", 7, 40007)
+    node.datapath.apply(state(**{**base, "groups": (DEFAULT_A, web_udp)}))
     assert outside.connect("203.0.113.10", 80) is None
+    # The tracked flow of the floating IP is forgotten too, not only new connections.
+    assert not outside.udp_exchange("203.0.113.10", 7, 40007)
     assert "203.0.113.10" not in node.netns.run("ip", "-4", "addr", "show").stdout
 
 
