@@ -12,7 +12,8 @@ import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(REPO, "ARCHITECTURE.md")
-PACKAGES = ["common", "ring", "storage", "proxy", "imagesvc", "compute", "identity", "cli"]
+PACKAGES = ["common", "ring", "storage", "proxy", "imagesvc", "compute", "identity", "network",
+            "cli"]
 HEADING = "## Module index"
 PREAMBLE = "One line per module (the first paragraph of its docstring); `__init__` files omitted."
 
