@@ -9,7 +9,10 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import pytest
+
 from network.datapath.dnsmasq import files_for, running_pid
+from network.datapath.errors import DatapathError
 from network.datapath.model import (
     FloatingIP,
     Network,
@@ -152,6 +155,15 @@ def test_floating_ip_reaches_the_vm_until_disassociated(node):
     assert "203.0.113.10" not in node.netns.run("ip", "-4", "addr", "show").stdout
 
 
+def test_a_failing_command_is_one_datapath_error(node):
+    runner = node.datapath.runner
+    with pytest.raises(DatapathError) as caught:
+        runner.run(["ip", "link", "del", "dev", "brqnosuchdev"])
+    assert caught.value.command[-4:] == ["ip", "link", "del", "dev", "brqnosuchdev"][-4:]
+    assert "brqnosuchdev" in str(caught.value) and "\n" not in caught.value.detail
+    assert caught.value.detail
+
+
 def _dnsmasq_pids(node) -> list[int]:
     found = []
     for pid in node.netns.pids():
@@ -167,8 +179,11 @@ def _dnsmasq_pids(node) -> list[int]:
 def test_removing_a_network_leaves_nothing_of_it(node):
     full = state(networks=(NET_A, NET_B), ports=(P1, P3), groups=(DEFAULT_A, DEFAULT_B))
     node.datapath.apply(full)
-    node.datapath.apply(full)  # idempotent
-    assert len(_dnsmasq_pids(node)) == 2
+    pids = sorted(_dnsmasq_pids(node))
+    rules = node.netns.run("nft", "list", "ruleset").stdout
+    node.datapath.apply(full)  # idempotent: same processes, same rules
+    assert len(pids) == 2 and sorted(_dnsmasq_pids(node)) == pids
+    assert node.netns.run("nft", "list", "ruleset").stdout == rules
     a_pid = running_pid(files_for(node.state_dir, "net-a"))
     node.datapath.apply(state())
     links = node.netns.run("ip", "-o", "link", "show").stdout
