@@ -5,11 +5,14 @@ smaller state removes exactly what left it (bridges this datapath created, their
 dnsmasq, their rules, floating addresses). Order: kernel switches; the ruleset (so no new
 bridge is ever up unfiltered); tracked connections whose policy changed are forgotten
 (`network.datapath.conntrack_plan`); bridges and their addresses; dnsmasq per DHCP network;
-then what is no longer wanted: its dnsmasq, then its bridge. Everything on disk is under
-`state_dir`; every command goes through the `Runner` (and so into its namespace, if any).
+then what is no longer wanted: its dnsmasq, then its bridge. Applies are serialized by a
+lock file; everything on disk is under `state_dir`; every command goes through the
+`Runner` (and so into its namespace, if any).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 
 from network.datapath import bridge_record, conntrack, dnsmasq
@@ -32,10 +35,21 @@ class Datapath:
         self.state_dir = state_dir
         self.runner = runner or Runner()
 
-    def apply(self, state: NodeState) -> None:
-        """Make the node's bridges, addresses, DHCP and ruleset exactly `state`'s."""
+    @contextlib.contextmanager
+    def _locked(self):
+        """One apply at a time per state dir (`<state_dir>/lock`, flock), across processes."""
         os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
         os.chmod(self.state_dir, 0o755)
+        with open(os.path.join(self.state_dir, "lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def apply(self, state: NodeState) -> None:
+        """Make the node's bridges, addresses, DHCP and ruleset exactly `state`'s."""
+        with self._locked():
+            self._apply(state)
+
+    def _apply(self, state: NodeState) -> None:
         apply_kernel_settings(self.runner)
         load_ruleset(self.runner, render_ruleset(state), self.state_dir)
         policies = policy_fingerprints(state)
