@@ -20,7 +20,7 @@ from network.datapath.addresses import sync_addresses
 from network.datapath.bridges import delete_bridge, ensure_bridge, existing_bridges
 from network.datapath.conntrack_plan import policy_fingerprints, stale_addresses
 from network.datapath.dhcp_plan import dhcp_networks, hosts_file
-from network.datapath.kernel_settings import apply_kernel_settings
+from network.datapath.kernel_settings import apply_bridge_settings, apply_kernel_settings
 from network.datapath.model import NodeState
 from network.datapath.nat_plan import floating_addresses
 from network.datapath.nftables import load_ruleset
@@ -63,6 +63,7 @@ class Datapath:
         floating = floating_addresses(state)
         for network in sorted(state.networks, key=lambda n: n.bridge):
             ensure_bridge(self.runner, network, existing)
+            apply_bridge_settings(self.runner, network.bridge)
             addresses = [f"{network.gateway_ip}/{network.prefixlen}"]
             addresses += [f"{a}/32" for a in floating.get(network.bridge, [])]
             sync_addresses(self.runner, network.bridge, addresses)

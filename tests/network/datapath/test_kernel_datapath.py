@@ -144,7 +144,14 @@ def test_floating_ip_reaches_the_vm_until_disassociated(node):
     # The VM's own connections out leave from its floating address.
     outside.listen(8000, "outside")
     assert vm1.connect("203.0.113.50", 8000) == "outside"
+    # A neighbour on the same network reaches it by its floating IP too (hairpin).
+    node.datapath.apply(state(**{**base, "ports": (p1_web, P2)}, fips=(fip,)))
+    vm2 = plug(node, P2, NET_A)
+    vm2.dhcp()
+    assert vm2.connect("203.0.113.10", 80) == "vm1"
+    assert vm2.connect("203.0.113.10", 80) == "vm1"
     web_udp = SecurityGroup("web", (Rule("ingress", "tcp", 80, 80), Rule("ingress", "udp")))
+    base["ports"] = (p1_web, P2)
     node.datapath.apply(state(**{**base, "groups": (DEFAULT_A, web_udp)}, fips=(fip,)))
     vm1.udp_echo(7)
     assert outside.udp_exchange("203.0.113.10", 7, 40007)
