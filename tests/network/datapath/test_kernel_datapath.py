@@ -68,6 +68,10 @@ def test_port_80_closed_from_the_node_until_a_rule_opens_it(node):
     assert node.netns.connect("10.0.0.5", 80) is None
     assert not node.netns.ping("10.0.0.5")
     p1_web = dataclasses.replace(P1, security_group_ids=("default-a", "web"))
+    elsewhere = SecurityGroup("web", (Rule("ingress", "tcp", 80, 80,
+                                           remote_ip_prefix="192.0.2.0/24"),))
+    node.datapath.apply(state(ports=(p1_web,), groups=(DEFAULT_A, elsewhere)))
+    assert node.netns.connect("10.0.0.5", 80) is None
     node.datapath.apply(state(ports=(p1_web,), groups=(DEFAULT_A, WEB)))
     assert node.netns.connect("10.0.0.5", 80) == "vm1"
     node.datapath.apply(state())
@@ -111,6 +115,24 @@ def test_same_group_vms_talk_and_another_tenant_cannot_reach_them(node):
     node.netns.listen(2222, "node")
     assert vm1.ping("10.0.0.1")
     assert vm1.connect("10.0.0.1", 2222) is None
+
+
+def test_egress_is_only_what_the_groups_allow(node):
+    open_in = SecurityGroup("open-in", (Rule("ingress"),))
+    only_dns_out = SecurityGroup("dns-out", (Rule("egress", "udp", 53, 53),))
+    p1 = dataclasses.replace(P1, security_group_ids=("open-in",))
+    p2 = dataclasses.replace(P2, security_group_ids=("open-in", "dns-out"))
+    node.datapath.apply(state(ports=(p1, p2), groups=(open_in, only_dns_out)))
+    vm1, vm2 = plug(node, p1, NET_A), plug(node, p2, NET_A)
+    vm1.dhcp()
+    vm2.dhcp()  # DHCP needs no rule
+    vm1.listen(8080, "vm1")
+    vm1.udp_echo(53)
+    assert vm2.udp_exchange("10.0.0.5", 53, 40053)
+    assert vm2.connect("10.0.0.5", 8080) is None
+    vm2.listen(8081, "vm2")
+    assert vm1.connect("10.0.0.17", 8081) is None  # vm1 has no egress rule at all
+    assert not vm1.ping("10.0.0.1")
 
 
 def test_a_vm_cannot_send_from_an_address_or_mac_not_its_own(node):
