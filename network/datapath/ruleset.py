@@ -6,7 +6,8 @@ atomically and never leaves a half-old ruleset:
 - `table bridge brume`: anti-spoofing per port, at layer 2 where the tap a frame came in on
   is known (the inet family only sees the bridge, and never sees ARP). A port may send only
   from its own MAC, ARP only for its own IP, IPv4 only from its fixed IP (or a DHCP
-  discover from 0.0.0.0), never as a DHCP server, and nothing but IPv4 and ARP.
+  discover from 0.0.0.0), never as a DHCP server, and nothing but IPv4 and ARP. A `tap*`
+  device of no port in the state sends nothing (fail closed while a port is unknown).
 - `table inet brume`: stateful filtering (needs `net.bridge.bridge-nf-call-iptables=1`, so
   bridged IPv4 passes the inet hooks with conntrack). Established/related traffic is
   accepted; each port has an `out-<tap>` chain (its egress rules) entered for what it sends
@@ -19,7 +20,7 @@ atomically and never leaves a half-old ruleset:
 """
 from __future__ import annotations
 
-from network.datapath.model import NodeState, Port
+from network.datapath.model import TAP_PREFIX, NodeState, Port
 from network.datapath.nat_plan import plan_nat
 from network.datapath.sg_rules import rule_match
 
@@ -70,10 +71,11 @@ def _spoof_chain(port: Port) -> list[str]:
         f"ether type arp arp saddr ether != {port.mac} drop",
         f"ether type arp arp saddr ip != {{ 0.0.0.0, {port.fixed_ip} }} drop",
         "ether type ip ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 "
-        "return",
+        "accept",
         "ether type ip udp sport 67 drop",
         f"ether type ip ip saddr != {port.fixed_ip} drop",
         "ether type != { ip, arp } drop",
+        "accept",
     ])
 
 
@@ -81,7 +83,9 @@ def bridge_table(state: NodeState) -> list[str]:
     """`table bridge brume`: the anti-spoofing chain of every port."""
     ports = _ordered_ports(state)
     lines = [f"table bridge {TABLE} {{"]
-    lines += _chain("prerouting", [f'iifname "{p.tap}" jump spoof-{p.tap}' for p in ports],
+    body = [f'iifname "{p.tap}" jump spoof-{p.tap}' for p in ports]
+    body.append(f'iifname "{TAP_PREFIX}*" drop')
+    lines += _chain("prerouting", body,
                     "type filter hook prerouting priority -200; policy accept;")
     for port in ports:
         lines += _spoof_chain(port)

@@ -58,6 +58,11 @@ def test_vm_gets_by_dhcp_exactly_its_planned_address(node):
     result = stranger.run("busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "2", "-T", "1",
                           "-s", "/bin/true", check=False)
     assert result.returncode != 0
+    # Nor does it reach anything with an address of its own choosing.
+    stranger.configure("10.0.0.50", 24, "10.0.0.1")
+    assert not stranger.ping("10.0.0.1")
+    assert not stranger.ping("10.0.0.5")
+    assert vm1.ping("10.0.0.1")
 
 
 def test_port_80_closed_from_the_node_until_a_rule_opens_it(node):

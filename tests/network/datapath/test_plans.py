@@ -45,10 +45,11 @@ def test_every_port_is_bound_to_its_own_mac_and_ip(state):
         spoof = _chain(text, f"spoof-{port.tap}")
         assert f"ether saddr != {port.mac} drop" in spoof
         assert f"ether type ip ip saddr != {port.fixed_ip} drop" in spoof
-        assert spoof[-1] == "ether type != { ip, arp } drop"
+        assert spoof[-2:] == ["ether type != { ip, arp } drop", "accept"]
         others = {p.mac for p in state.ports if p.id != port.id}
         assert not any(mac in line for line in spoof for mac in others)
         assert f'iifname "{port.tap}" jump spoof-{port.tap}' in _chain(text, "prerouting")
+    assert _chain(text, "prerouting")[-1] == 'iifname "tap*" drop'
 
 
 @given(node_states())
