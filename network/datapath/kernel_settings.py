@@ -8,6 +8,7 @@ All are per network namespace; a bridge also gets `send_redirects=0` itself (`br
 """
 from __future__ import annotations
 
+from network.datapath.errors import DatapathError
 from network.datapath.runner import Runner
 
 SETTINGS = (
@@ -19,8 +20,15 @@ SETTINGS = (
 
 
 def apply_kernel_settings(runner: Runner) -> None:
-    """Set every switch (idempotent)."""
-    runner.run(["sysctl", "-q", "-w"] + [f"{key}={value}" for key, value in SETTINGS])
+    """Set every switch (idempotent); load br_netfilter first where it is a module."""
+    argv = ["sysctl", "-q", "-w"] + [f"{key}={value}" for key, value in SETTINGS]
+    try:
+        runner.run(argv)
+    except DatapathError as exc:
+        if "net.bridge" not in exc.detail and "net/bridge" not in exc.detail:
+            raise
+        runner.run(["modprobe", "br_netfilter"])
+        runner.run(argv)
 
 
 def apply_bridge_settings(runner: Runner, bridge: str) -> None:
