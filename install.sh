@@ -19,6 +19,10 @@ APT_PACKAGES=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
   # demo image: kernel package unpacked (not installed), busybox initramfs, bootable ISO
   busybox-static cpio grub-pc-bin grub-common xorriso mtools
+  # VM networking datapath (network.datapath): bridges and veths (iproute2), packet
+  # filtering and NAT (nftables), DHCP per network (dnsmasq-base), forgetting flows a
+  # changed rule no longer allows (conntrack); the tests' "VMs" use busybox udhcpc/ping
+  iproute2 nftables dnsmasq-base conntrack procps
 )
 
 missing=()
