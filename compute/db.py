@@ -7,10 +7,9 @@ No code may yield to another green thread inside a transaction (no network IO th
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
-import threading
+
+from common.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flavors (
@@ -114,24 +113,12 @@ ADDED_COLUMNS = (
 )
 
 
-class Database:
-    """A connection to the compute database with a write-transaction helper."""
+class Database(SQLiteDatabase):
+    """The compute database (`common.sqlite_db`): its schema, plus columns added since."""
 
     def __init__(self, path: str):
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        self.path = path
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(SCHEMA)
+        super().__init__(path, SCHEMA, foreign_keys=False)
         self._add_missing_columns()
-        # Serializes use of the one connection among real OS threads (green threads never
-        # switch inside a transaction since no IO happens there).
-        self._lock = threading.RLock()
 
     def _add_missing_columns(self) -> None:
         for table, column, declaration in ADDED_COLUMNS:
@@ -144,22 +131,7 @@ class Database:
                 if "duplicate column" not in str(exc):  # another process added it first
                     raise
 
-    @contextlib.contextmanager
-    def write(self):
-        """A `BEGIN IMMEDIATE` transaction; commits on success, rolls back on any error."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
     def read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

@@ -9,9 +9,9 @@ No code may yield to another green thread inside a transaction (no network IO, n
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import threading
+
+from common.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,51 +91,24 @@ class Duplicate(Exception):
     """A write broke a uniqueness rule (same name in the same domain, ...)."""
 
 
-class Store:
-    """The one connection to the identity store, with read helpers and write transactions."""
+class Store(SQLiteDatabase):
+    """The identity store: its schema on `common.sqlite_db`, unique violations as `Duplicate`."""
 
     def __init__(self, path: str):
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                     timeout=30.0)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        super().__init__(path, SCHEMA)
 
     @contextlib.contextmanager
     def write(self):
-        """A `BEGIN IMMEDIATE` transaction; commits on success, rolls back on any error."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except sqlite3.IntegrityError as exc:
-                self._conn.execute("ROLLBACK")
-                if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
-                    raise Duplicate(str(exc)) from None
-                raise
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def rows(self, sql: str, params: tuple = ()) -> list[dict]:
-        with self._lock:
-            return [dict(row) for row in self._conn.execute(sql, params).fetchall()]
-
-    def row(self, sql: str, params: tuple = ()) -> dict | None:
-        found = self.rows(sql, params)
-        return found[0] if found else None
+        """A `BEGIN IMMEDIATE` transaction; a broken unique rule inside it is `Duplicate`."""
+        try:
+            with super().write() as conn:
+                yield conn
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc) or "PRIMARY KEY" in str(exc):
+                raise Duplicate(str(exc)) from None
+            raise
 
     def get_meta(self, key: str) -> str | None:
         found = self.row("SELECT value FROM meta WHERE key = ?", (key,))
         return found["value"] if found else None
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

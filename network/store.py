@@ -11,9 +11,9 @@ No code may yield to another green thread inside a transaction.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import threading
+
+from common.sqlite_db import SQLiteDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS networks (
@@ -130,45 +130,17 @@ CREATE TABLE IF NOT EXISTS floatingips (
 """
 
 
-class Store:
-    """The one connection to the network store, with read helpers and write transactions."""
+class Store(SQLiteDatabase):
+    """The network store: its schema on `common.sqlite_db`; writes hand out a `Tx`."""
 
     def __init__(self, path: str):
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        self.path = path
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                     timeout=30.0)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.RLock()
+        super().__init__(path, SCHEMA)
 
     @contextlib.contextmanager
     def write(self):
-        """A `BEGIN IMMEDIATE` transaction; commits on success, rolls back on any error."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield Tx(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def rows(self, sql: str, params: tuple = ()) -> list[dict]:
-        with self._lock:
-            return [dict(row) for row in self._conn.execute(sql, params).fetchall()]
-
-    def row(self, sql: str, params: tuple = ()) -> dict | None:
-        found = self.rows(sql, params)
-        return found[0] if found else None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """A `BEGIN IMMEDIATE` transaction, as a `Tx`."""
+        with super().write() as conn:
+            yield Tx(conn)
 
 
 class Tx:
