@@ -8,12 +8,12 @@ a write that lost a race in the store is a 409, a store locked too long a 503.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 
 from webob import Request
 
 from common.http_errors import HTTPError, error_middleware
+from common.routes import Router, request_path
 from identity import (
     api_app_creds,
     api_auth,
@@ -89,8 +89,7 @@ ROUTES = [
 ]
 log = logging.getLogger("brume.identity")
 
-COMPILED = [(method, re.compile(pattern + r"/?$"), handler)
-            for method, pattern, handler in ROUTES]
+ROUTER = Router(ROUTES)
 
 
 class IdentityAPI:
@@ -101,25 +100,8 @@ class IdentityAPI:
         return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, req: Request):
-        try:
-            path = req.path_info or "/"
-        except UnicodeDecodeError:
-            raise HTTPError(400, "the request path is not valid UTF-8") from None
-        if "\x00" in path:
-            raise HTTPError(400, "the request path has a NUL character")
-        allowed = set()
-        for method, pattern, handler in COMPILED:
-            match = pattern.match(path)
-            if not match:
-                continue
-            if method != req.method:
-                allowed.add(method)
-                continue
-            return self.dispatch(handler, req, match.groupdict())
-        if allowed:
-            raise HTTPError(405, f"{req.method[:20]} is not allowed on this resource",
-                            {"Allow": ", ".join(sorted(allowed))})
-        raise HTTPError(404, "The resource could not be found.")
+        handler, args = ROUTER.match(req.method, request_path(req))
+        return self.dispatch(handler, req, args)
 
     def dispatch(self, handler, req: Request, args: dict):
         try:

@@ -9,12 +9,12 @@ revocation poller (a green thread, when `revocation_url` is set) and returns the
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 
 from webob import Request
 
-from common.http_errors import HTTPError, error_middleware
+from common.http_errors import error_middleware
+from common.routes import Router, request_path
 from network import (
     api_floatingips,
     api_networks,
@@ -58,8 +58,8 @@ ROUTES = [
 ]
 log = logging.getLogger("brume.network")
 
-COMPILED = [(method, re.compile(pattern.replace("/v2.0", r"/v2\.0") + r"/?$"), handler)
-            for method, pattern, handler in ROUTES]
+ROUTER = Router((method, pattern.replace("/v2.0", r"/v2\.0"), handler)
+                for method, pattern, handler in ROUTES)
 
 
 class NetworkAPI:
@@ -70,27 +70,11 @@ class NetworkAPI:
         return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, req: Request):
-        try:
-            path = req.path_info or "/"
-        except UnicodeDecodeError:
-            raise HTTPError(400, "the request path is not valid UTF-8") from None
-        if "\x00" in path:
-            raise HTTPError(400, "the request path has a NUL character")
+        path = request_path(req)
         if path.endswith(".json"):
             path = path[:-5]
-        allowed = set()
-        for method, pattern, handler in COMPILED:
-            match = pattern.match(path)
-            if not match:
-                continue
-            if method != req.method:
-                allowed.add(method)
-                continue
-            return self.dispatch(handler, req, match.groupdict())
-        if allowed:
-            raise HTTPError(405, f"{req.method[:20]} is not allowed on this resource",
-                            {"Allow": ", ".join(sorted(allowed))})
-        raise HTTPError(404, "The resource could not be found.")
+        handler, args = ROUTER.match(req.method, path)
+        return self.dispatch(handler, req, args)
 
     def dispatch(self, handler, req: Request, args: dict):
         try:
