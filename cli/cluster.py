@@ -216,9 +216,9 @@ def print_summary(layout: Layout, specs) -> None:
             say(f"    {name} {key} {' '.join(roles)}".rstrip())
     say(f"  e.g. swift -A {layout.auth_url} -U test:tester -K testing stat")
     if "identity" in names:
-        say(f"       openstack --os-auth-url {layout.identity_url}/v3 --os-project-name test "
-            "--os-username tester --os-password testing --os-user-domain-name Default "
-            "--os-project-domain-name Default network list")
+        say(f"       openstack --os-auth-url {layout.identity_url}/v3 --os-project-name test \\")
+        say("           --os-username tester --os-password testing --os-user-domain-name \\")
+        say("           Default --os-project-domain-name Default network list")
 
 
 def cmd_down(args) -> int:

@@ -75,10 +75,16 @@ def test_up_status_down_and_restart_keeps_data(data_dir):
         assert device["async_pending"] == 0 and device["quarantined"] == 0
         assert "object-replicator" in node["daemons"]
     names = {row["name"] for row in report["processes"]}
-    assert {"object-1", "container-4", "account-2"} <= names
+    assert {"object-1", "container-4", "account-2", "identity-api", "network-api"} <= names
+    rows = {row["name"]: row for row in report["processes"]}
+    assert rows["identity-api"]["endpoint"] == layout.identity_url
+    assert rows["network-api"]["endpoint"] == layout.network_url
+    assert report["endpoints"]["identity"] == layout.identity_url
+    assert "identity API" in first.stdout and "network API" in first.stdout
     pids = [row["pid"] for row in report["processes"]]
     table = brume("status", "--data-dir", data_dir)
     assert "object-1" in table.stdout and "up" in table.stdout
+    assert "identity-api" in table.stdout and "network-api" in table.stdout
 
     again = brume("up", "--detach", "--test-driver", "--data-dir", data_dir, check=False)
     assert again.returncode == 1

@@ -93,3 +93,29 @@ def test_services_share_one_generated_token_key(cluster):
     for name in ("identity-api", "network-api"):
         conf = cluster.service_spec(name).conf_path
         assert find_option(conf, "token_key_file") == key_file
+
+
+def test_a_token_revoked_at_identity_is_refused_by_the_network_service(cluster):
+    """The network service polls revocation events as the cluster's service user."""
+    from tests.integration.support import wait_until
+
+    token = session(cluster).get_auth_headers()["X-Auth-Token"]
+
+    def network_status() -> int:
+        request = urllib.request.Request(cluster.network_url + "/v2.0/networks",
+                                         headers={"X-Auth-Token": token})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert network_status() == 200
+    revoke = urllib.request.Request(cluster.identity_url + "/v3/auth/tokens", method="DELETE",
+                                    headers={"X-Auth-Token": token, "X-Subject-Token": token})
+    with urllib.request.urlopen(revoke, timeout=30) as answer:
+        assert answer.status == 204
+    wait_until(lambda: network_status() == 401, timeout=40, interval=0.5,
+               message="the network service still accepts a revoked token")
+    with open(cluster.layout.log_path("network-api"), encoding="utf-8") as handle:
+        assert "Traceback" not in handle.read()
