@@ -1,7 +1,8 @@
 """`brume up`, `brume down` and `brume status`: the all-in-one cluster on loopback.
 
     brume up [--data-dir DIR] [--proxy-port 8080] [--image-port 9292] [--compute-port 8774]
-             [--storage-port 6200] [--ip-prefix 127.0.0.] [--test-driver] [--detach]
+             [--storage-port 6200] [--identity-port 5000] [--network-port 9696]
+             [--ip-prefix 127.0.0.] [--test-driver] [--detach]
     brume down [--data-dir DIR] [--timeout 10] [--with-vms]
     brume status [--data-dir DIR] [--format table|json]
 
@@ -32,7 +33,12 @@ PORT_FLAGS = {
     "image_port": 9292,
     "compute_port": 8774,
     "storage_port": 6200,
+    "identity_port": 5000,
+    "network_port": 9696,
 }
+# Ports of services added after a data dir may have been created: its cluster.json then has
+# the default, which a flag may still change until the service's config is written.
+LATER_SERVICE_PORTS = {"identity_port": "identity-api", "network_port": "network-api"}
 
 
 def say(line: str = "") -> None:
@@ -124,7 +130,10 @@ def layout_for_up(args) -> Layout:
     else:
         for name in PORT_FLAGS:
             wanted = getattr(args, name)
-            if wanted and wanted != getattr(layout, name):
+            if wanted and name in LATER_SERVICE_PORTS \
+                    and not os.path.exists(layout.spec(LATER_SERVICE_PORTS[name]).conf_path):
+                setattr(layout, name, wanted)
+            elif wanted and wanted != getattr(layout, name):
                 say(f"note: {data_dir} was created with --{name.replace('_', '-')} "
                     f"{getattr(layout, name)}; keeping it (its configs name that port)")
         if args.ip_prefix and args.ip_prefix != layout.ip_prefix:
@@ -190,6 +199,11 @@ def print_summary(layout: Layout, specs) -> None:
         say(f"  image API     {layout.image_url}")
     if "compute" in names:
         say(f"  compute API   {layout.compute_url}/v2.1")
+    if "identity" in names:
+        say(f"  identity API  {layout.identity_url}/v3   (Keystone v3; token key "
+            f"{layout.token_key_file})")
+    if "network" in names:
+        say(f"  network API   {layout.network_url}/v2.0   (Keystone tokens)")
     for node in layout.nodes:
         ports = "/".join(str(s.port) for s in specs if s.node == node and s.port)
         if ports:
@@ -201,6 +215,10 @@ def print_summary(layout: Layout, specs) -> None:
         for name, (key, roles) in users.items():
             say(f"    {name} {key} {' '.join(roles)}".rstrip())
     say(f"  e.g. swift -A {layout.auth_url} -U test:tester -K testing stat")
+    if "identity" in names:
+        say(f"       openstack --os-auth-url {layout.identity_url}/v3 --os-project-name test \\")
+        say("           --os-username tester --os-password testing --os-user-domain-name \\")
+        say("           Default --os-project-domain-name Default network list")
 
 
 def cmd_down(args) -> int:
@@ -215,7 +233,7 @@ def cmd_down(args) -> int:
             processes.remove_pid(layout, spec)
         say(f"no cluster processes running in {layout.data_dir}")
     else:
-        killed = processes.stop(layout, specs, timeout=args.timeout)
+        killed = lifecycle.stop_in_order(layout, specs, timeout=args.timeout)
         say(f"stopped {len(alive)} processes in {layout.data_dir}"
             + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
     return report_vms(layout, remove=args.with_vms)

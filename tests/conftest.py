@@ -40,12 +40,14 @@ def pick_ports(prefix: str, rng: random.Random) -> dict[str, int]:
     for _ in range(200):
         base = rng.randrange(20000, 40000, 10)
         storage = [(f"{prefix}{n}", base + k) for n in range(1, NODES + 1) for k in range(3)]
-        services = [(service_ip, base + 3 + k) for k in range(6)]
+        services = [(service_ip, base + 3 + k) for k in range(7)]
         if all(port_free(ip, port) for ip, port in storage + services):
             return {
                 "proxy": base + 3,
                 "image": base + 4,
                 "compute": base + 5,  # agents use compute + 1 and + 2
+                "identity": base + 8,
+                "network": base + 9,
                 "storage": base,
             }
     raise RuntimeError("no free ports found for the test cluster")
@@ -62,6 +64,7 @@ def start_cluster(data_dir: str, extra: tuple[str, ...] = ()):
         "up", "--detach", "--test-driver", "--data-dir", data_dir, "--ip-prefix", prefix,
         "--proxy-port", str(ports["proxy"]), "--image-port", str(ports["image"]),
         "--compute-port", str(ports["compute"]), "--storage-port", str(ports["storage"]),
+        "--identity-port", str(ports["identity"]), "--network-port", str(ports["network"]),
         *extra, check=False,
     )
     if result.returncode != 0:

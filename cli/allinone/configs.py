@@ -5,8 +5,14 @@ Each config is the etc/ sample, comments and all, with a few values changed:
   and libvirt URI, ...), set where the sample has the option or appended to its section;
 - the sample's conventional locations moved into the data dir (`/srv/node` → the node's
   devices root, `/var/lib/brume` → `DIR/var/...`, `/etc/brume` → the conf dir, ...);
-- the conventional endpoints (`http://127.0.0.1:8080`, `:9292`, `:8774`) moved to the
-  cluster's actual proxy, image and compute addresses.
+- the conventional endpoints (`http://127.0.0.1:8080`, `:9292`, `:8774`, `:5000`, `:9696`)
+  moved to the cluster's actual proxy, image, compute, identity and network addresses (so
+  the identity service's `[catalog]` lists this cluster's endpoints);
+- the identity and network services share the conf dir's Fernet key file (`fernet-keys`,
+  random, 0600, written once by `write_token_keys`); the identity service is seeded
+  (`[bootstrap]`) with the proxy's `[users]`, so the same credentials work with Swift v1 auth
+  and Keystone v3 (`.reseller_admin` → admin, `.admin` → member, neither → reader), and the
+  network service polls revocation events as the proxy's service user.
 A commented-out default that names a conventional location or endpoint (`# image_url =
 http://127.0.0.1:9292`) is written out, uncommented, with the cluster's value, unless the
 section sets that option anyway.
@@ -14,6 +20,7 @@ An existing file is never overwritten, so re-running `brume up` keeps every loca
 """
 from __future__ import annotations
 
+import base64
 import configparser
 import os
 import re
@@ -21,6 +28,7 @@ import secrets
 
 from cli.allinone.layout import SAMPLE_DIR, Layout, ProcessSpec
 from common.atomic_files import write_atomic
+from common.config import ConfigError
 
 SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 OPTION_RE = re.compile(r"^(?P<key>[^#;=\s][^=]*?)\s*=(?P<value>.*)$")
@@ -41,6 +49,8 @@ def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]
         ("http://127.0.0.1:8080", layout.proxy_url),
         ("http://127.0.0.1:9292", layout.image_url),
         ("http://127.0.0.1:8774", layout.compute_url),
+        ("http://127.0.0.1:5000", layout.identity_url),
+        ("http://127.0.0.1:9696", layout.network_url),
         ("/var/lib/brume", state),
         ("/var/cache/brume", os.path.join(state, "cache")),
         ("/var/log/brume", layout.log_dir),
@@ -62,7 +72,49 @@ def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]
             "bind_port": str(spec.port),
             "conf_dir": layout.conf_dir,
         }
+    if spec.kind == "identity":
+        values["bootstrap"] = {
+            name: f"{key} {keystone_role(roles)}" for name, (key, roles) in
+            cluster_users(layout).items()
+        }
+    elif spec.kind == "network":
+        name, key = service_user(cluster_users(layout))
+        project, _, user = name.partition(":")
+        values["network"] = {
+            "revocation_url": layout.identity_url,
+            "revocation_user": user,
+            "revocation_password": key,
+            "revocation_project": project,
+            "auth_url": layout.identity_url,
+        }
     return values
+
+
+def keystone_role(roles: list[str]) -> str:
+    """The identity role of a proxy user with these `[users]` flags."""
+    if ".reseller_admin" in roles:
+        return "admin"
+    if ".admin" in roles:
+        return "member"
+    return "reader"
+
+
+def cluster_users(layout: Layout) -> dict[str, tuple[str, list[str]]]:
+    """The proxy's `[users]`: from its rendered config, or the sample before it exists."""
+    path = layout.spec("proxy").conf_path
+    if not os.path.exists(path):
+        path = os.path.join(SAMPLE_DIR, layout.spec("proxy").sample)
+    return read_users(path)
+
+
+def service_user(users: dict[str, tuple[str, list[str]]]) -> tuple[str, str]:
+    """(`project:user`, key) of the services' own user: `service:*`, else a reseller admin."""
+    admins = [name for name, (_key, roles) in users.items() if ".reseller_admin" in roles]
+    ranked = [name for name in admins if name.startswith("service:")] + admins
+    if not ranked:
+        raise ConfigError("the proxy's [users] has no .reseller_admin user for the network "
+                          "service to poll the identity service's revocation events as")
+    return ranked[0], users[ranked[0]][0]
 
 
 def anywhere_overrides(layout: Layout, spec: ProcessSpec) -> dict[str, str]:
@@ -79,6 +131,8 @@ def anywhere_overrides(layout: Layout, spec: ProcessSpec) -> dict[str, str]:
             values[key] = spec.agent
         values["agent_url"] = spec.endpoint
         values["advertise_url"] = spec.endpoint
+    if spec.kind in ("identity", "network"):
+        values["token_key_file"] = layout.token_key_file
     return values
 
 
@@ -193,14 +247,48 @@ def write_process_config(layout: Layout, spec: ProcessSpec) -> bool:
         f"# Written by `brume up` for {spec.name} from etc/{spec.sample}; edit freely,\n"
         f"# `brume up` never overwrites it. Every option is documented in that sample.\n"
     )
+    sections = overrides_for(layout, spec)
     text = render(
         sample,
-        overrides_for(layout, spec),
+        sections,
         anywhere_overrides(layout, spec),
         location_rewrites(layout, spec),
         header,
     )
+    if "bootstrap" in sections:  # exactly the cluster's users, not the sample's as well
+        text = comment_out_others(text, "bootstrap", set(sections["bootstrap"]))
     return write_new(spec.conf_path, text)
+
+
+def comment_out_others(text: str, section: str, keep: set[str]) -> str:
+    """Comment out the options of `section` whose key is not in `keep`."""
+    out, current = [], None
+    for line in text.splitlines():
+        match = SECTION_RE.match(line)
+        if match:
+            current = match.group(1).strip()
+        elif current == section and not line.lstrip().startswith(("#", ";")):
+            option = OPTION_RE.match(line)
+            if option and option.group("key").strip() not in keep:
+                line = "# " + line
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def write_token_keys(layout: Layout) -> bool:
+    """Write the conf dir's Fernet key file (one random key, 0600) unless it exists.
+
+    The identity service signs tokens with it and the network service verifies them with it
+    (both configs name it as `token_key_file`), so neither relies on the development
+    `token_secret`. True if written.
+    """
+    path = layout.token_key_file
+    if os.path.exists(path):
+        return False
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")  # a Fernet key
+    write_atomic(path, key + "\n", mode=0o600)
+    return True
 
 
 def write_cluster_config(layout: Layout) -> bool:

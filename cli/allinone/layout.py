@@ -4,17 +4,21 @@ A data dir holds the whole cluster:
 
     DIR/etc/                 conf_dir: brume.conf, the rings and builders, cluster.json,
                              proxy-server.conf, image-api.conf, compute-api.conf,
+                             identity-api.conf, network-api.conf, fernet-keys (the
+                             token key identity signs with and network verifies with),
                              nodeN/{object,container,account}-server.conf,
                              nodeN/storage-daemons.conf, hvN/compute-agent.conf
     DIR/srv/nodeN/dN/        storage node N's only device (its `devices` root is srv/nodeN)
-    DIR/var/<service>/       state of the image service, compute API and agents
+    DIR/var/<service>/       state of the image, identity and network services, compute API
+                             and agents
     DIR/logs/<name>.log      one log per process
     DIR/run/<name>.pid       one pid file per running process
 
 Storage node N listens on `<ip_prefix>N` (object, container and account servers on
-storage_port, +1, +2); the proxy, image API, compute API and agents listen on
-`<ip_prefix>1`. The chosen addresses and ports are saved in `DIR/etc/cluster.json` the first
-time, so later `up`/`down`/`status` runs (and the test fixture) find the same cluster.
+storage_port, +1, +2); the proxy, image API, compute API, agents, identity API and network
+API listen on `<ip_prefix>1`. The chosen addresses and ports are saved in
+`DIR/etc/cluster.json` the first time, so later `up`/`down`/`status` runs (and the test
+fixture) find the same cluster.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ NODE_COUNT = 4
 REPLICAS = 3
 AGENT_NAMES = ("hv1", "hv2")
 LAYOUT_FILE = "cluster.json"
+TOKEN_KEY_FILE = "fernet-keys"
 DEFAULT_DATA_DIR = "~/.brume"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE_DIR = os.path.join(REPO_ROOT, "etc")
@@ -49,7 +54,7 @@ class ProcessSpec:
     """One process of the cluster: how to start it and where it answers."""
 
     name: str  # unique, used for the log and pid file: "object-1", "proxy", "agent-hv1"
-    kind: str  # object|container|account|daemons|proxy|image|compute|agent
+    kind: str  # object|container|account|daemons|proxy|image|compute|agent|identity|network
     module: str  # run as `python -m <module> <conf_path>`
     conf_path: str
     sample: str  # the etc/ sample it is rendered from
@@ -73,6 +78,8 @@ class Layout:
     image_port: int = 9292
     compute_port: int = 8774
     storage_port: int = 6200
+    identity_port: int = 5000
+    network_port: int = 9696
     test_driver: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -103,7 +110,21 @@ class Layout:
     def compute_url(self) -> str:
         return f"http://{self.service_ip}:{self.compute_port}"
 
+    @property
+    def identity_url(self) -> str:
+        return f"http://{self.service_ip}:{self.identity_port}"
+
+    @property
+    def network_url(self) -> str:
+        return f"http://{self.service_ip}:{self.network_port}"
+
     # ----- paths
+    @property
+    def token_key_file(self) -> str:
+        """The Fernet keys the identity service signs tokens with and the network service
+        verifies them with."""
+        return os.path.join(self.conf_dir, TOKEN_KEY_FILE)
+
     @property
     def conf_dir(self) -> str:
         return os.path.join(self.data_dir, "etc")
@@ -166,6 +187,11 @@ class Layout:
         specs.append(self._service("proxy", "proxy", "proxy-server.conf", self.proxy_port))
         specs.append(self._service("image-api", "image", "image-api.conf", self.image_port))
         specs.append(self._service("compute-api", "compute", "compute-api.conf", self.compute_port))
+        specs.append(self._service("identity-api", "identity", "identity-api.conf",
+                                   self.identity_port))
+        # After identity: it polls identity's revocation events (see lifecycle's waves).
+        specs.append(self._service("network-api", "network", "network-api.conf",
+                                   self.network_port))
         for agent in AGENT_NAMES:
             specs.append(
                 ProcessSpec(

@@ -1,13 +1,15 @@
 """Bringing the all-in-one cluster up and down: prepare the data dir, start, supervise, stop.
 
-`prepare` writes whatever is missing (configs, rings, device directories) and never touches
-what exists. `start_all` starts the processes in two waves (servers in parallel, then the
-storage daemons and compute agents that talk to them), waits for every `/healthcheck`, and
-on any failure stops what it started and raises a `StartupError` naming the culprit (or
-`Interrupted` when a stop signal came). Every process is recorded the moment it is spawned
-and `stop_started` is the one way they are stopped (SIGTERM, SIGKILL after a timeout or at
-a second signal). Signals are only flags (`stop_signals.StopSignals`) checked between spawns
-and inside every wait.
+`prepare` writes whatever is missing (configs, the token key file, rings, device
+directories) and never touches what exists. `start_all` starts the processes in two waves
+(servers in parallel, then the storage daemons, compute agents and network service that talk
+to them: the network service polls the identity service's revocation events), waits for
+every `/healthcheck`, and on any failure stops what it started and raises a `StartupError`
+naming the culprit (or `Interrupted` when a stop signal came). Every process is recorded the
+moment it is spawned and `stop_started` is the one way they are stopped (SIGTERM, SIGKILL
+after a timeout or at a second signal), the second wave first (`stop_in_order`, which
+`brume down` uses too). Signals are only flags (`stop_signals.StopSignals`) checked between
+spawns and inside every wait.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from cli.allinone.layout import Layout, ProcessSpec, available
 from cli.allinone.stop_signals import StopSignals
 from common.config import ConfigError
 
-# Started after the first wave is healthy: they talk to the servers of the first wave.
-SECOND_WAVE_KINDS = ("daemons", "agent")
+# Started after the first wave is healthy, and stopped before it: they talk to the servers
+# of the first wave (storage servers; compute API; the identity service).
+SECOND_WAVE_KINDS = ("daemons", "agent", "network")
 
 
 class AlreadyRunning(ConfigError):
@@ -54,6 +57,7 @@ def prepare(layout: Layout, specs: list[ProcessSpec]) -> list[str]:
             os.makedirs(layout.device_path(node))
             devices += 1
     written = int(configs.write_cluster_config(layout))
+    written += configs.write_token_keys(layout)
     written += sum(configs.write_process_config(layout, spec) for spec in specs)
     built = rings.ensure_rings(layout)
     layout.save()
@@ -115,11 +119,27 @@ def stop_started(
     """Stop every process `brume up` started: SIGTERM, then SIGKILL after `timeout` (or at
     once when a second stop signal came). Returns the names that needed SIGKILL."""
     signals = signals or StopSignals()
-    return processes.stop(
+    return stop_in_order(
         layout, [spec for spec, _ in started.values()], timeout=timeout,
         children={name: proc for name, (_, proc) in started.items()},
         hurry=lambda: signals.hurried,
     )
+
+
+def stop_in_order(
+    layout: Layout, specs: list[ProcessSpec], timeout: float = 10.0,
+    children: dict[str, subprocess.Popen] | None = None, hurry=lambda: False,
+) -> list[str]:
+    """`processes.stop` the second wave (daemons, agents, network service), then the
+    rest, each with `timeout`. Returns the names that needed SIGKILL."""
+    later = [s for s in specs if s.kind in SECOND_WAVE_KINDS]
+    first = [s for s in specs if s.kind not in SECOND_WAVE_KINDS]
+    killed = []
+    for wave in (later, first):
+        if wave:
+            killed += processes.stop(layout, wave, timeout=timeout, children=children,
+                                     hurry=hurry)
+    return killed
 
 
 def start_specs(
@@ -240,6 +260,7 @@ __all__ = [
     "running",
     "start_all",
     "start_specs",
+    "stop_in_order",
     "stop_started",
     "supervise",
 ]

@@ -150,6 +150,8 @@ def collect(layout: Layout) -> dict:
             "auth": layout.auth_url,
             "image": layout.image_url,
             "compute": layout.compute_url,
+            "identity": layout.identity_url,
+            "network": layout.network_url,
         },
     }
 

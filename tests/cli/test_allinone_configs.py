@@ -157,3 +157,144 @@ def test_proxy_config_keeps_its_pipeline(layout):
     assert parser["app:proxy-server"]["use"] == "egg:brume#proxy"
     assert parser["filter:auth"]["token_secret"]
     assert configs.read_users(spec.conf_path)["test:tester"] == ("testing", [".admin"])
+
+
+def prepared(layout):
+    from cli.allinone import lifecycle
+
+    layout.identity_port, layout.network_port = 7500, 7696
+    lifecycle.prepare(layout, lifecycle.runnable_specs(layout)[0])
+    return layout
+
+
+def test_identity_config_names_this_clusters_endpoints_and_users(layout):
+    from identity.config import load_identity_config
+
+    prepared(layout)
+    spec = layout.spec("identity-api")
+    assert (spec.ip, spec.port) == (layout.service_ip, 7500)
+    config = load_identity_config(spec.conf_path)
+    assert config.token_key_file == layout.token_key_file
+    assert config.public_url == layout.identity_url
+    assert config.db_path == os.path.join(layout.data_dir, "var", "identity", "identity.db")
+    expected = {
+        "identity": layout.identity_url + "/v3",
+        "object-store": layout.proxy_url + "/v1/AUTH_$(project_id)s",
+        "image": layout.image_url,
+        "compute": layout.compute_url + "/v2.1",
+        "network": layout.network_url,
+    }
+    for interface in ("public", "internal", "admin"):
+        assert {kind: url for (kind, each), url in config.catalog.items()
+                if each == interface} == expected
+    # The proxy's users, with the same passwords: one set of credentials for both auths.
+    users = configs.read_users(layout.spec("proxy").conf_path)
+    seeded = {f"{u.project}:{u.user}": (u.password, u.role) for u in config.bootstrap}
+    assert seeded == {name: (key, configs.keystone_role(roles))
+                      for name, (key, roles) in users.items()}
+    assert seeded["test:tester"] == ("testing", "member")
+    assert seeded["test:tester3"] == ("testing3", "reader")
+    assert seeded["admin:admin"] == ("admin", "admin")
+    assert seeded["service:brume"][1] == "admin"
+
+
+def test_bootstrap_follows_an_edited_proxy_user_list(layout):
+    from identity.config import load_identity_config
+
+    proxy = layout.spec("proxy")
+    configs.write_process_config(layout, proxy)
+    with open(proxy.conf_path, encoding="utf-8") as handle:
+        text = handle.read()
+    with open(proxy.conf_path, "w", encoding="utf-8") as handle:
+        handle.write(text.replace("test2:tester2 = testing2 .admin\n", "")
+                     .replace("[users]\n", "[users]\nops:alice = s3cret .admin\n"))
+    spec = layout.spec("identity-api")
+    configs.write_process_config(layout, spec)
+    seeded = {f"{u.project}:{u.user}": u.role for u in load_identity_config(
+        spec.conf_path).bootstrap}
+    assert "test2:tester2" not in seeded and seeded["ops:alice"] == "member"
+
+
+def test_network_config_verifies_identity_tokens_and_polls_as_the_service_user(layout):
+    from network.config import load_network_config
+
+    prepared(layout)
+    config = load_network_config(layout.spec("network-api").conf_path)
+    assert config.token_key_file == layout.token_key_file
+    assert config.public_url == layout.network_url
+    assert config.auth_url == config.revocation_url == layout.identity_url
+    assert (config.revocation_project, config.revocation_user) == ("service", "brume")
+    users = configs.read_users(layout.spec("proxy").conf_path)
+    assert config.revocation_password == users["service:brume"][0]
+    assert config.db_path == os.path.join(layout.data_dir, "var", "network", "network.db")
+
+
+def test_one_random_token_key_file_readable_by_its_owner_only(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from common.token_format import key_from_secret, read_key_file
+
+    keys = []
+    for name in ("one", "two"):
+        layout = Layout(data_dir=str(tmp_path / name), ip_prefix="127.0.9.")
+        assert configs.write_token_keys(layout) is True
+        assert os.stat(layout.token_key_file).st_mode & 0o777 == 0o600
+        [key] = read_key_file(layout.token_key_file)
+        Fernet(key)
+        assert key != key_from_secret("brume-dev-token-secret")
+        before = open(layout.token_key_file, encoding="ascii").read()
+        assert configs.write_token_keys(layout) is False  # never rewritten
+        assert open(layout.token_key_file, encoding="ascii").read() == before
+        keys.append(key)
+    assert keys[0] != keys[1]
+
+
+@pytest.mark.parametrize("name", ["identity-api", "network-api"])
+def test_new_services_refuse_dev_secrets_off_loopback(layout, name):
+    from identity.config import load_identity_config
+    from network.config import load_network_config
+
+    prepared(layout)
+    conf = layout.spec(name).conf_path
+    load = load_identity_config if name == "identity-api" else load_network_config
+    load(conf)  # on loopback: accepted
+    assert configs.set_option_anywhere(conf, "bind_ip", "10.0.0.1")
+    with pytest.raises(ConfigError) as refused:
+        load(conf)
+    # The dev passwords are refused; the token secret is not in force (the key file is).
+    assert "token_secret" not in str(refused.value)
+    assert ("bootstrap" if name == "identity-api" else "revocation_password") \
+        in str(refused.value)
+
+
+def test_network_starts_after_identity_and_stops_before_it(layout, monkeypatch):
+    from cli.allinone import lifecycle, processes
+
+    specs = lifecycle.runnable_specs(layout)[0]
+    assert layout.spec("network-api").kind in lifecycle.SECOND_WAVE_KINDS
+    assert layout.spec("identity-api").kind not in lifecycle.SECOND_WAVE_KINDS
+    waves = []
+    monkeypatch.setattr(processes, "stop", lambda _layout, wave, **kw: waves.append(
+        [s.name for s in wave]) or [])
+    lifecycle.stop_in_order(layout, specs)
+    assert "network-api" in waves[0] and "identity-api" in waves[1]
+
+
+def test_later_service_ports_apply_to_a_data_dir_until_their_config_exists(layout):
+    import argparse
+
+    from cli.cluster import PORT_FLAGS, layout_for_up
+
+    layout.save()  # a cluster made before the identity and network services
+
+    def args(**ports):
+        return argparse.Namespace(data_dir=layout.data_dir, ip_prefix=None, test_driver=True,
+                                  **{name: ports.get(name) for name in PORT_FLAGS})
+
+    chosen = layout_for_up(args(identity_port=7501, network_port=7697, proxy_port=7999))
+    assert (chosen.identity_port, chosen.network_port) == (7501, 7697)
+    assert chosen.proxy_port == 7100  # its configs name that port: kept
+    configs.write_process_config(chosen, chosen.spec("identity-api"))
+    chosen.save()
+    again = layout_for_up(args(identity_port=7502, network_port=7698))
+    assert (again.identity_port, again.network_port) == (7501, 7698)

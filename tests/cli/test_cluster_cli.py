@@ -25,7 +25,8 @@ def up_args(data_dir: str) -> list[str]:
     ports = pick_ports(prefix, rng)
     return ["--data-dir", data_dir, "--ip-prefix", prefix, "--test-driver",
             "--proxy-port", str(ports["proxy"]), "--image-port", str(ports["image"]),
-            "--compute-port", str(ports["compute"]), "--storage-port", str(ports["storage"])]
+            "--compute-port", str(ports["compute"]), "--storage-port", str(ports["storage"]),
+            "--identity-port", str(ports["identity"]), "--network-port", str(ports["network"])]
 
 
 def status_json(data_dir: str) -> dict:
@@ -74,10 +75,16 @@ def test_up_status_down_and_restart_keeps_data(data_dir):
         assert device["async_pending"] == 0 and device["quarantined"] == 0
         assert "object-replicator" in node["daemons"]
     names = {row["name"] for row in report["processes"]}
-    assert {"object-1", "container-4", "account-2"} <= names
+    assert {"object-1", "container-4", "account-2", "identity-api", "network-api"} <= names
+    rows = {row["name"]: row for row in report["processes"]}
+    assert rows["identity-api"]["endpoint"] == layout.identity_url
+    assert rows["network-api"]["endpoint"] == layout.network_url
+    assert report["endpoints"]["identity"] == layout.identity_url
+    assert "identity API" in first.stdout and "network API" in first.stdout
     pids = [row["pid"] for row in report["processes"]]
     table = brume("status", "--data-dir", data_dir)
     assert "object-1" in table.stdout and "up" in table.stdout
+    assert "identity-api" in table.stdout and "network-api" in table.stdout
 
     again = brume("up", "--detach", "--test-driver", "--data-dir", data_dir, check=False)
     assert again.returncode == 1
@@ -114,7 +121,9 @@ def test_up_names_the_server_that_fails(data_dir):
                     storage_port=int(args[args.index("--storage-port") + 1]),
                     proxy_port=int(args[args.index("--proxy-port") + 1]),
                     image_port=int(args[args.index("--image-port") + 1]),
-                    compute_port=int(args[args.index("--compute-port") + 1]))
+                    compute_port=int(args[args.index("--compute-port") + 1]),
+                    identity_port=int(args[args.index("--identity-port") + 1]),
+                    network_port=int(args[args.index("--network-port") + 1]))
     lifecycle.prepare(layout, lifecycle.runnable_specs(layout)[0])  # configs, no processes
     conf = layout.spec("container-3").conf_path
     with open(conf, encoding="utf-8") as handle:

@@ -42,6 +42,7 @@ def start_qemu_cluster(data_dir: str) -> ClusterHandle:
         "up", "--detach", "--data-dir", data_dir, "--ip-prefix", prefix,
         "--proxy-port", str(ports["proxy"]), "--image-port", str(ports["image"]),
         "--compute-port", str(ports["compute"]), "--storage-port", str(ports["storage"]),
+        "--identity-port", str(ports["identity"]), "--network-port", str(ports["network"]),
         timeout=300, check=False,
     )
     if result.returncode != 0:
