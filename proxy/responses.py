@@ -17,8 +17,12 @@ HOP_BY_HOP = frozenset(
 )
 
 
+_STATUS_LINES = {status: f"{status} {reason}" for status, reason in _REASONS.items()}
+
+
 def status_line(status: int) -> str:
-    return f"{status} {_REASONS.get(status, 'Unknown')}"
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else f"{status} Unknown"
 
 
 class RawResponse:
@@ -38,7 +42,7 @@ class RawResponse:
     def header(self, name: str, default=None):
         lowered = name.lower()
         for key, value in self.headers:
-            if key.lower() == lowered:
+            if len(key) == len(lowered) and key.lower() == lowered:
                 return value
         return default
 

@@ -72,7 +72,7 @@ def call(app, environ) -> RawResponse:
         first = next(iterator, b"")
         app_iter = _Prepended(first, iterator, app_iter)
     status_text, headers = captured
-    return RawResponse(int(status_text.split(" ", 1)[0]), list(headers), app_iter)
+    return RawResponse(int(status_text[:3]), list(headers), app_iter)
 
 
 def _no_write(data: bytes) -> None:

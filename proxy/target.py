@@ -1,5 +1,11 @@
-"""What a `/v1/<account>[/<container>[/<object>]]` path addresses, decoded from PATH_INFO."""
+"""What a `/v1/<account>[/<container>[/<object>]]` path addresses, decoded from PATH_INFO.
+
+Parsing is memoized: the auth, large-object and copy middleware and the proxy app each ask
+about the same path of one request, and a `Target` is never changed once made.
+"""
 from __future__ import annotations
+
+import functools
 
 VERSIONS = frozenset({"v1", "v1.0"})
 
@@ -24,6 +30,7 @@ class Target:
         return "/" + "/".join(parts)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_target(path_info: str) -> tuple[str | None, Target | None, str]:
     """-> (version, target, reason). reason is '' when fine."""
     try:

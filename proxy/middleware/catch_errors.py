@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from common.config import load_options
-from common.http_errors import HTTPError, error_middleware, render_plain
+from common.http_errors import HTTPError, render_plain
 from proxy.environ_keys import TRANS_ID_KEY
 from proxy.transaction import TRANS_ID, new_trans_id
 
@@ -23,7 +23,7 @@ LOG = logging.getLogger("brume.proxy")
 
 class CatchErrors:
     def __init__(self, app):
-        self.app = error_middleware(app, render_plain)
+        self.app = app
 
     def __call__(self, environ, start_response):
         trans_id = new_trans_id()
@@ -36,6 +36,8 @@ class CatchErrors:
 
         try:
             return self.app(environ, start_with_trans_id)
+        except HTTPError as error:
+            return render_plain(error)(environ, start_with_trans_id)
         except Exception:
             LOG.exception("unexpected error on %s %s (%s)", environ.get("REQUEST_METHOD"),
                           environ.get("PATH_INFO"), trans_id)

@@ -23,7 +23,10 @@ def is_slo(response) -> bool:
 
 
 def without_sysmeta(headers: list) -> list:
-    return [(k, v) for k, v in headers if not k.lower().startswith("x-object-sysmeta-")]
+    """`headers` without object sysmeta (the same list when it has none)."""
+    if not any(k[:17].lower() == "x-object-sysmeta-" for k, _ in headers):
+        return headers
+    return [(k, v) for k, v in headers if k[:17].lower() != "x-object-sysmeta-"]
 
 
 def sysmeta_of(headers: list) -> dict:
