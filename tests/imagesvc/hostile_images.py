@@ -12,11 +12,24 @@ import subprocess
 SECTOR = 512
 
 
+# QEMU times its LUKS key derivation with getrusage(); on a loaded machine the sample can
+# read zero CPU time and qemu-img gives up with this message, though nothing is wrong.
+TRANSIENT_QEMU_IMG = "Unable to get accurate CPU usage"
+
+
 def qemu_img_create(directory, name: str, *args: str, size: str = "1M") -> str:
-    """`qemu-img create ARGS <directory>/<name> SIZE` (run in `directory`); the path."""
+    """`qemu-img create ARGS <directory>/<name> SIZE` (run in `directory`); the path.
+
+    Tried again (up to 5 times) only for QEMU's transient LUKS timing failure."""
     path = os.path.join(str(directory), name)
-    subprocess.run(["qemu-img", "create", "-q", *args, path, size], check=True,
-                   capture_output=True, cwd=str(directory))
+    for attempt in range(5):
+        result = subprocess.run(["qemu-img", "create", "-q", *args, path, size],
+                                capture_output=True, text=True, cwd=str(directory))
+        if result.returncode == 0:
+            return path
+        if TRANSIENT_QEMU_IMG not in result.stderr or attempt == 4:
+            raise subprocess.CalledProcessError(result.returncode, result.args,
+                                                result.stdout, result.stderr)
     return path
 
 
