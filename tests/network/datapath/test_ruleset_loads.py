@@ -15,8 +15,8 @@ from tests.network.datapath.strategies import node_states
 
 @pytest.fixture(scope="module")
 def netns():
-    if missing_binaries() or os.geteuid() != 0:
-        pytest.skip(f"needs root and {missing_binaries()} (install.sh installs them)")
+    assert not missing_binaries() and os.geteuid() == 0, (
+        f"needs root and {missing_binaries()} (./install.sh installs them)")
     handle = Netns()
     try:
         yield handle
