@@ -50,4 +50,16 @@ fi
 # installed on this host) by `brume image build-demo`; fetch it now so that works offline.
 $PY -c 'from cli.demo_image import fetch_kernel_deb; fetch_kernel_deb()' \
   || echo "install.sh: warning: could not download the demo image's kernel package" >&2
+# Tests run Swift's own functional suite against Brume (tests/conformance): its runner and
+# venv come from the Swift reference peer kept beside the checkout (../shared/peer, or
+# $BRUME_SWIFT_PEER); setup_peer.sh is idempotent and quick once done.
+if [ $dev -eq 1 ]; then
+  peer=${BRUME_SWIFT_PEER:-$(cd .. && pwd)/shared/peer}
+  [ -f "$peer/setup_peer.sh" ] || peer=/work/shared/peer
+  if [ -f "$peer/setup_peer.sh" ]; then
+    bash "$peer/setup_peer.sh" >/dev/null
+  else
+    echo "install.sh: warning: no Swift reference peer (../shared/peer): tests/conformance will fail" >&2
+  fi
+fi
 echo "install.sh: done"
