@@ -22,6 +22,8 @@ setup(
         "cryptography>=42",
         "argon2-cffi>=23.1",
         "urllib3>=2",
+        # clouds.yaml for `brume --os-cloud`: YAML as the openstack CLI reads it (safe loader).
+        "PyYAML>=6.0",
     ],
     extras_require={
         "test": [

@@ -9,14 +9,21 @@ Flags override environment variables, which override the all-in-one defaults:
     --compute-url  BRUME_COMPUTE_URL                 default http://127.0.0.1:8774
 
 `authenticate()` trades them for a token at the proxy's `/auth/v1.0` (Swift's v1 auth,
-`common.v1_auth`).
+`common.v1_auth`) unless a Keystone v3 login is asked for: `--os-cloud NAME` (or
+`OS_CLOUD`: an entry of clouds.yaml) or the `OS_*` variables the openstack CLI reads
+(`cli.cloud_config`). Then the token is a project-scoped Keystone token and the service URLs
+come from its catalog (`cli.keystone_login`); --image-url/--compute-url still override them.
+Explicit v1 flags (--auth-url, --user, --key) keep v1 auth.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass
 
+from cli.cloud_config import CloudConfigError, keystone_auth
+from cli.keystone_login import login
 from common.http_client import HTTPClientError
 from common.v1_auth import authenticate as v1_authenticate
 
@@ -45,6 +52,8 @@ def add_credential_flags(parser: argparse.ArgumentParser) -> None:
     """Add --auth-url/--user/--key/--image-url/--compute-url to a command's parser."""
     for name in DEFAULTS:
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
+    parser.add_argument("--os-cloud", dest="os_cloud", default=None,
+                        help="log in through Keystone v3 as this clouds.yaml entry")
 
 
 def resolve(args: argparse.Namespace, name: str) -> str:
@@ -56,6 +65,14 @@ def resolve(args: argparse.Namespace, name: str) -> str:
 
 
 def authenticate(args: argparse.Namespace, timeout: float = 30.0) -> Session:
+    explicit_v1 = any(getattr(args, name, None) for name in ("auth_url", "user", "key"))
+    if not explicit_v1:
+        try:
+            v3 = keystone_auth(getattr(args, "os_cloud", None), os.environ)
+        except CloudConfigError as exc:
+            raise AuthError(str(exc)) from None
+        if v3 is not None:
+            return keystone_session(args, v3, timeout)
     auth_url = resolve(args, "auth_url")
     try:
         credentials = v1_authenticate(auth_url, resolve(args, "user"), resolve(args, "key"),
@@ -68,3 +85,21 @@ def authenticate(args: argparse.Namespace, timeout: float = 30.0) -> Session:
         image_url=resolve(args, "image_url").rstrip("/"),
         compute_url=resolve(args, "compute_url").rstrip("/"),
     )
+
+
+def keystone_session(args: argparse.Namespace, auth, timeout: float) -> Session:
+    try:
+        answer = login(auth, timeout=timeout)
+    except HTTPClientError as exc:
+        raise AuthError(str(exc)) from None
+    urls = dict(answer.endpoints)
+    # The catalog names compute's versioned root (…/v2.1, maybe …/v2.1/<project>); the
+    # compute client adds the version itself.
+    urls["compute_url"] = re.sub(r"/v2(\.1)?(/[^/]*)?$", "", urls["compute_url"])
+    for name in ("image_url", "compute_url"):
+        if getattr(args, name, None) or os.environ.get(DEFAULTS[name][0]):
+            urls[name] = resolve(args, name).rstrip("/")
+        elif not urls[name]:
+            urls[name] = DEFAULTS[name][2]
+    return Session(token=answer.token, storage_url=urls["storage_url"],
+                   image_url=urls["image_url"], compute_url=urls["compute_url"])

@@ -20,6 +20,7 @@ from common.config import (
     secrets_in_force,
     server_bind_ip,
 )
+from common.token_check import TOKEN_CHECK_OPTIONS
 from common.wsgi_server import SERVER_OPTIONS
 
 
@@ -61,6 +62,7 @@ API_OPTIONS = [
     Option("default_quota_instances", quota_limit, 10),
     Option("default_quota_cores", quota_limit, 20),
     Option("default_quota_ram", quota_limit, 51200),
+    *TOKEN_CHECK_OPTIONS,
 ]
 
 AGENT_OPTIONS = [
@@ -94,8 +96,10 @@ AGENT_OPTIONS = [
 def load_api_config(conf_path: str) -> dict:
     parser = read_ini(conf_path)
     conf = load_section(parser, "compute-api", API_OPTIONS, conf_path)
-    refuse_dev_defaults(server_bind_ip(parser),
-                        secrets_in_force("compute-api", API_OPTIONS, conf), f"{conf_path}: ")
+    secrets = secrets_in_force("compute-api", API_OPTIONS, conf)
+    if conf["token_key_file"]:
+        secrets.pop("[compute-api] token_secret", None)
+    refuse_dev_defaults(server_bind_ip(parser), secrets, f"{conf_path}: ")
     if conf["heartbeat_window"] < 1.0 and conf["monitor_interval"] > conf["heartbeat_window"]:
         conf["monitor_interval"] = conf["heartbeat_window"] / 2
     return conf

@@ -3,7 +3,8 @@
 `load_image_config(conf_path)` reads the section through `common.config` and returns an
 `ImageConfig`; every problem becomes a one-line `ConfigError`. Bound off loopback (`[server]
 bind_ip`), the service refuses a development default as `service_key` or `token_secret`,
-whether written in the file or left to the default.
+whether written in the file or left to the default. Tokens are checked locally with
+`common.token_check`'s options (the identity service's Fernet keys, revocation polling).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from common.config import (
     secrets_in_force,
     server_bind_ip,
 )
+from common.token_check import TOKEN_CHECK_OPTIONS
 
 MIB = 1024 * 1024
 
@@ -55,6 +57,7 @@ IMAGE_API_OPTIONS = [
     Option("api_limit_max", int, 1000),
     Option("default_limit", int, 25),
     Option("inspect_formats", parse_bool, True),
+    *TOKEN_CHECK_OPTIONS,
 ]
 
 
@@ -77,6 +80,8 @@ class ImageConfig:
     api_limit_max: int
     default_limit: int
     inspect_formats: bool
+    token_check: dict  # common.token_check's options
+    where: str  # the config file, for messages
 
 
 def build_config(values: dict, where: str = "<config>") -> ImageConfig:
@@ -97,12 +102,15 @@ def build_config(values: dict, where: str = "<config>") -> ImageConfig:
             raise ConfigError(prefix + f"{name} must be a container name without '/'")
     if values["default_limit"] < 1 or values["api_limit_max"] < values["default_limit"]:
         raise ConfigError(prefix + "need 1 <= default_limit <= api_limit_max")
-    return ImageConfig(**values)
+    token_check = {option.name: values.pop(option.name) for option in TOKEN_CHECK_OPTIONS}
+    return ImageConfig(**values, token_check=token_check, where=where)
 
 
 def load_image_config(conf_path: str) -> ImageConfig:
     parser = read_ini(conf_path)
     values = load_section(parser, "image-api", IMAGE_API_OPTIONS, conf_path)
-    refuse_dev_defaults(server_bind_ip(parser),
-                        secrets_in_force("image-api", IMAGE_API_OPTIONS, values), f"{conf_path}: ")
+    secrets = secrets_in_force("image-api", IMAGE_API_OPTIONS, values)
+    if values["token_key_file"]:
+        secrets.pop("[image-api] token_secret", None)
+    refuse_dev_defaults(server_bind_ip(parser), secrets, f"{conf_path}: ")
     return build_config(values, conf_path)

@@ -11,6 +11,7 @@ import json
 from webob import Request, Response
 
 from common.http_errors import HTTPError
+from common.token_check import TokenChecker
 from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
 from imagesvc.policy import Identity
 
@@ -50,11 +51,15 @@ def query_params(req: Request) -> list[tuple[str, str]]:
         raise HTTPError(400, "the query string is not valid UTF-8") from None
 
 
-def identity_from_token(req: Request, secret: str) -> Identity:
-    from common.tokens import verify_token
-
-    info = verify_token(req.headers.get("X-Auth-Token"), secret)
-    if info is None:
-        raise HTTPError(401, "a valid X-Auth-Token is required",
+def identity_from_token(req: Request, checker: TokenChecker) -> Identity:
+    """Who is asking (a Keystone or Swift v1 token, checked locally); 401 when nobody, 403
+    when a reader asks to change something."""
+    requester = checker.requester(req.headers.get("X-Auth-Token"))
+    if requester is None:
+        raise HTTPError(401, "a valid project-scoped X-Auth-Token is required",
                         {"WWW-Authenticate": "Token"})
-    return Identity(project=info.account, user=info.user, roles=frozenset(info.roles))
+    who = Identity(project=requester.project_id, user=requester.user_id,
+                   roles=requester.roles)
+    if req.method not in ("GET", "HEAD") and not who.can_write:
+        raise HTTPError(403, "your role in this project is read-only")
+    return who

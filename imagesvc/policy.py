@@ -6,7 +6,8 @@
 - shared: the owner and the projects it was shared with (members); a member lists it once it
   accepted (`member_status` chooses otherwise) and may use it by id while pending.
 - private: the owner only.
-A cloud admin (`.reseller_admin`) sees and changes everything.
+A cloud admin (role `admin`) sees and changes everything; a `reader` only reads (the app
+refuses its writes with 403 before any handler runs).
 """
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ class Identity:
 
     @property
     def is_admin(self) -> bool:
-        return ".reseller_admin" in self.roles
+        return "admin" in self.roles
+
+    @property
+    def can_write(self) -> bool:
+        return "member" in self.roles or self.is_admin
 
 
 def is_owner(image: dict, who: Identity) -> bool:

@@ -87,7 +87,7 @@ class ImageAPI:
             if method != req.method:
                 allowed.append(method)
                 continue
-            who = identity_from_token(req, self.service.config.token_secret)
+            who = identity_from_token(req, self.service.tokens)
             return handler(self.service, req, who, **match.groupdict())
         if allowed:
             raise HTTPError(405, f"{req.method} is not allowed on {path}",
@@ -99,4 +99,7 @@ def make_app(conf_path: str) -> ImageAPI:
     """The WSGI app for `[image-api]` in `conf_path` (raises ConfigError when wrong)."""
     service = ImageService(load_image_config(conf_path))
     service.recover_interrupted_uploads()
+    from common.green import eventlet
+
+    service.tokens.start(eventlet.spawn_n, eventlet.sleep)
     return ImageAPI(service)

@@ -11,6 +11,7 @@ import threading
 import time
 
 from common.http_errors import HTTPError
+from common.token_check import TokenChecker
 from imagesvc.config import ImageConfig
 from imagesvc.policy import Identity, can_modify, can_see
 from imagesvc.registry import Registry
@@ -26,6 +27,8 @@ class ImageService:
     def __init__(self, config: ImageConfig, registry: Registry | None = None,
                  store: ObjectStore | None = None):
         self.config = config
+        self.tokens = TokenChecker.from_values(config.token_check, config.token_secret,
+                                               f"{config.where}: [image-api]")
         self.registry = registry or Registry(config.registry_db)
         self.store = store or ObjectStore(
             config.auth_url, config.service_user, config.service_key,

@@ -94,11 +94,9 @@ class NetworkAPI:
 def make_app(conf_path: str):
     """The WSGI app for `[network]` in `conf_path` (raises ConfigError when wrong)."""
     service = NetworkService(load_network_config(conf_path))
-    if service.poller is not None:
-        from common.green import eventlet
+    from common.green import eventlet
 
-        eventlet.spawn_n(service.poller.run, service.config.revocation_poll_interval,
-                         eventlet.sleep)
+    service.tokens.start(eventlet.spawn_n, eventlet.sleep)
     app = NetworkAPI(service)
     wrapped = error_middleware(app, neutron_renderer(service.config.auth_url))
     wrapped.service = service  # for tests and tools that need the store

@@ -6,7 +6,8 @@ the identity service's Fernet keys (`token_key_file`, the same file the identity
 uses) or, when that is empty, the key derived from the shared `token_secret`, which is
 refused off loopback as a development default (as is a development `revocation_password`).
 The `revocation_*` options say where and as whom to poll revocation events
-(`network.revocation`); without `revocation_url` revoked tokens live until they expire.
+(`common.revocation`); without `revocation_url` revoked tokens live until they expire.
+These token options are `common.token_check`'s, shared with the image and compute APIs.
 """
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ from common.config import (
     Option,
     load_section,
     non_negative_int,
-    positive_float,
     positive_int,
     read_ini,
     refuse_dev_defaults,
     secrets_in_force,
     server_bind_ip,
 )
+from common.token_check import TOKEN_CHECK_OPTIONS
 from network import macs
 
 QUOTAS = ("network", "subnet", "port", "security_group", "security_group_rule", "floatingip")
@@ -32,7 +33,6 @@ QUOTA_DEFAULTS = {"network": 100, "subnet": 100, "port": 500, "security_group": 
 
 NETWORK_OPTIONS = [
     Option("db_path", str, help="path of the SQLite network store"),
-    Option("token_key_file", str, ""),
     Option("token_secret", str, "brume-dev-token-secret", secret=True),
     Option("auth_url", str, ""),
     Option("public_url", str, "http://127.0.0.1:9696"),
@@ -41,20 +41,12 @@ NETWORK_OPTIONS = [
     Option("max_host_routes", non_negative_int, 20),
     Option("max_fixed_ips_per_port", positive_int, 5),
     Option("default_mtu", positive_int, 1500),
-    Option("revocation_url", str, ""),
-    Option("revocation_user", str, ""),
-    Option("revocation_password", str, "", secret=True),
-    Option("revocation_project", str, "service"),
-    Option("revocation_domain", str, "Default"),
-    Option("revocation_poll_interval", positive_float, 10.0),
-    Option("revocation_keep", positive_int, 86400),
-] + [Option(f"quota_{name}", int, QUOTA_DEFAULTS[name]) for name in QUOTAS]
+] + TOKEN_CHECK_OPTIONS + [Option(f"quota_{name}", int, QUOTA_DEFAULTS[name]) for name in QUOTAS]
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
     db_path: str
-    token_key_file: str
     token_secret: str
     auth_url: str
     public_url: str
@@ -63,19 +55,14 @@ class NetworkConfig:
     max_host_routes: int
     max_fixed_ips_per_port: int
     default_mtu: int
-    revocation_url: str
-    revocation_user: str
-    revocation_password: str
-    revocation_project: str
-    revocation_domain: str
-    revocation_poll_interval: float
-    revocation_keep: int
     quotas: dict  # {"network": 100, ...}; -1 is unlimited
+    token_check: dict  # common.token_check's options
+    where: str  # the config file, for messages
 
 
 def build_config(values: dict, where: str = "<config>") -> NetworkConfig:
     prefix = f"{where}: [network] "
-    for key in ("public_url", "auth_url", "revocation_url"):
+    for key in ("public_url", "auth_url"):
         if values[key] and not values[key].startswith(("http://", "https://")):
             raise ConfigError(prefix + f"{key} must be an http(s) URL")
     try:
@@ -88,16 +75,12 @@ def build_config(values: dict, where: str = "<config>") -> NetworkConfig:
         if value < -1:
             raise ConfigError(prefix + f"quota_{name} must be -1 (unlimited) or >= 0")
         quotas[name] = value
-    if values["revocation_url"] and not (values["revocation_user"]
-                                         and values["revocation_password"]):
-        raise ConfigError(prefix + "revocation_url needs revocation_user and "
-                                   "revocation_password (an admin of the identity service)")
     if not 68 <= values["default_mtu"] <= 65535:
         raise ConfigError(prefix + "default_mtu must be between 68 and 65535")
+    token_check = {option.name: values.pop(option.name) for option in TOKEN_CHECK_OPTIONS}
     values = dict(values, public_url=values["public_url"].rstrip("/"),
-                  auth_url=values["auth_url"].rstrip("/"),
-                  revocation_url=values["revocation_url"].rstrip("/"), mac_prefix=mac_prefix)
-    return NetworkConfig(**values, quotas=quotas)
+                  auth_url=values["auth_url"].rstrip("/"), mac_prefix=mac_prefix)
+    return NetworkConfig(**values, quotas=quotas, token_check=token_check, where=where)
 
 
 def load_network_config(conf_path: str) -> NetworkConfig:

@@ -1,6 +1,7 @@
 """Who may see and change what, with no IO: Neutron's default policy reduced to three roles.
 
-A `Caller` is a verified project-scoped token's user, project and roles. `admin` sees and
+A `Caller` (`common.token_check.Requester`) is a verified project-scoped token's user,
+project and roles (implied ones included). `admin` sees and
 changes everything, on behalf of any project. `member` creates resources in its own project
 and changes or deletes its project's resources. `reader` only reads. Networks are also
 visible to everyone when `shared` or `router:external`, and anyone who may write can put a
@@ -9,24 +10,8 @@ see does not exist for them (404, never 403); a 403 is for what they see but may
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from common.token_check import Requester as Caller
 from network.errors import forbidden, invalid_attr
-
-
-@dataclass(frozen=True)
-class Caller:
-    user_id: str
-    project_id: str
-    roles: frozenset
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
-
-    @property
-    def can_write(self) -> bool:
-        return self.is_admin or "member" in self.roles
 
 
 def require_write(caller: Caller, action: str) -> None:

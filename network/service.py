@@ -1,9 +1,8 @@
 """The network service's state shared by all handlers: config, store, token keys, quotas.
 
 `NetworkService.caller(req)` is how a handler learns who is asking: the `X-Auth-Token`
-verified locally (`common.token_format`: the identity service's Fernet keys, signature and
-expiry), not revoked by a known revocation event (`network.revocation`, polled from the
-identity service when `revocation_url` is set) and project-scoped, else a 401.
+checked locally by `common.token_check` (a Keystone token: signature, expiry, project scope,
+not revoked by a known revocation event; or a Swift v1 token), else a 401.
 """
 from __future__ import annotations
 
@@ -11,45 +10,26 @@ import os
 
 from webob import Request
 
-from common.config import ConfigError
-from common.token_format import fernet_of, key_from_secret, read_key_file, verify_token
+from common.token_check import Requester, TokenChecker
 from network.config import NetworkConfig
 from network.errors import NeutronError
-from network.policy import Caller
-from network.revocation import IdentityPoller, RevocationList
 from network.store import Store, Tx
-
-
-def load_fernet(config: NetworkConfig):
-    if not config.token_key_file:
-        return fernet_of([key_from_secret(config.token_secret)])
-    try:
-        return fernet_of(read_key_file(config.token_key_file))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"[network] token_key_file {config.token_key_file}: {exc}") from None
 
 
 class NetworkService:
     def __init__(self, config: NetworkConfig):
         self.config = config
         self.store = Store(config.db_path)
-        self.fernet = load_fernet(config)
-        self.revocations = RevocationList(config.revocation_keep)
-        self.poller = None
-        if config.revocation_url:
-            self.poller = IdentityPoller(config.revocation_url, config.revocation_user,
-                                         config.revocation_password, config.revocation_project,
-                                         config.revocation_domain, self.revocations)
+        self.tokens = TokenChecker.from_values(config.token_check, config.token_secret,
+                                               f"{config.where}: [network]")
+        self.revocations = self.tokens.revocations
 
-    def caller(self, req: Request) -> Caller:
-        token = req.headers.get("X-Auth-Token", "")
-        claims = verify_token(token, self.fernet) if token else None
-        if claims is None or self.revocations.revoked(claims):
-            raise NeutronError(401, "HTTPUnauthorized", "Authentication required")
-        if not claims.project_id:
+    def caller(self, req: Request) -> Requester:
+        requester = self.tokens.requester(req.headers.get("X-Auth-Token"))
+        if requester is None:
             raise NeutronError(401, "HTTPUnauthorized",
-                               "A project-scoped token is required")
-        return Caller(claims.user_id, claims.project_id, frozenset(claims.roles))
+                               "Authentication required (a valid project-scoped token)")
+        return requester
 
     def check_quota(self, tx: Tx, resource: str, table: str, project_id: str,
                     adding: int = 1) -> None:

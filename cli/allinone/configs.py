@@ -63,6 +63,11 @@ def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]
     return pairs
 
 
+# The services that check Keystone tokens locally (common.token_check), by config section:
+# they share the identity service's key file and poll its revocation events.
+TOKEN_CHECK_SECTIONS = {"network": "network", "image": "image-api", "compute": "compute-api"}
+
+
 def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]]:
     """Values this process must have whatever the sample says, by section."""
     values: dict[str, dict[str, str]] = {}
@@ -77,16 +82,17 @@ def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]
             name: f"{key} {keystone_role(roles)}" for name, (key, roles) in
             cluster_users(layout).items()
         }
-    elif spec.kind == "network":
+    elif spec.kind in TOKEN_CHECK_SECTIONS:
         name, key = service_user(cluster_users(layout))
         project, _, user = name.partition(":")
-        values["network"] = {
+        section = values[TOKEN_CHECK_SECTIONS[spec.kind]] = {
             "revocation_url": layout.identity_url,
             "revocation_user": user,
             "revocation_password": key,
             "revocation_project": project,
-            "auth_url": layout.identity_url,
         }
+        if spec.kind == "network":
+            section["auth_url"] = layout.identity_url
     return values
 
 
@@ -131,7 +137,7 @@ def anywhere_overrides(layout: Layout, spec: ProcessSpec) -> dict[str, str]:
             values[key] = spec.agent
         values["agent_url"] = spec.endpoint
         values["advertise_url"] = spec.endpoint
-    if spec.kind in ("identity", "network"):
+    if spec.kind == "identity" or spec.kind in TOKEN_CHECK_SECTIONS:
         values["token_key_file"] = layout.token_key_file
     return values
 

@@ -1,8 +1,9 @@
 """The compute API's WSGI app (`[server] app = compute.api.app:make_app`, port 8774).
 
-Routes requests to controllers, authenticates users with the proxy's signed tokens
-(`X-Auth-Token`, verified locally with `token_secret`; the project is the token's account,
-`.reseller_admin` is the cloud admin), and agents with the service signature. Controllers
+Routes requests to controllers, authenticates users by their `X-Auth-Token` checked locally
+(`common.token_check`: a Keystone token of the identity service, or the proxy's Swift v1
+token), refuses a `reader`'s changes (403), and authenticates agents with the service
+signature. Controllers
 abort with `common.http_errors.HTTPError`, answered as a Nova-shaped JSON fault
 (`error_middleware` with `compute.nova_faults.render_nova_fault`); a bug is a logged
 traceback and a `computeFault` 500, as Nova answers.
@@ -16,7 +17,7 @@ from functools import partial
 from webob import Request
 
 from common.http_errors import HTTPError, error_middleware
-from common.tokens import RESELLER_ADMIN_ROLE, verify_token
+from common.token_check import TOKEN_CHECK_OPTIONS, TokenChecker
 from compute.api import (
     flavors,
     hypervisors,
@@ -88,11 +89,14 @@ class ComputeAPI:
         return self.dispatch(Request(environ))(environ, start_response)
 
     def authenticate(self, request) -> Caller:
-        info = verify_token(request.headers.get("X-Auth-Token"), self.core.conf["token_secret"])
-        if info is None:
+        requester = self.core.tokens.requester(request.headers.get("X-Auth-Token"))
+        if requester is None:
             raise HTTPError(401, "Authentication required: missing, bad or expired token.")
-        return Caller(project_id=info.account, user_id=info.user,
-                      is_admin=RESELLER_ADMIN_ROLE in info.roles)
+        caller = Caller(project_id=requester.project_id, user_id=requester.user_id,
+                        roles=requester.roles)
+        if request.method not in ("GET", "HEAD") and not caller.can_write:
+            raise HTTPError(403, "Policy doesn't allow this operation to be performed.")
+        return caller
 
     def dispatch(self, request):
         path = request_path(request)
@@ -129,8 +133,11 @@ def build_core(conf: dict, spawn) -> Core:
     conductor = Conductor(db, repo, hosts, conf, spawn)
     fetch = partial(_fetch, conf)
     verifier = ServiceVerifier(conf["service_secret"], API_TARGET)
+    token_options = {option.name: conf.get(option.name, option.default)
+                     for option in TOKEN_CHECK_OPTIONS}
+    tokens = TokenChecker.from_values(token_options, conf["token_secret"], "[compute-api]")
     return Core(conf=conf, db=db, repo=repo, hosts=hosts, quotas=quotas, conductor=conductor,
-                fetch_image=fetch, service_verifier=verifier)
+                fetch_image=fetch, service_verifier=verifier, tokens=tokens)
 
 
 def _fetch(conf: dict, image_id: str, token: str) -> dict:
@@ -143,5 +150,6 @@ def make_app(conf_path: str):
     conf = load_api_config(conf_path)
     core = build_core(conf, eventlet.spawn_n)
     core.conductor.resume_after_restart()
+    core.tokens.start(eventlet.spawn_n, eventlet.sleep)
     eventlet.spawn_n(core.conductor.monitor_loop, eventlet.sleep)
     return ComputeAPI(core)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.http_errors import HTTPError
+from common.token_check import TokenChecker
 from compute.conductor import Conductor
 from compute.db import Database
 from compute.hosts import HostRepo
@@ -14,11 +15,20 @@ from compute.service_auth import ServiceVerifier
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: project (= the token's account), user, and whether a cloud admin."""
+    """Who is calling: the token's project and user, and its roles (implied ones included:
+    `admin` is the cloud admin, `member` may change its project's servers, `reader` reads)."""
 
     project_id: str
     user_id: str
-    is_admin: bool
+    roles: frozenset = frozenset({"reader"})
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def can_write(self) -> bool:
+        return "member" in self.roles or self.is_admin
 
     def require_admin(self) -> None:
         if not self.is_admin:
@@ -41,6 +51,7 @@ class Core:
     conductor: Conductor
     fetch_image: object  # (image_id, token) -> image record dict
     service_verifier: ServiceVerifier  # agents' signed calls to /internal/v1
+    tokens: TokenChecker  # users' tokens (Keystone or Swift v1)
 
     def base_url(self, request) -> str:
         return (self.conf["public_url"] or request.host_url).rstrip("/")

@@ -191,7 +191,7 @@ def test_second_concurrent_upload_gets_409(client, app):
 def _identity():
     from imagesvc.policy import Identity
 
-    return Identity("test", "tester", frozenset({".admin"}))
+    return Identity("test", "tester", frozenset({"member", "reader"}))
 
 
 def test_wrong_content_type_is_415(client):

@@ -2,7 +2,7 @@
 
 Tokens are verified locally (signature, expiry), so a token revoked at the identity service
 (`DELETE /v3/auth/tokens`, a disabled user, a removed role, ...) would stay valid here until
-it expires. When `[network] revocation_url` is set, `IdentityPoller` logs in as the
+it expires. When a service sets `revocation_url`, `IdentityPoller` logs in as the
 configured service user (an admin: the list is admin-only), fetches
 `GET /v3/OS-REVOKE/events?since=...` every `revocation_poll_interval` seconds and adds the
 events to a `RevocationList`, which `common.token_format.is_revoked` matches against each
@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from common.token_format import RevocationEvent, TokenClaims, is_revoked
 
-log = logging.getLogger("brume.network.revocation")
+log = logging.getLogger("brume.revocation")
 FIELDS = ("audit_id", "user_id", "project_id", "app_cred_id")
 CLOCK_MARGIN = 60.0  # seconds asked for again at each poll, for clock skew and races
 # The identity service renders `issued_before` to the microsecond while a token's issued_at

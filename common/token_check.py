@@ -1,0 +1,136 @@
+"""Who is calling: a request's `X-Auth-Token` checked locally, whichever kind it is.
+
+Every public service but the identity service itself accepts two kinds of token:
+
+- a **Keystone token** (`common.token_format`, Fernet) issued by the identity service: its
+  project scope and role names are in the token; revoked ones are known from the revocation
+  events that `common.revocation.IdentityPoller` polls when `revocation_url` is set;
+- a **Swift v1 token** (`common.tokens`, `BRM_...`) issued by the proxy's `/auth/v1.0`: its
+  account is the project, and its flags map to roles as the identity store was seeded
+  (`.reseller_admin` -> admin, `.admin` -> member, no flag -> reader).
+
+Roles imply the lesser ones as Keystone's defaults do (admin > member > reader), so a
+`Requester` always carries the full set. Only project-scoped tokens name a requester: a
+domain-scoped or unscoped Keystone token is refused like a bad one (None).
+
+`TOKEN_CHECK_OPTIONS` are the options a service adds to its own config section;
+`TokenChecker.from_values(values, token_secret, where)` builds the checker from them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common import tokens
+from common.config import ConfigError, Option, positive_float, positive_int
+from common.revocation import IdentityPoller, RevocationList
+from common.token_format import fernet_of, key_from_secret, read_key_file, verify_token
+
+ROLE_ORDER = ("reader", "member", "admin")  # each implies those before it
+
+TOKEN_CHECK_OPTIONS = [
+    Option("token_key_file", str, "",
+           help="the identity service's Fernet key file; empty = derived from token_secret"),
+    Option("revocation_url", str, "", help="identity service polled for revoked tokens"),
+    Option("revocation_user", str, ""),
+    Option("revocation_password", str, "", secret=True),
+    Option("revocation_project", str, "service"),
+    Option("revocation_domain", str, "Default"),
+    Option("revocation_poll_interval", positive_float, 10.0),
+    Option("revocation_keep", positive_int, 86400),
+]
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The bearer of a valid project-scoped token."""
+
+    user_id: str
+    project_id: str
+    roles: frozenset
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def can_write(self) -> bool:
+        return "member" in self.roles or self.is_admin
+
+
+def with_implied(roles) -> frozenset:
+    """`roles` plus every role a listed one implies (admin -> member -> reader)."""
+    found = set(roles)
+    for rank, role in enumerate(ROLE_ORDER):
+        if role in found:
+            found.update(ROLE_ORDER[:rank])
+    return frozenset(found)
+
+
+def v1_roles(flags) -> frozenset:
+    """The roles of a Swift v1 token's account flags."""
+    if tokens.RESELLER_ADMIN_ROLE in flags:
+        return with_implied(["admin"])
+    if tokens.ADMIN_ROLE in flags:
+        return with_implied(["member"])
+    return frozenset(["reader"])
+
+
+def load_fernet(token_key_file: str, token_secret: str, where: str):
+    """The Fernet keys of `token_key_file`, or the key derived from `token_secret`."""
+    if not token_key_file:
+        return fernet_of([key_from_secret(token_secret)])
+    try:
+        return fernet_of(read_key_file(token_key_file))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{where} token_key_file {token_key_file}: {exc}") from None
+
+
+class TokenChecker:
+    """Checks tokens of both kinds; `poller` (or None) keeps `revocations` current."""
+
+    def __init__(self, v1_secret: str, fernet, revocations: RevocationList,
+                 poller: IdentityPoller | None = None, poll_interval: float = 10.0):
+        self.v1_secret = v1_secret
+        self.fernet = fernet
+        self.revocations = revocations
+        self.poller = poller
+        self.poll_interval = poll_interval
+
+    @classmethod
+    def from_values(cls, values: dict, token_secret: str, where: str) -> TokenChecker:
+        """From a config section holding TOKEN_CHECK_OPTIONS; `where` prefixes errors."""
+        url = values["revocation_url"].rstrip("/")
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where} revocation_url must be an http(s) URL")
+        if url and not (values["revocation_user"] and values["revocation_password"]):
+            raise ConfigError(f"{where} revocation_url needs revocation_user and "
+                              "revocation_password (an admin of the identity service)")
+        revocations = RevocationList(values["revocation_keep"])
+        poller = None
+        if url:
+            poller = IdentityPoller(url, values["revocation_user"],
+                                    values["revocation_password"],
+                                    values["revocation_project"],
+                                    values["revocation_domain"], revocations)
+        fernet = load_fernet(values["token_key_file"], token_secret, where)
+        return cls(token_secret, fernet, revocations, poller,
+                   values["revocation_poll_interval"])
+
+    def start(self, spawn, sleep) -> None:
+        """Start polling revocation events in a green thread, when configured to."""
+        if self.poller is not None:
+            spawn(self.poller.run, self.poll_interval, sleep)
+
+    def requester(self, token: str | None) -> Requester | None:
+        """Who bears `token`, or None when it is missing, bad, expired, revoked or unscoped."""
+        if not token:
+            return None
+        if token.startswith(tokens.TOKEN_PREFIX):
+            info = tokens.verify_token(token, self.v1_secret)
+            if info is None:
+                return None
+            return Requester(info.user, info.account, v1_roles(info.roles))
+        claims = verify_token(token, self.fernet)
+        if claims is None or not claims.project_id or self.revocations.revoked(claims):
+            return None
+        return Requester(claims.user_id, claims.project_id, with_implied(claims.roles))

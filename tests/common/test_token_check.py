@@ -1,0 +1,97 @@
+"""common.token_check: both kinds of token, roles and their implications, revocation, config."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from common import tokens
+from common.config import ConfigError
+from common.token_check import TOKEN_CHECK_OPTIONS, TokenChecker, v1_roles, with_implied
+from common.token_format import RevocationEvent, TokenClaims, encode_token
+
+SECRET = "test-secret"
+
+
+def checker(**overrides) -> TokenChecker:
+    values = {option.name: option.default for option in TOKEN_CHECK_OPTIONS}
+    values.update(overrides)
+    return TokenChecker.from_values(values, SECRET, "[test]")
+
+
+def keystone_token(check: TokenChecker, scope_kind="project", scope_id="p1", roles=("member",),
+                   user="u1", expires_in=3600.0, issued_at=None) -> str:
+    now = time.time() if issued_at is None else issued_at
+    claims = TokenClaims(user, ("password",), scope_kind, scope_id, now, now + expires_in,
+                         ("audit1",), tuple(roles))
+    return encode_token(claims, check.fernet)
+
+
+def test_implied_roles_follow_keystone_defaults():
+    assert with_implied(["admin"]) == {"admin", "member", "reader"}
+    assert with_implied(["member"]) == {"member", "reader"}
+    assert with_implied(["reader", "custom"]) == {"reader", "custom"}
+
+
+def test_v1_flags_map_as_the_identity_store_was_seeded():
+    assert v1_roles([".reseller_admin", ".admin"]) == {"admin", "member", "reader"}
+    assert v1_roles([".admin"]) == {"member", "reader"}
+    assert v1_roles([]) == {"reader"}
+
+
+def test_a_v1_token_names_its_account_as_the_project():
+    check = checker()
+    token, _info = tokens.issue_token(SECRET, "test", "test:tester", [".admin"], 3600)
+    who = check.requester(token)
+    assert (who.project_id, who.can_write, who.is_admin) == ("test", True, False)
+    forged, _info = tokens.issue_token("other", "test", "test:tester", [], 60)
+    assert check.requester(forged) is None
+
+
+def test_a_project_scoped_keystone_token_carries_its_roles():
+    check = checker()
+    who = check.requester(keystone_token(check, roles=("reader",)))
+    assert (who.user_id, who.project_id, who.can_write) == ("u1", "p1", False)
+    admin = check.requester(keystone_token(check, roles=("admin",)))
+    assert admin.is_admin and admin.can_write
+
+
+@pytest.mark.parametrize("kind,scope", [("domain", "default"), (None, None)])
+def test_tokens_without_a_project_name_nobody(kind, scope):
+    check = checker()
+    assert check.requester(keystone_token(check, scope_kind=kind, scope_id=scope)) is None
+
+
+def test_expired_and_revoked_keystone_tokens_are_refused():
+    check = checker()
+    assert check.requester(keystone_token(check, expires_in=-1)) is None
+    issued = time.time() - 10
+    token = keystone_token(check, issued_at=issued)
+    assert check.requester(token) is not None
+    check.revocations.add([RevocationEvent(issued + 1, user_id="u1")])
+    assert check.requester(token) is None
+    assert check.requester(keystone_token(check, user="u2")) is not None
+
+
+def test_a_token_of_another_key_is_refused():
+    other = TokenChecker.from_values(
+        {option.name: option.default for option in TOKEN_CHECK_OPTIONS}, "another", "[t]")
+    assert checker().requester(keystone_token(other)) is None
+
+
+def test_config_mistakes_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="revocation_user"):
+        checker(revocation_url="http://127.0.0.1:5000")
+    with pytest.raises(ConfigError, match="http"):
+        checker(revocation_url="ftp://x", revocation_user="u", revocation_password="p")
+    with pytest.raises(ConfigError, match="token_key_file"):
+        checker(token_key_file=str(tmp_path / "missing"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=300), st.binary(max_size=300).map(
+    lambda raw: "BRM_" + raw.hex())))
+def test_junk_tokens_name_nobody_and_never_raise(token):
+    assert checker().requester(token) is None
