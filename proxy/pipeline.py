@@ -45,6 +45,7 @@ BRUME_FILTERS = {
     "copy": "proxy.middleware.copy:filter_factory",
     "container_quotas": "proxy.middleware.container_quotas:filter_factory",
     "account_quotas": "proxy.middleware.account_quotas:filter_factory",
+    "bulk": "proxy.middleware.bulk:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",
