@@ -280,7 +280,7 @@ def test_no_member_name_escapes_the_upload_path(names):
     body = make_tar({name: b"x" for name in names})
     resp = run(app, "PUT", "/v1/AUTH_t/c/p?extract-archive=tar", body)
     assert resp.status_int in (200, 400)
-    for method, path, _body, _token in app.calls:
+    for _method, path, _body, _token in app.calls:
         assert path.startswith("/v1/AUTH_t/c/p/")
         assert ".." not in path.split("/")
 
