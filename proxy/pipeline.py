@@ -46,6 +46,7 @@ BRUME_FILTERS = {
     "container_quotas": "proxy.middleware.container_quotas:filter_factory",
     "account_quotas": "proxy.middleware.account_quotas:filter_factory",
     "bulk": "proxy.middleware.bulk:filter_factory",
+    "ratelimit": "proxy.middleware.ratelimit:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",
