@@ -2,8 +2,9 @@
 
 A quota is a non-negative integer of bytes or objects; an empty value removes it. A write of
 `new_bytes` bytes (one new object) fits when `used + new_bytes <= max_bytes` and
-`count + 1 <= max_count`. Like Swift, an overwrite counts as a new object and a chunked
-upload (length unknown) counts as 0 bytes, so it is refused only once the quota is reached.
+`count + 1 <= max_count`. Like Swift, an overwrite counts as a new object. A chunked upload (length
+unknown) is let in while the quota is not reached yet, its body capped (`CappedBody`) at what
+is left: one byte more aborts it with 413 before the replicas commit anything.
 A stored value that is not a valid quota (written before validation existed, or by hand) is
 ignored rather than enforced.
 """
@@ -69,3 +70,28 @@ def request_length(content_length: str | None) -> int:
     """The bytes a PUT announces (0 when chunked or garbled: the app refuses the latter)."""
     text = (content_length or "").strip()
     return int(text) if text.isascii() and text.isdigit() else 0
+
+
+class CappedBody:
+    """A request body (`read(n)`) that aborts with 413 once it passes `allowance` bytes."""
+
+    def __init__(self, body, allowance: int, reason: str):
+        self._body = body
+        self._left = allowance
+        self._reason = reason
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._body.read(size)
+        self._left -= len(data)
+        if self._left < 0:
+            raise HTTPError(413, self._reason)
+        return data
+
+
+def cap_chunked_body(environ, limits: Limits, bytes_used: int) -> None:
+    """A PUT of unknown length may bring at most what is left of the bytes quota."""
+    if limits.max_bytes is not None and not environ.get("CONTENT_LENGTH") \
+            and environ.get("wsgi.input") is not None:
+        environ["wsgi.input"] = CappedBody(environ["wsgi.input"],
+                                           limits.max_bytes - bytes_used,
+                                           f"upload exceeds quota: {limits.max_bytes} bytes")

@@ -23,7 +23,14 @@ from __future__ import annotations
 from common.config import load_options
 from common.http_errors import HTTPError
 from proxy.environ_keys import IDENTITY_KEY, INTERNAL_KEY, SYSMETA_KEY
-from proxy.quota_rules import Limits, exceeded, parse_quota, request_length, stored_quota
+from proxy.quota_rules import (
+    Limits,
+    cap_chunked_body,
+    exceeded,
+    parse_quota,
+    request_length,
+    stored_quota,
+)
 from proxy.responses import error
 from proxy.subrequest import call
 from proxy.target import parse_target
@@ -161,6 +168,8 @@ class AccountQuotas:
             reason = exceeded(limits, state.usage, new_bytes)
             if reason:
                 return error(413, reason)
+        for limits in candidates:
+            cap_chunked_body(environ, limits, state.usage.bytes_used)
         return None
 
 

@@ -8,14 +8,22 @@ The quotas are the container's metadata `X-Container-Meta-Quota-Bytes` and
 metadata (its owner: a write ACL allows object writes, not container POSTs); a value that is
 not a non-negative integer is refused with 400, an empty one removes the quota. An object PUT
 (a COPY too: `copy`, above, turns it into a PUT) that would take the container past a quota
-is refused with 413 before a byte is stored (`proxy.quota_rules`); the container's usage is
+is refused with 413 before a byte is stored (`proxy.quota_rules`; a chunked upload is cut
+with 413 at the quota, before the replicas commit it); the container's usage is
 read with a trusted HEAD (`proxy.usage_lookup`).
 """
 from __future__ import annotations
 
 from common.config import load_options
 from common.http_errors import HTTPError
-from proxy.quota_rules import Limits, exceeded, parse_quota, request_length, stored_quota
+from proxy.quota_rules import (
+    Limits,
+    cap_chunked_body,
+    exceeded,
+    parse_quota,
+    request_length,
+    stored_quota,
+)
 from proxy.responses import error
 from proxy.target import parse_target
 from proxy.usage_lookup import head_entity
@@ -58,7 +66,10 @@ class ContainerQuotas:
         if limits.max_bytes is None and limits.max_count is None:
             return None
         reason = exceeded(limits, state.usage, request_length(environ.get("CONTENT_LENGTH")))
-        return error(413, reason) if reason else None
+        if reason:
+            return error(413, reason)
+        cap_chunked_body(environ, limits, state.usage.bytes_used)
+        return None
 
 
 def check_quota_values(environ) -> None:

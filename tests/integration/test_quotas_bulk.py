@@ -147,3 +147,16 @@ def test_bulk_delete_of_another_account_is_refused(cluster, conn2, conn, name):
     assert status == 200 and report["Number Deleted"] == 0
     assert report["Errors"] == [[f"/{container}/keep", "403 Forbidden"]]
     assert conn.get_object(container, "keep")[1] == b"x"
+
+
+def test_chunked_upload_is_cut_at_the_container_quota(cluster, conn, name):
+    token, url = cluster.auth("test:tester")
+    container = name("chunked")
+    conn.put_container(container, headers={"X-Container-Meta-Quota-Bytes": "3000"})
+    status, _headers, _body = raw(f"{url}/{container}/big", "PUT", {"X-Auth-Token": token},
+                                  in_pieces(b"z" * 5000))
+    assert status == 413
+    status, _headers, _body = raw(f"{url}/{container}/small", "PUT", {"X-Auth-Token": token},
+                                  in_pieces(b"z" * 2500))
+    assert status == 201
+    assert [item["name"] for item in conn.get_container(container)[1]] == ["small"]

@@ -1,11 +1,22 @@
 """`container_quotas` and `account_quotas`: who sets them, what they refuse, what they show."""
 from __future__ import annotations
 
+import io
 import uuid
 
 import pytest
 
+from common.http_errors import HTTPError
 from proxy.pipeline import make_app
+from proxy.quota_rules import (
+    CappedBody,
+    Limits,
+    Usage,
+    cap_chunked_body,
+    exceeded,
+    parse_quota,
+    stored_quota,
+)
 from tests.proxy.cluster import pipeline_conf
 from tests.proxy.conftest import Client, rings_for
 
@@ -165,3 +176,39 @@ def test_account_quota_is_enforced(owner, reseller, container):
         for header in QUOTA_HEADERS:
             reseller("POST", headers={header: ""})
     assert owner("PUT", f"{container}/after", body=b"123456").status_int == 201
+
+
+def test_capped_body_aborts_past_the_allowance():
+    body = CappedBody(io.BytesIO(b"x" * 10), 6, "upload exceeds quota: 6 bytes")
+    assert body.read(4) == b"xxxx"
+    with pytest.raises(HTTPError) as caught:
+        body.read(4)
+    assert caught.value.status == 413
+
+
+@pytest.mark.parametrize("length, capped", [("", True), ("5", False)])
+def test_only_a_chunked_put_is_capped(length, capped):
+    environ = {"wsgi.input": io.BytesIO(b"abc"), "CONTENT_LENGTH": length}
+    cap_chunked_body(environ, Limits(max_bytes=10), bytes_used=8)
+    assert isinstance(environ["wsgi.input"], CappedBody) == capped
+    cap_chunked_body(environ, Limits(max_count=1), bytes_used=8)
+
+
+@pytest.mark.parametrize("limits, usage, new_bytes, expected", [
+    (Limits(), Usage(10**12, 10**9), 10**9, None),
+    (Limits(max_bytes=10), Usage(5, 0), 5, None),
+    (Limits(max_bytes=10), Usage(5, 0), 6, "upload exceeds quota: 10 bytes"),
+    (Limits(max_count=2), Usage(0, 1), 0, None),
+    (Limits(max_count=2), Usage(0, 2), 0, "upload exceeds quota: 2 objects"),
+    (Limits(max_bytes=0), Usage(0, 0), 0, None),
+])
+def test_exceeded(limits, usage, new_bytes, expected):
+    assert exceeded(limits, usage, new_bytes) == expected
+
+
+def test_quota_values():
+    assert parse_quota("Q", " 12 ") == 12 and parse_quota("Q", "") is None
+    for bad in ("-1", "1e3", "\u0661", "0x10"):
+        with pytest.raises(HTTPError):
+            parse_quota("Q", bad)
+    assert stored_quota("junk") is None and stored_quota("7") == 7
