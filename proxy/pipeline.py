@@ -43,6 +43,10 @@ BRUME_FILTERS = {
     "dlo": "proxy.middleware.dlo:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",
+    "container_quotas": "proxy.middleware.container_quotas:filter_factory",
+    "account_quotas": "proxy.middleware.account_quotas:filter_factory",
+    "bulk": "proxy.middleware.bulk:filter_factory",
+    "ratelimit": "proxy.middleware.ratelimit:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",

@@ -9,6 +9,7 @@ python-swiftclient and the `swift` CLI.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -180,7 +181,8 @@ def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> 
     path = write_proxy_conf(cluster.base, cluster.conf_dir, free_port(), extra)
     with open(path) as handle:
         text = handle.read()
-    assert f"pipeline = {SAMPLE_PIPELINE}" in text
+    sample = re.search(r"^pipeline = .*$", text, re.MULTILINE)
+    assert sample is not None
     with open(path, "w") as handle:
-        handle.write(text.replace(f"pipeline = {SAMPLE_PIPELINE}", f"pipeline = {pipeline}"))
+        handle.write(text[:sample.start()] + f"pipeline = {pipeline}" + text[sample.end():])
     return path
