@@ -7,8 +7,8 @@ import time
 import pytest
 
 from common.config import ConfigError
-from common.token_format import RevocationEvent, fernet_of, key_from_secret, verify_token
 from common.revocation import RevocationList, parse_events
+from common.token_format import RevocationEvent, fernet_of, key_from_secret, verify_token
 from tests.network.conftest import SECRET, mint, neutron_error, write_conf
 
 
