@@ -40,12 +40,10 @@ TOKEN_CHECK_OPTIONS = [
 ]
 
 
-@dataclass(frozen=True)
-class Requester:
-    """The bearer of a valid project-scoped token."""
+class RoleHolder:
+    """What a set of `roles` (implied ones included) allows; each service's caller type
+    inherits it, so the meaning of the roles is written once."""
 
-    user_id: str
-    project_id: str
     roles: frozenset
 
     @property
@@ -55,6 +53,15 @@ class Requester:
     @property
     def can_write(self) -> bool:
         return "member" in self.roles or self.is_admin
+
+
+@dataclass(frozen=True)
+class Requester(RoleHolder):
+    """The bearer of a valid project-scoped token."""
+
+    user_id: str
+    project_id: str
+    roles: frozenset
 
 
 def with_implied(roles) -> frozenset:

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.token_check import RoleHolder
+
 
 @dataclass(frozen=True)
-class Identity:
+class Identity(RoleHolder):
     project: str
     user: str
     roles: frozenset[str]
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
-
-    @property
-    def can_write(self) -> bool:
-        return "member" in self.roles or self.is_admin
 
 
 def is_owner(image: dict, who: Identity) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.http_errors import HTTPError
-from common.token_check import TokenChecker
+from common.token_check import RoleHolder, TokenChecker
 from compute.conductor import Conductor
 from compute.db import Database
 from compute.hosts import HostRepo
@@ -14,21 +14,13 @@ from compute.service_auth import ServiceVerifier
 
 
 @dataclass(frozen=True)
-class Caller:
+class Caller(RoleHolder):
     """Who is calling: the token's project and user, and its roles (implied ones included:
     `admin` is the cloud admin, `member` may change its project's servers, `reader` reads)."""
 
     project_id: str
     user_id: str
     roles: frozenset = frozenset({"reader"})
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
-
-    @property
-    def can_write(self) -> bool:
-        return "member" in self.roles or self.is_admin
 
     def require_admin(self) -> None:
         if not self.is_admin:
