@@ -220,12 +220,13 @@ def test_network_config_verifies_identity_tokens_and_polls_as_the_service_user(l
 
     prepared(layout)
     config = load_network_config(layout.spec("network-api").conf_path)
-    assert config.token_key_file == layout.token_key_file
+    assert config.token_check["token_key_file"] == layout.token_key_file
     assert config.public_url == layout.network_url
-    assert config.auth_url == config.revocation_url == layout.identity_url
-    assert (config.revocation_project, config.revocation_user) == ("service", "brume")
+    assert config.auth_url == config.token_check["revocation_url"] == layout.identity_url
+    assert (config.token_check["revocation_project"],
+            config.token_check["revocation_user"]) == ("service", "brume")
     users = configs.read_users(layout.spec("proxy").conf_path)
-    assert config.revocation_password == users["service:brume"][0]
+    assert config.token_check["revocation_password"] == users["service:brume"][0]
     assert config.db_path == os.path.join(layout.data_dir, "var", "network", "network.db")
 
 
