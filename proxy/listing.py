@@ -24,14 +24,9 @@ def check_listing_query(query: str, max_limit: int) -> str | None:
     except UnicodeDecodeError:
         return "listing parameters must be valid UTF-8"
     limit = params.get("limit", [None])[0]
-    if limit is not None and limit != "":
-        if not limit.isdigit():
-            return "limit must be a non-negative integer"
-        if int(limit) > max_limit:
-            return f"limit must be at most {max_limit}"
-    delimiter = params.get("delimiter", [""])[0]
-    if len(delimiter) > 1:
-        return "delimiter must be a single character"
+    # As Swift: a limit that is not a plain number is ignored (the default applies)
+    if limit is not None and limit.isdigit() and int(limit) > max_limit:
+        return f"Maximum limit is {max_limit}"
     fmt = params.get("format", ["plain"])[0].lower()
     if fmt not in ("plain", "json", "xml", ""):
         return "format must be plain, json or xml"

@@ -232,8 +232,19 @@ def post(app, environ, target):
     if delete_at is not None:
         backend["X-Delete-At"] = delete_at
     ring, part, nodes = _nodes(app, target)
+    cpart, cnodes = None, []
+    if "content-type" in backend:  # the object servers update the listing's content type
+        cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
+
+    def headers_for_slot(slot: int) -> dict:
+        if not cnodes:
+            return backend
+        slot_headers = dict(backend)
+        slot_headers.update(container_slot_headers(cpart, cnodes, slot))
+        return slot_headers
+
     answers = fan_out(app.client, app.client.iter_nodes(ring, part, nodes), len(nodes), part,
-                      "POST", target.path, lambda slot: backend)
+                      "POST", target.path, headers_for_slot)
     status = choose_status([a.status for a in answers], quorum_size(len(nodes)))
     if 200 <= status < 300:
         return empty(202)

@@ -14,6 +14,8 @@ an empty value removes a key. Listings are rendered through storage.databases.li
 """
 from __future__ import annotations
 
+import email.utils
+import math
 import os
 
 from webob import Request, Response
@@ -36,6 +38,7 @@ from common.constraints import (
     check_metadata,
 )
 from common.http_errors import HTTPError, error_middleware, render_plain
+from common.timestamp import Timestamp
 from ring.hashing import load_hasher
 from storage.backend_common import require_signed
 from storage.databases.broker import ConnectionCache, DatabaseNotFound, db_path, visible_metadata
@@ -209,6 +212,15 @@ def backend_headers(info: dict) -> dict:
         "X-Backend-Delete-Timestamp": info["delete_timestamp"],
         "X-Backend-Status-Changed-At": info["status_changed_at"],
     }
+
+
+def last_modified_header(info: dict) -> str:
+    """`Last-Modified` of a database: its newest PUT or metadata change (a POST), rounded up
+    to the second as HTTP dates are; object rows do not count."""
+    newest = info["put_timestamp"]
+    for _value, timestamp in info["metadata"].values():
+        newest = max(newest, timestamp)
+    return email.utils.formatdate(math.ceil(Timestamp(newest).seconds), usegmt=True)
 
 
 def listing_response(req: Request, body: bytes, content_type: str, headers: dict) -> Response:
