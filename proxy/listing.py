@@ -30,7 +30,8 @@ def check_listing_query(query: str, max_limit: int) -> str | None:
     fmt = params.get("format", ["plain"])[0].lower()
     if fmt not in ("plain", "json", "xml", ""):
         return "format must be plain, json or xml"
-    for name in ("marker", "end_marker", "prefix", "path", "delimiter"):
+    # markers may hold a NUL (`marker=name%00` pages from just after `name`, as in Swift)
+    for name in ("prefix", "path", "delimiter"):
         for value in params.get(name, []):
             if "\x00" in value:
                 return f"{name} contains a NUL byte"
@@ -76,6 +77,8 @@ def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
     if response is None:
         return None, status
     out = client_headers(response.headers, drop_acls=drop_acls)
+    if response.status == 204 and "content-length" not in response.headers:
+        out.append(("Content-Length", "0"))  # Swift says so, even on a 204
     if method == "HEAD":
         response.drain_and_release()
         return RawResponse(response.status, out), response.status

@@ -43,7 +43,7 @@ from ring.hashing import load_hasher
 from storage.backend_common import require_signed
 from storage.databases.broker import ConnectionCache, DatabaseNotFound, db_path, visible_metadata
 from storage.databases.listing import ListingError, parse_listing_params
-from storage.databases.listing_format import choose_content_type
+from storage.databases.listing_format import PLAIN_TYPE, choose_content_type
 from storage.replication.db_protocol import install as install_replication
 
 COMMON_OPTIONS = [
@@ -181,6 +181,12 @@ class DBServerApp:
         return None
 
     # ---- listings --------------------------------------------------------------------
+
+    @staticmethod
+    def head_content_type(req: Request) -> str:
+        """A HEAD is typed as the GET's listing would be (plain when nothing fits)."""
+        format_param = req.GET.get("format")
+        return choose_content_type(format_param, req.headers.get("Accept")) or PLAIN_TYPE
 
     def listing_request(self, req: Request, max_limit: int):
         """(ListingParams, content type) of a GET, or HTTPError 400/406/412."""
