@@ -1,16 +1,18 @@
 """Pure listing logic shared by the container and account servers (no IO, no HTTP).
 
-A listing request (`limit`, `marker`, `end_marker`, `prefix`, `delimiter`, `reverse`) is
-parsed into `ListingParams`, then `list_entries` turns it into at most `limit` entries —
-database rows and `Subdir`s — by calling a `fetch` callback that returns sorted rows from a
-name range. The database layer answers `fetch` with one indexed SQL range query; tests
-answer it from a sorted Python list. With a delimiter, every subdir found skips past all the
-names under it with a fresh range query instead of reading them.
+A listing request (`limit`, `marker`, `end_marker`, `prefix`, `delimiter` of any length,
+`reverse`, or Swift's older `path`) is parsed into `ListingParams`, then `list_entries`
+turns it into at most `limit` entries — database rows and `Subdir`s — by calling a `fetch`
+callback that returns sorted rows from a name range. The database layer answers `fetch`
+with one indexed SQL range query; tests answer it from a sorted Python list. With a
+delimiter, every subdir found skips past all the names under it with a fresh range query
+instead of reading them.
 
 Semantics follow Swift's: names are compared by code point (equal to SQLite's byte order on
 UTF-8). Forward: names > marker and < end_marker. Reverse: names < marker and > end_marker,
 newest-name first. A subdir equal to the marker is not repeated, so paging with the last
-entry as the next marker works for subdirs too.
+entry as the next marker works for subdirs too. As in Swift, a `limit` that is not a plain
+number is ignored, and markers may hold a NUL (`marker=name%00` starts just after `name`).
 """
 from __future__ import annotations
 
