@@ -185,7 +185,10 @@ class DBServerApp:
     @staticmethod
     def head_content_type(req: Request) -> str:
         """A HEAD is typed as the GET's listing would be (plain when nothing fits)."""
-        format_param = req.GET.get("format")
+        try:
+            format_param = req.GET.get("format")
+        except UnicodeDecodeError:  # a HEAD has no listing to refuse: answer it plain
+            return PLAIN_TYPE
         return choose_content_type(format_param, req.headers.get("Accept")) or PLAIN_TYPE
 
     def listing_request(self, req: Request, max_limit: int):
