@@ -39,7 +39,8 @@ def parse_target(path_info: str) -> tuple[str | None, Target | None, str]:
 
     As Swift answers: a path that is not UTF-8 or holds a NUL, and a path naming no account
     (`/v1`, `/v1/`, `/anything-but-a-version`) have a reason (a 412); a target of None with
-    no reason is a 404 (an unknown version before an account, `//v1/a`, `/`).
+    no reason is a 404 (an unknown version before an account, `//v1/a`, `/`, an empty
+    account before a container: `/v1//c/o`).
     """
     try:
         path = path_info.encode("latin-1").decode("utf-8")
@@ -51,7 +52,9 @@ def parse_target(path_info: str) -> tuple[str | None, Target | None, str]:
     if pieces[0] != "" or len(pieces) < 2 or not pieces[1]:
         return None, None, ""
     if len(pieces) < 3 or not pieces[2]:
-        return None, None, BAD_URL if pieces[1] in VERSIONS or len(pieces) == 2 else ""
+        names_nothing = len(pieces) <= 3  # `/v1`, `/v1/`; `/v1//c/o` lacks an account: 404
+        return None, None, BAD_URL if names_nothing and (
+            pieces[1] in VERSIONS or len(pieces) == 2) else ""
     if pieces[1] not in VERSIONS:
         return None, None, ""
     account = pieces[2]
