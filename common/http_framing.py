@@ -66,13 +66,49 @@ def refusal(status: int, reason: str, with_body: bool = True) -> bytes:
     ).encode("latin-1") + body
 
 
+# Bytes that Python's request-line parser (str.split on the latin-1 text) takes for
+# whitespace although they are valid in a raw UTF-8 path: NEL and NBSP are UTF-8
+# continuation bytes, the others control characters.
+_SPLIT_BYTES = re.compile(rb"[\x09-\x0d\x1c-\x1f\x85\xa0]")
+
+
+def normalized_request_line(line: bytes) -> bytes:
+    """The request line with its target made safe for the standard library's parser.
+
+    A target may carry raw UTF-8 (clients send names unquoted) and even spaces (Swift
+    accepts `GET /a b HTTP/1.1`): such bytes are percent-encoded, which the WSGI layer
+    decodes again into the same PATH_INFO. Lines of another shape are returned as they are.
+    """
+    words = [word for word in line.rstrip(b"\r\n").split(b" ") if word]
+    if len(words) < 3 or not words[-1].startswith(b"HTTP/"):
+        return line
+    target = b"%20".join(words[1:-1])
+    target = _SPLIT_BYTES.sub(lambda match: b"%%%02X" % match.group()[0], target)
+    return b" ".join((words[0], target, words[-1])) + b"\r\n"
+
+
+def request_target(line: bytes) -> str | None:
+    """The target of a normalized request line, as the latin-1 text the parser sees."""
+    words = line.rstrip(b"\r\n").split(b" ")
+    return words[1].decode("latin-1") if len(words) == 3 else None
+
+
 class FramingProtocol(eventlet.wsgi.HttpProtocol):
-    """Eventlet's HTTP protocol, refusing request heads that `framing_problem` rejects."""
+    """Eventlet's HTTP protocol, refusing request heads that `framing_problem` rejects.
+
+    Request lines are normalized first (`normalized_request_line`), and a target starting
+    with `//` is kept as sent: the standard library folds it to `/`, which would turn the
+    path `//v1/a` (no API version) into the account `/v1/a`.
+    """
 
     def parse_request(self):
+        self.raw_requestline = normalized_request_line(self.raw_requestline)
+        target = request_target(self.raw_requestline)
         if not super().parse_request():
             self.close_connection = True
             return False
+        if target is not None and target.startswith("//"):
+            self.path = target
         problem = framing_problem(self.headers)
         if problem is None:
             return True

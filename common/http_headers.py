@@ -15,7 +15,8 @@ import email.parser
 import http.client
 
 _MAX_LINE = 65536
-_MAX_HEADERS = 100
+# Swift's clients may send up to 90 metadata headers and then some (Swift allows 256)
+_MAX_HEADERS = 256
 _STANDARD = http.client.parse_headers
 
 

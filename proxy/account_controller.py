@@ -58,8 +58,10 @@ def _empty_account(environ, account: str, query: str):
         content_type = "application/xml; charset=utf-8"
     else:
         headers.append(("Content-Type", "text/plain; charset=utf-8"))
-        return RawResponse(204, headers, [b""])
+        return RawResponse(204, headers + [("Content-Length", "0")], [b""])
     headers.append(("Content-Type", content_type))
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        return RawResponse(204, headers + [("Content-Length", "0")], [b""])
     headers.append(("Content-Length", str(len(body))))
     return RawResponse(200, headers, [body])
 

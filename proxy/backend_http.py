@@ -283,7 +283,7 @@ class BackendConnection:
             name, sep, value = line.decode("latin-1").partition(":")
             if not sep:
                 raise BackendError("malformed header from backend")
-            headers[name.strip().lower()] = value.strip()
+            headers[name.strip().lower()] = value.strip(" \t\r\n")
         else:
             raise BackendError("too many headers from backend")
         connection = headers.get("connection", "").lower()

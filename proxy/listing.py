@@ -29,18 +29,14 @@ def check_listing_query(query: str, max_limit: int) -> str | None:
     except UnicodeDecodeError:
         return "listing parameters must be valid UTF-8"
     limit = params.get("limit", [None])[0]
-    if limit is not None and limit != "":
-        if not limit.isdigit():
-            return "limit must be a non-negative integer"
-        if int(limit) > max_limit:
-            return f"limit must be at most {max_limit}"
-    delimiter = params.get("delimiter", [""])[0]
-    if len(delimiter) > 1:
-        return "delimiter must be a single character"
+    # As Swift: a limit that is not a plain number is ignored (the default applies)
+    if limit is not None and limit.isdigit() and int(limit) > max_limit:
+        return f"Maximum limit is {max_limit}"
     fmt = params.get("format", ["plain"])[0].lower()
     if fmt not in ("plain", "json", "xml", ""):
         return "format must be plain, json or xml"
-    for name in ("marker", "end_marker", "prefix", "path", "delimiter"):
+    # markers may hold a NUL (`marker=name%00` pages from just after `name`, as in Swift)
+    for name in ("prefix", "path", "delimiter"):
         for value in params.get(name, []):
             if "\x00" in value:
                 return f"{name} contains a NUL byte"
@@ -89,6 +85,8 @@ def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
     if environ.get(SYSMETA_KEY):
         out.extend((name, value) for name, value in response.headers.items()
                    if name.startswith(SYSMETA_PREFIXES))
+    if response.status == 204 and "content-length" not in response.headers:
+        out.append(("Content-Length", "0"))  # Swift says so, even on a 204
     if method == "HEAD":
         response.drain_and_release()
         return RawResponse(response.status, out), response.status

@@ -22,6 +22,8 @@ from proxy.object_headers import (
     backend_read_headers,
     backend_write_headers,
     check_delete_at,
+    check_if_delete_at,
+    check_put_condition,
     check_write,
     container_slot_headers,
     content_length_of,
@@ -29,7 +31,7 @@ from proxy.object_headers import (
 )
 from proxy.put_fanout import BodyTooLarge, ClientReadError, PutJob, QuorumLost, put_object
 from proxy.quorum import choose_status, fan_out, quorum_size
-from proxy.responses import RawResponse, client_headers, empty, error
+from proxy.responses import ERROR_CONTENT_TYPE, RawResponse, client_headers, empty, error
 from proxy.transaction import carry
 
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
@@ -119,6 +121,7 @@ def put(app, environ, target):
     try:
         length = content_length_of(headers)
         check_write(headers, internal)
+        check_put_condition(headers)
         backend = backend_write_headers(headers, target.obj, Timestamp.now().normal, internal)
     except BadHeaders as exc:
         return error(exc.status, exc.reason)
@@ -232,8 +235,19 @@ def post(app, environ, target):
     if delete_at is not None:
         backend["X-Delete-At"] = delete_at
     ring, part, nodes = _nodes(app, target)
+    cpart, cnodes = None, []
+    if "content-type" in backend:  # the object servers update the listing's content type
+        cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
+
+    def headers_for_slot(slot: int) -> dict:
+        if not cnodes:
+            return backend
+        slot_headers = dict(backend)
+        slot_headers.update(container_slot_headers(cpart, cnodes, slot))
+        return slot_headers
+
     answers = fan_out(app.client, app.client.iter_nodes(ring, part, nodes), len(nodes), part,
-                      "POST", target.path, lambda slot: backend)
+                      "POST", target.path, headers_for_slot)
     status = choose_status([a.status for a in answers], quorum_size(len(nodes)))
     if 200 <= status < 300:
         return empty(202)
@@ -241,10 +255,17 @@ def post(app, environ, target):
 
 
 def delete(app, environ, target):
+    headers = lower_headers(environ)
+    try:
+        check_if_delete_at(headers)
+    except BadHeaders as exc:
+        return error(exc.status, exc.reason)
     missing = container_missing(app, target)
     if missing is not None:
         return missing
     backend = {"X-Timestamp": Timestamp.now().normal}
+    if "x-if-delete-at" in headers:
+        backend["X-If-Delete-At"] = headers["x-if-delete-at"].strip()
     ring, part, nodes = _nodes(app, target)
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 
@@ -260,5 +281,5 @@ def delete(app, environ, target):
         update_missed_containers(app, target, cpart, cnodes, answers, "DELETE",
                                  {"X-Timestamp": backend["X-Timestamp"]})
     if 200 <= status < 300:
-        return empty(204)
+        return empty(204, [("Content-Type", ERROR_CONTENT_TYPE)])  # typed as Swift's
     return error(status)

@@ -16,7 +16,11 @@ PASSED_ON_WRITE = frozenset(
     {"content-type", "content-encoding", "content-disposition", "x-delete-at",
      "x-object-manifest", "etag", "if-none-match"}
 )
-INTERNAL_ONLY = ("x-static-large-object", "x-object-sysmeta-")
+INTERNAL_ONLY = ("x-static-large-object", "x-object-sysmeta-", "x-object-transient-sysmeta-")
+# What a client may not send at all; the other INTERNAL_ONLY headers are dropped silently
+# (as Swift's gatekeeper does: a client's sysmeta never reaches a server).
+REFUSED_FROM_CLIENTS = ("x-static-large-object",)
+MAX_DELETE_AT = 9999999999
 READ_CONDITIONS = ("range", "if-match", "if-none-match", "if-modified-since",
                    "if-unmodified-since")
 
@@ -68,27 +72,45 @@ def content_length_of(headers: dict) -> int | None:
 
 
 def check_delete_at(headers: dict, now: float | None = None) -> str | None:
-    """Validate X-Delete-At / X-Delete-After; returns the X-Delete-At value to store."""
+    """Validate X-Delete-At / X-Delete-After; returns the X-Delete-At value to store.
+
+    The reasons are Swift's, word for word; a time past the last ten-digit second is
+    stored as that second (as Swift does), so the value always fits the expirer's queue.
+    """
     now = time.time() if now is None else now
     if "x-delete-after" in headers:
         value = headers["x-delete-after"].strip()
         try:
             after = int(value)
         except ValueError:
-            raise BadHeaders(400, "X-Delete-After must be an integer") from None
+            raise BadHeaders(400, "Non-integer X-Delete-After") from None
         if after < 0:
             raise BadHeaders(400, "X-Delete-After in past")
-        return str(int(now + after))
+        return str(min(int(now + after), MAX_DELETE_AT))
     if "x-delete-at" in headers:
         value = headers["x-delete-at"].strip()
         try:
             delete_at = int(value)
         except ValueError:
-            raise BadHeaders(400, "X-Delete-At must be an integer") from None
+            raise BadHeaders(400, "Non-integer X-Delete-At") from None
         if delete_at <= now:
             raise BadHeaders(400, "X-Delete-At in past")
-        return str(delete_at)
+        return str(min(delete_at, MAX_DELETE_AT))
     return None
+
+
+def check_put_condition(headers: dict) -> None:
+    """A PUT may only be conditional on the object not existing (`If-None-Match: *`)."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise BadHeaders(400, "If-None-Match only supports *")
+
+
+def check_if_delete_at(headers: dict) -> None:
+    """A DELETE's X-If-Delete-At must be an integer (400 before anything is asked)."""
+    value = headers.get("x-if-delete-at")
+    if value is not None and not value.strip().isdigit():
+        raise BadHeaders(400, "Non-integer X-If-Delete-At")
 
 
 def check_metadata_bytes(headers: dict, kind: str) -> str | None:
@@ -98,11 +120,12 @@ def check_metadata_bytes(headers: dict, kind: str) -> str | None:
     length is counted and their validity checked.
     """
     prefix = constraints.META_PREFIXES[kind]
+    errors = "surrogateescape" if kind == "object" else "strict"  # see check_metadata
     decoded = {}
     for name, value in headers.items():
         if name.startswith(prefix):
             try:
-                decoded[name] = value.encode("latin-1").decode("utf-8")
+                decoded[name] = value.encode("latin-1").decode("utf-8", errors)
             except (UnicodeEncodeError, UnicodeDecodeError):
                 return "metadata must be valid UTF-8"
     return constraints.check_metadata(decoded, kind)
@@ -115,8 +138,9 @@ def check_write(headers: dict, internal: bool) -> None:
         raise BadHeaders(400, reason)
     if not internal:
         for name in headers:
-            if name.startswith(INTERNAL_ONLY):
+            if name.startswith(REFUSED_FROM_CLIENTS):
                 raise BadHeaders(400, f"{name} is a reserved header")
+
     manifest = headers.get("x-object-manifest")
     if manifest is not None:
         container, sep, _prefix = manifest.lstrip("/").partition("/")

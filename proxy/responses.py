@@ -1,8 +1,9 @@
 """Minimal WSGI responses for the proxy's hot path, and header filtering between tiers.
 
 `RawResponse` is a tiny WSGI callable (status, header list, body iterable) cheaper than a
-webob Response; `error` builds a short one-line text error. `client_headers` keeps what a
-backend answered that the client may see (no hop-by-hop, no X-Backend-*, no sysmeta).
+webob Response; `error` builds a short one-line error (typed text/html, as Swift's).
+`client_headers` keeps what a backend answered that the client may see (no hop-by-hop, no
+X-Backend-*, no sysmeta).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ HOP_BY_HOP = frozenset(
      "date", "proxy-connection"}
 )
 
+
+ERROR_CONTENT_TYPE = "text/html; charset=UTF-8"
 
 _STATUS_LINES = {status: f"{status} {reason}" for status, reason in _REASONS.items()}
 
@@ -57,11 +60,13 @@ class RawResponse:
 
 
 def error(status: int, reason: str = "", extra_headers: list | None = None) -> RawResponse:
+    """A one-line error. Typed `text/html; charset=UTF-8` with no trailing newline, as
+    Swift's own errors are (clients and Swift's functional suite compare both)."""
     text = reason or _REASONS.get(status, "Error")
-    body = (text.splitlines()[0] if text else "").encode("utf-8", "replace") + b"\n"
+    body = (text.splitlines()[0] if text else "").encode("utf-8", "replace")
     if status in (204, 304):
         body = b""
-    headers = [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))]
+    headers = [("Content-Type", ERROR_CONTENT_TYPE), ("Content-Length", str(len(body)))]
     if extra_headers:
         headers.extend(extra_headers)
     return RawResponse(status, headers, [body])

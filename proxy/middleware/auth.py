@@ -9,16 +9,18 @@
 (`brume.identity`: the verified token's TokenInfo, or None without a token) and an authorize
 callback (`brume.authorize`) that the app calls once it knows what the request addresses:
 `authorize(environ, method, target, container_info)` returns None (allowed; `brume.owner`
-is set when the caller owns the account) or the denial response (401 anonymous, 403
-otherwise). `container_info()` fetches the container's ACLs and is only called when the
-decision needs them. A token that is invalid or expired is refused at once (401) on a /v1
-path that parses (a malformed one is still a 412/404 first, /info stays open).
+is set when the caller owns the account) or the denial response (401 anonymous, with a
+`WWW-Authenticate: Swift realm="<account>"` challenge; 403 otherwise). `container_info()`
+fetches the container's ACLs and is only called when the decision needs them. A token that
+is invalid or expired is refused at once (401) on a /v1 path that parses (a malformed one is
+still a 412/404 first, /info stays open).
 Sub-requests of the middleware below carry both keys, so they are authorized as the same
 user.
 """
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 from webob import Request
 
@@ -60,7 +62,8 @@ class AuthMiddleware:
             # Refused at once on a /v1 path; elsewhere (/info, a 404) no callback is needed.
             _version, target, reason = parse_target(environ.get("PATH_INFO", ""))
             if target is not None and not reason:
-                return error(401, "invalid or expired token")(environ, start_response)
+                return error(401, "invalid or expired token",
+                             challenge(target.account))(environ, start_response)
             return self.app(environ, start_response)
         environ[IDENTITY_KEY] = identity
         environ[AUTHORIZE_KEY] = self.authorize
@@ -102,7 +105,15 @@ class AuthMiddleware:
                                               environ.get("HTTP_REFERER"))
         if status is None:
             return None
-        return error(status, "unauthorized" if status == 401 else "forbidden")
+        if status == 401:
+            return error(401, "unauthorized", challenge(account))
+        return error(status, "forbidden")
+
+
+def challenge(account: str) -> list[tuple[str, str]]:
+    """The `WWW-Authenticate` of a 401: Swift's realm, the account URL-quoted (so nothing a
+    client put in the path can break out of the quoted string or the header)."""
+    return [("WWW-Authenticate", f'Swift realm="{quote(account)}"')]
 
 
 def filter_factory(global_conf: dict, **local_conf):

@@ -8,7 +8,7 @@ the destination, both through the pipeline below (so large objects are read as t
 content by `slo`/`dlo` below) and both as the requesting user (so the source needs read and
 the destination write permission). Metadata is carried over from the source unless
 `X-Fresh-Metadata: true`; metadata given on the request is added on top. Large objects are
-copied as their content.
+copied as their content. A `Range` on the request copies just that range of the source.
 """
 from __future__ import annotations
 
@@ -47,13 +47,29 @@ class IterReader:
         return buffer[:size]
 
 
+def _header_text(value: str) -> str | None:
+    """A header naming an account or object (WSGI latin-1 text, maybe %-quoted) as the text
+    it means; None when that is not UTF-8."""
+    try:
+        return unquote(value, encoding="latin-1").encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+
+
 def _split(value: str):
     """'container/object' (optionally quoted, leading '/') -> (container, object) or None."""
-    value = unquote(value).lstrip("/")
-    container, sep, obj = value.partition("/")
+    text = _header_text(value)
+    if text is None:
+        return None
+    container, sep, obj = text.lstrip("/").partition("/")
     if not sep or not container or not obj:
         return None
     return container, obj
+
+
+def _object_path(account: str, container: str, obj: str) -> str:
+    """The path of a sub-request, as text (`make_environ` makes it a WSGI string)."""
+    return f"/v1/{account}/{container}/{obj}"
 
 
 class ServerSideCopy:
@@ -78,7 +94,11 @@ def handle_put_copy(app, environ, target):
         return error(412, "X-Copy-From must be <container>/<object>")
     if headers.get("content-length", "0") not in ("0", ""):
         return error(400, "a copy request must not have a body")
-    account = headers.get("x-copy-from-account", target.account)
+    account = target.account
+    if "x-copy-from-account" in headers:
+        account = _header_text(headers["x-copy-from-account"])
+        if not account:
+            return error(412, "X-Copy-From-Account must name an account")
     return copy_object(app, environ, headers, account, source,
                        (target.account, target.container, target.obj))
 
@@ -89,16 +109,22 @@ def handle_copy(app, environ, target):
     destination = _split(headers.get("destination", ""))
     if destination is None:
         return error(412, "Destination must be <container>/<object>")
-    account = headers.get("destination-account", target.account)
+    account = target.account
+    if "destination-account" in headers:
+        account = _header_text(headers["destination-account"])
+        if not account:
+            return error(412, "Destination-Account must name an account")
     return copy_object(app, environ, headers, target.account,
                        (target.container, target.obj), (account,) + destination)
 
 
 def copy_object(app, environ, headers: dict, src_account: str, source, destination):
-    src_path = f"/v1/{src_account}/{source[0]}/{source[1]}"
-    """GET the source, PUT its bytes to the destination; `app` is the pipeline below."""
-    src = call(app, make_environ(environ, "GET", src_path))
-    if src.status != 200:
+    """GET the source (a `Range` of it when the request has one), PUT its bytes to the
+    destination; `app` is the pipeline below."""
+    src_path = _object_path(src_account, *source)
+    ranged = {"range": headers["range"]} if "range" in headers else None
+    src = call(app, make_environ(environ, "GET", src_path, ranged))
+    if src.status not in (200, 206):
         _close(src.app_iter)
         return error(src.status if src.status >= 400 else 502, "copy source unavailable")
     length_text = src.header("Content-Length")
@@ -124,12 +150,12 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
     if "x-delete-after" in put_headers:
         put_headers.pop("x-delete-at", None)
     large = src.header("X-Static-Large-Object") or src.header("X-Object-Manifest")
-    if not large and src.header("Etag"):
+    if not large and src.status == 200 and src.header("Etag"):
         put_headers["etag"] = src.header("Etag").strip('"')
     dst_account, dst_container, dst_obj = destination
     try:
         put = call(app, make_environ(environ, "PUT",
-                                     f"/v1/{dst_account}/{dst_container}/{dst_obj}",
+                                     _object_path(dst_account, dst_container, dst_obj),
                                      put_headers, body_input=IterReader(src.app_iter),
                                      content_length=length))
     except SegmentError as exc:

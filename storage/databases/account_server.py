@@ -143,7 +143,7 @@ class AccountServer(DBServerApp):
         info = self._existing_info(broker)
         resp = Response(status=204)
         resp.headers.update(self._info_headers(info))
-        resp.content_type = "text/plain"
+        resp.content_type = self.head_content_type(req)
         resp.charset = "utf-8"
         return resp
 

@@ -42,6 +42,7 @@ from storage.databases.listing_format import render_container
 from storage.databases.server_base import (
     DBServerApp,
     backend_headers,
+    last_modified_header,
     listing_response,
     metadata_headers,
     parse_int_header,
@@ -120,6 +121,7 @@ class ContainerServer(DBServerApp):
             "X-Container-Bytes-Used": str(info["bytes_used"]),
             "X-Timestamp": info["created_at"],
             "X-PUT-Timestamp": info["put_timestamp"],
+            "Last-Modified": last_modified_header(info),
         }
         headers.update(backend_headers(info))
         headers.update(metadata_headers(info["metadata"]))
@@ -190,7 +192,7 @@ class ContainerServer(DBServerApp):
         info = self._existing_info(broker)
         resp = Response(status=204)
         resp.headers.update(self._info_headers(info))
-        resp.content_type = "text/plain"
+        resp.content_type = self.head_content_type(req)
         resp.charset = "utf-8"
         return resp
 

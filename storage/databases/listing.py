@@ -1,16 +1,18 @@
 """Pure listing logic shared by the container and account servers (no IO, no HTTP).
 
-A listing request (`limit`, `marker`, `end_marker`, `prefix`, `delimiter`, `reverse`) is
-parsed into `ListingParams`, then `list_entries` turns it into at most `limit` entries —
-database rows and `Subdir`s — by calling a `fetch` callback that returns sorted rows from a
-name range. The database layer answers `fetch` with one indexed SQL range query; tests
-answer it from a sorted Python list. With a delimiter, every subdir found skips past all the
-names under it with a fresh range query instead of reading them.
+A listing request (`limit`, `marker`, `end_marker`, `prefix`, `delimiter` of any length,
+`reverse`, or Swift's older `path`) is parsed into `ListingParams`, then `list_entries`
+turns it into at most `limit` entries — database rows and `Subdir`s — by calling a `fetch`
+callback that returns sorted rows from a name range. The database layer answers `fetch`
+with one indexed SQL range query; tests answer it from a sorted Python list. With a
+delimiter, every subdir found skips past all the names under it with a fresh range query
+instead of reading them.
 
 Semantics follow Swift's: names are compared by code point (equal to SQLite's byte order on
 UTF-8). Forward: names > marker and < end_marker. Reverse: names < marker and > end_marker,
 newest-name first. A subdir equal to the marker is not repeated, so paging with the last
-entry as the next marker works for subdirs too.
+entry as the next marker works for subdirs too. As in Swift, a `limit` that is not a plain
+number is ignored, and markers may hold a NUL (`marker=name%00` starts just after `name`).
 """
 from __future__ import annotations
 
@@ -38,6 +40,9 @@ class ListingParams:
     prefix: str = ""
     delimiter: str = ""
     reverse: bool = False
+    # `path=P` (Swift's older directory listing): only the rows directly under P/, the
+    # pseudo-directory markers (`P/sub/`) included, nothing deeper and no subdirs.
+    path_mode: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ Fetch = Callable[[str, bool, str | None, str, bool, int], Iterable[Sequence]]
 
 
 def _check_text(name: str, value: str) -> None:
-    if "\x00" in value:
+    # markers may hold a NUL (`marker=name%00` pages from just after `name`, as in Swift)
+    if "\x00" in value and name not in ("marker", "end_marker"):
         raise ListingError(400, f"{name} contains a NUL byte")
     try:
         value.encode("utf-8")
@@ -68,13 +74,9 @@ def parse_listing_params(query: Mapping[str, str], max_limit: int) -> ListingPar
     """Validate query parameters; raise ListingError for bad ones."""
     raw_limit = query.get("limit")
     limit = max_limit
-    if raw_limit not in (None, ""):
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise ListingError(400, f"limit must be an integer, got {raw_limit[:40]!r}") from None
-        if limit < 0:
-            raise ListingError(400, "limit must not be negative")
+    # As Swift: a limit that is not a plain non-negative number is ignored (max_limit applies)
+    if raw_limit and raw_limit.isascii() and raw_limit.isdigit():
+        limit = int(raw_limit)
         if limit > max_limit:
             raise ListingError(412, f"Maximum limit is {max_limit}")
     texts = {}
@@ -83,6 +85,12 @@ def parse_listing_params(query: Mapping[str, str], max_limit: int) -> ListingPar
         _check_text(key, value)
         texts[key] = value
     reverse = str(query.get("reverse") or "").strip().lower() in TRUE_VALUES
+    path = query.get("path")
+    if path is not None:
+        _check_text("path", path)
+        texts["prefix"] = path if not path or path.endswith("/") else path + "/"
+        texts["delimiter"] = "/"
+        return ListingParams(limit=limit, reverse=reverse, path_mode=True, **texts)
     return ListingParams(limit=limit, reverse=reverse, **texts)
 
 
@@ -117,6 +125,19 @@ def list_entries(params: ListingParams, fetch: Fetch) -> list:
         # Rows are consumed lazily: a subdir stops reading this range at once.
         for row in fetch(lower, lower_inclusive, upper, prefix, params.reverse, wanted):
             name = row[0]
+            if params.path_mode:
+                skip_to = _path_mode_skip(name, prefix, params.reverse)
+                if skip_to is None:
+                    results.append(row)
+                    continue
+                if skip_to == "":
+                    continue
+                if params.reverse:
+                    upper = skip_to
+                else:
+                    lower, lower_inclusive = skip_to, True
+                skipped = True
+                break
             if delimiter:
                 found = name.find(delimiter, len(prefix))
                 if found >= 0:
@@ -136,6 +157,25 @@ def list_entries(params: ListingParams, fetch: Fetch) -> list:
         if not skipped:
             break  # every row was taken: either the page is full or the range is exhausted
     return results
+
+
+def _path_mode_skip(name: str, prefix: str, reverse: bool) -> str | None:
+    """For a `path=` listing: None to keep the row, "" to drop just it, else the bound past
+    the names deeper than the path (forward: the new inclusive lower bound; reverse: the new
+    exclusive upper bound, which keeps the directory marker row itself)."""
+    rest = name[len(prefix):]
+    if not rest:
+        return ""
+    found = rest.find("/")
+    if found < 0:
+        return None
+    directory = name[: len(prefix) + found + 1]
+    if reverse:
+        return directory + "\x00" if name != directory else None
+    if name == directory:
+        return None  # the marker row; the loop carries on into its children, dropped below
+    successor = prefix_successor(directory)
+    return successor if successor is not None else ""
 
 
 def sorted_list_fetch(names_and_rows: Sequence[Sequence]) -> Fetch:

@@ -5,7 +5,8 @@ header (application/json, application/xml, text/xml, text/plain, */*); nothing a
 gives None (the server answers 406). Entries are the output of
 `storage.databases.listing.list_entries`:
 container rows `(name, created_at, size, content_type, etag)`, account rows
-`(name, put_timestamp, object_count, bytes_used)`, and `Subdir`s.
+`(name, put_timestamp, object_count, bytes_used)`, and `Subdir`s. Account listings also name
+each container's storage policy (`storage_policy`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ PLAIN_TYPE = "text/plain"
 
 FORMAT_TYPES = {"json": JSON_TYPE, "xml": XML_TYPE, "plain": PLAIN_TYPE}
 OFFERED = (PLAIN_TYPE, JSON_TYPE, XML_TYPE, TEXT_XML_TYPE)
+# Account listings name each container's storage policy; Brume has one, Swift's default name.
+DEFAULT_POLICY_NAME = "default"
 _XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
 
 
@@ -122,6 +125,7 @@ def _account_dicts(entries: list) -> list[dict]:
                 "count": int(object_count),
                 "bytes": int(bytes_used),
                 "last_modified": isoformat(put_timestamp),
+                "storage_policy": DEFAULT_POLICY_NAME,
             }
         )
     return result
@@ -164,7 +168,7 @@ def render_account(entries: list, account: str, content_type: str) -> bytes:
     if content_type == JSON_TYPE:
         return json.dumps(_account_dicts(entries)).encode("ascii")
     if content_type in (XML_TYPE, TEXT_XML_TYPE):
-        fields = ("name", "count", "bytes", "last_modified")
+        fields = ("name", "count", "bytes", "last_modified", "storage_policy")
         return _to_xml(
             "account", account, "container", fields, _account_dicts(entries),
             spaced=True, subdir_names=False,

@@ -14,6 +14,8 @@ an empty value removes a key. Listings are rendered through storage.databases.li
 """
 from __future__ import annotations
 
+import email.utils
+import math
 import os
 
 from webob import Request, Response
@@ -36,11 +38,12 @@ from common.constraints import (
     check_metadata,
 )
 from common.http_errors import HTTPError, error_middleware, render_plain
+from common.timestamp import Timestamp
 from ring.hashing import load_hasher
 from storage.backend_common import require_signed
 from storage.databases.broker import ConnectionCache, DatabaseNotFound, db_path, visible_metadata
 from storage.databases.listing import ListingError, parse_listing_params
-from storage.databases.listing_format import choose_content_type
+from storage.databases.listing_format import PLAIN_TYPE, choose_content_type
 from storage.replication.db_protocol import install as install_replication
 
 COMMON_OPTIONS = [
@@ -179,6 +182,15 @@ class DBServerApp:
 
     # ---- listings --------------------------------------------------------------------
 
+    @staticmethod
+    def head_content_type(req: Request) -> str:
+        """A HEAD is typed as the GET's listing would be (plain when nothing fits)."""
+        try:
+            format_param = req.GET.get("format")
+        except UnicodeDecodeError:  # a HEAD has no listing to refuse: answer it plain
+            return PLAIN_TYPE
+        return choose_content_type(format_param, req.headers.get("Accept")) or PLAIN_TYPE
+
     def listing_request(self, req: Request, max_limit: int):
         """(ListingParams, content type) of a GET, or HTTPError 400/406/412."""
         try:
@@ -209,6 +221,15 @@ def backend_headers(info: dict) -> dict:
         "X-Backend-Delete-Timestamp": info["delete_timestamp"],
         "X-Backend-Status-Changed-At": info["status_changed_at"],
     }
+
+
+def last_modified_header(info: dict) -> str:
+    """`Last-Modified` of a database: its newest PUT or metadata change (a POST), rounded up
+    to the second as HTTP dates are; object rows do not count."""
+    newest = info["put_timestamp"]
+    for _value, timestamp in info["metadata"].values():
+        newest = max(newest, timestamp)
+    return email.utils.formatdate(math.ceil(Timestamp(newest).seconds), usegmt=True)
 
 
 def listing_response(req: Request, body: bytes, content_type: str, headers: dict) -> Response:

@@ -3,14 +3,16 @@ If-Unmodified-Since.
 
 `precondition_status(headers, etag, last_modified, method)` returns None when the request may
 proceed, or the status to answer instead (304 or 412), evaluated in the RFC's order: If-Match
-(else If-Unmodified-Since), then If-None-Match (else If-Modified-Since). `last_modified` is
-whole seconds since the epoch (HTTP dates have no fractions), as `Last-Modified` shows.
+and If-Unmodified-Since (both are checked, as Swift does), then If-None-Match (else
+If-Modified-Since, on reads). `last_modified` is whole seconds since the epoch (HTTP dates
+have no fractions), as `Last-Modified` shows. A date in the future is still compared (Swift's
+behaviour), and a date without a zone (asctime form) is read as GMT.
 """
 from __future__ import annotations
 
+import datetime
 import email.utils
 import math
-import time
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -32,8 +34,10 @@ def parse_http_date(value: str | None) -> float | None:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None:
         return None
+    if parsed.tzinfo is None:  # asctime dates carry no zone: HTTP dates are always GMT
+        parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed.timestamp()
 
 
@@ -58,19 +62,17 @@ def etag_matches(header: str, etag: str) -> bool:
 
 def precondition_status(headers, etag: str, last_modified: int, method: str) -> int | None:
     if_match = headers.get("If-Match")
-    if if_match is not None:
-        if not etag_matches(if_match, etag):
-            return 412
-    else:
-        since = parse_http_date(headers.get("If-Unmodified-Since"))
-        if since is not None and last_modified > since:
-            return 412
+    if if_match is not None and not etag_matches(if_match, etag):
+        return 412
+    since = parse_http_date(headers.get("If-Unmodified-Since"))
+    if since is not None and last_modified > since:
+        return 412
     if_none_match = headers.get("If-None-Match")
     if if_none_match is not None:
         if etag_matches(if_none_match, etag):
             return 304 if method in READ_METHODS else 412
     elif method in READ_METHODS:
         since = parse_http_date(headers.get("If-Modified-Since"))
-        if since is not None and since <= time.time() and last_modified <= since:
+        if since is not None and last_modified <= since:
             return 304
     return None

@@ -44,14 +44,14 @@ def check_user_metadata(headers) -> None:
     """HTTPError(400) when the X-Object-Meta-* headers break the cluster's limits.
 
     WSGI hands header values over as latin-1 text; they are decoded as the UTF-8 they carry
-    so that limits count real bytes and invalid UTF-8 is refused.
+    so that limits count real bytes (a cut UTF-8 sequence is kept as its bytes, as Swift does).
     """
     meta = {}
     for header, value in headers.items():
         if header.lower().startswith(USER_META_PREFIX):
-            try:
-                meta[header] = value.encode("latin-1").decode("utf-8")
-            except (UnicodeEncodeError, UnicodeDecodeError):
+            try:  # values may be cut UTF-8 (Swift stores them as bytes): only names must be
+                meta[header] = value.encode("latin-1").decode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:
                 raise HTTPError(400, f"metadata must be valid UTF-8: {header[:64]}") from None
     reason = check_metadata(meta, "object")
     if reason:

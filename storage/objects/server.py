@@ -276,8 +276,12 @@ class ObjectServer:
             ranges = parse_range(req.headers.get("Range"), length)
         except UnsatisfiableRange:
             df.close()
-            raise HTTPError(416, "requested range not satisfiable",
-                            {"Content-Range": f"bytes */{length}"}) from None
+            body = b"Requested Range Not Satisfiable\n"
+            headers = [(k, v) for k, v in headers if k not in ("Content-Length", "Content-Type")]
+            headers += [("Content-Range", f"bytes */{length}"),
+                        ("Content-Type", "text/plain; charset=UTF-8"),
+                        ("Content-Length", str(len(body)))]
+            return Response(status=416, headerlist=headers, body=body)
         if ranges is None:
             body = df.reader(verify=self.get_md5_check)
             return Response(status=200, headerlist=headers, app_iter=body)
@@ -319,11 +323,34 @@ class ObjectServer:
                             {"X-Backend-Timestamp": df.timestamp.normal})
         metadata = {"name": df.name, "X-Timestamp": timestamp.normal}
         metadata.update(stored)
+        content_type = self._posted_content_type(req, df)
+        if content_type is not None:
+            metadata["Content-Type"] = content_type
         df.write_metadata(metadata)
+        if "Content-Type" in req.headers:  # the listing shows the new type from now on
+            self._update_containers(df, container_nodes_from_headers(req.headers), "PUT",
+                                    timestamp, {
+                "X-Timestamp": timestamp.normal,
+                "X-Size": df.data_metadata.get("Content-Length", "0"),
+                "X-Content-Type": metadata["Content-Type"],
+                "X-Etag": df.data_metadata.get("ETag", ""),
+            })
         return Response(status=202, headerlist=[
             ("X-Backend-Timestamp", timestamp.normal),
             ("Content-Length", "0"), ("Content-Type", "text/plain"),
         ])
+
+    @staticmethod
+    def _posted_content_type(req, df) -> str | None:
+        """The Content-Type a .meta keeps: the POST's own, else one an earlier POST set
+        (a .meta replaces the previous one whole), else None (the .data's stays)."""
+        posted = req.headers.get("Content-Type")
+        if posted:
+            return posted
+        current = df.metadata.get("Content-Type")
+        if current is not None and current != df.data_metadata.get("Content-Type"):
+            return current
+        return None
 
     # ---- DELETE ----
     def DELETE(self, req):

@@ -67,7 +67,7 @@ def test_identity_and_callback_reach_the_filters_below(storage_cluster, tester):
 def test_bad_token_is_refused_on_v1_paths_only(proxy_app):
     bad = {"X-Auth-Token": "BRM_not-a-token"}
     resp = Request.blank("/v1/AUTH_test", headers=bad).get_response(proxy_app)
-    assert resp.status_int == 401 and resp.body == b"invalid or expired token\n"
+    assert resp.status_int == 401 and resp.body == b"invalid or expired token"
     assert Request.blank("/v2/AUTH_test", headers=bad).get_response(proxy_app).status_int == 404
     assert Request.blank("/v1/AUTH_test/%ff", headers=bad).get_response(proxy_app) \
         .status_int == 412

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common import http_headers
-from common.http_framing import framing_problem
+from common.http_framing import framing_problem, normalized_request_line
 from tests.integration.httpraw import send_and_watch_close, status_lines
 from tests.integration.support import free_port, wait_until
 
@@ -176,3 +176,30 @@ def test_unhandled_exception_is_a_plain_500_and_a_logged_traceback(runner):
     wait_until(lambda: b"a bug the app did not handle" in logs["broken"].read_bytes(),
                what="the traceback in the server log")
     assert b"Traceback (most recent call last)" in logs["broken"].read_bytes()
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [(b"GET /a HTTP/1.1\r\n", b"GET /a HTTP/1.1\r\n"),
+     (b"GET /info asdf HTTP/1.1\r\n", b"GET /info%20asdf HTTP/1.1\r\n"),
+     ("PUT /v1/a/c/\u5605 HTTP/1.1\r\n".encode(), b"PUT /v1/a/c/\xe5\x98%85 HTTP/1.1\r\n"),
+     (b"GET /a\xa0b HTTP/1.0\r\n", b"GET /a%A0b HTTP/1.0\r\n"),
+     (b"GARBAGE\r\n", b"GARBAGE\r\n"),
+     (b"GET /a b\r\n", b"GET /a b\r\n")],
+)
+def test_request_line_targets_are_made_parseable(line, expected):
+    assert normalized_request_line(line) == expected
+
+
+@pytest.mark.parametrize(
+    "target,path",
+    [(b"/v1/a/c/\xe5\x98\x85", "/v1/a/c/\xe5\x98\x85"),  # raw UTF-8, NEL byte inside
+     (b"/info asdf", "/info asdf"),
+     (b"//v1/AUTH_a", "//v1/AUTH_a")],  # not folded to /v1/AUTH_a
+)
+def test_runner_hands_raw_targets_to_the_app_unchanged(runner, target, path):
+    urls, _ = runner
+    answer, _closed = send_and_watch_close(
+        urls["echo"], b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_lines(answer) == [200]
+    assert f"GET {path} 0\n".encode() in answer  # the echo app answers in UTF-8

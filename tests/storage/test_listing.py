@@ -130,8 +130,8 @@ def test_prefix_successor():
 
 @pytest.mark.parametrize(
     "query,status",
-    [({"limit": "10001"}, 412), ({"limit": "x"}, 400), ({"limit": "-1"}, 400),
-     ({"marker": "a\x00"}, 400), ({"prefix": "\udcff"}, 400)],
+    [({"limit": "10001"}, 412), ({"prefix": "a\x00"}, 400), ({"prefix": "\udcff"}, 400),
+     ({"path": "a\x00"}, 400)],
 )
 def test_bad_parameters(query, status):
     with pytest.raises(ListingError) as caught:
@@ -200,3 +200,40 @@ def test_marker_pagination_returns_every_entry_once_in_order(
     if not delimiter:
         expected = sorted({n for n in names if n.startswith(prefix)}, reverse=reverse)
         assert paged == expected
+
+
+@pytest.mark.parametrize("limit", ["x", "-1", "5000.0", ""])
+def test_a_limit_that_is_not_a_number_is_ignored(limit):
+    assert parse_listing_params({"limit": limit}, 10000).limit == 10000
+
+
+def test_markers_may_hold_a_nul():
+    """`marker=name%00` pages from just after `name` (Swift's functional suite uses it)."""
+    fetch = sorted_list_fetch(rows_of(["a", "b", "b1", "c"]))
+    params = parse_listing_params({"marker": "b\x00", "end_marker": "a", "reverse": "on"},
+                                  10000)
+    assert names_of(list_entries(params, fetch)) == ["b"]
+
+
+PATH_NAMES = ["/file1", "/dir1/", "/dir1/f", "file1", "dir1/", "dir1/file2", "dir1/sub/",
+              "dir1/sub/f", "dir1/sub/deeper/g", "dir1/nomarker/f", "dir2/"]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize(
+    "path,expected",
+    [("", ["dir1/", "dir2/", "file1"]),
+     ("/", ["/dir1/", "/file1"]),
+     ("dir1", ["dir1/file2", "dir1/sub/"]),
+     ("dir1/", ["dir1/file2", "dir1/sub/"]),
+     ("dir1/sub", ["dir1/sub/f"]),
+     ("nothing", [])],
+)
+def test_path_lists_only_what_is_directly_under_it(path, expected, reverse):
+    """`path=P`: rows directly under P/ (directory marker rows included), never deeper
+    names nor subdirs that have no marker row."""
+    fetch = sorted_list_fetch(rows_of(PATH_NAMES))
+    params = parse_listing_params({"path": path, "reverse": "on" if reverse else ""}, 10000)
+    got = list_entries(params, fetch)
+    assert not any(isinstance(entry, Subdir) for entry in got)
+    assert names_of(got) == (expected[::-1] if reverse else expected)

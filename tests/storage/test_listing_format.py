@@ -80,12 +80,14 @@ def test_container_xml_shape():
 def test_account_shapes():
     rows = [("c1", "1400000000.00000", 3, 30), Subdir("x-")]
     assert json.loads(render_account(rows, "AUTH_a", JSON_TYPE)) == [
-        {"name": "c1", "count": 3, "bytes": 30, "last_modified": "2014-05-13T16:53:20.000000"},
+        {"name": "c1", "count": 3, "bytes": 30, "last_modified": "2014-05-13T16:53:20.000000",
+         "storage_policy": "default"},
         {"subdir": "x-"},
     ]
     assert render_account(rows, "AUTH_a", TEXT_XML_TYPE) == DECL + (
         b'<account name="AUTH_a">\n<container><name>c1</name><count>3</count>'
         b"<bytes>30</bytes><last_modified>2014-05-13T16:53:20.000000</last_modified>"
+        b"<storage_policy>default</storage_policy>"
         b'</container>\n<subdir name="x-" />\n</account>'
     )
     assert render_account(rows, "AUTH_a", PLAIN_TYPE) == b"c1\nx-\n"

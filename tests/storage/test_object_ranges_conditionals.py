@@ -155,3 +155,36 @@ def test_conditionals_with_range(stored):
     etag = hashlib.md5(BODY).hexdigest()
     resp = env.request("/sda/1/a/c/o", headers={"If-Match": etag, "Range": "bytes=1-2"})
     assert resp.status_int == 206 and resp.body == BODY[1:3]
+
+
+def test_unsatisfiable_range_names_the_object(stored):
+    env, _ = stored
+    resp = env.request("/sda/1/a/c/o", headers={"Range": "bytes=-0"})
+    assert resp.status_int == 416
+    assert resp.headers["ETag"] == hashlib.md5(BODY).hexdigest()
+    assert resp.headers["Accept-Ranges"] == "bytes"
+
+
+def test_if_match_and_if_unmodified_since_are_both_checked(stored):
+    env, stamp = stored
+    etag = hashlib.md5(BODY).hexdigest()
+    before = email.utils.formatdate(math.ceil(stamp.seconds) - 10, usegmt=True)
+    resp = env.request("/sda/1/a/c/o",
+                       headers={"If-Match": etag, "If-Unmodified-Since": before})
+    assert resp.status_int == 412
+
+
+def test_if_modified_since_a_future_date_is_304(stored):
+    env, _ = stored
+    tomorrow = email.utils.formatdate(time.time() + 86400, usegmt=True)
+    assert env.request("/sda/1/a/c/o",
+                       headers={"If-Modified-Since": tomorrow}).status_int == 304
+
+
+def test_asctime_dates_are_gmt(stored):
+    env, stamp = stored
+    before = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(stamp.seconds - 86400))
+    assert env.request("/sda/1/a/c/o",
+                       headers={"If-Unmodified-Since": before}).status_int == 412
+    assert env.request("/sda/1/a/c/o",
+                       headers={"If-Modified-Since": before}).status_int == 200
