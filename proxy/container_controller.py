@@ -3,7 +3,8 @@
 PUT creates the account first when it is missing and `account_autocreate` is on. Every
 write goes to all container replicas at once; replica i is told the i-th account replica to
 report its stats to (`X-Account-Host/-Device/-Partition`). ACL headers are validated and
-normalised here (`proxy.acl.clean_acl`); only owners get to see them in HEAD/GET answers.
+normalised here (`proxy.acl.clean_acl`); only owners get to see them in HEAD/GET answers, and
+only owners set them (a `read-write` account ACL grantee's are ignored, as in Swift).
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from proxy import account_controller
 from proxy.acl import READ_HEADER, WRITE_HEADER, AclError, clean_acl
 from proxy.listing import check_listing_query, forward_read, meta_headers
 from proxy.quorum import choose_status, fan_out, quorum_size
-from proxy.responses import empty, error
+from proxy.responses import OWNER_ONLY_HEADERS, OWNER_ONLY_PREFIXES, empty, error
 
 ACL_HEADERS = (READ_HEADER, WRITE_HEADER)
+# Stored with the container metadata besides X-Container-Meta-* (owners only).
+EXTRA_HEADERS = ACL_HEADERS + ("x-container-sync-key", "x-container-sync-to")
 
 
 def handle(app, req, target):
@@ -45,10 +48,13 @@ def read(app, environ, target):
     return response
 
 
-def _write_headers(environ):
-    picked, reason = meta_headers(environ, "container", ACL_HEADERS)
+def _write_headers(environ, owner: bool):
+    picked, reason = meta_headers(environ, "container", EXTRA_HEADERS)
     if reason:
         return None, reason
+    if not owner:
+        picked = {name: value for name, value in picked.items()
+                  if name not in OWNER_ONLY_HEADERS and not name.startswith(OWNER_ONLY_PREFIXES)}
     for name in ACL_HEADERS:
         if name in picked:
             try:
@@ -59,7 +65,7 @@ def _write_headers(environ):
 
 
 def write(app, environ, target, method: str):
-    picked, reason = _write_headers(environ)
+    picked, reason = _write_headers(environ, app.is_owner(environ, target.account))
     if picked is None:
         return error(400, reason)
     if method == "PUT":

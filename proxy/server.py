@@ -9,7 +9,8 @@ objects, COPY, transaction ids and `/healthcheck` are middleware above it (`prox
 `proxy.middleware`). Authorization follows Swift's tempauth: the auth middleware leaves a
 callback in the environ (`brume.authorize`) that the app calls with a way to fetch the
 container's ACLs (fetched only when the decision needs them); a request without that
-callback is refused (OPTIONS aside), so a pipeline without auth is closed, not open.
+callback is refused (OPTIONS aside), so a pipeline without auth is closed, not open. The
+callback can also fetch the account's info (its account ACL, `proxy.account_acl`).
 """
 from __future__ import annotations
 
@@ -107,7 +108,10 @@ class ProxyApp:
         def container_info():
             return self.info_cache.container(target.account, target.container)
 
-        return authorize(environ, method, target, container_info)
+        def account_info():
+            return self.info_cache.account(target.account)
+
+        return authorize(environ, method, target, container_info, account_info)
 
     @staticmethod
     def is_owner(environ, account: str) -> bool:
