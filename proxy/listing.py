@@ -63,7 +63,10 @@ class BodyStream:
         self.response.close()
 
 
-def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
+def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool,
+                 translate=None):
+    """The first (or newest) replica's answer, streamed; `translate(backend headers)` may
+    add client headers derived from backend ones (the container's storage policy)."""
     method = environ["REQUEST_METHOD"]
     query = environ.get("QUERY_STRING", "")
     headers = {}
@@ -81,6 +84,8 @@ def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
     if response is None:
         return None, status
     out = client_headers(response.headers, drop_acls=drop_acls)
+    if translate is not None:
+        out.extend(translate(response.headers))
     if method == "HEAD":
         response.drain_and_release()
         return RawResponse(response.status, out), response.status

@@ -13,6 +13,7 @@ from email.utils import formatdate
 
 from common import constraints
 from common.green import eventlet
+from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
 from proxy.backend_http import BackendError
 from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
@@ -54,8 +55,11 @@ def handle(app, req, target):
                  [("Allow", "GET, HEAD, PUT, POST, DELETE, COPY")])
 
 
-def _nodes(app, target):
-    ring = app.object_ring
+def _nodes(app, target, backend_headers: dict):
+    """(ring, partition, primaries) of the object under its container's storage policy;
+    the policy's index is added to `backend_headers` for the object servers."""
+    policy, ring = app.object_placement(target.account, target.container)
+    backend_headers[BACKEND_INDEX_HEADER] = str(policy.index)
     part, nodes = ring.get_nodes(target.account, target.container, target.obj)
     return ring, part, nodes
 
@@ -65,7 +69,7 @@ def fetch(app, target, method: str, backend_headers: dict, newest: bool = False)
 
     Returns (response or None, node or status, node_iter for resuming, partition).
     """
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend_headers)
     node_iter = app.client.iter_nodes(ring, part, nodes)
     if newest:
         candidates = list(itertools.islice(node_iter, len(nodes)))
@@ -129,7 +133,7 @@ def put(app, environ, target):
         backend["Transfer-Encoding"] = "chunked"
     else:
         backend["Content-Length"] = str(length)
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend)
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 
     def headers_for_slot(slot: int) -> dict:
@@ -231,7 +235,7 @@ def post(app, environ, target):
             backend[name] = value
     if delete_at is not None:
         backend["X-Delete-At"] = delete_at
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend)
     answers = fan_out(app.client, app.client.iter_nodes(ring, part, nodes), len(nodes), part,
                       "POST", target.path, lambda slot: backend)
     status = choose_status([a.status for a in answers], quorum_size(len(nodes)))
@@ -245,7 +249,7 @@ def delete(app, environ, target):
     if missing is not None:
         return missing
     backend = {"X-Timestamp": Timestamp.now().normal}
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend)
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 
     def headers_for_slot(slot: int) -> dict:

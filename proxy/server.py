@@ -18,6 +18,7 @@ from webob import Request
 
 from common import constraints
 from common.backend_auth import load_backend_auth
+from common.storage_policies import BACKEND_INDEX_HEADER, StoragePolicy, load_policies
 from proxy import account_controller, container_controller, info, object_controller, pipeline
 from proxy.backend_client import BackendClient
 from proxy.environ_keys import AUTHORIZE_KEY, OWNER_KEY
@@ -41,6 +42,9 @@ class ProxyApp:
         self.account_ring = rings["account"]
         self.container_ring = rings["container"]
         self.object_ring = rings["object"]
+        self.policies = load_policies(settings.conf_dir)
+        self.object_rings = {policy.index: self._object_ring(rings, policy)
+                             for policy in self.policies}
         self.client = BackendClient(
             proxy["conn_timeout"],
             proxy["node_timeout"],
@@ -60,6 +64,29 @@ class ProxyApp:
         self.put_queue_depth = proxy["put_queue_depth"]
         self.account_autocreate = proxy["account_autocreate"]
         self.capabilities = info.Capabilities()
+        self.capabilities.register("swift", {"policies": [p.info() for p in self.policies]})
+
+    def _object_ring(self, rings: dict, policy: StoragePolicy):
+        if policy.index == 0:
+            return rings["object"]
+        found = rings.get(policy.ring_name)
+        if found is None:
+            from ring.ring import Ring
+
+            found = Ring(self.settings.conf_dir, policy.ring_name)
+        return found
+
+    def object_placement(self, account: str, container: str):
+        """(policy, its object ring) of a container's objects: the policy index its
+        replicas keep (`proxy.info_cache`), policy 0 when the container is unknown (no object
+        of it can exist then)."""
+        info = self.info_cache.container(account, container)
+        policy = None
+        if info.exists:
+            policy = self.policies.index_of_header(info.headers.get(BACKEND_INDEX_HEADER.lower()))
+        if policy is None:
+            policy = self.policies.index_of_header(None)
+        return policy, self.object_rings[policy.index]
 
     def register_capabilities(self, name: str, settings: dict) -> None:
         """What a middleware of the pipeline adds to `/info` (`proxy.pipeline`)."""

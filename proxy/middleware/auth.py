@@ -12,10 +12,10 @@ callback (`brume.authorize`) that the app calls once it knows what the request a
 `brume.owner` is set when the caller owns the account or holds its `admin` account ACL) or
 the denial response (401 anonymous, 403 otherwise). `account_info()` fetches the account's
 ACL (`proxy.account_acl`) and `container_info()` the container's ACLs; each is only called
-when the decision needs it (an authenticated caller who does not own the account). A token that is invalid or expired is refused at once (401) on a /v1
-path that parses (a malformed one is still a 412/404 first, /info stays open).
-Sub-requests of the middleware below carry both keys, so they are authorized as the same
-user.
+when the decision needs it (an authenticated caller who does not own the account). A token
+that is invalid or expired is refused at once (401) on a /v1 path that parses (a malformed
+one is still a 412/404 first, /info stays open). Sub-requests of the middleware below carry
+both keys, so they are authorized as the same user.
 """
 from __future__ import annotations
 
