@@ -285,7 +285,7 @@ def test_policy_1_replica_rotten_then_wiped_is_restored(cluster, conn):
          lambda: silver_states(cluster, account, "silver", "obj") == [good] * 2, max_passes=2)
     assert os.path.exists(data_path)
 
-    # The other replica lost outright (its node down meanwhile): it comes back too.
+    # The other replica lost outright (its hash dir removed): it comes back too.
     shutil.rmtree(hash_dirs[1])
     assert silver_states(cluster, account, "silver", "obj")[1][0] == 404
     assert conn.get_object("silver", "obj")[1] == body

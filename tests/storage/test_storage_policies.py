@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.http_errors import HTTPError
+from storage.databases.account_server import make_app as make_account_app
 from storage.databases.container_policy import policy_update, requested_policy, stored_policy
 from storage.databases.container_server import make_app as make_container_app
 from storage.objects.server import make_app as make_object_app
@@ -75,3 +76,57 @@ def test_objects_go_to_their_policy_directory(object_env):
     assert object_env.put(headers={INDEX: "5"}).status_int == 400
     assert object_env.put(headers={INDEX: "abc"}).status_int == 400
     assert object_env.files() == before
+
+
+@pytest.fixture
+def accounts(tmp_path):
+    conf_path, _ = write_confs(tmp_path, "account")
+    with open(tmp_path / "conf" / "brume.conf", "a", encoding="utf-8") as handle:
+        handle.write(POLICIES)
+    return Client(make_account_app(conf_path))
+
+
+def report(accounts, container, objects, used, index=None, deleted=False):
+    headers = {"X-Put-Timestamp": accounts.ts(), "X-Object-Count": str(objects),
+               "X-Bytes-Used": str(used), "X-Timestamp": accounts.ts()}
+    if deleted:
+        headers["X-Delete-Timestamp"] = accounts.ts()
+    if index is not None:
+        headers[INDEX] = index
+    return accounts("PUT", f"/sda/1/AUTH_a/{container}", headers)
+
+
+def test_account_stats_per_policy(accounts):
+    assert report(accounts, "g1", 2, 20).status_int == 201
+    assert report(accounts, "g2", 1, 5, "0").status_int == 201
+    assert report(accounts, "s1", 3, 300, "1").status_int == 201
+    assert report(accounts, "s2", 9, 900, "1", deleted=True).status_int == 201
+    for method in ("HEAD", "GET"):
+        headers = accounts(method, "/sda/1/AUTH_a").headers
+        assert headers["X-Account-Storage-Policy-Gold-Container-Count"] == "2"
+        assert headers["X-Account-Storage-Policy-Gold-Object-Count"] == "3"
+        assert headers["X-Account-Storage-Policy-Gold-Bytes-Used"] == "25"
+        assert headers["X-Account-Storage-Policy-Silver-Container-Count"] == "1"
+        assert headers["X-Account-Storage-Policy-Silver-Object-Count"] == "3"
+        assert headers["X-Account-Storage-Policy-Silver-Bytes-Used"] == "300"
+        assert headers["X-Account-Bytes-Used"] == "325"
+    assert report(accounts, "bad", 1, 1, "x").status_int == 400
+
+
+def test_old_account_database_gets_the_policy_column(accounts, tmp_path):
+    import sqlite3
+
+    from storage.databases import account_db
+
+    assert report(accounts, "g1", 1, 1).status_int == 201
+    (path,) = [str(p) for p in (tmp_path / "devices").rglob("*.db")]
+    accounts.app.connections.close(path)
+    account_db._POLICY_COLUMN_CHECKED.discard(path)
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE container DROP COLUMN storage_policy_index")
+    conn.commit()
+    conn.close()
+    assert report(accounts, "s1", 2, 2, "1").status_int == 201
+    headers = accounts("HEAD", "/sda/1/AUTH_a").headers
+    assert headers["X-Account-Storage-Policy-Gold-Object-Count"] == "1"
+    assert headers["X-Account-Storage-Policy-Silver-Object-Count"] == "2"
