@@ -9,7 +9,8 @@ container report (`X-Put-Timestamp`, `X-Delete-Timestamp`, `X-Object-Count`,
 `X-Bytes-Used`, and optionally `X-Timestamp`: when the stats were taken, default now)
 creates the account database on first use and merges the row newest-wins (see
 storage.databases.account_db); with `X-Backend-Storage-Policy-Index` it also names the
-container's policy, and HEAD/GET add per-policy totals (`policy_stat_headers`). Served by `common.wsgi_server`; `make_app(conf_path)` builds it.
+container's policy, and HEAD/GET add per-policy totals (`policy_stat_headers`). Served by
+`common.wsgi_server`; `make_app(conf_path)` builds it.
 """
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ import pytest
 from swiftclient import client as swift
 from swiftclient.exceptions import ClientException
 
+from tests.integration.support import wait_until
+
 pytestmark = pytest.mark.cluster
 
 
@@ -64,6 +66,33 @@ def test_container_policy_choice_and_placement(cluster, conn, name):
     assert status_of(conn.get_object, silver, "o") == 404
 
 
+def readable_by(conn3, container: str) -> bool:
+    """Whether tester3 may read the object yet: an account replica that missed the POST (a
+    slow node under load: the proxy wrote a handoff) may answer first until replication."""
+    try:
+        return conn3.get_object(container, "doc")[1] == b"secret"
+    except ClientException as exc:
+        assert exc.http_status == 403
+        return False
+
+
+def writable_by(conn3, container: str) -> bool:
+    try:
+        conn3.put_object(container, "new", b"x")
+    except ClientException as exc:
+        assert exc.http_status == 403
+        return False
+    return True
+
+
+def account_denied(conn3) -> bool:
+    try:
+        conn3.get_account()
+    except ClientException as exc:
+        return exc.http_status == 403
+    return False
+
+
 def test_account_acl_levels(conn, conn2, conn3, name):
     container = name("accacl")
     conn.put_container(container)
@@ -73,18 +102,25 @@ def test_account_acl_levels(conn, conn2, conn3, name):
         assert status_of(conn.post_account, {"X-Account-Access-Control": "yuck"}) == 400
         conn.post_account({"X-Account-Access-Control": json.dumps(
             {"read-only": ["test:tester3"]})})
-        assert conn3.get_object(container, "doc")[1] == b"secret"
+        wait_until(lambda: readable_by(conn3, container), timeout=60, what="the read grant")
         assert "x-account-access-control" not in conn3.head_account()
         assert status_of(conn3.put_object, container, "new", b"x") == 403
         conn.post_account({"X-Account-Access-Control": json.dumps(
             {"read-write": ["test:tester3"]})})
-        conn3.put_object(container, "new", b"x")
+        wait_until(lambda: writable_by(conn3, container), timeout=60, what="the write grant")
         assert status_of(conn3.post_account, {"X-Account-Meta-A": "1"}) == 403
         conn.post_account({"X-Account-Access-Control": json.dumps({"admin": ["test2"]})})
         # test2's users administer account test now, and see its ACL
-        headers = swift.head_account(conn.url, conn2.get_auth()[1])
+        def admin_view():
+            try:
+                return swift.head_account(conn.url, conn2.get_auth()[1])
+            except ClientException as exc:
+                assert exc.http_status == 403
+                return None
+
+        headers = wait_until(admin_view, timeout=60, what="the admin grant")
         assert json.loads(headers["x-account-access-control"]) == {"admin": ["test2"]}
-        assert status_of(conn3.get_account) == 403
+        wait_until(lambda: account_denied(conn3), timeout=60, what="tester3's grant revoked")
     finally:
         conn.post_account({"X-Account-Access-Control": "{}"})
     assert "x-account-access-control" not in conn.head_account()
