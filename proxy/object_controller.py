@@ -57,8 +57,11 @@ def handle(app, req, target):
 
 def _nodes(app, target, backend_headers: dict):
     """(ring, partition, primaries) of the object under its container's storage policy;
-    the policy's index is added to `backend_headers` for the object servers."""
+    the policy's index is added to `backend_headers` for the object servers. All None when
+    the container servers could not tell the policy (the caller answers 503)."""
     policy, ring = app.object_placement(target.account, target.container)
+    if policy is None:
+        return None, None, None
     backend_headers[BACKEND_INDEX_HEADER] = str(policy.index)
     part, nodes = ring.get_nodes(target.account, target.container, target.obj)
     return ring, part, nodes
@@ -70,6 +73,8 @@ def fetch(app, target, method: str, backend_headers: dict, newest: bool = False)
     Returns (response or None, node or status, node_iter for resuming, partition).
     """
     ring, part, nodes = _nodes(app, target, backend_headers)
+    if ring is None:
+        return None, 503, None, None
     node_iter = app.client.iter_nodes(ring, part, nodes)
     if newest:
         candidates = list(itertools.islice(node_iter, len(nodes)))
@@ -134,6 +139,8 @@ def put(app, environ, target):
     else:
         backend["Content-Length"] = str(length)
     ring, part, nodes = _nodes(app, target, backend)
+    if ring is None:
+        return error(503, "container servers unavailable")
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 
     def headers_for_slot(slot: int) -> dict:
@@ -236,6 +243,8 @@ def post(app, environ, target):
     if delete_at is not None:
         backend["X-Delete-At"] = delete_at
     ring, part, nodes = _nodes(app, target, backend)
+    if ring is None:
+        return error(503, "container servers unavailable")
     answers = fan_out(app.client, app.client.iter_nodes(ring, part, nodes), len(nodes), part,
                       "POST", target.path, lambda slot: backend)
     status = choose_status([a.status for a in answers], quorum_size(len(nodes)))
@@ -250,6 +259,8 @@ def delete(app, environ, target):
         return missing
     backend = {"X-Timestamp": Timestamp.now().normal}
     ring, part, nodes = _nodes(app, target, backend)
+    if ring is None:
+        return error(503, "container servers unavailable")
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 
     def headers_for_slot(slot: int) -> dict:

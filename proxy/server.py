@@ -78,9 +78,11 @@ class ProxyApp:
 
     def object_placement(self, account: str, container: str):
         """(policy, its object ring) of a container's objects: the policy index its
-        replicas keep (`proxy.info_cache`), policy 0 when the container is unknown (no object
-        of it can exist then)."""
+        replicas keep (`proxy.info_cache`), policy 0 when the container does not exist (no
+        object of it can then), (None, None) when its servers could not say."""
         info = self.info_cache.container(account, container)
+        if not info.exists and info.status != 404:
+            return None, None  # the container servers did not answer: the policy is unknown
         policy = None
         if info.exists:
             policy = self.policies.index_of_header(info.headers.get(BACKEND_INDEX_HEADER.lower()))
