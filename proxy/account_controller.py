@@ -2,7 +2,9 @@
 
 With `account_autocreate` (Swift's behaviour, on by default) an account springs into
 existence on first write: a container PUT or an account POST by an authorized user creates
-it; GET/HEAD of a missing account by its owner answers as an empty account.
+it; GET/HEAD of a missing account by its owner answers as an empty account. POST and PUT take
+the account ACL (`X-Account-Access-Control`, `proxy.account_acl`), validated here and stored
+as sysmeta; only owners see it (and the temp URL keys) in GET/HEAD answers.
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from xml.sax.saxutils import escape
 
 from common import constraints
 from common.timestamp import Timestamp
+from proxy.account_acl import ACCESS_HEADER, SYSMETA_HEADER, clean_account_acl
+from proxy.acl import AclError
 from proxy.listing import check_listing_query, forward_read, meta_headers
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, empty, error
@@ -36,7 +40,8 @@ def read(app, environ, target):
         return error(412, reason)
     ring = app.account_ring
     part, nodes = ring.get_nodes(target.account)
-    response, status = forward_read(app, environ, ring, part, nodes, target.path, False)
+    drop_acls = not app.is_owner(environ, target.account)
+    response, status = forward_read(app, environ, ring, part, nodes, target.path, drop_acls)
     if response is not None:
         return response
     if status == 404 and app.account_autocreate:
@@ -90,9 +95,23 @@ def _fan_out(app, account: str, method: str, headers: dict) -> int:
     return choose_status([a.status for a in answers], quorum_size(len(nodes)))
 
 
-def post(app, environ, target):
+def _write_headers(environ):
+    """The metadata (and the account ACL, as sysmeta) of a PUT/POST, or a reason to refuse."""
     picked, reason = meta_headers(environ, "account")
     if reason:
+        return None, reason
+    value = environ.get("HTTP_" + ACCESS_HEADER.upper().replace("-", "_"))
+    if value is not None:
+        try:
+            picked[SYSMETA_HEADER] = clean_account_acl(value)
+        except AclError as exc:
+            return None, str(exc)
+    return picked, None
+
+
+def post(app, environ, target):
+    picked, reason = _write_headers(environ)
+    if picked is None:
         return error(400, reason)
     problem = ensure_account(app, environ, target.account, create=app.account_autocreate)
     if problem is not None:
@@ -107,8 +126,8 @@ def post(app, environ, target):
 
 
 def put_or_delete(app, environ, target, method: str):
-    picked, reason = meta_headers(environ, "account")
-    if reason:
+    picked, reason = _write_headers(environ)
+    if picked is None:
         return error(400, reason)
     headers = {"X-Timestamp": Timestamp.now().normal}
     if method == "PUT":

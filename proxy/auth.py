@@ -8,6 +8,8 @@ whether a request may proceed:
 - `.admin` owns `AUTH_<its account>`: everything there except PUT/DELETE of the account;
 - PUT/DELETE of an account needs `.reseller_admin`; account GET/HEAD/POST need ownership;
 - container PUT/POST/DELETE (and so setting ACLs) need ownership;
+- a group named in the account's ACL (`proxy.account_acl`, looked up by the auth
+  middleware) gets its level: `read-only`, `read-write` or `admin` (as the owner);
 - everyone else relies on the container's ACLs: a read ACL group (`account` or
   `account:user`) allows object GET/HEAD and listings; `.r:<referrer>` allows object GET/HEAD
   (anonymous too); `.rlistings` with a matching referrer also allows the listing; a write ACL
@@ -74,6 +76,10 @@ class Authorizer:
         if identity.is_admin:
             found.add(self.prefix + identity.account)
         return found
+
+    def may_grant(self, identity: TokenInfo | None, account: str) -> bool:
+        """Whether an account ACL could matter: an authenticated caller, a reseller account."""
+        return identity is not None and account.startswith(self.prefix)
 
     @staticmethod
     def deny(identity: TokenInfo | None) -> int:

@@ -3,19 +3,28 @@
 PUT creates the account first when it is missing and `account_autocreate` is on. Every
 write goes to all container replicas at once; replica i is told the i-th account replica to
 report its stats to (`X-Account-Host/-Device/-Partition`). ACL headers are validated and
-normalised here (`proxy.acl.clean_acl`); only owners get to see them in HEAD/GET answers.
+normalised here (`proxy.acl.clean_acl`); only owners get to see them in HEAD/GET answers, and
+only owners set them (a `read-write` account ACL grantee's are ignored, as in Swift). A PUT
+chooses the container's storage policy (`X-Storage-Policy`, a name or alias of
+`common.storage_policies`; unknown: 400; another than an existing container's: 409 from its
+servers); HEAD/GET show it by name.
 """
 from __future__ import annotations
 
 from common import constraints
+from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
 from proxy import account_controller
 from proxy.acl import READ_HEADER, WRITE_HEADER, AclError, clean_acl
 from proxy.listing import check_listing_query, forward_read, meta_headers
 from proxy.quorum import choose_status, fan_out, quorum_size
-from proxy.responses import empty, error
+from proxy.responses import OWNER_ONLY_HEADERS, OWNER_ONLY_PREFIXES, empty, error
 
 ACL_HEADERS = (READ_HEADER, WRITE_HEADER)
+POLICY_INDEX_KEY = BACKEND_INDEX_HEADER.lower()
+POLICY_DEFAULT_HEADER = "X-Backend-Storage-Policy-Default"
+# Stored with the container metadata besides X-Container-Meta-* (owners only).
+EXTRA_HEADERS = ACL_HEADERS + ("x-container-sync-key", "x-container-sync-to")
 
 
 def handle(app, req, target):
@@ -39,16 +48,25 @@ def read(app, environ, target):
     ring = app.container_ring
     part, nodes = ring.get_nodes(target.account, target.container)
     drop_acls = not app.is_owner(environ, target.account)
-    response, status = forward_read(app, environ, ring, part, nodes, target.path, drop_acls)
+
+    def policy_name(backend_headers: dict) -> list:
+        policy = app.policies.index_of_header(backend_headers.get(POLICY_INDEX_KEY))
+        return [("X-Storage-Policy", policy.name)] if policy is not None else []
+
+    response, status = forward_read(app, environ, ring, part, nodes, target.path, drop_acls,
+                                    policy_name)
     if response is None:
         return error(status)
     return response
 
 
-def _write_headers(environ):
-    picked, reason = meta_headers(environ, "container", ACL_HEADERS)
+def _write_headers(environ, owner: bool):
+    picked, reason = meta_headers(environ, "container", EXTRA_HEADERS)
     if reason:
         return None, reason
+    if not owner:
+        picked = {name: value for name, value in picked.items()
+                  if name not in OWNER_ONLY_HEADERS and not name.startswith(OWNER_ONLY_PREFIXES)}
     for name in ACL_HEADERS:
         if name in picked:
             try:
@@ -59,7 +77,7 @@ def _write_headers(environ):
 
 
 def write(app, environ, target, method: str):
-    picked, reason = _write_headers(environ)
+    picked, reason = _write_headers(environ, app.is_owner(environ, target.account))
     if picked is None:
         return error(400, reason)
     if method == "PUT":
@@ -69,6 +87,10 @@ def write(app, environ, target, method: str):
             return problem
     backend = {"X-Timestamp": Timestamp.now().normal}
     backend.update(picked)
+    if method == "PUT":
+        reason = _choose_policy(app, environ, backend)
+        if reason:
+            return error(400, reason)
     ring = app.container_ring
     part, nodes = ring.get_nodes(target.account, target.container)
     headers_for_slot = _slot_headers(app, target.account, backend)
@@ -80,6 +102,20 @@ def write(app, environ, target, method: str):
     if 200 <= status < 300:
         return empty(status if method == "PUT" else 204)
     return error(status)
+
+
+def _choose_policy(app, environ, backend: dict) -> str | None:
+    """Name the container's storage policy to its servers: the one `X-Storage-Policy` names,
+    else only the default (an existing container keeps its own). A reason when unknown."""
+    name = environ.get("HTTP_X_STORAGE_POLICY", "").strip()
+    if not name:
+        backend[POLICY_DEFAULT_HEADER] = str(app.policies.default.index)
+        return None
+    policy = app.policies.by_name(name)
+    if policy is None:
+        return f"Invalid X-Storage-Policy {name[:64]!r}"
+    backend[BACKEND_INDEX_HEADER] = str(policy.index)
+    return None
 
 
 def _slot_headers(app, account: str, backend: dict):

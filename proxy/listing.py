@@ -64,7 +64,10 @@ class BodyStream:
         self.response.close()
 
 
-def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
+def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool,
+                 translate=None):
+    """The first (or newest) replica's answer, streamed; `translate(backend headers)` may
+    add client headers derived from backend ones (the container's storage policy)."""
     method = environ["REQUEST_METHOD"]
     query = environ.get("QUERY_STRING", "")
     headers = {}
@@ -87,6 +90,8 @@ def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
                    if name.startswith(SYSMETA_PREFIXES))
     if response.status == 204 and "content-length" not in response.headers:
         out.append(("Content-Length", "0"))  # Swift says so, even on a 204
+    if translate is not None:
+        out.extend(translate(response.headers))
     if method == "HEAD":
         response.drain_and_release()
         return RawResponse(response.status, out), response.status

@@ -13,6 +13,7 @@ from email.utils import formatdate
 
 from common import constraints
 from common.green import eventlet
+from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
 from proxy.backend_http import BackendError
 from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
@@ -56,8 +57,14 @@ def handle(app, req, target):
                  [("Allow", "GET, HEAD, PUT, POST, DELETE, COPY")])
 
 
-def _nodes(app, target):
-    ring = app.object_ring
+def _nodes(app, target, backend_headers: dict):
+    """(ring, partition, primaries) of the object under its container's storage policy;
+    the policy's index is added to `backend_headers` for the object servers. All None when
+    the container servers could not tell the policy (the caller answers 503)."""
+    policy, ring = app.object_placement(target.account, target.container)
+    if policy is None:
+        return None, None, None
+    backend_headers[BACKEND_INDEX_HEADER] = str(policy.index)
     part, nodes = ring.get_nodes(target.account, target.container, target.obj)
     return ring, part, nodes
 
@@ -67,7 +74,9 @@ def fetch(app, target, method: str, backend_headers: dict, newest: bool = False)
 
     Returns (response or None, node or status, node_iter for resuming, partition).
     """
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend_headers)
+    if ring is None:
+        return None, 503, None, None
     node_iter = app.client.iter_nodes(ring, part, nodes)
     if newest:
         candidates = list(itertools.islice(node_iter, len(nodes)))
@@ -132,7 +141,9 @@ def put(app, environ, target):
         backend["Transfer-Encoding"] = "chunked"
     else:
         backend["Content-Length"] = str(length)
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend)
+    if ring is None:
+        return error(503, "container servers unavailable")
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 
     def headers_for_slot(slot: int) -> dict:
@@ -234,7 +245,9 @@ def post(app, environ, target):
             backend[name] = value
     if delete_at is not None:
         backend["X-Delete-At"] = delete_at
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend)
+    if ring is None:
+        return error(503, "container servers unavailable")
     cpart, cnodes = None, []
     if "content-type" in backend:  # the object servers update the listing's content type
         cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
@@ -266,7 +279,9 @@ def delete(app, environ, target):
     backend = {"X-Timestamp": Timestamp.now().normal}
     if "x-if-delete-at" in headers:
         backend["X-If-Delete-At"] = headers["x-if-delete-at"].strip()
-    ring, part, nodes = _nodes(app, target)
+    ring, part, nodes = _nodes(app, target, backend)
+    if ring is None:
+        return error(503, "container servers unavailable")
     cpart, cnodes = app.container_ring.get_nodes(target.account, target.container)
 
     def headers_for_slot(slot: int) -> dict:

@@ -79,14 +79,27 @@ def empty(status: int, headers: list | None = None) -> RawResponse:
     return RawResponse(status, headers, [b""])
 
 
+# Shown to the account's owners only: ACLs, sync keys, temp URL keys (`drop_acls`).
+OWNER_ONLY_HEADERS = frozenset({"x-container-read", "x-container-write",
+                                "x-container-sync-key", "x-container-sync-to"})
+OWNER_ONLY_PREFIXES = ("x-account-meta-temp-url-key", "x-container-meta-temp-url-key")
+# Sysmeta an owner sees under its public name (the account ACL, `proxy.account_acl`).
+OWNER_VISIBLE_SYSMETA = {"x-account-sysmeta-core-access-control": "X-Account-Access-Control"}
+
+
 def client_headers(backend_headers: dict, drop_acls: bool = False) -> list[tuple[str, str]]:
-    """Backend response headers the client may see, in Swift-ish capitalisation."""
+    """Backend response headers the client may see, in Swift-ish capitalisation.
+
+    `drop_acls`: the caller does not own the account, so the owner-only headers are left
+    out; owners also see the account ACL."""
     result = []
     for name, value in backend_headers.items():
         if name in HOP_BY_HOP or name.startswith(("x-backend-", "x-object-sysmeta-",
                                                   "x-container-sysmeta-", "x-account-sysmeta-")):
+            if not drop_acls and name in OWNER_VISIBLE_SYSMETA:
+                result.append((OWNER_VISIBLE_SYSMETA[name], value))
             continue
-        if drop_acls and name in ("x-container-read", "x-container-write"):
+        if drop_acls and (name in OWNER_ONLY_HEADERS or name.startswith(OWNER_ONLY_PREFIXES)):
             continue
         result.append((_title(name), value))
     return result

@@ -9,7 +9,8 @@ objects, COPY, transaction ids and `/healthcheck` are middleware above it (`prox
 `proxy.middleware`). Authorization follows Swift's tempauth: the auth middleware leaves a
 callback in the environ (`brume.authorize`) that the app calls with a way to fetch the
 container's ACLs (fetched only when the decision needs them); a request without that
-callback is refused (OPTIONS aside), so a pipeline without auth is closed, not open.
+callback is refused (OPTIONS aside), so a pipeline without auth is closed, not open. The
+callback can also fetch the account's info (its account ACL, `proxy.account_acl`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from webob import Request
 
 from common import constraints
 from common.backend_auth import load_backend_auth
+from common.storage_policies import BACKEND_INDEX_HEADER, StoragePolicy, load_policies
 from proxy import account_controller, container_controller, info, object_controller, pipeline
 from proxy.backend_client import BackendClient
 from proxy.environ_keys import AUTHORIZE_KEY, OWNER_KEY
@@ -40,6 +42,9 @@ class ProxyApp:
         self.account_ring = rings["account"]
         self.container_ring = rings["container"]
         self.object_ring = rings["object"]
+        self.policies = load_policies(settings.conf_dir)
+        self.object_rings = {policy.index: self._object_ring(rings, policy)
+                             for policy in self.policies}
         self.client = BackendClient(
             proxy["conn_timeout"],
             proxy["node_timeout"],
@@ -59,6 +64,31 @@ class ProxyApp:
         self.put_queue_depth = proxy["put_queue_depth"]
         self.account_autocreate = proxy["account_autocreate"]
         self.capabilities = info.Capabilities()
+        self.capabilities.register("swift", {"policies": [p.info() for p in self.policies]})
+
+    def _object_ring(self, rings: dict, policy: StoragePolicy):
+        if policy.index == 0:
+            return rings["object"]
+        found = rings.get(policy.ring_name)
+        if found is None:
+            from ring.ring import Ring
+
+            found = Ring(self.settings.conf_dir, policy.ring_name)
+        return found
+
+    def object_placement(self, account: str, container: str):
+        """(policy, its object ring) of a container's objects: the policy index its
+        replicas keep (`proxy.info_cache`), policy 0 when the container does not exist (no
+        object of it can then), (None, None) when its servers could not say."""
+        info = self.info_cache.container(account, container)
+        if not info.exists and info.status != 404:
+            return None, None  # the container servers did not answer: the policy is unknown
+        policy = None
+        if info.exists:
+            policy = self.policies.index_of_header(info.headers.get(BACKEND_INDEX_HEADER.lower()))
+        if policy is None:
+            policy = self.policies.index_of_header(None)
+        return policy, self.object_rings[policy.index]
 
     def register_capabilities(self, name: str, settings: dict) -> None:
         """What a middleware of the pipeline adds to `/info` (`proxy.pipeline`)."""
@@ -107,7 +137,10 @@ class ProxyApp:
         def container_info():
             return self.info_cache.container(target.account, target.container)
 
-        return authorize(environ, method, target, container_info)
+        def account_info():
+            return self.info_cache.account(target.account)
+
+        return authorize(environ, method, target, container_info, account_info)
 
     @staticmethod
     def is_owner(environ, account: str) -> bool:

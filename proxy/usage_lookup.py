@@ -12,7 +12,7 @@ from proxy.quota_rules import Usage, stored_count
 from proxy.subrequest import call, make_environ
 
 
-def _always_allowed(environ, method, target, container_info):
+def _always_allowed(environ, method, target, container_info, account_info=None):
     return None
 
 

@@ -20,7 +20,15 @@ from ring.devices import RingError
 from ring.fileformat import RING_MAGIC, read_file
 from ring.hashing import PathHasher, load_hasher
 
-RING_NAMES = ("account", "container", "object")
+RING_NAMES = ("account", "container", "object")  # plus `object-<N>`, storage policy N's
+
+
+def is_ring_name(name: str) -> bool:
+    """`account`, `container`, `object`, or `object-<N>` (the object ring of policy N)."""
+    if name in RING_NAMES:
+        return True
+    prefix, dash, index = name.partition("-")
+    return prefix == "object" and dash == "-" and index.isdigit() and not index.startswith("0")
 RING_VERSIONS = (1,)
 RELOAD_CHECK_SECONDS = 1.0
 _DEV_KEYS = ("id", "region", "zone", "ip", "port", "device", "weight", "meta")
@@ -122,8 +130,9 @@ class Ring:
     """Lookup of partitions and nodes for one of the account/container/object rings."""
 
     def __init__(self, conf_dir: str, name: str, hasher: PathHasher | None = None):
-        if name not in RING_NAMES:
-            raise RingError(f"unknown ring name {name!r}; use one of {', '.join(RING_NAMES)}")
+        if not is_ring_name(name):
+            raise RingError(f"unknown ring name {name!r}; use one of {', '.join(RING_NAMES)} "
+                            "or object-<N>")
         self.name = name
         self.path = ring_path(conf_dir, name)
         self.hasher = hasher if hasher is not None else load_hasher(conf_dir)

@@ -8,14 +8,15 @@
 (`proxy.auth.handle_auth`). Any other request gets, in its environ, the caller's identity
 (`brume.identity`: the verified token's TokenInfo, or None without a token) and an authorize
 callback (`brume.authorize`) that the app calls once it knows what the request addresses:
-`authorize(environ, method, target, container_info)` returns None (allowed; `brume.owner`
-is set when the caller owns the account) or the denial response (401 anonymous, with a
-`WWW-Authenticate: Swift realm="<account>"` challenge; 403 otherwise). `container_info()`
-fetches the container's ACLs and is only called when the decision needs them. A token that
-is invalid or expired is refused at once (401) on a /v1 path that parses (a malformed one is
-still a 412/404 first, /info stays open).
-Sub-requests of the middleware below carry both keys, so they are authorized as the same
-user.
+`authorize(environ, method, target, container_info, account_info)` returns None (allowed;
+`brume.owner` is set when the caller owns the account or holds its `admin` account ACL) or
+the denial response (401 anonymous, with a `WWW-Authenticate: Swift
+realm="<account>"` challenge; 403 otherwise). `account_info()` fetches the account's
+ACL (`proxy.account_acl`) and `container_info()` the container's ACLs; each is only called
+when the decision needs it (an authenticated caller who does not own the account). A token
+that is invalid or expired is refused at once (401) on a /v1 path that parses (a malformed
+one is still a 412/404 first, /info stays open). Sub-requests of the middleware below carry
+both keys, so they are authorized as the same user.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from urllib.parse import quote
 from webob import Request
 
 from common.tokens import verify_token
+from proxy.account_acl import ADMIN, SYSMETA_HEADER, access_level, level_allows, parse_account_acl
 from proxy.auth import Authorizer, handle_auth
 from proxy.environ_keys import AUTHORIZE_KEY, IDENTITY_KEY, OWNER_KEY
 from proxy.responses import error
@@ -46,7 +48,7 @@ class AuthMiddleware:
         self.public_url = auth["public_url"]
         self.authorizer = Authorizer(self.reseller_prefix)
         self.capabilities = {
-            "tempauth": {"account_acls": False},
+            "tempauth": {"account_acls": True},
             "brume": {"token_prefix": "BRM_", "reseller_prefix": self.reseller_prefix},
         }
         self._tokens: dict = {}
@@ -83,16 +85,23 @@ class AuthMiddleware:
             self._tokens[token] = identity
         return identity
 
-    def authorize(self, environ, method: str, target, container_info):
+    def authorize(self, environ, method: str, target, container_info, account_info=None):
         """None when `method` on `target` is allowed, else a 401/403 response."""
         if method == "OPTIONS":
             return None
         identity = environ.get(IDENTITY_KEY)
         authorizer = self.authorizer
         account, container, obj = target.account, target.container, target.obj
-        environ[OWNER_KEY] = authorizer.is_owner(identity, account)
+        owner = authorizer.is_owner(identity, account)
+        environ[OWNER_KEY] = owner
         # COPY reads here; its destination PUT is authorized again as a sub-request.
         check = "GET" if method == "COPY" else method
+        if not owner and account_info is not None and authorizer.may_grant(identity, account):
+            level = access_level(account_acl_of(account_info()), authorizer.groups(identity))
+            if level == ADMIN:
+                environ[OWNER_KEY] = True
+            if level_allows(level, check, container):
+                return None
         if not authorizer.needs_acl(identity, check, account, container, obj):
             status = authorizer.authorize(identity, check, account, container, obj)
         else:
@@ -114,6 +123,13 @@ def challenge(account: str) -> list[tuple[str, str]]:
     """The `WWW-Authenticate` of a 401: Swift's realm, the account URL-quoted (so nothing a
     client put in the path can break out of the quoted string or the header)."""
     return [("WWW-Authenticate", f'Swift realm="{quote(account)}"')]
+
+
+def account_acl_of(info):
+    """The account ACL in an account's info (`proxy.info_cache.EntityInfo`)."""
+    if not info.exists:
+        return parse_account_acl(None)
+    return parse_account_acl(info.headers.get(SYSMETA_HEADER))
 
 
 def filter_factory(global_conf: dict, **local_conf):

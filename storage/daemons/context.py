@@ -72,6 +72,23 @@ class NodeContext:
             self._rings[name] = Ring(self.conf_dir, name)
         return self._rings[name]
 
+    def policies(self):
+        """The cluster's storage policies (`common.storage_policies`), read from brume.conf
+        at each call so a pass sees a policy added since the last one."""
+        from common.storage_policies import load_policies
+
+        return load_policies(self.conf_dir)
+
+    def object_policies(self):
+        """[(policy, its DiskFileManager, its object ring)] for the object daemons, policies
+        without a ring file yet left out."""
+        from storage.objects.diskfile import DiskFileManager
+
+        return [(policy, DiskFileManager(self.devices, None, self.mount_check,
+                                         objects_dir=policy.objects_dir),
+                 self.ring(policy.ring_name))
+                for policy in self.policies() if self.has_ring(policy.ring_name)]
+
     def has_ring(self, name: str) -> bool:
         """True when the named ring's file exists (a node may be set up before its rings)."""
         from ring.ring import ring_path

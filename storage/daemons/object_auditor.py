@@ -72,7 +72,6 @@ class ObjectAuditor(Daemon):
     )
 
     def run_once(self) -> dict:
-        disk = DiskFileManager(self.node.devices, None, self.node.mount_check)
         byte_limit = RateLimiter(self.conf["bytes_per_second"])
         file_limit = RateLimiter(self.conf["files_per_second"])
         counts = {"files": 0, "bytes": 0, "quarantined": 0, "failures": 0}
@@ -82,26 +81,34 @@ class ObjectAuditor(Daemon):
             byte_limit.consume(length)
             time.sleep(0)  # let other green threads run between chunks
 
-        for device in self.node.local_devices():
-            for _part, _suffix, _hash, hash_dir in disk.iter_hash_dirs(device):
-                for name in gather_ondisk_files(list_hash_dir(hash_dir)).live:
-                    path = os.path.join(hash_dir, name)
-                    try:
-                        counts["bytes"] += audit_file(path, on_chunk)
-                    except FileNotFoundError:
-                        continue
-                    except AuditFailure as exc:
-                        self._quarantine(disk, path, str(exc), counts)
-                        break
-                    except OSError as exc:
-                        self.logger.error("cannot audit %s: %s", path, exc)
-                        counts["failures"] += 1
-                        continue
-                    counts["files"] += 1
-                    file_limit.consume(1)
+        for disk in self._policy_disks():
+            for device in self.node.local_devices():
+                for _part, _suffix, _hash, hash_dir in disk.iter_hash_dirs(device):
+                    for name in gather_ondisk_files(list_hash_dir(hash_dir)).live:
+                        path = os.path.join(hash_dir, name)
+                        try:
+                            counts["bytes"] += audit_file(path, on_chunk)
+                        except FileNotFoundError:
+                            continue
+                        except AuditFailure as exc:
+                            self._quarantine(disk, path, str(exc), counts)
+                            break
+                        except OSError as exc:
+                            self.logger.error("cannot audit %s: %s", path, exc)
+                            counts["failures"] += 1
+                            continue
+                        counts["files"] += 1
+                        file_limit.consume(1)
         elapsed = max(time.monotonic() - started, 1e-6)
         counts["bytes_per_second"] = round(counts["bytes"] / elapsed)
         return counts
+
+    def _policy_disks(self) -> list:
+        """A DiskFileManager per storage policy (`objects`, `objects-N`), rings or not: the
+        audit reads only local files."""
+        return [DiskFileManager(self.node.devices, None, self.node.mount_check,
+                                objects_dir=policy.objects_dir)
+                for policy in self.node.policies()]
 
     def _quarantine(self, disk, path: str, reason: str, counts: dict) -> None:
         if not os.path.exists(path):

@@ -23,10 +23,11 @@ import time
 
 from common.config import Option
 from common.http_client import HTTPClientError
+from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
 from storage.daemons.context import Daemon, daemon_options
 from storage.daemons.rate_limit import RateLimiter
-from storage.objects.diskfile import DiskFileManager, DiskFileNotFound
+from storage.objects.diskfile import DiskFileNotFound
 
 SETTLED = (204, 404, 409, 412)
 
@@ -67,11 +68,17 @@ class ObjectExpirer(Daemon):
 
     def run_once(self) -> dict:
         counts = {"scanned": 0, "expired": 0, "failures": 0}
-        disk = DiskFileManager(self.node.devices, None, self.node.mount_check)
-        object_ring = self.node.ring("object")
+        for policy, disk, object_ring in self.node.object_policies():
+            self._scan_policy(policy, disk, object_ring, counts)
+        return counts
+
+    def _scan_policy(self, policy, disk, object_ring, counts: dict) -> None:
+        """Expire what is due in one storage policy's partitions of which this node holds a
+        primary copy."""
         container_ring = self.node.ring("container")
         limit = RateLimiter(self.conf["objects_per_second"])
         now = time.time()
+        policy_header = {BACKEND_INDEX_HEADER: str(policy.index)}
         for device in self.node.local_devices():
             for part in disk.iter_partitions(device):
                 if int(part) >= object_ring.partition_count:
@@ -94,13 +101,14 @@ class ObjectExpirer(Daemon):
                         names = split_name(metadata.get("name", ""))
                         if delete_at is None or names is None:
                             continue
-                        if self.expire(object_ring, container_ring, names, delete_at, data_ts):
+                        if self.expire(object_ring, container_ring, names, delete_at, data_ts,
+                                       policy_header):
                             counts["expired"] += 1
                         else:
                             counts["failures"] += 1
-        return counts
 
-    def expire(self, object_ring, container_ring, names, delete_at, data_ts) -> bool:
+    def expire(self, object_ring, container_ring, names, delete_at, data_ts,
+               policy_header: dict | None = None) -> bool:
         """DELETE one expired object on all its replicas; True when every replica settled."""
         account, container, obj = names
         part, nodes = object_ring.get_nodes(account, container, obj)
@@ -108,7 +116,8 @@ class ObjectExpirer(Daemon):
         timestamp = delete_timestamp(delete_at, data_ts)
         settled = True
         for index, node in enumerate(nodes):
-            headers = {"X-Timestamp": timestamp.normal, "X-If-Delete-At": str(delete_at)}
+            headers = {"X-Timestamp": timestamp.normal, "X-If-Delete-At": str(delete_at),
+                       **(policy_header or {})}
             if cnodes:
                 cnode = cnodes[index % len(cnodes)]
                 headers.update({

@@ -6,7 +6,10 @@ Merging is newest-wins per field group, so every replica converges whatever orde
 and replication rows arrive in: put and delete timestamps each keep their maximum; the
 counts come from the report with the newest `stats_timestamp` (the time the container
 server sent them); `deleted` is `delete_timestamp > put_timestamp`. Totals
-(`container_count`, `object_count`, `bytes_used` over live rows) are kept by triggers.
+(`container_count`, `object_count`, `bytes_used` over live rows) are kept by triggers. Each
+row also keeps its container's storage policy index (from the same newest report), and
+`policy_stats` sums live rows per policy; a database made before policies gets that column
+(default 0) the first time this process opens it.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ CREATE TABLE container (
     object_count INTEGER NOT NULL DEFAULT 0,
     bytes_used INTEGER NOT NULL DEFAULT 0,
     stats_timestamp TEXT NOT NULL DEFAULT '0000000000.00000',
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    storage_policy_index INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX ix_container_deleted_name ON container (deleted, name);
 CREATE TABLE account_stat (
@@ -60,7 +64,11 @@ ROW_FIELDS = (
     "bytes_used",
     "stats_timestamp",
     "deleted",
+    "storage_policy_index",
 )
+POLICY_COLUMN_DDL = ("ALTER TABLE container ADD COLUMN "
+                     "storage_policy_index INTEGER NOT NULL DEFAULT 0")
+_POLICY_COLUMN_CHECKED: set[str] = set()  # database paths known to have the column
 
 
 def merge_container_rows(current: dict | None, incoming: dict) -> dict:
@@ -70,6 +78,7 @@ def merge_container_rows(current: dict | None, incoming: dict) -> dict:
     stats_ts = normalize_timestamp(incoming.get("stats_timestamp") or 0)
     count = int(incoming.get("object_count") or 0)
     used = int(incoming.get("bytes_used") or 0)
+    policy = int(incoming.get("storage_policy_index") or 0)
     if current is not None:
         put = max(put, current["put_timestamp"])
         delete = max(delete, current["delete_timestamp"])
@@ -77,6 +86,7 @@ def merge_container_rows(current: dict | None, incoming: dict) -> dict:
             stats_ts = current["stats_timestamp"]
             count = current["object_count"]
             used = current["bytes_used"]
+            policy = current["storage_policy_index"]
     return {
         "name": incoming["name"],
         "put_timestamp": put,
@@ -85,6 +95,7 @@ def merge_container_rows(current: dict | None, incoming: dict) -> dict:
         "bytes_used": used,
         "stats_timestamp": stats_ts,
         "deleted": 1 if delete > put else 0,
+        "storage_policy_index": policy,
     }
 
 
@@ -97,6 +108,19 @@ class AccountBroker(DatabaseBroker):
 
     def _schema(self) -> str:
         return ACCOUNT_SCHEMA
+
+    @property
+    def conn(self):
+        """The connection; a database made before storage policies gets their column once."""
+        conn = super().conn
+        if self.db_path not in _POLICY_COLUMN_CHECKED:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(container)")}
+            if "storage_policy_index" not in columns:
+                conn.execute(POLICY_COLUMN_DDL)
+            if len(_POLICY_COLUMN_CHECKED) > 100_000:
+                _POLICY_COLUMN_CHECKED.clear()
+            _POLICY_COLUMN_CHECKED.add(self.db_path)
+        return conn
 
     def _stat_row(self, put_timestamp: str, account: str) -> dict:
         now = Timestamp.now().normal
@@ -123,6 +147,7 @@ class AccountBroker(DatabaseBroker):
         object_count: int,
         bytes_used: int,
         stats_timestamp=None,
+        storage_policy_index: int = 0,
     ) -> bool:
         """Record one container report; True when the stored row changed."""
         row = {
@@ -132,6 +157,7 @@ class AccountBroker(DatabaseBroker):
             "object_count": object_count,
             "bytes_used": bytes_used,
             "stats_timestamp": stats_timestamp or Timestamp.now().normal,
+            "storage_policy_index": storage_policy_index,
         }
         with self.transaction() as conn:
             return bool(self._merge_row(conn, row))
@@ -161,6 +187,16 @@ class AccountBroker(DatabaseBroker):
             "DELETE FROM container WHERE deleted = 1 AND delete_timestamp < ?", (age,)
         )
         return cursor.rowcount
+
+    def policy_stats(self) -> dict[int, dict[str, int]]:
+        """{policy index: container_count, object_count, bytes_used} over live containers."""
+        rows = self.conn.execute(
+            "SELECT storage_policy_index, COUNT(*), SUM(object_count), SUM(bytes_used) "
+            "FROM container WHERE deleted = 0 GROUP BY storage_policy_index"
+        ).fetchall()
+        return {index: {"container_count": containers, "object_count": objects or 0,
+                        "bytes_used": used or 0}
+                for index, containers, objects, used in rows}
 
     # ---- listing ---------------------------------------------------------------------
 

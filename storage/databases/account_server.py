@@ -8,7 +8,9 @@ a missing or deleted account answer 404 (the proxy decides when to create accoun
 container report (`X-Put-Timestamp`, `X-Delete-Timestamp`, `X-Object-Count`,
 `X-Bytes-Used`, and optionally `X-Timestamp`: when the stats were taken, default now)
 creates the account database on first use and merges the row newest-wins (see
-storage.databases.account_db). Served by `common.wsgi_server`; `make_app(conf_path)` builds it.
+storage.databases.account_db); with `X-Backend-Storage-Policy-Index` it also names the
+container's policy, and HEAD/GET add per-policy totals (`policy_stat_headers`). Served by
+`common.wsgi_server`; `make_app(conf_path)` builds it.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from webob import Request, Response
 
 from common.constraints import ACCOUNT_LISTING_LIMIT, check_account_name, check_container_name
 from common.http_errors import HTTPError
+from common.storage_policies import BACKEND_INDEX_HEADER, load_policies
 from common.timestamp import Timestamp
 from storage.backend_common import request_path, request_timestamp, split_storage_path
 from storage.databases.account_db import AccountBroker
@@ -30,6 +33,21 @@ from storage.databases.server_base import (
 )
 
 
+def policy_stat_headers(policies, stats: dict[int, dict[str, int]]) -> dict[str, str]:
+    """`X-Account-Storage-Policy-<Name>-{Container-Count,Object-Count,Bytes-Used}` for each
+    policy that has live containers (an index the cluster no longer declares is left out)."""
+    headers = {}
+    for index, values in sorted(stats.items()):
+        policy = policies.get(index)
+        if policy is None:
+            continue
+        prefix = f"X-Account-Storage-Policy-{policy.name}-"
+        headers[prefix + "Container-Count"] = str(values["container_count"])
+        headers[prefix + "Object-Count"] = str(values["object_count"])
+        headers[prefix + "Bytes-Used"] = str(values["bytes_used"])
+    return headers
+
+
 class AccountServer(DBServerApp):
     section = "account-server"
     options = []
@@ -39,6 +57,7 @@ class AccountServer(DBServerApp):
 
     def __init__(self, conf_path: str):
         super().__init__(conf_path)
+        self.policies = load_policies(self.conf_dir)  # names of the per-policy stats
         self.handlers.update(
             {
                 "PUT": self.PUT,
@@ -78,8 +97,7 @@ class AccountServer(DBServerApp):
             raise HTTPError(404, "account deleted", backend_headers(info))
         return info
 
-    @staticmethod
-    def _info_headers(info: dict) -> dict:
+    def _info_headers(self, info: dict, broker: AccountBroker | None = None) -> dict:
         headers = {
             "X-Account-Container-Count": str(info["container_count"]),
             "X-Account-Object-Count": str(info["object_count"]),
@@ -89,6 +107,8 @@ class AccountServer(DBServerApp):
         }
         headers.update(backend_headers(info))
         headers.update(metadata_headers(info["metadata"]))
+        if broker is not None:
+            headers.update(policy_stat_headers(self.policies, broker.policy_stats()))
         return headers
 
     # ---- handlers --------------------------------------------------------------------
@@ -135,6 +155,7 @@ class AccountServer(DBServerApp):
             object_count,
             bytes_used,
             (stats_ts or Timestamp.now()).normal,
+            parse_int_header(req, BACKEND_INDEX_HEADER, 0),
         )
         return Response(status=201)
 
@@ -142,7 +163,7 @@ class AccountServer(DBServerApp):
         _, _, broker = self._target(req, allow_container=False)
         info = self._existing_info(broker)
         resp = Response(status=204)
-        resp.headers.update(self._info_headers(info))
+        resp.headers.update(self._info_headers(info, broker))
         resp.content_type = self.head_content_type(req)
         resp.charset = "utf-8"
         return resp
@@ -153,7 +174,7 @@ class AccountServer(DBServerApp):
         info = self._existing_info(broker)
         entries = broker.list_containers(params)
         body = render_account(entries, account, content_type)
-        return listing_response(req, body, content_type, self._info_headers(info))
+        return listing_response(req, body, content_type, self._info_headers(info, broker))
 
     def POST(self, req: Request) -> Response:
         timestamp = request_timestamp(req).normal

@@ -9,7 +9,9 @@ named by `X-Account-Host` (`ip:port[,ip:port...]`), `X-Account-Device` (same cou
 `X-Account-Partition`. A failed report never fails the client: the stats stay unreported
 (`reported_*` columns) and the container updater sends them later. Object rows come from
 object servers; a row for a container with no database gets 404 (the object server then
-keeps an async pending). Served by `common.wsgi_server`; `make_app(conf_path)` builds it.
+keeps an async pending). A container's storage policy is chosen at creation and kept in its
+metadata (`storage.databases.container_policy`). Served by `common.wsgi_server`;
+`make_app(conf_path)` builds it.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from storage.backend_common import (
 )
 from storage.databases.broker import DatabaseNotFound, MetadataRejected
 from storage.databases.container_db import ContainerBroker
+from storage.databases.container_policy import POLICY_KEY, policy_update, stored_policy
 from storage.databases.group_commit import GroupCommitter
 from storage.databases.listing_format import render_container
 from storage.databases.server_base import (
@@ -152,6 +155,7 @@ class ContainerServer(DBServerApp):
             reason = self.validate_merged(dict(updates))
             if reason:
                 raise HTTPError(400, reason)
+            updates.update(policy_update(req.headers, None, False, timestamp))
             created = broker.create(account, container, timestamp)
             if created:
                 broker.merge_metadata(updates)
@@ -162,6 +166,7 @@ class ContainerServer(DBServerApp):
         after_put = {**info, "put_timestamp": max(info["put_timestamp"], timestamp)}
         if ContainerBroker.status_deleted(after_put):  # older than the deletion: change nothing
             raise HTTPError(409, "container deleted more recently", backend_headers(info))
+        updates.update(policy_update(req.headers, info["metadata"], not was_deleted, timestamp))
         try:
             broker.merge_metadata(updates, self.validate_merged)
         except MetadataRejected as exc:
@@ -269,6 +274,7 @@ def account_report_headers(info: dict) -> dict:
         "X-Object-Count": str(info["object_count"]),
         "X-Bytes-Used": str(info["bytes_used"]),
         "X-Timestamp": Timestamp.now().normal,
+        POLICY_KEY: str(stored_policy(info["metadata"])),
     }
 
 

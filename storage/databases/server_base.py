@@ -54,7 +54,8 @@ COMMON_OPTIONS = [
 
 # Headers other than X-<Kind>-Meta-* that are stored as metadata, per kind.
 EXTRA_METADATA = {
-    "container": ("x-container-read", "x-container-write"),
+    "container": ("x-container-read", "x-container-write", "x-container-sync-key",
+                  "x-container-sync-to"),
     "account": (),
 }
 SYSMETA_PREFIXES = {"container": "x-container-sysmeta-", "account": "x-account-sysmeta-"}

@@ -1,7 +1,8 @@
 """The object server's disk layer: where object files live and how they are written and read.
 
 Layout (see ARCHITECTURE.md):
-`<devices>/<dev>/objects/<partition>/<suffix>/<hash>/<timestamp>.data|.ts|.meta`, with
+`<devices>/<dev>/objects/<partition>/<suffix>/<hash>/<timestamp>.data|.ts|.meta` (storage
+policy N other than 0: `objects-N`, one `DiskFileManager` per policy), with
 `suffix = hash[-3:]`, temp files in `<dev>/tmp/`, quarantined hash dirs in
 `<dev>/quarantined/objects/<hash>[-n]/`, and dirty suffixes appended to
 `<dev>/objects/<partition>/hashes.invalid` (under the partition's `.lock` flock).
@@ -14,7 +15,7 @@ object creates on the way (hash, suffix, partition) each have their entry fsynce
 
 Public API (used by the object server and the durability daemons):
 
-* `DiskFileManager(devices_root, hasher, mount_check=False)`
+* `DiskFileManager(devices_root, hasher, mount_check=False, objects_dir="objects")`
   - `device_path(device)` -> path or None when missing / not a dir (-> 507)
   - `diskfile(device, partition, account, container, obj)` / `diskfile_from_hash(...)`
   - `hash_dir_path(device, partition, hash)`, `partition_path(device, partition)`
@@ -138,8 +139,11 @@ def is_expired(metadata: dict, now: float | None = None) -> bool:
 class DiskFileManager:
     """Entry point to one node's devices; holds nothing but paths and the path hasher."""
 
-    def __init__(self, devices_root: str, hasher, mount_check: bool = False, run_blocking=None):
+    def __init__(self, devices_root: str, hasher, mount_check: bool = False, run_blocking=None,
+                 objects_dir: str = "objects"):
         self.devices_root = devices_root
+        # One manager per storage policy: `objects` for policy 0, `objects-<N>` for policy N.
+        self.objects_dir = objects_dir
         self.hasher = hasher
         self.mount_check = mount_check
         # How slow disk calls (fsync, unlink) run: directly by default; the object server
@@ -155,7 +159,7 @@ class DiskFileManager:
         return path if os.path.isdir(path) else None
 
     def partition_path(self, device: str, partition: str | int) -> str:
-        return os.path.join(self.devices_root, device, "objects", str(partition))
+        return os.path.join(self.devices_root, device, self.objects_dir, str(partition))
 
     def hash_dir_path(self, device: str, partition: str | int, hash_: str) -> str:
         return os.path.join(self.partition_path(device, partition), hash_[-3:], hash_)
@@ -173,7 +177,7 @@ class DiskFileManager:
     # ---- walking a device ----
     def iter_partitions(self, device: str):
         """Partition names (digit strings) of a device, in no particular order."""
-        for name in _listdir(os.path.join(self.devices_root, device, "objects")):
+        for name in _listdir(os.path.join(self.devices_root, device, self.objects_dir)):
             if is_partition(name):
                 yield name
 
@@ -275,10 +279,10 @@ class DiskFileManager:
         hash_dir = path if not parse_filename(os.path.basename(path)) else os.path.dirname(path)
         hash_dir = os.path.normpath(hash_dir)
         rel = os.path.relpath(hash_dir, self.devices_root).split(os.sep)
-        if len(rel) != 5 or rel[1] != "objects":
+        if len(rel) != 5 or rel[1] != self.objects_dir:
             raise ValueError(f"not an object hash dir: {hash_dir}")
         device, _, partition, suffix, hash_ = rel
-        qdir = os.path.join(self.devices_root, device, "quarantined", "objects")
+        qdir = os.path.join(self.devices_root, device, "quarantined", self.objects_dir)
         os.makedirs(qdir, exist_ok=True)
         target = os.path.join(qdir, hash_)
         try:

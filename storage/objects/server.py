@@ -35,6 +35,7 @@ from common.config import (
 )
 from common.constraints import MAX_FILE_SIZE, check_object_name
 from common.http_errors import HTTPError, error_middleware, render_plain
+from common.storage_policies import BACKEND_INDEX_HEADER, SINGLE_POLICY, load_policies
 from common.wsgi_server import SERVER_OPTIONS
 from ring.hashing import load_hasher
 from storage.backend_common import (
@@ -82,10 +83,16 @@ OBJECT_SERVER_OPTIONS = [
 
 class ObjectServer:
     def __init__(self, devices: str, hasher, backend_auth, mount_check=False, conn_timeout=0.5,
-                 node_timeout=3.0, disk_threads=0, get_md5_check=True):
+                 node_timeout=3.0, disk_threads=0, get_md5_check=True, policies=None):
         self.backend_auth = backend_auth
         run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
-        self.diskfiles = DiskFileManager(devices, hasher, mount_check, run_blocking)
+        self.policies = policies if policies is not None else SINGLE_POLICY
+        self.policy_diskfiles = {
+            policy.index: DiskFileManager(devices, hasher, mount_check, run_blocking,
+                                          policy.objects_dir)
+            for policy in self.policies
+        }
+        self.diskfiles = self.policy_diskfiles[0]  # policy 0's (and the device checks)
         self.conn_timeout = conn_timeout
         self.get_md5_check = get_md5_check
         self.node_timeout = node_timeout
@@ -130,9 +137,17 @@ class ObjectServer:
             raise HTTPError(507, f"device {device} is not available")
         return device, partition, account, container, obj, device_path
 
+    def manager_for(self, req) -> DiskFileManager:
+        """The disk manager of the request's storage policy (`X-Backend-Storage-Policy-Index`,
+        0 when absent); 400 for an index this node does not know."""
+        policy = self.policies.index_of_header(req.headers.get(BACKEND_INDEX_HEADER))
+        if policy is None:
+            raise HTTPError(400, "unknown storage policy index")
+        return self.policy_diskfiles[policy.index]
+
     def diskfile_for(self, req):
         device, partition, account, container, obj, _ = self.parse_object_path(req)
-        return self.diskfiles.diskfile(device, partition, account, container, obj)
+        return self.manager_for(req).diskfile(device, partition, account, container, obj)
 
     # ---- PUT ----
     def PUT(self, req):
@@ -456,6 +471,7 @@ def make_app(conf_path: str) -> ObjectServer:
         node_timeout=options["node_timeout"],
         disk_threads=options["disk_threads"],
         get_md5_check=options["get_md5_check"],
+        policies=load_policies(server["conf_dir"]),
     )
     from storage.replication.object_protocol import (
         install,  # REPLICATE, SYNC and /recon/ (durability)

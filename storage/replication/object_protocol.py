@@ -110,8 +110,8 @@ def decode(body: bytes) -> dict:
 def install(object_server, conf_dir: str, reclaim_age: float = DEFAULT_RECLAIM_AGE) -> None:
     """Serve REPLICATE, SYNC and `/recon/...` on a `storage.objects.server.ObjectServer`."""
     manager = object_server.diskfiles
-    object_server.handlers["REPLICATE"] = lambda req: handle_replication(req, manager,
-                                                                         reclaim_age)
+    object_server.handlers["REPLICATE"] = lambda req: handle_replication(
+        req, object_server.manager_for(req), reclaim_age)  # the request's storage policy
     object_server.handlers["SYNC"] = object_server.handlers["REPLICATE"]
     object_server.prefix_handlers["recon"] = lambda req: handle_recon(
         req, manager.devices_root, conf_dir

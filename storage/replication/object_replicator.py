@@ -1,6 +1,8 @@
 """The object replicator: makes every partition's replicas agree, and moves misplaced ones.
 
-For every partition directory on every local device, in passes:
+For every storage policy (its own `objects[-N]` directory, ring and
+`X-Backend-Storage-Policy-Index` on every request to a peer), for every partition directory
+on every local device, in passes:
 
 1. Its suffix hashes (`storage.objects.suffix_hashes`, cached, recomputed where dirty) are compared
    with each peer's through `REPLICATE /<dev>/<part>` (see `storage.replication.object_protocol`).
@@ -32,6 +34,7 @@ import msgpack
 
 from common.config import Option
 from common.http_client import HTTPClientError
+from common.storage_policies import BACKEND_INDEX_HEADER
 from storage.daemons.context import Daemon, daemon_options, node_label
 from storage.objects.diskfile import (
     BodyMismatch,
@@ -84,6 +87,7 @@ class ObjectReplicator(Daemon):
     def __init__(self, node, conf):
         super().__init__(node, conf)
         self.disk = DiskFileManager(node.devices, None, node.mount_check)
+        self.policy_headers: dict[str, str] = {}  # the policy being replicated, for peers
         self.counts: dict[str, int] = {}
 
     def _count(self, key: str, amount: int = 1) -> None:
@@ -96,12 +100,15 @@ class ObjectReplicator(Daemon):
             "partitions": 0, "suffixes_synced": 0, "files_pushed": 0, "bytes_pushed": 0,
             "handoffs_removed": 0, "failures": 0, "peers_failed": 0, "quarantined": 0,
         }
-        ring = self.node.ring("object")
         pool = eventlet.GreenPool(max(1, self.conf["concurrency"]))
-        for device in self.node.local_devices():
-            for part in sorted(self.disk.iter_partitions(device), key=int):
-                pool.spawn_n(self._replicate_partition_safely, ring, device, int(part))
-        pool.waitall()
+        # One storage policy after the other: its own directory, ring and peers' directory.
+        for policy, disk, ring in self.node.object_policies():
+            self.disk = disk
+            self.policy_headers = {BACKEND_INDEX_HEADER: str(policy.index)}
+            for device in self.node.local_devices():
+                for part in sorted(self.disk.iter_partitions(device), key=int):
+                    pool.spawn_n(self._replicate_partition_safely, ring, device, int(part))
+            pool.waitall()
         return dict(self.counts)
 
     def _replicate_partition_safely(self, ring, device: str, part: int) -> None:
@@ -161,7 +168,8 @@ class ObjectReplicator(Daemon):
 
     # ----- one peer
     def _call(self, peer: dict, method: str, path: str, **kwargs):
-        headers = {REPLICATION_HEADER: "true", **kwargs.pop("headers", {})}
+        headers = {REPLICATION_HEADER: "true", **self.policy_headers,
+                   **kwargs.pop("headers", {})}
         try:
             resp = self.node.request(peer, method, path, headers=headers, **kwargs)
         except HTTPClientError as exc:

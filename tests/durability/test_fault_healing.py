@@ -243,6 +243,59 @@ def test_flipped_bytes_are_quarantined_and_restored(cluster, conn):
     assert {s[2] for s in object_states(cluster, account, "rot", name)} == {good_md5}
 
 
+# ----- 2b. storage policy 1 (silver, 2 replicas): its own ring and directory, healed alike
+def silver_states(cluster, account: str, container: str, obj: str) -> list[tuple]:
+    """(status, md5 of the body) as each primary of policy 1 sees the object."""
+    part, nodes = cluster.ring("object-1").get_nodes(account, container, obj)
+    states = []
+    for dev in nodes:
+        status, _headers, body = direct_request(
+            cluster, dev["ip"], dev["port"], "GET",
+            f"/{dev['device']}/{part}/{account}/{container}/{obj}",
+            {"X-Backend-Storage-Policy-Index": "1"})
+        states.append((status, hashlib.md5(body).hexdigest() if status == 200 else None))
+    return states
+
+
+@pytest.mark.timeout(900)  # four daemon passes on a loaded machine
+def test_policy_1_replica_rotten_then_wiped_is_restored(cluster, conn):
+    account = account_of(conn)
+    conn.put_container("silver", headers={"X-Storage-Policy": "silver"})
+    body = os.urandom(200_000)
+    conn.put_object("silver", "obj", body)
+    good = (200, hashlib.md5(body).hexdigest())
+    part, nodes = cluster.ring("object-1").get_nodes(account, "silver", "obj")
+    assert len(nodes) == 2
+    digest = cluster.hasher().hash_path(account, "silver", "obj")
+    hash_dirs = [os.path.join(device_root(cluster, dev), "objects-1", str(part), digest[-3:],
+                              digest) for dev in nodes]
+    heal(cluster, ("object-replicator",),
+         lambda: silver_states(cluster, account, "silver", "obj") == [good] * 2, max_passes=2)
+    (data_name,) = [f for f in os.listdir(hash_dirs[0]) if f.endswith(".data")]
+    data_path = os.path.join(hash_dirs[0], data_name)
+    victim_node = node_number(cluster, nodes[0])
+
+    # Rot in policy 1's directory: its auditor pass quarantines it, the replicator restores it.
+    flip_bytes(data_path)
+    record = run_pass(cluster, "object-auditor", nodes=[victim_node])[0]
+    assert record["counts"]["quarantined"] == 1
+    assert not os.path.exists(data_path)
+    quarantined = os.path.join(device_root(cluster, nodes[0]), "quarantined", "objects-1")
+    assert len(os.listdir(quarantined)) == 1
+    heal(cluster, ("object-replicator",),
+         lambda: silver_states(cluster, account, "silver", "obj") == [good] * 2, max_passes=2)
+    assert os.path.exists(data_path)
+
+    # The other replica's partition lost outright (suffix hash cache included, as when a
+    # disk is replaced): the first one pushes it back.
+    shutil.rmtree(os.path.dirname(os.path.dirname(hash_dirs[1])))
+    assert silver_states(cluster, account, "silver", "obj")[1][0] == 404
+    assert conn.get_object("silver", "obj")[1] == body
+    heal(cluster, ("object-replicator",),
+         lambda: silver_states(cluster, account, "silver", "obj") == [good] * 2, max_passes=2)
+    assert conn.get_object("silver", "obj")[1] == body
+
+
 # ----- 3. one device wiped
 def test_wiped_device_is_rebuilt(cluster, conn):
     account = account_of(conn)

@@ -12,7 +12,7 @@ from proxy.pipeline import load_pipeline
 from tests.proxy.cluster import ROOT
 
 SAMPLE = os.path.join(ROOT, "etc", "proxy-server.conf")
-RINGS = dict.fromkeys(("account", "container", "object"))  # not consulted while building
+RINGS = {name: object() for name in ("account", "container", "object", "object-1")}  # unread
 
 
 def load_settings(path):
