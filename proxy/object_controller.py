@@ -227,7 +227,8 @@ def post(app, environ, target):
     backend = {"X-Timestamp": Timestamp.now().normal}
     for name, value in headers.items():
         if name.startswith("x-object-meta-") or name in ("content-type", "content-encoding",
-                                                         "content-disposition"):
+                                                         "content-disposition",
+                                                         "x-object-manifest"):
             backend[name] = value
     if delete_at is not None:
         backend["X-Delete-At"] = delete_at

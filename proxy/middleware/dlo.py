@@ -6,7 +6,8 @@
 A GET/HEAD goes down as sent; when the answer says it is a DLO manifest, the middleware
 lists `<container>` by `<prefix>` and serves the concatenation of the listed objects in name
 order, all through sub-requests to the app below it, as the requesting user. ETag is the
-quoted md5 of the segments' ETags joined; a single byte range is honoured. Segments are read
+quoted md5 of the segments' ETags joined, and conditions (`If-Match`, ...) are checked
+against it; a single byte range is honoured (several: the whole object, as Swift). Segments are read
 as stored (Swift's rule): a manifest among them, the DLO itself included, contributes its
 own bytes and is never expanded, so a DLO cannot recurse. `?multipart-manifest=get` returns
 the manifest itself. Writes pass through (the manifest is a plain object).
@@ -18,7 +19,13 @@ from urllib.parse import quote, unquote
 
 from common.config import load_options
 from proxy.get_resume import StreamCut
-from proxy.middleware.manifest_read import close_body, first_read, manifest_mode, whole_manifest
+from proxy.middleware.manifest_read import (
+    close_body,
+    first_read,
+    manifest_mode,
+    precondition_failure,
+    whole_manifest,
+)
 from proxy.responses import RawResponse, error
 from proxy.segments import (
     Segment,
@@ -109,6 +116,9 @@ class DynamicLargeObject:
                          f"cannot list segments of {container}")
         total = sum(s.size for s in segments)
         etag = large_object_etag(segments)
+        failure = precondition_failure(environ, etag, manifest_headers)
+        if failure is not None:
+            return failure
         byte_range = parse_range(environ.get("HTTP_RANGE"), total)
         if byte_range == "unsatisfiable":
             return error(416, "requested range not satisfiable",

@@ -29,6 +29,7 @@ PASSTHROUGH_HEADERS = {
     "x-delete-at": "X-Delete-At",
 }
 POST_HEADERS = {
+    "x-object-manifest": "X-Object-Manifest",  # a POST makes, changes or unmakes a DLO
     "content-disposition": "Content-Disposition",
     "content-encoding": "Content-Encoding",
     "x-delete-at": "X-Delete-At",
