@@ -15,7 +15,7 @@ format (`format=raw`), so its segments are checked again where the copy lands.
 """
 from __future__ import annotations
 
-from urllib.parse import parse_qs, quote, unquote, urlencode
+from urllib.parse import parse_qs, quote, unquote_to_bytes, urlencode
 
 from common import constraints
 from common.config import load_options
@@ -51,8 +51,15 @@ class IterReader:
 
 
 def _split(value: str):
-    """'container/object' (optionally quoted, leading '/') -> (container, object) or None."""
-    value = unquote(value).lstrip("/")
+    """'container/object' (optionally quoted, leading '/') -> (container, object) or None.
+
+    `value` is a WSGI header string (the header's bytes as latin-1): its UTF-8 is decoded.
+    """
+    try:
+        value = unquote_to_bytes(value.encode("latin-1")).decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+    value = value.lstrip("/")
     container, sep, obj = value.partition("/")
     if not sep or not container or not obj:
         return None

@@ -120,7 +120,7 @@ class StaticLargeObject:
             return response
         if part == INVALID:
             close_body(response)
-            return error(400, INVALID_REASON)
+            return exact_error(environ, 400, INVALID_REASON)
         internal = bool(environ.get(INTERNAL_KEY))
         sysmeta = sysmeta_of(response.headers)
         if environ["REQUEST_METHOD"] == "HEAD" and SYSMETA_SIZE in sysmeta and part is None:
@@ -209,7 +209,7 @@ class StaticLargeObject:
                        if k.lower() not in ("content-length", "etag", "content-type",
                                             "accept-ranges", "content-range")]
             headers += parts + [("Etag", f'"{etag}"'), ("Content-Range", f"bytes */{total}")]
-            return error(416, UNSATISFIABLE_REASON, headers)
+            return exact_error(environ, 416, UNSATISFIABLE_REASON, headers)
         if environ["REQUEST_METHOD"] == "HEAD":
             return RawResponse(206, body_headers(base, total, etag, byte_range, total) + parts)
         answer = stream_response(self.segment_getter(environ), target.account, segments, base,
@@ -274,6 +274,14 @@ class StaticLargeObject:
     def _delete(self, environ, path: str):
         response = call(self.app, make_environ(environ, "DELETE", path))
         return response
+
+
+def exact_error(environ, status: int, text: str, headers: list | None = None):
+    """An error whose body is exactly `text` (Swift's part-number answers, no newline); a
+    HEAD's has none, and says so in its Content-Length."""
+    body = b"" if environ["REQUEST_METHOD"] == "HEAD" else text.encode()
+    return RawResponse(status, (headers or []) + [("Content-Type", "text/plain; charset=UTF-8"),
+                                                   ("Content-Length", str(len(body)))], [body])
 
 
 def head_from_sysmeta(environ, headers: list, sysmeta: dict, internal: bool = False):

@@ -12,6 +12,7 @@ or JSON (`Accept: application/json`), like Swift's bulk middleware.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 
@@ -19,6 +20,8 @@ from common import constraints
 from common.green import eventlet
 from proxy.environ_keys import IDENTITY_KEY
 from proxy.middleware.slo_manifest import (
+    OVERRIDE_ETAG,
+    OVERRIDE_SIZE,
     SYSMETA_DEPTH,
     SYSMETA_ETAG,
     SYSMETA_SIZE,
@@ -235,6 +238,9 @@ class ManifestPut:
         put_headers[SYSMETA_ETAG] = slo_etag
         put_headers[SYSMETA_SIZE] = str(total)
         put_headers[SYSMETA_DEPTH] = str(depth)
+        manifest_md5 = hashlib.md5(manifest_body, usedforsecurity=False).hexdigest()
+        put_headers[OVERRIDE_SIZE] = str(total)
+        put_headers[OVERRIDE_ETAG] = f"{manifest_md5}; slo_etag={slo_etag}"
         target = self.target
         response = call(self.middleware.app, make_environ(
             self.environ, "PUT", f"/v1/{target.account}/{target.container}/{target.obj}",

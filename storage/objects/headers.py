@@ -35,6 +35,10 @@ POST_HEADERS = {
     "x-delete-at": "X-Delete-At",
 }
 NOT_RETURNED = frozenset({"name", BLOCK_CRC_KEY})
+# Sysmeta a middleware sets so that the container row describes the object its own way (an
+# SLO manifest: the large object's size, and `<manifest md5>; slo_etag=<its ETag>`).
+OVERRIDE_SIZE = "X-Object-Sysmeta-Container-Update-Override-Size"
+OVERRIDE_ETAG = "X-Object-Sysmeta-Container-Update-Override-Etag"
 
 
 def canonical_name(header: str) -> str:
