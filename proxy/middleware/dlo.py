@@ -15,7 +15,7 @@ the manifest itself. Writes pass through (the manifest is a plain object).
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_to_bytes
 
 from common.config import load_options
 from proxy.get_resume import StreamCut
@@ -108,7 +108,9 @@ class DynamicLargeObject:
         return segments, 200
 
     def expand(self, environ, target, manifest_headers: list):
-        value = unquote(_header(manifest_headers, "x-object-manifest")).lstrip("/")
+        value = manifest_value(_header(manifest_headers, "x-object-manifest"))
+        if value is None:
+            return error(409, "X-Object-Manifest is not valid UTF-8")
         container, _, prefix = value.partition("/")
         segments, status = self.list_segments(environ, target.account, container, prefix)
         if segments is None:
@@ -133,6 +135,15 @@ class DynamicLargeObject:
         # is served as its own bytes, as the listing's size and ETag describe it.
         return stream_response(get, target.account, segments, manifest_headers, etag,
                                byte_range, total, as_stored=True)
+
+
+def manifest_value(header: str) -> str | None:
+    """The `<container>/<prefix>` an X-Object-Manifest header names (percent-decoded), or
+    None. Header values come as WSGI strings (the bytes as latin-1): their UTF-8 is decoded."""
+    try:
+        return unquote_to_bytes(header.encode("latin-1")).decode("utf-8").lstrip("/")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
 
 
 def _header(headers: list, name: str) -> str:
