@@ -61,6 +61,8 @@ def clean_acl(header_name: str, value: str) -> str:
             host = target[1:] if negate else target
             if "://" in host:
                 host = urlparse(host).hostname or ""
+            if host.startswith("*.") and len(host) > 2:
+                host = host[1:]  # `*.example.com` is the domain rule `.example.com`
             if not host:
                 raise AclError(f"{header_name}: empty referrer host in {item!r}")
             cleaned.append(".r:" + ("-" if negate else "") + host)
@@ -100,6 +102,8 @@ def referrer_allowed(referrer: str | None, rules: tuple[str, ...]) -> bool:
     for rule in rules:
         negate = rule.startswith("-")
         pattern = rule[1:] if negate else rule
+        if pattern.startswith("*.") and len(pattern) > 2:
+            pattern = pattern[1:]
         if pattern == "*":
             matched = True
         elif pattern.startswith("."):

@@ -35,6 +35,9 @@ from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import ERROR_CONTENT_TYPE, RawResponse, client_headers, empty, error
 from proxy.transaction import carry
 
+# Sysmeta a middleware's PUT sets to describe the object its own way in the container row.
+OVERRIDE_SIZE = "x-object-sysmeta-container-update-override-size"
+OVERRIDE_ETAG = "x-object-sysmeta-container-update-override-etag"
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
 
 
@@ -179,9 +182,9 @@ def put(app, environ, target):
     etag = max(set(etags), key=etags.count) if etags else ""
     update_missed_containers(app, target, cpart, cnodes, answers, "PUT", {
         "X-Timestamp": backend["X-Timestamp"],
-        "X-Size": str(size),
+        "X-Size": backend.get(OVERRIDE_SIZE) or str(size),
         "X-Content-Type": backend["content-type"],
-        "X-Etag": etag,
+        "X-Etag": backend.get(OVERRIDE_ETAG) or etag,
     })
     out = [("Etag", etag), ("Last-Modified", _http_date(backend["X-Timestamp"])),
            ("X-Timestamp", backend["X-Timestamp"])]
@@ -241,7 +244,8 @@ def post(app, environ, target):
     backend = {"X-Timestamp": Timestamp.now().normal}
     for name, value in headers.items():
         if name.startswith("x-object-meta-") or name in ("content-type", "content-encoding",
-                                                         "content-disposition"):
+                                                         "content-disposition",
+                                                         "x-object-manifest"):
             backend[name] = value
     if delete_at is not None:
         backend["X-Delete-At"] = delete_at

@@ -5,6 +5,8 @@ A large object is a list of `Segment`s (path of the segment object, its length a
 pieces to fetch; `SegmentStream` fetches each piece with a GET sub-request through the
 middleware's `get` (as the requesting user, so ACLs apply), checks it is what the
 manifest promised and yields it chunk by chunk.
+`multipart_response` serves several ranges as multipart/byteranges. Inline segments (an
+SLO's `data` entries) are served from the manifest itself.
 A first segment that is missing or changed is a 409 before any byte is sent (as in Swift);
 a later one cuts the client connection (never a silent short body). `enter_manifest` bounds
 the expansion: a manifest cycle or more than `MAX_MANIFEST_DEPTH` nested manifests is
@@ -18,19 +20,43 @@ from dataclasses import dataclass
 from proxy.environ_keys import MANIFEST_CHAIN_KEY
 from proxy.get_resume import StreamCut
 from proxy.responses import RawResponse, error
+from storage.objects.byteranges import multipart_length, multipart_parts, new_boundary
 
 MAX_MANIFEST_DEPTH = 10  # nested manifests one GET may expand (Swift's max_manifest_depth)
 
 
 @dataclass(frozen=True)
 class Segment:
-    path: str  # "/<container>/<object>" inside the same account
+    """One piece of a large object: bytes of a segment object, or inline bytes.
+
+    `size` is what the piece adds to the large object. A ranged segment (an SLO entry with
+    `range`) adds bytes `first .. first + size - 1` of an object `object_size` long; an inline
+    one (an SLO `data` entry) has no path and carries its bytes.
+    """
+
+    path: str  # "/<container>/<object>" inside the same account; "" for inline bytes
     size: int
-    etag: str  # without quotes; "" when unknown
+    etag: str  # the segment object's ETag without quotes; "" when unknown
+    first: int = 0
+    object_size: int | None = None  # None: the same as size (the whole object)
+    data: bytes | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Whether the piece is its whole segment object."""
+        return self.first == 0 and (self.object_size is None or self.object_size == self.size)
+
+    def etag_part(self) -> str:
+        """What this piece adds to the text hashed into the large object's ETag."""
+        if self.data is not None:
+            return hashlib.md5(self.data, usedforsecurity=False).hexdigest()
+        if self.whole:
+            return self.etag
+        return f"{self.etag}:{self.first}-{self.first + self.size - 1};"
 
 
 def large_object_etag(segments: list[Segment]) -> str:
-    joined = "".join(s.etag for s in segments).encode()
+    joined = "".join(s.etag_part() for s in segments).encode()
     return hashlib.md5(joined, usedforsecurity=False).hexdigest()
 
 
@@ -123,7 +149,7 @@ class SegmentStream:
 
     def start(self) -> SegmentError | None:
         """Fetch the first piece now; the SegmentError when it cannot be served."""
-        if not self.pieces:
+        if not self.pieces or self.pieces[0][0].data is not None:
             return None
         try:
             self._first = self._fetch(*self.pieces[0])
@@ -133,9 +159,9 @@ class SegmentStream:
 
     def _fetch(self, segment: Segment, start: int, end: int):
         headers = {}
-        whole = start == 0 and end == segment.size - 1
+        whole = segment.whole and start == 0 and end == segment.size - 1
         if not whole:
-            headers["Range"] = f"bytes={start}-{end}"
+            headers["Range"] = f"bytes={segment.first + start}-{segment.first + end}"
         response = self.get(f"/v1/{self.account}{segment.path}", headers, self.query)
         if response.status == 409:
             # Only a nested large object answers a GET with 409 (cycle, depth, a broken
@@ -153,6 +179,9 @@ class SegmentStream:
 
     def __iter__(self):
         for index, (segment, start, end) in enumerate(self.pieces):
+            if segment.data is not None:
+                yield segment.data[start:end + 1]
+                continue
             if index == 0 and self._first is not None:
                 response, self._first = self._first, None
             else:
@@ -196,6 +225,30 @@ def stream_response(get, account: str, segments, base: list, etag: str, byte_ran
     if failure is not None:
         return error(failure.status, str(failure))
     return RawResponse(status, body_headers(base, total, etag, byte_range, total), stream)
+
+
+def multipart_response(get, account: str, segments, base: list, etag: str, ranges,
+                       total: int, content_type: str):
+    """206 multipart/byteranges of several `ranges` ((start, stop) pairs, stop excluded),
+    each streamed piece by piece as it is sent."""
+    boundary = new_boundary()
+
+    def read_range(start: int, stop: int):
+        stream = SegmentStream(get, account, plan_range(segments, start, stop - 1))
+        try:
+            yield from stream
+        finally:
+            stream.close()
+
+    headers = [(k, v) for k, v in base
+               if k.lower() not in ("content-length", "etag", "content-range", "accept-ranges",
+                                    "content-type")]
+    headers += [("Etag", f'"{etag}"'), ("Accept-Ranges", "bytes"),
+                ("Content-Type", f"multipart/byteranges;boundary={boundary}"),
+                ("Content-Length",
+                 str(multipart_length(ranges, boundary, content_type, total)))]
+    body = multipart_parts(ranges, boundary, content_type, total, read_range)
+    return RawResponse(206, headers, body)
 
 
 def read_body(app_iter, limit: int) -> bytes:

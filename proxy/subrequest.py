@@ -17,7 +17,8 @@ from proxy.environ_keys import (
 )
 from proxy.responses import RawResponse
 
-CARRIED_KEYS = (IDENTITY_KEY, AUTHORIZE_KEY, TRANS_ID_KEY)
+# The Referer travels too: a container's referrer ACL (`.r:`) grants segment reads.
+CARRIED_KEYS = (IDENTITY_KEY, AUTHORIZE_KEY, TRANS_ID_KEY, "HTTP_REFERER")
 
 
 class _EmptyInput:

@@ -8,11 +8,15 @@ the destination, both through the pipeline below (so large objects are read as t
 content by `slo`/`dlo` below) and both as the requesting user (so the source needs read and
 the destination write permission). Metadata is carried over from the source unless
 `X-Fresh-Metadata: true`; metadata given on the request is added on top. Large objects are
-copied as their content. A `Range` on the request copies just that range of the source.
+copied as their content; `?part-number=N` copies that part of an SLO. A `Range` on the
+request copies just that range of the source. With
+`?multipart-manifest=get` the manifest itself is copied: a DLO's with its
+`X-Object-Manifest`, an SLO's as a new manifest PUT of the source's manifest in the PUT
+format (`format=raw`), so its segments are checked again where the copy lands.
 """
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from common import constraints
 from common.config import load_options
@@ -118,12 +122,25 @@ def handle_copy(app, environ, target):
                        (target.container, target.obj), (account,) + destination)
 
 
+def source_query(environ) -> tuple[str, bool]:
+    """The query of the source GET (from the client's) and whether the manifest is copied."""
+    params = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    query = {}
+    as_manifest = params.get("multipart-manifest", [""])[0] == "get"
+    if as_manifest:
+        query = {"multipart-manifest": "get", "format": "raw"}
+    elif "part-number" in params:
+        query["part-number"] = params["part-number"][0]
+    return urlencode(query), as_manifest
+
+
 def copy_object(app, environ, headers: dict, src_account: str, source, destination):
     """GET the source (a `Range` of it when the request has one), PUT its bytes to the
     destination; `app` is the pipeline below."""
     src_path = _object_path(src_account, *source)
     ranged = {"range": headers["range"]} if "range" in headers else None
-    src = call(app, make_environ(environ, "GET", src_path, ranged))
+    query, as_manifest = source_query(environ)
+    src = call(app, make_environ(environ, "GET", src_path, ranged, query=query))
     if src.status not in (200, 206):
         _close(src.app_iter)
         return error(src.status if src.status >= 400 else 502, "copy source unavailable")
@@ -150,13 +167,19 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
     if "x-delete-after" in put_headers:
         put_headers.pop("x-delete-at", None)
     large = src.header("X-Static-Large-Object") or src.header("X-Object-Manifest")
-    if not large and src.status == 200 and src.header("Etag"):
+    put_query = ""
+    if as_manifest and src.header("X-Static-Large-Object"):
+        put_query = "multipart-manifest=put"
+    elif as_manifest and src.header("X-Object-Manifest") is not None:
+        put_headers.setdefault("x-object-manifest", src.header("X-Object-Manifest"))
+    elif not large and src.status == 200 and src.header("Etag"):
         put_headers["etag"] = src.header("Etag").strip('"')
     dst_account, dst_container, dst_obj = destination
     try:
         put = call(app, make_environ(environ, "PUT",
                                      _object_path(dst_account, dst_container, dst_obj),
-                                     put_headers, body_input=IterReader(src.app_iter),
+                                     put_headers, query=put_query,
+                                     body_input=IterReader(src.app_iter),
                                      content_length=length))
     except SegmentError as exc:
         return error(409, f"copy source is a broken large object: {exc}")

@@ -6,7 +6,8 @@
 A GET/HEAD goes down as sent; when the answer says it is a DLO manifest, the middleware
 lists `<container>` by `<prefix>` and serves the concatenation of the listed objects in name
 order, all through sub-requests to the app below it, as the requesting user. ETag is the
-quoted md5 of the segments' ETags joined; a single byte range is honoured. Segments are read
+quoted md5 of the segments' ETags joined, and conditions (`If-Match`, ...) are checked
+against it; a single byte range is honoured (several: the whole object, as Swift). Segments are read
 as stored (Swift's rule): a manifest among them, the DLO itself included, contributes its
 own bytes and is never expanded, so a DLO cannot recurse. `?multipart-manifest=get` returns
 the manifest itself. Writes pass through (the manifest is a plain object).
@@ -14,11 +15,17 @@ the manifest itself. Writes pass through (the manifest is a plain object).
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote_to_bytes
 
 from common.config import load_options
 from proxy.get_resume import StreamCut
-from proxy.middleware.manifest_read import close_body, first_read, manifest_mode, whole_manifest
+from proxy.middleware.manifest_read import (
+    close_body,
+    first_read,
+    manifest_mode,
+    precondition_failure,
+    whole_manifest,
+)
 from proxy.responses import RawResponse, error
 from proxy.segments import (
     Segment,
@@ -101,7 +108,9 @@ class DynamicLargeObject:
         return segments, 200
 
     def expand(self, environ, target, manifest_headers: list):
-        value = unquote(_header(manifest_headers, "x-object-manifest")).lstrip("/")
+        value = manifest_value(_header(manifest_headers, "x-object-manifest"))
+        if value is None:
+            return error(409, "X-Object-Manifest is not valid UTF-8")
         container, _, prefix = value.partition("/")
         segments, status = self.list_segments(environ, target.account, container, prefix)
         if segments is None:
@@ -109,6 +118,9 @@ class DynamicLargeObject:
                          f"cannot list segments of {container}")
         total = sum(s.size for s in segments)
         etag = large_object_etag(segments)
+        failure = precondition_failure(environ, etag, manifest_headers)
+        if failure is not None:
+            return failure
         byte_range = parse_range(environ.get("HTTP_RANGE"), total)
         if byte_range == "unsatisfiable":
             return error(416, "requested range not satisfiable",
@@ -123,6 +135,15 @@ class DynamicLargeObject:
         # is served as its own bytes, as the listing's size and ETag describe it.
         return stream_response(get, target.account, segments, manifest_headers, etag,
                                byte_range, total, as_stored=True)
+
+
+def manifest_value(header: str) -> str | None:
+    """The `<container>/<prefix>` an X-Object-Manifest header names (percent-decoded), or
+    None. Header values come as WSGI strings (the bytes as latin-1): their UTF-8 is decoded."""
+    try:
+        return unquote_to_bytes(header.encode("latin-1")).decode("utf-8").lstrip("/")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
 
 
 def _header(headers: list, name: str) -> str:

@@ -4,16 +4,23 @@ The client's request goes down as it is. When the answer is a manifest of the ki
 middleware expands, ranges and conditions are meant for the large object, not for the
 manifest: the manifest is read again without them. A 416 to a ranged GET may come from a
 manifest shorter than the range, so a HEAD without the range looks first.
-`?multipart-manifest=get` asks for the manifest itself (never expanded).
+`?multipart-manifest=get` asks for the manifest itself (never expanded). The conditions
+are then checked against the large object's ETag (`precondition_failure`, with the object
+server's own rules from `storage.objects.conditional`).
 """
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+from proxy.responses import empty
 from proxy.subrequest import call, same_resource
+from storage.objects.conditional import parse_http_date, precondition_status
 
 CONDITION_KEYS = ("HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
                   "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
+CONDITIONS_BY_KEY = (("HTTP_IF_MATCH", "If-Match"), ("HTTP_IF_NONE_MATCH", "If-None-Match"),
+                     ("HTTP_IF_MODIFIED_SINCE", "If-Modified-Since"),
+                     ("HTTP_IF_UNMODIFIED_SINCE", "If-Unmodified-Since"))
 
 
 def manifest_mode(environ) -> str:
@@ -53,3 +60,23 @@ def whole_manifest(app, environ, response, need_body: bool = False):
         return response
     close_body(response)
     return call(app, same_resource(environ, "GET", CONDITION_KEYS))
+
+
+def precondition_failure(environ, etag: str, headers: list):
+    """The 304/412 a GET/HEAD's conditions get against a large object (ETag `etag`, the
+    manifest's `headers`), or None when the request may proceed."""
+    conditions = {name: environ[key] for key, name in CONDITIONS_BY_KEY if key in environ}
+    if not conditions:
+        return None
+    last_modified = 0
+    for name, value in headers:
+        if name.lower() == "last-modified":
+            seconds = parse_http_date(value)
+            last_modified = int(seconds) if seconds is not None else 0
+    status = precondition_status(conditions, etag, last_modified, environ["REQUEST_METHOD"])
+    if status is None:
+        return None
+    kept = [(k, v) for k, v in headers
+            if k.lower() not in ("content-length", "etag", "content-range", "content-type")]
+    kept.append(("Etag", f'"{etag}"'))
+    return empty(status, kept)

@@ -5,63 +5,68 @@
     max_manifest_segments = 1000
     max_manifest_size = 8388608
 
-PUT takes a JSON list `[{"path": "/cont/obj", "etag": ..., "size_bytes": ...}, ...]`
-(etag/size may be null), HEADs every segment (as the user) and refuses mismatches with 400
-and the reasons on one line, as well as a manifest listing itself or nesting more than
-`MAX_MANIFEST_DEPTH` manifests (each SLO stores its depth in sysmeta). The stored manifest
-is Swift's format `[{"name", "bytes", "hash", "content_type", "last_modified"}]`, written
-below as a plain object with `X-Static-Large-Object: True` plus sysmeta holding the large
-object's ETag and size, so a HEAD needs no manifest read. A GET/HEAD goes down as sent
-(asking for the object's sysmeta); when the answer is an SLO manifest, the middleware streams
-its segments through sub-requests (single byte range honoured), a nested SLO being expanded
-by this same middleware (within the depth limit and cycle check of `proxy.segments`), so it
-sees the app below it, the DLO middleware included. `?multipart-manifest=get` returns the
-stored JSON; `?multipart-manifest=delete` deletes every segment, then the manifest.
-Sysmeta never goes up past this middleware.
+PUT takes a JSON list of segment objects (`{"path", "etag", "size_bytes", "range"}`) and
+inline bytes (`{"data": base64}`), checked and stored by `slo_put` in the format of
+`slo_manifest`, with sysmeta holding the large object's ETag, size and nesting depth, so a
+HEAD needs no manifest read. A GET/HEAD goes down as sent (asking for the object's sysmeta);
+when the answer is an SLO manifest, the middleware serves the large object: its conditions
+(`If-Match`, ...) are checked against the large object's ETag, one or several byte ranges or
+a `?part-number=N` (`slo_parts`) are honoured, and the segments are streamed through
+sub-requests, a nested SLO being expanded by this same middleware (within the depth limit
+and cycle check of `proxy.segments`), so it sees the app below it, the DLO middleware
+included. `?multipart-manifest=get` returns the stored JSON (`&format=raw`: in the PUT
+format, which can be PUT again); `?multipart-manifest=delete` deletes every segment, then the
+manifest. Sysmeta never goes up past this middleware.
 """
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 
-from common import constraints
 from common.config import Option, load_options, positive_int
 from common.green import eventlet
 from proxy.backend_http import BackendError
-from proxy.environ_keys import IDENTITY_KEY, INTERNAL_KEY, SYSMETA_KEY
+from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import StreamCut
 from proxy.middleware.manifest_read import (
     close_body,
     first_read,
     manifest_mode,
+    precondition_failure,
     whole_manifest,
 )
 from proxy.middleware.slo_manifest import (
     SYSMETA_DEPTH,
     SYSMETA_ETAG,
     SYSMETA_SIZE,
-    depth_of,
     is_slo,
+    load_entries,
     load_manifest,
-    parse_put_body,
+    raw_entries,
     sysmeta_of,
     without_sysmeta,
 )
-from proxy.object_headers import lower_headers
+from proxy.middleware.slo_parts import (
+    INVALID,
+    INVALID_REASON,
+    UNSATISFIABLE_REASON,
+    part_range,
+    requested_part,
+)
+from proxy.middleware.slo_put import ManifestPut
 from proxy.responses import RawResponse, error
 from proxy.segments import (
-    MAX_MANIFEST_DEPTH,
-    Segment,
     body_headers,
     enter_manifest,
     large_object_etag,
-    parse_range,
+    multipart_response,
     read_body,
     stream_response,
 )
-from proxy.subrequest import call, make_environ
+from proxy.subrequest import call, make_environ, same_resource
 from proxy.target import object_target
 from proxy.transaction import carry
+from storage.objects.byteranges import UnsatisfiableRange, parse_range
 
 HEAD_CONCURRENCY = 10
 OPTIONS = [
@@ -70,16 +75,14 @@ OPTIONS = [
 ]
 
 
-def _bad(reason: str):
-    return error(400, reason)
-
-
 class StaticLargeObject:
     def __init__(self, app, max_manifest_segments: int = 1000,
                  max_manifest_size: int = 8 * 1024 * 1024):
         self.app = app
         self.max_manifest_segments = max_manifest_segments
         self.max_manifest_size = max_manifest_size
+        # A stored manifest says more per segment than the client's PUT did.
+        self.max_stored_size = 4 * max_manifest_size
         self.capabilities = {"slo": {
             "max_manifest_segments": max_manifest_segments,
             "max_manifest_size": max_manifest_size,
@@ -96,7 +99,7 @@ class StaticLargeObject:
         if method in ("GET", "HEAD"):
             response = self.serve(environ, target)
         elif method == "PUT" and mode == "put" and "HTTP_X_COPY_FROM" not in environ:
-            response = self.put_manifest(environ, target)
+            response = ManifestPut(self, environ, target).respond()
         elif method == "DELETE" and mode == "delete":
             response = self.delete_manifest(environ, target)
         else:
@@ -108,22 +111,21 @@ class StaticLargeObject:
     def serve(self, environ, target):
         """A GET/HEAD of an object: an SLO expanded, anything else as the app answered."""
         if manifest_mode(environ) == "get":
-            response = call(self.app, environ)
-            if is_slo(response):
-                response.headers = [(k, v) for k, v in without_sysmeta(response.headers)
-                                    if k.lower() != "content-type"]
-                response.headers.append(("Content-Type", "application/json; charset=utf-8"))
-            return response
+            return self.serve_manifest(environ)
+        part = requested_part(environ.get("QUERY_STRING", ""))
         environ[SYSMETA_KEY] = True
         response = first_read(self.app, environ, is_slo)
         if not is_slo(response):
             response.headers = without_sysmeta(response.headers)
             return response
+        if part == INVALID:
+            close_body(response)
+            return exact_error(environ, 400, INVALID_REASON)
         internal = bool(environ.get(INTERNAL_KEY))
         sysmeta = sysmeta_of(response.headers)
-        if environ["REQUEST_METHOD"] == "HEAD" and SYSMETA_SIZE in sysmeta:
+        if environ["REQUEST_METHOD"] == "HEAD" and SYSMETA_SIZE in sysmeta and part is None:
             close_body(response)
-            return head_fromsysmeta_of(response.headers, sysmeta, internal)
+            return head_from_sysmeta(environ, response.headers, sysmeta, internal)
         refusal = enter_manifest(environ, target.path)
         if refusal is not None:
             close_body(response)
@@ -134,132 +136,94 @@ class StaticLargeObject:
         if not is_slo(response):
             response.headers = without_sysmeta(response.headers)
             return response
-        return self.expand(environ, target, response)
+        return self.expand(environ, target, response, part)
 
-    def expand(self, environ, target, response):
-        sysmeta = sysmeta_of(response.headers)
+    def serve_manifest(self, environ):
+        """`?multipart-manifest=get`: the stored manifest (`&format=raw`: the PUT format)."""
+        raw = "format=raw" in environ.get("QUERY_STRING", "")
+        if raw and environ["REQUEST_METHOD"] == "HEAD":
+            response = call(self.app, same_resource(environ, "GET"))
+        else:
+            response = call(self.app, environ)
+        if not is_slo(response):
+            response.headers = without_sysmeta(response.headers)
+            return response
+        headers = without_sysmeta(response.headers)
+        if not raw:
+            headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+            headers.append(("Content-Type", "application/json; charset=utf-8"))
+            response.headers = headers
+            return response
+        if response.status != 200:
+            return response
         try:
-            segments = load_manifest(read_body(response.app_iter, self.max_manifest_size))
+            entries = load_entries(read_body(response.app_iter, self.max_stored_size))
+        except (ValueError, StreamCut, BackendError):
+            entries = None
+        if entries is None:
+            return error(503, "large object manifest unreadable")
+        body = json.dumps(raw_entries(entries)).encode()
+        headers = [(k, v) for k, v in headers if k.lower() not in ("etag", "content-length")]
+        headers.append(("Etag", hashlib.md5(body, usedforsecurity=False).hexdigest()))
+        headers.append(("Content-Length", str(len(body))))
+        return RawResponse(200, headers, [body])
+
+    def expand(self, environ, target, response, part):
+        sysmeta = sysmeta_of(response.headers)
+        manifest_etag = (response.header("Etag") or "").strip('"')
+        try:
+            segments = load_manifest(read_body(response.app_iter, self.max_stored_size))
         except (ValueError, StreamCut, BackendError):
             segments = None
         if segments is None:
             return error(503, "large object manifest unreadable")
         total = sum(s.size for s in segments)
         etag = sysmeta.get(SYSMETA_ETAG) or large_object_etag(segments)
-        base = without_sysmeta(response.headers)
-        if environ["REQUEST_METHOD"] == "HEAD":
+        base = without_sysmeta(response.headers) + [("X-Manifest-Etag", manifest_etag)]
+        failure = precondition_failure(environ, etag, base)
+        if failure is not None:
+            return failure
+        method = environ["REQUEST_METHOD"]
+        if part is not None:
+            return self.serve_part(environ, target, segments, base, etag, part, total)
+        if method == "HEAD":
             return RawResponse(200, body_headers(base, total, etag, None, total))
-        byte_range = parse_range(environ.get("HTTP_RANGE"), total)
-        if byte_range == "unsatisfiable":
+        try:
+            ranges = parse_range(environ.get("HTTP_RANGE"), total)
+        except UnsatisfiableRange:
             return error(416, "requested range not satisfiable",
                          [("Content-Range", f"bytes */{total}")])
+        get = self.segment_getter(environ)
+        if ranges is not None and len(ranges) > 1:
+            return multipart_response(get, target.account, segments, base, etag, ranges,
+                                      total, response.header("Content-Type")
+                                      or "application/octet-stream")
+        byte_range = None if ranges is None else (ranges[0][0], ranges[0][1] - 1)
+        return stream_response(get, target.account, segments, base, etag, byte_range, total)
 
+    def serve_part(self, environ, target, segments, base, etag, part, total):
+        parts = [("X-Parts-Count", str(len(segments)))]
+        byte_range = part_range(segments, part)
+        if byte_range is None:
+            headers = [(k, v) for k, v in base
+                       if k.lower() not in ("content-length", "etag", "content-type",
+                                            "accept-ranges", "content-range")]
+            headers += parts + [("Etag", f'"{etag}"'), ("Content-Range", f"bytes */{total}")]
+            return exact_error(environ, 416, UNSATISFIABLE_REASON, headers)
+        if environ["REQUEST_METHOD"] == "HEAD":
+            return RawResponse(206, body_headers(base, total, etag, byte_range, total) + parts)
+        answer = stream_response(self.segment_getter(environ), target.account, segments, base,
+                                 etag, byte_range, total)
+        if answer.status == 206:
+            answer.headers.extend(parts)
+        return answer
+
+    def segment_getter(self, environ):
         def get(path, headers, query):
             sub = make_environ(environ, "GET", path, headers, query)
             return self.serve(sub, object_target(sub["PATH_INFO"]))
 
-        return stream_response(get, target.account, segments, base, etag, byte_range, total)
-
-    # -- manifest PUT ---------------------------------------------------------------------
-
-    def put_manifest(self, environ, target):
-        headers = lower_headers(environ)
-        length = headers.get("content-length")
-        if length is None or not length.isdigit():
-            return error(411, "manifest PUT needs a Content-Length")
-        if int(length) > self.max_manifest_size:
-            return error(413, f"manifest larger than {self.max_manifest_size} bytes")
-        try:
-            body = environ["wsgi.input"].read(int(length))
-        except (OSError, ValueError) as exc:
-            return error(499, f"client body incomplete: {exc}")
-        if len(body) != int(length):
-            return error(499, "client body incomplete")
-        parsed, reason = parse_put_body(body, self.max_manifest_segments)
-        if parsed is None:
-            return _bad(reason)
-
-        own_path = f"/{target.container}/{target.obj}"
-        if any(path == own_path for path, _etag, _size in parsed):
-            return _bad(f"{own_path} cannot be a segment of itself")
-
-        def head(item):
-            path, _etag, _size = item
-            # internal: a sub-SLO's answer carries its nesting depth (SYSMETA_DEPTH)
-            sub = make_environ(environ, "HEAD", f"/v1/{target.account}{path}", internal=True)
-            sub_target = object_target(sub["PATH_INFO"])
-            if sub_target is None:
-                return error(400, "bad segment path")
-            return self.serve(sub, sub_target)
-
-        pool = eventlet.GreenPool(HEAD_CONCURRENCY)
-        problems = []
-        unauthorized = False
-        manifest = []
-        segments = []
-        nested = 0  # deepest manifest among the segments
-        for (path, etag, size), response in zip(parsed, pool.imap(carry(head), parsed),
-                                                 strict=True):
-            if response.status == 404:
-                problems.append(f"{path}: 404 Not Found")
-                continue
-            if not 200 <= response.status < 300:
-                unauthorized = unauthorized or response.status == 401
-                problems.append(f"{path}: {response.status}")
-                continue
-            real_etag = (response.header("Etag") or "").strip('"')
-            real_size = int(response.header("Content-Length") or 0)
-            if etag is not None and etag != real_etag:
-                problems.append(f"{path}: Etag Mismatch")
-            if size is not None and size != real_size:
-                problems.append(f"{path}: Size Mismatch")
-            entry = {
-                "name": path,
-                "bytes": real_size,
-                "hash": real_etag,
-                "content_type": response.header("Content-Type") or "application/octet-stream",
-                "last_modified": response.header("Last-Modified") or "",
-            }
-            if is_slo(response):
-                entry["sub_slo"] = True
-                nested = max(nested, depth_of(response))
-            elif response.header("X-Object-Manifest") is not None:
-                nested = max(nested, 1)  # a DLO reads its own segments as stored
-            manifest.append(entry)
-            segments.append(Segment(path, real_size, real_etag))
-        if unauthorized and environ.get(IDENTITY_KEY) is None:
-            # Anonymous: the manifest could not be written anyway (write ACLs name users).
-            return error(401, "unauthorized")
-        if problems:
-            return _bad("bad segments: " + "; ".join(problems[:20]))
-        if nested + 1 > MAX_MANIFEST_DEPTH:
-            return _bad(f"segments nest deeper than {MAX_MANIFEST_DEPTH} manifests")
-        total = sum(s.size for s in segments)
-        if total > constraints.MAX_FILE_SIZE * 1000:
-            return error(413, "large object too large")
-        slo_etag = large_object_etag(segments)
-        client_etag = headers.get("etag", "").strip('"')
-        if client_etag and client_etag != slo_etag:
-            return error(422, "ETag does not match the large object")
-        manifest_body = json.dumps(manifest, separators=(",", ":")).encode()
-        put_headers = {
-            name: value for name, value in headers.items()
-            if name.startswith("x-object-meta-") or name in (
-                "content-type", "content-encoding", "content-disposition", "x-delete-at",
-                "x-delete-after")
-        }
-        put_headers["X-Static-Large-Object"] = "True"
-        put_headers[SYSMETA_ETAG] = slo_etag
-        put_headers[SYSMETA_SIZE] = str(total)
-        put_headers[SYSMETA_DEPTH] = str(nested + 1)
-        response = call(self.app, make_environ(
-            environ, "PUT", f"/v1/{target.account}/{target.container}/{target.obj}",
-            put_headers, body_input=io.BytesIO(manifest_body),
-            content_length=len(manifest_body), internal=True))
-        if response.status != 201:
-            return response
-        close_body(response)
-        return RawResponse(201, [("Etag", f'"{slo_etag}"'), ("Content-Length", "0")], [b""])
+        return get
 
     # -- manifest DELETE ----------------------------------------------------------------------
 
@@ -277,7 +241,7 @@ class StaticLargeObject:
             close_body(response)
             return self._delete(environ, path)
         try:
-            segments = load_manifest(read_body(response.app_iter, self.max_manifest_size))
+            segments = load_manifest(read_body(response.app_iter, self.max_stored_size))
         except (ValueError, StreamCut, BackendError):
             segments = None
         if segments is None:
@@ -312,10 +276,27 @@ class StaticLargeObject:
         return response
 
 
-def head_fromsysmeta_of(headers: list, sysmeta: dict, internal: bool = False):
+def exact_error(environ, status: int, text: str, headers: list | None = None):
+    """An error whose body is exactly `text` (Swift's part-number answers, no newline); a
+    HEAD's has none, and says so in its Content-Length."""
+    body = b"" if environ["REQUEST_METHOD"] == "HEAD" else text.encode()
+    return RawResponse(status, (headers or []) + [("Content-Type", "text/plain; charset=UTF-8"),
+                                                   ("Content-Length", str(len(body)))], [body])
+
+
+def head_from_sysmeta(environ, headers: list, sysmeta: dict, internal: bool = False):
+    """A HEAD of an SLO answered from the manifest's sysmeta (no manifest read)."""
     total = int(sysmeta.get(SYSMETA_SIZE, "0") or 0)
     etag = sysmeta.get(SYSMETA_ETAG, "")
-    out = body_headers(without_sysmeta(headers), total, etag, None, total)
+    manifest_etag = ""
+    for name, value in headers:
+        if name.lower() == "etag":
+            manifest_etag = value.strip('"')
+    base = without_sysmeta(headers) + [("X-Manifest-Etag", manifest_etag)]
+    failure = precondition_failure(environ, etag, base)
+    if failure is not None:
+        return failure
+    out = body_headers(base, total, etag, None, total)
     if internal and SYSMETA_DEPTH in sysmeta:
         out.append((SYSMETA_DEPTH, sysmeta[SYSMETA_DEPTH]))
     return RawResponse(200, out)

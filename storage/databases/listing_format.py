@@ -4,7 +4,8 @@ Choosing the format: a `format` query parameter (json, xml, plain) wins over the
 header (application/json, application/xml, text/xml, text/plain, */*); nothing acceptable
 gives None (the server answers 406). Entries are the output of
 `storage.databases.listing.list_entries`:
-container rows `(name, created_at, size, content_type, etag)`, account rows
+container rows `(name, created_at, size, content_type, etag)` (an etag
+`<md5>; slo_etag=<etag>` is listed as `hash` and `slo_etag`), account rows
 `(name, put_timestamp, object_count, bytes_used)`, and `Subdir`s. Account listings also name
 each container's storage policy (`storage_policy`).
 """
@@ -100,15 +101,21 @@ def _container_dicts(entries: list) -> list[dict]:
             result.append({"subdir": entry.name})
             continue
         name, created_at, size, content_type, etag = entry[:5]
-        result.append(
-            {
-                "name": name,
-                "hash": etag,
-                "bytes": int(size),
-                "content_type": content_type,
-                "last_modified": isoformat(created_at),
-            }
-        )
+        item = {
+            "name": name,
+            "hash": etag,
+            "bytes": int(size),
+            "content_type": content_type,
+            "last_modified": isoformat(created_at),
+        }
+        if ";" in etag:
+            item["hash"], _, params = etag.partition(";")
+            item["hash"] = item["hash"].strip()
+            for param in params.split(";"):
+                key, _, value = param.strip().partition("=")
+                if key == "slo_etag" and value:
+                    item["slo_etag"] = f'"{value.strip(chr(34))}"'
+        result.append(item)
     return result
 
 

@@ -75,7 +75,7 @@ HASHES_INVALID = "hashes.invalid"
 
 # Metadata keys a .meta (POST) replaces on top of the .data's metadata.
 POST_REPLACED_HEADERS = frozenset(
-    {"X-Delete-At", "Content-Disposition", "Content-Encoding"}
+    {"X-Delete-At", "Content-Disposition", "Content-Encoding", "X-Object-Manifest"}
 )
 USER_META_PREFIX = "X-Object-Meta-"
 

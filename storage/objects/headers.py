@@ -29,11 +29,16 @@ PASSTHROUGH_HEADERS = {
     "x-delete-at": "X-Delete-At",
 }
 POST_HEADERS = {
+    "x-object-manifest": "X-Object-Manifest",  # a POST makes, changes or unmakes a DLO
     "content-disposition": "Content-Disposition",
     "content-encoding": "Content-Encoding",
     "x-delete-at": "X-Delete-At",
 }
 NOT_RETURNED = frozenset({"name", BLOCK_CRC_KEY})
+# Sysmeta a middleware sets so that the container row describes the object its own way (an
+# SLO manifest: the large object's size, and `<manifest md5>; slo_etag=<its ETag>`).
+OVERRIDE_SIZE = "X-Object-Sysmeta-Container-Update-Override-Size"
+OVERRIDE_ETAG = "X-Object-Sysmeta-Container-Update-Override-Etag"
 
 
 def canonical_name(header: str) -> str:

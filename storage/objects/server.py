@@ -65,6 +65,8 @@ from storage.objects.diskfile import (
     is_expired,
 )
 from storage.objects.headers import (
+    OVERRIDE_ETAG,
+    OVERRIDE_SIZE,
     check_user_metadata,
     metadata_from_request,
     response_headers,
@@ -182,9 +184,9 @@ class ObjectServer:
         df.cleanup(added=path.rsplit("/", 1)[1])
         self._update_containers(df, nodes, "PUT", timestamp, {
             "X-Timestamp": timestamp.normal,
-            "X-Size": metadata["Content-Length"],
+            "X-Size": metadata.get(OVERRIDE_SIZE) or metadata["Content-Length"],
             "X-Content-Type": metadata["Content-Type"],
-            "X-Etag": etag,
+            "X-Etag": metadata.get(OVERRIDE_ETAG) or etag,
         })
         return Response(status=201, headerlist=[
             ("ETag", etag), ("X-Backend-Timestamp", timestamp.normal),

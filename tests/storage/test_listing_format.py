@@ -92,3 +92,12 @@ def test_account_shapes():
     )
     assert render_account(rows, "AUTH_a", PLAIN_TYPE) == b"c1\nx-\n"
     assert render_account([], "AUTH_a", PLAIN_TYPE) == b""
+
+
+def test_an_slo_etag_in_a_row_is_listed_apart_from_the_manifest_hash():
+    rows = [("big", "0000000001.00000", 1010, "video/mp4", "abc; slo_etag=def"),
+            ("plain", "0000000001.00000", 3, "text/plain", "123")]
+    listed = json.loads(render_container(rows, "c", "application/json"))
+    assert (listed[0]["hash"], listed[0]["slo_etag"], listed[0]["bytes"]) == \
+        ("abc", '"def"', 1010)
+    assert listed[1]["hash"] == "123" and "slo_etag" not in listed[1]

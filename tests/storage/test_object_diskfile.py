@@ -325,3 +325,13 @@ def test_block_crcs_cover_chunks_of_any_size(manager):
     assert b"".join(opened.reader()) == body
     opened = manager.diskfile("sda", "3", "a", "c", "odd").open()
     assert b"".join(opened.reader(ranges=[(65530, 196610)])) == body[65530:196610]
+
+
+def test_a_post_sets_replaces_or_drops_x_object_manifest():
+    from storage.objects.diskfile import merge_metadata
+
+    data = {"ETag": "e", "X-Object-Manifest": "c/old", "X-Object-Sysmeta-Slo-Etag": "s"}
+    assert "X-Object-Manifest" not in merge_metadata(data, {"X-Timestamp": "2"})
+    merged = merge_metadata(data, {"X-Timestamp": "2", "X-Object-Manifest": "c/new"})
+    assert merged["X-Object-Manifest"] == "c/new"
+    assert merged["X-Object-Sysmeta-Slo-Etag"] == "s"
