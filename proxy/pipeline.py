@@ -43,6 +43,8 @@ BRUME_FILTERS = {
     "dlo": "proxy.middleware.dlo:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",
+    "symlink": "proxy.middleware.symlink:filter_factory",
+    "versioned_writes": "proxy.middleware.versioned_writes:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",

@@ -8,7 +8,8 @@ the destination, both through the pipeline below (so large objects are read as t
 content by `slo`/`dlo` below) and both as the requesting user (so the source needs read and
 the destination write permission). Metadata is carried over from the source unless
 `X-Fresh-Metadata: true`; metadata given on the request is added on top. Large objects are
-copied as their content.
+copied as their content. With `?symlink=get` a symlink is copied as a link (its
+`X-Symlink-Target*` headers, then the request's, go with the PUT), else as its target.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from proxy.subrequest import call, make_environ
 from proxy.target import object_target
 
 CARRIED = ("content-type", "content-encoding", "content-disposition")
+LINK_HEADERS = ("x-symlink-target", "x-symlink-target-account", "x-symlink-target-etag",
+                "x-symlink-target-bytes")
 
 
 class IterReader:
@@ -97,7 +100,10 @@ def handle_copy(app, environ, target):
 def copy_object(app, environ, headers: dict, src_account: str, source, destination):
     src_path = f"/v1/{src_account}/{source[0]}/{source[1]}"
     """GET the source, PUT its bytes to the destination; `app` is the pipeline below."""
-    src = call(app, make_environ(environ, "GET", src_path))
+    # `?symlink=get` copies a symlink itself (its X-Symlink-Target* headers), not its target.
+    link_itself = "symlink=get" in environ.get("QUERY_STRING", "").split("&")
+    src = call(app, make_environ(environ, "GET", src_path,
+                                 query="symlink=get" if link_itself else ""))
     if src.status != 200:
         _close(src.app_iter)
         return error(src.status if src.status >= 400 else 502, "copy source unavailable")
@@ -117,9 +123,13 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
                 put_headers[lowered] = value
             if lowered == "x-delete-at":
                 put_headers[lowered] = value
+    if link_itself:
+        for name, value in src.headers:
+            if name.lower() in LINK_HEADERS:
+                put_headers[name.lower()] = value
     for name, value in headers.items():
         if name.startswith("x-object-meta-") or name in CARRIED or name in (
-                "x-delete-at", "x-delete-after"):
+                "x-delete-at", "x-delete-after") or (link_itself and name in LINK_HEADERS):
             put_headers[name] = value
     if "x-delete-after" in put_headers:
         put_headers.pop("x-delete-at", None)
