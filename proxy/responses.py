@@ -56,9 +56,13 @@ class RawResponse:
         return self.app_iter
 
 
-def error(status: int, reason: str = "", extra_headers: list | None = None) -> RawResponse:
+def error(status: int, reason: str = "", extra_headers: list | None = None,
+          newline: bool = True) -> RawResponse:
+    """A one-line text error; `newline=False` when the API fixes the body to the byte."""
     text = reason or _REASONS.get(status, "Error")
-    body = (text.splitlines()[0] if text else "").encode("utf-8", "replace") + b"\n"
+    body = (text.splitlines()[0] if text else "").encode("utf-8", "replace")
+    if newline:
+        body += b"\n"
     if status in (204, 304):
         body = b""
     headers = [("Content-Type", "text/plain; charset=UTF-8"), ("Content-Length", str(len(body)))]

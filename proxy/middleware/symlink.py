@@ -47,7 +47,8 @@ from proxy.middleware.symlink_target import (
     stored_link,
 )
 from proxy.object_headers import INTERNAL_ONLY, lower_headers
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse
+from proxy.responses import error as _error
 from proxy.segments import read_body
 from proxy.subrequest import call, same_resource
 from proxy.target import object_target, parse_target
@@ -59,6 +60,11 @@ TARGET_ONLY_KEYS = ("HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
                     "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_UNMODIFIED_SINCE")
 MAX_LISTING_BYTES = 64 * 1024 * 1024
 _XML_HASH = re.compile(rb"<hash>([^<;]*);[^<]*</hash>")
+
+
+def error(status: int, reason: str = "", extra_headers: list | None = None):
+    """Swift's symlink errors are exact bodies, without a trailing newline."""
+    return _error(status, reason, extra_headers, newline=False)
 
 
 def is_link(headers) -> bool:
