@@ -300,7 +300,9 @@ class Symlink:
             body = read_body(response.app_iter, MAX_LISTING_BYTES)
         except (ValueError, StreamCut):
             return error(503, "container listing unreadable")
-        if content_type.startswith("application/json"):
+        if b"symlink_target=" not in body:
+            pass  # no link listed: the body as it came
+        elif content_type.startswith("application/json"):
             try:
                 entries = json.loads(body)
             except ValueError:

@@ -2,6 +2,7 @@
 
     [filter:versioned_writes]
     use = egg:brume#versioned_writes
+    recheck_container_versioning = 5
 
 A container PUT/POST with `X-Versions-Location: <archive container>` (stack mode) or
 `X-History-Location` (history mode) turns versioning on (an empty value or `X-Remove-...`
@@ -18,14 +19,17 @@ and listings are then done on the user's behalf. Copies are streamed, GET into P
 content type, metadata, sysmeta (an SLO manifest stays one), a DLO manifest header and a
 symlink's target (read with `?symlink=get`): the middleware sits above `symlink`, below
 `slo`, `dlo` and `copy`, so it sees manifests as stored and a COPY as the PUT it makes.
-A failed archive copy fails the write (nothing is overwritten unsaved).
+A failed archive copy fails the write (nothing is overwritten unsaved). A container's setting
+and ACLs come from a HEAD done on the user's behalf, remembered
+`recheck_container_versioning` seconds (a container write through this proxy forgets it).
 """
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import quote
 
-from common.config import load_options
+from common.config import Option, load_options, non_negative_float
 from common.timestamp import Timestamp
 from proxy.acl import parse_acl
 from proxy.environ_keys import AUTHORIZE_KEY, INTERNAL_KEY, OWNER_KEY, SYSMETA_KEY
@@ -70,9 +74,35 @@ def _strip_sysmeta(headers: list) -> list:
     return [(k, v) for k, v in headers if not k.lower().startswith("x-container-sysmeta-")]
 
 
+class SettingCache:
+    """Containers' (setting, ACL info), remembered `ttl` seconds by this proxy; a container
+    write through this proxy forgets its entry at once (other proxies: within `ttl`)."""
+
+    def __init__(self, ttl: float = 5.0, max_entries: int = 10000):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[float, tuple]] = {}
+
+    def get(self, key):
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, key, value) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, value)
+
+    def forget(self, key) -> None:
+        self._entries.pop(key, None)
+
+
 class VersionedWrites:
-    def __init__(self, app):
+    def __init__(self, app, cache_ttl: float = 5.0):
         self.app = app
+        self.settings = SettingCache(cache_ttl)
         self.capabilities = {"versioned_writes": {
             "allowed_flags": ["x-versions-location", "x-history-location"]}}
 
@@ -82,6 +112,8 @@ class VersionedWrites:
         if reason or target is None or target.container is None:
             return self.app(environ, start_response)
         if target.obj is None:
+            if method in ("PUT", "POST", "DELETE"):
+                self.settings.forget((target.account, target.container))
             if method in ("PUT", "POST"):
                 return self.write_container(environ)(environ, start_response)
             if method in ("GET", "HEAD"):
@@ -135,6 +167,15 @@ class VersionedWrites:
 
     def container_setting(self, environ, target):
         """((archive, mode) or None, EntityInfo of the container for authorization)."""
+        key = (target.account, target.container)
+        cached = self.settings.get(key)
+        if cached is None:
+            cached = self._fetch_setting(environ, target)
+            if cached[1].exists and self.settings.ttl > 0:
+                self.settings.put(key, cached)
+        return cached
+
+    def _fetch_setting(self, environ, target):
         response = call(self.app, self.on_behalf(
             environ, "HEAD", f"/v1/{target.account}/{target.container}"))
         _close(response)
@@ -280,7 +321,12 @@ class VersionedWrites:
         return error(503, f"cannot remove an archived version ({response.status})")
 
 
+OPTIONS = [Option("recheck_container_versioning", non_negative_float, 5.0,
+                  "seconds a container's versioning setting is remembered (0: always ask)")]
+
+
 def filter_factory(global_conf: dict, **local_conf):
-    load_options(local_conf, global_conf.get("__section__", "filter:versioned_writes"), [],
-                 global_conf.get("__file__", "<config>"))
-    return VersionedWrites
+    options = load_options(local_conf, global_conf.get("__section__",
+                                                       "filter:versioned_writes"),
+                           OPTIONS, global_conf.get("__file__", "<config>"))
+    return lambda app: VersionedWrites(app, options["recheck_container_versioning"])
