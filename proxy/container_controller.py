@@ -7,6 +7,9 @@ normalised here (`proxy.acl.clean_acl`); only owners get to see them in HEAD/GET
 """
 from __future__ import annotations
 
+import math
+from email.utils import formatdate
+
 from common import constraints
 from common.timestamp import Timestamp
 from proxy import account_controller
@@ -42,6 +45,13 @@ def read(app, environ, target):
     response, status = forward_read(app, environ, ring, part, nodes, target.path, drop_acls)
     if response is None:
         return error(status)
+    put_timestamp = response.header("X-Put-Timestamp")
+    if put_timestamp and response.header("Last-Modified") is None:
+        try:  # as Swift: when the container was last created or changed
+            seconds = math.ceil(float(put_timestamp))
+        except ValueError:
+            return response
+        response.headers.append(("Last-Modified", formatdate(seconds, usegmt=True)))
     return response
 
 

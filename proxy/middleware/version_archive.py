@@ -3,7 +3,7 @@
 A container names its archive container with `X-Versions-Location` (stack mode: a DELETE
 brings the previous version back) or `X-History-Location` (history mode: a DELETE archives
 the object and leaves a delete marker). Both are kept as container sysmeta
-(`SYSMETA_LOCATION`, `SYSMETA_MODE`). A version of `<name>` is archived as
+(`SYSMETA_LOCATION`, URL-quoted, and `SYSMETA_MODE`). A version of `<name>` is archived as
 `<3 hex digits: UTF-8 length of name><name>/<timestamp of that version>`, so a listing with
 that prefix is the object's history in time order.
 """
@@ -44,10 +44,15 @@ def setting_from_headers(headers: dict) -> dict | None:
                            "may be given")
     value, mode = (stack, STACK) if stack else (history, HISTORY)
     if value:
+        try:  # WSGI carries the header's bytes as latin-1 text
+            value = value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            raise SettingError(f"{MODE_HEADERS[mode]} must be UTF-8") from None
         location = unquote(value).strip()
         if "/" in location or constraints.check_container_name(location):
             raise SettingError(f"{MODE_HEADERS[mode]} must name a container")
-        return {SYSMETA_LOCATION: location, SYSMETA_MODE: mode}
+        # Stored URL-quoted: sysmeta travels as an HTTP header (ASCII-safe).
+        return {SYSMETA_LOCATION: quote(location), SYSMETA_MODE: mode}
     removals = ("x-remove-versions-location", "x-remove-history-location")
     if stack is not None or history is not None or any(h in headers for h in removals):
         return {SYSMETA_LOCATION: "", SYSMETA_MODE: ""}
@@ -62,7 +67,7 @@ def setting_of(headers) -> tuple[str, str] | None:
     if not location:
         return None
     mode = found.get(SYSMETA_MODE) or STACK
-    return location, mode if mode in (STACK, HISTORY) else STACK
+    return unquote(location), mode if mode in (STACK, HISTORY) else STACK
 
 
 def client_setting_header(setting: tuple[str, str]) -> tuple[str, str]:

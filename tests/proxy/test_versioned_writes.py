@@ -84,7 +84,11 @@ def test_a_user_without_write_access_changes_nothing(tester, tester3, stack):
 
 def test_settings_from_headers():
     assert setting_from_headers({"x-versions-location": "a%20b"}) == {
-        SYSMETA_LOCATION: "a b", SYSMETA_MODE: "stack"}
+        SYSMETA_LOCATION: "a%20b", SYSMETA_MODE: "stack"}
+    utf8 = "\u00e9t\u00e9".encode().decode("latin-1")  # as WSGI hands it over
+    assert setting_from_headers({"x-history-location": utf8})[SYSMETA_LOCATION] == "%C3%A9t%C3%A9"
+    assert setting_of([("X-Container-Sysmeta-Versions-Location", "%C3%A9t%C3%A9")]) == (
+        "\u00e9t\u00e9", "stack")
     assert setting_from_headers({"x-history-location": "h",
                                  "x-remove-history-location": "x"})[SYSMETA_MODE] == "history"
     assert setting_from_headers({"x-remove-versions-location": "x"}) == {
