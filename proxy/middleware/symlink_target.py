@@ -79,12 +79,20 @@ def clean_etag(value: str) -> str:
     return value.strip().strip('"')
 
 
+def _wsgi_text(value: str) -> str:
+    """A header value as text: WSGI hands its bytes over as latin-1 (UTF-8 names)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raise LinkRefusal(412, BAD_FORM) from None
+
+
 def parse_link_request(headers: dict, account: str, container: str, obj: str) -> Link:
     """The link a PUT (lower-case `headers`) to `/account/container/obj` asks for.
 
     Raises LinkRefusal (400/412) for a malformed target or a link to itself.
     """
-    target = unquote(headers.get(TARGET_HEADER, "")).lstrip("/")
+    target = unquote(_wsgi_text(headers.get(TARGET_HEADER, ""))).lstrip("/")
     tgt_container, sep, tgt_obj = target.partition("/")
     if not sep or not tgt_container or not tgt_obj:
         raise LinkRefusal(412, BAD_FORM)
@@ -93,7 +101,7 @@ def parse_link_request(headers: dict, account: str, container: str, obj: str) ->
         raise LinkRefusal(412, BAD_FORM)
     tgt_account = account
     if ACCOUNT_HEADER in headers:
-        tgt_account = unquote(headers[ACCOUNT_HEADER]).strip()
+        tgt_account = unquote(_wsgi_text(headers[ACCOUNT_HEADER])).strip()
         if "/" in tgt_account or constraints.check_account_name(tgt_account):
             raise LinkRefusal(412, "X-Symlink-Target-Account must be an account name")
     if (tgt_account, tgt_container, tgt_obj) == (account, container, obj):

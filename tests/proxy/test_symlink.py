@@ -118,6 +118,10 @@ def test_parse_link_request_normalises_and_refuses():
     link = parse_link_request({"x-symlink-target": "c/a%2Fb%20c"}, "AUTH_a", "lc", "l")
     assert (link.container, link.obj, link.quoted_target) == ("c", "a/b c", "c/a/b%20c")
     assert link.path == "/v1/AUTH_a/c/a/b%20c"
+    raw_utf8 = "\u00e9/\u00e8".encode().decode("latin-1")  # as WSGI hands it over
+    link = parse_link_request({"x-symlink-target": raw_utf8}, "AUTH_a", "lc", "l")
+    assert (link.container, link.obj, link.quoted_target) == ("\u00e9", "\u00e8",
+                                                             "%C3%A9/%C3%A8")
     with pytest.raises(LinkRefusal):
         parse_link_request({"x-symlink-target": "c/o", "x-symlink-target-bytes": "1"},
                            "AUTH_a", "lc", "l")
