@@ -11,6 +11,9 @@ servers); HEAD/GET show it by name.
 """
 from __future__ import annotations
 
+import math
+from email.utils import formatdate
+
 from common import constraints
 from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
@@ -57,6 +60,13 @@ def read(app, environ, target):
                                     policy_name)
     if response is None:
         return error(status)
+    put_timestamp = response.header("X-Put-Timestamp")
+    if put_timestamp and response.header("Last-Modified") is None:
+        try:  # as Swift: when the container was last created or changed
+            seconds = math.ceil(float(put_timestamp))
+        except ValueError:
+            return response
+        response.headers.append(("Last-Modified", formatdate(seconds, usegmt=True)))
     return response
 
 

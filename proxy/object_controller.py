@@ -19,6 +19,8 @@ from proxy.backend_http import BackendError
 from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import ResumingBody, first_answer, newest_answer
 from proxy.object_headers import (
+    OVERRIDE_ETAG,
+    OVERRIDE_SIZE,
     BadHeaders,
     backend_read_headers,
     backend_write_headers,
@@ -35,9 +37,6 @@ from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import ERROR_CONTENT_TYPE, RawResponse, client_headers, empty, error
 from proxy.transaction import carry
 
-# Sysmeta a middleware's PUT sets to describe the object its own way in the container row.
-OVERRIDE_SIZE = "x-object-sysmeta-container-update-override-size"
-OVERRIDE_ETAG = "x-object-sysmeta-container-update-override-etag"
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
 
 

@@ -16,6 +16,11 @@ PASSED_ON_WRITE = frozenset(
     {"content-type", "content-encoding", "content-disposition", "x-delete-at",
      "x-object-manifest", "etag", "if-none-match"}
 )
+# Sysmeta a middleware's PUT sets so that the container row describes the object its own way
+# (an SLO manifest: the large object's size and `<md5>; slo_etag=<etag>`; a symlink: its
+# target's `hash`); the object server sends them in its container update.
+OVERRIDE_SIZE = "x-object-sysmeta-container-update-override-size"
+OVERRIDE_ETAG = "x-object-sysmeta-container-update-override-etag"
 INTERNAL_ONLY = ("x-static-large-object", "x-object-sysmeta-", "x-object-transient-sysmeta-")
 # What a client may not send at all; the other INTERNAL_ONLY headers are dropped silently
 # (as Swift's gatekeeper does: a client's sysmeta never reaches a server).

@@ -47,6 +47,8 @@ BRUME_FILTERS = {
     "account_quotas": "proxy.middleware.account_quotas:filter_factory",
     "bulk": "proxy.middleware.bulk:filter_factory",
     "ratelimit": "proxy.middleware.ratelimit:filter_factory",
+    "symlink": "proxy.middleware.symlink:filter_factory",
+    "versioned_writes": "proxy.middleware.versioned_writes:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from proxy.environ_keys import AUTHORIZE_KEY, SYSMETA_KEY
 from proxy.quota_rules import Usage, stored_count
-from proxy.subrequest import call, make_environ
-
-
-def _always_allowed(environ, method, target, container_info, account_info=None):
-    return None
+from proxy.subrequest import allow_as_owner, call, make_environ
 
 
 class EntityState:
@@ -34,7 +30,7 @@ def head_entity(app, environ, account: str, container: str | None = None) -> Ent
     """HEAD /v1/<account>[/<container>] through `app`, as a trusted sub-request."""
     path = f"/v1/{account}" + (f"/{container}" if container is not None else "")
     sub = make_environ(environ, "HEAD", path)
-    sub[AUTHORIZE_KEY] = _always_allowed
+    sub[AUTHORIZE_KEY] = allow_as_owner
     sub[SYSMETA_KEY] = True
     response = call(app, sub)
     close = getattr(response.app_iter, "close", None)

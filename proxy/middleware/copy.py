@@ -13,6 +13,8 @@ request copies just that range of the source. With
 `?multipart-manifest=get` the manifest itself is copied: a DLO's with its
 `X-Object-Manifest`, an SLO's as a new manifest PUT of the source's manifest in the PUT
 format (`format=raw`), so its segments are checked again where the copy lands.
+With `?symlink=get` a symlink is copied as a link (its `X-Symlink-Target*` headers,
+then the request's, go with the PUT), else as its target.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from proxy.subrequest import call, make_environ
 from proxy.target import object_target
 
 CARRIED = ("content-type", "content-encoding", "content-disposition")
+LINK_HEADERS = ("x-symlink-target", "x-symlink-target-account", "x-symlink-target-etag",
+                "x-symlink-target-bytes")
 
 
 class IterReader:
@@ -131,6 +135,8 @@ def source_query(environ) -> tuple[str, bool]:
         query = {"multipart-manifest": "get", "format": "raw"}
     elif "part-number" in params:
         query["part-number"] = params["part-number"][0]
+    if params.get("symlink", [""])[0] == "get":
+        query["symlink"] = "get"
     return urlencode(query), as_manifest
 
 
@@ -140,6 +146,8 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
     src_path = _object_path(src_account, *source)
     ranged = {"range": headers["range"]} if "range" in headers else None
     query, as_manifest = source_query(environ)
+    # `?symlink=get` copies a symlink itself (its X-Symlink-Target* headers), not its target.
+    link_itself = "symlink=get" in query.split("&")
     src = call(app, make_environ(environ, "GET", src_path, ranged, query=query))
     if src.status not in (200, 206):
         _close(src.app_iter)
@@ -160,9 +168,13 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
                 put_headers[lowered] = value
             if lowered == "x-delete-at":
                 put_headers[lowered] = value
+    if link_itself:
+        for name, value in src.headers:
+            if name.lower() in LINK_HEADERS:
+                put_headers[name.lower()] = value
     for name, value in headers.items():
         if name.startswith("x-object-meta-") or name in CARRIED or name in (
-                "x-delete-at", "x-delete-after"):
+                "x-delete-at", "x-delete-after") or (link_itself and name in LINK_HEADERS):
             put_headers[name] = value
     if "x-delete-after" in put_headers:
         put_headers.pop("x-delete-at", None)

@@ -22,11 +22,7 @@ from proxy.segments import Segment
 
 SYSMETA_ETAG = "x-object-sysmeta-slo-etag"
 SYSMETA_SIZE = "x-object-sysmeta-slo-size"
-SYSMETA_DEPTH = "x-object-sysmeta-slo-depth"  # manifests nested in it, itself included
-# The container row of a manifest: the large object's size, `<manifest md5>; slo_etag=<ETag>`
-OVERRIDE_SIZE = "x-object-sysmeta-container-update-override-size"
-OVERRIDE_ETAG = "x-object-sysmeta-container-update-override-etag"
-
+SYSMETA_DEPTH = "x-object-sysmeta-slo-depth"
 PATH_KEYS = frozenset({"path", "etag", "size_bytes", "range"})
 MAX_DATA_SEGMENT = 1024 * 1024  # decoded bytes of one inline segment
 

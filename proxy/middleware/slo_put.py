@@ -20,8 +20,6 @@ from common import constraints
 from common.green import eventlet
 from proxy.environ_keys import IDENTITY_KEY
 from proxy.middleware.slo_manifest import (
-    OVERRIDE_ETAG,
-    OVERRIDE_SIZE,
     SYSMETA_DEPTH,
     SYSMETA_ETAG,
     SYSMETA_SIZE,
@@ -32,7 +30,7 @@ from proxy.middleware.slo_manifest import (
     resolve_range,
     stored_entry,
 )
-from proxy.object_headers import lower_headers
+from proxy.object_headers import OVERRIDE_ETAG, OVERRIDE_SIZE, lower_headers
 from proxy.responses import RawResponse, error, status_line
 from proxy.segments import MAX_MANIFEST_DEPTH, Segment, large_object_etag
 from proxy.subrequest import call, make_environ

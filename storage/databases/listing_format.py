@@ -5,7 +5,8 @@ header (application/json, application/xml, text/xml, text/plain, */*); nothing a
 gives None (the server answers 406). Entries are the output of
 `storage.databases.listing.list_entries`:
 container rows `(name, created_at, size, content_type, etag)` (an etag
-`<md5>; slo_etag=<etag>` is listed as `hash` and `slo_etag`), account rows
+`<md5>; slo_etag=<etag>` is listed as `hash` and `slo_etag`; other `; key=value` parameters
+stay in `hash` for the middleware that wrote them, e.g. `symlink`), account rows
 `(name, put_timestamp, object_count, bytes_used)`, and `Subdir`s. Account listings also name
 each container's storage policy (`storage_policy`).
 """
@@ -108,13 +109,16 @@ def _container_dicts(entries: list) -> list[dict]:
             "content_type": content_type,
             "last_modified": isoformat(created_at),
         }
-        if ";" in etag:
-            item["hash"], _, params = etag.partition(";")
-            item["hash"] = item["hash"].strip()
-            for param in params.split(";"):
-                key, _, value = param.strip().partition("=")
+        if ";" in etag:  # `slo_etag` becomes its field; other parameters (a symlink's) stay
+            md5, *params = (param.strip() for param in etag.split(";"))
+            kept = [md5]
+            for param in params:
+                key, _, value = param.partition("=")
                 if key == "slo_etag" and value:
                     item["slo_etag"] = f'"{value.strip(chr(34))}"'
+                else:
+                    kept.append(param)
+            item["hash"] = "; ".join(kept)
         result.append(item)
     return result
 

@@ -63,7 +63,7 @@ def variant(tmp_path, old, new):
     ("test:tester3 = testing3", "tester3 = testing3", "account:user"),
     ("public_url =", "public_url = storage.example.com", "public_url"),
     ("[users]", "[people]", "[users]"),
-    ("slo dlo proxy-server", "slo nosuch proxy-server", "nosuch"),
+    ("slo dlo versioned_writes", "slo nosuch versioned_writes", "nosuch"),
     ("[app:proxy-server]", "[app:elsewhere]", "[app:proxy-server]"),
     ("pipeline = catch_errors", "pipeline_typo = catch_errors", "pipeline"),
     ("use = egg:brume#proxy", "use = egg:brume#nope", "egg:brume#nope"),
@@ -71,6 +71,9 @@ def variant(tmp_path, old, new):
     ("use = egg:brume#dlo", "paste.filter_factory = no_such_module:factory", "no_such_module"),
     ("use = egg:brume#dlo", "paste.filter_factory = proxy.middleware.dlo:nope", "nope"),
     ("max_manifest_segments = 1000", "max_manifest_segments = many", "max_manifest_segments"),
+    ("symloop_max = 2", "symloop_max = 0", "symloop_max"),
+    ("recheck_container_versioning = 5", "recheck_container_versioning = soon",
+     "recheck_container_versioning"),
 ])
 def test_bad_config_is_one_clear_line(tmp_path, old, new, expected):
     with pytest.raises(ConfigError) as excinfo:

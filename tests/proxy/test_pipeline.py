@@ -41,7 +41,7 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
     assert isinstance(pipeline.app, ProxyApp)
     kinds = [type(layer).__name__ for layer in pipeline.layers]
     assert kinds == ["CatchErrors", "Healthcheck", "AuthMiddleware", "ServerSideCopy",
-                     "StaticLargeObject", "DynamicLargeObject"]
+                     "StaticLargeObject", "DynamicLargeObject", "VersionedWrites", "Symlink"]
     below = [*pipeline.layers[2:], pipeline.app]
     for upper, lower in zip(pipeline.layers[1:], below, strict=True):
         assert upper.app is lower
@@ -49,7 +49,7 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
 
 def test_info_lists_the_middleware_present(storage_cluster):
     full = info_of(make_app(pipeline_conf(storage_cluster), rings_for(storage_cluster.conf_dir)))
-    assert {"swift", "slo", "dlo", "tempauth"} <= set(full)
+    assert {"swift", "slo", "dlo", "tempauth", "symlink", "versioned_writes"} <= set(full)
     trimmed = make_app(pipeline_conf(storage_cluster, "catch_errors auth dlo proxy-server"),
                        rings_for(storage_cluster.conf_dir))
     info = info_of(trimmed)
