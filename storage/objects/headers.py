@@ -34,6 +34,9 @@ POST_HEADERS = {
     "x-delete-at": "X-Delete-At",
 }
 NOT_RETURNED = frozenset({"name", BLOCK_CRC_KEY})
+# Sysmeta a proxy middleware sets on PUT to list the object with another `hash` than its
+# body's MD5 (e.g. a symlink's target, as `<etag>; key=value`): sent in container updates.
+CONTAINER_ETAG_OVERRIDE = "X-Object-Sysmeta-Container-Update-Override-Etag"
 
 
 def canonical_name(header: str) -> str:

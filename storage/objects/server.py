@@ -64,6 +64,7 @@ from storage.objects.diskfile import (
     is_expired,
 )
 from storage.objects.headers import (
+    CONTAINER_ETAG_OVERRIDE,
     check_user_metadata,
     metadata_from_request,
     response_headers,
@@ -169,7 +170,7 @@ class ObjectServer:
             "X-Timestamp": timestamp.normal,
             "X-Size": metadata["Content-Length"],
             "X-Content-Type": metadata["Content-Type"],
-            "X-Etag": etag,
+            "X-Etag": metadata.get(CONTAINER_ETAG_OVERRIDE, etag),
         })
         return Response(status=201, headerlist=[
             ("ETag", etag), ("X-Backend-Timestamp", timestamp.normal),
