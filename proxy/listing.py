@@ -63,7 +63,9 @@ class BodyStream:
         self.response.close()
 
 
-def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
+def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool,
+                 sysmeta_prefix: str = ""):
+    """GET/HEAD from the first replica that answers; `sysmeta_prefix` keeps that sysmeta."""
     method = environ["REQUEST_METHOD"]
     query = environ.get("QUERY_STRING", "")
     headers = {}
@@ -81,6 +83,9 @@ def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
     if response is None:
         return None, status
     out = client_headers(response.headers, drop_acls=drop_acls)
+    if sysmeta_prefix:
+        out.extend((name, value) for name, value in response.headers.items()
+                   if name.startswith(sysmeta_prefix))
     if method == "HEAD":
         response.drain_and_release()
         return RawResponse(response.status, out), response.status
