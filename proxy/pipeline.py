@@ -43,6 +43,7 @@ BRUME_FILTERS = {
     "dlo": "proxy.middleware.dlo:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",
+    "object_versioning": "proxy.middleware.object_versioning:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",
