@@ -6,13 +6,14 @@
 The source is read with a GET sub-request and streamed straight into a PUT sub-request of
 the destination, both through the pipeline below (so large objects are read as their
 content by `slo`/`dlo` below) and both as the requesting user (so the source needs read and
-the destination write permission). Metadata is carried over from the source unless
+the destination write permission). A COPY's `?version-id=` names the version of the source
+to read (`object_versioning`). Metadata is carried over from the source unless
 `X-Fresh-Metadata: true`; metadata given on the request is added on top. Large objects are
 copied as their content.
 """
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from common import constraints
 from common.config import load_options
@@ -90,14 +91,20 @@ def handle_copy(app, environ, target):
     if destination is None:
         return error(412, "Destination must be <container>/<object>")
     account = headers.get("destination-account", target.account)
+    version = parse_qs(environ.get("QUERY_STRING", "")).get("version-id")
     return copy_object(app, environ, headers, target.account,
-                       (target.container, target.obj), (account,) + destination)
+                       (target.container, target.obj), (account,) + destination,
+                       urlencode({"version-id": version[0]}) if version else "")
 
 
-def copy_object(app, environ, headers: dict, src_account: str, source, destination):
+def copy_object(app, environ, headers: dict, src_account: str, source, destination,
+                src_query: str = ""):
+    """GET the source, PUT its bytes to the destination; `app` is the pipeline below.
+
+    `src_query` is the source GET's query (a COPY's `version-id`: copy that version).
+    """
     src_path = f"/v1/{src_account}/{source[0]}/{source[1]}"
-    """GET the source, PUT its bytes to the destination; `app` is the pipeline below."""
-    src = call(app, make_environ(environ, "GET", src_path))
+    src = call(app, make_environ(environ, "GET", src_path, query=src_query))
     if src.status != 200:
         _close(src.app_iter)
         return error(src.status if src.status >= 400 else 502, "copy source unavailable")
