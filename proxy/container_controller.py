@@ -4,8 +4,6 @@ PUT creates the account first when it is missing and `account_autocreate` is on.
 write goes to all container replicas at once; replica i is told the i-th account replica to
 report its stats to (`X-Account-Host/-Device/-Partition`). ACL headers are validated and
 normalised here (`proxy.acl.clean_acl`); only owners get to see them in HEAD/GET answers.
-Container sysmeta is written only by a middleware's own sub-requests (`brume.internal`) and
-shown only to a middleware that asks for it (`brume.sysmeta`).
 """
 from __future__ import annotations
 
@@ -13,13 +11,11 @@ from common import constraints
 from common.timestamp import Timestamp
 from proxy import account_controller
 from proxy.acl import READ_HEADER, WRITE_HEADER, AclError, clean_acl
-from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.listing import check_listing_query, forward_read, meta_headers
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import empty, error
 
 ACL_HEADERS = (READ_HEADER, WRITE_HEADER)
-SYSMETA_PREFIX = "x-container-sysmeta-"
 
 
 def handle(app, req, target):
@@ -43,9 +39,7 @@ def read(app, environ, target):
     ring = app.container_ring
     part, nodes = ring.get_nodes(target.account, target.container)
     drop_acls = not app.is_owner(environ, target.account)
-    sysmeta = SYSMETA_PREFIX if environ.get(SYSMETA_KEY) else ""
-    response, status = forward_read(app, environ, ring, part, nodes, target.path, drop_acls,
-                                    sysmeta)
+    response, status = forward_read(app, environ, ring, part, nodes, target.path, drop_acls)
     if response is None:
         return error(status)
     return response
@@ -61,10 +55,6 @@ def _write_headers(environ):
                 picked[name] = clean_acl(name, picked[name])
             except AclError as exc:
                 return None, str(exc)
-    if environ.get(INTERNAL_KEY):  # a middleware's own sub-request may set sysmeta
-        for key, value in environ.items():
-            if key.startswith("HTTP_X_CONTAINER_SYSMETA_"):
-                picked[key[5:].replace("_", "-").lower()] = value
     return picked, None
 
 

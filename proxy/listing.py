@@ -2,7 +2,9 @@
 
 `check_listing_query` applies the listing constraints (412 with a reason); `forward_read`
 sends a GET/HEAD to the first replica that answers and streams its body back; `meta_headers`
-picks the metadata a PUT/POST may set after checking the limits.
+picks the metadata a PUT/POST may set after checking the limits (and the sysmeta a
+middleware's own sub-request sets, `brume.internal`). A middleware that asks
+(`brume.sysmeta`) gets the sysmeta in a read's answer.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from urllib.parse import parse_qs
 
 from common import constraints
 from proxy.backend_http import BackendError
+from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import StreamCut, first_answer, newest_answer
 from proxy.object_headers import check_metadata_bytes
 from proxy.responses import RawResponse, client_headers
@@ -63,9 +66,7 @@ class BodyStream:
         self.response.close()
 
 
-def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool,
-                 sysmeta_prefix: str = ""):
-    """GET/HEAD from the first replica that answers; `sysmeta_prefix` keeps that sysmeta."""
+def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool):
     method = environ["REQUEST_METHOD"]
     query = environ.get("QUERY_STRING", "")
     headers = {}
@@ -83,9 +84,9 @@ def forward_read(app, environ, ring, part, nodes, path: str, drop_acls: bool,
     if response is None:
         return None, status
     out = client_headers(response.headers, drop_acls=drop_acls)
-    if sysmeta_prefix:
+    if environ.get(SYSMETA_KEY):
         out.extend((name, value) for name, value in response.headers.items()
-                   if name.startswith(sysmeta_prefix))
+                   if name.startswith(("x-container-sysmeta-", "x-account-sysmeta-")))
     if method == "HEAD":
         response.drain_and_release()
         return RawResponse(response.status, out), response.status
@@ -103,9 +104,10 @@ def meta_headers(environ, kind: str, extra: tuple[str, ...] = ()) -> tuple[dict,
         return {}, reason
     prefix = constraints.META_PREFIXES[kind]
     remove_prefix = "x-remove-" + prefix[2:]
+    sysmeta = f"x-{kind}-sysmeta-" if environ.get(INTERNAL_KEY) else None
     picked = {}
     for name, value in found.items():
-        if name.startswith(prefix) or name in extra:
+        if name.startswith(prefix) or name in extra or (sysmeta and name.startswith(sysmeta)):
             picked[name] = value
         elif name.startswith(remove_prefix):
             picked[prefix + name[len(remove_prefix):]] = ""

@@ -32,6 +32,8 @@ from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import RawResponse, client_headers, empty, error
 from proxy.transaction import carry
 
+# Sysmeta a middleware sets to list an object with another `hash` (storage.objects.headers).
+CONTAINER_ETAG_OVERRIDE = "x-object-sysmeta-container-update-override-etag"
 TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
 
 
@@ -167,7 +169,7 @@ def put(app, environ, target):
         "X-Timestamp": backend["X-Timestamp"],
         "X-Size": str(size),
         "X-Content-Type": backend["content-type"],
-        "X-Etag": etag,
+        "X-Etag": backend.get(CONTAINER_ETAG_OVERRIDE, etag),
     })
     out = [("Etag", etag), ("Last-Modified", _http_date(backend["X-Timestamp"])),
            ("X-Timestamp", backend["X-Timestamp"])]

@@ -180,8 +180,12 @@ class ContainerServer(DBServerApp):
             content_type = content_type.encode("latin-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             raise HTTPError(400, "X-Content-Type is not valid UTF-8") from None
+        # An MD5, or one followed by a middleware's `; key=value` parameters (a symlink's
+        # target): only the MD5 is case-folded.
+        md5, sep, params = etag.strip().partition(";")
         row = {"name": obj, "created_at": timestamp, "size": size,
-               "content_type": content_type, "etag": etag.strip().lower(), "deleted": 0}
+               "content_type": content_type, "etag": md5.strip().lower() + sep + params,
+               "deleted": 0}
         self.committer.merge(broker, row)
         return Response(status=201)
 
