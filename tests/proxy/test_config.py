@@ -63,7 +63,7 @@ def variant(tmp_path, old, new):
     ("test:tester3 = testing3", "tester3 = testing3", "account:user"),
     ("public_url =", "public_url = storage.example.com", "public_url"),
     ("[users]", "[people]", "[users]"),
-    ("auth copy slo dlo proxy-server", "auth nosuch proxy-server", "nosuch"),
+    ("auth copy slo dlo object_versioning proxy-server", "auth nosuch proxy-server", "nosuch"),
     ("[app:proxy-server]", "[app:elsewhere]", "[app:proxy-server]"),
     ("pipeline = catch_errors", "pipeline_typo = catch_errors", "pipeline"),
     ("use = egg:brume#proxy", "use = egg:brume#nope", "egg:brume#nope"),
