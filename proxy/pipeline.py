@@ -49,6 +49,7 @@ BRUME_FILTERS = {
     "ratelimit": "proxy.middleware.ratelimit:filter_factory",
     "symlink": "proxy.middleware.symlink:filter_factory",
     "versioned_writes": "proxy.middleware.versioned_writes:filter_factory",
+    "object_versioning": "proxy.middleware.object_versioning:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",

@@ -28,6 +28,13 @@ def status_line(status: int) -> str:
     return line if line is not None else f"{status} Unknown"
 
 
+def close_iter(app_iter) -> None:
+    """Close a WSGI body iterable if it can be (what a server must do when it stops reading)."""
+    close = getattr(app_iter, "close", None)
+    if close is not None:
+        close()
+
+
 class RawResponse:
     """status + [(name, value)] + iterable of bytes; an iterable with close() is closed."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from proxy.environ_keys import MANIFEST_CHAIN_KEY
 from proxy.get_resume import StreamCut
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse, close_iter, error
 from storage.objects.byteranges import multipart_length, multipart_parts, new_boundary
 
 MAX_MANIFEST_DEPTH = 10  # nested manifests one GET may expand (Swift's max_manifest_depth)
@@ -168,12 +168,12 @@ class SegmentStream:
             # segment); its one-line reason already names the culprit.
             raise SegmentError(_error_line(response) or f"segment {segment.path} is broken")
         if response.status not in (200, 206):
-            _close(response.app_iter)
+            close_iter(response.app_iter)
             raise SegmentError(f"segment {segment.path} answered {response.status}",
                                503 if response.status >= 500 else 409)
         etag = (response.header("Etag") or "").strip('"')
         if whole and segment.etag and etag and etag != segment.etag:
-            _close(response.app_iter)
+            close_iter(response.app_iter)
             raise SegmentError(f"segment {segment.path} changed (etag {etag})")
         return response
 
@@ -198,7 +198,7 @@ class SegmentStream:
                     yield chunk
             finally:
                 self._current = None
-                _close(response.app_iter)
+                close_iter(response.app_iter)
             if received != expected:
                 raise SegmentError(f"segment {segment.path} is shorter than the manifest says")
 
@@ -206,9 +206,9 @@ class SegmentStream:
         current, self._current = self._current, None
         first, self._first = self._first, None
         if current is not None:
-            _close(current)
+            close_iter(current)
         if first is not None:
-            _close(first.app_iter)
+            close_iter(first.app_iter)
 
 
 def stream_response(get, account: str, segments, base: list, etag: str, byte_range,
@@ -262,21 +262,16 @@ def read_body(app_iter, limit: int) -> bytes:
                 raise ValueError("body too large")
             parts.append(chunk)
     finally:
-        _close(app_iter)
+        close_iter(app_iter)
     return b"".join(parts)
 
 
 def _error_line(response) -> str:
     """The one-line reason of a small error answer (a nested refusal names its cause)."""
     body = b"".join(response.app_iter) if isinstance(response.app_iter, list) else b""
-    _close(response.app_iter)
+    close_iter(response.app_iter)
     return body.decode("utf-8", "replace").strip()[:300]
 
-
-def _close(app_iter) -> None:
-    close = getattr(app_iter, "close", None)
-    if close is not None:
-        close()
 
 
 def body_headers(status_headers: list, length: int, etag: str, byte_range, total: int):

@@ -6,7 +6,8 @@
 The source is read with a GET sub-request and streamed straight into a PUT sub-request of
 the destination, both through the pipeline below (so large objects are read as their
 content by `slo`/`dlo` below) and both as the requesting user (so the source needs read and
-the destination write permission). Metadata is carried over from the source unless
+the destination write permission). A COPY's `?version-id=` names the version of the source
+to read (`object_versioning`). Metadata is carried over from the source unless
 `X-Fresh-Metadata: true`; metadata given on the request is added on top. Large objects are
 copied as their content; `?part-number=N` copies that part of an SLO. A `Range` on the
 request copies just that range of the source. With
@@ -24,7 +25,7 @@ from common import constraints
 from common.config import load_options
 from proxy.get_resume import StreamCut
 from proxy.object_headers import lower_headers
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse, close_iter, error
 from proxy.segments import SegmentError
 from proxy.subrequest import call, make_environ
 from proxy.target import object_target
@@ -122,8 +123,10 @@ def handle_copy(app, environ, target):
         account = _header_text(headers["destination-account"])
         if not account:
             return error(412, "Destination-Account must name an account")
+    version = parse_qs(environ.get("QUERY_STRING", "")).get("version-id")
     return copy_object(app, environ, headers, target.account,
-                       (target.container, target.obj), (account,) + destination)
+                       (target.container, target.obj), (account,) + destination,
+                       urlencode({"version-id": version[0]}) if version else "")
 
 
 def source_query(environ) -> tuple[str, bool]:
@@ -140,25 +143,28 @@ def source_query(environ) -> tuple[str, bool]:
     return urlencode(query), as_manifest
 
 
-def copy_object(app, environ, headers: dict, src_account: str, source, destination):
+def copy_object(app, environ, headers: dict, src_account: str, source, destination,
+                src_query: str = ""):
     """GET the source (a `Range` of it when the request has one), PUT its bytes to the
-    destination; `app` is the pipeline below."""
+    destination; `app` is the pipeline below. `src_query` is added to the source GET's
+    query (a COPY's `version-id`: copy that version)."""
     src_path = _object_path(src_account, *source)
     ranged = {"range": headers["range"]} if "range" in headers else None
     query, as_manifest = source_query(environ)
+    query = "&".join(q for q in (query, src_query) if q)
     # `?symlink=get` copies a symlink itself (its X-Symlink-Target* headers), not its target.
     link_itself = "symlink=get" in query.split("&")
     src = call(app, make_environ(environ, "GET", src_path, ranged, query=query))
     if src.status not in (200, 206):
-        _close(src.app_iter)
+        close_iter(src.app_iter)
         return error(src.status if src.status >= 400 else 502, "copy source unavailable")
     length_text = src.header("Content-Length")
     if length_text is None or not length_text.isdigit():
-        _close(src.app_iter)
+        close_iter(src.app_iter)
         return error(503, "copy source has no length")
     length = int(length_text)
     if length > constraints.MAX_FILE_SIZE:
-        _close(src.app_iter)
+        close_iter(src.app_iter)
         return error(413, f"object larger than {constraints.MAX_FILE_SIZE} bytes")
     put_headers = {}
     if headers.get("x-fresh-metadata", "").lower() not in ("true", "1", "yes"):
@@ -198,7 +204,7 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
     except StreamCut:
         return error(503, "copy source broke while reading")
     finally:
-        _close(src.app_iter)
+        close_iter(src.app_iter)
     if put.status != 201:
         return put
     out = list(put.headers)
@@ -210,11 +216,6 @@ def copy_object(app, environ, headers: dict, src_account: str, source, destinati
         out.append(("X-Copied-From-Last-Modified", last_modified))
     return RawResponse(201, out, put.app_iter)
 
-
-def _close(app_iter) -> None:
-    close = getattr(app_iter, "close", None)
-    if close is not None:
-        close()
 
 
 def filter_factory(global_conf: dict, **local_conf):

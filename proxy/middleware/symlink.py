@@ -46,7 +46,7 @@ from proxy.middleware.symlink_target import (
     stored_link,
 )
 from proxy.object_headers import INTERNAL_ONLY, OVERRIDE_ETAG, lower_headers
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse, close_iter, error
 from proxy.segments import read_body
 from proxy.subrequest import call, same_resource
 from proxy.target import object_target, parse_target
@@ -89,11 +89,6 @@ def _with_header(headers: list, name: str, value: str) -> list:
         return headers
     return headers + [(name, value)]
 
-
-def _close(response) -> None:
-    close = getattr(response.app_iter, "close", None)
-    if close is not None:
-        close()
 
 
 def _path_info(path: str) -> str:
@@ -165,14 +160,14 @@ class Symlink:
             # The condition may have been tested on a link: look at the object plainly.
             probe = call(self.app, same_resource(sub, "HEAD", TARGET_ONLY_KEYS))
             if 200 <= probe.status < 300 and is_link(probe.headers):
-                _close(response)
+                close_iter(response.app_iter)
                 response = probe
             else:
-                _close(probe)
+                close_iter(probe.app_iter)
         link = stored_link(response.headers, account) if 200 <= response.status < 300 else None
         if link is None:
             return response, _validation_etag(response)
-        _close(response)
+        close_iter(response.app_iter)
         if depth >= self.symloop_max:
             return error(409, "Too many levels of symbolic links, maximum allowed is "
                          f"{self.symloop_max}"), None
@@ -180,7 +175,7 @@ class Symlink:
                                              link.account, depth + 1)
         if link.etag is not None and (200 <= inner.status < 300 or inner.status in (304, 412)) \
                 and inner_validates is not None and inner_validates != link.etag:
-            _close(inner)
+            close_iter(inner.app_iter)
             inner = error(409, f"Object Etag {inner_validates!r} does not match "
                           f"X-Symlink-Target-Etag header {link.etag!r}")
         inner.headers = _with_header(inner.headers, "Content-Location", link.path)
@@ -233,7 +228,7 @@ class Symlink:
         sub[SYSMETA_KEY] = True
         sub[INTERNAL_KEY] = False
         response = call(self.app, sub)
-        _close(response)
+        close_iter(response.app_iter)
         if response.status == 404:
             return error(409, "X-Symlink-Target does not exist")
         if not 200 <= response.status < 300:
@@ -267,11 +262,11 @@ class Symlink:
             return response
         probe = call(self.app, same_resource(environ, "HEAD", TARGET_ONLY_KEYS)
                      | {SYSMETA_KEY: True, "QUERY_STRING": ""})
-        _close(probe)
+        close_iter(probe.app_iter)
         link = stored_link(probe.headers, target.account) if probe.status == 200 else None
         if link is None:
             return response
-        _close(response)
+        close_iter(response.app_iter)
         headers = [("Location", link.path)]
         if link.etag is not None:
             headers.append(("X-Symlink-Target-Etag", link.etag))

@@ -49,7 +49,7 @@ from proxy.middleware.version_archive import (
     setting_of,
 )
 from proxy.object_headers import lower_headers
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse, close_iter, error
 from proxy.segments import read_body
 from proxy.subrequest import allow_as_owner, call, make_environ
 from proxy.target import parse_target
@@ -57,11 +57,6 @@ from proxy.target import parse_target
 LISTING_PAGE = 20
 MAX_LISTING_BYTES = 4 * 1024 * 1024
 
-
-def _close(response) -> None:
-    close = getattr(response.app_iter, "close", None)
-    if close is not None:
-        close()
 
 
 def _strip_sysmeta(headers: list) -> list:
@@ -172,7 +167,7 @@ class VersionedWrites:
     def _fetch_setting(self, environ, target):
         response = call(self.app, self.on_behalf(
             environ, "HEAD", f"/v1/{target.account}/{target.container}"))
-        _close(response)
+        close_iter(response.app_iter)
         if not 200 <= response.status < 300:
             return None, EntityInfo(response.status, {})
         info = EntityInfo(response.status, {},
@@ -210,10 +205,10 @@ class VersionedWrites:
         """
         src = call(self.app, self.on_behalf(environ, "GET", src_path, query="symlink=get"))
         if src.status == 404:
-            _close(src)
+            close_iter(src.app_iter)
             return 404, None
         if src.status != 200:
-            _close(src)
+            close_iter(src.app_iter)
             return src.status, error(src.status if src.status in (401, 403) else 503,
                                      "cannot read the object's current version")
         if name_from_timestamp is not None:
@@ -235,8 +230,8 @@ class VersionedWrites:
         except StreamCut:
             return 200, error(503, "the object's current version broke while being copied")
         finally:
-            _close(src)
-        _close(put)
+            close_iter(src.app_iter)
+        close_iter(put.app_iter)
         if put.status != 201:
             return 200, error(put.status if put.status in (401, 403, 404, 409) else 503,
                               f"cannot save a version ({put.status})")
@@ -256,7 +251,7 @@ class VersionedWrites:
         put = call(self.app, self.on_behalf(environ, "PUT", path,
                                             {"content-type": DELETE_MARKER_TYPE},
                                             content_length=0))
-        _close(put)
+        close_iter(put.app_iter)
         if put.status != 201:
             return error(503, f"cannot save a delete marker ({put.status})")
         return None
@@ -268,10 +263,10 @@ class VersionedWrites:
         response = call(self.app, self.on_behalf(
             environ, "GET", f"/v1/{target.account}/{archive}", query=query))
         if response.status in (204, 404):
-            _close(response)
+            close_iter(response.app_iter)
             return []
         if response.status != 200:
-            _close(response)
+            close_iter(response.app_iter)
             return None
         try:
             entries = json.loads(read_body(response.app_iter, MAX_LISTING_BYTES))
@@ -309,7 +304,7 @@ class VersionedWrites:
 
     def delete_archived(self, environ, path: str):
         response = call(self.app, self.on_behalf(environ, "DELETE", path))
-        _close(response)
+        close_iter(response.app_iter)
         if response.status in (204, 404) or 200 <= response.status < 300:
             return None
         return error(503, f"cannot remove an archived version ({response.status})")

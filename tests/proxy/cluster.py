@@ -173,7 +173,8 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     return path
 
 
-SAMPLE_PIPELINE = "catch_errors healthcheck auth copy slo dlo versioned_writes symlink proxy-server"
+SAMPLE_PIPELINE = ("catch_errors healthcheck auth copy slo dlo versioned_writes object_versioning"
+                   " symlink proxy-server")
 
 
 def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> str:
