@@ -41,8 +41,8 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
     assert isinstance(pipeline.app, ProxyApp)
     kinds = [type(layer).__name__ for layer in pipeline.layers]
     assert kinds == ["CatchErrors", "Healthcheck", "AuthMiddleware", "ServerSideCopy",
-                     "StaticLargeObject", "DynamicLargeObject", "VersionedWrites", "ObjectVersioning",
-                     "Symlink"]
+                     "StaticLargeObject", "DynamicLargeObject", "VersionedWrites",
+                     "ObjectVersioning", "Symlink"]
     below = [*pipeline.layers[2:], pipeline.app]
     for upper, lower in zip(pipeline.layers[1:], below, strict=True):
         assert upper.app is lower
