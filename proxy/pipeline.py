@@ -39,6 +39,7 @@ from common.config import ConfigError, read_ini
 BRUME_FILTERS = {
     "catch_errors": "proxy.middleware.catch_errors:filter_factory",
     "healthcheck": "proxy.middleware.healthcheck:filter_factory",
+    "tempurl": "proxy.middleware.tempurl:filter_factory",
     "auth": "proxy.middleware.auth:filter_factory",
     "dlo": "proxy.middleware.dlo:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",

@@ -2,7 +2,8 @@
 
 `RawResponse` is a tiny WSGI callable (status, header list, body iterable) cheaper than a
 webob Response; `error` builds a short one-line text error. `client_headers` keeps what a
-backend answered that the client may see (no hop-by-hop, no X-Backend-*, no sysmeta).
+backend answered that the client may see (no hop-by-hop, no X-Backend-*, no sysmeta; for
+non-owners, no ACLs and no temporary URL keys).
 """
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ _REASONS[499] = "Client Disconnect"
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "server",
      "date", "proxy-connection"}
+)
+
+
+# Container headers only the account's owner sees: the ACLs and the temporary URL keys.
+OWNER_ONLY_CONTAINER_HEADERS = frozenset(
+    {"x-container-read", "x-container-write", "x-container-meta-temp-url-key",
+     "x-container-meta-temp-url-key-2"}
 )
 
 
@@ -81,7 +89,7 @@ def client_headers(backend_headers: dict, drop_acls: bool = False) -> list[tuple
         if name in HOP_BY_HOP or name.startswith(("x-backend-", "x-object-sysmeta-",
                                                   "x-container-sysmeta-", "x-account-sysmeta-")):
             continue
-        if drop_acls and name in ("x-container-read", "x-container-write"):
+        if drop_acls and name in OWNER_ONLY_CONTAINER_HEADERS:
             continue
         result.append((_title(name), value))
     return result

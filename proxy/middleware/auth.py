@@ -14,7 +14,8 @@ otherwise). `container_info()` fetches the container's ACLs and is only called w
 decision needs them. A token that is invalid or expired is refused at once (401) on a /v1
 path that parses (a malformed one is still a 412/404 first, /info stays open).
 Sub-requests of the middleware below carry both keys, so they are authorized as the same
-user.
+user. A request that a middleware above authorized itself (`brume.authorize_override`, set by
+`tempurl`) passes untouched, with the identity and callback that middleware set.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from webob import Request
 
 from common.tokens import verify_token
 from proxy.auth import Authorizer, handle_auth
-from proxy.environ_keys import AUTHORIZE_KEY, IDENTITY_KEY, OWNER_KEY
+from proxy.environ_keys import AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, IDENTITY_KEY, OWNER_KEY
 from proxy.responses import error
 from proxy.settings import AuthSettings, load_auth_settings
 from proxy.target import parse_target
@@ -50,6 +51,8 @@ class AuthMiddleware:
         self._tokens: dict = {}
 
     def __call__(self, environ, start_response):
+        if environ.get(AUTHORIZE_OVERRIDE_KEY):  # authorized above (a temporary URL)
+            return self.app(environ, start_response)
         if environ.get("PATH_INFO", "") in AUTH_PATHS:
             response = handle_auth(Request(environ), self.users, self.token_secret,
                                    self.token_life, self.reseller_prefix, self.public_url)

@@ -9,6 +9,7 @@ python-swiftclient and the `swift` CLI.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -172,7 +173,8 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     return path
 
 
-SAMPLE_PIPELINE = "catch_errors healthcheck auth copy slo dlo proxy-server"
+SAMPLE_PIPELINE = "catch_errors healthcheck tempurl auth copy slo dlo proxy-server"
+PIPELINE_LINE = re.compile(r"^pipeline = .*$", re.MULTILINE)
 
 
 def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> str:
@@ -180,7 +182,8 @@ def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> 
     path = write_proxy_conf(cluster.base, cluster.conf_dir, free_port(), extra)
     with open(path) as handle:
         text = handle.read()
-    assert f"pipeline = {SAMPLE_PIPELINE}" in text
+    text, count = PIPELINE_LINE.subn(f"pipeline = {pipeline}", text)
+    assert count == 1, "the sample config has one pipeline line"
     with open(path, "w") as handle:
-        handle.write(text.replace(f"pipeline = {SAMPLE_PIPELINE}", f"pipeline = {pipeline}"))
+        handle.write(text)
     return path
