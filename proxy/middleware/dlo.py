@@ -41,6 +41,14 @@ def is_dlo(response) -> bool:
     return response.header("X-Object-Manifest") is not None
 
 
+def _wsgi_text(value: str) -> str:
+    """A header value as text: WSGI carries its (UTF-8) bytes as latin-1 characters."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 class DynamicLargeObject:
     def __init__(self, app):
         self.app = app
@@ -101,7 +109,7 @@ class DynamicLargeObject:
         return segments, 200
 
     def expand(self, environ, target, manifest_headers: list):
-        value = unquote(_header(manifest_headers, "x-object-manifest")).lstrip("/")
+        value = unquote(_wsgi_text(_header(manifest_headers, "x-object-manifest"))).lstrip("/")
         container, _, prefix = value.partition("/")
         segments, status = self.list_segments(environ, target.account, container, prefix)
         if segments is None:
