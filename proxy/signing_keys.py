@@ -35,8 +35,16 @@ def keys_in(response, header_names, scope: str) -> list[tuple[bytes, str]]:
     for name in header_names:
         value = response.header(name)
         if value:
-            found.append((value.encode("utf-8", "surrogateescape"), scope))
+            found.append((_header_bytes(value), scope))
     return found
+
+
+def _header_bytes(value: str) -> bytes:
+    """A WSGI header value's bytes (WSGI carries them as latin-1 text; UTF-8 keys too)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape")
 
 
 def lookup_keys(app, parent_environ, target: Target) -> list[tuple[bytes, str]]:

@@ -173,7 +173,7 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     return path
 
 
-SAMPLE_PIPELINE = "catch_errors healthcheck tempurl auth copy slo dlo proxy-server"
+SAMPLE_PIPELINE = "catch_errors healthcheck tempurl auth formpost copy slo dlo proxy-server"
 PIPELINE_LINE = re.compile(r"^pipeline = .*$", re.MULTILINE)
 
 
