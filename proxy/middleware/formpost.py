@@ -94,16 +94,16 @@ class FormPostMiddleware:
         boundary = boundary_of(environ.get("CONTENT_TYPE", ""))
         if boundary is None:
             return self.app(environ, start_response)
-        version, target, reason = parse_target(environ.get("PATH_INFO", ""))
+        _version, target, reason = parse_target(environ.get("PATH_INFO", ""))
         if reason or target is None or target.container is None:
             return self.app(environ, start_response)
-        return self.upload(environ, version, target, boundary)(environ, start_response)
+        return self.upload(environ, target, boundary)(environ, start_response)
 
-    def upload(self, environ, version: str, target: Target, boundary: str):
+    def upload(self, environ, target: Target, boundary: str):
         reader = MultipartReader(environ["wsgi.input"].read, boundary)
         terms = None
         try:
-            status, message, terms = self._process(environ, version, target, reader)
+            status, message, terms = self._process(environ, target, reader)
         except FormRefused as refused:
             status, message = refused.status, refused.message
             terms = getattr(refused, "terms", None)
@@ -117,7 +117,7 @@ class FormPostMiddleware:
                                      ("Content-Length", str(len(body)))], [body])
         return error(status, message)
 
-    def _process(self, environ, version: str, target: Target, reader: MultipartReader):
+    def _process(self, environ, target: Target, reader: MultipartReader):
         fields: dict[str, str] = {}
         terms: FormTerms | None = None
         uploaded = 0
@@ -132,7 +132,7 @@ class FormPostMiddleware:
                     fields[part.name or ""] = part.read_text(MAX_FIELD_BYTES)
                 continue
             if terms is None:
-                terms = self._check(environ, version, target, fields)
+                terms = self._check(environ, target, fields)
             if not part.filename:
                 continue  # an empty file input of the form
             if uploaded >= terms.max_file_count:
@@ -142,18 +142,20 @@ class FormPostMiddleware:
                 raise _with_terms(FormRefused(*status), terms)
             uploaded += 1
         if terms is None:
-            terms = self._check(environ, version, target, fields)
+            terms = self._check(environ, target, fields)
         if uploaded == 0:
             raise _with_terms(FormRefused(400, "FormPost: no files to process"), terms)
         return 201, "", terms
 
-    def _check(self, environ, version: str, target: Target, fields: dict) -> FormTerms:
+    def _check(self, environ, target: Target, fields: dict) -> FormTerms:
         terms = terms_of(fields, time.time())
         decoded = decode_signature(terms.signature, self.allowed_digests)
         if decoded is None:
             raise FormRefused(401, "FormPost: Invalid Signature")
         digest, signature = decoded
-        message = signed_message(f"/{version}{target.path}", fields)
+        # The path as requested (a container's form may end in "/"), already checked UTF-8.
+        path = environ["PATH_INFO"].encode("latin-1").decode("utf-8")
+        message = signed_message(path, fields)
         if matching_key(lookup_keys(self.app, environ, target), message, digest,
                         signature) is None:
             raise FormRefused(401, "FormPost: Invalid Signature")
