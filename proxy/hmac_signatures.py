@@ -16,7 +16,8 @@ import hmac
 
 DIGESTS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 HEX_LENGTHS = {40: "sha1", 64: "sha256", 128: "sha512"}
-DEFAULT_ALLOWED_DIGESTS = ("sha256", "sha512")
+# As Swift: SHA-1 still accepted by default (HMAC-SHA1 is not broken); drop it with the option.
+DEFAULT_ALLOWED_DIGESTS = ("sha1", "sha256", "sha512")
 MAX_SIGNATURE_LENGTH = 1024
 
 

@@ -2,7 +2,7 @@
 
     [filter:formpost]
     use = egg:brume#formpost
-    # allowed_digests = sha256 sha512
+    # allowed_digests = sha1 sha256 sha512
 
 Sits below `auth` (an anonymous browser has no token). A `POST` of `multipart/form-data`
 to `/v1/<account>/<container>[/<object prefix>]` is taken over here: the reader

@@ -3,7 +3,7 @@
     [filter:tempurl]
     use = egg:brume#tempurl
     # methods = GET HEAD PUT POST DELETE
-    # allowed_digests = sha256 sha512
+    # allowed_digests = sha1 sha256 sha512
 
 Sits above `auth`. A request whose query has `temp_url_sig` or `temp_url_expires` is a
 temporary URL's and is decided here: the signature (`proxy.hmac_signatures`) must be an
