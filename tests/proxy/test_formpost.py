@@ -137,7 +137,7 @@ class FakeApp:
 
 
 def signed_form(path: str, files, size=10, count=2, redirect="", expires=None, key=KEY):
-    expires = int(time.time()) + 60 if expires is None else expires
+    expires = int(time.time()) + 86400 if expires is None else expires
     sig = hmac.new(key, f"{path}\n{redirect}\n{size}\n{count}\n{expires}".encode(),
                    hashlib.sha256).hexdigest()
     fields = [("redirect", redirect), ("max_file_size", size), ("max_file_count", count),

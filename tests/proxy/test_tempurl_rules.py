@@ -188,7 +188,7 @@ class FakeApp:
 
 
 def signed_query(method: str, path: str, expires: int | None = None, key: str = KEY) -> str:
-    expires = expires if expires is not None else int(time.time()) + 600
+    expires = expires if expires is not None else int(time.time()) + 86400
     sig = hmac.new(key.encode(), f"{method}\n{expires}\n{path}".encode(),
                    hashlib.sha256).hexdigest()
     return f"temp_url_sig={sig}&temp_url_expires={expires}"
