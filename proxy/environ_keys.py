@@ -9,6 +9,9 @@ from __future__ import annotations
 IDENTITY_KEY = "brume.identity"  # the caller's TokenInfo, or None (anonymous)
 AUTHORIZE_KEY = "brume.authorize"  # auth's callback: (environ, method, target, container) -> denial
 OWNER_KEY = "brume.owner"  # set by the authorize callback: the caller owns the account
+# Set by a middleware above auth that authorized the request itself (tempurl): auth leaves
+# the identity and the authorize callback it put in the environ alone.
+AUTHORIZE_OVERRIDE_KEY = "brume.authorize_override"
 INTERNAL_KEY = "brume.internal"  # a middleware's sub-request: may write sysmeta
 SYSMETA_KEY = "brume.sysmeta"  # a middleware asks the app for the object's sysmeta headers
 TRANS_ID_KEY = "brume.trans_id"  # the request's transaction id (catch_errors)

@@ -39,7 +39,9 @@ from common.config import ConfigError, read_ini
 BRUME_FILTERS = {
     "catch_errors": "proxy.middleware.catch_errors:filter_factory",
     "healthcheck": "proxy.middleware.healthcheck:filter_factory",
+    "tempurl": "proxy.middleware.tempurl:filter_factory",
     "auth": "proxy.middleware.auth:filter_factory",
+    "formpost": "proxy.middleware.formpost:filter_factory",
     "dlo": "proxy.middleware.dlo:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",

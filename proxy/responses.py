@@ -3,7 +3,7 @@
 `RawResponse` is a tiny WSGI callable (status, header list, body iterable) cheaper than a
 webob Response; `error` builds a short one-line error (typed text/html, as Swift's).
 `client_headers` keeps what a backend answered that the client may see (no hop-by-hop, no
-X-Backend-*, no sysmeta).
+X-Backend-*, no sysmeta; for non-owners, no ACLs and no temporary URL keys).
 """
 from __future__ import annotations
 

@@ -17,6 +17,8 @@ when the decision needs it (an authenticated caller who does not own the account
 that is invalid or expired is refused at once (401) on a /v1 path that parses (a malformed
 one is still a 412/404 first, /info stays open). Sub-requests of the middleware below carry
 both keys, so they are authorized as the same user.
+A request that a middleware above authorized itself (`brume.authorize_override`, set by
+`tempurl`) passes untouched, with the identity and callback that middleware set.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from webob import Request
 from common.tokens import verify_token
 from proxy.account_acl import ADMIN, SYSMETA_HEADER, access_level, level_allows, parse_account_acl
 from proxy.auth import Authorizer, handle_auth
-from proxy.environ_keys import AUTHORIZE_KEY, IDENTITY_KEY, OWNER_KEY
+from proxy.environ_keys import AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, IDENTITY_KEY, OWNER_KEY
 from proxy.responses import error
 from proxy.settings import AuthSettings, load_auth_settings
 from proxy.target import parse_target
@@ -54,6 +56,8 @@ class AuthMiddleware:
         self._tokens: dict = {}
 
     def __call__(self, environ, start_response):
+        if environ.get(AUTHORIZE_OVERRIDE_KEY):  # authorized above (a temporary URL)
+            return self.app(environ, start_response)
         if environ.get("PATH_INFO", "") in AUTH_PATHS:
             response = handle_auth(Request(environ), self.users, self.token_secret,
                                    self.token_life, self.reseller_prefix, self.public_url)

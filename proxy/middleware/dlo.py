@@ -48,6 +48,14 @@ def is_dlo(response) -> bool:
     return response.header("X-Object-Manifest") is not None
 
 
+def _wsgi_text(value: str) -> str:
+    """A header value as text: WSGI carries its (UTF-8) bytes as latin-1 characters."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 class DynamicLargeObject:
     def __init__(self, app):
         self.app = app

@@ -173,8 +173,9 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     return path
 
 
-SAMPLE_PIPELINE = ("catch_errors healthcheck auth copy slo dlo versioned_writes object_versioning"
-                   " symlink proxy-server")
+SAMPLE_PIPELINE = ("catch_errors healthcheck tempurl auth formpost copy slo dlo versioned_writes"
+                   " object_versioning symlink proxy-server")
+PIPELINE_LINE = re.compile(r"^pipeline = .*$", re.MULTILINE)
 
 
 def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> str:
@@ -182,8 +183,8 @@ def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> 
     path = write_proxy_conf(cluster.base, cluster.conf_dir, free_port(), extra)
     with open(path) as handle:
         text = handle.read()
-    sample = re.search(r"^pipeline = .*$", text, re.MULTILINE)
-    assert sample is not None
+    text, count = PIPELINE_LINE.subn(f"pipeline = {pipeline}", text)
+    assert count == 1, "the sample config has one pipeline line"
     with open(path, "w") as handle:
-        handle.write(text[:sample.start()] + f"pipeline = {pipeline}" + text[sample.end():])
+        handle.write(text)
     return path

@@ -40,7 +40,8 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
     assert isinstance(pipeline.head, CatchErrors) and pipeline.head is pipeline.layers[0]
     assert isinstance(pipeline.app, ProxyApp)
     kinds = [type(layer).__name__ for layer in pipeline.layers]
-    assert kinds == ["CatchErrors", "Healthcheck", "AuthMiddleware", "ServerSideCopy",
+    assert kinds == ["CatchErrors", "Healthcheck", "TempUrlMiddleware", "AuthMiddleware",
+                     "FormPostMiddleware", "ServerSideCopy",
                      "StaticLargeObject", "DynamicLargeObject", "VersionedWrites",
                      "ObjectVersioning", "Symlink"]
     below = [*pipeline.layers[2:], pipeline.app]
