@@ -11,6 +11,12 @@ answers such a request with a one-line 400/501 and `Connection: close` before an
 application sees it, so nothing is stored and nothing after the head is ever parsed. Its
 `send_error` also answers the standard library's own refusals (bad request line, too many
 headers) with a one-line text body instead of an HTML page.
+
+The request target reaches the application as the client sent it: raw UTF-8 bytes in it are
+percent-encoded before the standard library splits the line on whitespace (latin-1 0x85 and
+0xA0, parts of many UTF-8 characters, count as whitespace to `str.split`), and a target
+starting with `//` is not collapsed to `/` (the standard library does so against open
+redirects of file servers; here `//v1` may be an object name under a remapped domain).
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from http import HTTPStatus
 from common.green import eventlet
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -66,13 +73,31 @@ def refusal(status: int, reason: str, with_body: bool = True) -> bytes:
     ).encode("latin-1") + body
 
 
+def ascii_request_line(raw: bytes) -> bytes:
+    """The request line with every byte above 0x7F percent-encoded (same path once decoded)."""
+    if raw.isascii():
+        return raw
+    return _HIGH_BYTE.sub(lambda match: b"%%%02X" % match.group()[0], raw)
+
+
+def request_target(raw: bytes) -> str | None:
+    """The target of a `METHOD target HTTP/x.y` request line, as sent."""
+    words = raw.decode("latin-1").rstrip("\r\n").split(" ")
+    return words[1] if len(words) == 3 else None
+
+
+
 class FramingProtocol(eventlet.wsgi.HttpProtocol):
     """Eventlet's HTTP protocol, refusing request heads that `framing_problem` rejects."""
 
     def parse_request(self):
+        self.raw_requestline = ascii_request_line(self.raw_requestline)
         if not super().parse_request():
             self.close_connection = True
             return False
+        target = request_target(self.raw_requestline)
+        if target is not None and target.startswith("//"):
+            self.path = target
         problem = framing_problem(self.headers)
         if problem is None:
             return True
