@@ -43,6 +43,9 @@ BRUME_FILTERS = {
     "dlo": "proxy.middleware.dlo:filter_factory",
     "slo": "proxy.middleware.slo:filter_factory",
     "copy": "proxy.middleware.copy:filter_factory",
+    "cors": "proxy.middleware.cors:filter_factory",
+    "domain_remap": "proxy.middleware.domain_remap:filter_factory",
+    "staticweb": "proxy.middleware.staticweb:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",

@@ -10,6 +10,7 @@ objects, COPY, transaction ids and `/healthcheck` are middleware above it (`prox
 callback in the environ (`brume.authorize`) that the app calls with a way to fetch the
 container's ACLs (fetched only when the decision needs them); a request without that
 callback is refused (OPTIONS aside), so a pipeline without auth is closed, not open.
+A middleware's metadata lookup (`proxy.metadata_lookup`) is answered from the info cache.
 """
 from __future__ import annotations
 
@@ -17,9 +18,16 @@ from webob import Request
 
 from common import constraints
 from common.backend_auth import load_backend_auth
-from proxy import account_controller, container_controller, info, object_controller, pipeline
+from proxy import (
+    account_controller,
+    container_controller,
+    info,
+    metadata_lookup,
+    object_controller,
+    pipeline,
+)
 from proxy.backend_client import BackendClient
-from proxy.environ_keys import AUTHORIZE_KEY, OWNER_KEY
+from proxy.environ_keys import AUTHORIZE_KEY, METADATA_LOOKUP_KEY, OWNER_KEY
 from proxy.info_cache import InfoCache
 from proxy.responses import error
 from proxy.settings import ProxySettings, load_proxy_settings
@@ -79,6 +87,8 @@ class ProxyApp:
         reason = self._check_names(target)
         if reason:
             return error(400, reason)
+        if environ.get(METADATA_LOOKUP_KEY):
+            return metadata_lookup.answer(self.info_cache, target)
         denial = self._authorize(environ, environ["REQUEST_METHOD"], target)
         if denial is not None:
             return denial

@@ -172,7 +172,8 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     return path
 
 
-SAMPLE_PIPELINE = "catch_errors healthcheck auth copy slo dlo proxy-server"
+SAMPLE_PIPELINE = ("catch_errors healthcheck cors domain_remap auth staticweb copy slo dlo "
+                   "proxy-server")
 
 
 def pipeline_conf(cluster, pipeline: str = SAMPLE_PIPELINE, extra: str = "") -> str:
