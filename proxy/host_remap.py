@@ -9,14 +9,16 @@ With storage domain `example.com`, path root `v1` and reseller prefix `AUTH`:
 DNS labels cannot hold `_`, so the account label may spell the prefix's separator `-`; the
 prefix is matched without regard to case and written as configured. A label without a known
 prefix gets `default_reseller_prefix` when one is set, else the request is left alone, as is
-any Host outside the storage domains. More than two labels in front of the domain, or an
-empty one, is a `BadHost` (the caller answers 400).
+any Host outside the storage domains. More than two labels in front of the domain, an empty
+one, or one holding what a path would read differently (`/ ? # %`, spaces, controls) is a
+`BadHost` (the caller answers 400).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 SEPARATORS = "-_"
+PATH_SYNTAX = frozenset("/?#%")
 
 
 class BadHost(ValueError):
@@ -51,6 +53,12 @@ def host_name(host: str) -> str:
     return name[:-1] if name.endswith(".") else name
 
 
+def plain_label(label: str) -> bool:
+    """Whether a host label can stand in a path as it is (one segment, nothing to decode)."""
+    return not any(ch in PATH_SYNTAX or ch <= " " or "\x7f" <= ch <= "\xa0" or ch > "\xff"
+                   for ch in label)
+
+
 def host_labels(host: str, settings: RemapSettings) -> list[str] | None:
     """The labels in front of a storage domain: [account] or [container, account]."""
     name = host_name(host)
@@ -58,7 +66,7 @@ def host_labels(host: str, settings: RemapSettings) -> list[str] | None:
     for domain in settings.storage_domains:
         if lowered.endswith("." + domain):
             labels = name[: -len(domain) - 1].split(".")
-            if len(labels) > 2 or not all(labels):
+            if len(labels) > 2 or not all(labels) or not all(map(plain_label, labels)):
                 raise BadHost(f"bad domain in Host header: {name!r}")
             return labels
     return None

@@ -29,9 +29,13 @@ from proxy import (
 from proxy.backend_client import BackendClient
 from proxy.environ_keys import AUTHORIZE_KEY, METADATA_LOOKUP_KEY, OWNER_KEY
 from proxy.info_cache import InfoCache
-from proxy.responses import error
+from proxy.responses import empty, error
 from proxy.settings import ProxySettings, load_proxy_settings
 from proxy.target import Target, parse_target
+
+# {addresses an object: the methods it allows}, as answered to OPTIONS.
+ALLOWED_METHODS = {False: "HEAD, GET, PUT, POST, OPTIONS, DELETE",
+                   True: "HEAD, GET, PUT, POST, OPTIONS, DELETE, COPY"}
 
 
 class ProxyApp:
@@ -92,6 +96,9 @@ class ProxyApp:
         denial = self._authorize(environ, environ["REQUEST_METHOD"], target)
         if denial is not None:
             return denial
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            # A browser's preflight is the cors filter's; a plain OPTIONS lists the methods.
+            return empty(200, [("Allow", ALLOWED_METHODS[target.obj is not None])])
         req = Request(environ)
         if target.obj is not None:
             return object_controller.handle(self, req, target)

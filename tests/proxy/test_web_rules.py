@@ -41,7 +41,9 @@ def test_other_hosts_are_left_alone(host):
 
 
 @pytest.mark.parametrize("host", ["a.b.AUTH_test.example.com", ".AUTH_test.example.com",
-                                  "c..example.com"])
+                                  "c..example.com", "a/b.AUTH_test.example.com",
+                                  "a%2F.AUTH_test.example.com", "c d.AUTH_test.example.com",
+                                  "\u2603.AUTH_test.example.com"])
 def test_too_many_or_empty_labels_are_bad_hosts(host):
     with pytest.raises(BadHost):
         remap_path(host, "/x", REMAP)
@@ -63,6 +65,11 @@ def test_junk_hosts_remap_or_refuse_cleanly(host, path):
         assert "\n" not in str(exc)
         return
     assert remapped is None or remapped.startswith("/v1/")
+    if remapped is not None:
+        assert remapped.endswith(path)
+        prefix = remapped[: len(remapped) - len(path)]
+        prefix.encode("latin-1")  # a WSGI path: one char per byte
+        assert prefix.count("/") <= 4 and not any(ch in prefix for ch in "?#% ")
 
 
 def test_cors_preflight_needs_a_method_and_an_allowed_origin():
