@@ -55,7 +55,8 @@ def host_name(host: str) -> str:
 
 def plain_label(label: str) -> bool:
     """Whether a host label can stand in a path as it is (one segment, nothing to decode)."""
-    return not any(ch in PATH_SYNTAX or ch <= " " or "\x7f" <= ch <= "\xa0" or ch > "\xff"
+    # Bytes above 0x7F stay: a UTF-8 container name arrives as latin-1 characters.
+    return not any(ch in PATH_SYNTAX or ch <= " " or ch == "\x7f" or ch > "\xff"
                    for ch in label)
 
 

@@ -27,6 +27,7 @@ REMAP = make_settings(["example.com"])
     ("c.AUTH_test.EXAMPLE.com.", "/", "/v1/AUTH_test/c/"),
     ("c.AUTH_test.example.com", "//v1", "/v1/AUTH_test/c//v1"),
     ("AUTH_test.example.com", "", "/v1/AUTH_test"),
+    ("\u00e2\u0098\u0083.AUTH_test.example.com", "/", "/v1/AUTH_test/\u00e2\u0098\u0083/"),
 ])
 def test_remap_names_account_and_container(host, path, expected):
     assert remap_path(host, path, REMAP) == expected
