@@ -11,6 +11,12 @@ answers such a request with a one-line 400/501 and `Connection: close` before an
 application sees it, so nothing is stored and nothing after the head is ever parsed. Its
 `send_error` also answers the standard library's own refusals (bad request line, too many
 headers) with a one-line text body instead of an HTML page.
+
+The request target reaches the application as the client sent it: raw UTF-8 bytes in it are
+percent-encoded before the standard library splits the line on whitespace (latin-1 0x85 and
+0xA0, parts of many UTF-8 characters, count as whitespace to `str.split`), and a target
+starting with `//` is not collapsed to `/` (the standard library does so against open
+redirects of file servers; here `//v1` may be an object name under a remapped domain).
 """
 from __future__ import annotations
 

@@ -16,3 +16,8 @@ INTERNAL_KEY = "brume.internal"  # a middleware's sub-request: may write sysmeta
 SYSMETA_KEY = "brume.sysmeta"  # a middleware asks the app for the object's sysmeta headers
 TRANS_ID_KEY = "brume.trans_id"  # the request's transaction id (catch_errors)
 MANIFEST_CHAIN_KEY = "brume.manifest_chain"  # large-object manifests being expanded
+# A middleware's own OPTIONS sub-request asking for the metadata of the container (of the
+# account, on an account path) its path addresses: the app answers from its info cache
+# without authorization (`proxy.metadata_lookup`); the answer never reaches a client.
+METADATA_LOOKUP_KEY = "brume.metadata_lookup"
+CLIENT_PATH_KEY = "brume.client_path"  # PATH_INFO as the client sent it, before domain_remap

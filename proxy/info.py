@@ -3,8 +3,9 @@
 python-swiftclient reads it (`swift capabilities`, and `swift upload --segment-size` picks
 SLO over DLO when "slo" is listed). The app lists `swift` (its limits); every middleware of
 the pipeline adds its own entry (`slo`, `dlo`, `tempauth`, ...) through its `capabilities`
-(`proxy.pipeline`), so /info shows what this proxy's pipeline really does. Anonymous access
-is allowed.
+(`proxy.pipeline`), so /info shows what this proxy's pipeline really does (the `cors` filter
+adds `strict_cors_mode` to `swift`: Swift's suite tests CORS only when it is listed).
+Anonymous access is allowed.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class Capabilities:
     """{name: settings} shown by /info; the JSON body is built once, on first use."""
 
     def __init__(self):
-        swift = {"version": VERSION, "strict_cors_mode": True, "policies": [
+        swift = {"version": VERSION, "policies": [
             {"name": "default", "default": True}]}
         swift.update(constraints.LIMITS)
         swift["max_object_name_length"] = constraints.MAX_OBJECT_NAME_LENGTH

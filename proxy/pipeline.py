@@ -52,6 +52,9 @@ BRUME_FILTERS = {
     "symlink": "proxy.middleware.symlink:filter_factory",
     "versioned_writes": "proxy.middleware.versioned_writes:filter_factory",
     "object_versioning": "proxy.middleware.object_versioning:filter_factory",
+    "cors": "proxy.middleware.cors:filter_factory",
+    "domain_remap": "proxy.middleware.domain_remap:filter_factory",
+    "staticweb": "proxy.middleware.staticweb:filter_factory",
 }
 BRUME_APPS = {
     "proxy": "proxy.server:app_factory",

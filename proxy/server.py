@@ -11,6 +11,7 @@ callback in the environ (`brume.authorize`) that the app calls with a way to fet
 container's ACLs (fetched only when the decision needs them); a request without that
 callback is refused (OPTIONS aside), so a pipeline without auth is closed, not open. The
 callback can also fetch the account's info (its account ACL, `proxy.account_acl`).
+A middleware's metadata lookup (`proxy.metadata_lookup`) is answered from the info cache.
 """
 from __future__ import annotations
 
@@ -19,13 +20,24 @@ from webob import Request
 from common import constraints
 from common.backend_auth import load_backend_auth
 from common.storage_policies import BACKEND_INDEX_HEADER, StoragePolicy, load_policies
-from proxy import account_controller, container_controller, info, object_controller, pipeline
+from proxy import (
+    account_controller,
+    container_controller,
+    info,
+    metadata_lookup,
+    object_controller,
+    pipeline,
+)
 from proxy.backend_client import BackendClient
-from proxy.environ_keys import AUTHORIZE_KEY, OWNER_KEY
+from proxy.environ_keys import AUTHORIZE_KEY, METADATA_LOOKUP_KEY, OWNER_KEY
 from proxy.info_cache import InfoCache
-from proxy.responses import error
+from proxy.responses import empty, error
 from proxy.settings import ProxySettings, load_proxy_settings
 from proxy.target import Target, parse_target
+
+# {addresses an object: the methods it allows}, as answered to OPTIONS.
+ALLOWED_METHODS = {False: "HEAD, GET, PUT, POST, OPTIONS, DELETE",
+                   True: "HEAD, GET, PUT, POST, OPTIONS, DELETE, COPY"}
 
 
 class ProxyApp:
@@ -109,9 +121,14 @@ class ProxyApp:
         reason = self._check_names(target)
         if reason:
             return error(400, reason)
+        if environ.get(METADATA_LOOKUP_KEY):
+            return metadata_lookup.answer(self.info_cache, target)
         denial = self._authorize(environ, environ["REQUEST_METHOD"], target)
         if denial is not None:
             return denial
+        if environ["REQUEST_METHOD"] == "OPTIONS":
+            # A browser's preflight is the cors filter's; a plain OPTIONS lists the methods.
+            return empty(200, [("Allow", ALLOWED_METHODS[target.obj is not None])])
         req = Request(environ)
         if target.obj is not None:
             return object_controller.handle(self, req, target)

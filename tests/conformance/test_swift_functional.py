@@ -43,7 +43,8 @@ def test_swift_functional_suite(functest_cluster, tmp_path):
     proxy = urlsplit(functest_cluster.proxy_url)
     host, port = proxy.hostname, proxy.port
     summary = tmp_path / "summary.txt"
-    env = dict(os.environ, FT_IGNORE_S3="1", FT_USER6="admin", FT_ARTIFACTS=str(tmp_path))
+    env = dict(os.environ, FT_IGNORE_S3="1", FT_USER6="admin", FT_ARTIFACTS=str(tmp_path),
+               FT_STORAGE_DOMAIN="example.com")  # domain_remap's storage_domain in etc/
     result = subprocess.run(
         ["bash", os.path.join(peer, "functests.sh"), host, str(port), str(summary)],
         env=env, capture_output=True, text=True, timeout=2100)

@@ -40,8 +40,8 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
     assert isinstance(pipeline.head, CatchErrors) and pipeline.head is pipeline.layers[0]
     assert isinstance(pipeline.app, ProxyApp)
     kinds = [type(layer).__name__ for layer in pipeline.layers]
-    assert kinds == ["CatchErrors", "Healthcheck", "TempUrlMiddleware", "AuthMiddleware",
-                     "FormPostMiddleware", "ServerSideCopy",
+    assert kinds == ["CatchErrors", "Healthcheck", "Cors", "DomainRemap", "TempUrlMiddleware",
+                     "AuthMiddleware", "FormPostMiddleware", "StaticWeb", "ServerSideCopy",
                      "StaticLargeObject", "DynamicLargeObject", "VersionedWrites",
                      "ObjectVersioning", "Symlink"]
     below = [*pipeline.layers[2:], pipeline.app]
@@ -51,11 +51,14 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
 
 def test_info_lists_the_middleware_present(storage_cluster):
     full = info_of(make_app(pipeline_conf(storage_cluster), rings_for(storage_cluster.conf_dir)))
-    assert {"swift", "slo", "dlo", "tempauth", "symlink", "versioned_writes"} <= set(full)
+    assert {"swift", "slo", "dlo", "tempauth", "symlink", "versioned_writes", "cors",
+            "domain_remap", "staticweb"} <= set(full)
+    assert full["swift"]["strict_cors_mode"] is True
     trimmed = make_app(pipeline_conf(storage_cluster, "catch_errors auth dlo proxy-server"),
                        rings_for(storage_cluster.conf_dir))
     info = info_of(trimmed)
     assert "slo" not in info and "dlo" in info and "tempauth" in info
+    assert "strict_cors_mode" not in info["swift"]  # Swift's suite skips CORS without cors
     assert info["swift"]["max_file_size"] == 5 * 1024**3
 
 

@@ -1,0 +1,60 @@
+"""Container (or account) metadata for middleware that must see it whoever is asking.
+
+CORS preflights come without a token, and staticweb must read `X-Container-Meta-Web-*`
+before it knows how to answer an anonymous visitor; neither may depend on the caller being
+allowed to HEAD the container. A middleware calls `lookup(app, environ)`: an OPTIONS
+sub-request on the same path and Host (so that a rewrite below it, such as domain_remap,
+applies to it exactly as to the request) flagged with `brume.metadata_lookup`, which only
+code can set. The proxy app answers it with `answer`, from its info cache and without
+authorization: 200 and the container's backend headers (the account's, on an account
+path), or the status found. The answer stays inside the proxy.
+"""
+from __future__ import annotations
+
+from proxy import subrequest
+from proxy.environ_keys import METADATA_LOOKUP_KEY
+from proxy.responses import RawResponse, error
+
+DROPPED_KEYS = ("HTTP_X_AUTH_TOKEN", "HTTP_X_STORAGE_TOKEN", "CONTENT_TYPE",
+                "HTTP_TRANSFER_ENCODING")
+
+
+class Metadata:
+    """What a lookup found: its status and the backend's headers (lower-case names)."""
+
+    __slots__ = ("status", "headers")
+
+    def __init__(self, status: int, headers: dict[str, str]):
+        self.status = status
+        self.headers = headers
+
+    @property
+    def found(self) -> bool:
+        return 200 <= self.status < 300
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name, default)
+
+
+def lookup(app, environ) -> Metadata:
+    """The metadata of what `environ`'s path addresses, asked of `app` (the pipeline below)."""
+    probe = subrequest.same_resource(environ, "OPTIONS", DROPPED_KEYS)
+    probe["QUERY_STRING"] = ""
+    probe[METADATA_LOOKUP_KEY] = True
+    response = subrequest.call(app, probe)
+    close = getattr(response.app_iter, "close", None)
+    if close is not None:
+        close()
+    headers = {name.lower(): value for name, value in response.headers}
+    return Metadata(response.status, headers)
+
+
+def answer(info_cache, target) -> RawResponse:
+    """The app's side: the container's (or account's) cached info as a header list."""
+    if target.container is None:
+        info = info_cache.account(target.account)
+    else:
+        info = info_cache.container(target.account, target.container)
+    if not info.exists:
+        return error(info.status if info.status >= 400 else 404)
+    return RawResponse(200, list(info.headers.items()), [b""])
