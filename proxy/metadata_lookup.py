@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from proxy import subrequest
 from proxy.environ_keys import METADATA_LOOKUP_KEY
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse, close_iter, error
 
 DROPPED_KEYS = ("HTTP_X_AUTH_TOKEN", "HTTP_X_STORAGE_TOKEN", "CONTENT_TYPE",
                 "HTTP_TRANSFER_ENCODING")
@@ -36,15 +36,16 @@ class Metadata:
         return self.headers.get(name, default)
 
 
-def lookup(app, environ) -> Metadata:
-    """The metadata of what `environ`'s path addresses, asked of `app` (the pipeline below)."""
+def lookup(app, environ, path: str | None = None) -> Metadata:
+    """The metadata of what `environ`'s path (or `path`, as text) addresses, asked of `app`
+    (the pipeline below)."""
     probe = subrequest.same_resource(environ, "OPTIONS", DROPPED_KEYS)
+    if path is not None:
+        probe["PATH_INFO"] = path.encode("utf-8", "surrogateescape").decode("latin-1")
     probe["QUERY_STRING"] = ""
     probe[METADATA_LOOKUP_KEY] = True
     response = subrequest.call(app, probe)
-    close = getattr(response.app_iter, "close", None)
-    if close is not None:
-        close()
+    close_iter(response.app_iter)
     headers = {name.lower(): value for name, value in response.headers}
     return Metadata(response.status, headers)
 

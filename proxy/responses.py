@@ -59,9 +59,7 @@ class RawResponse:
     def __call__(self, environ, start_response):
         start_response(status_line(self.status), self.headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
-            close = getattr(self.app_iter, "close", None)
-            if close is not None:
-                close()
+            close_iter(self.app_iter)
             return [b""]
         return self.app_iter
 

@@ -18,7 +18,7 @@ from proxy.environ_keys import (
     IDENTITY_KEY,
     OWNER_KEY,
 )
-from proxy.responses import error
+from proxy.responses import close_iter, error
 from proxy.target import Target
 
 ACCOUNT_SCOPE = "account"
@@ -63,9 +63,7 @@ def _read_keys(app, parent_environ, entity: Target, header_names, scope: str):
     environ[AUTHORIZE_KEY] = _owner_head_of(entity.path)
     environ[AUTHORIZE_OVERRIDE_KEY] = True
     response = subrequest.call(app, environ)
-    close = getattr(response.app_iter, "close", None)
-    if close is not None:
-        close()
+    close_iter(response.app_iter)
     return keys_in(response, header_names, scope)
 
 

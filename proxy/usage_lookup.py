@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from proxy.environ_keys import AUTHORIZE_KEY, SYSMETA_KEY
 from proxy.quota_rules import Usage, stored_count
+from proxy.responses import close_iter
 from proxy.subrequest import allow_as_owner, call, make_environ
 
 
@@ -33,8 +34,6 @@ def head_entity(app, environ, account: str, container: str | None = None) -> Ent
     sub[AUTHORIZE_KEY] = allow_as_owner
     sub[SYSMETA_KEY] = True
     response = call(app, sub)
-    close = getattr(response.app_iter, "close", None)
-    if close is not None:
-        close()
+    close_iter(response.app_iter)
     headers = {name.lower(): value for name, value in response.headers}
     return EntityState(response.status, headers, "container" if container else "account")

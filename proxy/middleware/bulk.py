@@ -39,7 +39,7 @@ from proxy.bulk_paths import (
     upload_path_of,
 )
 from proxy.bulk_report import pick_format, render
-from proxy.responses import error, status_line
+from proxy.responses import close_iter, error, status_line
 from proxy.subrequest import call, make_environ
 from proxy.tar_stream import JUNK, open_archive
 from proxy.target import parse_target
@@ -124,9 +124,7 @@ class Bulk:
             return exc.status
         for _chunk in response.app_iter:
             pass
-        close = getattr(response.app_iter, "close", None)
-        if close is not None:
-            close()
+        close_iter(response.app_iter)
         return response.status
 
     def report(self, environ, start_response, status: int, root: str, fields, errors):

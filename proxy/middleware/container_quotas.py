@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from common.config import load_options
 from common.http_errors import HTTPError
+from proxy.metadata_lookup import lookup
 from proxy.quota_rules import (
     Limits,
     cap_chunked_body,
@@ -32,6 +33,8 @@ QUOTA_HEADERS = {
     "HTTP_X_CONTAINER_META_QUOTA_BYTES": "X-Container-Meta-Quota-Bytes",
     "HTTP_X_CONTAINER_META_QUOTA_COUNT": "X-Container-Meta-Quota-Count",
 }
+
+QUOTA_META = ("x-container-meta-quota-bytes", "x-container-meta-quota-count")
 
 
 class ContainerQuotas:
@@ -57,12 +60,15 @@ class ContainerQuotas:
         return self.app(environ, start_response)
 
     def refusal(self, environ, target):
-        """413 when this PUT would break the container's quota, else None."""
+        """413 when this PUT would break the container's quota, else None. The quota is
+        read from the info cache first: only a container with a quota costs a fresh HEAD."""
+        cached = lookup(self.app, environ)
+        if not cached.found or not any(cached.get(name) for name in QUOTA_META):
+            return None
         state = head_entity(self.app, environ, target.account, target.container)
         if not state.exists:
             return None  # the app answers 404 (or 503) itself
-        limits = Limits(stored_quota(state.headers.get("x-container-meta-quota-bytes")),
-                        stored_quota(state.headers.get("x-container-meta-quota-count")))
+        limits = Limits(*(stored_quota(state.headers.get(name)) for name in QUOTA_META))
         if limits.max_bytes is None and limits.max_count is None:
             return None
         reason = exceeded(limits, state.usage, request_length(environ.get("CONTENT_LENGTH")))

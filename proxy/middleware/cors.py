@@ -20,7 +20,7 @@ from __future__ import annotations
 from common.config import Option, load_options, parse_bool, parse_list
 from proxy import metadata_lookup, subrequest
 from proxy.cors_policy import ContainerCors, CorsSettings, actual_headers, container_cors, preflight
-from proxy.responses import empty, error, status_line
+from proxy.responses import close_iter, empty, error, status_line
 
 OPTIONS = [
     Option("strict_cors_mode", parse_bool, True,
@@ -50,9 +50,7 @@ class Cors:
             extra = actual_headers(origin, response.headers, self._container(original),
                                    self.settings)
         except BaseException:
-            close = getattr(response.app_iter, "close", None)
-            if close is not None:
-                close()
+            close_iter(response.app_iter)
             raise
         start_response(status_line(response.status), response.headers + extra)
         return response.app_iter

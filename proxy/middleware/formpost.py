@@ -41,7 +41,7 @@ from proxy.hmac_signatures import (
     parse_allowed_digests,
 )
 from proxy.multipart_form import FormError, MultipartReader, boundary_of
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse, close_iter, error
 from proxy.signing_keys import lookup_keys
 from proxy.target import Target, parse_target
 
@@ -173,9 +173,7 @@ class FormPostMiddleware:
         sub[IDENTITY_KEY] = None
         sub[AUTHORIZE_KEY] = _only_put_of(destination)
         response = subrequest.call(self.app, sub)
-        close = getattr(response.app_iter, "close", None)
-        if close is not None:
-            close()
+        close_iter(response.app_iter)
         if body.too_large:
             return 400, "FormPost: max_file_size exceeded"
         if not 200 <= response.status < 300:

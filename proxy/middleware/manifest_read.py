@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from proxy.responses import empty
+from proxy.responses import close_iter, empty
 from proxy.subrequest import call, same_resource
 from storage.objects.conditional import parse_http_date, precondition_status
 
@@ -32,9 +32,7 @@ def manifest_mode(environ) -> str:
 
 
 def close_body(response) -> None:
-    close = getattr(response.app_iter, "close", None)
-    if close is not None:
-        close()
+    close_iter(response.app_iter)
 
 
 def has_conditions(environ) -> bool:

@@ -33,6 +33,7 @@ import time
 from common.config import ConfigError, Option, load_options
 from common.green import eventlet
 from proxy.rate_limits import Scheduler, rate_for_size, size_rates
+from proxy.responses import close_iter
 from proxy.subrequest import call, make_environ
 from proxy.target import parse_target
 
@@ -128,9 +129,7 @@ class RateLimit:
                    for key in PASSED_HEADERS if key in environ}
         sub = make_environ(environ, "HEAD", f"/v1/{target.account}/{target.container}", headers)
         response = call(self.app, sub)
-        close = getattr(response.app_iter, "close", None)
-        if close is not None:
-            close()
+        close_iter(response.app_iter)
         count = response.header("X-Container-Object-Count", "") if response.status < 300 else ""
         size = int(count) if count.isascii() and count.isdigit() else 0
         if len(self._sizes) >= MAX_REMEMBERED_SIZES:

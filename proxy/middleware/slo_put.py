@@ -31,7 +31,7 @@ from proxy.middleware.slo_manifest import (
     stored_entry,
 )
 from proxy.object_headers import OVERRIDE_ETAG, OVERRIDE_SIZE, lower_headers
-from proxy.responses import RawResponse, error, status_line
+from proxy.responses import RawResponse, close_iter, error, status_line
 from proxy.segments import MAX_MANIFEST_DEPTH, Segment, large_object_etag
 from proxy.subrequest import call, make_environ
 from proxy.target import object_target
@@ -245,9 +245,7 @@ class ManifestPut:
             put_headers, body_input=io.BytesIO(manifest_body),
             content_length=len(manifest_body), internal=True))
         body = b"".join(response.app_iter) if response.status != 201 else b""
-        close = getattr(response.app_iter, "close", None)
-        if close is not None:
-            close()
+        close_iter(response.app_iter)
         if response.status != 201:
             return Outcome(response.status, body.decode("utf-8", "replace").strip())
         return Outcome(201, etag=slo_etag,

@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 from common.config import load_options
 from proxy import metadata_lookup, subrequest
 from proxy.environ_keys import CLIENT_PATH_KEY, IDENTITY_KEY
-from proxy.responses import RawResponse, error
+from proxy.responses import RawResponse, close_iter, error
 from proxy.target import parse_target
 from proxy.web_container import (
     WebConfig,
@@ -45,9 +45,7 @@ CARRIED_HEADERS = ("HTTP_REFERER", "HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_
 
 
 def _close(response: RawResponse) -> None:
-    close = getattr(response.app_iter, "close", None)
-    if close is not None:
-        close()
+    close_iter(response.app_iter)
 
 
 class StaticWeb:

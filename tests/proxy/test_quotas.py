@@ -212,3 +212,21 @@ def test_quota_values():
         with pytest.raises(HTTPError):
             parse_quota("Q", bad)
     assert stored_quota("junk") is None and stored_quota("7") == 7
+
+
+def test_only_a_container_or_account_with_a_quota_costs_a_fresh_head(owner, monkeypatch):
+    from proxy.middleware import account_quotas, container_quotas
+
+    asked = []
+    for module in (account_quotas, container_quotas):
+        real = module.head_entity
+        monkeypatch.setattr(module, "head_entity",
+                            lambda app, env, *names, real=real: asked.append(names)
+                            or real(app, env, *names))
+    name = f"cq-cached-{uuid.uuid4().hex[:8]}"
+    assert owner("PUT", name).status_int in (201, 202)
+    assert owner("PUT", f"{name}/a", b"x" * 10).status_int == 201
+    assert asked == []  # no quota anywhere: the info cache answered
+    assert owner("POST", name, headers={"X-Container-Meta-Quota-Bytes": "15"}).status_int == 204
+    assert owner("PUT", f"{name}/b", b"x" * 10).status_int == 413  # enforced at once
+    assert asked == [(owner.account, name)]
