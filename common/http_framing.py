@@ -121,6 +121,14 @@ class FramingProtocol(eventlet.wsgi.HttpProtocol):
         self._refuse(*problem)
         return False
 
+    def get_environ(self):
+        """eventlet fills CONTENT_TYPE with `text/plain` when the client sent none; a request
+        without a Content-Type has no CONTENT_TYPE here (a POST must not retype an object)."""
+        environ = super().get_environ()
+        if self.headers.get("content-type") is None:
+            environ.pop("CONTENT_TYPE", None)
+        return environ
+
     def send_error(self, code, message=None, explain=None):
         self._refuse(int(code), message or _REASONS.get(int(code), "Bad Request"))
 

@@ -45,19 +45,11 @@ def lower_headers(environ) -> dict:
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             found[key[5:].replace("_", "-").lower()] = value
-    if environ.get("CONTENT_TYPE") and _client_sent_content_type(environ):
+    if environ.get("CONTENT_TYPE"):
         found["content-type"] = environ["CONTENT_TYPE"]
     if environ.get("CONTENT_LENGTH"):
         found["content-length"] = environ["CONTENT_LENGTH"]
     return found
-
-
-def _client_sent_content_type(environ) -> bool:
-    """eventlet fills CONTENT_TYPE with text/plain when the client sent none; look it up."""
-    raw = environ.get("headers_raw")
-    if raw is None:
-        return True
-    return any(name.lower() == "content-type" for name, _value in raw)
 
 
 def content_length_of(headers: dict) -> int | None:

@@ -125,12 +125,20 @@ def load_proxy_settings(global_conf: dict, local_conf: dict) -> ProxySettings:
     """The proxy app's options; `[server] conf_dir` is required (rings live there)."""
     path, section = _where(global_conf, "app:proxy-server")
     proxy = load_options(local_conf, section, PROXY_OPTIONS, path)
-    parser, bind_ip = _server_section(path)
+    conf_dir = cluster_conf_dir(global_conf)
+    _parser, bind_ip = _server_section(path)
+    refuse_dev_cluster_secrets(bind_ip, conf_dir, f"{path}: ")
+    return ProxySettings(proxy, conf_dir)
+
+
+def cluster_conf_dir(global_conf: dict) -> str:
+    """`[server] conf_dir` of the proxy's config: where brume.conf and the rings live."""
+    path, _section = _where(global_conf, "server")
+    parser, _bind_ip = _server_section(path)
     conf_dir = parser.get("server", "conf_dir", fallback="") if parser.has_section("server") else ""
     if not conf_dir:
         raise ConfigError(f"{path}: [server] conf_dir is required (rings live there)")
-    refuse_dev_cluster_secrets(bind_ip, conf_dir, f"{path}: ")
-    return ProxySettings(proxy, conf_dir)
+    return conf_dir
 
 
 def load_auth_settings(global_conf: dict, local_conf: dict) -> AuthSettings:

@@ -8,7 +8,8 @@ nothing changes), removed with an empty value or `X-Remove-...`:
 
 - `X-Account-Quota-Bytes`, `X-Account-Quota-Count`: the account's bytes and objects;
 - `X-Account-Quota-Bytes-Policy-<name>`, `X-Account-Quota-Count-Policy-<name>`: the same
-  for one storage policy (Brume has one, `default`, so they cap the whole account too);
+  for the objects in the account's containers of one storage policy (`brume.conf`'s
+  `[storage-policy:N]` names; another name is a 400);
 - `X-Account-Meta-Quota-Bytes`: the older form of the bytes quota, kept as user metadata and
   used when `X-Account-Quota-Bytes` is not set.
 
@@ -16,36 +17,40 @@ The new forms are stored as account sysmeta (`x-account-sysmeta-quota-*`, writte
 middleware as an internal request, so a client can never set them directly) and shown again
 under their own names on the account's HEAD/GET. An object PUT (COPY included: `copy`, above,
 turns it into a PUT) that would take the account past a quota is refused with 413; the usage
-is read with a trusted HEAD of the account (`proxy.usage_lookup`).
+is read with a trusted HEAD of the account (`proxy.usage_lookup`; its per-policy usage from
+`X-Account-Storage-Policy-<Name>-*`), only when the cached account info
+(`proxy.metadata_lookup`) shows a quota.
 """
 from __future__ import annotations
 
 from common.config import load_options
 from common.http_errors import HTTPError
+from common.storage_policies import BACKEND_INDEX_HEADER, load_policies
 from proxy.environ_keys import IDENTITY_KEY, INTERNAL_KEY, SYSMETA_KEY
 from proxy.metadata_lookup import lookup
 from proxy.quota_rules import (
     Limits,
+    Usage,
     cap_chunked_body,
     exceeded,
     parse_quota,
     request_length,
+    stored_count,
     stored_quota,
 )
 from proxy.responses import error
+from proxy.settings import cluster_conf_dir
 from proxy.subrequest import call
 from proxy.target import parse_target
 from proxy.usage_lookup import head_entity
 
-# Brume serves one storage policy (proxy.info lists it).
-POLICY_NAMES = ("default",)
 LEGACY_BYTES = "x-account-meta-quota-bytes"
 QUOTA_PREFIX = "x-account-quota-"
 SYSMETA_QUOTA_PREFIX = "x-account-sysmeta-quota-"
 ACCOUNT_SYSMETA_KEY_PREFIX = "HTTP_X_ACCOUNT_SYSMETA_"
 
 
-def quota_suffix(header: str) -> str | None:
+def quota_suffix(header: str, policy_names: frozenset[str]) -> str | None:
     """'x-account-quota-bytes-policy-gold' -> 'bytes-policy-gold'; None when not a quota.
 
     400 (HTTPError) for a per-policy quota of a policy this cluster does not have.
@@ -58,12 +63,12 @@ def quota_suffix(header: str) -> str | None:
         return None
     if not _sep:
         return kind if suffix == kind else None
-    if policy.lower() not in POLICY_NAMES:
+    if policy.lower() not in policy_names:
         raise HTTPError(400, f"no storage policy named {policy[:64]!r}")
     return f"{kind}-policy-{policy.lower()}"
 
 
-def quota_updates(environ) -> tuple[dict[str, str], bool]:
+def quota_updates(environ, policy_names: frozenset[str]) -> tuple[dict[str, str], bool]:
     """The sysmeta a PUT/POST's quota headers set ({suffix: value}), and whether it touches
     any quota at all (the legacy metadata form included). 400 on a bad value."""
     updates: dict[str, str] = {}
@@ -79,7 +84,7 @@ def quota_updates(environ) -> tuple[dict[str, str], bool]:
             if not removing:
                 parse_quota("X-Account-Meta-Quota-Bytes", value)
             continue
-        suffix = quota_suffix(name)
+        suffix = quota_suffix(name, policy_names)
         if suffix is None:
             continue
         touched = True
@@ -94,8 +99,10 @@ def quota_updates(environ) -> tuple[dict[str, str], bool]:
 class AccountQuotas:
     capabilities = {"account_quotas": {}}
 
-    def __init__(self, app):
+    def __init__(self, app, policies):
         self.app = app
+        self.policies = policies
+        self.policy_names = frozenset(policy.name.lower() for policy in policies)
 
     def __call__(self, environ, start_response):
         _version, target, reason = parse_target(environ.get("PATH_INFO", ""))
@@ -119,7 +126,7 @@ class AccountQuotas:
     def set_quotas(self, environ, start_response):
         for key in [key for key in environ if key.startswith(ACCOUNT_SYSMETA_KEY_PREFIX)]:
             del environ[key]  # a client never writes sysmeta
-        updates, touched = quota_updates(environ)
+        updates, touched = quota_updates(environ, self.policy_names)
         if not touched:
             return self.app(environ, start_response)
         identity = environ.get(IDENTITY_KEY)
@@ -166,21 +173,30 @@ class AccountQuotas:
         max_bytes = stored_quota(stored.get(SYSMETA_QUOTA_PREFIX + "bytes"))
         if max_bytes is None:
             max_bytes = stored_quota(stored.get(LEGACY_BYTES))
-        candidates = [Limits(max_bytes, stored_quota(stored.get(SYSMETA_QUOTA_PREFIX + "count")))]
-        for policy in POLICY_NAMES:
-            candidates.append(Limits(
-                stored_quota(stored.get(f"{SYSMETA_QUOTA_PREFIX}bytes-policy-{policy}")),
-                stored_quota(stored.get(f"{SYSMETA_QUOTA_PREFIX}count-policy-{policy}"))))
-        for limits in candidates:
-            reason = exceeded(limits, state.usage, new_bytes)
+        candidates = [(Limits(max_bytes, stored_quota(stored.get(SYSMETA_QUOTA_PREFIX + "count"))),
+                       state.usage)]
+        policy = self.policies.index_of_header(
+            lookup(self.app, environ).get(BACKEND_INDEX_HEADER.lower()))
+        if policy is not None:
+            name = policy.name.lower()
+            policy_limits = Limits(
+                stored_quota(stored.get(f"{SYSMETA_QUOTA_PREFIX}bytes-policy-{name}")),
+                stored_quota(stored.get(f"{SYSMETA_QUOTA_PREFIX}count-policy-{name}")))
+            prefix = f"x-account-storage-policy-{name}-"
+            candidates.append((policy_limits, Usage(
+                stored_count(stored.get(prefix + "bytes-used")),
+                stored_count(stored.get(prefix + "object-count")))))
+        for limits, usage in candidates:
+            reason = exceeded(limits, usage, new_bytes)
             if reason:
                 return error(413, reason)
-        for limits in candidates:
-            cap_chunked_body(environ, limits, state.usage.bytes_used)
+        for limits, usage in candidates:
+            cap_chunked_body(environ, limits, usage.bytes_used)
         return None
 
 
 def filter_factory(global_conf: dict, **local_conf):
     load_options(local_conf, global_conf.get("__section__", "filter:account_quotas"), [],
                  global_conf.get("__file__", "<config>"))
-    return AccountQuotas
+    policies = load_policies(cluster_conf_dir(global_conf))
+    return lambda app: AccountQuotas(app, policies)

@@ -631,8 +631,6 @@ class ObjectVersioning:
             guessed = mimetypes.guess_type(target.obj, strict=False)[0]
             content_type = guessed or "application/octet-stream"
             env["CONTENT_TYPE"] = content_type
-            env["headers_raw"] = list(env.get("headers_raw", ())) + [
-                ("Content-Type", content_type)]
         put = call(self.app, env)
         if put.status != 201:
             return put

@@ -210,7 +210,6 @@ class Symlink:
             put_environ["HTTP_" + name.upper().replace("-", "_")] = value
         if content_type and "content-type" not in headers:
             put_environ["CONTENT_TYPE"] = content_type
-            put_environ.pop("headers_raw", None)  # the content type is now a real one
         put_environ["CONTENT_LENGTH"] = "0"
         put_environ.pop("HTTP_TRANSFER_ENCODING", None)
         put_environ[INTERNAL_KEY] = True

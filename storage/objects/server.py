@@ -348,9 +348,10 @@ class ObjectServer:
             self._update_containers(df, container_nodes_from_headers(req.headers), "PUT",
                                     timestamp, {
                 "X-Timestamp": timestamp.normal,
-                "X-Size": df.data_metadata.get("Content-Length", "0"),
+                "X-Size": df.data_metadata.get(OVERRIDE_SIZE)
+                or df.data_metadata.get("Content-Length", "0"),
                 "X-Content-Type": metadata["Content-Type"],
-                "X-Etag": df.data_metadata.get("ETag", ""),
+                "X-Etag": df.data_metadata.get(OVERRIDE_ETAG) or df.data_metadata.get("ETag", ""),
             })
         return Response(status=202, headerlist=[
             ("X-Backend-Timestamp", timestamp.normal),

@@ -85,6 +85,27 @@ def test_account_quota_only_from_a_reseller_admin(cluster, conn, name):
     conn.put_object(container, "o", b"x")
 
 
+
+def test_a_policy_quota_caps_only_that_policys_containers(cluster, conn, name):
+    token, url = cluster.auth("test:tester")
+    admin_token = cluster.token("admin:admin")
+    silver, gold = name("aq-silver"), name("aq-gold")
+    conn.put_container(silver, headers={"X-Storage-Policy": "silver"})
+    conn.put_container(gold)
+    try:
+        status, _h, _b = raw(url, "POST", {"X-Auth-Token": admin_token,
+                                           "X-Account-Quota-Bytes-Policy-Silver": "0"})
+        assert status == 204
+        assert conn.head_account()["x-account-quota-bytes-policy-silver"] == "0"
+        with pytest.raises(ClientException) as caught:
+            conn.put_object(silver, "o", b"x")
+        assert caught.value.http_status == 413
+        conn.put_object(gold, "o", b"x")  # another policy: not capped
+    finally:
+        raw(url, "POST", {"X-Auth-Token": admin_token, "X-Account-Quota-Bytes-Policy-Silver": ""})
+    conn.put_object(silver, "o", b"x")
+
+
 def test_extract_archive_streamed_over_http(cluster, conn, name):
     token, url = cluster.auth("test:tester")
     container = name("bulk")

@@ -140,3 +140,12 @@ def test_write_headers_swift_accepts(client):
     deleted = client.call("DELETE", client.obj("sys"))
     assert deleted.status == 204
     assert deleted.headers["content-type"] == "text/html; charset=UTF-8"
+
+
+def test_a_post_without_content_type_keeps_the_objects_type(client):
+    assert client.call("PUT", client.obj("typed"), b"png", {"Content-Type": "image/png"}) \
+        .status == 201
+    assert client.call("POST", client.obj("typed"), headers={"X-Object-Meta-A": "b"}).status \
+        == 202
+    assert client.call("HEAD", client.obj("typed")).headers["content-type"] == "image/png"
+    assert [row["content_type"] for row in client.listing()] == ["image/png"]

@@ -174,7 +174,7 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
 
 
 SAMPLE_PIPELINE = ("catch_errors healthcheck cors domain_remap tempurl auth formpost staticweb"
-                   " copy slo dlo versioned_writes object_versioning symlink proxy-server")
+                   " copy slo dlo versioned_writes symlink object_versioning proxy-server")
 PIPELINE_LINE = re.compile(r"^pipeline = .*$", re.MULTILINE)
 
 

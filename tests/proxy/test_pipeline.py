@@ -43,7 +43,7 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
     assert kinds == ["CatchErrors", "Healthcheck", "Cors", "DomainRemap", "TempUrlMiddleware",
                      "AuthMiddleware", "FormPostMiddleware", "StaticWeb", "ServerSideCopy",
                      "StaticLargeObject", "DynamicLargeObject", "VersionedWrites",
-                     "ObjectVersioning", "Symlink"]
+                     "Symlink", "ObjectVersioning"]
     below = [*pipeline.layers[2:], pipeline.app]
     for upper, lower in zip(pipeline.layers[1:], below, strict=True):
         assert upper.app is lower

@@ -108,7 +108,7 @@ def test_write_acl_user_cannot_set_container_quota_but_is_bound_by_it(owner, pla
 
 
 QUOTA_HEADERS = ["X-Account-Meta-Quota-Bytes", "X-Account-Quota-Bytes", "X-Account-Quota-Count",
-                 "X-Account-Quota-Bytes-Policy-default", "X-Account-Quota-Count-Policy-Default"]
+                 "X-Account-Quota-Bytes-Policy-policy-0", "X-Account-Quota-Count-Policy-Policy-0"]
 
 
 @pytest.mark.parametrize("header", QUOTA_HEADERS)
@@ -146,7 +146,7 @@ def test_reseller_sets_shows_and_removes_account_quota(owner, reseller, header):
 
 def test_account_quota_refuses_bad_values_and_unknown_policies(owner, reseller):
     assert reseller("POST", headers={"X-Account-Quota-Bytes": "lots"}).status_int == 400
-    assert reseller("POST", headers={"X-Account-Quota-Bytes-Policy-gold": "1"}).status_int \
+    assert reseller("POST", headers={"X-Account-Quota-Bytes-Policy-bronze": "1"}).status_int \
         == 400
     assert "X-Account-Quota-Bytes" not in owner("HEAD").headers
 
@@ -162,11 +162,11 @@ def test_account_quota_is_enforced(owner, reseller, container):
             .status_int == 204
         assert owner("PUT", f"{container}/fits", body=b"12345").status_int == 201
         assert reseller("POST", headers={"X-Account-Quota-Bytes": ""}).status_int == 204
-        count = int(owner("HEAD").headers["X-Account-Object-Count"])
-        assert reseller("POST", headers={"X-Account-Quota-Count-Policy-default":
+        count = int(owner("HEAD").headers["X-Account-Storage-Policy-Policy-0-Object-Count"])
+        assert reseller("POST", headers={"X-Account-Quota-Count-Policy-Policy-0":
                                          str(count)}).status_int == 204
         assert owner("PUT", f"{container}/second", body=b"").status_int == 413
-        assert reseller("POST", headers={"X-Account-Quota-Count-Policy-default": ""}) \
+        assert reseller("POST", headers={"X-Account-Quota-Count-Policy-Policy-0": ""}) \
             .status_int == 204
         used = int(owner("HEAD").headers["X-Account-Bytes-Used"])
         assert reseller("POST", headers={"X-Account-Meta-Quota-Bytes": str(used)}).status_int \
@@ -230,3 +230,4 @@ def test_only_a_container_or_account_with_a_quota_costs_a_fresh_head(owner, monk
     assert owner("POST", name, headers={"X-Container-Meta-Quota-Bytes": "15"}).status_int == 204
     assert owner("PUT", f"{name}/b", b"x" * 10).status_int == 413  # enforced at once
     assert asked == [(owner.account, name)]
+

@@ -156,3 +156,13 @@ def test_part_of_an_slo_is_copied(tester, segs):
                   {"X-Copy-From": "slof/partsrc"})
     assert resp.status_int == 201
     assert tester("GET", "slof/partcopy").body == segs["c"]
+
+
+def test_a_post_that_changes_the_type_keeps_the_listing_of_the_large_object(tester, segs):
+    assert put_manifest(tester, "posted", [{"path": "/slof/seg_a"}, {"path": "/slof/seg_c"}]) \
+        .status_int == 201
+    slo_etag = tester("HEAD", "slof/posted").headers["Etag"]
+    assert tester("POST", "slof/posted", headers={"Content-Type": "image/jpeg"}).status_int == 202
+    entry = json.loads(tester("GET", "slof?format=json&prefix=posted").body)[0]
+    assert (entry["bytes"], entry["content_type"], entry["slo_etag"]) == \
+        (1010, "image/jpeg", slo_etag)
