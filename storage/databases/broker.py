@@ -184,8 +184,16 @@ class DatabaseBroker(abc.ABC):
         return self._raise_timestamp("put_timestamp", normalize_timestamp(timestamp))
 
     def mark_deleted(self, timestamp) -> bool:
-        """Raise delete_timestamp to `timestamp` if newer; True when it changed."""
-        return self._raise_timestamp("delete_timestamp", normalize_timestamp(timestamp))
+        """Raise delete_timestamp to `timestamp` if newer; True when it changed. Its metadata
+        (ACLs, quotas, keys, sysmeta; not the `X-Backend-*` keys, such as a container's storage
+        policy) is cleared as of that time, as Swift does, so a database created again under
+        the same name starts without it."""
+        timestamp = normalize_timestamp(timestamp)
+        if not self._raise_timestamp("delete_timestamp", timestamp):
+            return False
+        self.merge_metadata({key: ("", timestamp) for key in self.get_metadata()
+                             if not key.lower().startswith("x-backend-")})
+        return True
 
     def _raise_timestamp(self, column: str, timestamp: str) -> bool:
         with self.transaction() as conn:

@@ -317,3 +317,4 @@ def test_metadata_limit_counts_utf8_bytes(client):
             "X-Container-Meta-K": ("\u00e9" * 129).encode("utf-8").decode("latin-1")}
     assert client("POST", "/sda/1/AUTH_a/c", over).status_int == 400
     assert client("HEAD", "/sda/1/AUTH_a/c").headers["X-Container-Meta-K"] == value
+

@@ -302,3 +302,17 @@ def test_sql_listing_matches_naive_model(names, prefix, delimiter, marker, rever
         got = as_model(broker.list_objects(params))
         broker.close()
     assert got == naive_listing(names, params)
+
+
+def test_a_deleted_database_loses_its_metadata_but_not_its_backend_keys(container):
+    """As Swift: ACLs and metadata of a deleted container do not come back with a new one."""
+    container.merge_metadata({"X-Container-Read": ("test2", ts(2)),
+                              "X-Backend-Storage-Policy-Index": ("1", ts(2))})
+    assert container.mark_deleted(ts(3))
+    assert not container.mark_deleted(ts(3))
+    assert container.update_put_timestamp(ts(4))
+    metadata = container.get_metadata()
+    assert metadata["X-Container-Read"] == ["", ts(3)]
+    assert metadata["X-Backend-Storage-Policy-Index"] == ["1", ts(2)]
+    container.merge_metadata({"X-Container-Read": ("test3", ts(5))})
+    assert container.get_metadata()["X-Container-Read"] == ["test3", ts(5)]
