@@ -116,4 +116,6 @@ def meta_headers(environ, kind: str, extra: tuple[str, ...] = ()) -> tuple[dict,
             picked[name] = value
         elif name.startswith(remove_prefix):
             picked[prefix + name[len(remove_prefix):]] = ""
+        elif name.startswith("x-remove-") and "x-" + name[len("x-remove-"):] in extra:
+            picked.setdefault("x-" + name[len("x-remove-"):], "")  # X-Remove-Container-Read
     return picked, None

@@ -32,7 +32,7 @@ from proxy.middleware.slo_manifest import (
 )
 from proxy.object_headers import OVERRIDE_ETAG, OVERRIDE_SIZE, lower_headers
 from proxy.responses import RawResponse, close_iter, error, status_line
-from proxy.segments import MAX_MANIFEST_DEPTH, Segment, large_object_etag
+from proxy.segments import Segment, large_object_etag
 from proxy.subrequest import call, make_environ
 from proxy.target import object_target
 from proxy.transaction import carry
@@ -211,9 +211,6 @@ class ManifestPut:
             return
         if problems:
             yield Outcome(400, "bad segments", problems[:1000])
-            return
-        if nested + 1 > MAX_MANIFEST_DEPTH:
-            yield Outcome(400, f"segments nest deeper than {MAX_MANIFEST_DEPTH} manifests")
             return
         total = sum(s.size for s in segments)
         if total > constraints.MAX_FILE_SIZE * 1000:

@@ -100,3 +100,12 @@ def test_reseller_admin_reaches_other_accounts(admin, shared):
     assert admin.call("GET", "/v1/AUTH_test/acl-c/doc").body == b"secret"
     assert admin.call("PUT", "/v1/AUTH_test/acl-c/by-admin", b"a").status_int == 201
     assert admin.call("DELETE", "/v1/AUTH_test/acl-c/by-admin").status_int == 204
+
+
+def test_x_remove_takes_an_acl_away(tester, tester2, shared):
+    set_acls(tester, read="test2", write="test2")
+    assert foreign(tester2, "GET", "acl-c/doc").status_int == 200
+    assert tester("POST", "acl-c", headers={"X-Remove-Container-Read": "x",
+                                            "X-Remove-Container-Write": "x"}).status_int == 204
+    assert foreign(tester2, "GET", "acl-c/doc").status_int == 403
+    assert "X-Container-Read" not in tester("HEAD", "acl-c").headers
