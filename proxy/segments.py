@@ -23,6 +23,9 @@ from proxy.responses import RawResponse, close_iter, error
 from storage.objects.byteranges import multipart_length, multipart_parts, new_boundary
 
 MAX_MANIFEST_DEPTH = 10  # nested manifests one GET may expand (Swift's max_manifest_depth)
+# What Swift answers (its generic 409 page, word for word) when a GET nests deeper.
+TOO_DEEP = ("<html><h1>Conflict</h1><p>There was a conflict when trying to complete your "
+            "request.</p></html>")
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def enter_manifest(environ, path: str) -> str | None:
     if path in chain:
         return f"manifest cycle: {path} is a segment of itself"
     if len(chain) >= MAX_MANIFEST_DEPTH:
-        return f"large object nested deeper than {MAX_MANIFEST_DEPTH} manifests"
+        return TOO_DEEP
     environ[MANIFEST_CHAIN_KEY] = (*chain, path)
     return None
 

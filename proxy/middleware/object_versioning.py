@@ -9,7 +9,8 @@ container and leaves a *pointer* in the container itself (`version_names`); each
 stores a delete marker as the newest version and removes the pointer. Responses name the
 version with `X-Object-Version-Id`. `?version-id=<id>` reads (GET/HEAD), deletes, restores
 (PUT with an empty body makes that version the latest again) or updates (POST) one version;
-only the account's owners may use it. `?versions` lists every version of a container
+only the account's owners may use it (a temporary URL's version-id is ignored: it reaches
+the latest version). `?versions` lists every version of a container
 (`version_listing`). Objects written while versioning is off are the `null` version; they are
 kept as a version when a versioned write replaces them. A versioned container can only be
 deleted once it has no versions left; account listings never show the hidden containers.
@@ -28,7 +29,13 @@ from urllib.parse import parse_qs, quote, urlencode
 from common.config import load_options
 from common.timestamp import Timestamp
 from proxy.acl import parse_acl
-from proxy.environ_keys import AUTHORIZE_KEY, INTERNAL_KEY, OWNER_KEY, SYSMETA_KEY
+from proxy.environ_keys import (
+    AUTHORIZE_KEY,
+    AUTHORIZE_OVERRIDE_KEY,
+    INTERNAL_KEY,
+    OWNER_KEY,
+    SYSMETA_KEY,
+)
 from proxy.info_cache import EntityInfo
 from proxy.middleware.copy import IterReader
 from proxy.middleware.version_listing import plain_rows, render, versions_rows
@@ -314,7 +321,7 @@ class ObjectVersioning:
             rows = json.loads(body or b"[]")
         except ValueError:
             return error(502, "bad listing from the container servers")
-        rows = list(plain_rows(rows))
+        rows = list(plain_rows(rows, target.account, target.container))
         return self._listing_response(out, rows, fmt, target.container)
 
     def _reissue(self, environ):
@@ -489,6 +496,8 @@ class ObjectVersioning:
     def object_request(self, environ, target: Target, method: str):
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         version_id = query.get("version-id", [None])[0]
+        if environ.get(AUTHORIZE_OVERRIDE_KEY):
+            version_id = None  # a temporary URL reaches the latest version only (as Swift's)
         if version_id is None:
             if method not in ("GET", "HEAD", "PUT", "DELETE", "POST"):
                 return None

@@ -47,21 +47,26 @@ STORED_HEADERS = ("content-type", "content-encoding", "content-disposition", "x-
                   "x-delete-after")
 
 
+# The manifest's own PUT answer headers that are not the large object's.
+NOT_PASSED_ON = frozenset({"etag", "content-length", "content-type", "last-modified"})
+
+
 class Outcome:
     """How a manifest PUT ended: a status, a body text, per-segment errors, or the stored
     manifest's ETag and Last-Modified."""
 
     def __init__(self, status: int, body: str = "", errors: list | None = None,
-                 etag: str = "", last_modified: str = ""):
+                 etag: str = "", last_modified: str = "", passed: list | None = None):
         self.status = status
         self.body = body
         self.errors = errors or []
         self.etag = etag
         self.last_modified = last_modified
+        self.passed = passed or []  # what the stored PUT answered besides (X-Object-Version-Id)
 
     def as_response(self):
         if 200 <= self.status < 300:
-            headers = [("Etag", f'"{self.etag}"'), ("Content-Length", "0")]
+            headers = [("Etag", f'"{self.etag}"'), ("Content-Length", "0")] + self.passed
             if self.last_modified:
                 headers.append(("Last-Modified", self.last_modified))
             return RawResponse(self.status, headers, [b""])
@@ -245,5 +250,7 @@ class ManifestPut:
         close_iter(response.app_iter)
         if response.status != 201:
             return Outcome(response.status, body.decode("utf-8", "replace").strip())
+        passed = [(name, value) for name, value in response.headers
+                  if name.lower() not in NOT_PASSED_ON]
         return Outcome(201, etag=slo_etag,
-                       last_modified=response.header("Last-Modified") or "")
+                       last_modified=response.header("Last-Modified") or "", passed=passed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 import json
 from datetime import UTC, datetime
+from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 from proxy.middleware.version_names import (
@@ -25,6 +26,8 @@ from proxy.middleware.version_names import (
     NULL_VERSION,
     parse_pointer_etag,
     split_version_object,
+    version_object,
+    versions_container,
 )
 
 FIRST = ""  # sorts before every inverted id of a name
@@ -32,8 +35,9 @@ LAST = "~"  # sorts after every inverted id of a name
 
 
 
-def plain_rows(rows):
-    """A container's rows with every pointer shown as the version it stands for."""
+def plain_rows(rows, account: str, container: str):
+    """A container's rows with every pointer shown as the version it stands for, marked
+    `version_symlink` with the version's `symlink_path` (as Swift lists them)."""
     for row in rows:
         if "subdir" in row:
             yield row
@@ -46,6 +50,9 @@ def plain_rows(rows):
         shown["hash"] = etag
         if size is not None:
             shown["bytes"] = size
+        shown["symlink_path"] = "/v1/" + "/".join(quote(part) for part in (
+            account, versions_container(container), version_object(row["name"], version_id)))
+        shown["version_symlink"] = True
         yield shown
 
 

@@ -1,6 +1,8 @@
 """Object versioning's pure parts: version names and the `?versions` listing merge."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from proxy.middleware.version_listing import plain_rows, render, versions_rows
 from proxy.middleware.version_names import (
     DELETE_MARKER_CONTENT_TYPE,
@@ -53,8 +55,10 @@ def version_row(obj, version_id, **kwargs):
 def test_plain_rows_show_a_pointer_as_its_version():
     rows = [row("a", pointer_listing_etag("real", V1, 7), 0), row("b", "plain", 3),
             {"subdir": "c/"}]
-    assert list(plain_rows(rows)) == [row("a", "real", 7), row("b", "plain", 3),
-                                      {"subdir": "c/"}]
+    pointer = dict(row("a", "real", 7), version_symlink=True,
+                   symlink_path=f"/v1/AUTH_t/%01versions%01c/{quote(version_object('a', V1))}")
+    assert list(plain_rows(rows, "AUTH_t", "c")) == [pointer, row("b", "plain", 3),
+                                                     {"subdir": "c/"}]
 
 
 def listed(rows):
