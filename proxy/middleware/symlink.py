@@ -155,6 +155,10 @@ class Symlink:
         sub = dict(environ)
         sub["PATH_INFO"] = path_info
         sub[SYSMETA_KEY] = True
+        if depth:  # a `version-id` named the link's version, not its target's
+            sub["QUERY_STRING"] = "&".join(
+                part for part in environ.get("QUERY_STRING", "").split("&")
+                if part.split("=", 1)[0] != "version-id")
         response = call(self.app, sub)
         if response.status in (304, 412, 416) and any(sub.get(k) for k in TARGET_ONLY_KEYS):
             # The condition may have been tested on a link: look at the object plainly.

@@ -130,3 +130,21 @@ def test_unversioned_containers_are_untouched(tester, proxy_app):
     assert resp.body == b"x" and "X-Object-Version-Id" not in resp.headers
     assert versions(tester, "ov-plain") == [("o", "null", True)]
     assert "object_versioning" in json.loads(Client(proxy_app).call("GET", "/info").body)
+
+
+def test_an_old_version_of_a_link_reaches_the_target_and_a_manifest_answers_its_version(
+        tester):
+    versioned(tester, "ov-links")
+    put(tester, "ov-links/target", b"target data")
+    resp = tester("PUT", "ov-links/link", b"", {"X-Symlink-Target": "ov-links/target"})
+    link_version = resp.headers["X-Object-Version-Id"]
+    put(tester, "ov-links/link", b"not a link any more")
+    assert tester("GET", f"ov-links/link?version-id={link_version}").body == b"target data"
+    assert tester("GET", "ov-links/link").body == b"not a link any more"
+    put(tester, "ov-links/seg", b"segment")
+    resp = tester("PUT", "ov-links/manifest?multipart-manifest=put",
+                  json.dumps([{"path": "/ov-links/seg"}]).encode())
+    assert resp.status_int == 201 and resp.headers["X-Object-Version-Id"]
+    entry = [row for row in json.loads(tester("GET", "ov-links?format=json").body)
+             if row["name"] == "link"][0]
+    assert entry["version_symlink"] is True and "%01versions%01ov-links" in entry["symlink_path"]
