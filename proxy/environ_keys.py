@@ -21,3 +21,6 @@ MANIFEST_CHAIN_KEY = "brume.manifest_chain"  # large-object manifests being expa
 # without authorization (`proxy.metadata_lookup`); the answer never reaches a client.
 METADATA_LOOKUP_KEY = "brume.metadata_lookup"
 CLIENT_PATH_KEY = "brume.client_path"  # PATH_INFO as the client sent it, before domain_remap
+# A staticweb sub-request reading an index or a listing for a web visitor: a temporary URL
+# signed for a whole container lets only these read the container itself.
+WEB_READ_KEY = "brume.web_read"

@@ -15,6 +15,7 @@ from common import constraints
 from common.green import eventlet
 from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
+from common.truth import is_true
 from proxy.backend_http import BackendError
 from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import ResumingBody, first_answer, newest_answer
@@ -36,12 +37,6 @@ from proxy.put_fanout import BodyTooLarge, ClientReadError, PutJob, QuorumLost, 
 from proxy.quorum import choose_status, fan_out, quorum_size
 from proxy.responses import ERROR_CONTENT_TYPE, RawResponse, client_headers, empty, error
 from proxy.transaction import carry
-
-TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
-
-
-def is_true(value: str | None) -> bool:
-    return bool(value) and value.strip().lower() in TRUE_VALUES
 
 
 def handle(app, req, target):

@@ -107,8 +107,14 @@ def client_in_range(ip_range: str, client_ip: str) -> bool:
 
 def signed_paths(version: str, target: Target, query: TempUrlQuery) -> bytes:
     """The path part of the signed message for this request; Invalid when it cannot match."""
-    if target.container is None or target.obj is None:
+    if target.container is None:
         raise Invalid("temporary URLs address objects only")
+    if target.obj is None:
+        # A URL signed for the whole container (`temp_url_prefix=`) may read the container
+        # itself: what staticweb serves there (its index or listing) for the anonymous.
+        if query.prefix != "":
+            raise Invalid("temporary URLs address objects only")
+        return f"prefix:/{version}/{target.account}/{target.container}/".encode()
     if query.prefix is None:
         return f"/{version}/{target.account}/{target.container}/{target.obj}".encode()
     if not target.obj.startswith(query.prefix):

@@ -16,13 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from common.truth import is_true
+
 META = "x-container-meta-web-"
 DEFAULT_DIRECTORY_TYPE = "application/directory"
-TRUE_VALUES = frozenset({"true", "1", "yes", "on", "t", "y"})
 
-
-def is_true(value: str | None) -> bool:
-    return bool(value) and value.strip().lower() in TRUE_VALUES
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from common.config import load_options
 from common.timestamp import Timestamp
+from common.truth import is_true
 from proxy.acl import parse_acl
 from proxy.environ_keys import (
     AUTHORIZE_KEY,
@@ -42,7 +43,6 @@ from proxy.middleware.version_listing import plain_rows, render, versions_rows
 from proxy.middleware.version_names import (
     CONTAINER_SYSMETA,
     DELETE_MARKER_CONTENT_TYPE,
-    ETAG_OVERRIDE,
     HIDDEN_MARK,
     NULL_VERSION,
     PAST_HIDDEN,
@@ -56,7 +56,7 @@ from proxy.middleware.version_names import (
     version_object,
     versions_container,
 )
-from proxy.object_headers import lower_headers
+from proxy.object_headers import OVERRIDE_ETAG, OVERRIDE_SIZE, lower_headers
 from proxy.responses import RawResponse, close_iter, empty, error
 from proxy.subrequest import allow_as_owner, call, make_environ
 from proxy.target import Target, parse_target
@@ -66,7 +66,7 @@ LISTING_PAGE = 1000
 MAX_LISTING = 10000
 CARRIED_ON_ARCHIVE = ("content-type", "content-encoding", "content-disposition",
                       "x-object-manifest", "x-static-large-object", "etag")
-MY_SYSMETA = (POINTER_SYSMETA, ETAG_OVERRIDE)
+MY_SYSMETA = (POINTER_SYSMETA, OVERRIDE_ETAG)
 
 
 class ContainerState:
@@ -198,7 +198,7 @@ class ObjectVersioning:
             return
         if params.get("prefix", [""])[0].startswith(HIDDEN_MARK):
             params["prefix"] = [PAST_HIDDEN]  # lists nothing
-        reverse = params.get("reverse", [""])[0].lower() in ("true", "1", "yes", "on")
+        reverse = is_true(params.get("reverse", [""])[0])
         bound = "end_marker" if reverse else "marker"
         if params.get(bound, [""])[0] < PAST_HIDDEN:
             params[bound] = [PAST_HIDDEN]
@@ -609,7 +609,7 @@ class ObjectVersioning:
                        etag: str, size: int, extra: dict | None = None):
         main, _hidden = self._paths(target)
         headers = {"content-type": content_type, POINTER_SYSMETA: version_id,
-                   ETAG_OVERRIDE: pointer_listing_etag(etag, version_id, size)}
+                   OVERRIDE_ETAG: pointer_listing_etag(etag, version_id, size)}
         headers.update(extra or {})
         put = self._sub(environ, target, "PUT", main, headers, content_length=0,
                         internal=True, trusted=True)
@@ -645,9 +645,9 @@ class ObjectVersioning:
             return put
         close_iter(put.app_iter)
         etag = (put.header("Etag") or "").strip('"')
-        listing_etag = headers.get(ETAG_OVERRIDE, etag)
-        length = headers.get("content-length", "")
-        if length.isdigit():
+        listing_etag = headers.get(OVERRIDE_ETAG, etag)
+        length = headers.get(OVERRIDE_SIZE, headers.get("content-length", ""))
+        if length.isdigit():  # an SLO manifest's version is listed with the large object's size
             size = int(length)
         else:
             size = self._version_size(environ, target, version_id)
@@ -787,8 +787,8 @@ class ObjectVersioning:
         content_type = headers.get("content-type", "application/octet-stream")
         if content_type == DELETE_MARKER_CONTENT_TYPE:
             return error(400, "a delete marker cannot be restored")
-        etag = headers.get(ETAG_OVERRIDE, headers.get("etag", "").strip('"'))
-        size_text = headers.get("content-length", "0")
+        etag = headers.get(OVERRIDE_ETAG, headers.get("etag", "").strip('"'))
+        size_text = headers.get(OVERRIDE_SIZE, headers.get("content-length", "0"))
         pointer = self._write_pointer(environ, target, version_id, content_type, etag,
                                       int(size_text) if size_text.isdigit() else 0)
         if pointer.status != 201:

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 from common.config import load_options
 from proxy import metadata_lookup, subrequest
-from proxy.environ_keys import CLIENT_PATH_KEY, IDENTITY_KEY
+from proxy.environ_keys import CLIENT_PATH_KEY, IDENTITY_KEY, WEB_READ_KEY
 from proxy.responses import RawResponse, close_iter, error
 from proxy.target import parse_target
 from proxy.web_container import (
@@ -144,7 +144,9 @@ class StaticWeb:
         for key in CARRIED_HEADERS:
             if key in environ:
                 headers[key[5:].replace("_", "-")] = environ[key]
-        return subrequest.make_environ(environ, method, path, headers, query)
+        sub = subrequest.make_environ(environ, method, path, headers, query)
+        sub[WEB_READ_KEY] = True
+        return sub
 
     def _read_object(self, environ, target, name: str) -> RawResponse:
         path = f"/v1/{target.account}/{target.container}/{name}"

@@ -18,6 +18,8 @@ auth filter leaves it alone and the proxy app asks that callback:
 - when the request reads (GET/HEAD), reads by the large-object middleware of segments and
   listings in the key's scope (the whole account for an account key, the container for a
   container key) — manifests only their owners could write;
+- a URL signed for a whole container (`temp_url_prefix=` empty) may also read the container
+  path itself, which only staticweb answers for an anonymous request (index or listing);
 - nothing else: no other object, container or account, no write beside the signed one.
 
 Writes may not make manifests, symlinks or copies (`X-Object-Manifest`, `X-Symlink-Target`,
@@ -37,6 +39,7 @@ from proxy.environ_keys import (
     AUTHORIZE_OVERRIDE_KEY,
     IDENTITY_KEY,
     OWNER_KEY,
+    WEB_READ_KEY,
 )
 from proxy.hmac_signatures import (
     DEFAULT_ALLOWED_DIGESTS,
@@ -116,6 +119,7 @@ class Grant:
         self.target = target
         self.prefix = query.prefix
         self.scope = scope
+        self.for_container = target.obj is None  # signed for a whole container, used on it
 
     def covers(self, target: Target) -> bool:
         """Whether `target` is the signed object (or under the signed prefix)."""
@@ -137,6 +141,8 @@ class Grant:
         environ[OWNER_KEY] = False
         if method == "OPTIONS":
             return None
+        if self.for_container and target.obj is None and not environ.get(WEB_READ_KEY):
+            return invalid_response()  # the container itself only as staticweb shows it
         if self.covers(target) and method == self.method:
             return None
         if self.method in READ_METHODS and method in READ_METHODS and self.in_scope(target):

@@ -15,6 +15,7 @@ names (the middleware refuses it), which sorts them before every other name.
 from __future__ import annotations
 
 from common.timestamp import InvalidTimestamp, Timestamp
+from common.truth import TRUE_VALUES
 
 NULL_VERSION = "null"
 HIDDEN_MARK = "\x01"
@@ -28,7 +29,6 @@ DELETE_MARKER_CONTENT_TYPE = "application/x-deleted;swift_versions_deleted=1"
 # Sysmeta of the versioned container, and of a pointer object.
 CONTAINER_SYSMETA = "x-container-sysmeta-versions-enabled"
 POINTER_SYSMETA = "x-object-sysmeta-versions-pointer"
-ETAG_OVERRIDE = "x-object-sysmeta-container-update-override-etag"
 POINTER_ID_PARAM = "versions_id"
 POINTER_BYTES_PARAM = "versions_bytes"
 
@@ -91,14 +91,10 @@ def parse_pointer_etag(value: str) -> tuple[str, str | None, int | None]:
     return etag, version_id, size
 
 
-def is_true(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "1", "yes", "on", "t", "y")
-
-
 def parse_enabled(value: str) -> bool | None:
     """X-Versions-Enabled: True/False (any of the usual spellings), None when neither."""
     lowered = value.strip().lower()
-    if lowered in ("true", "1", "yes", "on", "t", "y"):
+    if lowered in TRUE_VALUES:
         return True
     if lowered in ("false", "0", "no", "off", "f", "n"):
         return False

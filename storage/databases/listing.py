@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from common.truth import is_true
+
 MAX_CODE_POINT = 0x10FFFF
-TRUE_VALUES = ("1", "true", "yes", "on", "t", "y")
 
 
 class ListingError(Exception):
@@ -84,7 +85,7 @@ def parse_listing_params(query: Mapping[str, str], max_limit: int) -> ListingPar
         value = query.get(key) or ""
         _check_text(key, value)
         texts[key] = value
-    reverse = str(query.get("reverse") or "").strip().lower() in TRUE_VALUES
+    reverse = is_true(str(query.get("reverse") or ""))
     path = query.get("path")
     if path is not None:
         _check_text("path", path)

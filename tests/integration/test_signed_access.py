@@ -156,3 +156,18 @@ def test_a_form_past_its_limits_or_signature_stores_nothing(conn, keyed):
             conn.head_object(keyed, stored)
         assert caught.value.http_status == 404
     assert conn.get_object(keyed, "doc")[1] == b"secret"
+
+
+def test_a_whole_container_url_shows_the_container_only_as_staticweb_does(conn, keyed):
+    path = urllib.parse.urlsplit(conn.url).path + f"/{keyed}/"
+    expires = int(time.time()) + 300
+    sig = hmac.new(KEY.encode(), f"GET\n{expires}\nprefix:{path}".encode(),
+                   hashlib.sha256).hexdigest()
+    query = f"temp_url_sig={sig}&temp_url_expires={expires}&temp_url_prefix="
+    container_url = f"{conn.url}/{keyed}/?{query}"
+    assert raw(container_url)[0] == 401  # no web listings: no listing for the URL's holder
+    conn.post_container(keyed, {"X-Container-Meta-Web-Listings": "true"})
+    status, _headers, body = raw(container_url)
+    assert status == 200 and b"doc" in body and b"other" in body
+    assert raw(f"{conn.url}/{keyed}?{query}")[0] == 301  # to the address with a slash
+    assert raw(f"{conn.url}/{keyed}/doc?{query}")[:3:2] == (200, b"secret")

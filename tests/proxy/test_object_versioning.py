@@ -145,6 +145,8 @@ def test_an_old_version_of_a_link_reaches_the_target_and_a_manifest_answers_its_
     resp = tester("PUT", "ov-links/manifest?multipart-manifest=put",
                   json.dumps([{"path": "/ov-links/seg"}]).encode())
     assert resp.status_int == 201 and resp.headers["X-Object-Version-Id"]
-    entry = [row for row in json.loads(tester("GET", "ov-links?format=json").body)
-             if row["name"] == "link"][0]
-    assert entry["version_symlink"] is True and "%01versions%01ov-links" in entry["symlink_path"]
+    rows = {row["name"]: row for row in json.loads(tester("GET", "ov-links?format=json").body)}
+    assert rows["link"]["version_symlink"] is True
+    assert "%01versions%01ov-links" in rows["link"]["symlink_path"]
+    assert rows["manifest"]["bytes"] == len(b"segment")  # the large object's size
+    assert rows["manifest"]["slo_etag"]
