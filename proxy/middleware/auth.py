@@ -70,7 +70,6 @@ class AuthMiddleware:
         self.authorizer = Authorizer(self.reseller_prefix)
         self.capabilities = {
             "tempauth": {"account_acls": True},
-            "keystoneauth": {},
             "brume": {"token_prefix": "BRM_", "reseller_prefix": self.reseller_prefix},
         }
 

@@ -268,12 +268,13 @@ def test_revoked_disabled_and_changed_password_are_refused_everywhere(cluster, t
 def test_openstack_server_create_wait(cluster, tmp_path, name):
     image_file = tmp_path / "tiny.img"
     image_file.write_bytes(os.urandom(64 * 1024))
-    image = openstack(cluster, tmp_path, "tester", "testing", "test", "image", "create",
-                      "--disk-format", "raw", "--container-format", "bare", "--file",
-                      str(image_file), name("os-img"), "-f", "json")
+    image_name = name("os-img")
+    openstack(cluster, tmp_path, "tester", "testing", "test", "image", "create",
+              "--disk-format", "raw", "--container-format", "bare", "--file",
+              str(image_file), image_name, "-f", "json")
     server_name = name("os-vm")
     server = openstack(cluster, tmp_path, "tester", "testing", "test", "server", "create",
-                       "--flavor", "1", "--image", image["id"], "--wait", server_name,
+                       "--flavor", "m1.tiny", "--image", image_name, "--wait", server_name,
                        "-f", "json")
     assert server["status"] == "ACTIVE", server
     listed = openstack(cluster, tmp_path, "tester", "testing", "test", "server", "list",
