@@ -8,10 +8,12 @@ Every public service but the identity service itself accepts two kinds of token:
 - a **Swift v1 token** (`common.tokens`, `BRM_...`) issued by the proxy's `/auth/v1.0`: its
   account is the project, and its flags map to roles as the identity store was seeded
   (`.reseller_admin` -> admin, `.admin` -> member, no flag -> reader). One the proxy issued
-  after checking the password with the identity service carries the user's id and issue
-  time, so the same revocation events (a disabled or deleted user, a changed password, a
-  disabled project) refuse it too. `Requester.v1_flags` keeps its flags (None for a Keystone
-  token): the proxy gives them Swift's tempauth meaning.
+  after checking the password with the identity service carries the user's id, issue time
+  and Keystone roles: the same revocation events (a disabled or deleted user, a changed
+  password, a disabled project) refuse it too, and its roles are the Keystone ones (so the
+  services' own user, `admin` of project `service`, is an admin here with either token).
+  `Requester.v1_flags` keeps its flags (None for a Keystone token): the proxy gives them
+  Swift's tempauth meaning.
 
 Roles imply the lesser ones as Keystone's defaults do (admin > member > reader), so a
 `Requester` always carries the full set. Only project-scoped tokens name a requester: a
@@ -155,8 +157,9 @@ class TokenChecker:
             info = tokens.verify_token(token, self.v1_secret)
             if info is None or (info.user_id and self.revocations.revoked(v1_claims(info))):
                 return None
-            return Requester(info.user_id or info.user, info.account, v1_roles(info.roles),
-                             info.roles, info.user)
+            roles = with_implied(info.project_roles) if info.user_id else v1_roles(info.roles)
+            return Requester(info.user_id or info.user, info.account, roles, info.roles,
+                             info.user)
         claims = verify_token(token, self.fernet)
         if claims is None or not claims.project_id or self.revocations.revoked(claims):
             return None

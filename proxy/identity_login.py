@@ -11,10 +11,12 @@ catalog's object-store endpoint names for the same project, so an object stored 
 
 The v1 token carries the user's id and issue time, so the identity service's revocation
 events refuse it like a Keystone token (a disabled or deleted user, a changed password, a
-disabled project), and expires no later than the Keystone token would. Its flags are the
-project roles in tempauth's terms (`v1_flags`): `admin` in the admin project ->
-`.admin .reseller_admin`, `member` or `admin` -> `.admin`, anything else -> none (ACLs only,
-as tempauth's user without a flag: Swift's functional suite relies on that for tester3).
+disabled project), and expires no later than the Keystone token would; it also carries the
+Keystone roles, which the image, compute and network APIs go by (`common.token_check`).
+Its flags, which the proxy goes by, are those roles in tempauth's terms (`v1_flags`):
+`admin` in the admin project -> `.admin .reseller_admin`, `member` or `admin` -> `.admin`,
+anything else -> none (ACLs only, as tempauth's user without a flag: Swift's functional
+suite relies on that for tester3).
 
 A wrong user, password or project is a 401; an identity service that cannot be reached, or
 whose token these keys cannot verify, a 503 (never a fall-back to `[users]`: a changed
@@ -116,5 +118,5 @@ def handle_identity_auth(req, login: IdentityLogin, secret: str, token_life: flo
     life = min(token_life, claims.expires_at - time.time())
     flags = v1_flags(claims.roles, claims.project_id, admin_project)
     token, info = issue_token(secret, claims.project_id, names[1], flags, life,
-                              user_id=claims.user_id)
+                              user_id=claims.user_id, project_roles=claims.roles)
     return token_response(req, token, info, reseller_prefix, public_url)

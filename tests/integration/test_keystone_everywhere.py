@@ -194,6 +194,12 @@ def test_tenants_see_nothing_of_each_other(cluster, tenant, name):
     assert call("POST", cluster.network_url + "/v2.0/networks", mine,
                 {"network": {"name": name("own-net")}}) == 201
     assert call("GET", f"{cluster.proxy_url}/v1/AUTH_{pid}/own", tester) == 403
+    # The services' own user (admin of project service; the compute agents fetch images as it)
+    # still sees every project's images with its Swift v1 token, as with a Keystone one.
+    _status, service, _url = v1_auth(cluster, "service:brume",
+                                     cluster.credentials["service:brume"])
+    assert image in {i["name"] for i in get_json(cluster.image_url + "/v2/images",
+                                                 service)["images"]}
 
 
 def test_a_reader_reads_but_writes_nowhere(cluster, tenant, name):

@@ -150,6 +150,7 @@ def test_v1_auth_against_the_identity_store():
     info = verify_token(answer.headers["X-Auth-Token"], SECRET)
     assert (info.account, info.user, info.user_id, info.roles) == \
         ("0123abcd", "alice", "a1b2", (".admin",))
+    assert info.project_roles == ("member", "reader")
     assert stub.calls == [("POST", "http://identity/v3/auth/tokens?nocatalog")]
     admin = verify_token(v1_login(stub, "admin:admin", "admin").headers["X-Auth-Token"], SECRET)
     assert admin.roles == (".admin", ".reseller_admin")
