@@ -45,6 +45,7 @@ from proxy.auth import Authorizer, handle_auth
 from proxy.callers import caller_of
 from proxy.environ_keys import AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, IDENTITY_KEY, OWNER_KEY
 from proxy.identity_login import IdentityLogin, handle_identity_auth
+from proxy.identity_names import IdentityNames
 from proxy.responses import error
 from proxy.settings import AuthSettings, load_auth_settings
 from proxy.target import parse_target
@@ -67,6 +68,10 @@ class AuthMiddleware:
         if auth["identity_url"]:
             self.login = IdentityLogin(auth["identity_url"], auth["identity_domain"],
                                        self.tokens.fernet)
+        self.names = None
+        if self.tokens.poller is not None:
+            self.names = IdentityNames(auth["revocation_url"],
+                                       self.tokens.poller.service_token)
         self.authorizer = Authorizer(self.reseller_prefix)
         self.capabilities = {
             "tempauth": {"account_acls": True},
@@ -117,6 +122,10 @@ class AuthMiddleware:
         environ[OWNER_KEY] = owner
         # COPY reads here; its destination PUT is authorized again as a sub-request.
         check = "GET" if method == "COPY" else method
+        if not owner and self.names is not None and identity is not None \
+                and not identity.named and not (check in ("GET", "HEAD") and
+                                                authorizer.reads_own(identity, account)):
+            identity = environ[IDENTITY_KEY] = self.names.named(identity)  # ACLs may decide
         if not owner and account_info is not None and authorizer.may_grant(identity, account):
             level = access_level(account_acl_of(account_info()), authorizer.groups(identity))
             if level == ADMIN:

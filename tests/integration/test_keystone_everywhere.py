@@ -223,6 +223,35 @@ def test_a_reader_reads_but_writes_nowhere(cluster, tenant, name):
     assert put(f"{cluster.proxy_url}/v1/AUTH_test/anything", reader) == 403
 
 
+def test_acls_name_keystone_projects_and_users_by_name_or_id(cluster, tenant, name):
+    tester = v3_token(cluster, "tester", "testing")
+    project, user = tenant["project"], tenant["users"]["member"]
+    box = f"{cluster.proxy_url}/v1/AUTH_test/{name('acl')}"
+    assert put(box, tester) in (201, 202)
+    assert put(box + "/o", tester, b"shared") == 201
+    _status, v1_token, _url = v1_auth(cluster, f"{project.name}:{user.name}",
+                                      tenant["password"])
+    for token in (token_of(cluster, tenant, "member"), v1_token):
+        assert call("GET", box + "/o", token) == 403
+    for acl in (f"{project.name}:{user.name}", f"{project.id}:{user.id}", f"{project.id}:*",
+                f"*:{user.name}"):
+        request = urllib.request.Request(box, method="POST", headers={
+            "X-Auth-Token": tester, "X-Container-Read": acl})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 204
+        for token in (token_of(cluster, tenant, "member"), v1_token):
+            wait_until(lambda token=token: call("GET", box + "/o", token) == 200, timeout=30,
+                       interval=0.5, what=f"read access by the ACL {acl}")
+    # The seeded users' ids are their names: test:tester3 is one name for both tokens.
+    request = urllib.request.Request(box, method="POST", headers={
+        "X-Auth-Token": tester, "X-Container-Read": "test:tester3"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 204
+    _status, tester3_v1, _url = v1_auth(cluster, "test:tester3", "testing3")
+    assert call("GET", box + "/o", tester3_v1) == 200
+    assert put(box + "/nope", tester3_v1, b"x") == 403
+
+
 def refused_everywhere(cluster, token, project_id, what):
     for service, url in service_urls(cluster, project_id).items():
         wait_until(lambda url=url: call("GET", url, token) == 401, timeout=60, interval=0.5,

@@ -198,3 +198,48 @@ def test_names_and_flags():
     assert split_login("p" * 300 + ":u") is None
     assert v1_flags(["admin"], "other", "admin") == (".admin",)
     assert v1_flags(["reader"], "admin", "admin") == ()
+
+
+class StubDirectory:
+    """Answers `GET /v3/{projects,users}/{id}` as the identity service does."""
+
+    def __init__(self, records, status=200):
+        self.records = records  # id -> (name, domain id)
+        self.status = status
+        self.calls = 0
+
+    def request(self, method, url, headers=None, max_body=None):
+        import json
+        from types import SimpleNamespace
+
+        self.calls += 1
+        assert headers["X-Auth-Token"] == "service-token"
+        kind, entity_id = url.rsplit("/", 2)[-2:]
+        if self.status != 200 or entity_id not in self.records:
+            return SimpleNamespace(status=self.status if self.status != 200 else 404)
+        name, domain = self.records[entity_id]
+        doc = {kind[:-1]: {"id": entity_id, "name": name, "domain_id": domain}}
+        return SimpleNamespace(status=200, json=lambda: json.loads(json.dumps(doc)))
+
+
+def test_acls_may_name_default_domain_projects_and_users():
+    from common.token_check import Requester, with_implied
+    from proxy.callers import caller_of
+    from proxy.identity_names import IdentityNames
+
+    stub = StubDirectory({"p-id": ("sales", "default"), "u-id": ("bob", "default"),
+                          "q-id": ("ops", "other"), "v-id": ("eve", "other")})
+    names = IdentityNames("http://identity", lambda: "service-token", client=stub)
+    bob = names.named(caller_of(Requester("u-id", "p-id", with_implied(["member"])), "admin"))
+    assert {"sales:bob", "sales:*", "*:bob", "p-id:bob", "sales:u-id", "p-id:u-id"} \
+        <= bob.groups and bob.named
+    assert names.named(bob) is bob
+    calls = stub.calls
+    names.named(caller_of(Requester("u-id", "p-id", frozenset()), "admin"))
+    assert stub.calls == calls  # remembered
+    eve = names.named(caller_of(Requester("v-id", "q-id", frozenset()), "admin"))
+    assert "ops:eve" not in eve.groups and "q-id:v-id" in eve.groups  # not the default domain
+    down = IdentityNames("http://identity", lambda: "service-token",
+                         client=StubDirectory({}, status=503))
+    alone = down.named(caller_of(Requester("u-id", "p-id", frozenset()), "admin"))
+    assert "p-id:u-id" in alone.groups and "sales:bob" not in alone.groups
