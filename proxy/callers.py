@@ -1,13 +1,15 @@
 """Who a token's bearer is to the object store: the `Caller` the proxy's authorization reads.
 
-`caller_of(requester, admin_project)` turns a checked token (`common.token_check.Requester`)
+`caller_of(requester, admin_projects)` turns a checked token (`common.token_check.Requester`)
 into what Swift's decisions need, with no IO:
 
 - a **Swift v1 token** keeps tempauth's meaning: `.admin` owns `AUTH_<account>`,
   `.reseller_admin` reaches every account, a user with neither flag only what ACLs grant;
 - a **Keystone token** for project P (`AUTH_<P's id>`): `member` (or `admin`) of P owns the
   account; `reader` may read it (GET/HEAD, like the `read-only` account ACL level); `admin`
-  in the cloud's admin project (`admin_project`, an id) is a reseller admin.
+  in one of `admin_projects` (ids: the cloud admin's project, and the services' project,
+  whose user the image service stores as, in an account of its own if configured so) is a
+  reseller admin.
 
 ACL groups (container `X-Container-Read/Write`, `X-Account-Access-Control`) a caller belongs
 to: its project (`P`, tempauth's bare account group), `P:<user id>`, `P:*`, `*:<user id>`
@@ -43,7 +45,7 @@ def acl_groups(project_id: str, user_id: str, user_name: str = "") -> frozenset[
     return frozenset(found)
 
 
-def caller_of(requester: Requester, admin_project: str) -> Caller:
+def caller_of(requester: Requester, admin_projects) -> Caller:
     project, user = requester.project_id, requester.user_id
     groups = acl_groups(project, user, requester.user_name)
     if requester.v1_flags is not None:
@@ -54,7 +56,7 @@ def caller_of(requester: Requester, admin_project: str) -> Caller:
         return Caller(project, user, owner, owner, reseller, groups, named=named)
     roles = requester.roles
     owner = "member" in roles or "admin" in roles
-    reseller = "admin" in roles and project == admin_project
+    reseller = "admin" in roles and project in admin_projects
     return Caller(project, user, owner, owner or "reader" in roles, reseller, groups)
 
 

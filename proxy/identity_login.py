@@ -14,7 +14,7 @@ events refuse it like a Keystone token (a disabled or deleted user, a changed pa
 disabled project), and expires no later than the Keystone token would; it also carries the
 Keystone roles, which the image, compute and network APIs go by (`common.token_check`).
 Its flags, which the proxy goes by, are those roles in tempauth's terms (`v1_flags`):
-`admin` in the admin project -> `.admin .reseller_admin`, `member` or `admin` -> `.admin`,
+`admin` in a reseller admin project -> `.admin .reseller_admin`, `member` or `admin` -> `.admin`,
 anything else -> none (ACLs only, as tempauth's user without a flag: Swift's functional
 suite relies on that for tester3).
 
@@ -58,9 +58,9 @@ def login_body(project: str, user: str, password: str, domain: str) -> bytes:
         "scope": {"project": {"name": project, "domain": {"name": domain}}}}}).encode()
 
 
-def v1_flags(roles, project_id: str, admin_project: str) -> tuple[str, ...]:
+def v1_flags(roles, project_id: str, admin_projects) -> tuple[str, ...]:
     """The tempauth flags of Keystone project roles."""
-    if "admin" in roles and project_id == admin_project:
+    if "admin" in roles and project_id in admin_projects:
         return (ADMIN_ROLE, RESELLER_ADMIN_ROLE)
     if "admin" in roles or "member" in roles:
         return (ADMIN_ROLE,)
@@ -99,7 +99,7 @@ class IdentityLogin:
 
 
 def handle_identity_auth(req, login: IdentityLogin, secret: str, token_life: float,
-                         reseller_prefix: str, public_url: str, admin_project: str):
+                         reseller_prefix: str, public_url: str, admin_projects):
     """GET /auth/v1.0 against the identity store: 200 with a token, 401 or 503."""
     if req.method not in ("GET", "HEAD"):
         return Response(status=405, body=b"use GET\n", headers={"Allow": "GET, HEAD"})
@@ -116,7 +116,7 @@ def handle_identity_auth(req, login: IdentityLogin, secret: str, token_life: flo
     if claims is None:
         return refused()
     life = min(token_life, claims.expires_at - time.time())
-    flags = v1_flags(claims.roles, claims.project_id, admin_project)
+    flags = v1_flags(claims.roles, claims.project_id, admin_projects)
     token, info = issue_token(secret, claims.project_id, names[1], flags, life,
                               user_id=claims.user_id, project_roles=claims.roles)
     return token_response(req, token, info, reseller_prefix, public_url)

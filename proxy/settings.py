@@ -44,6 +44,10 @@ def _prefix(text: str) -> str:
     return text
 
 
+def _project_ids(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 PROXY_OPTIONS = [
     Option("conn_timeout", positive_float, 0.5, "seconds to connect to a storage node"),
     Option("node_timeout", positive_float, 10.0, "seconds to wait for a node's answer/chunk"),
@@ -68,8 +72,8 @@ AUTH_OPTIONS = [
     Option("identity_url", str, "",
            help="identity service /auth/v1.0 checks passwords with (empty: [users])"),
     Option("identity_domain", str, "Default", "domain of /auth/v1.0's project and user names"),
-    Option("admin_project", str, "admin",
-           help="id of the project whose admins are reseller admins (Keystone tokens)"),
+    Option("reseller_admin_projects", _project_ids, ("admin", "service"),
+           help="ids of the projects whose admins are reseller admins (every account)"),
     *TOKEN_CHECK_OPTIONS,
 ]
 

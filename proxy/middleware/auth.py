@@ -62,7 +62,7 @@ class AuthMiddleware:
         self.token_life = auth["token_life"]
         self.reseller_prefix = auth["reseller_prefix"]
         self.public_url = auth["public_url"]
-        self.admin_project = auth["admin_project"]
+        self.admin_projects = frozenset(auth["reseller_admin_projects"])
         self.tokens = TokenChecker.from_values(auth, self.token_secret, "[filter:auth]")
         self.login = None
         if auth["identity_url"]:
@@ -85,7 +85,7 @@ class AuthMiddleware:
             if self.login is not None:
                 response = handle_identity_auth(
                     Request(environ), self.login, self.token_secret, self.token_life,
-                    self.reseller_prefix, self.public_url, self.admin_project)
+                    self.reseller_prefix, self.public_url, self.admin_projects)
             else:
                 response = handle_auth(Request(environ), self.users, self.token_secret,
                                        self.token_life, self.reseller_prefix, self.public_url)
@@ -109,7 +109,7 @@ class AuthMiddleware:
         requester = self.tokens.requester(token)
         if requester is None:
             return None
-        return caller_of(requester, self.admin_project)
+        return caller_of(requester, self.admin_projects)
 
     def authorize(self, environ, method: str, target, container_info, account_info=None):
         """None when `method` on `target` is allowed, else a 401/403 response."""

@@ -242,7 +242,7 @@ def test_proxy_checks_keystone_tokens_and_v1_passwords_with_the_identity_service
     assert auth["token_key_file"] == layout.token_key_file
     assert auth["identity_url"] == auth["revocation_url"] == layout.identity_url
     assert (auth["revocation_project"], auth["revocation_user"]) == ("service", "brume")
-    assert auth["admin_project"] == "admin"
+    assert auth["reseller_admin_projects"] == ("admin", "service")
 
 
 def test_one_random_token_key_file_readable_by_its_owner_only(tmp_path):

@@ -9,14 +9,15 @@ from proxy.auth import Authorizer
 from proxy.callers import caller_of
 
 AUTHZ = Authorizer("AUTH_")
+ADMINS = frozenset({"admin", "service"})  # the default reseller_admin_projects
 
 
 def v1(account, user, *flags):
-    return caller_of(Requester(user, account, v1_roles(flags), flags, user), "admin")
+    return caller_of(Requester(user, account, v1_roles(flags), flags, user), ADMINS)
 
 
 def keystone(project, user_id, role):
-    return caller_of(Requester(user_id, project, with_implied([role])), "admin")
+    return caller_of(Requester(user_id, project, with_implied([role])), ADMINS)
 
 
 TESTER = v1("test", "tester", ".admin")
@@ -148,6 +149,9 @@ def test_only_the_admin_projects_admin_is_a_reseller_admin():
     assert decide(CLOUD_ADMIN, "PUT", account="AUTH_new") is None
     assert decide(PROJECT_ADMIN, "PUT", account="AUTH_p2") == 403
     assert CLOUD_ADMIN.is_reseller_admin and not PROJECT_ADMIN.is_reseller_admin
+    assert keystone("service", "glance", "admin").is_reseller_admin
+    assert not keystone("service", "glance", "member").is_reseller_admin
+    assert not keystone("admi", "u5", "admin").is_reseller_admin
 
 
 @pytest.mark.parametrize("acl", ["p2:u9", "p2:*", "*:u9", "*:*", "p2"])

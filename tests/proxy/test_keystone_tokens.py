@@ -20,6 +20,7 @@ from common.tokens import verify_token
 from proxy.identity_login import IdentityLogin, handle_identity_auth, split_login, v1_flags
 from proxy.middleware.auth import AuthMiddleware
 
+ADMINS = frozenset({"admin", "service"})  # the default reseller_admin_projects
 SECRET = "brume-dev-token-secret"  # the sample's: its Fernet key is derived from it
 FERNET = fernet_of([key_from_secret(SECRET)])
 
@@ -138,7 +139,7 @@ def v1_login(stub, user, key):
     req = Request.blank("/auth/v1.0", headers={"X-Auth-User": user, "X-Auth-Key": key,
                                                "Host": "proxy.example:8080"})
     return handle_identity_auth(req, IdentityLogin("http://identity", "Default", FERNET, stub),
-                                SECRET, 86400, "AUTH_", "", "admin")
+                                SECRET, 86400, "AUTH_", "", ADMINS)
 
 
 def test_v1_auth_against_the_identity_store():
@@ -196,8 +197,9 @@ def test_a_store_issued_v1_token_dies_with_its_users_revocation(proxy_app):
 def test_names_and_flags():
     assert split_login("p:u:x") == ("p", "u:x")
     assert split_login("p" * 300 + ":u") is None
-    assert v1_flags(["admin"], "other", "admin") == (".admin",)
-    assert v1_flags(["reader"], "admin", "admin") == ()
+    assert v1_flags(["admin"], "other", ADMINS) == (".admin",)
+    assert v1_flags(["admin"], "service", ADMINS) == (".admin", ".reseller_admin")
+    assert v1_flags(["reader"], "admin", ADMINS) == ()
 
 
 class StubDirectory:
@@ -230,16 +232,16 @@ def test_acls_may_name_default_domain_projects_and_users():
     stub = StubDirectory({"p-id": ("sales", "default"), "u-id": ("bob", "default"),
                           "q-id": ("ops", "other"), "v-id": ("eve", "other")})
     names = IdentityNames("http://identity", lambda: "service-token", client=stub)
-    bob = names.named(caller_of(Requester("u-id", "p-id", with_implied(["member"])), "admin"))
+    bob = names.named(caller_of(Requester("u-id", "p-id", with_implied(["member"])), ADMINS))
     assert {"sales:bob", "sales:*", "*:bob", "p-id:bob", "sales:u-id", "p-id:u-id"} \
         <= bob.groups and bob.named
     assert names.named(bob) is bob
     calls = stub.calls
-    names.named(caller_of(Requester("u-id", "p-id", frozenset()), "admin"))
+    names.named(caller_of(Requester("u-id", "p-id", frozenset()), ADMINS))
     assert stub.calls == calls  # remembered
-    eve = names.named(caller_of(Requester("v-id", "q-id", frozenset()), "admin"))
+    eve = names.named(caller_of(Requester("v-id", "q-id", frozenset()), ADMINS))
     assert "ops:eve" not in eve.groups and "q-id:v-id" in eve.groups  # not the default domain
     down = IdentityNames("http://identity", lambda: "service-token",
                          client=StubDirectory({}, status=503))
-    alone = down.named(caller_of(Requester("u-id", "p-id", frozenset()), "admin"))
+    alone = down.named(caller_of(Requester("u-id", "p-id", frozenset()), ADMINS))
     assert "p-id:u-id" in alone.groups and "sales:bob" not in alone.groups
