@@ -98,6 +98,10 @@ class IdentityPoller:
         self._token: str | None = None
         self._token_expires = 0.0
 
+    def service_token(self) -> str:
+        """A token of the service user (kept until a minute before it expires)."""
+        return self._login()
+
     def _login(self) -> str:
         if self._token and time.time() < self._token_expires - 60:
             return self._token

@@ -7,7 +7,13 @@ Every public service but the identity service itself accepts two kinds of token:
   events that `common.revocation.IdentityPoller` polls when `revocation_url` is set;
 - a **Swift v1 token** (`common.tokens`, `BRM_...`) issued by the proxy's `/auth/v1.0`: its
   account is the project, and its flags map to roles as the identity store was seeded
-  (`.reseller_admin` -> admin, `.admin` -> member, no flag -> reader).
+  (`.reseller_admin` -> admin, `.admin` -> member, no flag -> reader). One the proxy issued
+  after checking the password with the identity service carries the user's id, issue time
+  and Keystone roles: the same revocation events (a disabled or deleted user, a changed
+  password, a disabled project) refuse it too, and its roles are the Keystone ones (so the
+  services' own user, `admin` of project `service`, is an admin here with either token).
+  `Requester.v1_flags` keeps its flags (None for a Keystone token): the proxy gives them
+  Swift's tempauth meaning.
 
 Roles imply the lesser ones as Keystone's defaults do (admin > member > reader), so a
 `Requester` always carries the full set. Only project-scoped tokens name a requester: a
@@ -23,7 +29,13 @@ from dataclasses import dataclass
 from common import tokens
 from common.config import ConfigError, Option, positive_float, positive_int
 from common.revocation import IdentityPoller, RevocationList
-from common.token_format import fernet_of, key_from_secret, read_key_file, verify_token
+from common.token_format import (
+    TokenClaims,
+    fernet_of,
+    key_from_secret,
+    read_key_file,
+    verify_token,
+)
 
 ROLE_ORDER = ("reader", "member", "admin")  # each implies those before it
 
@@ -62,6 +74,8 @@ class Requester(RoleHolder):
     user_id: str
     project_id: str
     roles: frozenset
+    v1_flags: tuple[str, ...] | None = None  # a Swift v1 token's account flags
+    user_name: str = ""  # known for a Swift v1 token only
 
 
 def with_implied(roles) -> frozenset:
@@ -80,6 +94,13 @@ def v1_roles(flags) -> frozenset:
     if tokens.ADMIN_ROLE in flags:
         return with_implied(["member"])
     return frozenset(["reader"])
+
+
+def v1_claims(info: tokens.TokenInfo) -> TokenClaims:
+    """A store-issued Swift v1 token as Keystone claims, for revocation events to match
+    (by user or project: it has no audit id)."""
+    return TokenClaims(info.user_id, ("password",), "project", info.account, info.issued_at,
+                       info.expires, ())
 
 
 def load_fernet(token_key_file: str, token_secret: str, where: str):
@@ -134,9 +155,11 @@ class TokenChecker:
             return None
         if token.startswith(tokens.TOKEN_PREFIX):
             info = tokens.verify_token(token, self.v1_secret)
-            if info is None:
+            if info is None or (info.user_id and self.revocations.revoked(v1_claims(info))):
                 return None
-            return Requester(info.user, info.account, v1_roles(info.roles))
+            roles = with_implied(info.project_roles) if info.user_id else v1_roles(info.roles)
+            return Requester(info.user_id or info.user, info.account, roles, info.roles,
+                             info.user)
         claims = verify_token(token, self.fernet)
         if claims is None or not claims.project_id or self.revocations.revoked(claims):
             return None

@@ -3,7 +3,11 @@
 A token is `BRM_<payload>.<signature>`:
 
 - `payload` is base64url (no padding) of compact JSON
-  `{"a": account, "u": user, "r": [roles...], "e": expiry_unix_seconds}`;
+  `{"a": account, "u": user, "r": [roles...], "e": expiry_unix_seconds}`, plus, for a token
+  issued against the identity store, `"i"` (the user's id), `"t"` (when it was issued),
+  which let a checker match the identity service's revocation events (a disabled user, a
+  changed password, a disabled project), and `"k"` (the user's Keystone roles on the
+  project, which other services go by);
 - `signature` is base64url (no padding) of HMAC-SHA256(secret, "BRM_" + payload).
 
 Any process holding the cluster's `[auth] token_secret` can check a token without talking to
@@ -43,6 +47,9 @@ class TokenInfo:
     user: str
     roles: tuple[str, ...]
     expires: float
+    user_id: str = ""  # the identity store's user id ("" for a [users] table token)
+    issued_at: float = 0.0
+    project_roles: tuple[str, ...] = ()  # Keystone roles (a store-issued token only)
 
     @property
     def is_admin(self) -> bool:
@@ -78,17 +85,28 @@ def issue_token(
     roles: list[str] | tuple[str, ...] = (),
     life_seconds: float = 86400.0,
     now: float | None = None,
+    user_id: str = "",
+    project_roles: list[str] | tuple[str, ...] = (),
 ) -> tuple[str, TokenInfo]:
-    """Create a token valid for `life_seconds`; returns (token, TokenInfo)."""
-    expires = int((time.time() if now is None else now) + life_seconds)
+    """Create a token valid for `life_seconds`; returns (token, TokenInfo). `user_id` (the
+    identity store's) also records the issue time, for revocation events to match, and the
+    user's Keystone `project_roles`."""
+    issued = time.time() if now is None else now
+    expires = int(issued + life_seconds)
+    fields = {"a": account, "u": user, "r": list(roles), "e": expires}
+    if user_id:
+        fields.update(i=user_id, t=issued, k=list(project_roles))
     payload = json.dumps(
-        {"a": account, "u": user, "r": list(roles), "e": expires},
+        fields,
         separators=(",", ":"),
         ensure_ascii=True,
     ).encode("ascii")
     signed_part = TOKEN_PREFIX + _b64encode(payload)
     token = signed_part + "." + _b64encode(_sign(secret, signed_part))
-    return token, TokenInfo(account, user, tuple(roles), float(expires))
+    if not user_id:
+        return token, TokenInfo(account, user, tuple(roles), float(expires))
+    return token, TokenInfo(account, user, tuple(roles), float(expires), user_id, issued,
+                            tuple(project_roles))
 
 
 def verify_token(
@@ -110,14 +128,20 @@ def verify_token(
     try:
         data = json.loads(_b64decode(signed_part[len(TOKEN_PREFIX) :]))
         account, user, roles, expires = data["a"], data["u"], data["r"], data["e"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
+        user_id, issued_at = data.get("i", ""), data.get("t", 0.0)
+        project_roles = data.get("k", [])
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         return None
     if not isinstance(account, str) or not isinstance(user, str):
         return None
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         return None
-    if not isinstance(expires, int | float):
+    if not isinstance(expires, int | float) or not isinstance(issued_at, int | float):
+        return None
+    if not isinstance(user_id, str) or not isinstance(project_roles, list) \
+            or not all(isinstance(r, str) for r in project_roles):
         return None
     if expires <= (time.time() if now is None else now):
         return None
-    return TokenInfo(account, user, tuple(roles), float(expires))
+    return TokenInfo(account, user, tuple(roles), float(expires), user_id, float(issued_at),
+                     tuple(project_roles))

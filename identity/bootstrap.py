@@ -4,7 +4,10 @@
 (id `default`) and the roles `reader`, `member` and `admin` when missing. The first time only
 (a `meta` flag), it also seeds `[bootstrap]`'s `project:user = password role` entries: each
 project in the Default domain with its name as its id (so `AUTH_<project>` storage accounts of
-the all-in-one keep their names), each user with that password and role on that project.
+the all-in-one keep their names, and Swift's functional suite finds `AUTH_test`), each user
+with its name as its id too (so a Swift ACL naming `test:tester3` names that user whether
+they bring a Swift v1 token or a Keystone one, which carries ids only), with that password
+and role on that project. An id already taken falls back to a random one.
 Users an administrator later deletes are not brought back.
 """
 from __future__ import annotations
@@ -52,8 +55,9 @@ def _seed(store, conn, entry, password_hash: str) -> None:
         project_id = project["id"]
     user = directory.user_by_name(store, domain_id, entry.user)
     if user is None:
+        user_id = entry.user if directory.get_user(store, entry.user) is None else None
         user_id = directory.create_user(conn, domain_id, entry.user, password_hash,
-                                        default_project_id=project_id)
+                                        default_project_id=project_id, user_id=user_id)
     else:
         user_id = user["id"]
     role = assignments.role_by_name(store, entry.role)

@@ -102,8 +102,9 @@ def list_users(store, name=None, domain_id=None, enabled=None) -> list[dict]:
 
 def create_user(conn, domain_id: str, name: str, password_hash: str | None,
                 enabled: bool = True, default_project_id: str | None = None,
-                description: str = "", email: str | None = None) -> str:
-    user_id = new_id()
+                description: str = "", email: str | None = None,
+                user_id: str | None = None) -> str:
+    user_id = user_id or new_id()
     now = time.time()
     conn.execute(
         "INSERT INTO users (id, domain_id, name, password_hash, enabled, default_project_id,"

@@ -1,12 +1,16 @@
 """Authentication (v1 `/auth/v1.0`) and authorization decisions, with Swift's semantics.
 
 `handle_auth` trades `X-Auth-User: account:user` + `X-Auth-Key` (or `X-Storage-User` /
-`X-Storage-Pass`) for a signed token (`common.tokens`). `Authorizer` decides, without IO,
-whether a request may proceed:
+`X-Storage-Pass`) for a signed token (`common.tokens`), checking the key against the
+`[users]` table or, when the proxy is configured with the identity service, against the
+identity store (`proxy.identity_login`). `Authorizer` decides, without IO, whether a
+request by a `proxy.callers.Caller` may proceed:
 
-- `.reseller_admin` may do anything on any `AUTH_` account;
-- `.admin` owns `AUTH_<its account>`: everything there except PUT/DELETE of the account;
-- PUT/DELETE of an account needs `.reseller_admin`; account GET/HEAD/POST need ownership;
+- a reseller admin may do anything on any `AUTH_` account;
+- an owner (`.admin`; a Keystone `member`) owns `AUTH_<its project>`: everything there
+  except PUT/DELETE of the account;
+- a Keystone `reader` may GET/HEAD its own account, its containers and objects;
+- PUT/DELETE of an account needs a reseller admin; account GET/HEAD/POST need ownership;
 - container PUT/POST/DELETE (and so setting ACLs) need ownership;
 - a group named in the account's ACL (`proxy.account_acl`, looked up by the auth
   middleware) gets its level: `read-only`, `read-write` or `admin` (as the owner);
@@ -23,25 +27,41 @@ import time
 
 from webob import Response
 
-from common.tokens import TokenInfo, issue_token
+from common.tokens import issue_token
 from proxy.acl import EMPTY_ACL, ParsedAcl, referrer_allowed
+from proxy.callers import Caller
 
 ALLOW = None
 
 
-def handle_auth(req, users: dict, secret: str, token_life: float, reseller_prefix: str,
-                public_url: str) -> Response:
-    """GET /auth/v1.0: 200 with a token, or 401."""
-    if req.method not in ("GET", "HEAD"):
-        return Response(status=405, body=b"use GET\n", headers={"Allow": "GET, HEAD"})
+def v1_credentials(req) -> tuple[str, str]:
+    """(`account:user`, key) of a `/auth/v1.0` request."""
     name = req.headers.get("X-Auth-User") or req.headers.get("X-Storage-User") or ""
     key = req.headers.get("X-Auth-Key") or req.headers.get("X-Storage-Pass") or ""
+    return name, key
+
+
+def refused() -> Response:
+    return Response(status=401, body=b"invalid user or key\n", content_type="text/plain")
+
+
+def handle_auth(req, users: dict, secret: str, token_life: float, reseller_prefix: str,
+                public_url: str) -> Response:
+    """GET /auth/v1.0 against the `[users]` table: 200 with a token, or 401."""
+    if req.method not in ("GET", "HEAD"):
+        return Response(status=405, body=b"use GET\n", headers={"Allow": "GET, HEAD"})
+    name, key = v1_credentials(req)
     entry = users.get(name)
     if entry is None or not hmac.compare_digest(entry.key.encode(), key.encode()):
-        return Response(status=401, body=b"invalid user or key\n", content_type="text/plain")
+        return refused()
     token, info = issue_token(secret, entry.account, entry.user, entry.roles, token_life)
+    return token_response(req, token, info, reseller_prefix, public_url)
+
+
+def token_response(req, token: str, info, reseller_prefix: str, public_url: str) -> Response:
+    """The 200 of `/auth/v1.0`: the token and the storage URL of its account."""
     base = public_url or f"{req.scheme}://{req.host}"
-    storage_url = f"{base}/v1/{reseller_prefix}{entry.account}"
+    storage_url = f"{base}/v1/{reseller_prefix}{info.account}"
     expires_in = max(int(info.expires - time.time()), 0)
     return Response(
         status=200,
@@ -62,32 +82,39 @@ class Authorizer:
     def __init__(self, reseller_prefix: str = "AUTH_"):
         self.prefix = reseller_prefix
 
-    def is_owner(self, identity: TokenInfo | None, account: str) -> bool:
+    def is_owner(self, identity: Caller | None, account: str) -> bool:
         if identity is None or not account.startswith(self.prefix):
             return False
         if identity.is_reseller_admin:
             return True
-        return identity.is_admin and account == self.prefix + identity.account
+        return identity.owner and account == self.prefix + identity.project_id
 
-    def groups(self, identity: TokenInfo | None) -> set[str]:
+    def reads_own(self, identity: Caller | None, account: str) -> bool:
+        """Whether the caller may read `account` for being its project's reader."""
+        return identity is not None and identity.reader and \
+            account == self.prefix + identity.project_id
+
+    def groups(self, identity: Caller | None) -> set[str]:
         if identity is None:
             return set()
-        found = {identity.account, f"{identity.account}:{identity.user}"}
-        if identity.is_admin:
-            found.add(self.prefix + identity.account)
+        found = set(identity.groups)
+        if identity.owner:
+            found.add(self.prefix + identity.project_id)
         return found
 
-    def may_grant(self, identity: TokenInfo | None, account: str) -> bool:
+    def may_grant(self, identity: Caller | None, account: str) -> bool:
         """Whether an account ACL could matter: an authenticated caller, a reseller account."""
         return identity is not None and account.startswith(self.prefix)
 
     @staticmethod
-    def deny(identity: TokenInfo | None) -> int:
+    def deny(identity: Caller | None) -> int:
         return 401 if identity is None else 403
 
     def needs_acl(self, identity, method: str, account: str, container, obj) -> bool:
         """True when the decision depends on the container's ACLs (caller must fetch them)."""
         if self.is_owner(identity, account):
+            return False
+        if method in ("GET", "HEAD") and self.reads_own(identity, account):
             return False
         if not container or not account.startswith(self.prefix):
             return False
@@ -97,7 +124,7 @@ class Authorizer:
 
     def authorize(
         self,
-        identity: TokenInfo | None,
+        identity: Caller | None,
         method: str,
         account: str,
         container: str | None,
@@ -113,6 +140,8 @@ class Authorizer:
                 return ALLOW
             return self.deny(identity)
         if self.is_owner(identity, account):
+            return ALLOW
+        if method in ("GET", "HEAD") and self.reads_own(identity, account):
             return ALLOW
         if container is None:
             return self.deny(identity)

@@ -6,7 +6,7 @@ manifest chain of the request they serve (`proxy.subrequest`).
 """
 from __future__ import annotations
 
-IDENTITY_KEY = "brume.identity"  # the caller's TokenInfo, or None (anonymous)
+IDENTITY_KEY = "brume.identity"  # the caller (proxy.callers.Caller), or None (anonymous)
 AUTHORIZE_KEY = "brume.authorize"  # auth's callback: (environ, method, target, container) -> denial
 OWNER_KEY = "brume.owner"  # set by the authorize callback: the caller owns the account
 # Set by a middleware above auth that authorized the request itself (tempurl): auth leaves

@@ -1,5 +1,9 @@
 """The proxy's config: options of `[app:proxy-server]` and `[filter:auth]`, and `[users]`.
 
+`[filter:auth]` also holds `common.token_check`'s options (the identity service's Fernet
+keys, revocation polling) and `identity_url`, which makes `/auth/v1.0` check passwords with
+the identity service instead of `[users]`.
+
 The pipeline's factories (`proxy.pipeline`) hand their section's options here; everything
 is parsed once at start; a wrong or missing option raises `ConfigError` with one
 line naming it. `[users]` lines are `account:user = key [.admin] [.reseller_admin]`. Bound off
@@ -25,6 +29,7 @@ from common.config import (
     secrets_in_force,
     server_bind_ip,
 )
+from common.token_check import TOKEN_CHECK_OPTIONS
 
 
 def _public_url(text: str) -> str:
@@ -37,6 +42,10 @@ def _prefix(text: str) -> str:
     if not text or "/" in text:
         raise ValueError("must be a non-empty word without '/'")
     return text
+
+
+def _project_ids(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 PROXY_OPTIONS = [
@@ -60,6 +69,12 @@ AUTH_OPTIONS = [
     Option("token_life", positive_float, 86400.0, "seconds a token stays valid"),
     Option("reseller_prefix", _prefix, "AUTH_", "prefix of storage account names"),
     Option("public_url", _public_url, "", "base URL put in X-Storage-Url (default: Host)"),
+    Option("identity_url", str, "",
+           help="identity service /auth/v1.0 checks passwords with (empty: [users])"),
+    Option("identity_domain", str, "Default", "domain of /auth/v1.0's project and user names"),
+    Option("reseller_admin_projects", _project_ids, ("admin", "service"),
+           help="ids of the projects whose admins are reseller admins (every account)"),
+    *TOKEN_CHECK_OPTIONS,
 ]
 
 ROLES = frozenset({".admin", ".reseller_admin"})
@@ -147,6 +162,10 @@ def load_auth_settings(global_conf: dict, local_conf: dict) -> AuthSettings:
     auth = load_options(local_conf, section, AUTH_OPTIONS, path)
     if not auth["token_secret"].strip():
         raise ConfigError(f"{path}: [{section}] token_secret is empty")
+    url = auth["identity_url"].rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{path}: [{section}] identity_url must be an http(s) URL")
+    auth["identity_url"] = url
     users_parser = configparser.ConfigParser(interpolation=None, delimiters=("=",))
     users_parser.optionxform = str
     users_parser.read(path, encoding="utf-8")

@@ -12,7 +12,9 @@ Each config is the etc/ sample, comments and all, with a few values changed:
   random, 0600, written once by `write_token_keys`); the identity service is seeded
   (`[bootstrap]`) with the proxy's `[users]`, so the same credentials work with Swift v1 auth
   and Keystone v3 (`.reseller_admin` → admin, `.admin` → member, neither → reader), and the
-  network service polls revocation events as the proxy's service user.
+  network, image and compute services and the proxy poll revocation events as the proxy's
+  service user; the proxy's `/auth/v1.0` checks passwords with the identity service
+  (`identity_url`), so a password changed there is the one Swift v1 auth takes.
 A commented-out default that names a conventional location or endpoint (`# image_url =
 http://127.0.0.1:9292`) is written out, uncommented, with the cluster's value, unless the
 section sets that option anyway.
@@ -65,7 +67,8 @@ def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]
 
 # The services that check Keystone tokens locally (common.token_check), by config section:
 # they share the identity service's key file and poll its revocation events.
-TOKEN_CHECK_SECTIONS = {"network": "network", "image": "image-api", "compute": "compute-api"}
+TOKEN_CHECK_SECTIONS = {"network": "network", "image": "image-api", "compute": "compute-api",
+                        "proxy": "filter:auth"}
 
 
 def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]]:
@@ -93,6 +96,8 @@ def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]
         }
         if spec.kind == "network":
             section["auth_url"] = layout.identity_url
+        if spec.kind == "proxy":  # /auth/v1.0 checks passwords with the identity store
+            section["identity_url"] = layout.identity_url
     return values
 
 

@@ -1,12 +1,19 @@
-"""`auth`: v1 tokens (`/auth/v1.0`) and authorization with ACLs, following Swift's tempauth.
+"""`auth`: v1 and Keystone tokens, and authorization with ACLs, following Swift's tempauth
+and keystoneauth.
 
     [filter:auth]
     use = egg:brume#auth
     token_secret = ...      # with token_life, reseller_prefix, public_url; users in [users]
+    token_key_file = ...    # the identity service's Fernet keys; revocation_url, ...
+    identity_url = ...      # /auth/v1.0 against the identity store instead of [users]
 
-`/auth/v1.0` (and `/auth/v1.0/`, `/auth/v1`) trades a `[users]` key for a signed token
-(`proxy.auth.handle_auth`). Any other request gets, in its environ, the caller's identity
-(`brume.identity`: the verified token's TokenInfo, or None without a token) and an authorize
+`/auth/v1.0` (and `/auth/v1.0/`, `/auth/v1`) trades a `[users]` key (`proxy.auth.handle_auth`)
+or, with `identity_url`, an identity store password (`proxy.identity_login`) for a signed v1
+token. A request's `X-Auth-Token` is checked by `common.token_check.TokenChecker` (a v1 token,
+or a Keystone project-scoped token of the identity service, refused once its revocation
+event is polled); `proxy.callers.caller_of` says what its bearer may do here. Any other
+request gets, in its environ, the caller's identity (`brume.identity`: a
+`proxy.callers.Caller`, or None without a token) and an authorize
 callback (`brume.authorize`) that the app calls once it knows what the request addresses:
 `authorize(environ, method, target, container_info, account_info)` returns None (allowed;
 `brume.owner` is set when the caller owns the account or holds its `admin` account ACL) or
@@ -22,21 +29,28 @@ A request that a middleware above authorized itself (`brume.authorize_override`,
 """
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 from webob import Request
 
-from common.tokens import verify_token
-from proxy.account_acl import ADMIN, SYSMETA_HEADER, access_level, level_allows, parse_account_acl
+from common.token_check import TokenChecker
+from proxy.account_acl import (
+    ADMIN,
+    SYSMETA_HEADER,
+    access_level,
+    level_allows,
+    parse_account_acl,
+)
 from proxy.auth import Authorizer, handle_auth
+from proxy.callers import caller_of
 from proxy.environ_keys import AUTHORIZE_KEY, AUTHORIZE_OVERRIDE_KEY, IDENTITY_KEY, OWNER_KEY
+from proxy.identity_login import IdentityLogin, handle_identity_auth
+from proxy.identity_names import IdentityNames
 from proxy.responses import error
 from proxy.settings import AuthSettings, load_auth_settings
 from proxy.target import parse_target
 
 AUTH_PATHS = frozenset({"/auth/v1.0", "/auth/v1.0/", "/auth/v1", "/auth/v1/"})
-TOKEN_CACHE_SIZE = 10000
 
 
 class AuthMiddleware:
@@ -48,19 +62,33 @@ class AuthMiddleware:
         self.token_life = auth["token_life"]
         self.reseller_prefix = auth["reseller_prefix"]
         self.public_url = auth["public_url"]
+        self.admin_projects = frozenset(auth["reseller_admin_projects"])
+        self.tokens = TokenChecker.from_values(auth, self.token_secret, "[filter:auth]")
+        self.login = None
+        if auth["identity_url"]:
+            self.login = IdentityLogin(auth["identity_url"], auth["identity_domain"],
+                                       self.tokens.fernet)
+        self.names = None
+        if self.tokens.poller is not None:
+            self.names = IdentityNames(auth["revocation_url"],
+                                       self.tokens.poller.service_token)
         self.authorizer = Authorizer(self.reseller_prefix)
         self.capabilities = {
             "tempauth": {"account_acls": True},
             "brume": {"token_prefix": "BRM_", "reseller_prefix": self.reseller_prefix},
         }
-        self._tokens: dict = {}
 
     def __call__(self, environ, start_response):
         if environ.get(AUTHORIZE_OVERRIDE_KEY):  # authorized above (a temporary URL)
             return self.app(environ, start_response)
         if environ.get("PATH_INFO", "") in AUTH_PATHS:
-            response = handle_auth(Request(environ), self.users, self.token_secret,
-                                   self.token_life, self.reseller_prefix, self.public_url)
+            if self.login is not None:
+                response = handle_identity_auth(
+                    Request(environ), self.login, self.token_secret, self.token_life,
+                    self.reseller_prefix, self.public_url, self.admin_projects)
+            else:
+                response = handle_auth(Request(environ), self.users, self.token_secret,
+                                       self.token_life, self.reseller_prefix, self.public_url)
             return response(environ, start_response)
         token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
         identity = self.check_token(token) if token else None
@@ -76,18 +104,12 @@ class AuthMiddleware:
         return self.app(environ, start_response)
 
     def check_token(self, token: str):
-        """verify_token, remembering tokens already verified until they expire."""
-        cached = self._tokens.get(token)
-        if cached is not None:
-            if cached.expires > time.time():
-                return cached
-            del self._tokens[token]
-        identity = verify_token(token, self.token_secret)
-        if identity is not None:
-            if len(self._tokens) >= TOKEN_CACHE_SIZE:
-                self._tokens.clear()
-            self._tokens[token] = identity
-        return identity
+        """The `Caller` bearing `token` (either kind), or None when it is bad, expired,
+        revoked or not project-scoped."""
+        requester = self.tokens.requester(token)
+        if requester is None:
+            return None
+        return caller_of(requester, self.admin_projects)
 
     def authorize(self, environ, method: str, target, container_info, account_info=None):
         """None when `method` on `target` is allowed, else a 401/403 response."""
@@ -100,6 +122,10 @@ class AuthMiddleware:
         environ[OWNER_KEY] = owner
         # COPY reads here; its destination PUT is authorized again as a sub-request.
         check = "GET" if method == "COPY" else method
+        if not owner and self.names is not None and identity is not None \
+                and not identity.named and not (check in ("GET", "HEAD") and
+                                                authorizer.reads_own(identity, account)):
+            identity = environ[IDENTITY_KEY] = self.names.named(identity)  # ACLs may decide
         if not owner and account_info is not None and authorizer.may_grant(identity, account):
             level = access_level(account_acl_of(account_info()), authorizer.groups(identity))
             if level == ADMIN:
@@ -138,4 +164,13 @@ def account_acl_of(info):
 
 def filter_factory(global_conf: dict, **local_conf):
     settings = load_auth_settings(global_conf, local_conf)
-    return lambda app: AuthMiddleware(app, settings)
+
+    def make(app):
+        middleware = AuthMiddleware(app, settings)
+        if middleware.tokens.poller is not None:
+            from common.green import eventlet
+
+            middleware.tokens.start(eventlet.spawn_n, eventlet.sleep)
+        return middleware
+
+    return make

@@ -230,6 +230,21 @@ def test_network_config_verifies_identity_tokens_and_polls_as_the_service_user(l
     assert config.db_path == os.path.join(layout.data_dir, "var", "network", "network.db")
 
 
+def test_proxy_checks_keystone_tokens_and_v1_passwords_with_the_identity_service(layout):
+    from common.config import read_ini
+    from proxy.settings import load_auth_settings
+
+    prepared(layout)
+    path = layout.spec("proxy").conf_path
+    raw = {key: value for key, value in read_ini(path).items("filter:auth", raw=True)
+           if key != "use"}
+    auth = load_auth_settings({"__file__": path}, raw).auth
+    assert auth["token_key_file"] == layout.token_key_file
+    assert auth["identity_url"] == auth["revocation_url"] == layout.identity_url
+    assert (auth["revocation_project"], auth["revocation_user"]) == ("service", "brume")
+    assert auth["reseller_admin_projects"] == ("admin", "service")
+
+
 def test_one_random_token_key_file_readable_by_its_owner_only(tmp_path):
     from cryptography.fernet import Fernet
 

@@ -50,6 +50,27 @@ def test_a_v1_token_names_its_account_as_the_project():
     assert check.requester(forged) is None
 
 
+def test_a_store_issued_v1_token_names_the_user_id_and_dies_with_its_user():
+    check = checker()
+    token, _info = tokens.issue_token(SECRET, "p1", "alice", [".admin"], 600,
+                                      user_id="a1b2", project_roles=["admin"])
+    found = check.requester(token)
+    assert (found.user_id, found.project_id, found.user_name, found.v1_flags) == \
+        ("a1b2", "p1", "alice", (".admin",))
+    assert found.roles == {"admin", "member", "reader"}  # its Keystone roles, not its flags
+    plain, _info = tokens.issue_token(SECRET, "p1", "alice", [".admin"], 600)
+    check.revocations.add([RevocationEvent(time.time() + 1, user_id="a1b2"),
+                           RevocationEvent(time.time() + 1, user_id="alice")])
+    assert check.requester(token) is None
+    assert check.requester(plain) is not None  # a [users] table token has no user id
+    later, _info = tokens.issue_token(SECRET, "p1", "alice", [".admin"], 600,
+                                      now=time.time() + 5, user_id="a1b2")
+    assert check.requester(later) is not None
+    gone, _info = tokens.issue_token(SECRET, "p9", "bob", [], 600, user_id="b")
+    check.revocations.add([RevocationEvent(time.time() + 1, project_id="p9")])
+    assert check.requester(gone) is None
+
+
 def test_a_project_scoped_keystone_token_carries_its_roles():
     check = checker()
     who = check.requester(keystone_token(check, roles=("reader",)))

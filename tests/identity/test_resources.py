@@ -217,6 +217,9 @@ def test_bootstrap_runs_once(tmp_path):
     client = Client(make_app(conf))
     admin = client.login("admin", "adminpass", "admin")
     tester = client.call("GET", "/v3/users?name=tester", admin)[2]["users"][0]["id"]
+    assert tester == "tester"  # seeded users and projects have their names as ids
+    projects = client.call("GET", "/v3/projects", admin)[2]["projects"]
+    assert {p["id"] for p in projects if p["name"] in ("test", "admin")} == {"test", "admin"}
     assert client.call("DELETE", f"/v3/users/{tester}", admin)[0] == 204
     again = Client(make_app(conf))
     assert again.auth("tester", "testing", "test")[0] == 401

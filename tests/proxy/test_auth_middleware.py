@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from webob import Request
 
-from common.tokens import TokenInfo
+from proxy.callers import Caller
 from proxy.environ_keys import AUTHORIZE_KEY, IDENTITY_KEY
 from proxy.pipeline import make_app
 from proxy.target import parse_target
@@ -43,7 +43,7 @@ def test_identity_and_callback_reach_the_filters_below(storage_cluster, tester):
     assert Request.blank("/v1/AUTH_test", headers=token).get_response(app).status_int in (200,
                                                                                           204)
     identity, authorize, environ = SEEN[-1]
-    assert isinstance(identity, TokenInfo) and identity.user == "tester"
+    assert isinstance(identity, Caller) and identity.user_id == "tester"
     fetched = []
 
     def missing_container():

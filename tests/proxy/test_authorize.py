@@ -3,15 +3,27 @@ from __future__ import annotations
 
 import pytest
 
-from common.tokens import TokenInfo
+from common.token_check import Requester, v1_roles, with_implied
 from proxy.acl import parse_acl
 from proxy.auth import Authorizer
+from proxy.callers import caller_of
 
 AUTHZ = Authorizer("AUTH_")
-TESTER = TokenInfo("test", "tester", (".admin",), 0)
-TESTER2 = TokenInfo("test2", "tester2", (".admin",), 0)
-TESTER3 = TokenInfo("test", "tester3", (), 0)
-ADMIN = TokenInfo("admin", "admin", (".admin", ".reseller_admin"), 0)
+ADMINS = frozenset({"admin", "service"})  # the default reseller_admin_projects
+
+
+def v1(account, user, *flags):
+    return caller_of(Requester(user, account, v1_roles(flags), flags, user), ADMINS)
+
+
+def keystone(project, user_id, role):
+    return caller_of(Requester(user_id, project, with_implied([role])), ADMINS)
+
+
+TESTER = v1("test", "tester", ".admin")
+TESTER2 = v1("test2", "tester2", ".admin")
+TESTER3 = v1("test", "tester3")
+ADMIN = v1("admin", "admin", ".admin", ".reseller_admin")
 
 
 def decide(identity, method, container=None, obj=None, read="", write="", referrer=None,
@@ -100,3 +112,60 @@ def test_needs_acl_only_for_non_owner_container_requests():
     assert AUTHZ.needs_acl(None, "GET", "AUTH_test", "c", None)
     assert not AUTHZ.needs_acl(None, "PUT", "AUTH_test", "c", None)
     assert not AUTHZ.needs_acl(TESTER2, "GET", "AUTH_test", None, None)
+
+
+# Keystone tokens: a project's member owns AUTH_<project id>, a reader reads it, an admin of
+# the admin project reaches every account; ACLs name projects and users by id.
+
+MEMBER = keystone("p1", "u1", "member")
+READER = keystone("p1", "u2", "reader")
+CLOUD_ADMIN = keystone("admin", "u3", "admin")
+PROJECT_ADMIN = keystone("p2", "u4", "admin")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "POST", "DELETE"])
+def test_a_member_owns_its_projects_account_only(method):
+    assert decide(MEMBER, method, "c", "o", account="AUTH_p1") is None
+    assert decide(MEMBER, method, "c", "o", account="AUTH_p2") == 403
+    assert decide(PROJECT_ADMIN, method, "c", "o", account="AUTH_p2") is None
+    assert decide(PROJECT_ADMIN, method, "c", "o", account="AUTH_p1") == 403
+
+
+def test_a_reader_reads_its_projects_account_and_writes_nothing():
+    for container, obj in ((None, None), ("c", None), ("c", "o")):
+        assert decide(READER, "GET", container, obj, account="AUTH_p1") is None
+        assert decide(READER, "HEAD", container, obj, account="AUTH_p1") is None
+        assert decide(READER, "GET", container, obj, account="AUTH_p2") == 403
+    for method in ("PUT", "POST", "DELETE"):
+        assert decide(READER, method, "c", "o", account="AUTH_p1") == 403
+        assert decide(READER, method, "c", account="AUTH_p1") == 403
+    assert decide(READER, "POST", account="AUTH_p1") == 403
+    assert decide(READER, "PUT", "c", "o", account="AUTH_p1", write="p1:u2") is None
+    assert not AUTHZ.needs_acl(READER, "GET", "AUTH_p1", "c", "o")
+
+
+def test_only_the_admin_projects_admin_is_a_reseller_admin():
+    assert decide(CLOUD_ADMIN, "PUT", "c", "o", account="AUTH_p1") is None
+    assert decide(CLOUD_ADMIN, "PUT", account="AUTH_new") is None
+    assert decide(PROJECT_ADMIN, "PUT", account="AUTH_p2") == 403
+    assert CLOUD_ADMIN.is_reseller_admin and not PROJECT_ADMIN.is_reseller_admin
+    assert keystone("service", "glance", "admin").is_reseller_admin
+    assert not keystone("service", "glance", "member").is_reseller_admin
+    assert not keystone("admi", "u5", "admin").is_reseller_admin
+
+
+@pytest.mark.parametrize("acl", ["p2:u9", "p2:*", "*:u9", "*:*", "p2"])
+def test_keystone_acls_name_projects_and_users_by_id(acl):
+    other = keystone("p2", "u9", "reader")
+    assert decide(other, "GET", "c", "o", account="AUTH_p1", read=acl) is None
+    assert decide(other, "PUT", "c", "o", account="AUTH_p1", write=acl) is None
+    stranger = keystone("p3", "u8", "member")
+    if acl not in ("*:*",):
+        assert decide(stranger, "GET", "c", "o", account="AUTH_p1", read=acl) == 403
+    assert decide(None, "GET", "c", "o", account="AUTH_p1", read=acl) == 401
+
+
+def test_a_v1_token_keeps_tempauths_user_name_groups():
+    assert decide(TESTER3, "GET", "c", "o", read="test:tester3") is None
+    assert decide(TESTER3, "GET", "c", "o") == 403
+    assert decide(TESTER3, "GET") == 403
