@@ -143,7 +143,7 @@ def test_a_form_past_its_limits_or_signature_stores_nothing(conn, keyed):
     path = urllib.parse.urlsplit(conn.url).path + f"/{keyed}/lim/"
     url = conn.url + f"/{keyed}/lim/"
     status, _headers, body = raw(url, "POST", FORM, form_body(path, [("big", b"x" * 101)]))
-    assert (status, body) == (400, b"FormPost: max_file_size exceeded\n")
+    assert (status, body) == (400, b"FormPost: max_file_size exceeded")
     expired = form_body(path, [("late", b"x")], expires=int(time.time()) - 1)
     assert raw(url, "POST", FORM, expired)[0] == 401
     assert raw(url, "POST", FORM, form_body(path, [("bad", b"x")], key="wrong"))[0] == 401

@@ -107,10 +107,10 @@ class FakeApp:
 
     def __call__(self, environ, start_response):
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
-        if method == "HEAD" and path == "/v1/AUTH_t":
-            start_response("204 No Content", [("X-Account-Meta-Temp-Url-Key", KEY.decode())])
+        if environ.get("brume.metadata_lookup") and path == "/v1/AUTH_t":
+            start_response("200 OK", [("X-Account-Meta-Temp-Url-Key", KEY.decode())])
             return [b""]
-        if method == "HEAD":
+        if environ.get("brume.metadata_lookup"):
             start_response("404 Not Found", [])
             return [b""]
         if method == "PUT":
