@@ -59,6 +59,9 @@ API_OPTIONS = [
     Option("max_build_retries", non_negative_int, 2),
     Option("agent_timeout", positive_float, 120.0),
     Option("image_timeout", positive_float, 10.0),
+    Option("network_url", str, "", help="network service (Neutron v2.0) URL; empty = no "
+           "networking: servers boot without NICs"),
+    Option("network_timeout", positive_float, 10.0),
     Option("default_quota_instances", quota_limit, 10),
     Option("default_quota_cores", quota_limit, 20),
     Option("default_quota_ram", quota_limit, 51200),
