@@ -198,6 +198,18 @@ class Agent:
             except Exception:
                 LOG.exception("power sync failed")
             self.clean_image_cache()
+            self.sync_network()
+
+    def sync_network(self) -> None:
+        """Bring the node's datapath up to date with the network service (real-VM builders
+        with networking): rules and floating IPs changed there apply within one interval."""
+        sync = getattr(self.driver.builder, "sync_network", None)
+        if sync is None:
+            return
+        try:
+            sync()
+        except Exception:
+            LOG.exception("network sync failed")
 
     def clean_image_cache(self) -> None:
         """Remove cached image bases unused for image_cache_max_age (real-VM builders)."""

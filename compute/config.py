@@ -92,7 +92,15 @@ AGENT_OPTIONS = [
     Option("auth_url", str, "http://127.0.0.1:8080/auth/v1.0"),
     Option("service_user", str, "service:brume"),
     Option("service_key", str, "brume-dev-service-secret", secret=True),
-    Option("network", str, "", help="libvirt network for NICs; empty = QEMU user networking"),
+    Option("network", str, "", help="libvirt network for NICs of servers without ports; "
+           "empty = QEMU user networking"),
+    # servers' ports (real VMs): bound here, carried by this node's datapath
+    Option("network_url", str, "", help="network service (Neutron v2.0) URL; empty = this "
+           "host takes no server with ports"),
+    Option("datapath_dir", str, "", help="the node datapath's state; empty = beside "
+           "instances_dir"),
+    Option("datapath_hosts", str, "", help="comma-separated agents sharing this node's "
+           "datapath (this agent is always one)"),
 ]
 
 
