@@ -106,14 +106,25 @@ def _config_drive_element(devices: ET.Element, spec: DomainSpec) -> None:
     _sub(disk, "readonly")
 
 
+def _bridge_interface(port: Nic) -> ET.Element:
+    nic = ET.Element("interface", type="bridge")
+    _sub(nic, "mac", address=port.mac)
+    _sub(nic, "source", bridge=port.bridge)
+    _sub(nic, "target", dev=port.tap)
+    _sub(nic, "model", type="virtio")
+    return nic
+
+
+def interface_xml(port: Nic) -> str:
+    """The device XML of one port's NIC (for attaching it to, or detaching it from, a
+    running domain)."""
+    return ET.tostring(_bridge_interface(port), encoding="unicode")
+
+
 def _nic_element(devices: ET.Element, spec: DomainSpec) -> None:
     if spec.nics:
         for port in spec.nics:
-            nic = _sub(devices, "interface", type="bridge")
-            _sub(nic, "mac", address=port.mac)
-            _sub(nic, "source", bridge=port.bridge)
-            _sub(nic, "target", dev=port.tap)
-            _sub(nic, "model", type="virtio")
+            devices.append(_bridge_interface(port))
         return
     if spec.network:
         nic = _sub(devices, "interface", type="network")

@@ -25,7 +25,7 @@ from common.http_client import HTTPClientError
 from common.v1_auth import V1Session
 from compute import vm_network
 from compute.config_drive import ConfigDriveError, drive_files, write_drive
-from compute.domain_xml import DomainSpec, render_domain_xml
+from compute.domain_xml import DomainSpec, interface_xml, render_domain_xml
 from compute.driver import DriverError
 from compute.image_cache import ImageCache, ImageFetchError
 from compute.image_source import ImageSource
@@ -197,6 +197,15 @@ class QemuGuestBuilder:
         except ConfigDriveError as exc:
             raise GuestBuildError(f"config drive: {exc}") from None
         return path
+
+    def plug_interface(self, nic: dict) -> str:
+        """Bind a port attached to a running server and carry it here; its device XML."""
+        self._plug([nic])
+        return interface_xml(vm_network.nics([nic])[0])
+
+    def interface_device(self, nic: dict) -> str:
+        """The device XML of a port's NIC (to detach it)."""
+        return interface_xml(vm_network.nics([nic])[0])
 
     def sync_network(self) -> None:
         """Apply this node's network state again (called by the agent's sync loop, and after

@@ -21,6 +21,7 @@ from common.token_check import TOKEN_CHECK_OPTIONS, TokenChecker
 from compute.api import (
     flavors,
     hypervisors,
+    interfaces,
     internal,
     keypairs,
     quota_sets,
@@ -61,6 +62,10 @@ ROUTES = [
     ("DELETE", rf"/v2\.1/servers/{ID}", servers.delete, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/action", servers.action, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/diagnostics", servers.diagnostics, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-interface", interfaces.index, "user"),
+    ("POST", rf"/v2\.1/servers/{ID}/os-interface", interfaces.attach, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.show, "user"),
+    ("DELETE", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.detach, "user"),
     ("GET", r"/v2\.1/os-keypairs", keypairs.index, "user"),
     ("POST", r"/v2\.1/os-keypairs", keypairs.create, "user"),
     ("GET", rf"/v2\.1/os-keypairs/{ID}", keypairs.show, "user"),

@@ -29,7 +29,7 @@ from compute.views import server_view
 MAX_LIMIT = 1000
 
 
-def _load(core, caller, server_id: str) -> dict:
+def load_server(core, caller, server_id: str) -> dict:
     try:
         server = core.repo.get_server(server_id)
     except NotFound:
@@ -215,13 +215,13 @@ def refreshed(core, request, server: dict) -> dict:
 
 
 def show(core, caller, request, server_id):
-    server = refreshed(core, request, _load(core, caller, server_id))
+    server = refreshed(core, request, load_server(core, caller, server_id))
     return json_response(200, {"server": server_view(server, core.base_url(request),
                                                      caller.is_admin)})
 
 
 def delete(core, caller, request, server_id):
-    server = _load(core, caller, server_id)
+    server = load_server(core, caller, server_id)
     if server["task_state"] != states.DELETING:
         if server["network_info"]:
             core.nics.release(request.headers.get("X-Auth-Token", ""), server["network_info"])
@@ -229,7 +229,7 @@ def delete(core, caller, request, server_id):
     return json_response(204)
 
 
-def _host_for(core, server: dict) -> dict:
+def reachable_host(core, server: dict) -> dict:
     host = core.hosts.get_host(server["host"]) if server["host"] else None
     window = core.conf["heartbeat_window"]
     if host is None or time.time() - host["last_heartbeat"] > window:
@@ -246,7 +246,7 @@ def _conflict(server: dict, action: str):
 
 
 def action(core, caller, request, server_id):
-    server = _load(core, caller, server_id)
+    server = load_server(core, caller, server_id)
     body = parse_json(read_body(request))
     if len(body) != 1:
         raise HTTPError(400, "Invalid input: exactly one action per request.")
@@ -269,7 +269,7 @@ def action(core, caller, request, server_id):
 def _power(core, server: dict, action_name: str, label: str):
     if server["task_state"] is not None:
         _conflict(server, label)
-    _host_for(core, server)
+    reachable_host(core, server)
     if core.conductor.begin_action(server, action_name) is None:
         _conflict(core.repo.get_server(server["id"]), label)
     return json_response(202)
@@ -289,7 +289,7 @@ def _console(core, server: dict, args):
     if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR) or not server[
             "host"]:
         _conflict(server, "os-getConsoleOutput")
-    host = _host_for(core, server)
+    host = reachable_host(core, server)
     query = "" if length is None else f"?length={length}"
     try:
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/console{query}",
@@ -305,10 +305,10 @@ def _console(core, server: dict, args):
 
 
 def diagnostics(core, caller, request, server_id):
-    server = _load(core, caller, server_id)
+    server = load_server(core, caller, server_id)
     if not server["host"] or server["vm_state"] not in (states.ACTIVE, states.STOPPED):
         _conflict(server, "diagnostics")
-    host = _host_for(core, server)
+    host = reachable_host(core, server)
     try:
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/diagnostics",
                       core.conf["service_secret"], timeout=core.conf["agent_timeout"],

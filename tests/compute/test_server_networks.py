@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from compute import states
 from tests.compute.support import http
 
 pytestmark = pytest.mark.cluster
@@ -195,3 +196,68 @@ def test_floating_ip_shows_as_floating(net_api, project, neutron, cloud_settings
     assert status == 200 and body["floatingip"]["port_id"] is None
     neutron.call("DELETE", f"/v2.0/floatingips/{fip['id']}")
     admin.call("DELETE", f"/v2.0/networks/{public['id']}")
+
+
+def test_interface_attach_rolls_back_when_the_agent_cannot_plug(net_api, project, neutron):
+    """The in-process API's host is registered at a closed port: the agent call fails, so
+    the port made for the attach is deleted again and the server keeps its NICs."""
+    _, tok = project
+    first = neutron.network_with_subnet("first", cidr24())
+    second = neutron.network_with_subnet("second", cidr24())
+    net_api.register("h1")
+    server_id = net_api.boot(tok, networks=[{"uuid": first["id"]}])[1]["server"]["id"]
+    net_api.core.repo.update_server(server_id, vm_state=states.ACTIVE, task_state=None,
+                                    host="h1", power_state=states.RUNNING, fault_message=None)
+    path = f"/v2.1/servers/{server_id}/os-interface"
+    status, body = net_api.call("POST", path, tok, {"interfaceAttachment": {
+        "net_id": second["id"]}})
+    assert status == 409, body
+    assert neutron.ports(network_id=second["id"]) == []
+    status, body = net_api.call("GET", path, tok)
+    assert status == 200 and [a["net_id"] for a in body["interfaceAttachments"]] == [
+        first["id"]]
+    for bad in ({}, {"net_id": "x"}, {"port_id": str(uuid.uuid4()), "net_id": second["id"]},
+                {"net_id": second["id"], "fixed_ips": "10.0.0.1"}, {"colour": 1}):
+        status, body = net_api.call("POST", path, tok, {"interfaceAttachment": bad})
+        assert status == 400, (bad, status, body)
+    assert net_api.call("DELETE", f"{path}/{uuid.uuid4()}", tok)[0] == 404
+
+
+def test_interfaces_on_the_session_clusters_compute(cloud, project, neutron, cloud_settings,
+                                                    cluster):
+    """Attach and detach through the cluster's own compute API and test-driver agents."""
+    _, tok = project
+    first = neutron.network_with_subnet("first", cidr24())
+    second = neutron.network_with_subnet("second", cidr24())
+    given = neutron.create("port", network_id=second["id"], name="given")
+    status, body = cloud.boot(tok, "ifaces", networks=[{"uuid": first["id"]}])
+    assert status == 202, body
+    server_id = body["server"]["id"]
+    cloud.wait_status(tok, server_id, "ACTIVE")
+    path = f"/v2.1/servers/{server_id}/os-interface"
+    status, body = cloud.post(path, tok, {"interfaceAttachment": {"net_id": second["id"]}})
+    assert status == 200, body
+    made = body["interfaceAttachment"]
+    assert made["net_id"] == second["id"] and made["fixed_ips"]
+    status, body = cloud.post(path, tok, {"interfaceAttachment": {"port_id": given["id"]}})
+    assert status == 200, body
+    listed = cloud.get(path, tok)[1]["interfaceAttachments"]
+    assert len(listed) == 3 and listed[1]["port_id"] == made["port_id"]
+    assert cloud.get(f"{path}/{given['id']}", tok)[1]["interfaceAttachment"]["port_id"] == \
+        given["id"]
+    addresses = cloud.server(tok, server_id)["addresses"]
+    assert sorted(addresses) == ["first", "second"] and len(addresses["second"]) == 2
+    other = Neutron(cluster.network_url, cloud_settings.token("x" + uuid.uuid4().hex[:9], "b"))
+    theirs = other.network_with_subnet("theirs", cidr24())
+    status, _ = cloud.post(path, tok, {"interfaceAttachment": {"net_id": theirs["id"]}})
+    assert status == 404 and other.ports() == []
+    # Detach: the port compute made is deleted, the port given is released.
+    assert cloud.delete(f"{path}/{made['port_id']}", tok)[0] == 202
+    assert cloud.delete(f"{path}/{given['id']}", tok)[0] == 202
+    assert cloud.delete(f"{path}/{given['id']}", tok)[0] == 404
+    assert [a["net_id"] for a in cloud.get(path, tok)[1]["interfaceAttachments"]] == [
+        first["id"]]
+    assert neutron.ports(network_id=second["id"])[0]["device_id"] == ""
+    assert len(neutron.ports(network_id=second["id"])) == 1
+    assert cloud.delete(f"/v2.1/servers/{server_id}", tok)[0] == 204
+    assert neutron.ports(network_id=first["id"]) == []
