@@ -9,7 +9,10 @@ one static lease per port, nftables security groups, floating-IP NAT). The guest
 `<interface type='bridge'>` on the port's network bridge, with the port's tap name and MAC
 (`nics`), so the DHCP answer the guest gets is exactly the address the API allocated.
 The node state is applied again after a delete and on every sync (security group rules
-and floating IPs changed through the network API reach the node within one sync interval).
+and floating IPs changed through the network API reach the node within one sync interval);
+a state equal to the one last applied is applied again only after `REAPPLY_AFTER` seconds.
+One apply at a time per agent (a lock: the datapath's own file lock would block the whole
+process, green threads and all, if two of its green threads contended for it).
 Agents on one host share its datapath (one bridge per network, one ruleset, one state dir):
 each names every agent of the node in `[compute-agent] datapath_hosts`, and the state it
 applies carries the ports bound to any of them (the all-in-one's two agents do so).
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 
 from compute.domain_xml import Nic
 from compute.network_client import NetworkClient, NetworkError
@@ -27,6 +32,7 @@ from network.datapath.neutron_docs import node_state
 from network.datapath.node import Datapath
 
 LOG = logging.getLogger("brume.compute.vm_network")
+REAPPLY_AFTER = 300.0
 
 
 class VmNetworkError(Exception):
@@ -54,6 +60,8 @@ class NodeNetwork:
         self.client = client
         self.session = session  # common.v1_auth.V1Session of the service user
         self.datapath = datapath
+        self._lock = threading.Lock()  # green under the agent's monkey-patching
+        self._applied = None  # (state, monotonic time) of the last apply
 
     def _as_service(self, call, *args):
         try:
@@ -85,6 +93,10 @@ class NodeNetwork:
 
     def sync(self) -> None:
         """Apply the node state the network service describes now."""
+        with self._lock:
+            self._sync()
+
+    def _sync(self) -> None:
         try:
             state = self.desired_state()
         except NetworkError as exc:
@@ -94,7 +106,15 @@ class NodeNetwork:
         if not state.networks and not os.path.exists(
                 os.path.join(self.datapath.state_dir, "bridges.json")):
             return  # nothing to carry and nothing ever made: the host is left untouched
+        now = time.monotonic()
+        if self._applied is not None and self._applied[0] == state \
+                and now - self._applied[1] < REAPPLY_AFTER:
+            return
         try:
             self.datapath.apply(state)
         except DatapathError as exc:
+            self._applied = None
             raise VmNetworkError(f"datapath: {exc}") from None
+        self._applied = (state, now)
+        LOG.info("datapath applied: %d networks, %d ports, %d floating IPs",
+                 len(state.networks), len(state.ports), len(state.floating_ips))
