@@ -56,7 +56,8 @@ done
 
 # After the boot line, in the background: read the config drive (label config-2, a SATA
 # CD-ROM) and print the server's uuid, the keypair's fingerprint (MD5, as the compute API
-# shows it) and user_data's first line; then take eth0's address by DHCP and print it.
+# shows it) and user_data's first line; take eth0's address by DHCP, print it and serve a
+# page naming it on port 80 (busybox httpd); then run user_data if it is a script ("#!").
 FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \\
            virtio_pci failover net_failover virtio_net scsi_common scsi_mod libata libahci \\
            ahci cdrom sr_mod isofs; do
@@ -70,6 +71,7 @@ FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_l
     sleep 1
   done
   meta=/mnt/config/openstack/latest/meta_data.json
+  data=/mnt/config/openstack/latest/user_data
   if [ -f $meta ]; then
     echo "BRUME-DEMO: config drive $(sed -n 's/^ *"uuid": "\\(.*\\)",*$/\\1/p' $meta)"
     key=$(sed -n '/"public_keys"/,/}/s/^ *"[^"]*": "\\([^"]*\\)",*$/\\1/p' $meta | head -n 1)
@@ -77,7 +79,6 @@ FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_l
       print=$(echo "$key" | cut -d' ' -f2 | base64 -d | md5sum | cut -c1-32)
       echo "BRUME-DEMO: key fingerprint $(echo $print | sed 's/../&:/g; s/:$//')"
     fi
-    data=/mnt/config/openstack/latest/user_data
     [ -f $data ] && echo "BRUME-DEMO: user_data $(head -n 1 $data)"
   fi
   for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -90,6 +91,14 @@ FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_l
     udhcpc -i eth0 -s /bin/dhcp-event -t 10 -T 2 -n -q >/dev/null 2>&1
     addr=$(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \\([0-9.]*\\).*/\\1/p')
     echo "BRUME-DEMO: eth0 $addr"
+    mkdir -p /www
+    echo "BRUME-DEMO web $addr" > /www/index.html
+    httpd -p 80 -h /www
+  fi
+  if [ -f $data ] && [ "$(head -c 2 $data)" = "#!" ]; then
+    cp $data /bin/user-data
+    chmod 755 /bin/user-data
+    /bin/user-data
   fi ) &"""
 
 DHCP_EVENT = """#!/bin/busybox sh
