@@ -1,5 +1,8 @@
-"""A real VM on a network of the network API gets, by DHCP, exactly the address the compute
-API reports, and reads its keypair and user_data from the config drive.
+"""Real VMs on networks of the network API (issue 13's tests 1-4): a VM gets, by DHCP,
+exactly the address the compute API reports and reads its keypair and user_data from the
+config drive; its port 80 is closed from the node until a security-group rule opens it; a
+second VM of its project and network reaches it, a VM of another project on its own network
+does not; a floating IP reaches it until it is disassociated.
 
 Everything runs inside a network namespace this test creates (`tests.vm.netns_cloud`): the
 QEMU all-in-one cluster, the libvirtd it starts (in its own mount namespace), the bridge,
@@ -39,7 +42,7 @@ def workdir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_vm_gets_the_api_address_by_dhcp_and_reads_its_config_drive(workdir):
+def test_vms_on_networks_dhcp_config_drive_groups_isolation_floating_ips(workdir):
     env = {**os.environ, "PYTHONPATH": REPO}
     done = run_in_netns([sys.executable, "-m", "tests.vm.netns_boot_scenario", workdir],
                         timeout=900, env=env)
@@ -57,4 +60,13 @@ def test_vm_gets_the_api_address_by_dhcp_and_reads_its_config_drive(workdir):
     assert f"BRUME-DEMO: key fingerprint {result['fingerprint']}" in console, console
     assert "BRUME-DEMO: user_data brume user data line one" in console, console
     assert f"BRUME-DEMO: eth0 {address['addr']}" in console, console
+    page = f"BRUME-DEMO web {address['addr']}"
+    assert result["node_before_rule"] is None
+    assert result["node_after_rule"] == page
+    assert f"BRUME-DEMO: probe reached {page}" in result["same_console"], result
+    assert "BRUME-DEMO: probe unreachable" in result["other_console"], result
+    assert result["via_floating_ip"] == page
+    assert {"version": 4, "addr": result["floating_ip"], "OS-EXT-IPS:type": "floating",
+            "OS-EXT-IPS-MAC:mac_addr": mac} in result["floating_in_view"]["vmnet"]
+    assert result["after_disassociation"] is None
     assert result["ports_after_delete"] == []
