@@ -43,6 +43,7 @@ for ev in /sys/class/input/event*; do
 done
 echo "{boot_line}"
 echo "BRUME-DEMO: uptime $(cut -d' ' -f1 /proc/uptime) s"
+{first_boot}
 after=$(sed -n 's/.*brume_poweroff_after=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
 if [ -n "$after" ]; then
   ( sleep "$after"; echo "BRUME-DEMO: powering off by itself"; poweroff -f ) &
@@ -51,6 +52,64 @@ while true; do
   sleep 5
   echo "BRUME-DEMO: uptime $(cut -d' ' -f1 /proc/uptime) s"
 done
+"""
+
+# After the boot line, in the background: read the config drive (label config-2, a SATA
+# CD-ROM) and print the server's uuid, the keypair's fingerprint (MD5, as the compute API
+# shows it) and user_data's first line; take eth0's address by DHCP, print it and serve a
+# page naming it on port 80 (busybox httpd); then run user_data if it is a script ("#!").
+FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \\
+           virtio_pci failover net_failover virtio_net scsi_common scsi_mod libata libahci \\
+           ahci cdrom sr_mod isofs; do
+    insmod /lib/$m.ko 2>/dev/null
+  done
+  mkdir -p /mnt/config
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    for dev in /dev/sr0 /dev/sr1; do
+      [ -b $dev ] && mount -t iso9660 -o ro $dev /mnt/config 2>/dev/null && break 2
+    done
+    sleep 1
+  done
+  meta=/mnt/config/openstack/latest/meta_data.json
+  data=/mnt/config/openstack/latest/user_data
+  if [ -f $meta ]; then
+    echo "BRUME-DEMO: config drive $(sed -n 's/^ *"uuid": "\\(.*\\)",*$/\\1/p' $meta)"
+    key=$(sed -n '/"public_keys"/,/}/s/^ *"[^"]*": "\\([^"]*\\)",*$/\\1/p' $meta | head -n 1)
+    if [ -n "$key" ]; then
+      print=$(echo "$key" | cut -d' ' -f2 | base64 -d | md5sum | cut -c1-32)
+      echo "BRUME-DEMO: key fingerprint $(echo $print | sed 's/../&:/g; s/:$//')"
+    fi
+    [ -f $data ] && echo "BRUME-DEMO: user_data $(head -n 1 $data)"
+  fi
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    [ -e /sys/class/net/eth0 ] && break
+    sleep 1
+  done
+  if [ -e /sys/class/net/eth0 ]; then
+    ip link set lo up
+    ip link set eth0 up
+    udhcpc -i eth0 -s /bin/dhcp-event -t 10 -T 2 -n -q >/dev/null 2>&1
+    addr=$(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \\([0-9.]*\\).*/\\1/p')
+    echo "BRUME-DEMO: eth0 $addr"
+    mkdir -p /www
+    echo "BRUME-DEMO web $addr" > /www/index.html
+    httpd -p 80 -h /www
+  fi
+  if [ -f $data ] && [ "$(head -c 2 $data)" = "#!" ]; then
+    cp $data /bin/user-data
+    chmod 755 /bin/user-data
+    /bin/user-data
+  fi ) &"""
+
+DHCP_EVENT = """#!/bin/busybox sh
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "$router" dev "$interface" ;;
+esac
+exit 0
 """
 
 GRUB_CFG = """serial --unit=0 --speed=115200
@@ -135,8 +194,15 @@ def _newc_entry(name: str, mode: int, data: bytes, ino: int) -> bytes:
     return record
 
 
-# Kernel modules the init loads so the ACPI power button reaches /dev/input (graceful stop).
-MODULES = ("drivers/input/evdev.ko", "drivers/acpi/button.ko")
+# Kernel modules the init loads: the ACPI power button reaches /dev/input (graceful stop);
+# the virtio NIC (DHCP) and the SATA CD-ROM with ISO9660 (the config drive).
+MODULES = ("drivers/input/evdev.ko", "drivers/acpi/button.ko",
+           "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
+           "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci_legacy_dev.ko",
+           "drivers/virtio/virtio_pci.ko", "net/core/failover.ko", "drivers/net/net_failover.ko",
+           "drivers/net/virtio_net.ko", "drivers/scsi/scsi_common.ko", "drivers/scsi/scsi_mod.ko",
+           "drivers/ata/libata.ko", "drivers/ata/libahci.ko", "drivers/ata/ahci.ko",
+           "drivers/cdrom/cdrom.ko", "drivers/scsi/sr_mod.ko", "fs/isofs/isofs.ko")
 
 
 def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
@@ -150,7 +216,9 @@ def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
         ("sys", 0o040755, b""),
         ("lib", 0o040755, b""),
         ("bin/busybox", 0o100755, busybox),
-        ("init", 0o100755, INIT_SCRIPT.format(boot_line=DEMO_BOOT_LINE).encode()),
+        ("bin/dhcp-event", 0o100755, DHCP_EVENT.encode()),
+        ("init", 0o100755, INIT_SCRIPT.format(boot_line=DEMO_BOOT_LINE,
+                                              first_boot=FIRST_BOOT).encode()),
     ]
     for name, data in sorted(modules.items()):
         entries.append((f"lib/{name}", 0o100644, data))

@@ -164,6 +164,23 @@ class Agent:
             self._last_power[server_id] = power_state
             return power_state
 
+    def attach_interface(self, server_id: str, nic: dict) -> None:
+        """Plug a port into a built server (a builder without NICs, like the test driver's,
+        only records nothing)."""
+        plug = getattr(self.driver.builder, "plug_interface", None)
+        with self.lock(server_id):
+            self.driver.get_info(server_id)  # InstanceNotFound when it is not here
+            if plug is not None:
+                self.driver.attach_device(server_id, plug(nic))
+
+    def detach_interface(self, server_id: str, nic: dict) -> None:
+        device = getattr(self.driver.builder, "interface_device", None)
+        with self.lock(server_id):
+            self.driver.get_info(server_id)
+            if device is not None:
+                self.driver.detach_device(server_id, device(nic))
+        self.sync_network()
+
     def delete(self, server_id: str) -> None:
         with self.lock(server_id):
             self.driver.destroy(server_id)
@@ -198,6 +215,18 @@ class Agent:
             except Exception:
                 LOG.exception("power sync failed")
             self.clean_image_cache()
+            self.sync_network()
+
+    def sync_network(self) -> None:
+        """Bring the node's datapath up to date with the network service (real-VM builders
+        with networking): rules and floating IPs changed there apply within one interval."""
+        sync = getattr(self.driver.builder, "sync_network", None)
+        if sync is None:
+            return
+        try:
+            sync()
+        except Exception:
+            LOG.exception("network sync failed")
 
     def clean_image_cache(self) -> None:
         """Remove cached image bases unused for image_cache_max_age (real-VM builders)."""

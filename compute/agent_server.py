@@ -48,6 +48,9 @@ ROUTES = [
     ("DELETE", re.compile(rf"^/v1/instances/({UUID_RE})$"), "delete"),
     ("GET", re.compile(rf"^/v1/instances/({UUID_RE})/console$"), "console"),
     ("GET", re.compile(rf"^/v1/instances/({UUID_RE})/diagnostics$"), "diagnostics"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/interfaces$"), "attach_interface"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/interfaces/detach$"),
+     "detach_interface"),
 ]
 
 
@@ -127,6 +130,23 @@ class AgentApp:
                 raise HTTPError(400, "length must be an integer.") from None
         output = self.agent.driver.get_console_output(server_id, length)
         return json_response(200, {"output": output})
+
+    @staticmethod
+    def _nic(body) -> dict:
+        nic = parse_json(body).get("nic")
+        if not isinstance(nic, dict) or not all(
+                isinstance(nic.get(key), str) and nic[key]
+                for key in ("port_id", "network_id", "mac_address")):
+            raise HTTPError(400, "nic must name port_id, network_id and mac_address.")
+        return nic
+
+    def attach_interface(self, request, body, server_id):
+        self.agent.attach_interface(server_id, self._nic(body))
+        return json_response(200, {"attached": True})
+
+    def detach_interface(self, request, body, server_id):
+        self.agent.detach_interface(server_id, self._nic(body))
+        return json_response(200, {"detached": True})
 
     def diagnostics(self, request, body, server_id):
         return json_response(200, self.agent.driver.get_diagnostics(server_id))

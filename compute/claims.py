@@ -15,6 +15,10 @@ from compute.hosts import candidate_host_states
 from compute.quotas import QuotaExceeded, check_quota, limits_in, usage_in
 from compute.scheduler import BuildRequest, Policy, select_host
 
+# Columns of a new server row taken as given (the others are encoded or set below).
+SERVER_COLUMNS = ("id", "name", "project_id", "user_id", "image_ref", "kernel_id", "ramdisk_id",
+                  "flavor_id", "vcpus", "ram", "disk", "availability_zone", "key_name",
+                  "key_data", "user_data")
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 
 
@@ -27,32 +31,21 @@ def insert_server_within_quota(db: Database, server: dict, quota_defaults: dict)
         message = check_quota(limits, usage_in(conn, server["project_id"]), requested)
         if message is not None:
             raise QuotaExceeded(message)
+        row = {
+            **{key: server.get(key) for key in SERVER_COLUMNS},
+            "image_meta": json.dumps(server.get("image_meta", {})),
+            "metadata": json.dumps(server.get("metadata", {})),
+            "network_info": json.dumps(server.get("network_info", [])),
+            "config_drive": 1 if server.get("config_drive") else 0,
+            "vm_state": states.BUILDING,
+            "task_state": states.SCHEDULING,
+            "power_state": states.NOSTATE,
+            "created_at": now,
+            "updated_at": now,
+        }
         conn.execute(
-            "INSERT INTO servers (id, name, project_id, user_id, image_ref, image_meta,"
-            " kernel_id, ramdisk_id, flavor_id, vcpus, ram, disk, availability_zone, metadata,"
-            " vm_state, task_state, power_state, created_at, updated_at) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                server["id"],
-                server["name"],
-                server["project_id"],
-                server["user_id"],
-                server["image_ref"],
-                json.dumps(server.get("image_meta", {})),
-                server.get("kernel_id"),
-                server.get("ramdisk_id"),
-                server["flavor_id"],
-                server["vcpus"],
-                server["ram"],
-                server["disk"],
-                server.get("availability_zone"),
-                json.dumps(server.get("metadata", {})),
-                states.BUILDING,
-                states.SCHEDULING,
-                states.NOSTATE,
-                now,
-                now,
-            ),
+            f"INSERT INTO servers ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            tuple(row.values()),
         )
 
 

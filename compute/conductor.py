@@ -33,6 +33,8 @@ TASK_ACTIONS = {task: action for action, (task, _) in ACTION_TASKS.items()}
 def build_request(server: dict) -> dict:
     """The body of an agent's build request for a server row.
 
+    The instance carries what its first boot needs: its ports (`compute.network_info`),
+    the keypair's public key, the user_data and whether to make a config drive.
     The kernel and ramdisk are the ids the API resolved (and checked) with the caller's token
     at boot, carried by the instance; the image record carries no `kernel_id`/`ramdisk_id`
     (the agent, which reads images as the service user, must never pick one itself).
@@ -44,6 +46,11 @@ def build_request(server: dict) -> dict:
             "id": server["id"], "name": server["name"], "project_id": server["project_id"],
             "metadata": server["metadata"], "image_ref": server["image_ref"],
             "kernel_id": server.get("kernel_id"), "ramdisk_id": server.get("ramdisk_id"),
+            "key_name": server.get("key_name"), "key_data": server.get("key_data"),
+            "user_data": server.get("user_data"),
+            "config_drive": bool(server.get("config_drive")),
+            "availability_zone": server.get("availability_zone"),
+            "network_info": server.get("network_info") or [],
         },
         "flavor": {"id": server["flavor_id"], "vcpus": server["vcpus"],
                    "ram": server["ram"], "disk": server["disk"]},

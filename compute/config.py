@@ -59,6 +59,9 @@ API_OPTIONS = [
     Option("max_build_retries", non_negative_int, 2),
     Option("agent_timeout", positive_float, 120.0),
     Option("image_timeout", positive_float, 10.0),
+    Option("network_url", str, "", help="network service (Neutron v2.0) URL; empty = no "
+           "networking: servers boot without NICs"),
+    Option("network_timeout", positive_float, 10.0),
     Option("default_quota_instances", quota_limit, 10),
     Option("default_quota_cores", quota_limit, 20),
     Option("default_quota_ram", quota_limit, 51200),
@@ -89,7 +92,15 @@ AGENT_OPTIONS = [
     Option("auth_url", str, "http://127.0.0.1:8080/auth/v1.0"),
     Option("service_user", str, "service:brume"),
     Option("service_key", str, "brume-dev-service-secret", secret=True),
-    Option("network", str, "", help="libvirt network for NICs; empty = QEMU user networking"),
+    Option("network", str, "", help="libvirt network for NICs of servers without ports; "
+           "empty = QEMU user networking"),
+    # servers' ports (real VMs): bound here, carried by this node's datapath
+    Option("network_url", str, "", help="network service (Neutron v2.0) URL; empty = this "
+           "host takes no server with ports"),
+    Option("datapath_dir", str, "", help="the node datapath's state; empty = beside "
+           "instances_dir"),
+    Option("datapath_hosts", str, "", help="comma-separated agents sharing this node's "
+           "datapath (this agent is always one)"),
 ]
 
 

@@ -1,8 +1,9 @@
 """The compute API's SQLite database: schema, connection setup, and write transactions.
 
-One file (WAL mode) holds flavors, servers, hypervisor hosts and quotas. Every state change
-runs inside `Database.write()`, a `BEGIN IMMEDIATE` transaction: SQLite then admits one writer
-at a time (across processes too), which is what makes quota checks and host claims atomic.
+One file (WAL mode) holds flavors, servers, hypervisor hosts, keypairs and quotas. Every
+state change runs inside `Database.write()`, a `BEGIN IMMEDIATE` transaction: SQLite then
+admits one writer at a time (across processes too), which is what makes quota checks and host
+claims atomic.
 No code may yield to another green thread inside a transaction (no network IO there).
 """
 from __future__ import annotations
@@ -97,6 +98,16 @@ BEGIN
         disk_used = disk_used - OLD.disk, instances = instances - 1
         WHERE name = OLD.host AND OLD.deleted = 0;
 END;
+CREATE TABLE IF NOT EXISTS keypairs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL DEFAULT 'ssh',
+    public_key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (user_id, name)
+);
 CREATE TABLE IF NOT EXISTS quotas (
     project_id TEXT NOT NULL,
     resource TEXT NOT NULL,
@@ -110,6 +121,11 @@ CREATE TABLE IF NOT EXISTS quotas (
 ADDED_COLUMNS = (
     ("servers", "kernel_id", "TEXT"),  # resolved by the API at boot (image property)
     ("servers", "ramdisk_id", "TEXT"),
+    ("servers", "key_name", "TEXT"),  # the keypair named at boot, and its public key then
+    ("servers", "key_data", "TEXT"),
+    ("servers", "user_data", "TEXT"),  # base64 as given, for the config drive
+    ("servers", "config_drive", "INTEGER NOT NULL DEFAULT 0"),
+    ("servers", "network_info", "TEXT NOT NULL DEFAULT '[]'"),  # compute.network_info
 )
 
 

@@ -3,8 +3,10 @@
 `DomainSpec` says what the instance needs: vCPUs, memory, the domain type (`qemu` for TCG,
 `kvm` where the hardware allows, `test` for libvirt's test driver), its root disk (qcow2 or
 raw file; an ISO is attached as a CD-ROM), an optional kernel/initramfs for direct kernel
-boot, the NIC (QEMU user networking or a named libvirt network), and the serial console's
-log file. `render_domain_xml(spec)` turns it into the XML string given to `defineXML`.
+boot, the NICs (one `<interface type='bridge'>` per port: the network's bridge, the port's
+tap device and MAC; without ports, QEMU user networking or a named libvirt network), the
+config drive (a read-only CD-ROM), and the serial console's log file.
+`render_domain_xml(spec)` turns it into the XML string given to `defineXML`.
 The server's name and metadata travel in `<title>`/`<description>` and Brume's own
 `<metadata>` element, never into an attribute or element name.
 """
@@ -15,6 +17,15 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 BRUME_XMLNS = "https://brume.invalid/xmlns/instance/1.0"
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A port's NIC: on `bridge`, through tap `tap`, with the port's `mac`."""
+
+    bridge: str
+    tap: str
+    mac: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class DomainSpec:
     initrd: str | None = None
     kernel_cmdline: str = "console=ttyS0"
     network: str | None = None  # None: QEMU user networking; else a libvirt network name
+    nics: tuple[Nic, ...] = ()  # the server's ports; when any, `network` is not used
+    config_drive: str | None = None  # the config drive's ISO
     console_log: str | None = None
     display_name: str = ""  # the server's user-given name
     metadata: dict[str, str] = field(default_factory=dict)
@@ -82,7 +95,37 @@ def _disk_element(devices: ET.Element, spec: DomainSpec) -> None:
     _sub(disk, "target", dev="vda", bus="virtio")
 
 
+def _config_drive_element(devices: ET.Element, spec: DomainSpec) -> None:
+    if not spec.config_drive:
+        return
+    disk = _sub(devices, "disk", type="file", device="cdrom")
+    _sub(disk, "driver", name="qemu", type="raw")
+    _sub(disk, "source", file=spec.config_drive)
+    # the boot ISO (if any) is sda
+    _sub(disk, "target", dev="sdb" if spec.disk_format == "iso" else "sda", bus="sata")
+    _sub(disk, "readonly")
+
+
+def _bridge_interface(port: Nic) -> ET.Element:
+    nic = ET.Element("interface", type="bridge")
+    _sub(nic, "mac", address=port.mac)
+    _sub(nic, "source", bridge=port.bridge)
+    _sub(nic, "target", dev=port.tap)
+    _sub(nic, "model", type="virtio")
+    return nic
+
+
+def interface_xml(port: Nic) -> str:
+    """The device XML of one port's NIC (for attaching it to, or detaching it from, a
+    running domain)."""
+    return ET.tostring(_bridge_interface(port), encoding="unicode")
+
+
 def _nic_element(devices: ET.Element, spec: DomainSpec) -> None:
+    if spec.nics:
+        for port in spec.nics:
+            devices.append(_bridge_interface(port))
+        return
     if spec.network:
         nic = _sub(devices, "interface", type="network")
         _sub(nic, "source", network=spec.network)
@@ -129,6 +172,7 @@ def render_domain_xml(spec: DomainSpec) -> str:
     devices = _sub(root, "devices")
     _disk_element(devices, spec)
     if spec.domain_type != "test":
+        _config_drive_element(devices, spec)
         _nic_element(devices, spec)
         _console_elements(devices, spec)
     if spec.run_as_root:

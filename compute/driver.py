@@ -243,6 +243,29 @@ class LibvirtDriver:
         except libvirt.libvirtError as exc:
             raise DriverError(f"reboot failed: {exc}") from None
 
+    def attach_device(self, server_id: str, xml: str) -> None:
+        """Add a device to the domain's definition, and to the running guest if it runs."""
+        self._change_device(server_id, xml, attach=True)
+
+    def detach_device(self, server_id: str, xml: str) -> None:
+        self._change_device(server_id, xml, attach=False)
+
+    def _change_device(self, server_id: str, xml: str, attach: bool) -> None:
+        domain = self._domain(server_id)
+        try:
+            flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+            if domain.isActive():
+                flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+            if attach:
+                domain.attachDeviceFlags(xml, flags)
+            else:
+                domain.detachDeviceFlags(xml, flags)
+            definition = domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"{'attach' if attach else 'detach'} failed: {exc}") from None
+        write_atomic(os.path.join(self.instance_dir(server_id), "domain.xml"),
+                     definition.encode("utf-8"))
+
     def destroy(self, server_id: str, instance: dict | None = None) -> None:
         """Power off, undefine, and remove the instance's files. Idempotent."""
         try:

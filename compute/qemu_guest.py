@@ -4,8 +4,11 @@
 `ramdisk_id`: ids the compute API resolved with the caller's token at boot, never the image's
 properties, since this agent reads images as the service user) into the node's image cache,
 checks each cached base itself, makes the instance's disks on top of the cached bases,
-and renders the domain XML: virtio disk, a NIC on QEMU user networking or a configured
-libvirt network, and the serial console logged (appending, across boots) to
+and renders the domain XML: virtio disk, the server's ports as NICs on their networks'
+bridges (bound and carried by this node's datapath through `compute.vm_network`; without
+ports, one NIC on QEMU user networking or a configured libvirt network), the config drive
+(`compute.config_drive`, `<instance dir>/disk.config`) when asked for, and the serial
+console logged (appending, across boots) to
 `<instance dir>/console.log`, which `os-getConsoleOutput` reads. Each instance records the
 image ids its disks rely on in `<instance dir>/images.json`, so cache cleanup never removes a
 base an instance still uses.
@@ -13,20 +16,40 @@ base an instance still uses.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 
 from common.atomic_files import write_atomic
 from common.http_client import HTTPClientError
 from common.v1_auth import V1Session
-from compute.domain_xml import DomainSpec, render_domain_xml
+from compute import vm_network
+from compute.config_drive import ConfigDriveError, drive_files, write_drive
+from compute.domain_xml import DomainSpec, interface_xml, render_domain_xml
 from compute.driver import DriverError
 from compute.image_cache import ImageCache, ImageFetchError
 from compute.image_source import ImageSource
 from compute.instance_disks import DiskError, UnsafeBase, check_base, prepare_disks
+from compute.network_client import NetworkClient
+from compute.network_info import network_data
 
 IMAGES_FILE = "images.json"
+CONFIG_DRIVE_FILE = "disk.config"
 DEFAULT_CMDLINE = "console=ttyS0"
+
+
+LOG = logging.getLogger("brume.compute.qemu_guest")
+
+
+def _node_network(conf: dict, session: V1Session) -> vm_network.NodeNetwork | None:
+    if not conf.get("network_url"):
+        return None
+    state_dir = conf.get("datapath_dir") or os.path.join(
+        os.path.dirname(os.path.abspath(conf["instances_dir"])), "datapath")
+    hosts = frozenset(h.strip() for h in (conf.get("datapath_hosts") or "").split(",")
+                      if h.strip())
+    return vm_network.NodeNetwork(conf["host"], NetworkClient(conf["network_url"]), session,
+                                  vm_network.Datapath(state_dir), hosts)
 
 
 class GuestBuildError(DriverError):
@@ -56,15 +79,18 @@ def others_can_reach(path: str) -> bool:
 class QemuGuestBuilder:
     """compute.driver.GuestBuilder for QEMU/KVM domains."""
 
-    def __init__(self, conf: dict, image_source: ImageSource | None = None):
+    def __init__(self, conf: dict, image_source: ImageSource | None = None,
+                 node_network: vm_network.NodeNetwork | None = None):
         self.domain_type = conf["virt_type"] or "qemu"
         self.instances_dir = conf["instances_dir"]
         cache_dir = conf.get("image_cache_dir") or os.path.join(
             os.path.dirname(os.path.abspath(self.instances_dir)), "image-cache"
         )
+        session = V1Session(conf["auth_url"], conf["service_user"], conf["service_key"])
         if image_source is None:
-            session = V1Session(conf["auth_url"], conf["service_user"], conf["service_key"])
             image_source = ImageSource(conf["image_url"], session)
+        self.node_network = node_network if node_network is not None else \
+            _node_network(conf, session)
         self.images = image_source
         self.cache = ImageCache(cache_dir, image_source.stream)
         self.network = conf.get("network") or None
@@ -116,6 +142,9 @@ class QemuGuestBuilder:
                 initrd = self._cached(ramdisk_meta, "ari")
                 used.append(ramdisk_meta["id"])
         write_atomic(os.path.join(instance_dir, IMAGES_FILE), json.dumps(used).encode())
+        ports = instance.get("network_info") or []
+        self._plug(ports)
+        config_drive = self._config_drive(instance, ports, instance_dir)
         try:
             disks = prepare_disks(disk_format, base, int(flavor.get("disk") or 0), instance_dir)
         except DiskError as exc:
@@ -136,12 +165,57 @@ class QemuGuestBuilder:
             initrd=initrd,
             kernel_cmdline=cmdline,
             network=self.network,
+            nics=vm_network.nics(ports),
+            config_drive=config_drive,
             console_log=self.console_log_path(instance_dir),
             display_name=instance.get("name", ""),
             metadata={str(k): str(v) for k, v in (instance.get("metadata") or {}).items()},
             run_as_root=self.run_as_root,
         )
         return render_domain_xml(spec)
+
+    def _plug(self, ports: list[dict]) -> None:
+        """Bind the server's ports here and bring this node's datapath up to date."""
+        if not ports:
+            return
+        if self.node_network is None:
+            raise GuestBuildError("this host has no VM networking ([compute-agent] "
+                                  "network_url is not set)")
+        try:
+            self.node_network.bind(ports)
+            self.node_network.sync()
+        except vm_network.VmNetworkError as exc:
+            raise GuestBuildError(str(exc)) from None
+
+    def _config_drive(self, instance: dict, ports: list[dict], instance_dir: str) -> str | None:
+        if not instance.get("config_drive"):
+            return None
+        path = os.path.join(instance_dir, CONFIG_DRIVE_FILE)
+        files = drive_files(instance, network_data(ports, vm_network.link_name))
+        try:
+            write_drive(path, files)
+        except ConfigDriveError as exc:
+            raise GuestBuildError(f"config drive: {exc}") from None
+        return path
+
+    def plug_interface(self, nic: dict) -> str:
+        """Bind a port attached to a running server and carry it here; its device XML."""
+        self._plug([nic])
+        return interface_xml(vm_network.nics([nic])[0])
+
+    def interface_device(self, nic: dict) -> str:
+        """The device XML of a port's NIC (to detach it)."""
+        return interface_xml(vm_network.nics([nic])[0])
+
+    def sync_network(self) -> None:
+        """Apply this node's network state again (called by the agent's sync loop, and after
+        a delete); a failure is logged."""
+        if self.node_network is None:
+            return
+        try:
+            self.node_network.sync()
+        except vm_network.VmNetworkError as exc:
+            LOG.warning("network sync failed: %s", exc)
 
     def console_log_path(self, instance_dir: str) -> str:
         return os.path.join(instance_dir, "console.log")
@@ -150,7 +224,10 @@ class QemuGuestBuilder:
         """A real guest writes its own console; nothing to do."""
 
     def cleanup(self, instance: dict | None, instance_dir: str) -> None:
-        """Disks live in the instance dir (removed by the driver); the cache stays."""
+        """Disks live in the instance dir (removed by the driver); the cache stays; the
+        datapath drops what the server's ports needed (once the API released them)."""
+        if instance is None or instance.get("network_info"):
+            self.sync_network()
 
     # cache maintenance, called periodically by the agent --------------------------------
     def images_in_use(self) -> set[str]:

@@ -35,6 +35,8 @@ def server_from_row(row: sqlite3.Row) -> dict:
     server["metadata"] = json.loads(server["metadata"])
     server["image_meta"] = json.loads(server["image_meta"])
     server["attempted_hosts"] = json.loads(server["attempted_hosts"])
+    server["network_info"] = json.loads(server["network_info"] or "[]")
+    server["config_drive"] = bool(server["config_drive"])
     return server
 
 
@@ -140,7 +142,7 @@ class Repo:
     ) -> dict | None:
         """Apply `changes` when the server (not deleted) matches `expect`; return it or None."""
         changes["updated_at"] = time.time()
-        for key in ("metadata", "image_meta", "attempted_hosts"):
+        for key in ("metadata", "image_meta", "attempted_hosts", "network_info"):
             if key in changes:
                 changes[key] = json.dumps(changes[key])
         with self.db.write() as conn:

@@ -1,6 +1,9 @@
 """Input checks for API request bodies, raising HTTPError 400 with Nova-like messages."""
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import unicodedata
 
 from common.http_errors import HTTPError
@@ -46,3 +49,40 @@ def check_metadata(value) -> dict:
             raise HTTPError(400, "Invalid input: metadata values must be strings of at most "
                             "255 characters.")
     return dict(value)
+
+
+BASE64_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+MAX_USER_DATA = 64 * 1024  # bytes of base64 text, as Nova's 65535-character limit
+
+
+def check_user_data(value) -> str | None:
+    """`user_data`: base64 text of at most MAX_USER_DATA bytes (newlines allowed); returned
+    without whitespace. HTTPError 400 otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise HTTPError(400, "Invalid input: user_data must be a base64 string.")
+    if len(value) > MAX_USER_DATA:
+        raise HTTPError(400, f"Invalid input: user_data is longer than {MAX_USER_DATA} "
+                        "bytes of base64.")
+    compact = "".join(value.split())
+    try:
+        if len(compact) % 4 or not BASE64_RE.match(compact):
+            raise ValueError("not base64")
+        base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPError(400, "Invalid input: user_data is not valid base64.") from None
+    return compact
+
+
+def check_config_drive(value) -> bool:
+    """`config_drive`: a boolean (or Nova's older string forms); HTTPError 400 otherwise."""
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "0", "no", "off", ""):
+        return False
+    raise HTTPError(400, "Invalid input: config_drive must be a boolean.")

@@ -5,6 +5,7 @@ import hashlib
 import time
 
 from compute import states
+from compute.network_info import addresses
 from compute.usage import iso
 
 
@@ -79,11 +80,11 @@ def server_view(server: dict, base_url: str, is_admin: bool, detail: bool = True
             },
             "created": iso_z(server["created_at"]),
             "updated": iso_z(server["updated_at"]),
-            "addresses": {},
+            "addresses": addresses(server.get("network_info") or []),
             "accessIPv4": "",
             "accessIPv6": "",
-            "key_name": None,
-            "config_drive": "",
+            "key_name": server.get("key_name"),
+            "config_drive": "True" if server.get("config_drive") else "",
             "progress": 100 if status == "ACTIVE" else 0,
             "OS-DCF:diskConfig": "MANUAL",
             "OS-EXT-AZ:availability_zone": server["availability_zone"] or "",

@@ -28,7 +28,7 @@ import os
 import re
 import secrets
 
-from cli.allinone.layout import SAMPLE_DIR, Layout, ProcessSpec
+from cli.allinone.layout import AGENT_NAMES, SAMPLE_DIR, Layout, ProcessSpec
 from common.atomic_files import write_atomic
 from common.config import ConfigError
 
@@ -142,6 +142,10 @@ def anywhere_overrides(layout: Layout, spec: ProcessSpec) -> dict[str, str]:
             values[key] = spec.agent
         values["agent_url"] = spec.endpoint
         values["advertise_url"] = spec.endpoint
+        # Both agents run on this one host: one datapath (state dir, bridges, ruleset) that
+        # carries the ports of either (compute.vm_network).
+        values["datapath_dir"] = os.path.join(layout.data_dir, "var", "datapath")
+        values["datapath_hosts"] = ",".join(AGENT_NAMES)
     if spec.kind == "identity" or spec.kind in TOKEN_CHECK_SECTIONS:
         values["token_key_file"] = layout.token_key_file
     return values

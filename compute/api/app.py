@@ -21,7 +21,9 @@ from common.token_check import TOKEN_CHECK_OPTIONS, TokenChecker
 from compute.api import (
     flavors,
     hypervisors,
+    interfaces,
     internal,
+    keypairs,
     quota_sets,
     servers,
     tenant_usage,
@@ -34,6 +36,8 @@ from compute.db import Database
 from compute.hosts import HostRepo
 from compute.http_json import request_path
 from compute.image_lookup import fetch_image
+from compute.network_client import NetworkClient
+from compute.nic_allocation import NicAllocator
 from compute.nova_faults import render_nova_fault
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
@@ -58,6 +62,14 @@ ROUTES = [
     ("DELETE", rf"/v2\.1/servers/{ID}", servers.delete, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/action", servers.action, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/diagnostics", servers.diagnostics, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-interface", interfaces.index, "user"),
+    ("POST", rf"/v2\.1/servers/{ID}/os-interface", interfaces.attach, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.show, "user"),
+    ("DELETE", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.detach, "user"),
+    ("GET", r"/v2\.1/os-keypairs", keypairs.index, "user"),
+    ("POST", r"/v2\.1/os-keypairs", keypairs.create, "user"),
+    ("GET", rf"/v2\.1/os-keypairs/{ID}", keypairs.show, "user"),
+    ("DELETE", rf"/v2\.1/os-keypairs/{ID}", keypairs.delete, "user"),
     ("GET", r"/v2\.1/os-hypervisors", hypervisors.index, "user"),
     ("GET", r"/v2\.1/os-hypervisors/detail", hypervisors.detail, "user"),
     ("GET", rf"/v2\.1/os-hypervisors/{ID}", hypervisors.show, "user"),
@@ -136,8 +148,11 @@ def build_core(conf: dict, spawn) -> Core:
     token_options = {option.name: conf.get(option.name, option.default)
                      for option in TOKEN_CHECK_OPTIONS}
     tokens = TokenChecker.from_values(token_options, conf["token_secret"], "[compute-api]")
+    network = NetworkClient(conf["network_url"], conf["network_timeout"]) \
+        if conf["network_url"] else None
     return Core(conf=conf, db=db, repo=repo, hosts=hosts, quotas=quotas, conductor=conductor,
-                fetch_image=fetch, service_verifier=verifier, tokens=tokens)
+                fetch_image=fetch, service_verifier=verifier, tokens=tokens,
+                nics=NicAllocator(network))
 
 
 def _fetch(conf: dict, image_id: str, token: str) -> dict:

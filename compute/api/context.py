@@ -8,6 +8,7 @@ from common.token_check import RoleHolder, TokenChecker
 from compute.conductor import Conductor
 from compute.db import Database
 from compute.hosts import HostRepo
+from compute.nic_allocation import NicAllocator
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
 from compute.service_auth import ServiceVerifier
@@ -44,6 +45,7 @@ class Core:
     fetch_image: object  # (image_id, token) -> image record dict
     service_verifier: ServiceVerifier  # agents' signed calls to /internal/v1
     tokens: TokenChecker  # users' tokens (Keystone or Swift v1)
+    nics: NicAllocator  # servers' ports in the network service (disabled without one)
 
     def base_url(self, request) -> str:
         return (self.conf["public_url"] or request.host_url).rstrip("/")

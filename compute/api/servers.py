@@ -6,23 +6,30 @@ import urllib.parse
 
 from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
-from compute import states
+from compute import keypairs, states
 from compute.api.flavors import get_visible_flavor
 from compute.claims import insert_server_within_quota
 from compute.http_json import json_response, parse_json, read_body
 from compute.image_lookup import check_image_fits, image_id_from_ref, resolve_boot_images
 from compute.name_filter import NameFilter, PatternError
+from compute.network_client import NetworkError
 from compute.quotas import QuotaExceeded
 from compute.repo import NotFound, new_server_id
+from compute.requested_networks import parse_networks
 from compute.service_auth import agent_target
 from compute.service_http import call
-from compute.validation import check_metadata, check_name
+from compute.validation import (
+    check_config_drive,
+    check_metadata,
+    check_name,
+    check_user_data,
+)
 from compute.views import server_view
 
 MAX_LIMIT = 1000
 
 
-def _load(core, caller, server_id: str) -> dict:
+def load_server(core, caller, server_id: str) -> dict:
     try:
         server = core.repo.get_server(server_id)
     except NotFound:
@@ -57,13 +64,19 @@ def create(core, caller, request):
         known = {h["availability_zone"] for h in core.hosts.list_hosts()}
         if zone not in known:
             raise HTTPError(400, f"The requested availability zone is not available: {zone}")
+    key_name, key_data = _keypair(core, caller, spec.get("key_name"))
+    user_data = check_user_data(spec.get("user_data"))
+    config_drive = check_config_drive(spec.get("config_drive"))
+    choice = parse_networks(spec.get("networks"))
     image_id = image_id_from_ref(spec.get("imageRef"))
     token = request.headers.get("X-Auth-Token", "")
     image = core.fetch_image(image_id, token)
     check_image_fits(image, image_id, flavor)
     boot_images = resolve_boot_images(image, image_id, lambda ref: core.fetch_image(ref, token))
+    nics = core.nics.plan(token, caller.project_id, choice)
+    server_id = new_server_id()
     server = {
-        "id": new_server_id(),
+        "id": server_id,
         "name": name,
         "project_id": caller.project_id,
         "user_id": caller.user_id,
@@ -79,17 +92,40 @@ def create(core, caller, request):
         "disk": flavor["disk"],
         "availability_zone": zone,
         "metadata": metadata,
+        "key_name": key_name,
+        "key_data": key_data,
+        "user_data": user_data,
+        "config_drive": config_drive,
     }
+    # Ports last: every check that can refuse the boot without them has passed; anything
+    # refused from here on releases them again.
+    server["network_info"] = core.nics.allocate(token, server_id, zone, nics) if nics else []
     try:
         insert_server_within_quota(core.db, server, core.quotas.defaults)
     except QuotaExceeded as exc:
+        core.nics.release(token, server["network_info"], strict=False)
         raise HTTPError(403, str(exc)) from None
+    except BaseException:
+        core.nics.release(token, server["network_info"], strict=False)
+        raise
     core.conductor.start_build(server["id"])
     created = core.repo.get_server(server["id"])
     view = server_view(created, core.base_url(request), caller.is_admin, detail=False)
     view["OS-DCF:diskConfig"] = "MANUAL"
     view["security_groups"] = [{"name": "default"}]
     return json_response(202, {"server": view}, headers={"Location": view["links"][0]["href"]})
+
+
+def _keypair(core, caller, key_name) -> tuple[str | None, str | None]:
+    """(name, public key) of the caller's keypair `key_name`; 400 when it has none such."""
+    if key_name is None:
+        return None, None
+    if not isinstance(key_name, str) or not key_name:
+        raise HTTPError(400, "Invalid input: key_name must be a string.")
+    row = keypairs.get(core.db, caller.user_id, key_name)
+    if row is None:
+        raise HTTPError(400, "Invalid key_name provided.")
+    return row["name"], row["public_key"]
 
 
 def _int_param(request, name: str) -> int | None:
@@ -162,20 +198,38 @@ def detail(core, caller, request):
     return _listing(core, caller, request, detail=True)
 
 
+def refreshed(core, request, server: dict) -> dict:
+    """The server with its NICs read again from the network service (floating IPs come and
+    go there); the recorded ones when it cannot answer."""
+    if not core.nics.enabled or not server["network_info"]:
+        return server
+    token = request.headers.get("X-Auth-Token", "")
+    try:
+        current = core.nics.refresh(token, server["id"], server["network_info"])
+    except NetworkError:
+        return server
+    if current != server["network_info"]:
+        core.repo.update_server(server["id"], network_info=current)
+        server = {**server, "network_info": current}
+    return server
+
+
 def show(core, caller, request, server_id):
-    server = _load(core, caller, server_id)
+    server = refreshed(core, request, load_server(core, caller, server_id))
     return json_response(200, {"server": server_view(server, core.base_url(request),
                                                      caller.is_admin)})
 
 
 def delete(core, caller, request, server_id):
-    server = _load(core, caller, server_id)
+    server = load_server(core, caller, server_id)
     if server["task_state"] != states.DELETING:
+        if server["network_info"]:
+            core.nics.release(request.headers.get("X-Auth-Token", ""), server["network_info"])
         core.conductor.begin_delete(server)
     return json_response(204)
 
 
-def _host_for(core, server: dict) -> dict:
+def reachable_host(core, server: dict) -> dict:
     host = core.hosts.get_host(server["host"]) if server["host"] else None
     window = core.conf["heartbeat_window"]
     if host is None or time.time() - host["last_heartbeat"] > window:
@@ -192,7 +246,7 @@ def _conflict(server: dict, action: str):
 
 
 def action(core, caller, request, server_id):
-    server = _load(core, caller, server_id)
+    server = load_server(core, caller, server_id)
     body = parse_json(read_body(request))
     if len(body) != 1:
         raise HTTPError(400, "Invalid input: exactly one action per request.")
@@ -215,7 +269,7 @@ def action(core, caller, request, server_id):
 def _power(core, server: dict, action_name: str, label: str):
     if server["task_state"] is not None:
         _conflict(server, label)
-    _host_for(core, server)
+    reachable_host(core, server)
     if core.conductor.begin_action(server, action_name) is None:
         _conflict(core.repo.get_server(server["id"]), label)
     return json_response(202)
@@ -235,7 +289,7 @@ def _console(core, server: dict, args):
     if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR) or not server[
             "host"]:
         _conflict(server, "os-getConsoleOutput")
-    host = _host_for(core, server)
+    host = reachable_host(core, server)
     query = "" if length is None else f"?length={length}"
     try:
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/console{query}",
@@ -251,10 +305,10 @@ def _console(core, server: dict, args):
 
 
 def diagnostics(core, caller, request, server_id):
-    server = _load(core, caller, server_id)
+    server = load_server(core, caller, server_id)
     if not server["host"] or server["vm_state"] not in (states.ACTIVE, states.STOPPED):
         _conflict(server, "diagnostics")
-    host = _host_for(core, server)
+    host = reachable_host(core, server)
     try:
         answer = call(host["agent_url"], "GET", f"/v1/instances/{server['id']}/diagnostics",
                       core.conf["service_secret"], timeout=core.conf["agent_timeout"],

@@ -74,8 +74,7 @@ class InProcessAPI:
             "name": name, "imageRef": image or self.image_id, "flavorRef": flavor, **extra}})
 
 
-@pytest.fixture
-def api(tmp_path, cloud_settings, images):
+def _in_process_api(tmp_path, cloud_settings, images, extra: str = ""):
     conf_path = tmp_path / "compute-api.conf"
     conf_path.write_text(
         "[compute-api]\n"
@@ -86,11 +85,27 @@ def api(tmp_path, cloud_settings, images):
         "heartbeat_window = 30\n"
         "max_build_retries = 2\n"
         "default_quota_instances = 5\n"
+        + extra
     )
     conf = load_api_config(str(conf_path))
     core = build_core(conf, spawn=lambda fn, *args: fn(*args))
-    yield InProcessAPI(ComputeAPI(core), "in-process-service-secret", images["active"])
-    core.db.close()
+    return InProcessAPI(ComputeAPI(core), "in-process-service-secret", images["active"])
+
+
+@pytest.fixture
+def api(tmp_path, cloud_settings, images):
+    app = _in_process_api(tmp_path, cloud_settings, images)
+    yield app
+    app.core.db.close()
+
+
+@pytest.fixture
+def net_api(tmp_path, cloud_settings, images, cluster):
+    """The in-process API with the session cluster's real network service."""
+    app = _in_process_api(tmp_path, cloud_settings, images,
+                          f"network_url = {cluster.network_url}\n")
+    yield app
+    app.core.db.close()
 
 
 @pytest.fixture

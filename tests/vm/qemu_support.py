@@ -34,7 +34,8 @@ def set_agent_options(conf_path: str, options: dict[str, str]) -> None:
     set_section_options(conf_path, "compute-agent", options)
 
 
-def start_qemu_cluster(data_dir: str) -> ClusterHandle:
+def start_qemu_cluster(data_dir: str, agent_options: dict[str, str] | None = None
+                       ) -> ClusterHandle:
     rng = random.Random()
     prefix = f"127.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}."
     ports = pick_ports(prefix, rng)
@@ -54,7 +55,7 @@ def start_qemu_cluster(data_dir: str) -> ClusterHandle:
     handle = ClusterHandle(data_dir)
     for agent in ("hv1", "hv2"):
         spec = handle.service_spec(f"agent-{agent}")
-        set_agent_options(spec.conf_path, AGENT_TEST_OPTIONS)
+        set_agent_options(spec.conf_path, {**AGENT_TEST_OPTIONS, **(agent_options or {})})
         handle.kill_service(spec.name, signal.SIGTERM)
         handle.start_service(spec.name)
     return handle
