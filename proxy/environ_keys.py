@@ -24,3 +24,6 @@ CLIENT_PATH_KEY = "brume.client_path"  # PATH_INFO as the client sent it, before
 # A staticweb sub-request reading an index or a listing for a web visitor: a temporary URL
 # signed for a whole container lets only these read the container itself.
 WEB_READ_KEY = "brume.web_read"
+# The parameters of the temporary URL that admitted the request (a TempUrlQuery), so a
+# staticweb listing under a signed prefix can carry them on its links.
+TEMPURL_QUERY_KEY = "brume.tempurl_query"

@@ -46,6 +46,23 @@ class TempUrlQuery:
     ip_range: str | None
     filename: str | None
     inline: bool
+    expires_text: str = ""  # temp_url_expires as the client wrote it
+
+
+def carried_query(query: TempUrlQuery) -> str:
+    """The query a page served under a prefix URL puts on its links (staticweb listings).
+
+    The same signature admits every name under the signed prefix, so a listing's links carry
+    the parameters as the client sent them.
+    """
+    parts = [f"{PREFIX_PARAM}={quote(query.prefix or '')}",
+             f"{EXPIRES_PARAM}={quote(query.expires_text or str(query.expires))}",
+             f"{SIG_PARAM}={quote(query.signature, safe=':')}"]
+    if query.ip_range is not None:
+        parts.append(f"{IP_RANGE_PARAM}={quote(query.ip_range)}")
+    if query.inline:
+        parts.append("inline")
+    return "&".join(parts)
 
 
 def has_temp_url_params(query_string: str) -> bool:
@@ -76,7 +93,8 @@ def parse_query(query_string: str) -> TempUrlQuery | None:
         raise Invalid("temp_url_sig and temp_url_expires are both needed")
     return TempUrlQuery(signature=signature, expires=parse_expires(expires_text),
                         prefix=params.get(PREFIX_PARAM), ip_range=params.get(IP_RANGE_PARAM),
-                        filename=params.get("filename"), inline="inline" in params)
+                        filename=params.get("filename"), inline="inline" in params,
+                        expires_text=expires_text)
 
 
 def parse_expires(text: str) -> int:

@@ -28,31 +28,41 @@ def css_href(css: str, prefix: str) -> str:
     return "../" * prefix.count("/") + quote(css.encode("utf-8", "surrogateescape"))
 
 
-def page_head(title: str, css: str = "", prefix: str = "") -> bytes:
-    """The page up to the first listed entry; `title` is the directory's path."""
+def page_head(title: str, css: str = "", prefix: str = "", link_query: str = "",
+              parent: bool | None = None) -> bytes:
+    """The page up to the first listed entry; `title` is the directory's path.
+
+    `link_query` goes on every link (a temporary URL's parameters); `parent` says whether
+    to link `../` (by default: below the root).
+    """
+    if parent is None:
+        parent = bool(prefix)
+    suffix = f"?{link_query}" if link_query else ""
     style = (f'<link rel="stylesheet" type="text/css" href="{escape(css_href(css, prefix))}" />\n'
              if css else DEFAULT_STYLE)
-    parent = ('<tr id="parent" class="item">\n'
-              ' <td class="colname"><a href="../">../</a></td>\n'
-              ' <td class="colsize">&nbsp;</td>\n <td class="coldate">&nbsp;</td>\n</tr>\n'
-              if prefix else "")
+    parent_row = ('<tr id="parent" class="item">\n'
+                  f' <td class="colname"><a href="../{escape(suffix)}">../</a></td>\n'
+                  ' <td class="colsize">&nbsp;</td>\n <td class="coldate">&nbsp;</td>\n</tr>\n'
+                  if parent else "")
     text = ('<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" '
             '"http://www.w3.org/TR/html4/loose.dtd">\n<html>\n <head>\n'
             f'  <title>Listing of {escape(title)}</title>\n{style} </head>\n <body>\n'
             f'  <h1 id="title">Listing of {escape(title)}</h1>\n'
             '  <table id="listing">\n   <tr id="heading">\n'
             '    <th class="colname">Name</th>\n    <th class="colsize">Size</th>\n'
-            '    <th class="coldate">Date</th>\n   </tr>\n' + parent)
+            '    <th class="coldate">Date</th>\n   </tr>\n' + parent_row)
     return text.encode("utf-8", "surrogateescape")
 
 
-def _link(relative: str) -> str:
-    href = quote(relative.encode("utf-8", "surrogateescape"), safe="/")
+def _link(relative: str, link_query: str) -> str:
+    href = quote(relative.encode("utf-8", "surrogateescape"), safe="/").replace(".", "%2E")
+    if link_query:
+        href += f"?{link_query}"
     return f'<a href="./{escape(href)}">{escape(relative)}</a>'
 
 
-def rows(entries: list[dict], prefix: str, directory_type: str) -> bytes:
-    """Table rows for listing entries under `prefix` (directory markers show as subdirs)."""
+def rows(entries: list[dict], prefix: str, link_query: str = "") -> bytes:
+    """Table rows for listing entries under `prefix`; `link_query` goes on every link."""
     lines: list[str] = []
     for entry in entries:
         if not isinstance(entry, dict):
@@ -61,8 +71,9 @@ def rows(entries: list[dict], prefix: str, directory_type: str) -> bytes:
         if isinstance(subdir, str):
             relative = subdir[len(prefix):] if subdir.startswith(prefix) else subdir
             if relative:
-                lines.append(f'<tr class="item subdir">\n <td class="colname">{_link(relative)}'
-                             '</td>\n <td class="colsize">&nbsp;</td>\n'
+                link = _link(relative, link_query)
+                lines.append(f'<tr class="item subdir">\n <td class="colname">{link}</td>\n'
+                             ' <td class="colsize">&nbsp;</td>\n'
                              ' <td class="coldate">&nbsp;</td>\n</tr>\n')
             continue
         name = entry.get("name")
@@ -70,12 +81,12 @@ def rows(entries: list[dict], prefix: str, directory_type: str) -> bytes:
             continue
         content_type = str(entry.get("content_type", "")).split(";", 1)[0].strip().lower()
         relative = name[len(prefix):] if name.startswith(prefix) else name
-        if not relative or content_type == directory_type:
+        if not relative:
             continue
         size = escape(str(entry.get("bytes", "")))
         date = escape(str(entry.get("last_modified", ""))[:19].replace("T", " "))
         lines.append(f'<tr class="item type-{escape(_css_class(content_type))}">\n'
-                     f' <td class="colname">{_link(relative)}</td>\n'
+                     f' <td class="colname">{_link(relative, link_query)}</td>\n'
                      f' <td class="colsize">{size}</td>\n <td class="coldate">{date}</td>\n'
                      '</tr>\n')
     return "".join(lines).encode("utf-8", "surrogateescape")

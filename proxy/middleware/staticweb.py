@@ -25,9 +25,10 @@ from urllib.parse import urlencode
 
 from common.config import load_options
 from proxy import metadata_lookup, subrequest
-from proxy.environ_keys import CLIENT_PATH_KEY, IDENTITY_KEY, WEB_READ_KEY
+from proxy.environ_keys import CLIENT_PATH_KEY, IDENTITY_KEY, TEMPURL_QUERY_KEY, WEB_READ_KEY
 from proxy.responses import RawResponse, close_iter, error
 from proxy.target import parse_target
+from proxy.tempurl_rules import carried_query
 from proxy.web_container import (
     WebConfig,
     media_type,
@@ -177,9 +178,15 @@ class StaticWeb:
         return response.status, entries if isinstance(entries, list) else []
 
     def _listing_body(self, environ, target, prefix, entries, title, config):
-        yield page_head(title, config.listings_css, prefix)
+        query = environ.get(TEMPURL_QUERY_KEY)
+        link_query, parent = "", bool(prefix)
+        if query is not None and query.prefix is not None:
+            # Signed for a prefix: links carry the signature, and nothing links above it.
+            link_query = carried_query(query)
+            parent = len(prefix) > len(query.prefix)
+        yield page_head(title, config.listings_css, prefix, link_query, parent)
         while True:
-            yield rows(entries, prefix, config.directory_type)
+            yield rows(entries, prefix, link_query)
             if len(entries) < LISTING_PAGE:
                 break
             last = entries[-1] if isinstance(entries[-1], dict) else {}

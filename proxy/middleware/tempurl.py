@@ -39,6 +39,7 @@ from proxy.environ_keys import (
     AUTHORIZE_OVERRIDE_KEY,
     IDENTITY_KEY,
     OWNER_KEY,
+    TEMPURL_QUERY_KEY,
     WEB_READ_KEY,
 )
 from proxy.hmac_signatures import (
@@ -117,6 +118,7 @@ class Grant:
     def __init__(self, method: str, target: Target, query: TempUrlQuery, scope: str):
         self.method = method
         self.target = target
+        self.query = query
         self.prefix = query.prefix
         self.scope = scope
         self.for_container = target.obj is None  # signed for a whole container, used on it
@@ -222,6 +224,7 @@ class TempUrlMiddleware:
         environ[IDENTITY_KEY] = None
         environ[AUTHORIZE_KEY] = grant.authorize
         environ[AUTHORIZE_OVERRIDE_KEY] = True
+        environ[TEMPURL_QUERY_KEY] = grant.query
 
     def answer_filter(self, environ, start_response, grant: Grant, query: TempUrlQuery):
         rules = self.header_rules

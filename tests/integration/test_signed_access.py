@@ -169,5 +169,10 @@ def test_a_whole_container_url_shows_the_container_only_as_staticweb_does(conn, 
     conn.post_container(keyed, {"X-Container-Meta-Web-Listings": "true"})
     status, _headers, body = raw(container_url)
     assert status == 200 and b"doc" in body and b"other" in body
+    # Each link carries the signature (it admits every name under the prefix); no link
+    # leads above the signed prefix.
+    carried = f"temp_url_prefix=&amp;temp_url_expires={expires}&amp;temp_url_sig={sig}"
+    assert f'<a href="./doc?{carried}">doc</a>'.encode() in body
+    assert b'href="..' not in body
     assert raw(f"{conn.url}/{keyed}?{query}")[0] == 301  # to the address with a slash
     assert raw(f"{conn.url}/{keyed}/doc?{query}")[:3:2] == (200, b"secret")

@@ -16,6 +16,7 @@ from proxy.target import Target
 from proxy.tempurl_rules import (
     HeaderRules,
     Invalid,
+    carried_query,
     client_in_range,
     disposition,
     messages,
@@ -284,3 +285,13 @@ def test_junk_queries_never_raise_and_never_pass(pairs, tail):
         assert status in (200, 401)
     # Nothing was ever let through as authorized by a temporary URL.
     assert all("brume.authorize" not in env for env in backend.seen)
+
+
+def test_carried_query_repeats_the_parameters_as_sent():
+    query = parse_query("temp_url_sig=abc&temp_url_expires=2030-01-02T03:04:05Z"
+                        "&temp_url_prefix=d%20x/&inline&temp_url_ip_range=10.0.0.0/8")
+    assert carried_query(query) == ("temp_url_prefix=d%20x/&temp_url_expires="
+                                    "2030-01-02T03%3A04%3A05Z&temp_url_sig=abc"
+                                    "&temp_url_ip_range=10.0.0.0/8&inline")
+    plain = parse_query("temp_url_sig=s&temp_url_expires=17&temp_url_prefix=")
+    assert carried_query(plain) == "temp_url_prefix=&temp_url_expires=17&temp_url_sig=s"
