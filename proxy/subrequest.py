@@ -8,6 +8,8 @@ the middleware can look at before passing it on or streaming it.
 """
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlencode
+
 from proxy.environ_keys import (
     AUTHORIZE_KEY,
     IDENTITY_KEY,
@@ -33,6 +35,13 @@ def allow_as_owner(environ, method, target, container_info, account_info=None):
 class _EmptyInput:
     def read(self, size: int = -1) -> bytes:
         return b""
+
+
+def version_query(environ) -> str:
+    """`version-id=...` when the client's request names an object version, else "": a
+    sub-request acting on the same object carries it (object versioning serves it)."""
+    version = parse_qs(environ.get("QUERY_STRING", "")).get("version-id")
+    return urlencode({"version-id": version[0]}) if version else ""
 
 
 def make_environ(parent_environ, method: str, path: str, headers: dict | None = None,

@@ -27,7 +27,7 @@ from proxy.get_resume import StreamCut
 from proxy.object_headers import lower_headers
 from proxy.responses import RawResponse, close_iter, error
 from proxy.segments import SegmentError
-from proxy.subrequest import call, make_environ
+from proxy.subrequest import call, make_environ, version_query
 from proxy.target import object_target
 
 CARRIED = ("content-type", "content-encoding", "content-disposition")
@@ -123,10 +123,9 @@ def handle_copy(app, environ, target):
         account = _header_text(headers["destination-account"])
         if not account:
             return error(412, "Destination-Account must name an account")
-    version = parse_qs(environ.get("QUERY_STRING", "")).get("version-id")
     return copy_object(app, environ, headers, target.account,
                        (target.container, target.obj), (account,) + destination,
-                       urlencode({"version-id": version[0]}) if version else "")
+                       version_query(environ))
 
 
 def source_query(environ) -> tuple[str, bool]:

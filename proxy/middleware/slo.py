@@ -63,7 +63,7 @@ from proxy.segments import (
     read_body,
     stream_response,
 )
-from proxy.subrequest import call, make_environ, same_resource
+from proxy.subrequest import call, make_environ, same_resource, version_query
 from proxy.target import object_target
 from proxy.transaction import carry
 from storage.objects.byteranges import UnsatisfiableRange, parse_range
@@ -229,8 +229,10 @@ class StaticLargeObject:
 
     def delete_manifest(self, environ, target):
         path = f"/v1/{target.account}/{target.container}/{target.obj}"
-        response = call(self.app, make_environ(environ, "GET", path,
-                                               query="multipart-manifest=get"))
+        version = version_query(environ)  # a version's manifest: read and delete that one
+        response = call(self.app, make_environ(
+            environ, "GET", path, query="&".join(filter(None, ["multipart-manifest=get",
+                                                                version]))))
         if response.status == 404:
             close_body(response)
             return error(404, "not found")
@@ -239,7 +241,7 @@ class StaticLargeObject:
             return error(response.status if response.status in (401, 403) else 503)
         if not is_slo(response):
             close_body(response)
-            return self._delete(environ, path)
+            return self._delete(environ, path, version)
         try:
             segments = load_manifest(read_body(response.app_iter, self.max_stored_size))
         except (ValueError, StreamCut, BackendError):
@@ -261,7 +263,7 @@ class StaticLargeObject:
                 errors.append([segment.path, f"{answer.status}"])
         if errors:
             return _bulk_result(deleted, not_found, errors, "400 Bad Request")
-        answer = self._delete(environ, path)
+        answer = self._delete(environ, path, version)
         if answer.status == 404:
             not_found += 1
         elif 200 <= answer.status < 300:
@@ -271,9 +273,8 @@ class StaticLargeObject:
         return _bulk_result(deleted, not_found, errors,
                             "400 Bad Request" if errors else "200 OK")
 
-    def _delete(self, environ, path: str):
-        response = call(self.app, make_environ(environ, "DELETE", path))
-        return response
+    def _delete(self, environ, path: str, query: str = ""):
+        return call(self.app, make_environ(environ, "DELETE", path, query=query))
 
 
 def exact_error(environ, status: int, text: str, headers: list | None = None):

@@ -56,3 +56,26 @@ def test_version_ids_need_an_owner(conn, conn3, name):
     assert caught.value.http_status == 403
     assert conn.get_object(container, "doc", query_string=f"version-id={version}")[1] \
         == b"data"
+
+
+def test_deleting_an_old_manifest_version_with_its_segments(conn, name):
+    """`?multipart-manifest=delete&version-id=V` deletes that version and its segments, and
+    leaves the current version and the rest of the history alone."""
+    container, segments = name("ov-slo"), name("ov-segs")
+    conn.put_container(container, headers={"X-Versions-Enabled": "true"})
+    conn.put_container(segments)
+    manifests = {}
+    for letter in "ab":
+        etag = conn.put_object(segments, letter, letter.encode() * 100)
+        body = json.dumps([{"path": f"/{segments}/{letter}", "etag": etag,
+                            "size_bytes": 100}])
+        answer = {}
+        conn.put_object(container, "big", body, query_string="multipart-manifest=put",
+                        response_dict=answer)
+        manifests[letter] = answer["headers"]["x-object-version-id"]
+    conn.delete_object(container, "big",
+                       query_string=f"multipart-manifest=delete&version-id={manifests['a']}")
+    rows = version_listing(conn, container)
+    assert [r["version_id"] for r in rows] == [manifests["b"]]  # no delete marker made
+    assert conn.get_object(container, "big")[1] == b"b" * 100
+    assert [o["name"] for o in conn.get_container(segments)[1]] == ["b"]
