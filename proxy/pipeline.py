@@ -54,6 +54,7 @@ BRUME_FILTERS = {
     "object_versioning": "proxy.middleware.object_versioning:filter_factory",
     "cors": "proxy.middleware.cors:filter_factory",
     "domain_remap": "proxy.middleware.domain_remap:filter_factory",
+    "etag_quoter": "proxy.middleware.etag_quoter:filter_factory",
     "staticweb": "proxy.middleware.staticweb:filter_factory",
 }
 BRUME_APPS = {

@@ -124,8 +124,9 @@ class AccountQuotas:
         return self.app(environ, start_response)
 
     def set_quotas(self, environ, start_response):
-        for key in [key for key in environ if key.startswith(ACCOUNT_SYSMETA_KEY_PREFIX)]:
-            del environ[key]  # a client never writes sysmeta
+        if not environ.get(INTERNAL_KEY):  # else a middleware above set its own sysmeta
+            for key in [key for key in environ if key.startswith(ACCOUNT_SYSMETA_KEY_PREFIX)]:
+                del environ[key]  # a client never writes sysmeta
         updates, touched = quota_updates(environ, self.policy_names)
         if not touched:
             return self.app(environ, start_response)

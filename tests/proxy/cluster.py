@@ -173,8 +173,9 @@ def write_proxy_conf(base: str, conf_dir: str, port: int, extra: str = "") -> st
     return path
 
 
-SAMPLE_PIPELINE = ("catch_errors healthcheck cors domain_remap tempurl auth formpost staticweb"
-                   " copy slo dlo versioned_writes symlink object_versioning proxy-server")
+SAMPLE_PIPELINE = ("catch_errors healthcheck cors domain_remap etag_quoter tempurl auth formpost"
+                   " staticweb copy slo dlo versioned_writes symlink object_versioning"
+                   " proxy-server")
 PIPELINE_LINE = re.compile(r"^pipeline = .*$", re.MULTILINE)
 
 

@@ -40,7 +40,8 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
     assert isinstance(pipeline.head, CatchErrors) and pipeline.head is pipeline.layers[0]
     assert isinstance(pipeline.app, ProxyApp)
     kinds = [type(layer).__name__ for layer in pipeline.layers]
-    assert kinds == ["CatchErrors", "Healthcheck", "Cors", "DomainRemap", "TempUrlMiddleware",
+    assert kinds == ["CatchErrors", "Healthcheck", "Cors", "DomainRemap", "EtagQuoter",
+                     "TempUrlMiddleware",
                      "AuthMiddleware", "FormPostMiddleware", "StaticWeb", "ServerSideCopy",
                      "StaticLargeObject", "DynamicLargeObject", "VersionedWrites",
                      "Symlink", "ObjectVersioning"]
@@ -52,7 +53,7 @@ def test_sample_pipeline_is_built_outermost_first(storage_cluster):
 def test_info_lists_the_middleware_present(storage_cluster):
     full = info_of(make_app(pipeline_conf(storage_cluster), rings_for(storage_cluster.conf_dir)))
     assert {"swift", "slo", "dlo", "tempauth", "symlink", "versioned_writes", "cors",
-            "domain_remap", "staticweb"} <= set(full)
+            "domain_remap", "staticweb", "etag_quoter"} <= set(full)
     assert full["swift"]["strict_cors_mode"] is True
     trimmed = make_app(pipeline_conf(storage_cluster, "catch_errors auth dlo proxy-server"),
                        rings_for(storage_cluster.conf_dir))
