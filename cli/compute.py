@@ -3,7 +3,7 @@
     brume server create --name N --image NAME_OR_ID --flavor NAME_OR_ID [--wait]
                         [--network NET]... [--key-name K] [--user-data FILE] [--config-drive]
     brume server list | show S | stop S | start S | reboot [--hard] S
-    brume server console-log S [--lines N] | delete S [--wait]
+    brume server console-log S [--lines N] | console S | delete S [--wait]
     brume keypair create NAME [--public-key FILE] | list | delete NAME
     brume flavor list | create NAME --vcpus N --ram MiB --disk GB | delete F
     brume hypervisor list
@@ -95,6 +95,9 @@ def register(subparsers) -> None:
     console = leaf(group, "console-log", server_console, "print a server's console log")
     console.add_argument("server")
     console.add_argument("--lines", type=int, default=None)
+    attach = leaf(group, "console", server_attach,
+                  "attach the terminal to a server's serial console (Ctrl-] quits)")
+    attach.add_argument("server")
     delete = leaf(group, "delete", server_delete, "delete a server")
     delete.add_argument("server")
     delete.add_argument("--wait", action="store_true")
@@ -305,6 +308,24 @@ def server_console(args) -> int:
         print_json({"output": output})
     else:
         print(output, end="" if output.endswith("\n") or not output else "\n")
+    return 0
+
+
+def server_attach(args) -> int:
+    from cli.serial_console import ConsoleError, ConsoleSession, attach
+
+    client = ComputeClient.from_args(args)
+    server = client.resolve_server(args.server)
+    url = client.compute("POST", f"/v2.1/servers/{server['id']}/remote-consoles",
+                         {"remote_console": {"protocol": "serial", "type": "serial"}}
+                         )["remote_console"]["url"]
+    try:
+        session = ConsoleSession(url)
+    except ConsoleError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"Connected to {server['name']}'s serial console; Ctrl-] quits.\r", file=sys.stderr)
+    attach(session)
+    print("\r", file=sys.stderr)
     return 0
 
 

@@ -287,6 +287,10 @@ def action(core, caller, request, server_id):
                       "reboot")
     if name == "os-getConsoleOutput":
         return _console(core, server, args)
+    if name in ("os-getSerialConsole", "os-getVNCConsole"):
+        from compute.api import consoles  # it builds on this module
+
+        return consoles.action(core, caller, request, server, name, args)
     raise HTTPError(400, f"There is no such action: {name}")
 
 
