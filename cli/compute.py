@@ -1,8 +1,10 @@
-"""`brume server|flavor|hypervisor|quota|usage ...`: the compute commands of the CLI.
+"""`brume server|keypair|flavor|hypervisor|quota|usage ...`: the compute commands of the CLI.
 
     brume server create --name N --image NAME_OR_ID --flavor NAME_OR_ID [--wait]
+                        [--network NET]... [--key-name K] [--user-data FILE] [--config-drive]
     brume server list | show S | stop S | start S | reboot [--hard] S
-    brume server console-log S [--lines N] | delete S [--wait]
+    brume server console-log S [--lines N] | console S | delete S [--wait]
+    brume keypair create NAME [--public-key FILE] | list | delete NAME
     brume flavor list | create NAME --vcpus N --ram MiB --disk GB | delete F
     brume hypervisor list
     brume quota show [--project P] | set [--project P] [--instances N] [--cores N] [--ram MiB]
@@ -27,7 +29,7 @@ from cli.main import CLIError
 WAIT_INTERVAL = 1.0
 
 
-def _guarded(handler):
+def guarded(handler):
     """Report CLIError as one line and exit 1 here, whichever copy of the dispatcher runs
     (`python -m cli.main` loads it twice, as __main__ and by name)."""
 
@@ -41,11 +43,14 @@ def _guarded(handler):
     return run
 
 
-def _leaf(group, name: str, handler, help_text: str) -> argparse.ArgumentParser:
+def leaf(group, name: str, handler, help_text: str, formats=("table", "json")
+         ) -> argparse.ArgumentParser:
+    """A command `name` of `group` with the credential flags and --format (the first of
+    `formats` by default) that runs `handler` (`guarded`)."""
     parser = group.add_parser(name, help=help_text)
     add_credential_flags(parser)
-    parser.add_argument("--format", choices=("table", "json"), default="table")
-    parser.set_defaults(func=_guarded(handler))
+    parser.add_argument("--format", choices=formats, default=formats[0])
+    parser.set_defaults(func=guarded(handler))
     return parser
 
 
@@ -53,64 +58,87 @@ def register(subparsers) -> None:
     server = subparsers.add_parser("server", help="boot and manage servers (VMs)")
     group = server.add_subparsers(dest="server_command", metavar="ACTION")
     group.required = True
-    create = _leaf(group, "create", server_create, "boot a server")
+    create = leaf(group, "create", server_create, "boot a server")
     create.add_argument("--name", required=True)
     create.add_argument("--image", required=True, help="image name or id")
     create.add_argument("--flavor", required=True, help="flavor name or id")
     create.add_argument("--availability-zone", dest="zone")
     create.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
                         help="server metadata (repeatable)")
+    create.add_argument("--network", action="append", default=[], metavar="NET",
+                        help="a NIC on this network, name or id (repeatable; default: the "
+                        "project's one network, if it has one)")
+    create.add_argument("--key-name", default=None, help="the keypair the guest gets")
+    create.add_argument("--user-data", default=None, metavar="FILE",
+                        help="user_data for the guest (up to 64 KiB)")
+    create.add_argument("--config-drive", action="store_true",
+                        help="attach a config drive (keys, user_data, network data)")
     create.add_argument("--wait", action="store_true", help="wait until ACTIVE (or ERROR)")
     create.add_argument("--timeout", type=float, default=300.0)
-    listing = _leaf(group, "list", server_list, "list servers")
+    listing = leaf(group, "list", server_list, "list servers")
     listing.add_argument("--all-projects", action="store_true")
     listing.add_argument("--name")
     listing.add_argument("--status")
     for name, handler, text in (("show", server_show, "show a server"),
                                 ("start", server_start, "start a stopped server"),
                                 ("stop", server_stop, "stop a server")):
-        leaf = _leaf(group, name, handler, text)
-        leaf.add_argument("server", help="server name or id")
+        command = leaf(group, name, handler, text)
+        command.add_argument("server", help="server name or id")
         if name != "show":
-            leaf.add_argument("--wait", action="store_true")
-            leaf.add_argument("--timeout", type=float, default=300.0)
-    reboot = _leaf(group, "reboot", server_reboot, "reboot a server")
+            command.add_argument("--wait", action="store_true")
+            command.add_argument("--timeout", type=float, default=300.0)
+    reboot = leaf(group, "reboot", server_reboot, "reboot a server")
     reboot.add_argument("server")
     reboot.add_argument("--hard", action="store_true")
     reboot.add_argument("--wait", action="store_true")
     reboot.add_argument("--timeout", type=float, default=300.0)
-    console = _leaf(group, "console-log", server_console, "print a server's console log")
+    console = leaf(group, "console-log", server_console, "print a server's console log")
     console.add_argument("server")
     console.add_argument("--lines", type=int, default=None)
-    delete = _leaf(group, "delete", server_delete, "delete a server")
+    attach = leaf(group, "console", server_attach,
+                  "attach the terminal to a server's serial console (Ctrl-] quits)")
+    attach.add_argument("server")
+    delete = leaf(group, "delete", server_delete, "delete a server")
     delete.add_argument("server")
     delete.add_argument("--wait", action="store_true")
     delete.add_argument("--timeout", type=float, default=300.0)
 
+    keypair = subparsers.add_parser("keypair", help="SSH keypairs for servers")
+    group = keypair.add_subparsers(dest="keypair_command", metavar="ACTION")
+    group.required = True
+    kcreate = leaf(group, "create", keypair_create,
+                   "generate a keypair (the private key is printed, once) or import one")
+    kcreate.add_argument("name")
+    kcreate.add_argument("--public-key", default=None, metavar="FILE",
+                         help="import this OpenSSH public key instead")
+    leaf(group, "list", keypair_list, "list your keypairs")
+    kdelete = leaf(group, "delete", keypair_delete, "delete a keypair")
+    kdelete.add_argument("name")
+
     flavor = subparsers.add_parser("flavor", help="list and manage flavors")
     group = flavor.add_subparsers(dest="flavor_command", metavar="ACTION")
     group.required = True
-    _leaf(group, "list", flavor_list, "list flavors")
-    fcreate = _leaf(group, "create", flavor_create, "create a flavor (cloud admin)")
+    leaf(group, "list", flavor_list, "list flavors")
+    fcreate = leaf(group, "create", flavor_create, "create a flavor (cloud admin)")
     fcreate.add_argument("name")
     fcreate.add_argument("--id", default=None)
     fcreate.add_argument("--vcpus", type=int, required=True)
     fcreate.add_argument("--ram", type=int, required=True, help="MiB")
     fcreate.add_argument("--disk", type=int, required=True, help="GB")
-    fdelete = _leaf(group, "delete", flavor_delete, "delete a flavor (cloud admin)")
+    fdelete = leaf(group, "delete", flavor_delete, "delete a flavor (cloud admin)")
     fdelete.add_argument("flavor")
 
     hypervisor = subparsers.add_parser("hypervisor", help="hypervisors (cloud admin)")
     group = hypervisor.add_subparsers(dest="hypervisor_command", metavar="ACTION")
     group.required = True
-    _leaf(group, "list", hypervisor_list, "list hypervisors with their load")
+    leaf(group, "list", hypervisor_list, "list hypervisors with their load")
 
     quota = subparsers.add_parser("quota", help="project quotas")
     group = quota.add_subparsers(dest="quota_command", metavar="ACTION")
     group.required = True
-    qshow = _leaf(group, "show", quota_show, "show a project's quotas and usage")
+    qshow = leaf(group, "show", quota_show, "show a project's quotas and usage")
     qshow.add_argument("--project", default=None)
-    qset = _leaf(group, "set", quota_set, "set a project's quotas (cloud admin)")
+    qset = leaf(group, "set", quota_set, "set a project's quotas (cloud admin)")
     qset.add_argument("--project", default=None)
     for resource in ("instances", "cores", "ram"):
         qset.add_argument(f"--{resource}", type=int, default=None)
@@ -121,7 +149,7 @@ def register(subparsers) -> None:
     usage.add_argument("--project", default=None)
     usage.add_argument("--start", default=None, help="ISO time; default 30 days ago")
     usage.add_argument("--end", default=None, help="ISO time; default now")
-    usage.set_defaults(func=_guarded(show_usage))
+    usage.set_defaults(func=guarded(show_usage))
 
 
 # helpers -------------------------------------------------------------------------------
@@ -193,12 +221,29 @@ def server_create(args) -> int:
         spec["metadata"] = metadata
     if args.zone:
         spec["availability_zone"] = args.zone
+    if args.network:
+        spec["networks"] = [{"uuid": client.resolve_network_item("networks", net)["id"]}
+                            for net in args.network]
+    if args.key_name:
+        spec["key_name"] = args.key_name
+    if args.user_data:
+        spec["user_data"] = base64.b64encode(_read_file(args.user_data)).decode("ascii")
+    if args.config_drive:
+        spec["config_drive"] = True
     created = client.compute("POST", "/v2.1/servers", {"server": spec})["server"]
     server = client.compute("GET", f"/v2.1/servers/{created['id']}")["server"]
     if args.wait:
         server = _wait_for(client, created["id"], _settled("ACTIVE"), args.timeout)
     _show_server(args, server)
     return 0
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
 
 
 def server_list(args) -> int:
@@ -266,12 +311,62 @@ def server_console(args) -> int:
     return 0
 
 
+def server_attach(args) -> int:
+    from cli.serial_console import ConsoleError, ConsoleSession, attach
+
+    client = ComputeClient.from_args(args)
+    server = client.resolve_server(args.server)
+    url = client.compute("POST", f"/v2.1/servers/{server['id']}/remote-consoles",
+                         {"remote_console": {"protocol": "serial", "type": "serial"}}
+                         )["remote_console"]["url"]
+    try:
+        session = ConsoleSession(url)
+    except ConsoleError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"Connected to {server['name']}'s serial console; Ctrl-] quits.\r", file=sys.stderr)
+    attach(session)
+    print("\r", file=sys.stderr)
+    return 0
+
+
 def server_delete(args) -> int:
     client = ComputeClient.from_args(args)
     server = client.resolve_server(args.server)
     client.compute("DELETE", f"/v2.1/servers/{server['id']}")
     if args.wait:
         _wait_for(client, server["id"], lambda s: s is None, args.timeout)
+    return 0
+
+
+# keypairs --------------------------------------------------------------------------------
+def keypair_create(args) -> int:
+    client = ComputeClient.from_args(args)
+    spec = {"name": args.name}
+    if args.public_key:
+        spec["public_key"] = _read_file(args.public_key).decode("utf-8", "replace").strip()
+    keypair = client.compute("POST", "/v2.1/os-keypairs", {"keypair": spec})["keypair"]
+    if args.format == "json":
+        print_json(keypair)
+    elif keypair.get("private_key"):
+        print(keypair["private_key"], end="" if keypair["private_key"].endswith("\n") else "\n")
+    else:
+        print_fields({k: keypair.get(k) for k in ("name", "fingerprint", "type")})
+    return 0
+
+
+def keypair_list(args) -> int:
+    client = ComputeClient.from_args(args)
+    keypairs = [k["keypair"] for k in client.compute("GET", "/v2.1/os-keypairs")["keypairs"]]
+    if args.format == "json":
+        print_json(keypairs)
+    else:
+        print_table(["Name", "Fingerprint"], [[k["name"], k["fingerprint"]] for k in keypairs])
+    return 0
+
+
+def keypair_delete(args) -> int:
+    client = ComputeClient.from_args(args)
+    client.compute("DELETE", f"/v2.1/os-keypairs/{urllib.parse.quote(args.name, safe='')}")
     return 0
 
 

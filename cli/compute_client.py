@@ -1,4 +1,5 @@
-"""The `brume` CLI's client for the compute API (and image name lookups in the image service).
+"""The `brume` CLI's client for the compute and network APIs (and image name lookups in the
+image service).
 
 Errors become `cli.main.CLIError` with one line: the API's fault message when there is
 one, or what could not be reached.
@@ -38,7 +39,7 @@ def fault_message(payload: bytes, status: int) -> str:
 
 
 class ComputeClient:
-    """Authenticated JSON calls to the compute and image APIs."""
+    """Authenticated JSON calls to the compute, network and image APIs."""
 
     def __init__(self, session: Session, timeout: float = 60.0):
         self.session = session
@@ -69,6 +70,9 @@ class ComputeClient:
 
     def compute(self, method: str, path: str, body=None, ok=(200, 202, 204)):
         return self.request(method, self.session.compute_url + path, body, ok)
+
+    def network(self, method: str, path: str, body=None, ok=(200, 201, 204)):
+        return self.request(method, self.session.network_url + path, body, ok)
 
     def try_get(self, path: str) -> dict | None:
         """GET that returns None on 404 instead of failing."""
@@ -120,3 +124,16 @@ class ComputeClient:
         if matches:
             raise CLIError(f"more than one server is named {name_or_id!r}; use its id")
         raise CLIError(f"no server with name or id {name_or_id!r}")
+
+    def resolve_network_item(self, collection: str, name_or_id: str) -> dict:
+        """One network-service resource (`networks`, `security-groups`, ...) by id or name."""
+        kind = collection.rstrip("s").replace("-", " ")
+        key = collection.replace("-", "_")
+        quoted = urllib.parse.quote(name_or_id, safe="")
+        for field in ("id", "name"):
+            found = self.network("GET", f"/v2.0/{collection}?{field}={quoted}")[key]
+            if len(found) == 1:
+                return found[0]
+            if found:
+                raise CLIError(f"more than one {kind} is named {name_or_id!r}; use its id")
+        raise CLIError(f"no {kind} with name or id {name_or_id!r}")

@@ -7,12 +7,14 @@ Flags override environment variables, which override the all-in-one defaults:
     --key          BRUME_KEY          (or ST_KEY)    default testing
     --image-url    BRUME_IMAGE_URL                   default http://127.0.0.1:9292
     --compute-url  BRUME_COMPUTE_URL                 default http://127.0.0.1:8774
+    --network-url  BRUME_NETWORK_URL                 default http://127.0.0.1:9696
 
 `authenticate()` trades them for a token at the proxy's `/auth/v1.0` (Swift's v1 auth,
 `common.v1_auth`) unless a Keystone v3 login is asked for: `--os-cloud NAME` (or
 `OS_CLOUD`: an entry of clouds.yaml) or the `OS_*` variables the openstack CLI reads
 (`cli.cloud_config`). Then the token is a project-scoped Keystone token and the service URLs
-come from its catalog (`cli.keystone_login`); --image-url/--compute-url still override them.
+come from its catalog (`cli.keystone_login`); --image-url/--compute-url/--network-url still
+override them.
 Explicit v1 flags (--auth-url, --user, --key) keep v1 auth.
 """
 from __future__ import annotations
@@ -33,7 +35,9 @@ DEFAULTS = {
     "key": ("BRUME_KEY", "ST_KEY", "testing"),
     "image_url": ("BRUME_IMAGE_URL", None, "http://127.0.0.1:9292"),
     "compute_url": ("BRUME_COMPUTE_URL", None, "http://127.0.0.1:8774"),
+    "network_url": ("BRUME_NETWORK_URL", None, "http://127.0.0.1:9696"),
 }
+SERVICE_URLS = ("image_url", "compute_url", "network_url")
 
 
 class AuthError(Exception):
@@ -46,10 +50,12 @@ class Session:
     storage_url: str
     image_url: str
     compute_url: str
+    network_url: str
 
 
 def add_credential_flags(parser: argparse.ArgumentParser) -> None:
-    """Add --auth-url/--user/--key/--image-url/--compute-url to a command's parser."""
+    """Add --auth-url/--user/--key/--image-url/--compute-url/--network-url to a command's
+    parser."""
     for name in DEFAULTS:
         parser.add_argument("--" + name.replace("_", "-"), dest=name, default=None)
     parser.add_argument("--os-cloud", dest="os_cloud", default=None,
@@ -84,6 +90,7 @@ def authenticate(args: argparse.Namespace, timeout: float = 30.0) -> Session:
         storage_url=credentials.storage_url,
         image_url=resolve(args, "image_url").rstrip("/"),
         compute_url=resolve(args, "compute_url").rstrip("/"),
+        network_url=resolve(args, "network_url").rstrip("/"),
     )
 
 
@@ -96,10 +103,12 @@ def keystone_session(args: argparse.Namespace, auth, timeout: float) -> Session:
     # The catalog names compute's versioned root (…/v2.1, maybe …/v2.1/<project>); the
     # compute client adds the version itself.
     urls["compute_url"] = re.sub(r"/v2(\.1)?(/[^/]*)?$", "", urls["compute_url"])
-    for name in ("image_url", "compute_url"):
+    urls["network_url"] = re.sub(r"/v2\.0$", "", urls["network_url"])
+    for name in SERVICE_URLS:
         if getattr(args, name, None) or os.environ.get(DEFAULTS[name][0]):
             urls[name] = resolve(args, name).rstrip("/")
         elif not urls[name]:
             urls[name] = DEFAULTS[name][2]
     return Session(token=answer.token, storage_url=urls["storage_url"],
-                   image_url=urls["image_url"], compute_url=urls["compute_url"])
+                   image_url=urls["image_url"], compute_url=urls["compute_url"],
+                   network_url=urls["network_url"])

@@ -4,8 +4,10 @@ The image is a small hybrid ISO (GRUB for BIOS, from grub-pc-bin + xorriso + mto
 a Debian kernel (unpacked from the linux-image-amd64 package, never installed on the host)
 and a busybox-static initramfs, converted to qcow2 by qemu-img. Its init prints
 `DEMO_BOOT_LINE` and the guest's uptime to the serial console (ttyS0) every few seconds,
-powers off on the ACPI power button, and, when built with `poweroff_after`, powers itself off
-that many seconds after boot. Under QEMU TCG it reaches the console line in about 8 s.
+runs a shell on that console (a prompt ending its line), takes the addresses of NICs
+plugged in later by DHCP, powers off on the ACPI power button, and, when built with
+`poweroff_after`, powers itself off that many seconds after boot. Under QEMU TCG it
+reaches the console line in about 8 s.
 
 `build_demo_image()` is pure file work: no cluster, no libvirt. The kernel package is
 downloaded once into a cache directory (`install.sh` pre-fills it).
@@ -44,6 +46,12 @@ done
 echo "{boot_line}"
 echo "BRUME-DEMO: uptime $(cut -d' ' -f1 /proc/uptime) s"
 {first_boot}
+# A shell on the serial console (`brume server console`), started again when it exits. Its
+# prompt ends its line, so what the guest prints meanwhile still starts lines of its own.
+( while true; do
+    PS1='brume-demo #\n' setsid cttyhack sh
+    sleep 1
+  done ) &
 after=$(sed -n 's/.*brume_poweroff_after=\\([0-9]*\\).*/\\1/p' /proc/cmdline)
 if [ -n "$after" ]; then
   ( sleep "$after"; echo "BRUME-DEMO: powering off by itself"; poweroff -f ) &
@@ -95,21 +103,53 @@ FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_l
     echo "BRUME-DEMO web $addr" > /www/index.html
     httpd -p 80 -h /www
   fi
+  hotplug &
   if [ -f $data ] && [ "$(head -c 2 $data)" = "#!" ]; then
     cp $data /bin/user-data
     chmod 755 /bin/user-data
     /bin/user-data
   fi ) &"""
 
+# The default route is eth0's: a NIC plugged later only gets its own subnet's route.
 DHCP_EVENT = """#!/bin/busybox sh
 case "$1" in
   deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
   bound|renew)
     ip -4 addr flush dev "$interface"
     ip addr add "$ip/$mask" dev "$interface"
-    [ -n "$router" ] && ip route replace default via "$router" dev "$interface" ;;
+    [ -n "$router" ] && [ "$interface" = eth0 ] && \\
+      ip route replace default via "$router" dev "$interface" ;;
 esac
 exit 0
+"""
+
+# NICs plugged into the running guest (os-interface attach): every 2 s, a new ethN takes
+# its address by DHCP (`BRUME-DEMO: ethN <address>`); a NIC unplugged is reported gone. Each
+# NIC answers ARP only for its own address (the node's filters bind a MAC to one address).
+HOTPLUG = """#!/bin/busybox sh
+for key in arp_ignore=1 arp_announce=2; do
+  echo "${key#*=}" > "/proc/sys/net/ipv4/conf/all/${key%=*}"
+done
+known=" eth0 "
+while true; do
+  for path in /sys/class/net/eth*; do
+    nic=${path##*/}
+    [ -e "$path" ] || continue
+    case "$known" in *" $nic "*) continue ;; esac
+    known="$known$nic "
+    ip link set "$nic" up
+    udhcpc -i "$nic" -s /bin/dhcp-event -t 10 -T 2 -n -q >/dev/null 2>&1
+    addr=$(ip -4 -o addr show dev "$nic" | sed -n 's/.* inet \\([0-9.]*\\).*/\\1/p')
+    echo "BRUME-DEMO: $nic $addr"
+  done
+  for nic in $known; do
+    if [ ! -e "/sys/class/net/$nic" ]; then
+      echo "BRUME-DEMO: $nic gone"
+      known=$(echo "$known" | sed "s/ $nic / /")
+    fi
+  done
+  sleep 2
+done
 """
 
 GRUB_CFG = """serial --unit=0 --speed=115200
@@ -217,6 +257,7 @@ def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
         ("lib", 0o040755, b""),
         ("bin/busybox", 0o100755, busybox),
         ("bin/dhcp-event", 0o100755, DHCP_EVENT.encode()),
+        ("bin/hotplug", 0o100755, HOTPLUG.encode()),
         ("init", 0o100755, INIT_SCRIPT.format(boot_line=DEMO_BOOT_LINE,
                                               first_boot=FIRST_BOOT).encode()),
     ]

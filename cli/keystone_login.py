@@ -3,8 +3,8 @@ the services it drives, from the token's catalog.
 
 `login(auth)` sends `POST /v3/auth/tokens` (password or application credential, scoped to
 the project named in `cli.cloud_config.KeystoneAuth`) through `common.http_client` and picks
-from the returned catalog the `object-store`, `image` and `compute` endpoints of the asked
-interface (and region, when one is named). `endpoints_from_catalog` is the pure part.
+from the returned catalog the `object-store`, `image`, `compute` and `network` endpoints of
+the asked interface (and region, when one is named). `endpoints_from_catalog` is the pure part.
 """
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from dataclasses import dataclass
 
 from common.http_client import HTTPClient, HTTPClientError
 
-SERVICE_TYPES = {"storage_url": "object-store", "image_url": "image", "compute_url": "compute"}
+SERVICE_TYPES = {"storage_url": "object-store", "image_url": "image", "compute_url": "compute",
+                 "network_url": "network"}
 _client = HTTPClient(timeout=30.0, retries=1)
 
 
 @dataclass(frozen=True)
 class KeystoneLogin:
     token: str
-    endpoints: dict  # {"storage_url": ..., "image_url": ..., "compute_url": ...}; "" if absent
+    endpoints: dict  # {"storage_url": ..., "image_url": ..., "compute_url": ...,
+    #                   "network_url": ...}; "" if absent
 
 
 def auth_body(auth) -> dict:

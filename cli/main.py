@@ -21,6 +21,10 @@ GROUPS = {
     "hypervisor": "cli.compute",
     "quota": "cli.compute",
     "usage": "cli.compute",
+    "keypair": "cli.compute",
+    "network": "cli.network",
+    "security-group": "cli.network",
+    "floating-ip": "cli.network",
 }
 
 

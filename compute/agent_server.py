@@ -12,6 +12,9 @@ Every request must be signed with the service secret for this agent's target nam
 - `DELETE /v1/instances/<id>`                 destroy, undefine, remove files → 200
 - `GET    /v1/instances/<id>/console?length=N` {"output": last N console lines}
 - `GET    /v1/instances/<id>/diagnostics`     CPU, memory, disk and NIC figures
+- `GET    /v1/instances/<id>/console-stream?kind=serial|vnc`  101, then the raw bytes of the
+                                              guest's serial console (or VNC's RFB stream)
+                                              both ways: the compute API's console proxy
 
 Refusals are `common.http_errors.HTTPError`s (a missing instance 404, a driver failure 500),
 answered as Nova-shaped JSON faults (`error_middleware` with
@@ -21,9 +24,11 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 
 from webob import Request
 
+from common import raw_connection
 from common.http_errors import HTTPError, error_middleware
 from compute import service_auth
 from compute.agent import Agent
@@ -48,6 +53,7 @@ ROUTES = [
     ("DELETE", re.compile(rf"^/v1/instances/({UUID_RE})$"), "delete"),
     ("GET", re.compile(rf"^/v1/instances/({UUID_RE})/console$"), "console"),
     ("GET", re.compile(rf"^/v1/instances/({UUID_RE})/diagnostics$"), "diagnostics"),
+    ("GET", re.compile(rf"^/v1/instances/({UUID_RE})/console-stream$"), "console_stream"),
     ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/interfaces$"), "attach_interface"),
     ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/interfaces/detach$"),
      "detach_interface"),
@@ -150,6 +156,24 @@ class AgentApp:
 
     def diagnostics(self, request, body, server_id):
         return json_response(200, self.agent.driver.get_diagnostics(server_id))
+
+    def console_stream(self, request, body, server_id):
+        kind = request.GET.get("kind", "serial")
+        if kind not in ("serial", "vnc"):
+            raise HTTPError(400, "kind must be serial or vnc.")
+        port = self.agent.driver.console_port(server_id, kind)
+        if port is None:
+            raise HTTPError(409, f"The server has no {kind} console now.")
+        try:
+            guest = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError as exc:
+            raise HTTPError(409, f"Cannot reach the {kind} console: {exc}.") from None
+        guest.settimeout(None)
+        client = raw_connection.take_over(request.environ)
+        client.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: brume-console\r\n"
+                       b"Connection: Upgrade\r\n\r\n")
+        raw_connection.splice(client, guest)
+        return lambda environ, start_response: raw_connection.handled()
 
 
 def make_app(conf_path: str):

@@ -108,6 +108,13 @@ CREATE TABLE IF NOT EXISTS keypairs (
     created_at REAL NOT NULL,
     UNIQUE (user_id, name)
 );
+CREATE TABLE IF NOT EXISTS console_tokens (
+    token_hash TEXT PRIMARY KEY,
+    server_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS quotas (
     project_id TEXT NOT NULL,
     resource TEXT NOT NULL,

@@ -5,7 +5,8 @@
 raw file; an ISO is attached as a CD-ROM), an optional kernel/initramfs for direct kernel
 boot, the NICs (one `<interface type='bridge'>` per port: the network's bridge, the port's
 tap device and MAC; without ports, QEMU user networking or a named libvirt network), the
-config drive (a read-only CD-ROM), and the serial console's log file.
+config drive (a read-only CD-ROM), the serial console (its log file, and a loopback TCP
+port for interactive use) and a loopback VNC display.
 `render_domain_xml(spec)` turns it into the XML string given to `defineXML`.
 The server's name and metadata travel in `<title>`/`<description>` and Brume's own
 `<metadata>` element, never into an attribute or element name.
@@ -45,6 +46,8 @@ class DomainSpec:
     nics: tuple[Nic, ...] = ()  # the server's ports; when any, `network` is not used
     config_drive: str | None = None  # the config drive's ISO
     console_log: str | None = None
+    console_port: int | None = None  # the serial console on 127.0.0.1:port (and logged)
+    vnc: bool = False  # a VNC display on 127.0.0.1 (port chosen by libvirt)
     display_name: str = ""  # the server's user-given name
     metadata: dict[str, str] = field(default_factory=dict)
     run_as_root: bool = False  # qemu as root when its files sit where others cannot reach
@@ -135,17 +138,31 @@ def _nic_element(devices: ET.Element, spec: DomainSpec) -> None:
 
 
 def _console_elements(devices: ET.Element, spec: DomainSpec) -> None:
-    """The serial console (ttyS0) written straight to the log file, appending across boots.
+    """The serial console (ttyS0): with `console_port`, a loopback TCP listener plus its log
+    file; else written straight to the log file, appending across boots. And the VNC display.
 
     A file backend never blocks the guest; a pty with a log stalls the guest's serial output
     once the unread pty buffer is full, since no one is attached to it.
     """
-    if spec.console_log:
+    if spec.console_port:
+        # Interactive: QEMU listens on loopback (the agent's console stream connects) and
+        # logs everything the guest writes; with no one connected, output is dropped, never
+        # blocking the guest.
+        serial = _sub(devices, "serial", type="tcp")
+        _sub(serial, "source", mode="bind", host="127.0.0.1", service=str(spec.console_port))
+        _sub(serial, "protocol", type="raw")
+        if spec.console_log:
+            _sub(serial, "log", file=spec.console_log, append="on")
+    elif spec.console_log:
         serial = _sub(devices, "serial", type="file")
         _sub(serial, "source", path=spec.console_log, append="on")
     else:
         serial = _sub(devices, "serial", type="null")
     _sub(serial, "target", port="0")
+    if spec.vnc:
+        graphics = _sub(devices, "graphics", type="vnc", port="-1", autoport="yes",
+                        listen="127.0.0.1")
+        _sub(graphics, "listen", type="address", address="127.0.0.1")
 
 
 def render_domain_xml(spec: DomainSpec) -> str:

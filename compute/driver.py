@@ -311,6 +311,26 @@ class LibvirtDriver:
         path = self.builder.console_log_path(self.instance_dir(server_id))
         return tail_lines(path, length)
 
+    def console_port(self, server_id: str, kind: str) -> int | None:
+        """The loopback TCP port of a running guest's serial console (`serial`, a `<serial
+        type='tcp'>`) or VNC display (`vnc`); None when it has none."""
+        domain = self._domain(server_id)
+        try:
+            if not domain.isActive():
+                return None
+            devices = ET.fromstring(domain.XMLDesc(0)).find("devices")
+        except (libvirt.libvirtError, ET.ParseError) as exc:
+            raise DriverError(f"cannot read the console of {server_id}: {exc}") from None
+        if devices is None:
+            return None
+        if kind == "serial":
+            source = devices.find("serial[@type='tcp']/source")
+            port = source.get("service") if source is not None else None
+        else:
+            graphics = devices.find("graphics[@type='vnc']")
+            port = graphics.get("port") if graphics is not None else None
+        return int(port) if port and port.isdigit() and int(port) > 0 else None
+
     def get_diagnostics(self, server_id: str) -> dict:
         """CPU time, memory, and per-disk / per-NIC byte counters as libvirt reports them."""
         domain = self._domain(server_id)

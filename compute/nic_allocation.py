@@ -6,7 +6,8 @@ use: another project's network or port is a 404 here as there. `allocate` turns 
 server: a new port per `{"uuid"}` (at its `fixed_ip`), an existing port claimed per
 `{"port"}`. If any step fails, the ports it created are deleted and the ports it claimed
 released before the error is raised: a refused boot leaves nothing behind. `release` undoes
-a server's ports on delete; `refresh` reads them again (with their floating IPs) for views.
+a server's ports on delete; `refresh` (`refresh_many`: a page of servers) reads them again
+(with their floating IPs) for views.
 Errors are `HTTPError`s: the network service's 4xx passed on, 503 when it is unreachable.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from compute.network_client import NetworkClient, NetworkError
 from compute.requested_networks import NicRequest
 
 LOG = logging.getLogger("brume.compute.nics")
+QUERY_CHUNK = 40  # ids per list query
 
 
 def _http_error(exc: NetworkError, what: str = "") -> HTTPError:
@@ -143,23 +145,36 @@ class NicAllocator:
     def refresh(self, token: str, server_id: str, known: list[dict]) -> list[dict]:
         """The server's ports as the network service has them now (with floating IPs);
         NetworkError when it cannot say."""
-        ports = self.client.ports(token, device_id=server_id)
-        if not ports:
-            return []
+        return self.refresh_many(token, {server_id: known})[server_id]
+
+    def refresh_many(self, token: str, known: dict[str, list[dict]]) -> dict[str, list[dict]]:
+        """`refresh` for several servers ({server id: recorded NICs}): two calls (ports,
+        then floating IPs) per QUERY_CHUNK servers, and one per network no server named."""
+        ids = list(known)
+        ports: list[dict] = []
+        for start in range(0, len(ids), QUERY_CHUNK):  # query strings stay short
+            ports += self.client.ports(token, device_id=ids[start:start + QUERY_CHUNK])
         fips: dict[str, list[str]] = {}
-        for fip in self.client.floatingips(token, port_id=[p["id"] for p in ports]):
-            if fip.get("port_id") and fip.get("floating_ip_address"):
-                fips.setdefault(fip["port_id"], []).append(fip["floating_ip_address"])
-        by_port = {nic["port_id"]: nic for nic in known}
-        names = {nic["network_id"]: nic["network_name"] for nic in known}
-        order = {port_id: index for index, port_id in enumerate(by_port)}
-        entries = []
-        for port in sorted(ports, key=lambda p: (order.get(p["id"], len(order)), p["id"])):
-            name = names.get(port.get("network_id"))
-            if name is None:
-                name = names[port["network_id"]] = self.client.network(
-                    token, port["network_id"]).get("name", "")
-            old = by_port.get(port["id"], {})
-            entries.append(network_info.entry(port, name, fips.get(port["id"], ()),
-                                              old.get("preexisting", False)))
-        return entries
+        for start in range(0, len(ports), QUERY_CHUNK):
+            chunk = [p["id"] for p in ports[start:start + QUERY_CHUNK]]
+            for fip in self.client.floatingips(token, port_id=chunk):
+                if fip.get("port_id") and fip.get("floating_ip_address"):
+                    fips.setdefault(fip["port_id"], []).append(fip["floating_ip_address"])
+        names = {nic["network_id"]: nic["network_name"]
+                 for nics in known.values() for nic in nics}
+        fresh: dict[str, list[dict]] = {}
+        for server_id, nics in known.items():
+            by_port = {nic["port_id"]: nic for nic in nics}
+            order = {port_id: index for index, port_id in enumerate(by_port)}
+            mine = [p for p in ports if p.get("device_id") == server_id]
+            entries = []
+            for port in sorted(mine, key=lambda p: (order.get(p["id"], len(order)), p["id"])):
+                name = names.get(port.get("network_id"))
+                if name is None:
+                    name = names[port["network_id"]] = self.client.network(
+                        token, port["network_id"]).get("name", "")
+                old = by_port.get(port["id"], {})
+                entries.append(network_info.entry(port, name, fips.get(port["id"], ()),
+                                                  old.get("preexisting", False)))
+            fresh[server_id] = entries
+        return fresh

@@ -23,7 +23,7 @@ import stat
 from common.atomic_files import write_atomic
 from common.http_client import HTTPClientError
 from common.v1_auth import V1Session
-from compute import vm_network
+from compute import console_ports, vm_network
 from compute.config_drive import ConfigDriveError, drive_files, write_drive
 from compute.domain_xml import DomainSpec, interface_xml, render_domain_xml
 from compute.driver import DriverError
@@ -168,11 +168,20 @@ class QemuGuestBuilder:
             nics=vm_network.nics(ports),
             config_drive=config_drive,
             console_log=self.console_log_path(instance_dir),
+            console_port=self._console_port(),
+            vnc=True,
             display_name=instance.get("name", ""),
             metadata={str(k): str(v) for k, v in (instance.get("metadata") or {}).items()},
             run_as_root=self.run_as_root,
         )
         return render_domain_xml(spec)
+
+    @staticmethod
+    def _console_port() -> int:
+        try:
+            return console_ports.pick()
+        except OSError as exc:
+            raise GuestBuildError(str(exc)) from None
 
     def _plug(self, ports: list[dict]) -> None:
         """Bind the server's ports here and bring this node's datapath up to date."""

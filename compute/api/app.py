@@ -19,6 +19,7 @@ from webob import Request
 from common.http_errors import HTTPError, error_middleware
 from common.token_check import TOKEN_CHECK_OPTIONS, TokenChecker
 from compute.api import (
+    consoles,
     flavors,
     hypervisors,
     interfaces,
@@ -62,6 +63,8 @@ ROUTES = [
     ("DELETE", rf"/v2\.1/servers/{ID}", servers.delete, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/action", servers.action, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/diagnostics", servers.diagnostics, "user"),
+    ("POST", rf"/v2\.1/servers/{ID}/remote-consoles", consoles.create, "user"),
+    ("GET", r"/console", consoles.connect, "public"),
     ("GET", rf"/v2\.1/servers/{ID}/os-interface", interfaces.index, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/os-interface", interfaces.attach, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.show, "user"),

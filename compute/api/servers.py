@@ -177,6 +177,8 @@ def _listing(core, caller, request, detail: bool):
     limit = _int_param(request, "limit")
     limit = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
     page = servers[:limit]
+    if detail:
+        page = refreshed_page(core, request, page)
     base = core.base_url(request)
     body = {"servers": [server_view(s, base, caller.is_admin, detail) for s in page]}
     if page and len(servers) > limit:
@@ -212,6 +214,28 @@ def refreshed(core, request, server: dict) -> dict:
         core.repo.update_server(server["id"], network_info=current)
         server = {**server, "network_info": current}
     return server
+
+
+def refreshed_page(core, request, servers: list[dict]) -> list[dict]:
+    """`refreshed` for a page of a detailed listing, in a few calls for the whole page
+    (clients such as the openstack CLI show a server found by name from the listing)."""
+    known = {s["id"]: s["network_info"] for s in servers
+             if s["network_info"] and not s.get("deleted")}
+    if not core.nics.enabled or not known:
+        return servers
+    token = request.headers.get("X-Auth-Token", "")
+    try:
+        current = core.nics.refresh_many(token, known)
+    except NetworkError:
+        return servers
+    page = []
+    for server in servers:
+        fresh = current.get(server["id"], server["network_info"])
+        if fresh != server["network_info"]:
+            core.repo.update_server(server["id"], network_info=fresh)
+            server = {**server, "network_info": fresh}
+        page.append(server)
+    return page
 
 
 def show(core, caller, request, server_id):
@@ -263,6 +287,10 @@ def action(core, caller, request, server_id):
                       "reboot")
     if name == "os-getConsoleOutput":
         return _console(core, server, args)
+    if name in ("os-getSerialConsole", "os-getVNCConsole"):
+        from compute.api import consoles  # it builds on this module
+
+        return consoles.action(core, caller, request, server, name, args)
     raise HTTPError(400, f"There is no such action: {name}")
 
 

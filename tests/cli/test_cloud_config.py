@@ -92,10 +92,12 @@ def test_endpoints_by_interface_and_region():
             {"interface": "public", "region": "RegionOne", "url": "http://one/v1/AUTH_t/"}]},
         {"type": "image", "endpoints": [{"interface": "public", "region_id": "RegionOne",
                                          "url": "http://img"}]},
+        {"type": "network", "endpoints": [{"interface": "public", "region_id": "RegionOne",
+                                           "url": "http://net:9696/"}]},
     ]
     found = endpoints_from_catalog(catalog, "public", "RegionOne")
     assert found == {"storage_url": "http://one/v1/AUTH_t", "image_url": "http://img",
-                     "compute_url": ""}
+                     "compute_url": "", "network_url": "http://net:9696"}
 
 
 @settings(max_examples=200, deadline=None)
@@ -104,4 +106,4 @@ def test_endpoints_by_interface_and_region():
                     | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=20))
 def test_junk_catalogs_never_raise(catalog):
     assert set(endpoints_from_catalog(catalog, "public", "")) == {
-        "storage_url", "image_url", "compute_url"}
+        "storage_url", "image_url", "compute_url", "network_url"}

@@ -1,9 +1,11 @@
-"""`brume server|flavor|hypervisor|quota|usage` against the all-in-one cluster (`brume up`
+"""`brume server|keypair|network|security-group|floating-ip|flavor|hypervisor|quota|usage`
+against the all-in-one cluster (`brume up`
 with the test driver): real proxy auth, real image service, real compute API and agents."""
 from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
 
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.cluster
 def run(cluster, *args, user="test:tester", check=True):
     creds = ["--auth-url", cluster.auth_url, "--user", user,
              "--key", cluster.credentials[user], "--image-url", cluster.image_url,
-             "--compute-url", cluster.compute_url]
+             "--compute-url", cluster.compute_url, "--network-url", cluster.network_url]
     return brume(*args, *creds, check=check)
 
 
@@ -56,6 +58,75 @@ def test_server_lifecycle_through_the_cli(cluster, tmp_path):
     assert "cli-vm" in run(cluster, "usage").stdout
     run(cluster, "server", "delete", sid, "--wait")
     assert "cli-vm" not in run(cluster, "server", "list").stdout
+
+
+def name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def test_networking_through_the_cli(cluster, tmp_path):
+    """The README quick start's network commands: an external network (admin), a network
+    with its subnet, a keypair, a server on the network with the key, user_data and a
+    config drive, a rule for port 80 on the default group, a floating IP on the server."""
+    image_file = tmp_path / "tiny.img"
+    image_file.write_bytes(os.urandom(64 * 1024))
+    user_data = tmp_path / "user-data"
+    user_data.write_bytes(b"#!/bin/sh\necho hi\n")
+    image, net, public, key = name("img"), name("net"), name("pub"), name("key")
+    run(cluster, "image", "upload", str(image_file), "--name", image, "--disk-format", "raw",
+        "--container-format", "bare")
+    made = []
+    try:
+        made.append(("admin:admin", public))
+        assert as_json(run(cluster, "network", "create", public, "--external", "--subnet",
+                           "203.0.113.0/28", "--no-dhcp", "--format", "json",
+                           user="admin:admin"))["router:external"] is True
+        made.append(("test:tester", net))
+        network_id = run(cluster, "network", "create", net, "--subnet", "10.231.7.0/24",
+                         "--format", "value").stdout.strip()
+        listed = as_json(run(cluster, "network", "list", "--format", "json"))
+        assert {(n["id"], n["name"]) for n in listed} >= {(network_id, net)}
+        private_key = run(cluster, "keypair", "create", key).stdout
+        assert private_key.startswith("-----BEGIN") and "PRIVATE KEY" in private_key
+        assert key in run(cluster, "keypair", "list").stdout
+        assert "already exists" in run(cluster, "keypair", "create", key, check=False).stderr
+        server = as_json(run(cluster, "server", "create", "--name", name("vm"), "--image",
+                             image, "--flavor", "m1.tiny", "--network", net, "--key-name",
+                             key, "--user-data", str(user_data), "--config-drive", "--wait",
+                             "--format", "json"))
+        made.append(("server", server["id"]))
+        [fixed] = server["addresses"][net]
+        assert fixed["addr"].startswith("10.231.7.") and server["key_name"] == key
+        assert server["config_drive"] == "True"
+        rule = as_json(run(cluster, "security-group", "rule", "create", "default",
+                           "--protocol", "tcp", "--port", "8080:8081", "--format", "json"))
+        made.append(("rule", rule["id"]))
+        assert (rule["port_range_min"], rule["port_range_max"], rule["remote_ip_prefix"]) \
+            == (8080, 8081, "0.0.0.0/0")
+        address = run(cluster, "floating-ip", "create", public, "--server", server["id"],
+                      "--format", "value").stdout.strip()
+        made.append(("fip", address))
+        assert address.startswith("203.0.113.")
+        shown = as_json(run(cluster, "server", "show", server["id"], "--format", "json"))
+        assert [(a["addr"], a["OS-EXT-IPS:type"]) for a in shown["addresses"][net]] == [
+            (fixed["addr"], "fixed"), (address, "floating")]
+        bad_name = name("bad")
+        bad = run(cluster, "network", "create", bad_name, "--subnet", "10.1.2.3/33",
+                  check=False)
+        assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+        assert bad_name not in run(cluster, "network", "list").stdout  # nothing half-made
+    finally:
+        for kind, what in reversed(made):
+            if kind == "server":
+                run(cluster, "server", "delete", what, "--wait", check=False)
+            elif kind == "rule":
+                run(cluster, "security-group", "rule", "delete", what, check=False)
+            elif kind == "fip":
+                run(cluster, "floating-ip", "delete", what, check=False)
+            else:
+                run(cluster, "network", "delete", what, user=kind, check=False)
+        run(cluster, "keypair", "delete", key, check=False)
+    assert net not in run(cluster, "network", "list").stdout
 
 
 def test_cli_errors_are_one_line(cluster):

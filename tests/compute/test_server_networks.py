@@ -191,6 +191,14 @@ def test_floating_ip_shows_as_floating(net_api, project, neutron, cloud_settings
     kinds = {a["OS-EXT-IPS:type"]: a["addr"] for a in view["addresses"]["inside"]}
     assert kinds == {"fixed": port["fixed_ips"][0]["ip_address"],
                      "floating": fip["floating_ip_address"]}
+    # The detailed listing reads them again too (the openstack CLI shows a server found by
+    # name from it).
+    listed = net_api.call("GET", "/v2.1/servers/detail", tok)[1]["servers"]
+    assert [s["addresses"] for s in listed if s["id"] == server_id] == [view["addresses"]]
+    neutron.call("PUT", f"/v2.0/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
+    listed = net_api.call("GET", "/v2.1/servers/detail", tok)[1]["servers"]
+    [mine] = [s for s in listed if s["id"] == server_id]
+    assert [a["OS-EXT-IPS:type"] for a in mine["addresses"]["inside"]] == ["fixed"]
     assert net_api.call("DELETE", f"/v2.1/servers/{server_id}", tok)[0] == 204
     status, body = neutron.call("GET", f"/v2.0/floatingips/{fip['id']}")
     assert status == 200 and body["floatingip"]["port_id"] is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -198,3 +199,51 @@ def test_direct_kernel_boot_with_the_projects_own_kernel_and_ramdisk(vm_cloud, d
         assert xml.findtext("os/initrd") == vm_cloud.cached_path(ramdisk["id"])
     finally:
         vm_cloud.delete(server_id)
+
+
+def test_serial_console_websocket_answers_and_vnc_speaks_rfb(vm_cloud, demo_image):
+    """Issue 14's console: a line typed through the serial console websocket is read by the
+    guest's shell, whose answer comes back (and lands in the console log too); the VNC URL
+    carries the display's RFB stream; a console token opens one connection only."""
+    from cli.serial_console import ConsoleError, ConsoleSession
+
+    server_id = _boot_and_wait(vm_cloud, "demo-console", demo_image["id"])
+    status, body = vm_cloud.api("POST", f"/servers/{server_id}/remote-consoles", {
+        "remote_console": {"protocol": "serial", "type": "serial"}})
+    assert status == 200, body
+    console = body["remote_console"]
+    assert (console["protocol"], console["type"]) == ("serial", "serial")
+    assert console["url"].startswith("ws://") and "token=" in console["url"]
+    session = ConsoleSession(console["url"])
+    try:
+        seen = b""
+        deadline = 60
+        session.sock.settimeout(5)
+        session.send(b"\recho BRUME-$((6*7))-ECHO\r")
+        start = time.monotonic()
+        while b"BRUME-42-ECHO" not in seen and time.monotonic() - start < deadline:
+            try:
+                seen += session.receive()
+            except TimeoutError:
+                session.send(b"\recho BRUME-$((6*7))-ECHO\r")
+    finally:
+        session.close()
+    assert b"BRUME-42-ECHO" in seen, seen[-2000:]
+    with pytest.raises(ConsoleError):  # the token is spent
+        ConsoleSession(console["url"])
+    assert "BRUME-42-ECHO" in vm_cloud.console(server_id)
+
+    status, body = vm_cloud.api("POST", f"/servers/{server_id}/action",
+                                {"os-getVNCConsole": {"type": "novnc"}})
+    assert status == 200, body
+    vnc = ConsoleSession(body["console"]["url"])
+    try:
+        vnc.sock.settimeout(10)
+        greeting = vnc.receive()
+    finally:
+        vnc.close()
+    assert greeting.startswith(b"RFB 003."), greeting
+    status, body = vm_cloud.api("POST", f"/servers/{server_id}/remote-consoles", {
+        "remote_console": {"protocol": "serial", "type": "novnc"}})
+    assert status == 400, body
+    vm_cloud.delete(server_id)

@@ -2,7 +2,9 @@
 exactly the address the compute API reports and reads its keypair and user_data from the
 config drive; its port 80 is closed from the node until a security-group rule opens it; a
 second VM of its project and network reaches it, a VM of another project on its own network
-does not; a floating IP reaches it until it is disassociated.
+does not; a floating IP reaches it until it is disassociated. Also: a NIC hot-plugged into
+the running VM (os-interface) gets its DHCP address and leaves when detached, and the
+README quick start's network part, run verbatim, ends with a reachable VM.
 
 Everything runs inside a network namespace this test creates (`tests.vm.netns_cloud`): the
 QEMU all-in-one cluster, the libvirtd it starts (in its own mount namespace), the bridge,
@@ -70,3 +72,19 @@ def test_vms_on_networks_dhcp_config_drive_groups_isolation_floating_ips(workdir
             "OS-EXT-IPS-MAC:mac_addr": mac} in result["floating_in_view"]["vmnet"]
     assert result["after_disassociation"] is None
     assert result["ports_after_delete"] == []
+
+    # Hot-plug: the NIC joins the live domain, the guest takes its address by DHCP and
+    # serves the page there too; unplugged, it leaves the domain and the guest.
+    plugged = result["hotplug"]
+    assert plugged["address"].startswith("10.79.0."), plugged
+    assert f"BRUME-DEMO: eth1 {plugged['address']}" in plugged["console"], plugged
+    assert plugged["live_nics"] == 2 and plugged["page"] == page, plugged
+    assert plugged["nics_after_detach"] == 1, plugged
+    assert "BRUME-DEMO: eth1 gone" in plugged["console_after_detach"], plugged
+
+    # The README quick start's network part, verbatim, ends with the new VM's page.
+    readme = result["readme"]
+    assert readme["returncode"] == 0, readme
+    assert readme["stdout"].strip().splitlines()[-1].startswith("BRUME-DEMO web 10.99.0."), \
+        readme
+    assert readme["key_file"].startswith("-----BEGIN"), readme
