@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from cli.allinone import cluster_vms, lifecycle, processes, status
+from cli.allinone import cluster_vms, lifecycle, processes, status, volume_exports
 from cli.allinone.configs import read_users
 from cli.allinone.health import StartupError
 from cli.allinone.layout import (
@@ -240,7 +240,15 @@ def cmd_down(args) -> int:
         killed = lifecycle.stop_in_order(layout, specs, timeout=args.timeout)
         say(f"stopped {len(alive)} processes in {layout.data_dir}"
             + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
-    return report_vms(layout, remove=args.with_vms)
+    code = report_vms(layout, remove=args.with_vms)
+    if args.with_vms:
+        stopped = volume_exports.stop_all(layout)
+        if stopped:
+            say(f"stopped {stopped} volume export(s) (qemu-nbd)")
+    elif volume_exports.running(layout):
+        say(f"{len(volume_exports.running(layout))} volume export(s) (qemu-nbd) still "
+            "running for attached volumes; --with-vms stops them")
+    return code
 
 
 def report_vms(layout: Layout, remove: bool) -> int:
