@@ -8,7 +8,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(
         include=["common*", "cli*", "ring*", "storage*", "proxy*", "imagesvc*", "compute*",
-                 "identity*", "network*"]
+                 "identity*", "network*", "volume*"]
     ),
     package_data={"": ["*.conf", "*.json"]},
     install_requires=[

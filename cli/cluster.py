@@ -2,7 +2,7 @@
 
     brume up [--data-dir DIR] [--proxy-port 8080] [--image-port 9292] [--compute-port 8774]
              [--storage-port 6200] [--identity-port 5000] [--network-port 9696]
-             [--ip-prefix 127.0.0.] [--test-driver] [--detach]
+             [--volume-port 8776] [--ip-prefix 127.0.0.] [--test-driver] [--detach]
     brume down [--data-dir DIR] [--timeout 10] [--with-vms]
     brume status [--data-dir DIR] [--format table|json]
 
@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from cli.allinone import cluster_vms, lifecycle, processes, status
+from cli.allinone import cluster_vms, lifecycle, processes, status, volume_exports
 from cli.allinone.configs import read_users
 from cli.allinone.health import StartupError
 from cli.allinone.layout import (
@@ -35,10 +35,12 @@ PORT_FLAGS = {
     "storage_port": 6200,
     "identity_port": 5000,
     "network_port": 9696,
+    "volume_port": 8776,
 }
 # Ports of services added after a data dir may have been created: its cluster.json then has
 # the default, which a flag may still change until the service's config is written.
-LATER_SERVICE_PORTS = {"identity_port": "identity-api", "network_port": "network-api"}
+LATER_SERVICE_PORTS = {"identity_port": "identity-api", "network_port": "network-api",
+                       "volume_port": "volume-api"}
 
 
 def say(line: str = "") -> None:
@@ -204,6 +206,8 @@ def print_summary(layout: Layout, specs) -> None:
             f"{layout.token_key_file})")
     if "network" in names:
         say(f"  network API   {layout.network_url}/v2.0   (Keystone tokens)")
+    if "volume" in names:
+        say(f"  volume API    {layout.volume_url}/v3   (Keystone tokens; block-storage)")
     for node in layout.nodes:
         ports = "/".join(str(s.port) for s in specs if s.node == node and s.port)
         if ports:
@@ -236,7 +240,15 @@ def cmd_down(args) -> int:
         killed = lifecycle.stop_in_order(layout, specs, timeout=args.timeout)
         say(f"stopped {len(alive)} processes in {layout.data_dir}"
             + (f" (killed after {args.timeout:g}s: {', '.join(killed)})" if killed else ""))
-    return report_vms(layout, remove=args.with_vms)
+    code = report_vms(layout, remove=args.with_vms)
+    if args.with_vms:
+        stopped = volume_exports.stop_all(layout)
+        if stopped:
+            say(f"stopped {stopped} volume export(s) (qemu-nbd)")
+    elif volume_exports.running(layout):
+        say(f"{len(volume_exports.running(layout))} volume export(s) (qemu-nbd) still "
+            "running for attached volumes; --with-vms stops them")
+    return code
 
 
 def report_vms(layout: Layout, remove: bool) -> int:

@@ -110,6 +110,36 @@ FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_l
     /bin/user-data
   fi ) &"""
 
+# In the background too: a second disk (/dev/vdb, a volume hot-plugged or attached at boot)
+# is looked at every 2 s. One that starts with a marker has it printed
+# (`BRUME-DEMO: vdb holds BRUME-MARK <server uuid>`); a blank one gets this server's marker
+# written (and flushed) and printed (`BRUME-DEMO: vdb marked BRUME-MARK <server uuid>`).
+VOLUME_WATCH = """( for i in 1 2 3 4 5 6 7 8 9 10; do
+    [ -d /sys/module/virtio_pci ] && break
+    sleep 1
+  done
+  insmod /lib/virtio_blk.ko 2>/dev/null
+  me=$(cat /sys/class/dmi/id/product_uuid 2>/dev/null | tr A-F a-f)
+  seen=""
+  while true; do
+    if [ -b /dev/vdb ]; then
+      if [ -z "$seen" ]; then
+        mark=$(head -c 64 /dev/vdb | tr -d '\\000' | head -n 1)
+        case "$mark" in
+          BRUME-MARK*) echo "BRUME-DEMO: vdb holds $mark" ;;
+          *) printf 'BRUME-MARK %s\\n' "$me" | dd of=/dev/vdb bs=64 count=1 conv=sync,fsync \\
+               2>/dev/null
+             sync
+             echo "BRUME-DEMO: vdb marked BRUME-MARK $me" ;;
+        esac
+        seen=1
+      fi
+    else
+      seen=""
+    fi
+    sleep 2
+  done ) &"""
+
 # The default route is eth0's: a NIC plugged later only gets its own subnet's route.
 DHCP_EVENT = """#!/bin/busybox sh
 case "$1" in
@@ -242,7 +272,8 @@ MODULES = ("drivers/input/evdev.ko", "drivers/acpi/button.ko",
            "drivers/virtio/virtio_pci.ko", "net/core/failover.ko", "drivers/net/net_failover.ko",
            "drivers/net/virtio_net.ko", "drivers/scsi/scsi_common.ko", "drivers/scsi/scsi_mod.ko",
            "drivers/ata/libata.ko", "drivers/ata/libahci.ko", "drivers/ata/ahci.ko",
-           "drivers/cdrom/cdrom.ko", "drivers/scsi/sr_mod.ko", "fs/isofs/isofs.ko")
+           "drivers/cdrom/cdrom.ko", "drivers/scsi/sr_mod.ko", "fs/isofs/isofs.ko",
+           "drivers/block/virtio_blk.ko")
 
 
 def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
@@ -258,8 +289,8 @@ def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
         ("bin/busybox", 0o100755, busybox),
         ("bin/dhcp-event", 0o100755, DHCP_EVENT.encode()),
         ("bin/hotplug", 0o100755, HOTPLUG.encode()),
-        ("init", 0o100755, INIT_SCRIPT.format(boot_line=DEMO_BOOT_LINE,
-                                              first_boot=FIRST_BOOT).encode()),
+        ("init", 0o100755, INIT_SCRIPT.format(
+            boot_line=DEMO_BOOT_LINE, first_boot=FIRST_BOOT + "\n" + VOLUME_WATCH).encode()),
     ]
     for name, data in sorted(modules.items()):
         entries.append((f"lib/{name}", 0o100644, data))

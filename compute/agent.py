@@ -181,6 +181,25 @@ class Agent:
                 self.driver.detach_device(server_id, device(nic))
         self.sync_network()
 
+    def attach_volume(self, server_id: str, item: dict) -> None:
+        """Hot-plug a volume's disk (live if the guest runs, and in its definition); a builder
+        without volumes (the test driver's) only checks the server is here."""
+        device = getattr(self.driver.builder, "volume_device", None)
+        with self.lock(server_id):
+            self.driver.get_info(server_id)
+            if device is not None:
+                self.driver.attach_device(server_id, device(item))
+
+    def detach_volume(self, server_id: str, item: dict) -> None:
+        """Unplug a volume's disk and wait until the guest let it go (so its export can
+        stop)."""
+        device = getattr(self.driver.builder, "volume_device", None)
+        with self.lock(server_id):
+            self.driver.get_info(server_id)
+            if device is not None:
+                self.driver.detach_device(server_id, device(item))
+                self.driver.wait_device_gone(server_id, item["device"], self.green.sleep)
+
     def delete(self, server_id: str) -> None:
         with self.lock(server_id):
             self.driver.destroy(server_id)

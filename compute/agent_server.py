@@ -15,6 +15,8 @@ Every request must be signed with the service secret for this agent's target nam
 - `GET    /v1/instances/<id>/console-stream?kind=serial|vnc`  101, then the raw bytes of the
                                               guest's serial console (or VNC's RFB stream)
                                               both ways: the compute API's console proxy
+- `POST   /v1/instances/<id>/volumes[/detach]` {"volume": {device, connection_info, ...}}:
+                                              hot-plug or unplug a volume's NBD disk
 
 Refusals are `common.http_errors.HTTPError`s (a missing instance 404, a driver failure 500),
 answered as Nova-shaped JSON faults (`error_middleware` with
@@ -57,6 +59,8 @@ ROUTES = [
     ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/interfaces$"), "attach_interface"),
     ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/interfaces/detach$"),
      "detach_interface"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/volumes$"), "attach_volume"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/volumes/detach$"), "detach_volume"),
 ]
 
 
@@ -152,6 +156,22 @@ class AgentApp:
 
     def detach_interface(self, request, body, server_id):
         self.agent.detach_interface(server_id, self._nic(body))
+        return json_response(200, {"detached": True})
+
+    @staticmethod
+    def _volume(body) -> dict:
+        item = parse_json(body).get("volume")
+        if not isinstance(item, dict) or not isinstance(item.get("device"), str) \
+                or not isinstance(item.get("connection_info"), dict):
+            raise HTTPError(400, "volume must name its device and connection_info.")
+        return item
+
+    def attach_volume(self, request, body, server_id):
+        self.agent.attach_volume(server_id, self._volume(body))
+        return json_response(200, {"attached": True})
+
+    def detach_volume(self, request, body, server_id):
+        self.agent.detach_volume(server_id, self._volume(body))
         return json_response(200, {"detached": True})
 
     def diagnostics(self, request, body, server_id):

@@ -36,6 +36,7 @@ def insert_server_within_quota(db: Database, server: dict, quota_defaults: dict)
             "image_meta": json.dumps(server.get("image_meta", {})),
             "metadata": json.dumps(server.get("metadata", {})),
             "network_info": json.dumps(server.get("network_info", [])),
+            "block_devices": json.dumps(server.get("block_devices", [])),
             "config_drive": 1 if server.get("config_drive") else 0,
             "vm_state": states.BUILDING,
             "task_state": states.SCHEDULING,

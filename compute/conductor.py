@@ -51,6 +51,7 @@ def build_request(server: dict) -> dict:
             "config_drive": bool(server.get("config_drive")),
             "availability_zone": server.get("availability_zone"),
             "network_info": server.get("network_info") or [],
+            "block_devices": server.get("block_devices") or [],
         },
         "flavor": {"id": server["flavor_id"], "vcpus": server["vcpus"],
                    "ram": server["ram"], "disk": server["disk"]},
@@ -326,6 +327,9 @@ class Conductor:
         """Restart what an API restart interrupted: scheduling, power actions, deletes."""
         for server in self.repo.servers_with_task((states.SCHEDULING,)):
             self.start_build(server["id"])
+        for server in self.repo.servers_with_task((states.BLOCK_DEVICE_MAPPING,)):
+            self.repo.set_error(server["id"], "The API restarted while the boot volume was "
+                                "being made.", expect={"task_state": states.BLOCK_DEVICE_MAPPING})
         for server in self.repo.servers_with_task(states.RESUMABLE_TASKS):
             if server["task_state"] == states.DELETING:
                 self.spawn(self.run_delete, server["id"])

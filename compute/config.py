@@ -62,6 +62,11 @@ API_OPTIONS = [
     Option("network_url", str, "", help="network service (Neutron v2.0) URL; empty = no "
            "networking: servers boot without NICs"),
     Option("network_timeout", positive_float, 10.0),
+    Option("volume_url", str, "", help="block-storage service (Cinder v3) URL; empty = no "
+           "volumes"),
+    Option("volume_timeout", positive_float, 30.0),
+    Option("boot_volume_timeout", positive_float, 900.0,
+           help="seconds a boot waits for its volume made from an image"),
     Option("default_quota_instances", quota_limit, 10),
     Option("default_quota_cores", quota_limit, 20),
     Option("default_quota_ram", quota_limit, 51200),

@@ -133,6 +133,7 @@ ADDED_COLUMNS = (
     ("servers", "user_data", "TEXT"),  # base64 as given, for the config drive
     ("servers", "config_drive", "INTEGER NOT NULL DEFAULT 0"),
     ("servers", "network_info", "TEXT NOT NULL DEFAULT '[]'"),  # compute.network_info
+    ("servers", "block_devices", "TEXT NOT NULL DEFAULT '[]'"),  # compute.block_devices
 )
 
 

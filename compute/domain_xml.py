@@ -5,8 +5,9 @@
 raw file; an ISO is attached as a CD-ROM), an optional kernel/initramfs for direct kernel
 boot, the NICs (one `<interface type='bridge'>` per port: the network's bridge, the port's
 tap device and MAC; without ports, QEMU user networking or a named libvirt network), the
-config drive (a read-only CD-ROM), the serial console (its log file, and a loopback TCP
-port for interactive use) and a loopback VNC display.
+volumes (network disks on the volume service's NBD exports; a boot volume is `vda` and
+takes the root disk's place), the config drive (a read-only CD-ROM), the serial console (its
+log file, and a loopback TCP port for interactive use) and a loopback VNC display.
 `render_domain_xml(spec)` turns it into the XML string given to `defineXML`.
 The server's name and metadata travel in `<title>`/`<description>` and Brume's own
 `<metadata>` element, never into an attribute or element name.
@@ -30,6 +31,17 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class VolumeDisk:
+    """A volume of the block-storage service, opened by QEMU over NBD as guest disk `device`."""
+
+    host: str
+    port: int
+    export: str  # the NBD export name
+    device: str  # vda (a boot volume), vdb, ...
+    serial: str = ""  # the volume id, as the guest's /dev/disk/by-id sees it
+
+
+@dataclass(frozen=True)
 class DomainSpec:
     name: str  # libvirt domain name, derived from the server id
     uuid: str  # the server id
@@ -44,6 +56,7 @@ class DomainSpec:
     kernel_cmdline: str = "console=ttyS0"
     network: str | None = None  # None: QEMU user networking; else a libvirt network name
     nics: tuple[Nic, ...] = ()  # the server's ports; when any, `network` is not used
+    volumes: tuple[VolumeDisk, ...] = ()  # attached volumes (a boot volume is vda)
     config_drive: str | None = None  # the config drive's ISO
     console_log: str | None = None
     console_port: int | None = None  # the serial console on 127.0.0.1:port (and logged)
@@ -96,6 +109,22 @@ def _disk_element(devices: ET.Element, spec: DomainSpec) -> None:
     _sub(disk, "driver", name="qemu", type=spec.disk_format)
     _sub(disk, "source", file=spec.disk_path)
     _sub(disk, "target", dev="vda", bus="virtio")
+
+
+def _volume_disk(volume: VolumeDisk) -> ET.Element:
+    disk = ET.Element("disk", type="network", device="disk")
+    _sub(disk, "driver", name="qemu", type="raw", cache="none")
+    source = _sub(disk, "source", protocol="nbd", name=volume.export)
+    _sub(source, "host", name=volume.host, port=str(volume.port))
+    _sub(disk, "target", dev=volume.device, bus="virtio")
+    if volume.serial:
+        _sub(disk, "serial", volume.serial[:20])
+    return disk
+
+
+def volume_xml(volume: VolumeDisk) -> str:
+    """The device XML of one volume's disk (to attach it to, or detach it from, a domain)."""
+    return ET.tostring(_volume_disk(volume), encoding="unicode")
 
 
 def _config_drive_element(devices: ET.Element, spec: DomainSpec) -> None:
@@ -188,6 +217,8 @@ def render_domain_xml(spec: DomainSpec) -> str:
     _sub(root, "on_crash", "destroy")
     devices = _sub(root, "devices")
     _disk_element(devices, spec)
+    for volume in spec.volumes:
+        devices.append(_volume_disk(volume))
     if spec.domain_type != "test":
         _config_drive_element(devices, spec)
         _nic_element(devices, spec)

@@ -266,6 +266,25 @@ class LibvirtDriver:
         write_atomic(os.path.join(self.instance_dir(server_id), "domain.xml"),
                      definition.encode("utf-8"))
 
+    def wait_device_gone(self, server_id: str, target_dev: str, sleep=time.sleep,
+                         timeout: float = 60.0) -> None:
+        """Wait until the running guest released disk `target_dev` (a hot-unplug needs the
+        guest's consent); DriverError when it still holds it after `timeout` seconds."""
+        domain = self._domain(server_id)
+        deadline = time.monotonic() + timeout
+        try:
+            while domain.isActive():
+                tree = ET.fromstring(domain.XMLDesc(0))
+                if not any(t.get("dev") == target_dev
+                           for t in tree.findall("./devices/disk/target")):
+                    return
+                if time.monotonic() > deadline:
+                    raise DriverError(f"the guest did not release {target_dev} within "
+                                      f"{timeout:g} s")
+                sleep(0.5)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"detach failed: {exc}") from None
+
     def destroy(self, server_id: str, instance: dict | None = None) -> None:
         """Power off, undefine, and remove the instance's files. Idempotent."""
         try:

@@ -7,7 +7,9 @@ checks each cached base itself, makes the instance's disks on top of the cached 
 and renders the domain XML: virtio disk, the server's ports as NICs on their networks'
 bridges (bound and carried by this node's datapath through `compute.vm_network`; without
 ports, one NIC on QEMU user networking or a configured libvirt network), the config drive
-(`compute.config_drive`, `<instance dir>/disk.config`) when asked for, and the serial
+(`compute.config_drive`, `<instance dir>/disk.config`) when asked for, the server's volumes
+as NBD network disks (`compute.volume_disks`; a boot volume replaces the image and its
+overlay altogether), and the serial
 console logged (appending, across boots) to
 `<instance dir>/console.log`, which `os-getConsoleOutput` reads. Each instance records the
 image ids its disks rely on in `<instance dir>/images.json`, so cache cleanup never removes a
@@ -25,13 +27,14 @@ from common.http_client import HTTPClientError
 from common.v1_auth import V1Session
 from compute import console_ports, vm_network
 from compute.config_drive import ConfigDriveError, drive_files, write_drive
-from compute.domain_xml import DomainSpec, interface_xml, render_domain_xml
+from compute.domain_xml import DomainSpec, interface_xml, render_domain_xml, volume_xml
 from compute.driver import DriverError
 from compute.image_cache import ImageCache, ImageFetchError
 from compute.image_source import ImageSource
 from compute.instance_disks import DiskError, UnsafeBase, check_base, prepare_disks
 from compute.network_client import NetworkClient
 from compute.network_info import network_data
+from compute.volume_disks import VolumeDiskError, has_boot_volume, volume_disk, volume_disks
 
 IMAGES_FILE = "images.json"
 CONFIG_DRIVE_FILE = "disk.config"
@@ -129,6 +132,12 @@ class QemuGuestBuilder:
         return meta
 
     def prepare(self, instance: dict, image_meta: dict, flavor: dict, instance_dir: str) -> str:
+        try:
+            volumes = volume_disks(instance.get("block_devices") or [])
+        except VolumeDiskError as exc:
+            raise GuestBuildError(str(exc), retry=False) from None
+        if has_boot_volume(instance.get("block_devices")):  # no image: the volume is vda
+            return self._render(instance, flavor, instance_dir, None, None, None, volumes)
         used = [image_meta["id"]]
         disk_format = image_meta.get("disk_format") or "raw"
         base = self._cached(image_meta, disk_format)
@@ -142,9 +151,6 @@ class QemuGuestBuilder:
                 initrd = self._cached(ramdisk_meta, "ari")
                 used.append(ramdisk_meta["id"])
         write_atomic(os.path.join(instance_dir, IMAGES_FILE), json.dumps(used).encode())
-        ports = instance.get("network_info") or []
-        self._plug(ports)
-        config_drive = self._config_drive(instance, ports, instance_dir)
         try:
             disks = prepare_disks(disk_format, base, int(flavor.get("disk") or 0), instance_dir)
         except DiskError as exc:
@@ -152,18 +158,29 @@ class QemuGuestBuilder:
         cmdline = image_meta.get("os_command_line") or (
             f"{DEFAULT_CMDLINE} root=/dev/vda" if kernel else DEFAULT_CMDLINE
         )
+        return self._render(instance, flavor, instance_dir, disks, (kernel, initrd), cmdline,
+                            volumes)
+
+    def _render(self, instance: dict, flavor: dict, instance_dir: str, disks, boot_files,
+                cmdline, volumes) -> str:
+        """The domain XML; `disks` None: the root disk is a boot volume among `volumes`."""
+        kernel, initrd = boot_files or (None, None)
+        ports = instance.get("network_info") or []
+        self._plug(ports)
+        config_drive = self._config_drive(instance, ports, instance_dir)
         spec = DomainSpec(
             name="brume-" + instance["id"],
             uuid=instance["id"],
             vcpus=int(flavor["vcpus"]),
             memory_mb=int(flavor["ram"]),
             domain_type=self.domain_type,
-            disk_path=disks.root_path,
-            disk_format=disks.root_format,
-            extra_disk_path=disks.extra_root_path,
+            disk_path=disks.root_path if disks else None,
+            disk_format=disks.root_format if disks else "raw",
+            extra_disk_path=disks.extra_root_path if disks else None,
             kernel=kernel,
             initrd=initrd,
-            kernel_cmdline=cmdline,
+            kernel_cmdline=cmdline or DEFAULT_CMDLINE,
+            volumes=volumes,
             network=self.network,
             nics=vm_network.nics(ports),
             config_drive=config_drive,
@@ -211,6 +228,13 @@ class QemuGuestBuilder:
         """Bind a port attached to a running server and carry it here; its device XML."""
         self._plug([nic])
         return interface_xml(vm_network.nics([nic])[0])
+
+    def volume_device(self, item: dict) -> str:
+        """The device XML of a volume's disk (to attach or detach it)."""
+        try:
+            return volume_xml(volume_disk(item))
+        except VolumeDiskError as exc:
+            raise GuestBuildError(str(exc), retry=False) from None
 
     def interface_device(self, nic: dict) -> str:
         """The device XML of a port's NIC (to detach it)."""

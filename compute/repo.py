@@ -36,6 +36,7 @@ def server_from_row(row: sqlite3.Row) -> dict:
     server["image_meta"] = json.loads(server["image_meta"])
     server["attempted_hosts"] = json.loads(server["attempted_hosts"])
     server["network_info"] = json.loads(server["network_info"] or "[]")
+    server["block_devices"] = json.loads(server.get("block_devices") or "[]")
     server["config_drive"] = bool(server["config_drive"])
     return server
 
@@ -142,7 +143,8 @@ class Repo:
     ) -> dict | None:
         """Apply `changes` when the server (not deleted) matches `expect`; return it or None."""
         changes["updated_at"] = time.time()
-        for key in ("metadata", "image_meta", "attempted_hosts", "network_info"):
+        for key in ("metadata", "image_meta", "attempted_hosts", "network_info",
+                    "block_devices"):
             if key in changes:
                 changes[key] = json.dumps(changes[key])
         with self.db.write() as conn:

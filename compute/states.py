@@ -21,6 +21,7 @@ POWERING_ON = "powering-on"
 REBOOT_STARTED = "reboot_started"
 REBOOT_STARTED_HARD = "reboot_started_hard"
 DELETING = "deleting"
+BLOCK_DEVICE_MAPPING = "block_device_mapping"  # waiting for the boot volume (boot_volumes)
 
 # power_state (libvirt-derived integers, as Nova uses them)
 NOSTATE = 0

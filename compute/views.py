@@ -72,7 +72,11 @@ def server_view(server: dict, base_url: str, is_admin: bool, detail: bool = True
                 "id": server["image_ref"],
                 "links": [{"rel": "bookmark",
                            "href": f"{base_url}/{project}/images/{server['image_ref']}"}],
-            },
+            } if server["image_ref"] else "",  # booted from a volume: "" as in Nova
+            "os-extended-volumes:volumes_attached": [
+                {"id": item["volume_id"],
+                 "delete_on_termination": bool(item.get("delete_on_termination"))}
+                for item in server.get("block_devices") or []],
             "flavor": {
                 "id": server["flavor_id"],
                 "links": [{"rel": "bookmark",
@@ -93,7 +97,6 @@ def server_view(server: dict, base_url: str, is_admin: bool, detail: bool = True
             "OS-EXT-STS:power_state": server["power_state"],
             "OS-SRV-USG:launched_at": _usg(server["launched_at"]),
             "OS-SRV-USG:terminated_at": _usg(server["terminated_at"]),
-            "os-extended-volumes:volumes_attached": [],
         }
     )
     if server["vm_state"] == states.ERROR and server["fault_message"]:

@@ -11,11 +11,11 @@ import threading
 import time
 
 from common.http_errors import HTTPError
+from common.object_store import ObjectStore
 from common.token_check import TokenChecker
 from imagesvc.config import ImageConfig
 from imagesvc.policy import Identity, can_modify, can_see
 from imagesvc.registry import Registry
-from imagesvc.store import ObjectStore
 from imagesvc.upload import ImageDataWriter
 
 log = logging.getLogger("brume.imagesvc")

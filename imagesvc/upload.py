@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from common.http_client import HTTPClientError
 from common.image_formats.format_inspect import HEAD_SIZE, FormatInspector
+from common.object_store import ObjectStore
 from imagesvc.digests import StreamDigests
-from imagesvc.store import ObjectStore
 
 CHUNK_SIZE = 1024 * 1024
 SMALL_BODY_BUFFER = 1024 * 1024

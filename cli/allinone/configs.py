@@ -53,6 +53,7 @@ def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]
         ("http://127.0.0.1:8774", layout.compute_url),
         ("http://127.0.0.1:5000", layout.identity_url),
         ("http://127.0.0.1:9696", layout.network_url),
+        ("http://127.0.0.1:8776", layout.volume_url),
         ("/var/lib/brume", state),
         ("/var/cache/brume", os.path.join(state, "cache")),
         ("/var/log/brume", layout.log_dir),
@@ -68,7 +69,7 @@ def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]
 # The services that check Keystone tokens locally (common.token_check), by config section:
 # they share the identity service's key file and poll its revocation events.
 TOKEN_CHECK_SECTIONS = {"network": "network", "image": "image-api", "compute": "compute-api",
-                        "proxy": "filter:auth"}
+                        "proxy": "filter:auth", "volume": "volume"}
 
 
 def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]]:
@@ -85,6 +86,12 @@ def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]
             name: f"{key} {keystone_role(roles)}" for name, (key, roles) in
             cluster_users(layout).items()
         }
+        # Whatever the ports: a sample's commented endpoint is only written out when moved.
+        values["catalog"] = {
+            "network": layout.network_url,
+            "block-storage": f"{layout.volume_url}/v3/$(project_id)s",
+            "volumev3": f"{layout.volume_url}/v3/$(project_id)s",
+        }
     elif spec.kind in TOKEN_CHECK_SECTIONS:
         name, key = service_user(cluster_users(layout))
         project, _, user = name.partition(":")
@@ -96,6 +103,13 @@ def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]
         }
         if spec.kind == "network":
             section["auth_url"] = layout.identity_url
+        if spec.kind == "volume":  # backups: the proxy's v1 auth, as the service user
+            section["auth_url"] = layout.auth_url
+            section["service_user"], section["service_key"] = name, key
+            section["export_host"] = layout.service_ip
+        if spec.kind == "compute":  # explicit: a default endpoint stays commented otherwise
+            section["network_url"] = layout.network_url
+            section["volume_url"] = layout.volume_url
         if spec.kind == "proxy":  # /auth/v1.0 checks passwords with the identity store
             section["identity_url"] = layout.identity_url
     return values

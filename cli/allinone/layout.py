@@ -4,21 +4,23 @@ A data dir holds the whole cluster:
 
     DIR/etc/                 conf_dir: brume.conf, the rings and builders, cluster.json,
                              proxy-server.conf, image-api.conf, compute-api.conf,
-                             identity-api.conf, network-api.conf, fernet-keys (the
-                             token key identity signs with and network verifies with),
+                             identity-api.conf, network-api.conf, volume-api.conf,
+                             fernet-keys (the token key identity signs with and the other
+                             services verify with),
                              nodeN/{object,container,account}-server.conf,
                              nodeN/storage-daemons.conf, hvN/compute-agent.conf
     DIR/srv/nodeN/dN/        storage node N's only device (its `devices` root is srv/nodeN)
-    DIR/var/<service>/       state of the image, identity and network services, compute API
-                             and agents
+    DIR/var/<service>/       state of the image, identity, network and volume services (the
+                             volume files too), compute API and agents
     DIR/logs/<name>.log      one log per process
     DIR/run/<name>.pid       one pid file per running process
 
 Storage node N listens on `<ip_prefix>N` (object, container and account servers on
-storage_port, +1, +2); the proxy, image API, compute API, agents, identity API and network
-API listen on `<ip_prefix>1`. The chosen addresses and ports are saved in
-`DIR/etc/cluster.json` the first time, so later `up`/`down`/`status` runs (and the test
-fixture) find the same cluster.
+storage_port, +1, +2); the proxy, image API, compute API, agents, identity API, network
+API and volume API listen on `<ip_prefix>1` (the agents on compute_port + 1, + 2, skipping
+the volume port), as do the volume service's NBD exports (ports 10809 and up). The chosen
+addresses and ports are saved in `DIR/etc/cluster.json` the first time, so later
+`up`/`down`/`status` runs (and the test fixture) find the same cluster.
 """
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ class ProcessSpec:
     """One process of the cluster: how to start it and where it answers."""
 
     name: str  # unique, used for the log and pid file: "object-1", "proxy", "agent-hv1"
-    kind: str  # object|container|account|daemons|proxy|image|compute|agent|identity|network
+    kind: str  # object|container|account|daemons|proxy|image|compute|agent|identity|network|volume
     module: str  # run as `python -m <module> <conf_path>`
     conf_path: str
     sample: str  # the etc/ sample it is rendered from
@@ -80,6 +82,7 @@ class Layout:
     storage_port: int = 6200
     identity_port: int = 5000
     network_port: int = 9696
+    volume_port: int = 8776
     test_driver: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -92,7 +95,14 @@ class Layout:
         return self.node_ip(1)
 
     def agent_port(self, agent: str) -> int:
-        return self.compute_port + 1 + AGENT_NAMES.index(agent)
+        """compute_port + 1, + 2, ..., skipping the volume port (Cinder's 8776 is the
+        second agent's old port)."""
+        port = self.compute_port
+        for _ in range(AGENT_NAMES.index(agent) + 1):
+            port += 1
+            if port == self.volume_port:
+                port += 1
+        return port
 
     @property
     def proxy_url(self) -> str:
@@ -117,6 +127,10 @@ class Layout:
     @property
     def network_url(self) -> str:
         return f"http://{self.service_ip}:{self.network_port}"
+
+    @property
+    def volume_url(self) -> str:
+        return f"http://{self.service_ip}:{self.volume_port}"
 
     # ----- paths
     @property
@@ -192,6 +206,8 @@ class Layout:
         # After identity: it polls identity's revocation events (see lifecycle's waves).
         specs.append(self._service("network-api", "network", "network-api.conf",
                                    self.network_port))
+        specs.append(self._service("volume-api", "volume", "volume-api.conf",
+                                   self.volume_port))
         for agent in AGENT_NAMES:
             specs.append(
                 ProcessSpec(
@@ -249,6 +265,10 @@ def load_layout(data_dir: str) -> Layout | None:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
+        if "volume_port" not in data:
+            # Made before the volume service: its second agent's config names 8776 (then
+            # compute_port + 2); the volume service takes the next port instead.
+            data["volume_port"] = data.get("compute_port", 8774) + 3
         return Layout(data_dir=data_dir, **data)
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: unreadable cluster layout ({exc})") from None

@@ -2,8 +2,8 @@
 
 `prepare` writes whatever is missing (configs, the token key file, rings, device
 directories) and never touches what exists. `start_all` starts the processes in two waves
-(servers in parallel, then the storage daemons, compute agents and network service that talk
-to them: the network service polls the identity service's revocation events), waits for
+(servers in parallel, then the storage daemons, compute agents, network and volume services
+that talk to them: those two poll the identity service's revocation events), waits for
 every `/healthcheck`, and on any failure stops what it started and raises a `StartupError`
 naming the culprit (or `Interrupted` when a stop signal came). Every process is recorded the
 moment it is spawned and `stop_started` is the one way they are stopped (SIGTERM, SIGKILL
@@ -26,7 +26,7 @@ from common.config import ConfigError
 
 # Started after the first wave is healthy, and stopped before it: they talk to the servers
 # of the first wave (storage servers; compute API; the identity service).
-SECOND_WAVE_KINDS = ("daemons", "agent", "network")
+SECOND_WAVE_KINDS = ("daemons", "agent", "network", "volume")
 
 
 class AlreadyRunning(ConfigError):
@@ -130,7 +130,7 @@ def stop_in_order(
     layout: Layout, specs: list[ProcessSpec], timeout: float = 10.0,
     children: dict[str, subprocess.Popen] | None = None, hurry=lambda: False,
 ) -> list[str]:
-    """`processes.stop` the second wave (daemons, agents, network service), then the
+    """`processes.stop` the second wave (daemons, agents, network and volume services), then the
     rest, each with `timeout`. Returns the names that needed SIGKILL."""
     later = [s for s in specs if s.kind in SECOND_WAVE_KINDS]
     first = [s for s in specs if s.kind not in SECOND_WAVE_KINDS]

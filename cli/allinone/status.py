@@ -152,6 +152,7 @@ def collect(layout: Layout) -> dict:
             "compute": layout.compute_url,
             "identity": layout.identity_url,
             "network": layout.network_url,
+            "volume": layout.volume_url,
         },
     }
 

@@ -29,6 +29,7 @@ from compute.api import (
     servers,
     tenant_usage,
     versions,
+    volume_attachments,
 )
 from compute.api.context import Caller, Core
 from compute.conductor import Conductor
@@ -43,6 +44,7 @@ from compute.nova_faults import render_nova_fault
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
 from compute.service_auth import API_TARGET, ServiceVerifier
+from compute.volume_client import VolumeClient
 
 LOG = logging.getLogger("brume.compute-api")
 
@@ -69,6 +71,13 @@ ROUTES = [
     ("POST", rf"/v2\.1/servers/{ID}/os-interface", interfaces.attach, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.show, "user"),
     ("DELETE", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.detach, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-volume_attachments", volume_attachments.index, "user"),
+    ("POST", rf"/v2\.1/servers/{ID}/os-volume_attachments", volume_attachments.attach,
+     "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-volume_attachments/{ID}", volume_attachments.show,
+     "user"),
+    ("DELETE", rf"/v2\.1/servers/{ID}/os-volume_attachments/{ID}", volume_attachments.detach,
+     "user"),
     ("GET", r"/v2\.1/os-keypairs", keypairs.index, "user"),
     ("POST", r"/v2\.1/os-keypairs", keypairs.create, "user"),
     ("GET", rf"/v2\.1/os-keypairs/{ID}", keypairs.show, "user"),
@@ -153,9 +162,11 @@ def build_core(conf: dict, spawn) -> Core:
     tokens = TokenChecker.from_values(token_options, conf["token_secret"], "[compute-api]")
     network = NetworkClient(conf["network_url"], conf["network_timeout"]) \
         if conf["network_url"] else None
+    volumes = VolumeClient(conf["volume_url"], conf["volume_timeout"]) \
+        if conf["volume_url"] else None
     return Core(conf=conf, db=db, repo=repo, hosts=hosts, quotas=quotas, conductor=conductor,
                 fetch_image=fetch, service_verifier=verifier, tokens=tokens,
-                nics=NicAllocator(network))
+                nics=NicAllocator(network), volumes=volumes)
 
 
 def _fetch(conf: dict, image_id: str, token: str) -> dict:

@@ -12,6 +12,7 @@ from compute.nic_allocation import NicAllocator
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
 from compute.service_auth import ServiceVerifier
+from compute.volume_client import VolumeClient
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Core:
     service_verifier: ServiceVerifier  # agents' signed calls to /internal/v1
     tokens: TokenChecker  # users' tokens (Keystone or Swift v1)
     nics: NicAllocator  # servers' ports in the network service (disabled without one)
+    volumes: VolumeClient | None = None  # the block-storage service, when configured
 
     def base_url(self, request) -> str:
         return (self.conf["public_url"] or request.host_url).rstrip("/")

@@ -6,8 +6,9 @@ import urllib.parse
 
 from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
-from compute import keypairs, states
+from compute import boot_volumes, keypairs, states
 from compute.api.flavors import get_visible_flavor
+from compute.block_devices import parse_bdm
 from compute.claims import insert_server_within_quota
 from compute.http_json import json_response, parse_json, read_body
 from compute.image_lookup import check_image_fits, image_id_from_ref, resolve_boot_images
@@ -16,6 +17,7 @@ from compute.network_client import NetworkError
 from compute.quotas import QuotaExceeded
 from compute.repo import NotFound, new_server_id
 from compute.requested_networks import parse_networks
+from compute.server_volumes import release_all
 from compute.service_auth import agent_target
 from compute.service_http import call
 from compute.validation import (
@@ -68,11 +70,17 @@ def create(core, caller, request):
     user_data = check_user_data(spec.get("user_data"))
     config_drive = check_config_drive(spec.get("config_drive"))
     choice = parse_networks(spec.get("networks"))
-    image_id = image_id_from_ref(spec.get("imageRef"))
     token = request.headers.get("X-Auth-Token", "")
-    image = core.fetch_image(image_id, token)
-    check_image_fits(image, image_id, flavor)
-    boot_images = resolve_boot_images(image, image_id, lambda ref: core.fetch_image(ref, token))
+    boot = parse_bdm(spec.get("block_device_mapping_v2"))
+    if boot is None:
+        image_id = image_id_from_ref(spec.get("imageRef"))
+        image = core.fetch_image(image_id, token)
+        check_image_fits(image, image_id, flavor)
+        boot_images = resolve_boot_images(image, image_id,
+                                          lambda ref: core.fetch_image(ref, token))
+    else:  # the root disk is a volume: no image on the host (compute.boot_volumes)
+        boot_volumes.check(core, token, caller.project_id, boot, flavor)
+        image_id, image, boot_images = "", {}, {}
     nics = core.nics.plan(token, caller.project_id, choice)
     server_id = new_server_id()
     server = {
@@ -97,18 +105,27 @@ def create(core, caller, request):
         "user_data": user_data,
         "config_drive": config_drive,
     }
-    # Ports last: every check that can refuse the boot without them has passed; anything
-    # refused from here on releases them again.
+    # Ports (and an existing boot volume) last: every check that can refuse the boot
+    # without them has passed; anything refused from here on releases them again.
     server["network_info"] = core.nics.allocate(token, server_id, zone, nics) if nics else []
+    server["block_devices"] = []
     try:
+        if boot is not None and boot.source == "volume":
+            server["block_devices"] = [boot_volumes.attach_existing(
+                core, token, caller.project_id, server_id, boot)]
         insert_server_within_quota(core.db, server, core.quotas.defaults)
     except QuotaExceeded as exc:
         core.nics.release(token, server["network_info"], strict=False)
+        release_all(core, token, server)
         raise HTTPError(403, str(exc)) from None
     except BaseException:
         core.nics.release(token, server["network_info"], strict=False)
+        release_all(core, token, server)
         raise
-    core.conductor.start_build(server["id"])
+    if boot is not None and boot.source == "image":
+        boot_volumes.start(core, token, server["id"], boot, name)
+    else:
+        core.conductor.start_build(server["id"])
     created = core.repo.get_server(server["id"])
     view = server_view(created, core.base_url(request), caller.is_admin, detail=False)
     view["OS-DCF:diskConfig"] = "MANUAL"
@@ -250,6 +267,7 @@ def delete(core, caller, request, server_id):
         if server["network_info"]:
             core.nics.release(request.headers.get("X-Auth-Token", ""), server["network_info"])
         core.conductor.begin_delete(server)
+        release_all(core, request.headers.get("X-Auth-Token", ""), server)
     return json_response(204)
 
 

@@ -119,8 +119,28 @@ def test_layout_roundtrip(layout):
     loaded = load_layout(layout.data_dir)
     assert loaded == layout
     assert loaded.spec("object-2").port == 7000 and loaded.spec("account-2").port == 7002
-    assert loaded.spec("agent-hv2").port == layout.compute_port + 2
+    # the agents take compute_port + 1, + 2, skipping the volume service's port
+    ports = {loaded.spec(f"agent-hv{n}").port for n in (1, 2)}
+    assert loaded.volume_port not in ports and len(ports) == 2
+    assert ports <= {layout.compute_port + k for k in (1, 2, 3)}
     assert load_layout(os.path.join(layout.data_dir, "nothing-here")) is None
+
+
+def test_a_data_dir_from_before_the_volume_service_keeps_its_agents_ports(tmp_path):
+    import json
+
+    from cli.allinone.layout import Layout
+
+    old = Layout(data_dir=str(tmp_path), compute_port=8774)
+    old.save()
+    path = os.path.join(old.conf_dir, "cluster.json")
+    with open(path) as handle:
+        data = json.load(handle)
+    del data["volume_port"]
+    with open(path, "w") as handle:
+        json.dump(data, handle)
+    loaded = load_layout(str(tmp_path))
+    assert loaded.spec("agent-hv2").port == 8776 and loaded.volume_port == 8777
 
 
 def test_cluster_config_gets_its_own_backend_secret_readable_by_its_owner_only(tmp_path):
@@ -183,6 +203,8 @@ def test_identity_config_names_this_clusters_endpoints_and_users(layout):
         "image": layout.image_url,
         "compute": layout.compute_url + "/v2.1",
         "network": layout.network_url,
+        "block-storage": layout.volume_url + "/v3/$(project_id)s",
+        "volumev3": layout.volume_url + "/v3/$(project_id)s",
     }
     for interface in ("public", "internal", "admin"):
         assert {kind: url for (kind, each), url in config.catalog.items()

@@ -134,7 +134,7 @@ def test_store_failure_mid_upload_leaves_image_queued_and_no_data(faulty_app, st
 
 def test_upload_while_no_object_server_runs_fails_cleanly(client, store, cluster,
                                                          monkeypatch):
-    monkeypatch.setattr("imagesvc.store.RETRY_DELAYS", (0.05, 0.05))  # fail fast, not slow
+    monkeypatch.setattr("common.object_store.RETRY_DELAYS", (0.05, 0.05))  # fail fast, not slow
     image = new_image(client)
     with contextlib.ExitStack() as down:  # every object server dead: writes get 503
         for node in cluster.layout.nodes:
@@ -454,7 +454,7 @@ def test_data_the_store_could_not_delete_is_removed_after_a_restart(client, stor
     from tests.imagesvc.conftest import write_conf
     from tests.integration.support import wait_until
 
-    monkeypatch.setattr("imagesvc.store.RETRY_DELAYS", (0.05, 0.05))  # fail fast, not slow
+    monkeypatch.setattr("common.object_store.RETRY_DELAYS", (0.05, 0.05))  # fail fast, not slow
     image = new_image(client)
     assert client.upload(image["id"], os.urandom(3 * MIB)).status_int == 204
     stored = store.names()

@@ -33,6 +33,8 @@ def expected_endpoints(cluster) -> dict[str, str]:
         "image": cluster.image_url,
         "compute": cluster.compute_url + "/v2.1",
         "network": cluster.network_url,
+        "block-storage": cluster.volume_url + "/v3/test",
+        "volumev3": cluster.volume_url + "/v3/test",
     }
 
 

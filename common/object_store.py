@@ -1,6 +1,7 @@
-"""The object store (the proxy's Swift API) as the image service's user, on `common.http_client`.
+"""The object store (the proxy's Swift API) as a service's own user, on `common.http_client`.
 
-The service authenticates at `auth_url` as its service user (`common.v1_auth.V1Session`:
+The image service keeps image bytes there, the volume service its backups. The service
+authenticates at `auth_url` as its service user (`common.v1_auth.V1Session`:
 the token is kept until shortly before it expires, and renewed once on a 401) and reads and
 writes objects in its store account, over one pool of kept-alive connections shared by
 every upload and download. Bodies go out streamed (chunked unless their length is known)
@@ -28,7 +29,7 @@ from common.v1_auth import V1Session
 CHUNK_SIZE = 1024 * 1024
 RETRY_DELAYS = (0.5, 2.0)
 
-log = logging.getLogger("brume.imagesvc.store")
+log = logging.getLogger("brume.object_store")
 
 
 def quote(name: str) -> str:
