@@ -21,6 +21,7 @@ from common.token_check import TOKEN_CHECK_OPTIONS, TokenChecker
 from compute.api import (
     flavors,
     hypervisors,
+    instance_actions,
     interfaces,
     internal,
     keypairs,
@@ -36,6 +37,9 @@ from compute.db import Database
 from compute.hosts import HostRepo
 from compute.http_json import request_path
 from compute.image_lookup import fetch_image
+from compute.image_records import ImageRecords
+from compute.instance_actions import request_id_of
+from compute.lifecycle import Lifecycle
 from compute.network_client import NetworkClient
 from compute.nic_allocation import NicAllocator
 from compute.nova_faults import render_nova_fault
@@ -62,6 +66,8 @@ ROUTES = [
     ("DELETE", rf"/v2\.1/servers/{ID}", servers.delete, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/action", servers.action, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/diagnostics", servers.diagnostics, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-instance-actions", instance_actions.index, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-instance-actions/{ID}", instance_actions.show, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/os-interface", interfaces.index, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/os-interface", interfaces.attach, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.show, "user"),
@@ -98,7 +104,11 @@ class ComputeAPI:
         return self._wsgi(environ, start_response)
 
     def _serve(self, environ, start_response):
-        return self.dispatch(Request(environ))(environ, start_response)
+        response = self.dispatch(Request(environ))
+        request_id = request_id_of(environ)  # the instance action's key, as in Nova
+        response.headers["X-OpenStack-Request-ID"] = request_id
+        response.headers["X-Compute-Request-ID"] = request_id
+        return response(environ, start_response)
 
     def authenticate(self, request) -> Caller:
         requester = self.core.tokens.requester(request.headers.get("X-Auth-Token"))
@@ -150,9 +160,11 @@ def build_core(conf: dict, spawn) -> Core:
     tokens = TokenChecker.from_values(token_options, conf["token_secret"], "[compute-api]")
     network = NetworkClient(conf["network_url"], conf["network_timeout"]) \
         if conf["network_url"] else None
+    images = ImageRecords(conf["image_url"], conf["image_timeout"])
     return Core(conf=conf, db=db, repo=repo, hosts=hosts, quotas=quotas, conductor=conductor,
                 fetch_image=fetch, service_verifier=verifier, tokens=tokens,
-                nics=NicAllocator(network))
+                nics=NicAllocator(network), images=images,
+                lifecycle=Lifecycle(conductor, images))
 
 
 def _fetch(conf: dict, image_id: str, token: str) -> dict:
@@ -165,6 +177,7 @@ def make_app(conf_path: str):
     conf = load_api_config(conf_path)
     core = build_core(conf, eventlet.spawn_n)
     core.conductor.resume_after_restart()
+    core.lifecycle.recover_interrupted()
     core.tokens.start(eventlet.spawn_n, eventlet.sleep)
     eventlet.spawn_n(core.conductor.monitor_loop, eventlet.sleep)
     return ComputeAPI(core)

@@ -8,6 +8,8 @@ from common.token_check import RoleHolder, TokenChecker
 from compute.conductor import Conductor
 from compute.db import Database
 from compute.hosts import HostRepo
+from compute.image_records import ImageRecords
+from compute.lifecycle import Lifecycle
 from compute.nic_allocation import NicAllocator
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
@@ -46,6 +48,8 @@ class Core:
     service_verifier: ServiceVerifier  # agents' signed calls to /internal/v1
     tokens: TokenChecker  # users' tokens (Keystone or Swift v1)
     nics: NicAllocator  # servers' ports in the network service (disabled without one)
+    images: ImageRecords | None = None  # snapshot image records, with the caller's token
+    lifecycle: Lifecycle | None = None  # day-2 operations (compute.lifecycle)
 
     def base_url(self, request) -> str:
         return (self.conf["public_url"] or request.host_url).rstrip("/")

@@ -1,4 +1,8 @@
-"""`/v2.1/servers`: boot, list (filters, paging), show, delete, actions, diagnostics."""
+"""`/v2.1/servers`: boot, list (filters, paging), show, delete, actions, diagnostics.
+
+The day-2 actions (snapshots, shelve, rebuild, resize, migration, evacuation) are handled by
+`compute.api.server_actions`; every accepted change is recorded as an instance action.
+"""
 from __future__ import annotations
 
 import time
@@ -10,7 +14,13 @@ from compute import keypairs, states
 from compute.api.flavors import get_visible_flavor
 from compute.claims import insert_server_within_quota
 from compute.http_json import json_response, parse_json, read_body
-from compute.image_lookup import check_image_fits, image_id_from_ref, resolve_boot_images
+from compute.image_lookup import (
+    check_image_fits,
+    image_id_from_ref,
+    image_meta_of,
+    resolve_boot_images,
+)
+from compute.instance_actions import request_id_of
 from compute.name_filter import NameFilter, PatternError
 from compute.network_client import NetworkError
 from compute.quotas import QuotaExceeded
@@ -24,7 +34,7 @@ from compute.validation import (
     check_name,
     check_user_data,
 )
-from compute.views import server_view
+from compute.views import host_status_of, server_view
 
 MAX_LIMIT = 1000
 
@@ -81,10 +91,7 @@ def create(core, caller, request):
         "project_id": caller.project_id,
         "user_id": caller.user_id,
         "image_ref": image_id,
-        "image_meta": {k: image.get(k) for k in (
-            "id", "name", "status", "disk_format", "container_format", "size", "checksum",
-            "os_hash_algo", "os_hash_value", "min_disk", "min_ram",
-        ) if k in image},
+        "image_meta": image_meta_of(image),
         **boot_images,
         "flavor_id": flavor["id"],
         "vcpus": flavor["vcpus"],
@@ -108,6 +115,7 @@ def create(core, caller, request):
     except BaseException:
         core.nics.release(token, server["network_info"], strict=False)
         raise
+    _record(core, caller, request, server["id"], "create")
     core.conductor.start_build(server["id"])
     created = core.repo.get_server(server["id"])
     view = server_view(created, core.base_url(request), caller.is_admin, detail=False)
@@ -178,7 +186,9 @@ def _listing(core, caller, request, detail: bool):
     limit = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
     page = servers[:limit]
     base = core.base_url(request)
-    body = {"servers": [server_view(s, base, caller.is_admin, detail) for s in page]}
+    hosts = host_statuses(core) if detail else {}
+    body = {"servers": [server_view(s, base, caller.is_admin, detail,
+                                    host_status=hosts.get(s["host"], "")) for s in page]}
     if page and len(servers) > limit:
         query = {k: v for k, v in request.GET.items() if k != "marker"}
         query["marker"] = page[-1]["id"]
@@ -214,15 +224,28 @@ def refreshed(core, request, server: dict) -> dict:
     return server
 
 
+def host_statuses(core) -> dict[str, str]:
+    """{host name: Nova's host_status (UP, DOWN, MAINTENANCE)} of every registered host."""
+    now, window = time.time(), core.conf["heartbeat_window"]
+    return {host["name"]: host_status_of(host, now, window) for host in core.hosts.list_hosts()}
+
+
+def _record(core, caller, request, server_id: str, action: str) -> None:
+    core.conductor.actions.start(server_id, action, request_id_of(request.environ),
+                                 caller.project_id, caller.user_id)
+
+
 def show(core, caller, request, server_id):
     server = refreshed(core, request, load_server(core, caller, server_id))
-    return json_response(200, {"server": server_view(server, core.base_url(request),
-                                                     caller.is_admin)})
+    return json_response(200, {"server": server_view(
+        server, core.base_url(request), caller.is_admin,
+        host_status=host_statuses(core).get(server["host"], ""))})
 
 
 def delete(core, caller, request, server_id):
     server = load_server(core, caller, server_id)
     if server["task_state"] != states.DELETING:
+        _record(core, caller, request, server["id"], "delete")
         if server["network_info"]:
             core.nics.release(request.headers.get("X-Auth-Token", ""), server["network_info"])
         core.conductor.begin_delete(server)
@@ -251,26 +274,32 @@ def action(core, caller, request, server_id):
     if len(body) != 1:
         raise HTTPError(400, "Invalid input: exactly one action per request.")
     name, args = next(iter(body.items()))
+    from compute.api import server_actions  # day-2 actions; that module imports this one
+
+    if name in server_actions.HANDLERS:
+        return server_actions.HANDLERS[name](core, caller, request, server, args)
     if name == "os-start":
-        return _power(core, server, "start", "start")
+        return _power(core, caller, request, server, "start", "start")
     if name == "os-stop":
-        return _power(core, server, "stop", "stop")
+        return _power(core, caller, request, server, "stop", "stop")
     if name == "reboot":
         kind = (args or {}).get("type") if isinstance(args, dict) else None
         if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
             raise HTTPError(400, "Invalid input: reboot type must be SOFT or HARD.")
-        return _power(core, server, "reboot_hard" if kind.upper() == "HARD" else "reboot",
-                      "reboot")
+        return _power(core, caller, request, server,
+                      "reboot_hard" if kind.upper() == "HARD" else "reboot", "reboot")
     if name == "os-getConsoleOutput":
         return _console(core, server, args)
     raise HTTPError(400, f"There is no such action: {name}")
 
 
-def _power(core, server: dict, action_name: str, label: str):
+def _power(core, caller, request, server: dict, action_name: str, label: str):
     if server["task_state"] is not None:
         _conflict(server, label)
     reachable_host(core, server)
+    _record(core, caller, request, server["id"], label)
     if core.conductor.begin_action(server, action_name) is None:
+        core.conductor.actions.finish(server["id"], label, False, "state changed")
         _conflict(core.repo.get_server(server["id"]), label)
     return json_response(202)
 
