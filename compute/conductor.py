@@ -271,7 +271,8 @@ class Conductor:
         present = {k: int(v) for k, v in report.get("instances", {}).items()}
         building = set(report.get("building", []))
         mine = {s["id"]: s for s in self.repo.servers_on_host(host)}
-        to_delete = [sid for sid in present if sid not in mine and sid not in building]
+        to_delete = [sid for sid in present if sid not in mine and sid not in building
+                     and not self._moving_from(sid, host)]
         if not restarted:
             return to_delete
         LOG.info("host %s (re)started: reconciling %d servers", host, len(mine))
@@ -300,6 +301,14 @@ class Conductor:
                     self.repo.update_server(server_id, vm_state=states.STOPPED,
                                             task_state=None, power_state=present[server_id])
         return to_delete
+
+    def _moving_from(self, server_id: str, host: str) -> bool:
+        """Is the server being resized or migrated away from `host` (its domain stays there
+        until the source is set aside, and comes back on a revert)?"""
+        try:
+            return self.repo.get_server(server_id).get("old_host") == host
+        except NotFound:
+            return False
 
     # periodic ------------------------------------------------------------------------------
     def monitor_once(self, now: float | None = None) -> None:
