@@ -315,8 +315,8 @@ def _console(core, server: dict, args):
         raise HTTPError(400, "Invalid input: length must be an integer.")
     if length == -1:
         length = None
-    if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR) or not server[
-            "host"]:
+    if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR,
+                                  states.RESIZED) or not server["host"]:
         _conflict(server, "os-getConsoleOutput")
     host = reachable_host(core, server)
     query = "" if length is None else f"?length={length}"
