@@ -4,10 +4,11 @@ The image is a small hybrid ISO (GRUB for BIOS, from grub-pc-bin + xorriso + mto
 a Debian kernel (unpacked from the linux-image-amd64 package, never installed on the host)
 and a busybox-static initramfs, converted to qcow2 by qemu-img. Its init prints
 `DEMO_BOOT_LINE` and the guest's uptime to the serial console (ttyS0) every few seconds,
-runs a shell on that console (a prompt ending its line), takes the addresses of NICs
-plugged in later by DHCP, powers off on the ACPI power button, and, when built with
-`poweroff_after`, powers itself off that many seconds after boot. Under QEMU TCG it
-reaches the console line in about 8 s.
+what it finds in a spare region of its root disk (`DISK_MARKER_LINE`: a marker user_data may
+write there, to show the disk survived a snapshot or a move), runs a shell on that console (a
+prompt ending its line), takes the addresses of NICs plugged in later by DHCP, powers off on
+the ACPI power button, and, when built with `poweroff_after`, powers itself off that many
+seconds after boot. Under QEMU TCG it reaches the console line in about 8 s.
 
 `build_demo_image()` is pure file work: no cluster, no libvirt. The kernel package is
 downloaded once into a cache directory (`install.sh` pre-fills it).
@@ -23,6 +24,10 @@ import tempfile
 from dataclasses import dataclass
 
 DEMO_BOOT_LINE = "BRUME-DEMO: guest booted"
+# The root disk's spare region (past the ISO, inside any flavor's root disk): on every boot
+# the guest prints what it finds there, before running user_data (which may write it).
+MARKER_OFFSET_MIB = 256
+DISK_MARKER_LINE = "BRUME-DEMO: disk marker "
 DEFAULT_CACHE_DIR = "/var/cache/brume/debs"
 KERNEL_METAPACKAGE = "linux-image-amd64"
 BUSYBOX = "/bin/busybox"
@@ -62,15 +67,26 @@ while true; do
 done
 """
 
-# After the boot line, in the background: read the config drive (label config-2, a SATA
-# CD-ROM) and print the server's uuid, the keypair's fingerprint (MD5, as the compute API
-# shows it) and user_data's first line; take eth0's address by DHCP, print it and serve a
-# page naming it on port 80 (busybox httpd); then run user_data if it is a script ("#!").
+# After the boot line, in the background: print the root disk's marker (`DISK_MARKER_LINE`
+# and the text at MARKER_OFFSET_MIB of /dev/vda, "none" when blank); read the config drive
+# (label config-2, a SATA CD-ROM) and print the server's uuid, the keypair's fingerprint
+# (MD5, as the compute API shows it) and user_data's first line; take eth0's address by
+# DHCP, print it and serve a page naming it on port 80 (busybox httpd); then run user_data
+# if it is a script ("#!").
 FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev \\
-           virtio_pci failover net_failover virtio_net scsi_common scsi_mod libata libahci \\
-           ahci cdrom sr_mod isofs; do
+           virtio_pci virtio_blk failover net_failover virtio_net scsi_common scsi_mod \\
+           libata libahci ahci cdrom sr_mod isofs; do
     insmod /lib/$m.ko 2>/dev/null
   done
+  for i in 1 2 3 4 5; do
+    [ -b /dev/vda ] && break
+    sleep 1
+  done
+  if [ -b /dev/vda ]; then
+    mark=$(dd if=/dev/vda bs=1M skip=@MARKER_MIB@ count=1 2>/dev/null | head -c 64 \\
+           | tr -cd 'A-Za-z0-9._:-')
+    echo "@MARKER_LINE@${mark:-none}"
+  fi
   mkdir -p /mnt/config
   for i in 1 2 3 4 5 6 7 8 9 10; do
     for dev in /dev/sr0 /dev/sr1; do
@@ -269,11 +285,18 @@ def _newc_entry(name: str, mode: int, data: bytes, ino: int) -> bytes:
 MODULES = ("drivers/input/evdev.ko", "drivers/acpi/button.ko",
            "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
            "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci_legacy_dev.ko",
-           "drivers/virtio/virtio_pci.ko", "net/core/failover.ko", "drivers/net/net_failover.ko",
+           "drivers/virtio/virtio_pci.ko", "drivers/block/virtio_blk.ko", "net/core/failover.ko",
+           "drivers/net/net_failover.ko",
            "drivers/net/virtio_net.ko", "drivers/scsi/scsi_common.ko", "drivers/scsi/scsi_mod.ko",
            "drivers/ata/libata.ko", "drivers/ata/libahci.ko", "drivers/ata/ahci.ko",
            "drivers/cdrom/cdrom.ko", "drivers/scsi/sr_mod.ko", "fs/isofs/isofs.ko",
            "drivers/block/virtio_blk.ko")
+
+
+def first_boot() -> str:
+    """FIRST_BOOT with the marker's offset and line filled in."""
+    return FIRST_BOOT.replace("@MARKER_MIB@", str(MARKER_OFFSET_MIB)).replace(
+        "@MARKER_LINE@", DISK_MARKER_LINE)
 
 
 def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
@@ -290,7 +313,7 @@ def build_initramfs(path: str, modules: dict[str, bytes]) -> None:
         ("bin/dhcp-event", 0o100755, DHCP_EVENT.encode()),
         ("bin/hotplug", 0o100755, HOTPLUG.encode()),
         ("init", 0o100755, INIT_SCRIPT.format(
-            boot_line=DEMO_BOOT_LINE, first_boot=FIRST_BOOT + "\n" + VOLUME_WATCH).encode()),
+            boot_line=DEMO_BOOT_LINE, first_boot=first_boot() + "\n" + VOLUME_WATCH).encode()),
     ]
     for name, data in sorted(modules.items()):
         entries.append((f"lib/{name}", 0o100644, data))

@@ -17,6 +17,13 @@ Every request must be signed with the service secret for this agent's target nam
                                               both ways: the compute API's console proxy
 - `POST   /v1/instances/<id>/volumes[/detach]` {"volume": {device, connection_info, ...}}:
                                               hot-plug or unplug a volume's NBD disk
+- `POST   /v1/instances/<id>/snapshot`        {"image_id", "stop"} → 200 {"image",
+                                              "power_state"} (compute.agent_lifecycle)
+- `POST   /v1/instances/<id>/spawn`           {"instance", "flavor", "image_meta", "start",
+                                              "replace"} → 200 {"power_state"}, built now
+- `POST   /v1/instances/<id>/stash`           a move's source set aside → 200
+- `POST   /v1/instances/<id>/unstash`         {"start"} → 200 {"power_state"} (revert)
+- `DELETE /v1/instances/<id>/stash`           the kept source removed (confirm) → 200
 
 Refusals are `common.http_errors.HTTPError`s (a missing instance 404, a driver failure 500),
 answered as Nova-shaped JSON faults (`error_middleware` with
@@ -34,6 +41,7 @@ from common import raw_connection
 from common.http_errors import HTTPError, error_middleware
 from compute import service_auth
 from compute.agent import Agent
+from compute.agent_lifecycle import LifecycleWork
 from compute.config import load_agent_config
 from compute.driver import DriverError, InstanceNotFound, LibvirtDriver
 from compute.guest_builders import make_guest_builder
@@ -61,6 +69,11 @@ ROUTES = [
      "detach_interface"),
     ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/volumes$"), "attach_volume"),
     ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/volumes/detach$"), "detach_volume"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/snapshot$"), "snapshot"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/spawn$"), "spawn_now"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/stash$"), "stash"),
+    ("POST", re.compile(rf"^/v1/instances/({UUID_RE})/unstash$"), "unstash"),
+    ("DELETE", re.compile(rf"^/v1/instances/({UUID_RE})/stash$"), "drop_stash"),
 ]
 
 
@@ -69,6 +82,7 @@ class AgentApp:
 
     def __init__(self, agent: Agent, service_secret: str):
         self.agent = agent
+        self.lifecycle = LifecycleWork(agent)
         self.verifier = service_auth.ServiceVerifier(
             service_secret, service_auth.agent_target(agent.conf["host"]))
         self._wsgi = error_middleware(self._serve, render_nova_fault, bug_log=LOG,
@@ -194,6 +208,39 @@ class AgentApp:
                        b"Connection: Upgrade\r\n\r\n")
         raw_connection.splice(client, guest)
         return lambda environ, start_response: raw_connection.handled()
+
+    # day-2 operations (compute.agent_lifecycle) -------------------------------------------
+    def snapshot(self, request, body, server_id):
+        data = parse_json(body)
+        image_id = data.get("image_id")
+        if not isinstance(image_id, str) or not image_id:
+            raise HTTPError(400, "image_id is required.")
+        return json_response(200, self.lifecycle.snapshot(server_id, image_id,
+                                                          data.get("stop") is True))
+
+    def spawn_now(self, request, body, server_id):
+        data = parse_json(body)
+        instance = data.get("instance")
+        if not isinstance(instance, dict) or instance.get("id") != server_id:
+            raise HTTPError(400, "instance.id must match the URL.")
+        if server_id in self.agent.building:
+            raise HTTPError(409, "A build of this instance is in progress here.")
+        power_state = self.lifecycle.spawn(
+            instance, data.get("flavor") or {}, data.get("image_meta") or {},
+            start=data.get("start") is not False, replace=data.get("replace") is True)
+        return json_response(200, {"power_state": power_state})
+
+    def stash(self, request, body, server_id):
+        self.lifecycle.stash(server_id)
+        return json_response(200, {"stashed": server_id})
+
+    def unstash(self, request, body, server_id):
+        power_state = self.lifecycle.unstash(server_id, parse_json(body).get("start") is True)
+        return json_response(200, {"power_state": power_state})
+
+    def drop_stash(self, request, body, server_id):
+        self.lifecycle.drop_stash(server_id)
+        return json_response(200, {"dropped": server_id})
 
 
 def make_app(conf_path: str):

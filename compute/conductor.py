@@ -14,6 +14,7 @@ from compute import claims, states
 from compute.db import Database
 from compute.hosts import HostRepo
 from compute.image_lookup import BOOT_IMAGE_PROPERTIES
+from compute.instance_actions import ActionLog
 from compute.repo import NotFound, Repo
 from compute.scheduler import Policy
 from compute.service_auth import agent_target
@@ -68,6 +69,7 @@ class Conductor:
         self.hosts = hosts
         self.conf = conf
         self._spawn = spawn
+        self.actions = ActionLog(db)  # os-instance-actions: each operation's result
         self.policy = Policy(
             cpu_allocation_ratio=conf["cpu_allocation_ratio"],
             ram_allocation_ratio=conf["ram_allocation_ratio"],
@@ -113,6 +115,7 @@ class Conductor:
             )
             if server is not None:
                 LOG.info("server %s: no valid host", server_id)
+                self.actions.finish(server_id, "create", False, claims.NO_VALID_HOST)
             return
         body = build_request(self.repo.get_server(server_id))
         try:
@@ -145,6 +148,7 @@ class Conductor:
         if not retry:
             self.repo.set_error(server_id, f"Build of instance {server_id} aborted: {message}",
                                 expect={"host": host, "vm_state": states.BUILDING})
+            self.actions.finish(server_id, "create", False, message, host=host)
             return
         retries_used = len(server["attempted_hosts"]) - 1
         if retries_used >= self.conf["max_build_retries"]:
@@ -154,6 +158,7 @@ class Conductor:
                 f"host(s); retries exhausted. Last error on {host}: {message}",
                 expect={"host": host, "vm_state": states.BUILDING},
             )
+            self.actions.finish(server_id, "create", False, message, host=host)
             return
         LOG.info("server %s: build failed on %s (%s); rescheduling", server_id, host, message)
         if claims.release_for_retry(self.db, server_id, host):
@@ -161,11 +166,12 @@ class Conductor:
 
     def build_done(self, server_id: str, host: str, power_state: int) -> None:
         now = time.time()
-        self.repo.update_server(
+        if self.repo.update_server(
             server_id,
             expect={"vm_state": states.BUILDING, "task_state": states.SPAWNING, "host": host},
             vm_state=states.ACTIVE, task_state=None, power_state=power_state, launched_at=now,
-        )
+        ) is not None:
+            self.actions.finish(server_id, "create", True, host=host)
 
     # power actions -----------------------------------------------------------------------
     def begin_action(self, server: dict, action: str) -> dict | None:
@@ -198,17 +204,20 @@ class Conductor:
         except HTTPClientError as exc:
             LOG.warning("server %s: %s on %s failed: %s", server_id, action, host["name"], exc)
             self.repo.update_server(server_id, expect={"task_state": task}, task_state=None)
+            self.actions.finish(server_id, agent_action, False, str(exc), host=host["name"])
             return
         power_state = int(answer.get("power_state", states.NOSTATE))
         self.repo.update_server(
             server_id, expect={"task_state": task}, task_state=None, vm_state=final_vm_state,
             power_state=power_state,
         )
+        self.actions.finish(server_id, agent_action, True, host=host["name"])
 
     # deletes -----------------------------------------------------------------------------
     def begin_delete(self, server: dict) -> None:
         if not server["host"]:
             self.repo.mark_deleted(server["id"])
+            self.actions.finish(server["id"], "delete", True)
             return
         self.repo.update_server(server["id"], task_state=states.DELETING)
         self.spawn(self.run_delete, server["id"])
@@ -234,6 +243,7 @@ class Conductor:
                     LOG.warning("server %s: agent delete failed (%s); deleting locally; the "
                                 "agent removes the domain when it reconciles", server_id, exc)
         self.repo.mark_deleted(server_id)
+        self.actions.finish(server_id, "delete", True, host=server["host"])
 
     # agent reports -------------------------------------------------------------------------
     def apply_event(self, server_id: str, event: dict) -> None:
@@ -262,7 +272,8 @@ class Conductor:
         present = {k: int(v) for k, v in report.get("instances", {}).items()}
         building = set(report.get("building", []))
         mine = {s["id"]: s for s in self.repo.servers_on_host(host)}
-        to_delete = [sid for sid in present if sid not in mine and sid not in building]
+        to_delete = [sid for sid in present if sid not in mine and sid not in building
+                     and not self._moving_from(sid, host)]
         if not restarted:
             return to_delete
         LOG.info("host %s (re)started: reconciling %d servers", host, len(mine))
@@ -291,6 +302,14 @@ class Conductor:
                     self.repo.update_server(server_id, vm_state=states.STOPPED,
                                             task_state=None, power_state=present[server_id])
         return to_delete
+
+    def _moving_from(self, server_id: str, host: str) -> bool:
+        """Is the server being resized or migrated away from `host` (its domain stays there
+        until the source is set aside, and comes back on a revert)?"""
+        try:
+            return self.repo.get_server(server_id).get("old_host") == host
+        except NotFound:
+            return False
 
     # periodic ------------------------------------------------------------------------------
     def monitor_once(self, now: float | None = None) -> None:

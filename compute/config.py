@@ -14,6 +14,7 @@ from common.config import (
     Option,
     load_section,
     non_negative_int,
+    parse_bool,
     positive_float,
     read_ini,
     refuse_dev_defaults,
@@ -35,6 +36,13 @@ def weigher_name(text: str) -> str:
     if text not in ("spread", "pack", "random"):
         raise ValueError("must be spread, pack or random")
     return text
+
+
+def offload_time(text: str) -> int:
+    value = int(text)
+    if value not in (-1, 0):
+        raise ValueError("must be 0 (offload at once) or -1 (never)")
+    return value
 
 
 def virt_type_name(text: str) -> str:
@@ -70,6 +78,12 @@ API_OPTIONS = [
     Option("default_quota_instances", quota_limit, 10),
     Option("default_quota_cores", quota_limit, 20),
     Option("default_quota_ram", quota_limit, 51200),
+    # day-2 operations (compute.lifecycle)
+    Option("move_timeout", positive_float, 3600.0,
+           help="seconds an agent may take to copy, upload or build a moved disk"),
+    Option("shelved_offload_time", offload_time, 0,
+           help="0: shelve frees the host at once; -1: only shelveOffload does"),
+    Option("allow_resize_to_same_host", parse_bool, False),
     *TOKEN_CHECK_OPTIONS,
 ]
 

@@ -134,6 +134,12 @@ ADDED_COLUMNS = (
     ("servers", "config_drive", "INTEGER NOT NULL DEFAULT 0"),
     ("servers", "network_info", "TEXT NOT NULL DEFAULT '[]'"),  # compute.network_info
     ("servers", "block_devices", "TEXT NOT NULL DEFAULT '[]'"),  # compute.block_devices
+    # day-2 operations (compute.lifecycle): the shelved disk's image, and while a resize or
+    # cold migration waits for confirmResize/revertResize, where and what the server was
+    ("servers", "shelved_image_id", "TEXT"),
+    ("servers", "old_host", "TEXT"),
+    ("servers", "old_flavor", "TEXT"),  # JSON {"id", "vcpus", "ram", "disk"}
+    ("servers", "old_vm_state", "TEXT"),
 )
 
 

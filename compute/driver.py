@@ -28,6 +28,7 @@ from compute.files import tail_lines
 from compute.guest_diagnostics import nova_diagnostics
 
 DOMAIN_PREFIX = "brume-"
+STASH_SUFFIX = "_resize"  # a resized or migrated server's source, kept for revertResize
 
 LIBVIRT_POWER_STATES = {
     libvirt.VIR_DOMAIN_NOSTATE: states.NOSTATE,
@@ -87,6 +88,9 @@ class GuestBuilder(Protocol):
     def cleanup(self, instance: dict | None, instance_dir: str) -> None:
         """Release what prepare() took besides the instance dir (e.g. cache references)."""
 
+    def root_disk(self, instance_dir: str) -> str | None:
+        """The qcow2 file the guest's root disk is (copied by snapshots and moves)."""
+
 
 def offload_blocking_calls(conn):
     """In a green (monkey-patched) agent, run libvirt calls in eventlet's OS thread pool.
@@ -124,7 +128,22 @@ def own_domains(conn: libvirt.virConnect, instances_dir: str) -> list[libvirt.vi
         domain for domain in conn.listAllDomains()
         if domain.name().startswith(DOMAIN_PREFIX)
         and os.path.isdir(os.path.join(instances_dir, domain.UUIDString()))
+        and _files_here(domain, instances_dir)
     ]
+
+
+def _files_here(domain: libvirt.virDomain, instances_dir: str) -> bool:
+    """False when the domain's files are in another agent's instance dir of the same server
+    (a server evacuated or migrated away leaves its old directory behind on a shared
+    libvirtd); True for a domain that names no instance file (the test driver's)."""
+    server_id = domain.UUIDString()
+    try:
+        xml = domain.XMLDesc(0)
+    except libvirt.libvirtError:
+        return True
+    if f"/{server_id}/" not in xml:
+        return True
+    return os.path.join(os.path.abspath(instances_dir), server_id) + "/" in xml
 
 
 def remove_domain(domain: libvirt.virDomain) -> None:
@@ -188,16 +207,18 @@ class LibvirtDriver:
         except libvirt.libvirtError:
             raise InstanceNotFound(f"no domain for instance {server_id}") from None
 
-    def spawn(self, instance: dict, image_meta: dict, flavor: dict) -> None:
-        """Create the guest and start it. On failure nothing is left behind."""
+    def spawn(self, instance: dict, image_meta: dict, flavor: dict, start: bool = True) -> None:
+        """Create the guest and start it (unless `start` is False: defined, shut off). On
+        failure nothing is left behind."""
         directory = self.instance_dir(instance["id"])
         try:
             os.makedirs(directory, exist_ok=True)
             xml = self.builder.prepare(instance, image_meta, flavor, directory)
             write_atomic(os.path.join(directory, "domain.xml"), xml.encode("utf-8"))
             domain = self.conn.defineXML(xml)
-            domain.create()
-            self.builder.guest_event(directory, "start")
+            if start:
+                domain.create()
+                self.builder.guest_event(directory, "start")
         except (OSError, libvirt.libvirtError, DriverError) as exc:
             self.destroy(instance["id"], instance)
             retry = getattr(exc, "retry", True)
@@ -409,7 +430,8 @@ class LibvirtDriver:
         known = set(self.list_instances())
         for server_id in sorted(os.listdir(self.instances_dir)):
             xml_path = os.path.join(self.instances_dir, server_id, "domain.xml")
-            if server_id in known or not os.path.isfile(xml_path):
+            if server_id in known or server_id.endswith(STASH_SUFFIX) or not os.path.isfile(
+                    xml_path):
                 continue
             with open(xml_path, encoding="utf-8") as handle:
                 xml = handle.read()
@@ -419,3 +441,67 @@ class LibvirtDriver:
                 continue
             restored.append(server_id)
         return restored
+
+    # day-2 operations (compute.agent_lifecycle) ------------------------------------------
+    def root_disk(self, server_id: str) -> str:
+        """The path of the instance's root disk (qcow2); DriverError when it has none."""
+        self._domain(server_id)
+        path = self.builder.root_disk(self.instance_dir(server_id))
+        if path is None:
+            raise DriverError(f"instance {server_id} has no root disk image to copy")
+        return path
+
+    def is_running(self, server_id: str) -> bool:
+        try:
+            return bool(self._domain(server_id).isActive())
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"cannot read instance state: {exc}") from None
+
+    def suspend(self, server_id: str) -> None:
+        """Pause the guest's vCPUs; QEMU drains and flushes its disks first."""
+        try:
+            self._domain(server_id).suspend()
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"pause failed: {exc}") from None
+
+    def resume(self, server_id: str) -> None:
+        try:
+            self._domain(server_id).resume()
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"resume failed: {exc}") from None
+
+    def stash_dir(self, server_id: str) -> str:
+        return self.instance_dir(server_id) + STASH_SUFFIX
+
+    def stash(self, server_id: str) -> None:
+        """Keep a shut-off server's files for a revert and forget its domain: undefine it
+        and rename its directory `<id>_resize` (no longer this agent's instance)."""
+        domain = self._domain(server_id)
+        try:
+            if domain.isActive():
+                domain.destroy()
+            domain.undefine()
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"cannot set the source aside: {exc}") from None
+        shutil.rmtree(self.stash_dir(server_id), ignore_errors=True)
+        os.rename(self.instance_dir(server_id), self.stash_dir(server_id))
+
+    def unstash(self, server_id: str, start: bool) -> None:
+        """Bring a stashed source back: its directory, its domain, started if asked."""
+        if not os.path.isdir(self.stash_dir(server_id)):
+            raise InstanceNotFound(f"no kept source for instance {server_id}")
+        shutil.rmtree(self.instance_dir(server_id), ignore_errors=True)
+        os.rename(self.stash_dir(server_id), self.instance_dir(server_id))
+        with open(os.path.join(self.instance_dir(server_id), "domain.xml"),
+                  encoding="utf-8") as handle:
+            xml = handle.read()
+        try:
+            domain = self.conn.defineXML(xml)
+            if start:
+                domain.create()
+                self.builder.guest_event(self.instance_dir(server_id), "start")
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"cannot restore the source: {exc}") from None
+
+    def drop_stash(self, server_id: str) -> None:
+        shutil.rmtree(self.stash_dir(server_id), ignore_errors=True)

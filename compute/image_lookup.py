@@ -59,6 +59,15 @@ def fetch_image(image_url: str, image_id: str, token: str, timeout: float) -> di
     return image
 
 
+IMAGE_META_KEYS = ("id", "name", "status", "disk_format", "container_format", "size", "checksum",
+                   "os_hash_algo", "os_hash_value", "min_disk", "min_ram")
+
+
+def image_meta_of(image: dict) -> dict:
+    """What a server records of the image it is built from (`servers.image_meta`)."""
+    return {key: image.get(key) for key in IMAGE_META_KEYS if key in image}
+
+
 def check_image_fits(image: dict, image_id: str, flavor: dict) -> None:
     if image.get("status") != "active":
         raise HTTPError(400, f"Image {image_id} is not active.")

@@ -4,11 +4,14 @@ The agent authenticates at the proxy's v1 auth with its service credential (a cl
 user, so it may read every project's images) through `common.v1_auth.V1Session`, which keeps
 the token until shortly before it expires and authenticates again once on a 401.
 `stream(image_meta)` yields the image's bytes in 1 MiB chunks from
-`GET /v2/images/{id}/file`; memory stays bounded. Every failure is
+`GET /v2/images/{id}/file`; memory stays bounded. `upload(image_id, path)` sends a file as the
+bytes of a queued image (`PUT /v2/images/{id}/file`, streamed: a snapshot), which the image
+service checks as it checks every upload. Every failure is
 `common.http_client.HTTPClientError`.
 """
 from __future__ import annotations
 
+import os
 import urllib.parse
 
 from common.http_client import HTTPClient, HTTPClientError
@@ -38,3 +41,12 @@ class ImageSource:
         response = self._get(f"/v2/images/{urllib.parse.quote(image_meta['id'])}/file",
                              stream=True)
         yield from response.iter_chunks(CHUNK)
+
+    def upload(self, image_id: str, path: str) -> None:
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:
+            self.session.request(
+                "PUT", f"/v2/images/{urllib.parse.quote(image_id)}/file", client=self.client,
+                body=handle, headers={"Content-Type": "application/octet-stream",
+                                      "Content-Length": str(size)},
+                expect=(204, 201, 200))

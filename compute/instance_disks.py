@@ -13,6 +13,9 @@ the file), then `qemu-img info --output=json -f
 <declared format>` under a CPU and memory limit; a backing file, an external data file, a
 VMDK extent other than the file itself, or a format other than the declared one raises
 `UnsafeBase`.
+
+`flatten_copy` makes the standalone qcow2 a snapshot or a move uploads (`qemu-img convert` of
+the overlay and its backing chain).
 """
 from __future__ import annotations
 
@@ -167,3 +170,16 @@ def backing_file(path: str) -> str | None:
     """The backing file a qcow2 overlay relies on (None if none)."""
     info = json.loads(_qemu_img("info", "--output=json", "-U", path))
     return info.get("full-backing-filename") or info.get("backing-filename")
+
+
+def flatten_copy(disk: str, dest: str) -> None:
+    """A standalone qcow2 copy of an instance disk and its backing chain at `dest` (what a
+    snapshot uploads). `-U`: a paused guest's QEMU still holds the disk's lock; the caller
+    makes sure nothing writes to it meanwhile."""
+    tmp = dest + ".tmp"
+    try:
+        _qemu_img("convert", "-U", "-q", "-f", "qcow2", "-O", "qcow2", disk, tmp)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -250,6 +250,11 @@ class QemuGuestBuilder:
         except vm_network.VmNetworkError as exc:
             LOG.warning("network sync failed: %s", exc)
 
+    def root_disk(self, instance_dir: str) -> str | None:
+        """The instance's qcow2 overlay (an ISO boot's is its blank root disk)."""
+        path = os.path.join(instance_dir, "disk")
+        return path if os.path.isfile(path) else None
+
     def console_log_path(self, instance_dir: str) -> str:
         return os.path.join(instance_dir, "console.log")
 

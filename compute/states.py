@@ -12,6 +12,9 @@ ACTIVE = "active"
 STOPPED = "stopped"
 ERROR = "error"
 DELETED = "deleted"
+SHELVED = "shelved"  # shut off, disk still on its host (shelved_offload_time > 0 or -1)
+SHELVED_OFFLOADED = "shelved_offloaded"  # disk in the image service, no host
+RESIZED = "resized"  # resized or cold-migrated, waiting for confirmResize/revertResize
 
 # task_state
 SCHEDULING = "scheduling"
@@ -22,6 +25,18 @@ REBOOT_STARTED = "reboot_started"
 REBOOT_STARTED_HARD = "reboot_started_hard"
 DELETING = "deleting"
 BLOCK_DEVICE_MAPPING = "block_device_mapping"  # waiting for the boot volume (boot_volumes)
+IMAGE_SNAPSHOT = "image_snapshot"
+IMAGE_BACKUP = "image_backup"
+SHELVING = "shelving"
+SHELVING_OFFLOADING = "shelving_offloading"
+UNSHELVING = "unshelving"
+REBUILDING = "rebuilding"
+RESIZE_PREP = "resize_prep"
+RESIZE_MIGRATING = "resize_migrating"
+RESIZE_FINISH = "resize_finish"
+RESIZE_REVERTING = "resize_reverting"
+RESIZE_CONFIRMING = "resize_confirming"
+RESIZE_TASKS = (RESIZE_PREP, RESIZE_MIGRATING, RESIZE_FINISH)
 
 # power_state (libvirt-derived integers, as Nova uses them)
 NOSTATE = 0
@@ -52,20 +67,34 @@ STATUS_FILTERS = {
     "DELETED": {DELETED},
     "REBOOT": {ACTIVE},
     "HARD_REBOOT": {ACTIVE},
+    "REBUILD": {ACTIVE, STOPPED, ERROR},
+    "RESIZE": {ACTIVE, STOPPED},
+    "VERIFY_RESIZE": {RESIZED},
+    "REVERT_RESIZE": {RESIZED},
+    "SHELVED": {SHELVED},
+    "SHELVED_OFFLOADED": {SHELVED_OFFLOADED},
 }
 
 
 def status_of(vm_state: str, task_state: str | None) -> str:
     """The Nova `status` for a server."""
+    if task_state == REBUILDING and vm_state in (ACTIVE, STOPPED, ERROR):
+        return "REBUILD"
+    if task_state in RESIZE_TASKS and vm_state in (ACTIVE, STOPPED):
+        return "RESIZE"
     if vm_state == ACTIVE:
         if task_state == REBOOT_STARTED:
             return "REBOOT"
         if task_state == REBOOT_STARTED_HARD:
             return "HARD_REBOOT"
         return "ACTIVE"
+    if vm_state == RESIZED:
+        return "REVERT_RESIZE" if task_state == RESIZE_REVERTING else "VERIFY_RESIZE"
     return {
         BUILDING: "BUILD",
         STOPPED: "SHUTOFF",
         ERROR: "ERROR",
         DELETED: "DELETED",
+        SHELVED: "SHELVED",
+        SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
     }.get(vm_state, "UNKNOWN")

@@ -1,7 +1,8 @@
 """Guests for libvirt's test driver (`test:///default`): minimal domain XML and a fake console.
 
 The test driver runs no real guest, so this builder writes the console log itself: one line
-per power event, the way a real guest's serial console would show each boot. Builds may be
+per power event, the way a real guest's serial console would show each boot. A snapshot or
+move of a test guest copies a small blank qcow2 made on first use. Builds may be
 slowed down (`test_spawn_seconds`) to stand in for image download time in fault tests.
 """
 from __future__ import annotations
@@ -11,6 +12,9 @@ import time
 import xml.etree.ElementTree as ET
 
 from compute.files import append_line
+from compute.instance_disks import create_blank
+
+TEST_DISK_SIZE = 1024 * 1024
 
 CONSOLE_LINES = {
     "start": "Brume test guest: booting; power on at {now}",
@@ -54,3 +58,10 @@ class TestGuestBuilder:
 
     def cleanup(self, instance: dict | None, instance_dir: str) -> None:
         """Nothing outside the instance dir to release."""
+
+    def root_disk(self, instance_dir: str) -> str | None:
+        """A test guest has no disk: a small blank qcow2 stands for it when one is copied."""
+        path = os.path.join(instance_dir, "disk")
+        if not os.path.exists(path):
+            create_blank(path, TEST_DISK_SIZE)
+        return path

@@ -51,7 +51,18 @@ def host_id(project_id: str, host: str | None) -> str:
     return hashlib.sha224((project_id + host).encode("utf-8")).hexdigest()
 
 
-def server_view(server: dict, base_url: str, is_admin: bool, detail: bool = True) -> dict:
+def host_status_of(host: dict, now: float, window: float) -> str:
+    """Nova's `host_status` of a server's host: UP, DOWN (agent silent) or MAINTENANCE."""
+    if not is_up(host, now, window):
+        return "DOWN"
+    return "UP" if host["enabled"] else "MAINTENANCE"
+
+
+def server_view(server: dict, base_url: str, is_admin: bool, detail: bool = True,
+                host_status: str = "") -> dict:
+    """A server as Nova shows it; `host_status` (microversion 2.16) is its host's state: in
+    full to admins, to others only UNKNOWN when the host is down (Nova's unknown-only rule),
+    so a server on a dead host is not shown as plainly ACTIVE."""
     project = server["project_id"]
     view = {
         "id": server["id"],
@@ -105,6 +116,10 @@ def server_view(server: dict, base_url: str, is_admin: bool, detail: bool = True
             "code": server["fault_code"] or 500,
             "created": iso_z(server["fault_created"]),
         }
+    if is_admin:
+        view["host_status"] = host_status if server["host"] else ""
+    elif server["host"] and host_status == "DOWN":
+        view["host_status"] = "UNKNOWN"
     if is_admin:
         view["OS-EXT-SRV-ATTR:host"] = server["host"]
         view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = server["host"]

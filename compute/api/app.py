@@ -22,6 +22,7 @@ from compute.api import (
     consoles,
     flavors,
     hypervisors,
+    instance_actions,
     interfaces,
     internal,
     keypairs,
@@ -38,6 +39,9 @@ from compute.db import Database
 from compute.hosts import HostRepo
 from compute.http_json import request_path
 from compute.image_lookup import fetch_image
+from compute.image_records import ImageRecords
+from compute.instance_actions import request_id_of
+from compute.lifecycle import Lifecycle
 from compute.network_client import NetworkClient
 from compute.nic_allocation import NicAllocator
 from compute.nova_faults import render_nova_fault
@@ -67,6 +71,8 @@ ROUTES = [
     ("GET", rf"/v2\.1/servers/{ID}/diagnostics", servers.diagnostics, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/remote-consoles", consoles.create, "user"),
     ("GET", r"/console", consoles.connect, "public"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-instance-actions", instance_actions.index, "user"),
+    ("GET", rf"/v2\.1/servers/{ID}/os-instance-actions/{ID}", instance_actions.show, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/os-interface", interfaces.index, "user"),
     ("POST", rf"/v2\.1/servers/{ID}/os-interface", interfaces.attach, "user"),
     ("GET", rf"/v2\.1/servers/{ID}/os-interface/{ID}", interfaces.show, "user"),
@@ -110,7 +116,11 @@ class ComputeAPI:
         return self._wsgi(environ, start_response)
 
     def _serve(self, environ, start_response):
-        return self.dispatch(Request(environ))(environ, start_response)
+        response = self.dispatch(Request(environ))
+        request_id = request_id_of(environ)  # the instance action's key, as in Nova
+        response.headers["X-OpenStack-Request-ID"] = request_id
+        response.headers["X-Compute-Request-ID"] = request_id
+        return response(environ, start_response)
 
     def authenticate(self, request) -> Caller:
         requester = self.core.tokens.requester(request.headers.get("X-Auth-Token"))
@@ -164,9 +174,11 @@ def build_core(conf: dict, spawn) -> Core:
         if conf["network_url"] else None
     volumes = VolumeClient(conf["volume_url"], conf["volume_timeout"]) \
         if conf["volume_url"] else None
+    images = ImageRecords(conf["image_url"], conf["image_timeout"])
     return Core(conf=conf, db=db, repo=repo, hosts=hosts, quotas=quotas, conductor=conductor,
                 fetch_image=fetch, service_verifier=verifier, tokens=tokens,
-                nics=NicAllocator(network), volumes=volumes)
+                nics=NicAllocator(network), volumes=volumes, images=images,
+                lifecycle=Lifecycle(conductor, images))
 
 
 def _fetch(conf: dict, image_id: str, token: str) -> dict:
@@ -179,6 +191,7 @@ def make_app(conf_path: str):
     conf = load_api_config(conf_path)
     core = build_core(conf, eventlet.spawn_n)
     core.conductor.resume_after_restart()
+    core.lifecycle.recover_interrupted()
     core.tokens.start(eventlet.spawn_n, eventlet.sleep)
     eventlet.spawn_n(core.conductor.monitor_loop, eventlet.sleep)
     return ComputeAPI(core)

@@ -8,6 +8,8 @@ from common.token_check import RoleHolder, TokenChecker
 from compute.conductor import Conductor
 from compute.db import Database
 from compute.hosts import HostRepo
+from compute.image_records import ImageRecords
+from compute.lifecycle import Lifecycle
 from compute.nic_allocation import NicAllocator
 from compute.quotas import QuotaRepo
 from compute.repo import Repo
@@ -48,6 +50,8 @@ class Core:
     tokens: TokenChecker  # users' tokens (Keystone or Swift v1)
     nics: NicAllocator  # servers' ports in the network service (disabled without one)
     volumes: VolumeClient | None = None  # the block-storage service, when configured
+    images: ImageRecords | None = None  # snapshot image records, with the caller's token
+    lifecycle: Lifecycle | None = None  # day-2 operations (compute.lifecycle)
 
     def base_url(self, request) -> str:
         return (self.conf["public_url"] or request.host_url).rstrip("/")

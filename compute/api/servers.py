@@ -1,4 +1,8 @@
-"""`/v2.1/servers`: boot, list (filters, paging), show, delete, actions, diagnostics."""
+"""`/v2.1/servers`: boot, list (filters, paging), show, delete, actions, diagnostics.
+
+The day-2 actions (snapshots, shelve, rebuild, resize, migration, evacuation) are handled by
+`compute.api.server_actions`; every accepted change is recorded as an instance action.
+"""
 from __future__ import annotations
 
 import time
@@ -11,7 +15,13 @@ from compute.api.flavors import get_visible_flavor
 from compute.block_devices import parse_bdm
 from compute.claims import insert_server_within_quota
 from compute.http_json import json_response, parse_json, read_body
-from compute.image_lookup import check_image_fits, image_id_from_ref, resolve_boot_images
+from compute.image_lookup import (
+    check_image_fits,
+    image_id_from_ref,
+    image_meta_of,
+    resolve_boot_images,
+)
+from compute.instance_actions import request_id_of
 from compute.name_filter import NameFilter, PatternError
 from compute.network_client import NetworkError
 from compute.quotas import QuotaExceeded
@@ -26,7 +36,7 @@ from compute.validation import (
     check_name,
     check_user_data,
 )
-from compute.views import server_view
+from compute.views import host_status_of, server_view
 
 MAX_LIMIT = 1000
 
@@ -89,10 +99,7 @@ def create(core, caller, request):
         "project_id": caller.project_id,
         "user_id": caller.user_id,
         "image_ref": image_id,
-        "image_meta": {k: image.get(k) for k in (
-            "id", "name", "status", "disk_format", "container_format", "size", "checksum",
-            "os_hash_algo", "os_hash_value", "min_disk", "min_ram",
-        ) if k in image},
+        "image_meta": image_meta_of(image),
         **boot_images,
         "flavor_id": flavor["id"],
         "vcpus": flavor["vcpus"],
@@ -122,6 +129,7 @@ def create(core, caller, request):
         core.nics.release(token, server["network_info"], strict=False)
         release_all(core, token, server)
         raise
+    _record(core, caller, request, server["id"], "create")
     if boot is not None and boot.source == "image":
         boot_volumes.start(core, token, server["id"], boot, name)
     else:
@@ -197,7 +205,9 @@ def _listing(core, caller, request, detail: bool):
     if detail:
         page = refreshed_page(core, request, page)
     base = core.base_url(request)
-    body = {"servers": [server_view(s, base, caller.is_admin, detail) for s in page]}
+    hosts = host_statuses(core) if detail else {}
+    body = {"servers": [server_view(s, base, caller.is_admin, detail,
+                                    host_status=hosts.get(s["host"], "")) for s in page]}
     if page and len(servers) > limit:
         query = {k: v for k, v in request.GET.items() if k != "marker"}
         query["marker"] = page[-1]["id"]
@@ -255,15 +265,28 @@ def refreshed_page(core, request, servers: list[dict]) -> list[dict]:
     return page
 
 
+def host_statuses(core) -> dict[str, str]:
+    """{host name: Nova's host_status (UP, DOWN, MAINTENANCE)} of every registered host."""
+    now, window = time.time(), core.conf["heartbeat_window"]
+    return {host["name"]: host_status_of(host, now, window) for host in core.hosts.list_hosts()}
+
+
+def _record(core, caller, request, server_id: str, action: str) -> None:
+    core.conductor.actions.start(server_id, action, request_id_of(request.environ),
+                                 caller.project_id, caller.user_id)
+
+
 def show(core, caller, request, server_id):
     server = refreshed(core, request, load_server(core, caller, server_id))
-    return json_response(200, {"server": server_view(server, core.base_url(request),
-                                                     caller.is_admin)})
+    return json_response(200, {"server": server_view(
+        server, core.base_url(request), caller.is_admin,
+        host_status=host_statuses(core).get(server["host"], ""))})
 
 
 def delete(core, caller, request, server_id):
     server = load_server(core, caller, server_id)
     if server["task_state"] != states.DELETING:
+        _record(core, caller, request, server["id"], "delete")
         if server["network_info"]:
             core.nics.release(request.headers.get("X-Auth-Token", ""), server["network_info"])
         core.conductor.begin_delete(server)
@@ -293,16 +316,20 @@ def action(core, caller, request, server_id):
     if len(body) != 1:
         raise HTTPError(400, "Invalid input: exactly one action per request.")
     name, args = next(iter(body.items()))
+    from compute.api import server_actions  # day-2 actions; that module imports this one
+
+    if name in server_actions.HANDLERS:
+        return server_actions.HANDLERS[name](core, caller, request, server, args)
     if name == "os-start":
-        return _power(core, server, "start", "start")
+        return _power(core, caller, request, server, "start", "start")
     if name == "os-stop":
-        return _power(core, server, "stop", "stop")
+        return _power(core, caller, request, server, "stop", "stop")
     if name == "reboot":
         kind = (args or {}).get("type") if isinstance(args, dict) else None
         if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
             raise HTTPError(400, "Invalid input: reboot type must be SOFT or HARD.")
-        return _power(core, server, "reboot_hard" if kind.upper() == "HARD" else "reboot",
-                      "reboot")
+        return _power(core, caller, request, server,
+                      "reboot_hard" if kind.upper() == "HARD" else "reboot", "reboot")
     if name == "os-getConsoleOutput":
         return _console(core, server, args)
     if name in ("os-getSerialConsole", "os-getVNCConsole"):
@@ -312,11 +339,13 @@ def action(core, caller, request, server_id):
     raise HTTPError(400, f"There is no such action: {name}")
 
 
-def _power(core, server: dict, action_name: str, label: str):
+def _power(core, caller, request, server: dict, action_name: str, label: str):
     if server["task_state"] is not None:
         _conflict(server, label)
     reachable_host(core, server)
+    _record(core, caller, request, server["id"], label)
     if core.conductor.begin_action(server, action_name) is None:
+        core.conductor.actions.finish(server["id"], label, False, "state changed")
         _conflict(core.repo.get_server(server["id"]), label)
     return json_response(202)
 
@@ -332,8 +361,8 @@ def _console(core, server: dict, args):
         raise HTTPError(400, "Invalid input: length must be an integer.")
     if length == -1:
         length = None
-    if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR) or not server[
-            "host"]:
+    if server["vm_state"] not in (states.ACTIVE, states.STOPPED, states.ERROR,
+                                  states.RESIZED) or not server["host"]:
         _conflict(server, "os-getConsoleOutput")
     host = reachable_host(core, server)
     query = "" if length is None else f"?length={length}"
