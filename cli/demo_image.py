@@ -281,7 +281,8 @@ def _newc_entry(name: str, mode: int, data: bytes, ino: int) -> bytes:
 
 
 # Kernel modules the init loads: the ACPI power button reaches /dev/input (graceful stop);
-# the virtio NIC (DHCP) and the SATA CD-ROM with ISO9660 (the config drive).
+# the virtio disks (the root disk's marker, volumes), the virtio NIC (DHCP) and the SATA
+# CD-ROM with ISO9660 (the config drive).
 MODULES = ("drivers/input/evdev.ko", "drivers/acpi/button.ko",
            "drivers/virtio/virtio_ring.ko", "drivers/virtio/virtio.ko",
            "drivers/virtio/virtio_pci_modern_dev.ko", "drivers/virtio/virtio_pci_legacy_dev.ko",
@@ -289,8 +290,7 @@ MODULES = ("drivers/input/evdev.ko", "drivers/acpi/button.ko",
            "drivers/net/net_failover.ko",
            "drivers/net/virtio_net.ko", "drivers/scsi/scsi_common.ko", "drivers/scsi/scsi_mod.ko",
            "drivers/ata/libata.ko", "drivers/ata/libahci.ko", "drivers/ata/ahci.ko",
-           "drivers/cdrom/cdrom.ko", "drivers/scsi/sr_mod.ko", "fs/isofs/isofs.ko",
-           "drivers/block/virtio_blk.ko")
+           "drivers/cdrom/cdrom.ko", "drivers/scsi/sr_mod.ko", "fs/isofs/isofs.ko")
 
 
 def first_boot() -> str:
