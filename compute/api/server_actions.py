@@ -28,6 +28,7 @@ from compute.image_records import ImageRecordError, snapshot_properties
 from compute.instance_actions import request_id_of
 from compute.lifecycle import may_start
 from compute.move_claims import flavor_of
+from compute.quotas import check_quota
 from compute.repo import NotFound
 from compute.validation import check_metadata, check_name
 from compute.views import is_up, server_view
@@ -276,7 +277,20 @@ def resize(core, caller, request, server, args):
     exclude = frozenset() if core.conf["allow_resize_to_same_host"] else frozenset(
         {server["host"]})
     wanted = {key: flavor[key] for key in ("id", "vcpus", "ram", "disk")}
+    _check_resize_quota(core, server, wanted)
     return _move(core, caller, request, server, "resize", wanted, exclude, None)
+
+
+def _check_resize_quota(core, server, wanted: dict) -> None:
+    """403 when the larger flavor would take the project past its cores or RAM quota."""
+    current = flavor_of(server)
+    growth = {"instances": 0, "cores": max(0, wanted["vcpus"] - current["vcpus"]),
+              "ram": max(0, wanted["ram"] - current["ram"])}
+    if growth["cores"] or growth["ram"]:
+        project = server["project_id"]
+        message = check_quota(core.quotas.limits(project), core.quotas.usage(project), growth)
+        if message is not None:
+            raise HTTPError(403, message)
 
 
 def migrate(core, caller, request, server, args):

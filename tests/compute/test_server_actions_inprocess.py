@@ -123,3 +123,17 @@ def test_resize_without_another_host_and_evacuation_to_a_dead_agent(api, user, a
     server = server_of(api, admin, server_id)
     assert server["status"] == "ERROR" and "Evacuation to h2 failed" in server["fault"]["message"]
     assert server["OS-EXT-SRV-ATTR:host"] == "h2"
+
+
+def test_resize_past_the_projects_quota_is_403_and_changes_nothing(api, user):
+    api.register("h1")
+    api.register("h2")
+    server_id = make_active(api, user)
+    project = api.core.repo.get_server(server_id)["project_id"]
+    used = api.core.quotas.usage(project)["ram"]
+    api.core.quotas.set_limits(project, {"ram": used + 64})  # m1.small needs +128 MB
+    status, answer = act(api, user, server_id, {"resize": {"flavorRef": "2"}})
+    assert status == 403 and "Quota exceeded for ram" in str(answer), answer
+    server = api.core.repo.get_server(server_id)
+    assert (server["vm_state"], server["task_state"], server["flavor_id"]) == (
+        states.ACTIVE, None, "1")
