@@ -7,7 +7,9 @@ sub-request on the same path and Host (so that a rewrite below it, such as domai
 applies to it exactly as to the request) flagged with `brume.metadata_lookup`, which only
 code can set. The proxy app answers it with `answer`, from its info cache and without
 authorization: 200 and the container's backend headers (the account's, on an account
-path), or the status found. The answer stays inside the proxy.
+path), or the status found. The answer stays inside the proxy. A filter on the hot path
+below every path rewrite (etag_quoter) reads the app's info cache in-process instead
+(`DirectLookup`).
 """
 from __future__ import annotations
 
@@ -48,6 +50,29 @@ def lookup(app, environ, path: str | None = None) -> Metadata:
     close_iter(response.app_iter)
     headers = {name.lower(): value for name, value in response.headers}
     return Metadata(response.status, headers)
+
+
+class DirectLookup:
+    """Lookups for a filter on the hot path that sits below every path rewrite (so its
+    request's path is the one to look up): the proxy app's info cache read in-process, with
+    no sub-request through the filters in between (none of which changes a lookup's
+    answer); an OPTIONS `lookup` when the app at the bottom keeps no info cache."""
+
+    def __init__(self, app):
+        self.app = app
+        bottom, seen = app, set()
+        while getattr(bottom, "app", None) is not None and id(bottom) not in seen:
+            seen.add(id(bottom))
+            bottom = bottom.app  # each filter keeps the next as `.app`
+        self.info_cache = getattr(bottom, "info_cache", None)
+
+    def get(self, environ, account: str, container: str | None = None) -> Metadata:
+        if self.info_cache is None:
+            path = f"/v1/{account}" + (f"/{container}" if container is not None else "")
+            return lookup(self.app, environ, path)
+        info = self.info_cache.account(account) if container is None else \
+            self.info_cache.container(account, container)
+        return Metadata(info.status, info.headers)
 
 
 def answer(info_cache, target) -> RawResponse:

@@ -11,8 +11,9 @@ the whole account with `X-Account-Rfc-Compliant-Etags: true`; a container's sett
 (or `X-Remove-...`) removes a setting. Without either the operator's `enable_by_default`
 decides. The settings are kept as sysmeta; a GET or HEAD of the account or container shows
 them under the names they were set with. On object requests the filter reads them through
-`proxy.metadata_lookup` (the info cache) and quotes every ETag of the answer that is not
-quoted already. /info lists `etag_quoter` with `enable_by_default`.
+`proxy.metadata_lookup.DirectLookup` (the proxy app's info cache, read in-process: keep the
+filter below domain_remap, which rewrites the paths it reads) and quotes every ETag of the answer
+that is not quoted already. /info lists `etag_quoter` with `enable_by_default`.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def setting_value(client_value: str) -> str:
 class EtagQuoter:
     def __init__(self, app, enable_by_default: bool):
         self.app = app
+        self.direct = metadata_lookup.DirectLookup(app)  # object requests: no sub-request
         self.enable_by_default = enable_by_default
         self.capabilities = {"etag_quoter": {"enable_by_default": enable_by_default}}
 
@@ -85,11 +87,10 @@ class EtagQuoter:
         if method not in ("GET", "HEAD"):
             return self.app(environ, start_response)
         original = dict(environ)  # for the lookup: layers below may change the environ
-        path = f"/v1/{target.account}" + (f"/{target.container}" if kind == "container" else "")
 
         def showing_start_response(status, headers, exc_info=None):
             if status[:1] == "2":
-                found = metadata_lookup.lookup(self.app, original, path)
+                found = self.direct.get(original, target.account, target.container)
                 value = found.get(f"x-{kind}-sysmeta-{SETTING}") if found.found else None
                 if value:
                     headers = headers + [(f"X-{kind.title()}-Rfc-Compliant-Etags", value)]
@@ -98,11 +99,10 @@ class EtagQuoter:
         return self.app(environ, showing_start_response)
 
     def _quoting(self, environ, target) -> bool:
-        container = metadata_lookup.lookup(
-            self.app, environ, f"/v1/{target.account}/{target.container}")
+        container = self.direct.get(environ, target.account, target.container)
         flag = container.get("x-container-sysmeta-" + SETTING) if container.found else None
         if not flag:
-            account = metadata_lookup.lookup(self.app, environ, f"/v1/{target.account}")
+            account = self.direct.get(environ, target.account)
             flag = account.get("x-account-sysmeta-" + SETTING) if account.found else None
         if not flag:
             return self.enable_by_default
