@@ -2,7 +2,8 @@
 
     brume up [--data-dir DIR] [--proxy-port 8080] [--image-port 9292] [--compute-port 8774]
              [--storage-port 6200] [--identity-port 5000] [--network-port 9696]
-             [--volume-port 8776] [--dashboard-port 8000] [--ip-prefix 127.0.0.] [--test-driver] [--detach]
+             [--volume-port 8776] [--dashboard-port 8000] [--ip-prefix 127.0.0.]
+             [--test-driver] [--detach]
     brume down [--data-dir DIR] [--timeout 10] [--with-vms]
     brume status [--data-dir DIR] [--format table|json]
 

@@ -57,7 +57,8 @@ class ProcessSpec:
     """One process of the cluster: how to start it and where it answers."""
 
     name: str  # unique, used for the log and pid file: "object-1", "proxy", "agent-hv1"
-    kind: str  # object|container|account|daemons|proxy|image|compute|agent|identity|network|volume|dashboard
+    # object|container|account|daemons|proxy|image|compute|agent|identity|network|volume|dashboard
+    kind: str
     module: str  # run as `python -m <module> <conf_path>`
     conf_path: str
     sample: str  # the etc/ sample it is rendered from
