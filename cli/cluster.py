@@ -210,6 +210,8 @@ def print_summary(layout: Layout, specs) -> None:
         say(f"  network API   {layout.network_url}/v2.0   (Keystone tokens)")
     if "volume" in names:
         say(f"  volume API    {layout.volume_url}/v3   (Keystone tokens; block-storage)")
+    if "dashboard" in names:
+        say(f"  dashboard     {layout.dashboard_url}/   (log in as a user below, e.g. tester)")
     for node in layout.nodes:
         ports = "/".join(str(s.port) for s in specs if s.node == node and s.port)
         if ports:
