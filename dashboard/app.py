@@ -189,7 +189,8 @@ class Dashboard:
 
     def overview(self, req):
         session = self.session(req)
-        url = forwarding.target(session.grant.catalog, "compute", "/limits", "",
+        url = forwarding.target(session.grant.catalog, "compute",
+                                f"/os-quota-sets/{session.grant.project_id}", "usage=true",
                                 self.config.interface)
         try:
             answer = self.http.request("GET", url,

@@ -1,30 +1,32 @@
-"""The overview page's view model: a project's quota use, from compute's `/limits`.
+"""The overview page's view model: a project's quota use, from compute's
+`os-quota-sets/{project}?usage=true` (Nova's detailed quota set).
 
-`quota_rows(limits)` turns Nova's `{"limits": {"absolute": {...}}}` into one row per
-resource (label, used, limit, percent; limit None when unlimited). No IO.
+`quota_rows(answer)` turns `{"quota_set": {"instances": {"limit", "in_use"}, ...}}` into one
+row per resource (label, used, limit, percent; limit None when unlimited), in a fixed order,
+known resources only. No IO.
 """
 from __future__ import annotations
 
-# (label, used key, limit key) in the order the page shows them.
+# (label, quota set key) in the order the page shows them.
 RESOURCES = (
-    ("Instances", "totalInstancesUsed", "maxTotalInstances"),
-    ("vCPUs", "totalCoresUsed", "maxTotalCores"),
-    ("RAM (MiB)", "totalRAMUsed", "maxTotalRAMSize"),
-    ("Key pairs", None, "maxTotalKeypairs"),
-    ("Server groups", "totalServerGroupsUsed", "maxServerGroups"),
+    ("Instances", "instances"),
+    ("vCPUs", "cores"),
+    ("RAM (MiB)", "ram"),
+    ("Key pairs", "key_pairs"),
+    ("Server groups", "server_groups"),
 )
 
 
-def quota_rows(limits: dict) -> list[dict]:
-    absolute = {}
-    if isinstance(limits, dict) and isinstance(limits.get("limits"), dict):
-        absolute = limits["limits"].get("absolute") or {}
+def quota_rows(answer) -> list[dict]:
+    quota_set = answer.get("quota_set") if isinstance(answer, dict) else None
+    if not isinstance(quota_set, dict):
+        return []
     rows = []
-    for label, used_key, limit_key in RESOURCES:
-        if limit_key not in absolute:
+    for label, key in RESOURCES:
+        detail = quota_set.get(key)
+        if not isinstance(detail, dict):
             continue
-        used = _number(absolute.get(used_key)) if used_key else None
-        limit = _number(absolute.get(limit_key))
+        used, limit = _number(detail.get("in_use")), _number(detail.get("limit"))
         if limit is not None and limit < 0:
             limit = None
         percent = None

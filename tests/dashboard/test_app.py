@@ -242,9 +242,9 @@ def test_forwarding_headers():
 
 
 def test_quota_rows():
-    rows = overview.quota_rows({"limits": {"absolute": {
-        "maxTotalInstances": 10, "totalInstancesUsed": 3, "maxTotalCores": -1,
-        "totalCoresUsed": 2}}})
+    rows = overview.quota_rows({"quota_set": {
+        "id": "test", "cores": {"limit": -1, "in_use": 2, "reserved": 0},
+        "instances": {"limit": 10, "in_use": 3, "reserved": 0}, "bogus": {"limit": 1}}})
     assert rows == [{"label": "Instances", "used": 3, "limit": 10, "percent": 30},
                     {"label": "vCPUs", "used": 2, "limit": None, "percent": None}]
     assert overview.quota_rows({"nope": 1}) == [] and overview.quota_rows([]) == []
