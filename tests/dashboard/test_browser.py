@@ -180,6 +180,20 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     wait(driver, lambda d: "notes.txt" in cells(d), "the uploaded object is not listed")
     no_alert(driver)
     shot(driver, "object-store")
+    # A download is an attachment (never rendered as the dashboard), and a state change
+    # without the CSRF token is refused, whatever the cookie.
+    href = driver.find_element(By.XPATH, "//a[text()='Download']").get_attribute("href")
+    got = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(async (r) => done([r.status,"
+        " r.headers.get('Content-Disposition'), await r.text()]));", href)
+    assert got[0] == 200 and got[1].startswith("attachment")
+    assert got[2] in ("hello", "notes from the browser\n")
+    refused = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/api/object-store/' + arguments[0], {method: 'DELETE'}).then((r) =>"
+        " done(r.status));", container)
+    assert refused == 403
 
     go(driver, "networks", "Security groups")
     shot(driver, "networks")
