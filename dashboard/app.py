@@ -101,11 +101,7 @@ class Dashboard:
             rest = "/" + parts[3] if len(parts) == 4 else ""
             return self.forward(req, parts[2], rest)(environ, start_response)
         handler, args = self.router.match(req.method, path)
-        response = handler(req, **args)
-        page = path == "/" or path.startswith("/static/")
-        for name, value in guard.security_headers(page):
-            response.headers[name] = value
-        return response(environ, start_response)
+        return handler(req, **args)(environ, start_response)
 
     # ----- sessions
     def session(self, req: Request, check_csrf: bool = True) -> Session:
@@ -221,7 +217,6 @@ class Dashboard:
         response = Response(status=answer.status, charset=None)
         response.headerlist = forwarding.returned_headers(service, req.method, rest,
                                                           answer.headers)
-        response.headerlist.extend(guard.security_headers(page=False))
         if req.method == "HEAD":
             answer.close()
         else:
@@ -235,8 +230,8 @@ def build(config: DashboardConfig, identity: IdentityClient | None = None,
     http = HTTPClient(timeout=60.0)
     app = Dashboard(config, identity or IdentityClient(config.identity_url, http),
                     SessionStore(config.session_db, config.session_hours * 3600), http, clock)
-    wrapped = error_middleware(app, render_error, bug_log=log,
-                               bug_message="Unexpected error in the dashboard.")
+    wrapped = guard.with_security_headers(error_middleware(
+        app, render_error, bug_log=log, bug_message="Unexpected error in the dashboard."))
     wrapped.dashboard = app
     return wrapped
 

@@ -66,3 +66,24 @@ def security_headers(page: bool) -> list[tuple[str, str]]:
     """The headers every answer gets; `page`: the dashboard's own files, else API answers."""
     policy = PAGE_POLICY if page else API_POLICY
     return [("Content-Security-Policy", policy), *COMMON_HEADERS]
+
+
+def is_page(path: str) -> bool:
+    return path == "/" or path.startswith("/static/")
+
+
+def with_security_headers(app):
+    """WSGI middleware: `security_headers` on every answer, errors included (replacing any
+    the app or a forwarded service set)."""
+
+    def wrapped(environ, start_response):
+        extra = security_headers(is_page(environ.get("PATH_INFO") or "/"))
+        names = {name.lower() for name, _ in extra}
+
+        def start(status, headers, exc_info=None):
+            kept = [(n, v) for n, v in headers if n.lower() not in names]
+            return start_response(status, kept + extra, exc_info)
+
+        return app(environ, start)
+
+    return wrapped

@@ -175,6 +175,36 @@ def test_page_has_no_inline_script_and_a_strict_policy(app):
     assert call(app, "/static/..%2fapp.py").status_int == 404
 
 
+def test_every_answer_has_the_security_headers(app):
+    cookie, _csrf, _ = logged_in(app)
+    for answer in (call(app, "/nope"), call(app, "/api/session"),
+                   call(app, "/api/session", cookie=cookie),
+                   call(app, "/auth/login", "POST", {"user": "x", "password": "y"})):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_bad_input_is_4xx_never_500(app):
+    cookie, csrf, _ = logged_in(app)
+    assert call(app, "/api/projects", "POST", {"project_id": 5}, cookie=cookie,
+                csrf=csrf).status_int == 400
+    assert call(app, "/api/projects", "POST", [1], cookie=cookie, csrf=csrf).status_int == 400
+    big = {"user": "x" * 70000, "password": "y"}
+    assert call(app, "/auth/login", "POST", big).status_int == 413
+    deep = Request.blank("/auth/login", method="POST", body=b"[" * 5000 + b"]" * 5000,
+                         content_type="application/json")
+    assert deep.get_response(app).status_int == 400
+    odd = Request.blank("/api/session")
+    odd.headers["Cookie"] = 'brume_dashboard="\\x"; ;;=;'
+    assert odd.get_response(app).status_int == 401
+    bad_path = Request.blank("/")
+    bad_path.environ["PATH_INFO"] = "/api/\udcff".encode("utf-8", "surrogateescape").decode(
+        "latin-1")
+    assert bad_path.get_response(app).status_int in (400, 404)
+    assert call(app, "/api/compute/servers?x=%0a", cookie=cookie).status_int in (400, 502)
+
+
 def test_unknown_paths_and_methods(app):
     assert call(app, "/nope").status_int == 404
     assert call(app, "/auth/login").status_int == 405
