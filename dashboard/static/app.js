@@ -411,6 +411,33 @@ PAGES.volumes = {
   },
 };
 
+// Admin: hypervisors with their load, compute services (the compute API says who may see them)
+PAGES.admin = {
+  live: true,
+  async render() {
+    let hypervisors, services;
+    try {
+      [hypervisors, services] = await Promise.all([
+        api("GET", "/api/compute/os-hypervisors/detail"), api("GET", "/api/compute/os-services")]);
+    } catch (err) {
+      return [el("h2", {}, "Admin"), el("p", { id: "admin-refused" },
+        `Only a cloud admin sees this page (${err.message}).`)];
+    }
+    return [el("h2", {}, "Hypervisors"), table(["Host", "State", "Status", "vCPUs", "RAM (MiB)",
+      "Disk (GiB)", "Instances"], hypervisors.hypervisors.map((h) => [h.hypervisor_hostname,
+      h.state, h.status, usage(h.vcpus_used, h.vcpus), usage(h.memory_mb_used, h.memory_mb),
+      usage(h.local_gb_used, h.local_gb), h.running_vms ?? ""])),
+    el("h2", {}, "Compute services"), table(["Host", "Zone", "Status", "State", "Last heartbeat",
+      "Disabled because"], services.services.map((v) => [v.host, v.zone, v.status, v.state,
+      v.updated_at || "", v.disabled_reason || ""]))];
+  },
+};
+
+function usage(used, total) {
+  const percent = total ? Math.min(100, Math.round((100 * used) / total)) : 0;
+  return el("span", {}, `${used} / ${total} `, bar(percent));
+}
+
 // ----- start
 document.addEventListener("DOMContentLoaded", async () => {
   $("login-form").addEventListener("submit", login);

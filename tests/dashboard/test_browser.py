@@ -199,6 +199,8 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     shot(driver, "networks")
     go(driver, "volumes", "Volumes")
     shot(driver, "volumes")
+    go(driver, "admin", "admin")  # tester is a member: the compute API refuses it the page
+    assert driver.find_elements(By.ID, "admin-refused")
 
     # Nothing in the page names a token; then log out and the session is gone.
     assert "X-Auth-Token" not in driver.page_source
@@ -208,3 +210,18 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     driver.get(cluster.dashboard_url + "/api/session")
     body = json.loads(driver.find_element(By.TAG_NAME, "body").text)
     assert body["error"]["code"] == 401
+
+
+def test_the_admin_sees_hypervisors_and_services(cluster, browser):
+    driver = browser
+    driver.get(cluster.dashboard_url + "/")
+    wait(driver, lambda d: d.find_element(By.ID, "login-user").is_displayed(), "no login form")
+    driver.find_element(By.ID, "login-user").send_keys("admin")
+    driver.find_element(By.ID, "login-password").send_keys("admin")
+    driver.find_element(By.ID, "login-submit").click()
+    wait(driver, lambda d: d.find_element(By.ID, "whoami").text == "admin", "not logged in")
+    go(driver, "admin", "Compute services")
+    wait(driver, lambda d: "hv1" in cells(d) and "hv2" in cells(d), "no hypervisors listed")
+    shot(driver, "admin")
+    driver.find_element(By.ID, "logout").click()
+    wait(driver, lambda d: d.find_element(By.ID, "login-user").is_displayed(), "not logged out")
