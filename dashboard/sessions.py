@@ -56,11 +56,14 @@ class SessionStore:
 
     def __init__(self, path: str, idle_seconds: float):
         if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            # It holds tokens: owner only, from the start (SQLite gives its -wal and -shm
+            # files the database file's mode).
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
         self.idle_seconds = idle_seconds
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         if path != ":memory:":
-            os.chmod(path, 0o600)  # it holds tokens
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
 

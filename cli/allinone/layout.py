@@ -12,7 +12,7 @@ A data dir holds the whole cluster:
                              nodeN/storage-daemons.conf, hvN/compute-agent.conf
     DIR/srv/nodeN/dN/        storage node N's only device (its `devices` root is srv/nodeN)
     DIR/var/<service>/       state of the image, identity, network and volume services (the
-                             volume files too), compute API and agents
+                             volume files too), compute API and agents, dashboard sessions
     DIR/logs/<name>.log      one log per process
     DIR/run/<name>.pid       one pid file per running process
 

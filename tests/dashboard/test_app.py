@@ -7,6 +7,7 @@ the all-in-one cluster. Sessions are a real SQLite store in a temp dir.
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -241,6 +242,8 @@ def test_session_store_ids_are_random_and_rows_expire(tmp_path):
     assert store.get(one.id, 500.0) is None
     assert store.get(None, 0.0) is None
     assert store.purge(1_000.0) == 1  # two
+    for name in os.listdir(tmp_path):  # tokens inside: the owner's only
+        assert os.stat(tmp_path / name).st_mode & 0o077 == 0, name
 
 
 def test_forwarding_targets_stay_under_the_endpoint():
