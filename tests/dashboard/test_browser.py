@@ -83,12 +83,22 @@ def go(driver, page: str, ready_text: str) -> None:
          f"the {page} page did not show {ready_text!r}")
 
 
-def put_object(cluster, path: str, body: bytes) -> None:
+def store_call(cluster, method: str, path: str, body: bytes | None = None) -> None:
     token, storage = cluster.auth()
-    request = urllib.request.Request(f"{storage}/{path}", data=body, method="PUT",
+    request = urllib.request.Request(f"{storage}/{path}", data=body, method=method,
                                      headers={"X-Auth-Token": token})
     with urllib.request.urlopen(request, timeout=30) as answer:
-        assert answer.status in (201, 202)
+        assert answer.status in (201, 202, 204)
+
+
+def delete_row(driver, name: str) -> None:
+    """Click the Delete button of the row named `name` and confirm."""
+    for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
+        if row.find_element(By.TAG_NAME, "td").text == name:
+            row.find_element(By.XPATH, ".//button[text()='Delete']").click()
+            driver.switch_to.alert.accept()
+            return
+    raise AssertionError(f"no row named {name!r}")
 
 
 def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
@@ -162,11 +172,14 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
          "the console log did not show the guest's output")
     shot(driver, "console")
 
-    # The object store: a container made in the browser, then one browsed by prefix.
+    # The object store: a container made in the browser, browsed by prefix.
     container = f"photos-{tag}"
-    put_object(cluster, container, b"")
-    put_object(cluster, f"{container}/2026/summer/{quote(EVIL_OBJECT)}", b"hello")
-    go(driver, "containers", container)
+    hidden = f"{container}/2026/summer/{quote(EVIL_OBJECT)}"
+    go(driver, "containers", "Object store")
+    driver.find_element(By.ID, "container-name").send_keys(container)
+    driver.find_element(By.ID, "container-create").click()
+    wait(driver, lambda d: container in cells(d), "the new container is not listed")
+    store_call(cluster, "PUT", hidden, b"hello")
     driver.find_element(By.XPATH, f"//a[text()='{container}']").click()
     wait(driver, lambda d: "2026/" in cells(d), "no 2026/ prefix in the container")
     driver.find_element(By.XPATH, "//a[text()='2026/']").click()
@@ -201,6 +214,19 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     shot(driver, "volumes")
     go(driver, "admin", "admin")  # tester is a member: the compute API refuses it the page
     assert driver.find_elements(By.ID, "admin-refused")
+
+    # Delete what the test made: the instance and the image in the browser, the objects
+    # and the container through the object store's API.
+    go(driver, "instances", "Launch instance")
+    wait(driver, lambda d: server_row(d) is not None, "the instance is not listed")
+    delete_row(driver, server_name)
+    wait(driver, lambda d: server_row(d) is None, "the deleted instance is still listed")
+    go(driver, "images", "Images")
+    wait(driver, lambda d: image_name in cells(d), "the image is not listed")
+    delete_row(driver, image_name)
+    wait(driver, lambda d: image_name not in cells(d), "the deleted image is still listed")
+    for path in (hidden, f"{container}/2026/summer/notes.txt", container):
+        store_call(cluster, "DELETE", path)
 
     # Nothing in the page names a token; then log out and the session is gone.
     assert "X-Auth-Token" not in driver.page_source
