@@ -2,8 +2,12 @@
 session's all-in-one cluster: log in, upload an image and watch its progress bar reach
 100 %, launch an instance from it and see it go ACTIVE, follow its console log, browse a
 container by prefix, look at every page, log out. Names with `<script>` in them are typed
-into the forms and must show as text. A screenshot of each page goes to `SCREENSHOTS`
-(docs/screenshots, shown by the README; `BRUME_SCREENSHOTS` names another directory).
+into the forms and must show as text. A screenshot of each page goes to the directory
+`BRUME_SCREENSHOTS` names, else to a temporary one (printed); the README's come from
+
+    BRUME_SCREENSHOTS=docs/screenshots python3 -m pytest tests/dashboard/test_browser.py
+
+(so a plain test run leaves the checkout as it was).
 
 Skipped when chromium, chromedriver or selenium is missing (`./install.sh --dev` installs
 them).
@@ -19,8 +23,6 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.integration.support import REPO_ROOT
-
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -30,15 +32,13 @@ pytestmark = pytest.mark.cluster
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-SCREENSHOTS = os.environ.get("BRUME_SCREENSHOTS") or os.path.join(REPO_ROOT, "docs",
-                                                                   "screenshots")
 EVIL = "<script>alert('x')</script>"
 EVIL_OBJECT = "<img src=x onerror=alert(1)>.txt"  # an object name: no "/" in it
 WAIT = 120  # seconds: the longest any step may take on a loaded 2-core machine
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(screenshots):
     if not CHROMIUM or not CHROMEDRIVER:
         pytest.skip("chromium and chromium-driver are not installed (./install.sh --dev)")
     options = webdriver.ChromeOptions()
@@ -48,10 +48,20 @@ def browser():
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER),
                               options=options)
+    driver.screenshot_dir = screenshots
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> str:
+    chosen = os.environ.get("BRUME_SCREENSHOTS")
+    directory = os.path.abspath(chosen) if chosen else str(tmp_path_factory.mktemp("shots"))
+    os.makedirs(directory, exist_ok=True)
+    print(f"dashboard screenshots in {directory}")
+    return directory
 
 
 def wait(driver, predicate, message: str, timeout: float = WAIT):
@@ -65,8 +75,7 @@ def cells(driver) -> list[str]:
 
 
 def shot(driver, name: str) -> None:
-    os.makedirs(SCREENSHOTS, exist_ok=True)
-    driver.save_screenshot(os.path.join(SCREENSHOTS, f"{name}.png"))
+    driver.save_screenshot(os.path.join(driver.screenshot_dir, f"{name}.png"))
 
 
 def no_alert(driver) -> None:
