@@ -156,6 +156,10 @@ class Dashboard:
     def logout(self, req):
         session = self.session(req)
         self.sessions.delete(session.id)
+        try:
+            self.identity.revoke(session.grant.token)
+        except LoginError as exc:  # the session is gone anyway; the token expires on its own
+            log.warning("could not revoke a token at logout: %s", exc)
         response = json_answer({"logged_out": True})
         response.headers["Set-Cookie"] = guard.clear_cookie(self.config.secure_cookies)
         return response

@@ -3,7 +3,8 @@
 `IdentityClient.login(user, password, domain, project)` authenticates with a password
 and scopes the token to `project` (a name or id) or, when none is given, to the first
 project `/v3/auth/projects` lists; `rescope(token, project_id)` trades a token for one on
-another of the user's projects (the `token` method), `projects(token)` lists them.
+another of the user's projects (the `token` method), `projects(token)` lists them and
+`revoke(token)` ends a token at logout.
 One error type: `LoginError` (`status` 401 for refused credentials, 502 for an identity
 service that did not answer sensibly).
 """
@@ -68,6 +69,11 @@ class IdentityClient:
             return [p for p in answer.json()["projects"] if p.get("enabled", True)]
         except (HTTPClientError, KeyError, TypeError, AttributeError):
             raise LoginError("the identity service listed no projects", 502) from None
+
+    def revoke(self, token: str) -> None:
+        """Revoke `token` (its own credential authorizes it); LoginError when that failed."""
+        self._call("DELETE", "/v3/auth/tokens", {"X-Auth-Token": token,
+                                                 "X-Subject-Token": token}, None)
 
     def _issue(self, auth: dict) -> tuple[str, dict]:
         answer = self._call("POST", "/v3/auth/tokens", {"Content-Type": "application/json"},

@@ -29,6 +29,7 @@ CATALOG = [{"type": "compute", "endpoints": [
 class FakeIdentity:
     def __init__(self):
         self.now = 1_000_000.0
+        self.revoked = []
 
     def grant(self, project: str, token: str = TOKEN) -> Grant:
         return Grant(token + project, self.now + 3600, "tester", "tester", project,
@@ -43,6 +44,9 @@ class FakeIdentity:
         if project_id not in ("test", "other"):
             raise LoginError("wrong user name, password or project", 401)
         return self.grant(project_id)
+
+    def revoke(self, token):
+        self.revoked.append(token)
 
     def projects(self, token):
         return [{"id": "test", "name": "test"}, {"id": "other", "name": "<b>other</b>"}]
@@ -133,6 +137,7 @@ def test_logout_ends_the_session(app):
     answer = call(app, "/auth/logout", "POST", {}, cookie=cookie, csrf=csrf)
     assert answer.status_int == 200 and "Max-Age=0" in answer.headers["Set-Cookie"]
     assert call(app, "/api/session", cookie=cookie).status_int == 401
+    assert app.dashboard.identity.revoked == [TOKEN + "test"]  # and its token revoked
 
 
 def test_project_switch_keeps_the_session(app):
