@@ -9,7 +9,9 @@ hypervisor opens (`connection_info`, an NBD export). `device` is the guest's dis
 Boot from volume (Nova's shapes): one mapping with `boot_index` 0 and
 `destination_type: volume`, either `source_type: image` (a new volume of `volume_size` GiB
 made from the image `uuid`; `delete_on_termination` defaults to false as in Nova) or
-`source_type: volume` (the existing volume `uuid`). Other mappings (blank or existing
+`source_type: volume` (the existing volume `uuid`). A boot mapping `source_type: image,
+destination_type: local` (what the openstack CLI sends with `--image`) is the image's local
+root disk, a boot without volumes (`local_root_image`). Other mappings (blank or existing
 volumes beside the root, local swap or ephemeral disks) are refused with a 400 rather than
 silently ignored.
 """
@@ -58,7 +60,7 @@ def parse_bdm(mappings) -> BootVolume | None:
         return None
     if not isinstance(mappings, list) or len(mappings) > 16:
         raise _bad("a list of at most 16 mappings is expected.")
-    boot = None
+    boot, local_seen = None, False
     for mapping in mappings:
         if not isinstance(mapping, dict):
             raise _bad("each mapping must be an object.")
@@ -70,8 +72,11 @@ def parse_bdm(mappings) -> BootVolume | None:
         if index != 0:
             raise _bad("only the boot volume (boot_index 0) is supported; attach other "
                        "volumes with os-volume_attachments.")
-        if boot is not None:
+        if boot is not None or (local_seen and index == 0):
             raise _bad("only one mapping may have boot_index 0.")
+        if (source, destination) == ("image", "local"):
+            local_seen = True  # the image's root disk on the host: a plain image boot
+            continue
         if destination != "volume" or source not in ("image", "volume"):
             raise _bad("the boot mapping must be source_type image or volume with "
                        "destination_type volume.")
@@ -92,6 +97,16 @@ def parse_bdm(mappings) -> BootVolume | None:
             raise _bad("delete_on_termination must be a boolean.")
         boot = BootVolume(source, uuid, size, delete)
     return boot
+
+
+def local_root_image(mappings) -> str | None:
+    """The image of a boot mapping `source_type: image, destination_type: local` (checked by
+    `parse_bdm` first), or None."""
+    for mapping in mappings or []:
+        if (mapping.get("source_type"), mapping.get("destination_type")) == ("image", "local"):
+            uuid = mapping.get("uuid")
+            return uuid if isinstance(uuid, str) else None
+    return None
 
 
 def next_device(records: list[dict]) -> str:

@@ -12,7 +12,7 @@ from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
 from compute import boot_volumes, keypairs, states
 from compute.api.flavors import get_visible_flavor
-from compute.block_devices import parse_bdm
+from compute.block_devices import local_root_image, parse_bdm
 from compute.claims import insert_server_within_quota
 from compute.http_json import json_response, parse_json, read_body
 from compute.image_lookup import (
@@ -83,7 +83,8 @@ def create(core, caller, request):
     token = request.headers.get("X-Auth-Token", "")
     boot = parse_bdm(spec.get("block_device_mapping_v2"))
     if boot is None:
-        image_id = image_id_from_ref(spec.get("imageRef"))
+        image_id = image_id_from_ref(spec.get("imageRef")
+                                     or local_root_image(spec.get("block_device_mapping_v2")))
         image = core.fetch_image(image_id, token)
         check_image_fits(image, image_id, flavor)
         boot_images = resolve_boot_images(image, image_id,

@@ -24,25 +24,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-def echo_app(environ, start_response):
-    """Answers `METHOD PATH <body length>`: a request reaching it shows in the answer."""
-    body = environ["wsgi.input"].read()
-    out = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']} {len(body)}\n".encode()
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(out)))])
-    return [out]
-
-
-def make_echo(conf_path):
-    return echo_app
-
-
-def make_broken(conf_path):
-    def broken_app(environ, start_response):
-        raise RuntimeError("a bug the app did not handle")
-
-    return broken_app
-
-
 def head_of(raw: bytes):
     return http_headers.parse_headers(io.BytesIO(raw))
 
@@ -104,7 +85,7 @@ def runner(tmp_path_factory):
     for name, factory in (("echo", "make_echo"), ("broken", "make_broken")):
         port = free_port()
         conf = root / f"{name}.conf"
-        conf.write_text(f"[server]\napp = tests.shared.test_http_framing:{factory}\n"
+        conf.write_text(f"[server]\napp = tests.shared.runner_apps:{factory}\n"
                         f"bind_port = {port}\n")
         logs[name] = root / f"{name}.log"
         with open(logs[name], "wb") as log:

@@ -107,6 +107,12 @@ def test_boot_mapping_and_device_names():
                                      "destination_type": "volume", "volume_size": 1}])
     assert boot == block_devices.BootVolume("image", image, 1, False)
     assert block_devices.parse_bdm(None) is None
+    # the openstack CLI's `--image`: the image's local root disk, a plain image boot
+    local = [{"boot_index": 0, "uuid": image, "source_type": "image",
+              "destination_type": "local", "delete_on_termination": True}]
+    assert block_devices.parse_bdm(local) is None
+    assert block_devices.local_root_image(local) == image
+    assert block_devices.local_root_image(None) is None
     for bad in ([{"boot_index": 0, "uuid": image, "source_type": "image",
                   "destination_type": "volume"}],
                 [{"boot_index": 1, "uuid": image, "source_type": "volume",
@@ -114,7 +120,7 @@ def test_boot_mapping_and_device_names():
                 [{"boot_index": 0, "uuid": "x", "source_type": "volume",
                   "destination_type": "volume"}],
                 [{"boot_index": 0, "uuid": image, "source_type": "blank",
-                  "destination_type": "local"}], "nope", [1]):
+                  "destination_type": "local"}], "nope", [1], local + local):
         with pytest.raises(HTTPError) as raised:
             block_devices.parse_bdm(bad)
         assert raised.value.status == 400
