@@ -24,6 +24,9 @@ APT_PACKAGES=(
   # changed rule no longer allows (conntrack); the tests' "VMs" use busybox udhcpc/ping
   iproute2 nftables dnsmasq-base conntrack procps
 )
+# --dev: the dashboard's browser tests drive Debian's chromium with selenium (its fonts are
+# only a recommendation, which --no-install-recommends skips)
+[ $dev -eq 1 ] && APT_PACKAGES+=(chromium chromium-driver fonts-liberation)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

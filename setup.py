@@ -8,9 +8,9 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(
         include=["common*", "cli*", "ring*", "storage*", "proxy*", "imagesvc*", "compute*",
-                 "identity*", "network*", "volume*"]
+                 "identity*", "network*", "volume*", "dashboard*"]
     ),
-    package_data={"": ["*.conf", "*.json"]},
+    package_data={"": ["*.conf", "*.json"], "dashboard": ["static/*"]},
     install_requires=[
         "eventlet>=0.36",
         "webob>=1.8",
@@ -37,6 +37,8 @@ setup(
             "openstacksdk>=3.0",
             "python-openstackclient>=6.0",
             "ruff>=0.6",
+            # The dashboard's browser tests (Debian's chromium and chromium-driver).
+            "selenium>=4.10",
             "import-linter>=2.1",
         ],
     },

@@ -2,7 +2,8 @@
 
     brume up [--data-dir DIR] [--proxy-port 8080] [--image-port 9292] [--compute-port 8774]
              [--storage-port 6200] [--identity-port 5000] [--network-port 9696]
-             [--volume-port 8776] [--ip-prefix 127.0.0.] [--test-driver] [--detach]
+             [--volume-port 8776] [--dashboard-port 8000] [--ip-prefix 127.0.0.]
+             [--test-driver] [--detach]
     brume down [--data-dir DIR] [--timeout 10] [--with-vms]
     brume status [--data-dir DIR] [--format table|json]
 
@@ -36,11 +37,12 @@ PORT_FLAGS = {
     "identity_port": 5000,
     "network_port": 9696,
     "volume_port": 8776,
+    "dashboard_port": 8000,
 }
 # Ports of services added after a data dir may have been created: its cluster.json then has
 # the default, which a flag may still change until the service's config is written.
 LATER_SERVICE_PORTS = {"identity_port": "identity-api", "network_port": "network-api",
-                       "volume_port": "volume-api"}
+                       "volume_port": "volume-api", "dashboard_port": "dashboard"}
 
 
 def say(line: str = "") -> None:
@@ -208,6 +210,8 @@ def print_summary(layout: Layout, specs) -> None:
         say(f"  network API   {layout.network_url}/v2.0   (Keystone tokens)")
     if "volume" in names:
         say(f"  volume API    {layout.volume_url}/v3   (Keystone tokens; block-storage)")
+    if "dashboard" in names:
+        say(f"  dashboard     {layout.dashboard_url}/   (log in as a user below, e.g. tester)")
     for node in layout.nodes:
         ports = "/".join(str(s.port) for s in specs if s.node == node and s.port)
         if ports:

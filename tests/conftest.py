@@ -40,7 +40,7 @@ def pick_ports(prefix: str, rng: random.Random) -> dict[str, int]:
     for _ in range(200):
         base = rng.randrange(20000, 40000, 10)
         storage = [(f"{prefix}{n}", base + k) for n in range(1, NODES + 1) for k in range(3)]
-        services = [(service_ip, base + 3 + k) for k in range(8)]
+        services = [(service_ip, base + 3 + k) for k in range(9)]
         if all(port_free(ip, port) for ip, port in storage + services):
             return {
                 "proxy": base + 3,
@@ -49,6 +49,7 @@ def pick_ports(prefix: str, rng: random.Random) -> dict[str, int]:
                 "identity": base + 8,
                 "network": base + 9,
                 "volume": base + 10,
+                "dashboard": base + 11,
                 "storage": base,
             }
     raise RuntimeError("no free ports found for the test cluster")
@@ -66,7 +67,7 @@ def start_cluster(data_dir: str, extra: tuple[str, ...] = ()):
         "--proxy-port", str(ports["proxy"]), "--image-port", str(ports["image"]),
         "--compute-port", str(ports["compute"]), "--storage-port", str(ports["storage"]),
         "--identity-port", str(ports["identity"]), "--network-port", str(ports["network"]),
-        "--volume-port", str(ports["volume"]),
+        "--volume-port", str(ports["volume"]), "--dashboard-port", str(ports["dashboard"]),
         *extra, check=False,
     )
     if result.returncode != 0:

@@ -13,7 +13,7 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOC = os.path.join(REPO, "ARCHITECTURE.md")
 PACKAGES = ["common", "ring", "storage", "proxy", "imagesvc", "compute", "identity", "network",
-            "volume", "cli"]
+            "volume", "dashboard", "cli"]
 HEADING = "## Module index"
 PREAMBLE = "One line per module (the first paragraph of its docstring); `__init__` files omitted."
 

@@ -54,6 +54,7 @@ def location_rewrites(layout: Layout, spec: ProcessSpec) -> list[tuple[str, str]
         ("http://127.0.0.1:5000", layout.identity_url),
         ("http://127.0.0.1:9696", layout.network_url),
         ("http://127.0.0.1:8776", layout.volume_url),
+        ("http://127.0.0.1:8000", layout.dashboard_url),
         ("/var/lib/brume", state),
         ("/var/cache/brume", os.path.join(state, "cache")),
         ("/var/log/brume", layout.log_dir),
@@ -91,6 +92,7 @@ def overrides_for(layout: Layout, spec: ProcessSpec) -> dict[str, dict[str, str]
             "network": layout.network_url,
             "block-storage": f"{layout.volume_url}/v3/$(project_id)s",
             "volumev3": f"{layout.volume_url}/v3/$(project_id)s",
+            "dashboard": layout.dashboard_url,
         }
     elif spec.kind in TOKEN_CHECK_SECTIONS:
         name, key = service_user(cluster_users(layout))

@@ -5,20 +5,21 @@ A data dir holds the whole cluster:
     DIR/etc/                 conf_dir: brume.conf, the rings and builders, cluster.json,
                              proxy-server.conf, image-api.conf, compute-api.conf,
                              identity-api.conf, network-api.conf, volume-api.conf,
+                             dashboard.conf,
                              fernet-keys (the token key identity signs with and the other
                              services verify with),
                              nodeN/{object,container,account}-server.conf,
                              nodeN/storage-daemons.conf, hvN/compute-agent.conf
     DIR/srv/nodeN/dN/        storage node N's only device (its `devices` root is srv/nodeN)
     DIR/var/<service>/       state of the image, identity, network and volume services (the
-                             volume files too), compute API and agents
+                             volume files too), compute API and agents, dashboard sessions
     DIR/logs/<name>.log      one log per process
     DIR/run/<name>.pid       one pid file per running process
 
 Storage node N listens on `<ip_prefix>N` (object, container and account servers on
 storage_port, +1, +2); the proxy, image API, compute API, agents, identity API, network
-API and volume API listen on `<ip_prefix>1` (the agents on compute_port + 1, + 2, skipping
-the volume port), as do the volume service's NBD exports (ports 10809 and up). The chosen
+API, volume API and dashboard listen on `<ip_prefix>1` (the agents on compute_port + 1, + 2,
+skipping the volume port), as do the volume service's NBD exports (ports 10809 and up). The chosen
 addresses and ports are saved in `DIR/etc/cluster.json` the first time, so later
 `up`/`down`/`status` runs (and the test fixture) find the same cluster.
 """
@@ -56,7 +57,8 @@ class ProcessSpec:
     """One process of the cluster: how to start it and where it answers."""
 
     name: str  # unique, used for the log and pid file: "object-1", "proxy", "agent-hv1"
-    kind: str  # object|container|account|daemons|proxy|image|compute|agent|identity|network|volume
+    # object|container|account|daemons|proxy|image|compute|agent|identity|network|volume|dashboard
+    kind: str
     module: str  # run as `python -m <module> <conf_path>`
     conf_path: str
     sample: str  # the etc/ sample it is rendered from
@@ -83,6 +85,7 @@ class Layout:
     identity_port: int = 5000
     network_port: int = 9696
     volume_port: int = 8776
+    dashboard_port: int = 8000
     test_driver: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -131,6 +134,10 @@ class Layout:
     @property
     def volume_url(self) -> str:
         return f"http://{self.service_ip}:{self.volume_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.service_ip}:{self.dashboard_port}"
 
     # ----- paths
     @property
@@ -208,6 +215,8 @@ class Layout:
                                    self.network_port))
         specs.append(self._service("volume-api", "volume", "volume-api.conf",
                                    self.volume_port))
+        specs.append(self._service("dashboard", "dashboard", "dashboard.conf",
+                                   self.dashboard_port))
         for agent in AGENT_NAMES:
             specs.append(
                 ProcessSpec(

@@ -153,6 +153,7 @@ def collect(layout: Layout) -> dict:
             "identity": layout.identity_url,
             "network": layout.network_url,
             "volume": layout.volume_url,
+            "dashboard": layout.dashboard_url,
         },
     }
 

@@ -205,6 +205,7 @@ def test_identity_config_names_this_clusters_endpoints_and_users(layout):
         "network": layout.network_url,
         "block-storage": layout.volume_url + "/v3/$(project_id)s",
         "volumev3": layout.volume_url + "/v3/$(project_id)s",
+        "dashboard": layout.dashboard_url,
     }
     for interface in ("public", "internal", "admin"):
         assert {kind: url for (kind, each), url in config.catalog.items()
@@ -250,6 +251,20 @@ def test_network_config_verifies_identity_tokens_and_polls_as_the_service_user(l
     users = configs.read_users(layout.spec("proxy").conf_path)
     assert config.token_check["revocation_password"] == users["service:brume"][0]
     assert config.db_path == os.path.join(layout.data_dir, "var", "network", "network.db")
+
+
+def test_dashboard_config_logs_in_with_this_clusters_identity_service(layout):
+    from dashboard.config import load_dashboard_config
+
+    layout.dashboard_port = 7800
+    prepared(layout)
+    spec = layout.spec("dashboard")
+    assert (spec.ip, spec.port) == (layout.service_ip, 7800)
+    config = load_dashboard_config(spec.conf_path)
+    assert config.identity_url == layout.identity_url
+    assert config.session_db == os.path.join(layout.data_dir, "var", "dashboard",
+                                             "sessions.db")
+    assert config.secure_cookies is False
 
 
 def test_proxy_checks_keystone_tokens_and_v1_passwords_with_the_identity_service(layout):

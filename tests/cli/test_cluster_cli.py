@@ -27,7 +27,8 @@ def up_args(data_dir: str) -> list[str]:
             "--proxy-port", str(ports["proxy"]), "--image-port", str(ports["image"]),
             "--compute-port", str(ports["compute"]), "--storage-port", str(ports["storage"]),
             "--identity-port", str(ports["identity"]), "--network-port", str(ports["network"]),
-            "--volume-port", str(ports["volume"])]
+            "--volume-port", str(ports["volume"]),
+            "--dashboard-port", str(ports["dashboard"])]
 
 
 def status_json(data_dir: str) -> dict:
@@ -125,7 +126,8 @@ def test_up_names_the_server_that_fails(data_dir):
                     compute_port=int(args[args.index("--compute-port") + 1]),
                     identity_port=int(args[args.index("--identity-port") + 1]),
                     network_port=int(args[args.index("--network-port") + 1]),
-                    volume_port=int(args[args.index("--volume-port") + 1]))
+                    volume_port=int(args[args.index("--volume-port") + 1]),
+                    dashboard_port=int(args[args.index("--dashboard-port") + 1]))
     lifecycle.prepare(layout, lifecycle.runnable_specs(layout)[0])  # configs, no processes
     conf = layout.spec("container-3").conf_path
     with open(conf, encoding="utf-8") as handle:

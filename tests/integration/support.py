@@ -126,6 +126,7 @@ class ClusterHandle:
         self.identity_url = layout.identity_url
         self.network_url = layout.network_url
         self.volume_url = layout.volume_url
+        self.dashboard_url = layout.dashboard_url
         users = read_users(layout.spec("proxy").conf_path)
         self.credentials = {name: key for name, (key, _roles) in users.items()}
         self.roles = {name: roles for name, (_key, roles) in users.items()}

@@ -35,6 +35,7 @@ def expected_endpoints(cluster) -> dict[str, str]:
         "network": cluster.network_url,
         "block-storage": cluster.volume_url + "/v3/test",
         "volumev3": cluster.volume_url + "/v3/test",
+        "dashboard": cluster.dashboard_url,
     }
 
 

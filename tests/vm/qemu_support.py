@@ -44,7 +44,7 @@ def start_qemu_cluster(data_dir: str, agent_options: dict[str, str] | None = Non
         "--proxy-port", str(ports["proxy"]), "--image-port", str(ports["image"]),
         "--compute-port", str(ports["compute"]), "--storage-port", str(ports["storage"]),
         "--identity-port", str(ports["identity"]), "--network-port", str(ports["network"]),
-        "--volume-port", str(ports["volume"]),
+        "--volume-port", str(ports["volume"]), "--dashboard-port", str(ports["dashboard"]),
         timeout=300, check=False,
     )
     if result.returncode != 0:

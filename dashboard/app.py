@@ -1,0 +1,245 @@
+"""The dashboard's WSGI app (`[server] app = dashboard.app:make_app`, port 8000).
+
+Serves the page (`/`, `static/`: one HTML file, one script, one style sheet, no build
+step), the login endpoints (`/auth/login`, `/auth/logout`) and a small JSON API:
+`/api/session`, `/api/projects` (and POST to switch), `/api/overview`, and
+`/api/<service>/<path>`, forwarded with the session's token to that service's endpoint in
+the token's catalog (`dashboard.forwarding`), bodies streamed both ways (an image upload
+goes to the image service chunk by chunk). Sessions live server-side
+(`dashboard.sessions`); cookies, CSRF and security headers are `dashboard.guard`'s.
+Errors are `{"error": {"code", "message"}}`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+from webob import Request, Response
+
+from common.http_client import HTTPClient, HTTPClientError
+from common.http_errors import HTTPError, error_middleware
+from common.routes import Router, request_path
+from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
+from dashboard import forwarding, guard, overview
+from dashboard.config import DashboardConfig, load_dashboard_config
+from dashboard.keystone import IdentityClient, LoginError
+from dashboard.sessions import Session, SessionStore
+
+log = logging.getLogger("brume.dashboard")
+
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+STATIC_FILES = {"app.js": "text/javascript; charset=utf-8",
+                "app.css": "text/css; charset=utf-8"}
+MAX_FORM = 64 * 1024
+
+
+def render_error(error: HTTPError) -> Response:
+    response = json_answer({"error": {"code": error.status, "message": error.first_line}},
+                           error.status)
+    for key, value in error.headers.items():
+        response.headers[key] = value
+    return response
+
+
+def json_answer(body, status: int = 200) -> Response:
+    response = Response(status=status, content_type="application/json", charset=None)
+    response.body = json.dumps(body).encode()
+    return response
+
+
+def read_json(req: Request) -> dict:
+    """A small JSON object body; 415 unless sent as JSON (so no plain HTML form can post)."""
+    if req.content_type != "application/json":
+        raise HTTPError(415, "send JSON (Content-Type: application/json)")
+    raw = req.body_file.read(MAX_FORM + 1)
+    if len(raw) > MAX_FORM:
+        raise HTTPError(413, "request body too large")
+    try:
+        body = parse_untrusted_json(raw)
+    except UntrustedJSONError as exc:
+        raise HTTPError(400, f"bad JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise HTTPError(400, "the body must be a JSON object")
+    return body
+
+
+def text_field(body: dict, name: str, required: bool = True) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > 255 or (required and not value):
+        raise HTTPError(400, f"'{name}' must be a non-empty string of at most 255 characters"
+                        if required else f"'{name}' must be a string")
+    return value
+
+
+class Dashboard:
+    def __init__(self, config: DashboardConfig, identity: IdentityClient, sessions: SessionStore,
+                 http: HTTPClient, clock=time.time):
+        self.config = config
+        self.identity = identity
+        self.sessions = sessions
+        self.http = http
+        self.clock = clock
+        self.router = Router([
+            ("GET", r"/", self.page),
+            ("GET", r"/healthcheck", self.healthcheck),
+            ("GET", r"/static/(?P<name>[a-z]+\.[a-z]+)", self.static),
+            ("POST", r"/auth/login", self.login),
+            ("POST", r"/auth/logout", self.logout),
+            ("GET", r"/api/session", self.session_info),
+            ("GET", r"/api/projects", self.projects),
+            ("POST", r"/api/projects", self.switch_project),
+            ("GET", r"/api/overview", self.overview),
+        ])
+
+    def __call__(self, environ, start_response):
+        req = Request(environ)
+        path = request_path(req)
+        parts = path.split("/", 3)
+        if len(parts) >= 3 and parts[1] == "api" and parts[2] in forwarding.SERVICES:
+            rest = "/" + parts[3] if len(parts) == 4 else ""
+            return self.forward(req, parts[2], rest)(environ, start_response)
+        handler, args = self.router.match(req.method, path)
+        return handler(req, **args)(environ, start_response)
+
+    # ----- sessions
+    def session(self, req: Request, check_csrf: bool = True) -> Session:
+        session = self.sessions.get(guard.session_id(req.headers.get("Cookie")), self.clock())
+        if session is None:
+            raise HTTPError(401, "not logged in")
+        if check_csrf:
+            guard.check_csrf(req.method, session.csrf, req.headers.get(guard.CSRF_HEADER))
+        return session
+
+    def session_json(self, session: Session) -> dict:
+        grant = session.grant
+        return {"user": {"id": grant.user_id, "name": grant.user_name},
+                "project": {"id": grant.project_id, "name": grant.project_name},
+                "csrf_token": session.csrf, "expires_at": session.expires_at}
+
+    # ----- handlers
+    def healthcheck(self, req):
+        return Response(body=b"OK", content_type="text/plain", charset=None)
+
+    def page(self, req):
+        return self._file("index.html", "text/html; charset=utf-8")
+
+    def static(self, req, name):
+        if name not in STATIC_FILES:
+            raise HTTPError(404, "no such file")
+        return self._file(name, STATIC_FILES[name])
+
+    def _file(self, name: str, content_type: str) -> Response:
+        with open(os.path.join(STATIC_DIR, name), "rb") as handle:
+            body = handle.read()
+        return Response(body=body, content_type=content_type, charset=None)
+
+    def login(self, req):
+        body = read_json(req)
+        try:
+            grant = self.identity.login(text_field(body, "user"), text_field(body, "password"),
+                                        text_field(body, "domain", False) or "Default",
+                                        text_field(body, "project", False))
+        except LoginError as exc:
+            raise HTTPError(exc.status, str(exc)) from None
+        old = guard.session_id(req.headers.get("Cookie"))
+        if old:
+            self.sessions.delete(old)
+        self.sessions.purge(self.clock())
+        session = self.sessions.create(grant, self.clock())
+        response = json_answer(self.session_json(session))
+        response.headers["Set-Cookie"] = guard.set_cookie(session.id,
+                                                          self.config.secure_cookies)
+        return response
+
+    def logout(self, req):
+        session = self.session(req)
+        self.sessions.delete(session.id)
+        try:
+            self.identity.revoke(session.grant.token)
+        except LoginError as exc:  # the session is gone anyway; the token expires on its own
+            log.warning("could not revoke a token at logout: %s", exc)
+        response = json_answer({"logged_out": True})
+        response.headers["Set-Cookie"] = guard.clear_cookie(self.config.secure_cookies)
+        return response
+
+    def session_info(self, req):
+        return json_answer(self.session_json(self.session(req)))
+
+    def projects(self, req):
+        session = self.session(req)
+        try:
+            found = self.identity.projects(session.grant.token)
+        except LoginError as exc:
+            raise HTTPError(exc.status, str(exc)) from None
+        return json_answer({"projects": [{"id": str(p.get("id", "")),
+                                          "name": str(p.get("name", ""))} for p in found],
+                            "current": session.grant.project_id})
+
+    def switch_project(self, req):
+        session = self.session(req)
+        project_id = text_field(read_json(req), "project_id")
+        try:
+            grant = self.identity.rescope(session.grant.token, project_id)
+        except LoginError as exc:
+            raise HTTPError(403 if exc.status == 401 else exc.status, str(exc)) from None
+        return json_answer(self.session_json(self.sessions.rescope(session, grant,
+                                                                   self.clock())))
+
+    def overview(self, req):
+        session = self.session(req)
+        url = forwarding.target(session.grant.catalog, "compute",
+                                f"/os-quota-sets/{session.grant.project_id}", "usage=true",
+                                self.config.interface)
+        try:
+            answer = self.http.request("GET", url,
+                                       headers={"X-Auth-Token": session.grant.token})
+            limits = answer.json() if answer.ok else {}
+        except HTTPClientError as exc:
+            raise HTTPError(502, f"the compute service did not answer ({exc})") from None
+        return json_answer({"quotas": overview.quota_rows(limits)})
+
+    # ----- forwarding
+    def forward(self, req: Request, service: str, rest: str) -> Response:
+        if req.method not in forwarding.METHODS:
+            raise HTTPError(405, f"{req.method[:20]} is not allowed")
+        session = self.session(req)
+        url = forwarding.target(session.grant.catalog, service, rest, req.query_string,
+                                self.config.interface)
+        headers = forwarding.outgoing_headers(req.headers, session.grant.token)
+        body = None
+        if req.method in ("POST", "PUT", "PATCH"):
+            body = req.body_file if req.content_length is not None else b""
+            if req.content_length is None and req.headers.get("Transfer-Encoding"):
+                body = req.body_file  # chunked upload: streamed on
+        try:
+            answer = self.http.request(req.method, url, headers=headers, body=body,
+                                       stream=True, timeout=300.0, retries=0)
+        except HTTPClientError as exc:
+            raise HTTPError(502, f"the {service} service did not answer ({exc})") from None
+        response = Response(status=answer.status, charset=None)
+        response.headerlist = forwarding.returned_headers(service, req.method, rest,
+                                                          answer.headers)
+        if req.method == "HEAD":
+            answer.close()
+        else:
+            response.app_iter = answer.iter_chunks()
+        return response
+
+
+def build(config: DashboardConfig, identity: IdentityClient | None = None,
+          clock=time.time):
+    """The wrapped app for `config` (tests inject the identity client and clock)."""
+    http = HTTPClient(timeout=60.0)
+    app = Dashboard(config, identity or IdentityClient(config.identity_url, http),
+                    SessionStore(config.session_db, config.session_hours * 3600), http, clock)
+    wrapped = guard.with_security_headers(error_middleware(
+        app, render_error, bug_log=log, bug_message="Unexpected error in the dashboard."))
+    wrapped.dashboard = app
+    return wrapped
+
+
+def make_app(conf_path: str):
+    """The WSGI app for `[dashboard]` in `conf_path` (raises ConfigError when wrong)."""
+    return build(load_dashboard_config(conf_path))

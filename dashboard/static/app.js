@@ -1,0 +1,459 @@
+// The Brume dashboard's one script: no framework, no build step.
+// Every value from a server is put in the page as text (textContent, text nodes, option
+// labels), never as HTML. The session token never reaches this script: the browser holds an
+// HttpOnly cookie, and every state-changing request sends the session's CSRF token header.
+"use strict";
+
+const state = { session: null, page: null, timer: null, consoleTimer: null, browse: null };
+const POLL_MS = 4000;
+
+// ----- DOM helpers: children that are strings become text nodes
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "text") node.textContent = value;
+    else if (value !== null && value !== undefined && value !== false) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+const $ = (id) => document.getElementById(id);
+
+function table(headers, rows) {
+  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) => el("td", {}, c))))));
+}
+
+function flash(message) { $("flash").textContent = message || ""; }
+
+// ----- the backend
+async function api(method, path, body, extraHeaders) {
+  const headers = Object.assign({}, extraHeaders || {});
+  if (method !== "GET" && method !== "HEAD" && state.session) {
+    headers["X-CSRF-Token"] = state.session.csrf_token;
+  }
+  let payload = body;
+  if (body !== undefined && !(body instanceof Blob) && typeof body !== "string") {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
+  const answer = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  if (answer.status === 401 && path !== "/auth/login") { showLogin(); throw new Error("logged out"); }
+  const text = await answer.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (_) { data = text; }
+  if (!answer.ok) throw new Error(errorText(data, answer.status));
+  return data;
+}
+
+function errorText(data, status) {
+  if (data && typeof data === "object") {
+    for (const value of Object.values(data)) {
+      if (value && typeof value === "object" && value.message) return String(value.message);
+    }
+    if (data.message) return String(data.message);
+  }
+  return `request failed (${status})`;
+}
+
+// Upload with progress: XHR, since fetch reports no upload progress.
+function upload(method, path, file, contentType, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, path);
+    xhr.setRequestHeader("X-CSRF-Token", state.session.csrf_token);
+    xhr.setRequestHeader("Content-Type", contentType);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onload = () => (xhr.status < 300 ? (onProgress(1), resolve())
+      : reject(new Error(`upload failed (${xhr.status})`)));
+    xhr.onerror = () => reject(new Error("upload failed"));
+    xhr.send(file);
+  });
+}
+
+// ----- login, logout, projects
+function showLogin() {
+  state.session = null;
+  stopTimers();
+  $("shell").hidden = true;
+  $("login").hidden = false;
+}
+
+async function login(event) {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    state.session = await api("POST", "/auth/login", {
+      user: $("login-user").value, password: $("login-password").value,
+      project: $("login-project").value, domain: $("login-domain").value });
+    $("login-password").value = "";
+    await enter();
+  } catch (err) { $("login-error").textContent = err.message; }
+}
+
+async function enter() {
+  $("login").hidden = true;
+  $("shell").hidden = false;
+  $("whoami").textContent = state.session.user.name;
+  const projects = await api("GET", "/api/projects");
+  const select = $("project-switch");
+  select.replaceChildren(...projects.projects.map((p) =>
+    el("option", { value: p.id, selected: p.id === projects.current }, p.name || p.id)));
+  show(location.hash.slice(1) || "overview");
+}
+
+async function switchProject() {
+  try {
+    state.session = await api("POST", "/api/projects", { project_id: $("project-switch").value });
+    show(state.page || "overview");
+  } catch (err) { flash(err.message); }
+}
+
+async function logout() {
+  try { await api("POST", "/auth/logout", {}); } catch (_) { /* gone already */ }
+  showLogin();
+}
+
+// ----- pages
+const PAGES = {};
+
+function stopTimers() {
+  clearInterval(state.timer);
+  clearInterval(state.consoleTimer);
+  state.timer = state.consoleTimer = null;
+}
+
+async function show(page) {
+  if (!PAGES[page]) page = "overview";
+  stopTimers();
+  state.page = page;
+  flash("");
+  if (location.hash !== "#" + page) history.replaceState(null, "", "#" + page);
+  for (const link of document.querySelectorAll("#nav a")) {
+    link.classList.toggle("active", link.dataset.page === page);
+  }
+  const main = $("page");
+  main.replaceChildren(el("p", {}, "Loading…"));
+  await refresh();
+  if (PAGES[page].live) state.timer = setInterval(refresh, POLL_MS);
+}
+
+async function refresh() {
+  const page = state.page;
+  try {
+    const content = await PAGES[page].render();
+    if (state.page === page) $("page").replaceChildren(...[].concat(content));
+  } catch (err) { if (err.message !== "logged out") flash(err.message); }
+}
+
+// A usage bar; its width is set through the CSSOM (the page's policy forbids style attributes).
+function bar(percent) {
+  const fill = el("span");
+  fill.style.width = `${percent}%`;
+  return el("div", { class: "bar" }, fill);
+}
+
+PAGES.overview = {
+  async render() {
+    const data = await api("GET", "/api/overview");
+    return [el("h2", {}, "Overview"), table(["Resource", "Used", "Limit", ""],
+      data.quotas.map((q) => [q.label, q.used === null ? "–" : q.used,
+        q.limit === null ? "unlimited" : q.limit,
+        bar(q.percent || 0)]))];
+  },
+};
+
+// Instances
+const ACTIONS = {
+  Start: { "os-start": null }, Stop: { "os-stop": null }, Reboot: { reboot: { type: "SOFT" } },
+};
+
+PAGES.instances = {
+  live: true,
+  async render() {
+    const data = await api("GET", "/api/compute/servers/detail");
+    const rows = data.servers.map((s) => [
+      s.name, el("span", { class: "status-" + s.status }, s.status),
+      Object.values(s.addresses || {}).flat().map((a) => a.addr).join(", "),
+      [...Object.entries(ACTIONS).map(([label, body]) => el("button", {
+        type: "button", onclick: () => serverAction(s.id, body) }, label)),
+      el("button", { type: "button", onclick: () => showConsole(s) }, "Console"),
+      el("button", { type: "button", class: "danger", onclick: () => removeThing(
+        `/api/compute/servers/${encodeURIComponent(s.id)}`, `instance ${s.name}`) }, "Delete")],
+    ]);
+    const panel = $("console-panel");
+    return [el("h2", {}, "Instances"),
+      el("div", { class: "toolbar" }, el("button", { type: "button", class: "primary",
+        id: "launch", onclick: launchDialog }, "Launch instance")),
+      table(["Name", "Status", "Addresses", "Actions"], rows),
+      panel || el("div", { id: "console-panel" })];
+  },
+};
+
+async function serverAction(id, body) {
+  try {
+    await api("POST", `/api/compute/servers/${encodeURIComponent(id)}/action`, body);
+    refresh();
+  } catch (err) { flash(err.message); }
+}
+
+async function removeThing(path, what) {
+  if (!confirm(`Delete ${what}?`)) return;
+  try { await api("DELETE", path); refresh(); } catch (err) { flash(err.message); }
+}
+
+function showConsole(server) {
+  clearInterval(state.consoleTimer);
+  const pre = el("pre", { class: "console", id: "console-log" });
+  $("console-panel").replaceChildren(el("h2", {}, `Console log: ${server.name}`), pre);
+  const follow = async () => {
+    try {
+      const out = await api("POST",
+        `/api/compute/servers/${encodeURIComponent(server.id)}/action`,
+        { "os-getConsoleOutput": { length: 200 } });
+      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.textContent = out.output || "";
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
+    } catch (err) { pre.textContent = err.message; }
+  };
+  follow();
+  state.consoleTimer = setInterval(follow, 3000);
+}
+
+function field(label, input) { return el("label", {}, label, input); }
+function options(items, blank) {
+  return [blank ? el("option", { value: "" }, blank) : null,
+    ...items.map(([value, label]) => el("option", { value }, label))];
+}
+
+function utf8Base64(text) {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+async function launchDialog() {
+  const [images, flavors, networks, keypairs] = await Promise.all([
+    api("GET", "/api/image/v2/images"), api("GET", "/api/compute/flavors/detail"),
+    api("GET", "/api/network/v2.0/networks").catch(() => ({ networks: [] })),
+    api("GET", "/api/compute/os-keypairs")]);
+  const name = el("input", { id: "launch-name", required: true });
+  const image = el("select", { id: "launch-image" },
+    options(images.images.filter((i) => i.status === "active").map((i) => [i.id, i.name || i.id])));
+  const flavor = el("select", { id: "launch-flavor" },
+    options(flavors.flavors.map((f) => [f.id, `${f.name} (${f.vcpus} vCPU, ${f.ram} MiB)`])));
+  const network = el("select", { id: "launch-network" },
+    options(networks.networks.map((n) => [n.id, n.name || n.id]), "(none)"));
+  const keypair = el("select", { id: "launch-keypair" },
+    options(keypairs.keypairs.map((k) => [k.keypair.name, k.keypair.name]), "(none)"));
+  const userData = el("textarea", { id: "launch-user-data", rows: 4 });
+  openDialog("Launch instance", [field("Name", name), field("Image", image),
+    field("Flavor", flavor), field("Network", network), field("Key pair", keypair),
+    field("User data", userData)], async () => {
+    const server = { name: name.value, imageRef: image.value, flavorRef: flavor.value,
+      networks: network.value ? [{ uuid: network.value }] : "none" };
+    if (keypair.value) server.key_name = keypair.value;
+    if (userData.value) server.user_data = utf8Base64(userData.value);
+    await api("POST", "/api/compute/servers", { server });
+    refresh();
+  });
+}
+
+function openDialog(title, fields, onSubmit) {
+  const dialog = $("dialog");
+  const error = el("p", { class: "error", role: "alert" });
+  const form = el("form", { id: "dialog-form" }, el("h2", {}, title), fields, error,
+    el("div", {}, el("button", { type: "submit", class: "primary", id: "dialog-submit" }, "OK"),
+      el("button", { type: "button", onclick: () => dialog.close() }, "Cancel")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try { await onSubmit(); dialog.close(); } catch (err) { error.textContent = err.message; }
+  });
+  dialog.replaceChildren(form);
+  dialog.showModal();
+}
+
+// Images
+PAGES.images = {
+  live: true,
+  async render() {
+    const data = await api("GET", "/api/image/v2/images");
+    const file = el("input", { type: "file", id: "image-file" });
+    const name = el("input", { id: "image-name", placeholder: "name" });
+    const format = el("select", { id: "image-format" },
+      options(["qcow2", "raw", "iso"].map((f) => [f, f])));
+    const bar = $("image-progress") || el("progress", { id: "image-progress", max: 100, value: 0 });
+    const label = $("image-progress-text") || el("span", { id: "image-progress-text" });
+    const start = async () => {
+      if (!file.files.length) { flash("choose a file"); return; }
+      try {
+        const image = await api("POST", "/api/image/v2/images", {
+          name: name.value || file.files[0].name, disk_format: format.value,
+          container_format: "bare", visibility: "private" });
+        await upload("PUT", `/api/image/v2/images/${encodeURIComponent(image.id)}/file`,
+          file.files[0], "application/octet-stream", (part) => {
+            bar.value = Math.round(part * 100);
+            label.textContent = `${bar.value}%`;
+          });
+        refresh();
+      } catch (err) { flash(err.message); }
+    };
+    const toolbar = $("image-toolbar") || el("div", { class: "toolbar", id: "image-toolbar" },
+      field("Image file", file), field("Name", name), field("Disk format", format),
+      el("button", { type: "button", class: "primary", id: "image-upload", onclick: start },
+        "Upload"), bar, label);
+    return [el("h2", {}, "Images"), toolbar, table(["Name", "Status", "Format", "Size", ""],
+      data.images.map((i) => [i.name, i.status, i.disk_format || "", size(i.size),
+        el("button", { type: "button", class: "danger", onclick: () => removeThing(
+          `/api/image/v2/images/${encodeURIComponent(i.id)}`, `image ${i.name}`) }, "Delete")]))];
+  },
+};
+
+function size(bytes) {
+  if (typeof bytes !== "number") return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes, unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return unit ? `${value.toFixed(1)} ${units[unit]}` : `${value} B`;
+}
+
+// Object store: containers, then objects by prefix ("folders" by the "/" delimiter)
+const path = (...parts) => parts.map((p) => encodeURIComponent(p)).join("/");
+
+PAGES.containers = {
+  async render() {
+    if (state.browse) return browseContainer();
+    const data = await api("GET", "/api/object-store?format=json");
+    const name = el("input", { id: "container-name", placeholder: "new container" });
+    const create = async () => {
+      try { await api("PUT", `/api/object-store/${path(name.value)}`, ""); refresh(); }
+      catch (err) { flash(err.message); }
+    };
+    return [el("h2", {}, "Object store"), el("div", { class: "toolbar" }, name,
+      el("button", { type: "button", id: "container-create", onclick: create }, "Create")),
+    table(["Container", "Objects", "Size", ""], data.map((c) => [
+      el("a", { class: "link", onclick: () => { state.browse = { container: c.name, prefix: "" };
+        refresh(); } }, c.name), c.count, size(c.bytes),
+      el("button", { type: "button", class: "danger", onclick: () => removeThing(
+        `/api/object-store/${path(c.name)}`, `container ${c.name}`) }, "Delete")]))];
+  },
+};
+
+async function browseContainer() {
+  const { container, prefix } = state.browse;
+  const query = `format=json&delimiter=/&prefix=${encodeURIComponent(prefix)}`;
+  const rows = await api("GET", `/api/object-store/${path(container)}?${query}`);
+  const file = el("input", { type: "file", id: "object-file" });
+  const bar = el("progress", { id: "object-progress", max: 100, value: 0 });
+  const send = async () => {
+    if (!file.files.length) return;
+    const target = `/api/object-store/${path(container)}/` +
+      (prefix + file.files[0].name).split("/").map(encodeURIComponent).join("/");
+    try {
+      await upload("PUT", target, file.files[0], file.files[0].type || "application/octet-stream",
+        (part) => { bar.value = Math.round(part * 100); });
+      refresh();
+    } catch (err) { flash(err.message); }
+  };
+  const up = () => {
+    if (!prefix) state.browse = null;
+    else {
+      const parts = prefix.split("/").filter(Boolean);
+      parts.pop();
+      state.browse = { container, prefix: parts.length ? parts.join("/") + "/" : "" };
+    }
+    refresh();
+  };
+  return [el("h2", {}, `Object store: ${container}/${prefix}`),
+    el("div", { class: "toolbar" }, el("button", { type: "button", id: "browse-up", onclick: up }, "Up"),
+      file, el("button", { type: "button", id: "object-upload", onclick: send }, "Upload"), bar),
+    table(["Name", "Size", "Modified", ""], rows.map((o) => o.subdir
+      ? [el("a", { class: "link", onclick: () => { state.browse = { container, prefix: o.subdir };
+        refresh(); } }, o.subdir.slice(prefix.length)), "", "", ""]
+      : [o.name.slice(prefix.length), size(o.bytes), o.last_modified || "",
+        [el("a", { class: "link", href: `/api/object-store/${path(container)}/` +
+          o.name.split("/").map(encodeURIComponent).join("/") }, "Download"),
+        el("button", { type: "button", class: "danger", onclick: () => removeThing(
+          `/api/object-store/${path(container)}/` + o.name.split("/").map(encodeURIComponent).join("/"),
+          `object ${o.name}`) }, "Delete")]]))];
+}
+
+// Networks and volumes: read-only lists for now
+PAGES.networks = {
+  async render() {
+    const get = (p) => api("GET", "/api/network/v2.0/" + p);
+    const [nets, subnets, fips, groups] = await Promise.all([get("networks"), get("subnets"),
+      get("floatingips"), get("security-groups")]);
+    return [el("h2", {}, "Networks"),
+      table(["Network", "Status", "Shared", "External"], nets.networks.map((n) =>
+        [n.name, n.status, String(n.shared), String(n["router:external"] || false)])),
+      el("h2", {}, "Subnets"), table(["Subnet", "CIDR", "Gateway"], subnets.subnets.map((s) =>
+        [s.name, s.cidr, s.gateway_ip || ""])),
+      el("h2", {}, "Floating IPs"), table(["Address", "Fixed address", "Status"],
+        fips.floatingips.map((f) => [f.floating_ip_address, f.fixed_ip_address || "", f.status])),
+      el("h2", {}, "Security groups"), table(["Group", "Rules"], groups.security_groups.map((g) =>
+        [g.name, (g.security_group_rules || []).length]))];
+  },
+};
+
+PAGES.volumes = {
+  live: true,
+  async render() {
+    const data = await api("GET", "/api/volume/volumes/detail");
+    return [el("h2", {}, "Volumes"), table(["Name", "Status", "Size (GiB)", "Attached to"],
+      data.volumes.map((v) => [v.name || v.id, v.status, v.size,
+        (v.attachments || []).map((a) => a.server_id).join(", ")]))];
+  },
+};
+
+// Admin: hypervisors with their load, compute services (the compute API says who may see them)
+PAGES.admin = {
+  live: true,
+  async render() {
+    let hypervisors, services;
+    try {
+      [hypervisors, services] = await Promise.all([
+        api("GET", "/api/compute/os-hypervisors/detail"), api("GET", "/api/compute/os-services")]);
+    } catch (err) {
+      return [el("h2", {}, "Admin"), el("p", { id: "admin-refused" },
+        `Only a cloud admin sees this page (${err.message}).`)];
+    }
+    return [el("h2", {}, "Hypervisors"), table(["Host", "State", "Status", "vCPUs", "RAM (MiB)",
+      "Disk (GiB)", "Instances"], hypervisors.hypervisors.map((h) => [h.hypervisor_hostname,
+      h.state, h.status, usage(h.vcpus_used, h.vcpus), usage(h.memory_mb_used, h.memory_mb),
+      usage(h.local_gb_used, h.local_gb), h.running_vms ?? ""])),
+    el("h2", {}, "Compute services"), table(["Host", "Zone", "Status", "State", "Last heartbeat",
+      "Disabled because"], services.services.map((v) => [v.host, v.zone, v.status, v.state,
+      v.updated_at || "", v.disabled_reason || ""]))];
+  },
+};
+
+function usage(used, total) {
+  const percent = total ? Math.min(100, Math.round((100 * used) / total)) : 0;
+  return el("span", {}, `${used} / ${total} `, bar(percent));
+}
+
+// ----- start
+document.addEventListener("DOMContentLoaded", async () => {
+  $("login-form").addEventListener("submit", login);
+  $("logout").addEventListener("click", logout);
+  $("project-switch").addEventListener("change", switchProject);
+  for (const link of document.querySelectorAll("#nav a")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      if (link.dataset.page === "containers") state.browse = null;
+      show(link.dataset.page);
+    });
+  }
+  try {
+    const answer = await fetch("/api/session", { credentials: "same-origin" });
+    if (!answer.ok) { showLogin(); return; }
+    state.session = await answer.json();
+    await enter();
+  } catch (_) { showLogin(); }
+});

@@ -1,0 +1,262 @@
+"""The dashboard in a real headless browser (Debian's chromium, driven by selenium) on the
+session's all-in-one cluster: log in, upload an image and watch its progress bar reach
+100 %, launch an instance from it and see it go ACTIVE, follow its console log, browse a
+container by prefix, look at every page, log out. Names with `<script>` in them are typed
+into the forms and must show as text. A screenshot of each page goes to the directory
+`BRUME_SCREENSHOTS` names, else to a temporary one (printed); the README's come from
+
+    BRUME_SCREENSHOTS=docs/screenshots python3 -m pytest tests/dashboard/test_browser.py
+
+(so a plain test run leaves the checkout as it was).
+
+Skipped when chromium, chromedriver or selenium is missing (`./install.sh --dev` installs
+them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.request
+import uuid
+from urllib.parse import quote
+
+import pytest
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+pytestmark = pytest.mark.cluster
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+EVIL = "<script>alert('x')</script>"
+EVIL_OBJECT = "<img src=x onerror=alert(1)>.txt"  # an object name: no "/" in it
+WAIT = 120  # seconds: the longest any step may take on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def browser(screenshots):
+    if not CHROMIUM or not CHROMEDRIVER:
+        pytest.skip("chromium and chromium-driver are not installed (./install.sh --dev)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                 "--disable-gpu", "--window-size=1280,860", "--no-proxy-server"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER),
+                              options=options)
+    driver.screenshot_dir = screenshots
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> str:
+    chosen = os.environ.get("BRUME_SCREENSHOTS")
+    directory = os.path.abspath(chosen) if chosen else str(tmp_path_factory.mktemp("shots"))
+    os.makedirs(directory, exist_ok=True)
+    print(f"dashboard screenshots in {directory}")
+    return directory
+
+
+def wait(driver, predicate, message: str, timeout: float = WAIT):
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(
+        lambda d: predicate(d), message)
+
+
+def cells(driver) -> list[str]:
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#page td')].map((td) => td.textContent)")
+
+
+def shot(driver, name: str) -> None:
+    driver.save_screenshot(os.path.join(driver.screenshot_dir, f"{name}.png"))
+
+
+def no_alert(driver) -> None:
+    try:
+        alert = driver.switch_to.alert
+    except NoAlertPresentException:
+        return
+    raise AssertionError(f"a script ran: an alert is open ({alert.text!r})")
+
+
+def go(driver, page: str, ready_text: str) -> None:
+    driver.find_element(By.CSS_SELECTOR, f'#nav a[data-page="{page}"]').click()
+    wait(driver, lambda d: ready_text in d.find_element(By.ID, "page").text,
+         f"the {page} page did not show {ready_text!r}")
+
+
+def store_call(cluster, method: str, path: str, body: bytes | None = None) -> None:
+    token, storage = cluster.auth()
+    request = urllib.request.Request(f"{storage}/{path}", data=body, method=method,
+                                     headers={"X-Auth-Token": token})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status in (201, 202, 204)
+
+
+def delete_row(driver, name: str) -> None:
+    """Click the Delete button of the row named `name` and confirm."""
+    for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
+        if row.find_element(By.TAG_NAME, "td").text == name:
+            row.find_element(By.XPATH, ".//button[text()='Delete']").click()
+            driver.switch_to.alert.accept()
+            return
+    raise AssertionError(f"no row named {name!r}")
+
+
+def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
+    driver = browser
+    tag = uuid.uuid4().hex[:6]
+    driver.get(cluster.dashboard_url + "/")
+
+    # Log in as the SAIO's tester.
+    wait(driver, lambda d: d.find_element(By.ID, "login-user").is_displayed(), "no login form")
+    shot(driver, "login")
+    driver.find_element(By.ID, "login-user").send_keys("tester")
+    driver.find_element(By.ID, "login-password").send_keys("testing")
+    driver.find_element(By.ID, "login-submit").click()
+    wait(driver, lambda d: d.find_element(By.ID, "whoami").text == "tester", "not logged in")
+    wait(driver, lambda d: "Instances" in cells(d), "no quota table on the overview")
+    shot(driver, "overview")
+    # The session cookie is HttpOnly and SameSite=Strict: no script can read it.
+    assert driver.execute_script("return document.cookie") == ""
+    cookies = driver.get_cookies()
+    assert [c["name"] for c in cookies] == ["brume_dashboard"]
+    assert cookies[0]["httpOnly"] is True and cookies[0]["sameSite"] == "Strict"
+
+    # Upload an image (4 MiB of raw bytes) with a hostile name; watch the progress bar.
+    image_file = tmp_path / "disk.raw"
+    image_file.write_bytes(os.urandom(4 * 1024 * 1024))
+    image_name = f"{EVIL} img-{tag}"
+    go(driver, "images", "Images")
+    driver.find_element(By.ID, "image-file").send_keys(str(image_file))
+    driver.find_element(By.ID, "image-name").send_keys(image_name)
+    Select(driver.find_element(By.ID, "image-format")).select_by_value("raw")
+    driver.find_element(By.ID, "image-upload").click()
+    wait(driver, lambda d: d.find_element(By.ID, "image-progress-text").text == "100%",
+         "the upload's progress bar did not reach 100%")
+    assert driver.find_element(By.ID, "image-progress").get_attribute("value") == "100"
+    wait(driver, lambda d: image_name in cells(d) and "active" in cells(d),
+         "the uploaded image is not listed as active")
+    no_alert(driver)
+    shot(driver, "images")
+
+    # Launch an instance from it, every field hostile; see it go ACTIVE.
+    server_name = f"{EVIL} vm-{tag}"
+    go(driver, "instances", "Launch instance")
+    driver.find_element(By.ID, "launch").click()
+    wait(driver, lambda d: d.find_element(By.ID, "launch-name").is_displayed(), "no dialog")
+    driver.find_element(By.ID, "launch-name").send_keys(server_name)
+    Select(driver.find_element(By.ID, "launch-image")).select_by_visible_text(image_name)
+    Select(driver.find_element(By.ID, "launch-network")).select_by_value("")
+    driver.find_element(By.ID, "launch-user-data").send_keys(EVIL)
+    shot(driver, "launch")
+    driver.find_element(By.ID, "dialog-submit").click()
+    wait(driver, lambda d: not d.find_element(By.ID, "dialog").is_displayed(),
+         "the launch dialog did not close")
+
+    def server_row(d):
+        rows = d.execute_script(
+            "return [...document.querySelectorAll('#page tbody tr')]"
+            ".map((tr) => [...tr.cells].map((td) => td.textContent))")
+        return next((row for row in rows if row[0] == server_name), None)
+
+    wait(driver, lambda d: (server_row(d) or [None, None])[1] == "ACTIVE",
+         "the instance did not go ACTIVE")
+    no_alert(driver)
+    shot(driver, "instances")
+
+    # Its console log, followed.
+    for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
+        if row.find_element(By.TAG_NAME, "td").text == server_name:
+            row.find_element(By.XPATH, ".//button[text()='Console']").click()
+            break
+    wait(driver, lambda d: "Brume test guest" in d.find_element(By.ID, "console-log").text,
+         "the console log did not show the guest's output")
+    shot(driver, "console")
+
+    # The object store: a container made in the browser, browsed by prefix.
+    container = f"photos-{tag}"
+    hidden = f"{container}/2026/summer/{quote(EVIL_OBJECT)}"
+    go(driver, "containers", "Object store")
+    driver.find_element(By.ID, "container-name").send_keys(container)
+    driver.find_element(By.ID, "container-create").click()
+    wait(driver, lambda d: container in cells(d), "the new container is not listed")
+    store_call(cluster, "PUT", hidden, b"hello")
+    driver.find_element(By.XPATH, f"//a[text()='{container}']").click()
+    wait(driver, lambda d: "2026/" in cells(d), "no 2026/ prefix in the container")
+    driver.find_element(By.XPATH, "//a[text()='2026/']").click()
+    wait(driver, lambda d: "summer/" in cells(d), "no summer/ prefix under 2026/")
+    driver.find_element(By.XPATH, "//a[text()='summer/']").click()
+    wait(driver, lambda d: EVIL_OBJECT in cells(d), "the object is not listed")
+    upload = tmp_path / "notes.txt"
+    upload.write_text("notes from the browser\n")
+    driver.find_element(By.ID, "object-file").send_keys(str(upload))
+    driver.find_element(By.ID, "object-upload").click()
+    wait(driver, lambda d: "notes.txt" in cells(d), "the uploaded object is not listed")
+    no_alert(driver)
+    shot(driver, "object-store")
+    # A download is an attachment (never rendered as the dashboard), and a state change
+    # without the CSRF token is refused, whatever the cookie.
+    href = driver.find_element(By.XPATH, "//a[text()='Download']").get_attribute("href")
+    got = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(async (r) => done([r.status,"
+        " r.headers.get('Content-Disposition'), await r.text()]));", href)
+    assert got[0] == 200 and got[1].startswith("attachment")
+    assert got[2] in ("hello", "notes from the browser\n")
+    refused = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/api/object-store/' + arguments[0], {method: 'DELETE'}).then((r) =>"
+        " done(r.status));", container)
+    assert refused == 403
+
+    go(driver, "networks", "Security groups")
+    shot(driver, "networks")
+    go(driver, "volumes", "Volumes")
+    shot(driver, "volumes")
+    go(driver, "admin", "admin")  # tester is a member: the compute API refuses it the page
+    assert driver.find_elements(By.ID, "admin-refused")
+
+    # Delete what the test made: the instance and the image in the browser, the objects
+    # and the container through the object store's API.
+    go(driver, "instances", "Launch instance")
+    wait(driver, lambda d: server_row(d) is not None, "the instance is not listed")
+    delete_row(driver, server_name)
+    wait(driver, lambda d: server_row(d) is None, "the deleted instance is still listed")
+    go(driver, "images", "Images")
+    wait(driver, lambda d: image_name in cells(d), "the image is not listed")
+    delete_row(driver, image_name)
+    wait(driver, lambda d: image_name not in cells(d), "the deleted image is still listed")
+    for path in (hidden, f"{container}/2026/summer/notes.txt", container):
+        store_call(cluster, "DELETE", path)
+
+    # Nothing in the page names a token; then log out and the session is gone.
+    assert "X-Auth-Token" not in driver.page_source
+    driver.find_element(By.ID, "logout").click()
+    wait(driver, lambda d: d.find_element(By.ID, "login-user").is_displayed(),
+         "logging out did not show the login form")
+    driver.get(cluster.dashboard_url + "/api/session")
+    body = json.loads(driver.find_element(By.TAG_NAME, "body").text)
+    assert body["error"]["code"] == 401
+
+
+def test_the_admin_sees_hypervisors_and_services(cluster, browser):
+    driver = browser
+    driver.get(cluster.dashboard_url + "/")
+    wait(driver, lambda d: d.find_element(By.ID, "login-user").is_displayed(), "no login form")
+    driver.find_element(By.ID, "login-user").send_keys("admin")
+    driver.find_element(By.ID, "login-password").send_keys("admin")
+    driver.find_element(By.ID, "login-submit").click()
+    wait(driver, lambda d: d.find_element(By.ID, "whoami").text == "admin", "not logged in")
+    go(driver, "admin", "Compute services")
+    wait(driver, lambda d: "hv1" in cells(d) and "hv2" in cells(d), "no hypervisors listed")
+    shot(driver, "admin")
+    driver.find_element(By.ID, "logout").click()
+    wait(driver, lambda d: d.find_element(By.ID, "login-user").is_displayed(), "not logged out")
