@@ -37,12 +37,23 @@ def _connector(doc: dict) -> dict | None:
     return value
 
 
+def _free_export_port(service: VolumeService, tx) -> int | None:
+    """The lowest export port no attachment holds and nothing else listens on (another
+    cluster's volume node, or any program, may hold ports of the range)."""
+    busy: set[int] = set()
+    while True:
+        port = tx.free_port(service.config.export_port_min, service.config.export_port_max,
+                            busy)
+        if port is None or not service.exports.port_busy(port):
+            return port
+        busy.add(port)
+
+
 def _export(service: VolumeService, attachment_id: str, connector: dict) -> dict:
     """Take a port, start the export, record the connector; the attachment's info."""
     with service.store.write() as tx:
         row = tx.get("attachments", attachment_id)
-        port = row["export_port"] or tx.free_port(
-            service.config.export_port_min, service.config.export_port_max, set())
+        port = row["export_port"] or _free_export_port(service, tx)
         if port is None:
             raise HTTPError(503, "No free export port on the volume node.")
         tx.update("attachments", attachment_id, {
@@ -59,7 +70,7 @@ def _export(service: VolumeService, attachment_id: str, connector: dict) -> dict
             tx.update("attachments", attachment_id, {"export_port": None,
                                                      "attach_status": RESERVED})
             tx.update("volumes", row["volume_id"], {"status": states.RESERVED})
-        raise HTTPError(500, f"The volume could not be exported: {exc}") from None
+        raise HTTPError(503, f"The volume could not be exported: {exc}") from None
     return connection_info(service.config.export_host, port, row["volume_id"])
 
 

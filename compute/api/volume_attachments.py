@@ -51,7 +51,7 @@ def _agent(core, server: dict, path: str, item: dict) -> None:
     except HTTPClientError as exc:
         if exc.status is None:
             raise HTTPError(409, "Cannot reach the compute host of this server.") from None
-        raise HTTPError(409 if exc.status == 404 else 500,
+        raise HTTPError(409 if exc.status == 404 else 502,
                         f"The compute host could not change the volume: {exc.detail}"
                         ) from None
 

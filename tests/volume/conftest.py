@@ -22,6 +22,10 @@ class RecordingExports:
         self.running_exports: dict[str, tuple] = {}
         self.stopped: list[str] = []
         self.fail = fail
+        self.busy_ports: set[int] = set()  # held by "another program"
+
+    def port_busy(self, port):
+        return port in self.busy_ports
 
     def start(self, attachment_id, volume_id, path, port):
         from volume.exports import ExportError

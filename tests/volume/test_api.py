@@ -219,7 +219,7 @@ def test_export_failure_leaves_volume_available(tmp_path, member):
     client = member.__class__(app, member.token)
     volume = make(client)
     status, doc = attach(client, volume["id"])
-    assert status == 500 and "qemu-nbd" in doc["computeFault"]["message"]
+    assert status == 503 and "qemu-nbd" in doc["serviceUnavailable"]["message"]
     assert show(client, volume["id"])["status"] == "available"
     assert client.get(f"{P1}/attachments")[1]["attachments"] == []
 
@@ -259,3 +259,30 @@ def test_recover_marks_interrupted_work(tmp_path, exports):
     assert service.store.get("volumes", "v1")["status"] == "error"
     assert service.store.get("volumes", "v2")["status"] == "error_extending"
     assert exports.running_exports["a1"][2] == 10811
+
+
+def test_an_export_port_held_by_another_program_is_skipped(tmp_path, member):
+    from tests.volume.conftest import RecordingExports, build_app
+
+    exports = RecordingExports()
+    exports.busy_ports = {10809, 10810}
+    client = member.__class__(build_app(str(write_conf_path(tmp_path)), exports), member.token)
+    volume = make(client)
+    status, doc = attach(client, volume["id"])
+    assert status == 200 and doc["attachment"]["connection_info"]["data"]["port"] == 10811
+
+
+def test_a_real_listener_makes_the_port_busy():
+    import socket
+
+    from volume.exports import NbdExports
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    try:
+        exports = NbdExports.__new__(NbdExports)
+        exports.host = "127.0.0.1"
+        assert exports.port_busy(listener.getsockname()[1])
+    finally:
+        listener.close()
