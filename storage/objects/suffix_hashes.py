@@ -9,7 +9,9 @@ byte of data.
 Computed hashes are cached per partition in `hashes.msgpack` ({suffix: hex or None}). Whenever a
 file in a suffix changes, the writer appends the suffix to `hashes.invalid` (append-only, one
 suffix per line, under the partition lock); `get_hashes` recomputes those suffixes and consumes
-exactly the lines it read, so an invalidation racing with a recompute is never lost.
+exactly the lines it read, so an invalidation racing with a recompute is never lost. Every
+rewrite of the cache bumps its generation, and a recompute that finds the generation moved
+under it starts over rather than overwrite a newer cache with older hashes.
 
 Hashing applies the on-disk rules of `storage.objects.ondisk_files` first (newest timestamp wins,
 obsolete files go, tombstones older than `reclaim_age` are reclaimed with their directory), so
@@ -30,6 +32,7 @@ from storage.objects.partition_lock import partition_lock
 HASHES_FILE = "hashes.msgpack"
 INVALID_FILE = "hashes.invalid"
 FULL_KEY = "_full"  # when every suffix was last recomputed (not a suffix: 3 hex chars)
+GENERATION_KEY = "_gen"  # bumped by every rewrite of the cache
 DEFAULT_RECLAIM_AGE = 7 * 24 * 3600
 
 
@@ -122,7 +125,24 @@ def get_hashes(
     Returns {suffix: md5 hex} for non-empty suffixes only. With `full_rehash_age`, every
     suffix is recomputed when the last full recompute is older than that (so tombstones in
     suffixes nobody writes to still get reclaimed).
+
+    Hashing runs outside the partition lock, so two callers (the replicator and a peer's
+    REPLICATE) may hash at once. The cache carries a generation: a caller whose cache was
+    rewritten by another while it hashed starts over from the newer cache instead of
+    overwriting it with hashes that may be older (the lost update would hide a suffix from
+    replication until the next full rehash).
     """
+    dirty = set(recalculate)
+    while True:
+        result = _hash_once(partition_dir, dirty, reclaim_age, force_full, full_rehash_age)
+        if isinstance(result, dict):
+            return result
+        dirty |= result  # raced: redo what this attempt recomputed, from the newer cache
+
+
+def _hash_once(partition_dir, recalculate, reclaim_age, force_full, full_rehash_age):
+    """One attempt: the hashes, or the set of suffixes it recomputed when another caller
+    rewrote the cache meanwhile."""
     invalid_path = os.path.join(partition_dir, INVALID_FILE)
     with partition_lock(partition_dir):
         invalid_raw = _read_file(invalid_path)
@@ -131,6 +151,7 @@ def get_hashes(
     dirty.update(recalculate)
     was_cached = cached is not None
     full_at = cached.pop(FULL_KEY, 0) if cached is not None else 0
+    generation = cached.pop(GENERATION_KEY, 0) if cached is not None else 0
     if full_rehash_age is not None and time.time() - full_at > full_rehash_age:
         force_full = True
     if cached is None or force_full:
@@ -148,7 +169,10 @@ def get_hashes(
         return hashes  # nothing changed: no rewrite
     with partition_lock(partition_dir):
         if os.path.isdir(partition_dir):
-            record = {**hashes, FULL_KEY: full_at}
+            now = read_cached_hashes(partition_dir) or {}
+            if now.get(GENERATION_KEY, 0) != generation:
+                return dirty
+            record = {**hashes, FULL_KEY: full_at, GENERATION_KEY: generation + 1}
             _write_atomic(os.path.join(partition_dir, HASHES_FILE), msgpack.packb(record))
             # Consume only the invalidations read above; later ones stay for the next call.
             tail = _read_file(invalid_path)[len(invalid_raw):]

@@ -103,3 +103,36 @@ def test_files_to_push_rules():
     assert files_to_push([data_new], [tomb]) == []
     assert files_to_push([meta, data_new], []) == [data_new, meta]
     assert files_to_push([meta, data_new], [data_new]) == [meta]
+
+
+def test_a_hash_computed_while_another_caller_rewrote_the_cache_is_not_written(
+        tmp_path, monkeypatch):
+    """The replicator hashes a suffix whose only file was quarantined; meanwhile a peer
+    pushes the file back and asks (REPLICATE) for a recompute. The replicator's stale 'empty'
+    must not overwrite the peer's fresh hash, or the suffix is hidden from replication."""
+    import storage.objects.suffix_hashes as suffix_hashes
+
+    pdir = str(tmp_path / "part")
+    path = touch(pdir, HASH_A, ts(1) + ".data")
+    fresh = get_hashes(pdir)
+    assert set(fresh) == {"abc"}
+    os.remove(path)  # quarantined by the auditor, which invalidates the suffix
+    invalidate_suffix(pdir, "abc")
+
+    real_hash_suffix = suffix_hashes.hash_suffix
+    raced = []
+
+    def hash_then_race(suffix_dir, reclaim_age):
+        value = real_hash_suffix(suffix_dir, reclaim_age)
+        if not raced:  # the first (replicator's) computation, seeing the suffix empty
+            raced.append(value)
+            touch(pdir, HASH_A, ts(1) + ".data")  # the peer's SYNC restores the file...
+            invalidate_suffix(pdir, "abc")
+            assert get_hashes(pdir, recalculate=["abc"]) == fresh  # ...and its REPLICATE
+        return value
+
+    monkeypatch.setattr(suffix_hashes, "hash_suffix", hash_then_race)
+    assert raced == [] and get_hashes(pdir) == fresh
+    assert raced == [None]
+    monkeypatch.setattr(suffix_hashes, "hash_suffix", real_hash_suffix)
+    assert get_hashes(pdir) == fresh  # the cache holds the restored file's hash
