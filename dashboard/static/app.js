@@ -4,8 +4,8 @@
 // HttpOnly cookie, and every state-changing request sends the session's CSRF token header.
 "use strict";
 
-const state = { session: null, page: null, timer: null, consoleTimer: null, browse: null };
-const POLL_MS = 4000;
+const state = { session: null, page: null, events: null, consoleTimer: null, browse: null,
+  terminal: null };
 
 // ----- DOM helpers: children that are strings become text nodes
 function el(tag, attrs, ...children) {
@@ -122,9 +122,10 @@ async function logout() {
 const PAGES = {};
 
 function stopTimers() {
-  clearInterval(state.timer);
+  if (state.events) state.events.close();
   clearInterval(state.consoleTimer);
-  state.timer = state.consoleTimer = null;
+  if (state.terminal) state.terminal.close();
+  state.events = state.consoleTimer = state.terminal = null;
 }
 
 async function show(page) {
@@ -139,15 +140,49 @@ async function show(page) {
   const main = $("page");
   main.replaceChildren(el("p", {}, "Loading…"));
   await refresh();
-  if (PAGES[page].live) state.timer = setInterval(refresh, POLL_MS);
+  if (PAGES[page].draw && state.page === page) follow(page);
+}
+
+// A live page is drawn from a snapshot of its API answers: fetched once, then pushed by the
+// dashboard server on one event stream per page, and only when something changed.
+function follow(page) {
+  const events = new EventSource(`/api/events/${page}`);
+  events.addEventListener("update", (event) => {
+    if (state.page === page) draw(page, JSON.parse(event.data));
+  });
+  events.addEventListener("logout", () => { events.close(); showLogin(); });
+  state.events = events;
+}
+
+function draw(page, snapshot) {
+  const focused = document.activeElement;  // a redraw must not take the focus (the terminal)
+  try {
+    $("page").replaceChildren(...[].concat(PAGES[page].draw(snapshot)));
+  } catch (err) { flash(err.message); }
+  if (focused && focused !== document.body && focused.isConnected) focused.focus();
 }
 
 async function refresh() {
   const page = state.page;
   try {
+    if (PAGES[page].draw) {
+      const snapshot = await api("GET", `/api/live/${page}`);
+      if (state.page === page) draw(page, snapshot);
+      return;
+    }
     const content = await PAGES[page].render();
     if (state.page === page) $("page").replaceChildren(...[].concat(content));
   } catch (err) { if (err.message !== "logged out") flash(err.message); }
+}
+
+// One API answer of a snapshot: its body, or an Error with the service's message.
+function part(snapshot, name) {
+  const item = snapshot[name] || { status: 0, body: null };
+  if (item.status >= 400 || !item.body) {
+    throw new Error((item.body && item.body.error && item.body.error.message) ||
+      `request failed (${item.status})`);
+  }
+  return item.body;
 }
 
 // A usage bar; its width is set through the CSSOM (the page's policy forbids style attributes).
@@ -173,15 +208,16 @@ const ACTIONS = {
 };
 
 PAGES.instances = {
-  live: true,
-  async render() {
-    const data = await api("GET", "/api/compute/servers/detail");
+  draw(snapshot) {
+    const data = part(snapshot, "servers");
     const rows = data.servers.map((s) => [
       s.name, el("span", { class: "status-" + s.status }, s.status),
       Object.values(s.addresses || {}).flat().map((a) => a.addr).join(", "),
       [...Object.entries(ACTIONS).map(([label, body]) => el("button", {
         type: "button", onclick: () => serverAction(s.id, body) }, label)),
+      el("button", { type: "button", onclick: () => snapshotDialog(s) }, "Snapshot"),
       el("button", { type: "button", onclick: () => showConsole(s) }, "Console"),
+      el("button", { type: "button", onclick: () => openTerminal(s) }, "Serial console"),
       el("button", { type: "button", class: "danger", onclick: () => removeThing(
         `/api/compute/servers/${encodeURIComponent(s.id)}`, `instance ${s.name}`) }, "Delete")],
     ]);
@@ -193,6 +229,85 @@ PAGES.instances = {
       panel || el("div", { id: "console-panel" })];
   },
 };
+
+function snapshotDialog(server) {
+  const name = el("input", { id: "snapshot-name", required: true,
+    value: `${server.name}-snapshot` });
+  openDialog(`Snapshot of ${server.name}`, [field("Image name", name)], async () => {
+    await api("POST", `/api/compute/servers/${encodeURIComponent(server.id)}/action`,
+      { createImage: { name: name.value } });
+    flash(`Snapshot ${name.value} requested: it shows on the Images page.`);
+  });
+}
+
+// The interactive serial console: a WebSocket to the dashboard, which relays it to the
+// compute API's console. The first message is the session's CSRF token. The view is a
+// small terminal: the guest's bytes are shown as text (escape sequences dropped), keys
+// typed in it are sent as the bytes a terminal would send.
+const KEYS = { Enter: "\r", Backspace: "\x7f", Tab: "\t", Escape: "\x1b", ArrowUp: "\x1b[A",
+  ArrowDown: "\x1b[B", ArrowRight: "\x1b[C", ArrowLeft: "\x1b[D", Delete: "\x1b[3~",
+  Home: "\x1b[H", End: "\x1b[F" };
+const MAX_SCREEN = 200000;
+
+function keyBytes(event) {
+  if (KEYS[event.key]) return KEYS[event.key];
+  if (event.ctrlKey && event.key.length === 1 && /[a-z@\[\\\]^_]/i.test(event.key)) {
+    return String.fromCharCode(event.key.toUpperCase().charCodeAt(0) & 0x1f);
+  }
+  if (!event.ctrlKey && !event.metaKey && event.key.length === 1) return event.key;
+  return null;
+}
+
+function screenText(previous, chunk) {
+  let text = previous;
+  const clean = chunk.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]/g, "")
+    .replace(/\r\n/g, "\n");
+  for (const ch of clean) {
+    if (ch === "\b") text = text.slice(0, -1);
+    else if (ch === "\r" || ch === "\x07" || ch === "\x00") continue;
+    else text += ch;
+  }
+  return text.length > MAX_SCREEN ? text.slice(-MAX_SCREEN) : text;
+}
+
+function openTerminal(server) {
+  clearInterval(state.consoleTimer);
+  if (state.terminal) state.terminal.close();
+  const screen = el("pre", { class: "console terminal", id: "terminal", tabindex: 0 });
+  const status = el("p", { id: "terminal-status" }, "Connecting…");
+  $("console-panel").replaceChildren(el("h2", {}, `Serial console: ${server.name}`),
+    el("p", { class: "hint" }, "Click the console and type; it goes to the guest's serial port."),
+    screen, status);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(
+    `${scheme}://${location.host}/api/console/${encodeURIComponent(server.id)}`);
+  socket.binaryType = "arraybuffer";
+  const decoder = new TextDecoder();
+  socket.onopen = () => { socket.send(state.session.csrf_token); status.textContent = "Connected."; };
+  socket.onmessage = (event) => {
+    const chunk = typeof event.data === "string" ? event.data
+      : decoder.decode(event.data, { stream: true });
+    screen.textContent = screenText(screen.textContent, chunk);
+    screen.scrollTop = screen.scrollHeight;
+  };
+  socket.onclose = (event) => {
+    status.textContent = event.reason ? `Console closed: ${event.reason}` : "Console closed.";
+  };
+  screen.addEventListener("keydown", (event) => {
+    const bytes = keyBytes(event);
+    if (bytes === null || socket.readyState !== WebSocket.OPEN) return;
+    event.preventDefault();
+    socket.send(new TextEncoder().encode(bytes));
+  });
+  screen.addEventListener("paste", (event) => {
+    event.preventDefault();
+    if (socket.readyState === WebSocket.OPEN) {
+      socket.send(new TextEncoder().encode(event.clipboardData.getData("text")));
+    }
+  });
+  state.terminal = socket;
+  screen.focus();
+}
 
 async function serverAction(id, body) {
   try {
@@ -208,6 +323,7 @@ async function removeThing(path, what) {
 
 function showConsole(server) {
   clearInterval(state.consoleTimer);
+  if (state.terminal) { state.terminal.close(); state.terminal = null; }
   const pre = el("pre", { class: "console", id: "console-log" });
   $("console-panel").replaceChildren(el("h2", {}, `Console log: ${server.name}`), pre);
   const follow = async () => {
@@ -280,9 +396,8 @@ function openDialog(title, fields, onSubmit) {
 
 // Images
 PAGES.images = {
-  live: true,
-  async render() {
-    const data = await api("GET", "/api/image/v2/images");
+  draw(snapshot) {
+    const data = part(snapshot, "images");
     const file = el("input", { type: "file", id: "image-file" });
     const name = el("input", { id: "image-name", placeholder: "name" });
     const format = el("select", { id: "image-format" },
@@ -402,9 +517,8 @@ PAGES.networks = {
 };
 
 PAGES.volumes = {
-  live: true,
-  async render() {
-    const data = await api("GET", "/api/volume/volumes/detail");
+  draw(snapshot) {
+    const data = part(snapshot, "volumes");
     return [el("h2", {}, "Volumes"), table(["Name", "Status", "Size (GiB)", "Attached to"],
       data.volumes.map((v) => [v.name || v.id, v.status, v.size,
         (v.attachments || []).map((a) => a.server_id).join(", ")]))];
@@ -413,12 +527,10 @@ PAGES.volumes = {
 
 // Admin: hypervisors with their load, compute services (the compute API says who may see them)
 PAGES.admin = {
-  live: true,
-  async render() {
+  draw(snapshot) {
     let hypervisors, services;
     try {
-      [hypervisors, services] = await Promise.all([
-        api("GET", "/api/compute/os-hypervisors/detail"), api("GET", "/api/compute/os-services")]);
+      [hypervisors, services] = [part(snapshot, "hypervisors"), part(snapshot, "services")];
     } catch (err) {
       return [el("h2", {}, "Admin"), el("p", { id: "admin-refused" },
         `Only a cloud admin sees this page (${err.message}).`)];
