@@ -205,11 +205,14 @@ class Dashboard:
                                                                    self.clock())))
 
     def call_service(self, session: Session, method: str, service: str, path: str,
-                     query: str = "", body: dict | None = None) -> tuple[int, object]:
-        """(status, decoded JSON or None) of one call with the session's token;
-        HTTPError 502 when the service did not answer, 404 when the catalog lacks it."""
-        url = forwarding.target(session.grant.catalog, service, path, query,
-                                self.config.interface)
+                     query: str = "", body: dict | None = None,
+                     root: bool = False) -> tuple[int, object]:
+        """(status, decoded JSON or None) of one call with the session's token (`root`:
+        `path` at the root of the service's host); HTTPError 502 when the service did not
+        answer, 404 when the catalog lacks it."""
+        url = forwarding.root_target(session.grant.catalog, service, path,
+                                     self.config.interface) if root else forwarding.target(
+            session.grant.catalog, service, path, query, self.config.interface)
         headers = {"X-Auth-Token": session.grant.token, "Accept": "application/json"}
         data = None
         if body is not None:
@@ -234,9 +237,10 @@ class Dashboard:
     # ----- live pages
     def snapshot(self, session: Session, page: str) -> dict:
         result = {}
-        for name, (service, path, query) in live.PAGES[page].items():
+        for name, source in live.PAGES[page].items():
             try:
-                status, body = self.call_service(session, "GET", service, path, query)
+                status, body = self.call_service(session, "GET", source.service, source.path,
+                                                 source.query, root=source.root)
             except HTTPError as exc:
                 status, body = exc.status, {"error": {"message": exc.first_line}}
             if status >= 400:
@@ -253,6 +257,7 @@ class Dashboard:
         if page not in live.PAGES:
             raise HTTPError(404, "no such live page")
         session = self.session(req)
+        req.environ["eventlet.minimum_write_chunk_size"] = 0  # each event as it comes
         response = Response(content_type="text/event-stream", charset=None)
         response.headers["X-Accel-Buffering"] = "no"
         response.app_iter = self.event_stream(session.id, page)

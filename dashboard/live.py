@@ -17,16 +17,29 @@ without IO; the app does the GETs.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 STREAM_SECONDS = 300.0
 
-# page → {name in the snapshot: (service, path, query)}
+
+class Source(NamedTuple):
+    """One GET of a live page: `path` under the service's endpoint, or, when `root`, at the
+    root of its host (the object store proxy's `/recon/cluster`)."""
+
+    service: str
+    path: str
+    query: str = ""
+    root: bool = False
+
+
+# page → {name in the snapshot: Source}
 PAGES = {
-    "instances": {"servers": ("compute", "/servers/detail", "")},
-    "images": {"images": ("image", "/v2/images", "")},
-    "volumes": {"volumes": ("volume", "/volumes/detail", "")},
-    "admin": {"hypervisors": ("compute", "/os-hypervisors/detail", ""),
-              "services": ("compute", "/os-services", "")},
+    "instances": {"servers": Source("compute", "/servers/detail")},
+    "images": {"images": Source("image", "/v2/images")},
+    "volumes": {"volumes": Source("volume", "/volumes/detail")},
+    "admin": {"hypervisors": Source("compute", "/os-hypervisors/detail"),
+              "services": Source("compute", "/os-services"),
+              "storage": Source("object-store", "/recon/cluster", root=True)},
 }
 
 

@@ -541,9 +541,56 @@ PAGES.admin = {
       usage(h.local_gb_used, h.local_gb), h.running_vms ?? ""])),
     el("h2", {}, "Compute services"), table(["Host", "Zone", "Status", "State", "Last heartbeat",
       "Disabled because"], services.services.map((v) => [v.host, v.zone, v.status, v.state,
-      v.updated_at || "", v.disabled_reason || ""]))];
+      v.updated_at || "", v.disabled_reason || ""])), storageHealth(snapshot)];
   },
 };
+
+// The storage cluster's health: the object store proxy's /recon/cluster (every object
+// server's recon figures, each ring's balance), for a reseller admin.
+function storageHealth(snapshot) {
+  let health;
+  try { health = part(snapshot, "storage"); } catch (err) {
+    return [el("h2", {}, "Storage cluster"), el("p", { id: "storage-refused" }, err.message)];
+  }
+  const rings = health.rings || {};
+  const age = (recon, daemon) => {
+    const record = recon && recon.daemons && recon.daemons[daemon];
+    if (!record || typeof record.end !== "number") return "never";
+    const seconds = Math.max(0, Math.round(recon.time - record.end));
+    return `${duration(seconds)} ago${record.status === "failed" ? " (failed)" : ""}`;
+  };
+  const ringsMatch = (recon) => {
+    if (!recon || !recon.ringmd5) return "unknown";
+    const stale = Object.keys(rings).filter((kind) =>
+      recon.ringmd5[`${kind}.ring.gz`] !== rings[kind].md5);
+    return stale.length ? `stale: ${stale.join(", ")}` : "same as the proxy's";
+  };
+  const nodes = health.nodes || [];
+  const devices = nodes.flatMap((n) => (n.recon && n.recon.diskusage || []).map((d) => {
+    const asyncs = (n.recon.async && n.recon.async.devices || {})[d.device];
+    const quarantine = (n.recon.quarantined && n.recon.quarantined.devices || {})[d.device] || {};
+    return [n.server, d.device, d.mounted ? "yes" : "NO",
+      el("span", {}, `${size(d.used)} / ${size(d.size)} `,
+        bar(d.size ? Math.round((100 * d.used) / d.size) : 0)),
+      asyncs ?? "", Object.values(quarantine).reduce((a, b) => a + (b || 0), 0)];
+  }));
+  return [el("h2", {}, "Storage nodes"), table(["Object server", "Answer",
+    "Object replication", "Container replication", "Account replication", "Rings"],
+  nodes.map((n) => [n.server, n.recon ? "ok" : `no answer: ${n.error}`,
+    age(n.recon, "object-replicator"), age(n.recon, "container-replicator"),
+    age(n.recon, "account-replicator"), ringsMatch(n.recon)])),
+  el("h2", {}, "Storage devices"), table(["Server", "Device", "Mounted", "Disk use",
+    "Async pendings", "Quarantined"], devices),
+  el("h2", {}, "Rings"), table(["Ring", "Devices", "Partition replicas", "Balance"],
+    Object.entries(rings).map(([kind, ring]) => [kind, ring.devices.length,
+      ring.devices.reduce((a, d) => a + d.partitions, 0), `${ring.balance} %`]))];
+}
+
+function duration(seconds) {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
 
 function usage(used, total) {
   const percent = total ? Math.min(100, Math.round((100 * used) / total)) : 0;

@@ -263,6 +263,8 @@ def test_forwarding_targets_stay_under_the_endpoint():
     with pytest.raises(Exception) as caught:
         forwarding.target(CATALOG, "network", "/v2.0/networks", "")
     assert caught.value.status == 404
+    assert forwarding.root_target(CATALOG, "object-store", "/recon/cluster") == \
+        "http://127.0.0.1:8080/recon/cluster"
 
 
 def test_forwarding_headers():

@@ -38,6 +38,8 @@ class FakeHTTP:
             raise HTTPClientError("connection refused")
         if url.endswith("/servers/detail"):
             return FakeAnswer(200, {"servers": list(self.servers)})
+        if url == "http://127.0.0.1:8080/recon/cluster":  # the proxy's root, not the account
+            return FakeAnswer(200, {"nodes": [], "rings": {}})
         if url.endswith("/os-hypervisors/detail"):
             return FakeAnswer(403, {"forbidden": {"code": 403, "message": "Policy forbids."}})
         return FakeAnswer(404, {"itemNotFound": {"message": "nope"}})
@@ -64,6 +66,7 @@ def events(app, cookie, page="instances"):
 
     environ = Request.blank(f"/api/events/{page}", headers={"Cookie": cookie}).environ
     body = iter(app(environ, start))
+    seen["environ"] = environ
     return seen, body
 
 
@@ -85,6 +88,7 @@ def test_a_snapshot_carries_each_answer_and_refusals_as_messages(env):
     admin = call(app, "/api/live/admin", cookie=cookie).json
     assert admin["hypervisors"] == {"status": 403, "body": {"error": {
         "message": "Policy forbids."}}}
+    assert admin["storage"] == {"status": 200, "body": {"nodes": [], "rings": {}}}
     # The image service is not in this catalog: a message, not an exception.
     assert call(app, "/api/live/images", cookie=cookie).json["images"]["status"] == 404
     http.down = True
@@ -102,6 +106,7 @@ def test_the_stream_sends_only_changes(env):
     seen, body = events(app, cookie)
     assert seen["status"].startswith("200")
     assert seen["headers"]["Content-Type"] == "text/event-stream"
+    assert seen["environ"]["eventlet.minimum_write_chunk_size"] == 0  # no buffering
     assert next(body).startswith(b"retry:")
     kind, data = parse(next(body))
     assert kind == "update" and data["servers"]["body"]["servers"][0]["status"] == "BUILD"
