@@ -47,9 +47,9 @@ def render_error(error: HTTPError) -> Response:
     return response
 
 
-def json_answer(body, status: int = 200) -> Response:
+def json_answer(body, status: int = 200, sort_keys: bool = False) -> Response:
     response = Response(status=status, content_type="application/json", charset=None)
-    response.body = json.dumps(body).encode()
+    response.body = json.dumps(body, sort_keys=sort_keys).encode()
     return response
 
 
@@ -251,7 +251,7 @@ class Dashboard:
     def live_snapshot(self, req, page):
         if page not in live.PAGES:
             raise HTTPError(404, "no such live page")
-        return json_answer(self.snapshot(self.session(req), page))
+        return json_answer(self.snapshot(self.session(req), page), sort_keys=True)
 
     def live_events(self, req, page):
         if page not in live.PAGES:

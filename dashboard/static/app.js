@@ -131,6 +131,7 @@ function stopTimers() {
 async function show(page) {
   if (!PAGES[page]) page = "overview";
   stopTimers();
+  state.drawn = null;
   state.page = page;
   flash("");
   if (location.hash !== "#" + page) history.replaceState(null, "", "#" + page);
@@ -155,6 +156,9 @@ function follow(page) {
 }
 
 function draw(page, snapshot) {
+  const text = JSON.stringify(snapshot);
+  if (state.drawn === `${page} ${text}`) return;  // the stream's first event: drawn already
+  state.drawn = `${page} ${text}`;
   const focused = document.activeElement;  // a redraw must not take the focus (the terminal)
   try {
     $("page").replaceChildren(...[].concat(PAGES[page].draw(snapshot)));

@@ -27,7 +27,10 @@ from urllib.parse import quote
 import pytest
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    NoAlertPresentException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -105,12 +108,8 @@ def store_call(cluster, method: str, path: str, body: bytes | None = None) -> No
 
 def delete_row(driver, name: str) -> None:
     """Click the Delete button of the row named `name` and confirm."""
-    for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
-        if row.find_element(By.TAG_NAME, "td").text == name:
-            row.find_element(By.XPATH, ".//button[text()='Delete']").click()
-            driver.switch_to.alert.accept()
-            return
-    raise AssertionError(f"no row named {name!r}")
+    click_in_row(driver, name, "Delete")
+    driver.switch_to.alert.accept()
 
 
 def row_of(driver, name: str) -> list[str] | None:
@@ -122,11 +121,17 @@ def row_of(driver, name: str) -> list[str] | None:
 
 
 def click_in_row(driver, name: str, label: str) -> None:
-    for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
-        if row.find_element(By.TAG_NAME, "td").text == name:
-            row.find_element(By.XPATH, f".//button[text()='{label}']").click()
-            return
-    raise AssertionError(f"no row named {name!r}")
+    """Click a row's button; again if the page was redrawn (a pushed update) meanwhile."""
+    for _attempt in range(5):
+        try:
+            for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
+                if row.find_element(By.TAG_NAME, "td").text == name:
+                    row.find_element(By.XPATH, f".//button[text()='{label}']").click()
+                    return
+        except StaleElementReferenceException:
+            continue
+        raise AssertionError(f"no row named {name!r}")
+    raise AssertionError(f"the row of {name!r} kept changing")
 
 
 def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
@@ -224,10 +229,7 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     no_alert(driver)
 
     # Its console log, followed.
-    for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
-        if row.find_element(By.TAG_NAME, "td").text == server_name:
-            row.find_element(By.XPATH, ".//button[text()='Console']").click()
-            break
+    click_in_row(driver, server_name, "Console")
     wait(driver, lambda d: "Brume test guest" in d.find_element(By.ID, "console-log").text,
          "the console log did not show the guest's output")
     shot(driver, "console")
