@@ -4,7 +4,8 @@ Serves the page (`/`, `static/`: one HTML file, one script, one style sheet, no 
 step), the login endpoints (`/auth/login`, `/auth/logout`) and a small JSON API:
 `/api/session`, `/api/projects` (and POST to switch), `/api/overview`, the live pages'
 snapshots and event streams (`/api/live/<page>`, `/api/events/<page>`: `dashboard.live`),
-the serial console's WebSocket (`/api/console/<server id>`: `dashboard.console_relay`), and
+the serial console's WebSocket (`/api/console/<server id>`: `dashboard.console_relay`),
+temporary URLs of objects (`POST /api/tempurl`: `dashboard.temp_urls`), and
 `/api/<service>/<path>`, forwarded with the session's token to that service's endpoint in
 the token's catalog (`dashboard.forwarding`), bodies streamed both ways (an image upload
 goes to the image service chunk by chunk). Sessions live server-side
@@ -26,7 +27,7 @@ from common.http_client import HTTPClient, HTTPClientError
 from common.http_errors import HTTPError, error_middleware
 from common.routes import Router, request_path
 from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
-from dashboard import console_relay, forwarding, guard, live, overview
+from dashboard import console_relay, forwarding, guard, live, overview, temp_urls
 from dashboard.config import DashboardConfig, load_dashboard_config
 from dashboard.keystone import IdentityClient, LoginError
 from dashboard.sessions import Session, SessionStore
@@ -108,6 +109,7 @@ class Dashboard:
             ("GET", r"/api/live/(?P<page>[a-z]+)", self.live_snapshot),
             ("GET", r"/api/events/(?P<page>[a-z]+)", self.live_events),
             ("GET", r"/api/console/(?P<server_id>[A-Za-z0-9-]{1,64})", self.console),
+            ("POST", r"/api/tempurl", self.temp_url),
         ])
 
     def __call__(self, environ, start_response):
@@ -233,6 +235,35 @@ class Dashboard:
                                            f"/os-quota-sets/{session.grant.project_id}",
                                            "usage=true")
         return json_answer({"quotas": overview.quota_rows(limits if status == 200 else {})})
+
+    # ----- temporary URLs
+    def temp_url(self, req):
+        session = self.session(req)
+        container, obj, method, seconds = temp_urls.request_fields(read_json(req))
+        account = forwarding.endpoint(session.grant.catalog, "object-store",
+                                      self.config.interface)
+        headers = {"X-Auth-Token": session.grant.token}
+        try:
+            answer = self.http.request("HEAD", account, headers=headers, timeout=30.0)
+            key = answer.headers.get(temp_urls.KEY_HEADER) if answer.ok else None
+            if answer.status in (401, 403):
+                raise HTTPError(403, "the object store refused to show this account's key")
+            if not answer.ok:
+                raise HTTPError(502, f"the object store answered {answer.status}")
+            if not key:
+                key = temp_urls.new_key()
+                made = self.http.request("POST", account, headers={
+                    **headers, temp_urls.KEY_HEADER: key}, timeout=30.0)
+                if not made.ok:
+                    raise HTTPError(403 if made.status in (401, 403) else 502,
+                                    f"could not set the account's temporary URL key "
+                                    f"({made.status})")
+        except HTTPClientError as exc:
+            raise HTTPError(502, f"the object-store service did not answer ({exc})") from None
+        expires = int(self.clock()) + seconds
+        return json_answer({"url": temp_urls.make_url(account, container, obj, key, method,
+                                                      expires),
+                            "method": method, "expires": expires})
 
     # ----- live pages
     def snapshot(self, session: Session, page: str) -> dict:
