@@ -35,7 +35,7 @@ RESPONSE_HEADERS = frozenset({
     "accept-ranges", "x-timestamp", "x-trans-id", "x-openstack-request-id",
     "x-container-object-count", "x-container-bytes-used", "x-account-object-count",
     "x-account-bytes-used", "x-account-container-count", "x-object-meta-mtime",
-    "openstack-api-version",
+    "openstack-api-version", "x-container-read", "x-container-write",
 })
 
 

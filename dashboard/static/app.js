@@ -392,7 +392,12 @@ function openDialog(title, fields, onSubmit) {
       el("button", { type: "button", onclick: () => dialog.close() }, "Cancel")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    try { await onSubmit(); dialog.close(); } catch (err) { error.textContent = err.message; }
+    // onSubmit may return a note: the dialog then stays open to show it (e.g. a new URL).
+    try {
+      const note = await onSubmit();
+      if (typeof note === "string") { error.className = "note"; error.textContent = note; }
+      else dialog.close();
+    } catch (err) { error.className = "error"; error.textContent = err.message; }
   });
   dialog.replaceChildren(form);
   dialog.showModal();
@@ -426,12 +431,42 @@ PAGES.images = {
       field("Image file", file), field("Name", name), field("Disk format", format),
       el("button", { type: "button", class: "primary", id: "image-upload", onclick: start },
         "Upload"), bar, label);
-    return [el("h2", {}, "Images"), toolbar, table(["Name", "Status", "Format", "Size", ""],
+    return [el("h2", {}, "Images"), toolbar, table(["Name", "Status", "Format", "Size", "Visibility", ""],
       data.images.map((i) => [i.name, i.status, i.disk_format || "", size(i.size),
-        el("button", { type: "button", class: "danger", onclick: () => removeThing(
-          `/api/image/v2/images/${encodeURIComponent(i.id)}`, `image ${i.name}`) }, "Delete")]))];
+        i.visibility || "",
+        [el("button", { type: "button", onclick: () => shareDialog(i) }, "Share"),
+          el("button", { type: "button", class: "danger", onclick: () => removeThing(
+            `/api/image/v2/images/${encodeURIComponent(i.id)}`, `image ${i.name}`) },
+          "Delete")]]))];
   },
 };
+
+// Sharing an image with other projects (the image members API); a private image becomes
+// "shared" first, as the API asks.
+async function shareDialog(image) {
+  const base = `/api/image/v2/images/${encodeURIComponent(image.id)}`;
+  const listing = el("ul", { id: "share-members" });
+  const load = async () => {
+    const data = await api("GET", `${base}/members`);
+    listing.replaceChildren(...data.members.map((m) => el("li", {}, `${m.member_id} (${m.status}) `,
+      el("button", { type: "button", onclick: async () => {
+        try { await api("DELETE", `${base}/members/${encodeURIComponent(m.member_id)}`); await load(); }
+        catch (err) { flash(err.message); }
+      } }, "Remove"))));
+    if (!data.members.length) listing.replaceChildren(el("li", {}, "shared with no project"));
+  };
+  const project = el("input", { id: "share-project", required: true, placeholder: "project id" });
+  openDialog(`Share ${image.name}`, [listing, field("Share with project", project)], async () => {
+    if (image.visibility !== "shared") {
+      await api("PATCH", base, JSON.stringify([{ op: "replace", path: "/visibility", value: "shared" }]),
+        { "Content-Type": "application/openstack-images-v2.1-json-patch" });
+      image.visibility = "shared";
+    }
+    await api("POST", `${base}/members`, { member: project.value });
+    refresh();
+  });
+  try { await load(); } catch (err) { listing.replaceChildren(el("li", {}, err.message)); }
+}
 
 function size(bytes) {
   if (typeof bytes !== "number") return "";
@@ -458,10 +493,48 @@ PAGES.containers = {
     table(["Container", "Objects", "Size", ""], data.map((c) => [
       el("a", { class: "link", onclick: () => { state.browse = { container: c.name, prefix: "" };
         refresh(); } }, c.name), c.count, size(c.bytes),
-      el("button", { type: "button", class: "danger", onclick: () => removeThing(
-        `/api/object-store/${path(c.name)}`, `container ${c.name}`) }, "Delete")]))];
+      [el("button", { type: "button", onclick: () => aclDialog(c.name) }, "Access"),
+        el("button", { type: "button", class: "danger", onclick: () => removeThing(
+          `/api/object-store/${path(c.name)}`, `container ${c.name}`) }, "Delete")]]))];
   },
 };
+
+// A container's ACLs (X-Container-Read / X-Container-Write), read with a HEAD.
+async function aclDialog(container) {
+  let answer;
+  try {
+    answer = await fetch(`/api/object-store/${path(container)}`, { method: "HEAD" });
+    if (!answer.ok) throw new Error(`the object store answered ${answer.status}`);
+  } catch (err) { flash(err.message); return; }
+  const read = el("input", { id: "acl-read", value: answer.headers.get("X-Container-Read") || "",
+    placeholder: "e.g. .r:*,.rlistings or test2:*" });
+  const write = el("input", { id: "acl-write", value: answer.headers.get("X-Container-Write") || "",
+    placeholder: "e.g. test2:tester2" });
+  openDialog(`Access to ${container}`, [field("Read ACL", read), field("Write ACL", write),
+    el("p", { class: "hint" }, "Empty removes the ACL. .r:* lets anyone read; .rlistings lets them list.")],
+  async () => {
+    await api("POST", `/api/object-store/${path(container)}`, "", {
+      "X-Container-Read": read.value, "X-Container-Write": write.value });
+    flash(`Access to ${container} saved.`);
+  });
+}
+
+// A temporary URL of an object (made by the dashboard with the account's key).
+async function tempUrlDialog(container, name) {
+  const seconds = el("select", { id: "tempurl-seconds" }, options([[3600, "1 hour"],
+    [86400, "1 day"], [604800, "7 days"]]));
+  const method = el("select", { id: "tempurl-method" }, options([["GET", "download (GET)"],
+    ["PUT", "upload (PUT)"]]));
+  const out = el("input", { id: "tempurl-url", readonly: true, placeholder: "the URL shows here" });
+  openDialog(`Temporary URL of ${name}`, [field("Valid for", seconds), field("Allows", method),
+    field("URL", out)], async () => {
+    const made = await api("POST", "/api/tempurl", { container, object: name,
+      method: method.value, seconds: Number(seconds.value) });
+    out.value = made.url;
+    out.select();
+    return `Valid until ${new Date(made.expires * 1000).toLocaleString()}: copy it now.`;
+  });
+}
 
 async function browseContainer() {
   const { container, prefix } = state.browse;
@@ -496,38 +569,150 @@ async function browseContainer() {
         refresh(); } }, o.subdir.slice(prefix.length)), "", "", ""]
       : [o.name.slice(prefix.length), size(o.bytes), o.last_modified || "",
         [el("a", { class: "link", href: `/api/object-store/${path(container)}/` +
-          o.name.split("/").map(encodeURIComponent).join("/") }, "Download"),
+          o.name.split("/").map(encodeURIComponent).join("/") }, "Download"), " ",
+        el("button", { type: "button", onclick: () => tempUrlDialog(container, o.name) },
+          "Temp URL"),
         el("button", { type: "button", class: "danger", onclick: () => removeThing(
           `/api/object-store/${path(container)}/` + o.name.split("/").map(encodeURIComponent).join("/"),
           `object ${o.name}`) }, "Delete")]]))];
 }
 
-// Networks and volumes: read-only lists for now
+// Networks: networks and their subnets, floating IPs, security groups and their rules
+const net = (p) => `/api/network/v2.0/${p}`;
+
+async function act(method, target, body, done) {
+  try { await api(method, target, body); if (done) flash(done); refresh(); }
+  catch (err) { flash(err.message); }
+}
+
 PAGES.networks = {
   async render() {
-    const get = (p) => api("GET", "/api/network/v2.0/" + p);
+    const get = (p) => api("GET", net(p));
     const [nets, subnets, fips, groups] = await Promise.all([get("networks"), get("subnets"),
       get("floatingips"), get("security-groups")]);
+    const external = nets.networks.filter((n) => n["router:external"]);
+    const pool = el("select", { id: "fip-network" },
+      options(external.map((n) => [n.id, n.name || n.id])));
+    const groupName = Object.fromEntries(groups.security_groups.map((g) => [g.id, g.name]));
+    const rules = groups.security_groups.flatMap((g) => (g.security_group_rules || []).map((r) =>
+      [g.name, r.direction, r.ethertype || "", r.protocol || "any",
+        r.port_range_min === null || r.port_range_min === undefined ? "any"
+          : `${r.port_range_min}-${r.port_range_max}`,
+        r.remote_ip_prefix || (r.remote_group_id ? `group ${groupName[r.remote_group_id] || r.remote_group_id}` : "any"),
+        el("button", { type: "button", class: "danger", onclick: () => removeThing(
+          net(`security-group-rules/${encodeURIComponent(r.id)}`), `this rule of ${g.name}`) },
+        "Delete")]));
     return [el("h2", {}, "Networks"),
-      table(["Network", "Status", "Shared", "External"], nets.networks.map((n) =>
-        [n.name, n.status, String(n.shared), String(n["router:external"] || false)])),
-      el("h2", {}, "Subnets"), table(["Subnet", "CIDR", "Gateway"], subnets.subnets.map((s) =>
-        [s.name, s.cidr, s.gateway_ip || ""])),
-      el("h2", {}, "Floating IPs"), table(["Address", "Fixed address", "Status"],
-        fips.floatingips.map((f) => [f.floating_ip_address, f.fixed_ip_address || "", f.status])),
-      el("h2", {}, "Security groups"), table(["Group", "Rules"], groups.security_groups.map((g) =>
-        [g.name, (g.security_group_rules || []).length]))];
+      el("div", { class: "toolbar" }, el("button", { type: "button", class: "primary",
+        id: "network-create", onclick: networkDialog }, "Create network")),
+      table(["Network", "Status", "Shared", "External", ""], nets.networks.map((n) =>
+        [n.name, n.status, String(n.shared), String(n["router:external"] || false),
+          el("button", { type: "button", class: "danger", onclick: () => removeThing(
+            net(`networks/${encodeURIComponent(n.id)}`), `network ${n.name}`) }, "Delete")])),
+      el("h2", {}, "Subnets"), table(["Subnet", "CIDR", "Gateway", ""], subnets.subnets.map((s) =>
+        [s.name, s.cidr, s.gateway_ip || "", el("button", { type: "button", class: "danger",
+          onclick: () => removeThing(net(`subnets/${encodeURIComponent(s.id)}`),
+            `subnet ${s.name || s.cidr}`) }, "Delete")])),
+      el("h2", {}, "Floating IPs"),
+      el("div", { class: "toolbar" }, field("From network", pool), el("button", {
+        type: "button", id: "fip-allocate", disabled: external.length ? null : "disabled",
+        onclick: () => act("POST", net("floatingips"),
+          { floatingip: { floating_network_id: pool.value } }, "Floating IP allocated.") },
+      "Allocate")),
+      table(["Address", "Fixed address", "Status", ""], fips.floatingips.map((f) =>
+        [f.floating_ip_address, f.fixed_ip_address || "", f.status,
+          el("button", { type: "button", class: "danger", onclick: () => removeThing(
+            net(`floatingips/${encodeURIComponent(f.id)}`), `floating IP ${f.floating_ip_address}`) },
+          "Release")])),
+      el("h2", {}, "Security groups"), table(["Group", "Rules", ""], groups.security_groups.map((g) =>
+        [g.name, (g.security_group_rules || []).length,
+          el("button", { type: "button", onclick: () => ruleDialog(g) }, "Add rule")])),
+      el("h2", {}, "Security group rules"),
+      table(["Group", "Direction", "Ether type", "Protocol", "Ports", "Remote", ""], rules)];
   },
 };
+
+function networkDialog() {
+  const name = el("input", { id: "network-name", required: true });
+  const cidr = el("input", { id: "subnet-cidr", placeholder: "e.g. 10.0.5.0/24 (optional)" });
+  openDialog("Create network", [field("Name", name), field("Subnet CIDR", cidr)], async () => {
+    const made = await api("POST", net("networks"), { network: { name: name.value } });
+    if (cidr.value) {
+      await api("POST", net("subnets"), { subnet: { network_id: made.network.id,
+        name: `${name.value}-subnet`, cidr: cidr.value, ip_version: 4 } });
+    }
+    refresh();
+  });
+}
+
+function ruleDialog(group) {
+  const direction = el("select", { id: "rule-direction" },
+    options([["ingress", "ingress"], ["egress", "egress"]]));
+  const protocol = el("select", { id: "rule-protocol" },
+    options([["tcp", "tcp"], ["udp", "udp"], ["icmp", "icmp"], ["", "any"]]));
+  const ports = el("input", { id: "rule-ports", placeholder: "22 or 8000-8080 (tcp/udp)" });
+  const remote = el("input", { id: "rule-remote", value: "0.0.0.0/0" });
+  openDialog(`Add a rule to ${group.name}`, [field("Direction", direction),
+    field("Protocol", protocol), field("Ports", ports), field("Remote CIDR", remote)], async () => {
+    const rule = { security_group_id: group.id, direction: direction.value, ethertype: "IPv4" };
+    if (protocol.value) rule.protocol = protocol.value;
+    if (ports.value) {
+      const [low, high] = ports.value.split("-").map((p) => Number(p.trim()));
+      if (!Number.isInteger(low) || (high !== undefined && !Number.isInteger(high))) {
+        throw new Error("ports: a number or a range like 8000-8080");
+      }
+      rule.port_range_min = low;
+      rule.port_range_max = high === undefined ? low : high;
+    }
+    if (remote.value) rule.remote_ip_prefix = remote.value;
+    await api("POST", net("security-group-rules"), { security_group_rule: rule });
+    refresh();
+  });
+}
 
 PAGES.volumes = {
   draw(snapshot) {
     const data = part(snapshot, "volumes");
-    return [el("h2", {}, "Volumes"), table(["Name", "Status", "Size (GiB)", "Attached to"],
-      data.volumes.map((v) => [v.name || v.id, v.status, v.size,
-        (v.attachments || []).map((a) => a.server_id).join(", ")]))];
+    return [el("h2", {}, "Volumes"),
+      el("div", { class: "toolbar" }, el("button", { type: "button", class: "primary",
+        id: "volume-create", onclick: volumeDialog }, "Create volume")),
+      table(["Name", "Status", "Size (GiB)", "Attached to", ""],
+        data.volumes.map((v) => [v.name || v.id, v.status, v.size,
+          (v.attachments || []).map((a) => a.server_id).join(", "),
+          [(v.attachments || []).length
+            ? el("button", { type: "button", onclick: () => act("DELETE",
+              `/api/compute/servers/${encodeURIComponent(v.attachments[0].server_id)}` +
+              `/os-volume_attachments/${encodeURIComponent(v.id)}`, undefined,
+              "Detaching the volume.") }, "Detach")
+            : el("button", { type: "button", onclick: () => attachDialog(v) }, "Attach"),
+          el("button", { type: "button", class: "danger", onclick: () => removeThing(
+            `/api/volume/volumes/${encodeURIComponent(v.id)}`, `volume ${v.name || v.id}`) },
+          "Delete")]]))];
   },
 };
+
+function volumeDialog() {
+  const name = el("input", { id: "volume-name", required: true });
+  const sizeGiB = el("input", { id: "volume-size", type: "number", min: 1, value: 1, required: true });
+  openDialog("Create volume", [field("Name", name), field("Size (GiB)", sizeGiB)], async () => {
+    await api("POST", "/api/volume/volumes", { volume: { name: name.value,
+      size: Number(sizeGiB.value) } });
+    refresh();
+  });
+}
+
+async function attachDialog(volume) {
+  let servers;
+  try { servers = (await api("GET", "/api/compute/servers")).servers; }
+  catch (err) { flash(err.message); return; }
+  const server = el("select", { id: "attach-server" },
+    options(servers.map((s) => [s.id, s.name || s.id])));
+  openDialog(`Attach ${volume.name || volume.id}`, [field("To instance", server)], async () => {
+    await api("POST", `/api/compute/servers/${encodeURIComponent(server.value)}/os-volume_attachments`,
+      { volumeAttachment: { volumeId: volume.id } });
+    refresh();
+  });
+}
 
 // Admin: hypervisors with their load, compute services (the compute API says who may see them)
 PAGES.admin = {
@@ -545,7 +730,7 @@ PAGES.admin = {
       usage(h.local_gb_used, h.local_gb), h.running_vms ?? ""])),
     el("h2", {}, "Compute services"), table(["Host", "Zone", "Status", "State", "Last heartbeat",
       "Disabled because"], services.services.map((v) => [v.host, v.zone, v.status, v.state,
-      v.updated_at || "", v.disabled_reason || ""])), storageHealth(snapshot)];
+      v.updated_at || "", v.disabled_reason || ""])), ...storageHealth(snapshot)];
   },
 };
 

@@ -179,6 +179,14 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
          "the uploaded image is not listed as active")
     no_alert(driver)
     shot(driver, "images")
+    # Share it with the project test2 (the image becomes "shared", test2 a member).
+    click_in_row(driver, image_name, "Share")
+    wait(driver, lambda d: "shared with no project" in d.find_element(By.ID, "dialog").text,
+         "the share dialog listed no members")
+    driver.find_element(By.ID, "share-project").send_keys("test2")
+    driver.find_element(By.ID, "dialog-submit").click()
+    wait(driver, lambda d: (row_of(d, image_name) or [""] * 5)[4] == "shared",
+         "the image did not become shared")
 
     # Launch an instance from it, every field hostile; see it go ACTIVE.
     server_name = f"{EVIL} vm-{tag}"
@@ -269,11 +277,66 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
         "fetch('/api/object-store/' + arguments[0], {method: 'DELETE'}).then((r) =>"
         " done(r.status));", container)
     assert refused == 403
+    # A temporary URL of notes.txt: it reads the object with no token and no cookie.
+    click_in_row(driver, "notes.txt", "Temp URL")
+    driver.find_element(By.ID, "dialog-submit").click()
+    wait(driver, lambda d: d.find_element(By.ID, "tempurl-url").get_attribute("value"),
+         "no temporary URL shown")
+    temp_url = driver.find_element(By.ID, "tempurl-url").get_attribute("value")
+    with urllib.request.urlopen(temp_url, timeout=30) as answer:
+        assert answer.read() == b"notes from the browser\n"
+    driver.find_element(By.XPATH, "//dialog//button[text()='Cancel']").click()
+    # The container's read ACL, set in the Access dialog and read back.
+    for shown in ("summer/", "2026/", container):
+        driver.find_element(By.ID, "browse-up").click()
+        wait(driver, lambda d, shown=shown: shown in cells(d), f"Up did not show {shown}")
+    click_in_row(driver, container, "Access")
+    wait(driver, lambda d: d.find_element(By.ID, "acl-read").is_displayed(), "no ACL dialog")
+    driver.find_element(By.ID, "acl-read").send_keys("test2:*")
+    driver.find_element(By.ID, "dialog-submit").click()
+    wait(driver, lambda d: "saved" in d.find_element(By.ID, "flash").text, "ACL not saved")
+    acl = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/api/object-store/' + arguments[0], {method: 'HEAD'}).then((r) =>"
+        " done(r.headers.get('X-Container-Read')));", container)
+    assert acl == "test2:*"
 
+    # A network with a subnet, a security group rule, both named hostile where they can be.
+    network_name = f"{EVIL} net-{tag}"
     go(driver, "networks", "Security groups")
+    driver.find_element(By.ID, "network-create").click()
+    driver.find_element(By.ID, "network-name").send_keys(network_name)
+    driver.find_element(By.ID, "subnet-cidr").send_keys("10.77.0.0/24")
+    driver.find_element(By.ID, "dialog-submit").click()
+    wait(driver, lambda d: network_name in cells(d) and "10.77.0.0/24" in cells(d),
+         "the new network and its subnet are not listed")
+    click_in_row(driver, "default", "Add rule")
+    driver.find_element(By.ID, "rule-ports").send_keys("2222")
+    driver.find_element(By.ID, "dialog-submit").click()
+    wait(driver, lambda d: "2222-2222" in cells(d), "the new rule is not listed")
+    no_alert(driver)
     shot(driver, "networks")
+    for row in driver.find_elements(By.CSS_SELECTOR, "#page tbody tr"):
+        if "2222-2222" in row.text:
+            row.find_element(By.XPATH, ".//button[text()='Delete']").click()
+            driver.switch_to.alert.accept()
+            break
+    wait(driver, lambda d: "2222-2222" not in cells(d), "the deleted rule is still listed")
+    delete_row(driver, network_name)
+    wait(driver, lambda d: network_name not in cells(d), "the deleted network is still listed")
+
+    # A volume, made and deleted.
+    volume_name = f"{EVIL} vol-{tag}"
     go(driver, "volumes", "Volumes")
+    driver.find_element(By.ID, "volume-create").click()
+    driver.find_element(By.ID, "volume-name").send_keys(volume_name)
+    driver.find_element(By.ID, "dialog-submit").click()
+    wait(driver, lambda d: (row_of(d, volume_name) or [None, None])[1] == "available",
+         "the new volume did not become available")
+    no_alert(driver)
     shot(driver, "volumes")
+    delete_row(driver, volume_name)
+    wait(driver, lambda d: row_of(d, volume_name) is None, "the deleted volume is still listed")
     go(driver, "admin", "admin")  # tester is a member: the compute API refuses it the page
     assert driver.find_elements(By.ID, "admin-refused")
 
