@@ -234,7 +234,13 @@ class Dashboard:
         status, limits = self.call_service(session, "GET", "compute",
                                            f"/os-quota-sets/{session.grant.project_id}",
                                            "usage=true")
-        return json_answer({"quotas": overview.quota_rows(limits if status == 200 else {})})
+        start, end = overview.usage_window(self.clock())
+        used_status, used = self.call_service(
+            session, "GET", "compute", f"/os-simple-tenant-usage/{session.grant.project_id}",
+            f"start={start}&end={end}")
+        return json_answer({"quotas": overview.quota_rows(limits if status == 200 else {}),
+                            "usage": overview.usage_series(used if used_status == 200 else {},
+                                                           self.clock())})
 
     # ----- temporary URLs
     def temp_url(self, req):

@@ -199,12 +199,57 @@ function bar(percent) {
 PAGES.overview = {
   async render() {
     const data = await api("GET", "/api/overview");
+    const usage = data.usage || {};
+    const hour = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const day = (t) => new Date(t * 1000).toLocaleDateString([], { month: "short", day: "numeric" });
     return [el("h2", {}, "Overview"), table(["Resource", "Used", "Limit", ""],
       data.quotas.map((q) => [q.label, q.used === null ? "–" : q.used,
         q.limit === null ? "unlimited" : q.limit,
-        bar(q.percent || 0)]))];
+        bar(q.percent || 0)])),
+    el("h2", {}, "Usage over time"),
+    el("div", { class: "charts" },
+      usage.hours ? chart("Instance-hours, last 24 hours", usage.hours.start,
+        usage.hours.instances, hour, "usage-hours") : null,
+      usage.hours ? chart("vCPU-hours, last 24 hours", usage.hours.start, usage.hours.vcpus,
+        hour) : null,
+      usage.days ? chart("Instance-hours, last 14 days", usage.days.start,
+        usage.days.instances, day, "usage-days") : null,
+      usage.days ? chart("RAM GiB-hours, last 14 days", usage.days.start, usage.days.ram_gib,
+        day) : null)];
   },
 };
+
+// A bar chart as inline SVG, built node by node (labels as text nodes, no markup strings).
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+  for (const child of children) {
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function chart(title, starts, values, label, id) {
+  const width = 360, height = 140, left = 36, bottom = 20, top = 8;
+  const peak = Math.max(...values, 0);
+  const scale = peak > 0 ? (height - bottom - top) / peak : 0;
+  const step = (width - left) / Math.max(values.length, 1);
+  const bars = values.map((v, i) => svg("rect", { x: (left + i * step + 1).toFixed(1),
+    y: (height - bottom - v * scale).toFixed(1), width: Math.max(step - 2, 1).toFixed(1),
+    height: (v * scale).toFixed(1), class: "chart-bar" },
+  svg("title", {}, `${label(starts[i])}: ${Number(v.toFixed(2))}`)));
+  const ticks = [0, Math.floor(values.length / 2), values.length - 1].filter((i) => i >= 0)
+    .map((i) => svg("text", { x: (left + i * step).toFixed(1), y: height - 4,
+      class: "chart-label" }, label(starts[i])));
+  return el("figure", { class: "chart", id },
+    svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img" },
+      svg("text", { x: 0, y: top + 8, class: "chart-label" }, Number(peak.toFixed(1))),
+      svg("text", { x: 0, y: height - bottom, class: "chart-label" }, "0"),
+      svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom,
+        class: "chart-axis" }), ...bars, ...ticks),
+    el("figcaption", {}, title));
+}
 
 // Instances
 const ACTIONS = {
@@ -222,6 +267,7 @@ PAGES.instances = {
       el("button", { type: "button", onclick: () => snapshotDialog(s) }, "Snapshot"),
       el("button", { type: "button", onclick: () => showConsole(s) }, "Console"),
       el("button", { type: "button", onclick: () => openTerminal(s) }, "Serial console"),
+      el("button", { type: "button", onclick: () => showDiagnostics(s) }, "Diagnostics"),
       el("button", { type: "button", class: "danger", onclick: () => removeThing(
         `/api/compute/servers/${encodeURIComponent(s.id)}`, `instance ${s.name}`) }, "Delete")],
     ]);
@@ -233,6 +279,56 @@ PAGES.instances = {
       panel || el("div", { id: "console-panel" })];
   },
 };
+
+// Diagnostics as charts: the server's counters (Nova's diagnostics) sampled every few
+// seconds while the panel is open; CPU use and I/O rates come from the differences.
+const DIAG_MS = 5000, DIAG_SAMPLES = 36;
+
+function diagnosticsRates(previous, current, seconds) {
+  const sum = (figures, test) => Object.entries(figures)
+    .filter(([key, value]) => test(key) && typeof value === "number")
+    .reduce((total, [, value]) => total + value, 0);
+  const delta = (test) => Math.max(0, sum(current, test) - sum(previous, test)) / seconds;
+  const cpus = Object.keys(current).filter((k) => /^cpu\d+_time$/.test(k)).length || 1;
+  return {
+    cpu: Math.min(100, (delta((k) => /^cpu\d+_time$/.test(k)) / 1e9 / cpus) * 100),
+    disk: delta((k) => /_(read|write)$/.test(k)) / 1024,
+    net: delta((k) => /_(rx|tx)$/.test(k)) / 1024,
+    memory: (current.memory || 0) / 1024,
+  };
+}
+
+function showDiagnostics(server) {
+  clearInterval(state.consoleTimer);
+  if (state.terminal) { state.terminal.close(); state.terminal = null; }
+  const charts = el("div", { class: "charts", id: "diagnostics-charts" },
+    el("p", {}, "Sampling…"));
+  $("console-panel").replaceChildren(el("h2", {}, `Diagnostics: ${server.name}`), charts);
+  const samples = [];
+  let previous = null;
+  const sample = async () => {
+    let figures;
+    try {
+      figures = await api("GET", `/api/compute/servers/${encodeURIComponent(server.id)}/diagnostics`);
+    } catch (err) { charts.replaceChildren(el("p", { id: "diagnostics-error" }, err.message)); return; }
+    const now = Date.now() / 1000;
+    if (previous) {
+      samples.push({ at: now, ...diagnosticsRates(previous.figures, figures, now - previous.at) });
+      if (samples.length > DIAG_SAMPLES) samples.shift();
+    }
+    previous = { at: now, figures };
+    if (!samples.length) return;
+    const at = samples.map((x) => x.at);
+    const time = (t) => new Date(t * 1000).toLocaleTimeString();
+    charts.replaceChildren(
+      chart("CPU use (%)", at, samples.map((x) => x.cpu), time, "diagnostics-cpu"),
+      chart("Memory (MiB)", at, samples.map((x) => x.memory), time),
+      chart("Disk I/O (KiB/s)", at, samples.map((x) => x.disk), time),
+      chart("Network (KiB/s)", at, samples.map((x) => x.net), time));
+  };
+  sample();
+  state.consoleTimer = setInterval(sample, DIAG_MS);
+}
 
 function snapshotDialog(server) {
   const name = el("input", { id: "snapshot-name", required: true,

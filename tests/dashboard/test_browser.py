@@ -147,6 +147,9 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     driver.find_element(By.ID, "login-submit").click()
     wait(driver, lambda d: d.find_element(By.ID, "whoami").text == "tester", "not logged in")
     wait(driver, lambda d: "Instances" in cells(d), "no quota table on the overview")
+    # Usage over time: inline SVG bar charts, one bar per hour / per day.
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#usage-hours rect")) == 24
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#usage-days rect")) == 14
     shot(driver, "overview")
     # The first page load, logged in (Navigation Timing): printed, not asserted.
     driver.get(cluster.dashboard_url + "/")
@@ -228,6 +231,13 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     driver.find_element(By.ID, "dialog-submit").click()
     wait(driver, lambda d: "Snapshot" in d.find_element(By.ID, "flash").text,
          "the snapshot was not requested")
+    # Diagnostics as charts: sampled while the panel is open (two samples make a rate).
+    click_in_row(driver, server_name, "Diagnostics")
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#diagnostics-cpu rect")
+         or d.find_elements(By.ID, "diagnostics-error"), "no diagnostics charts")
+    assert not driver.find_elements(By.ID, "diagnostics-error"), \
+        driver.find_element(By.ID, "diagnostics-error").text
+    shot(driver, "diagnostics")
     # The serial console: the test driver's guests have no serial port, so compute refuses,
     # and its reason comes back through the dashboard's relay as the console's close.
     click_in_row(driver, server_name, "Serial console")

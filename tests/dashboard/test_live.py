@@ -40,6 +40,12 @@ class FakeHTTP:
             return FakeAnswer(200, {"servers": list(self.servers)})
         if url == "http://127.0.0.1:8080/recon/cluster":  # the proxy's root, not the account
             return FakeAnswer(200, {"nodes": [], "rings": {}})
+        if "/os-simple-tenant-usage/test?start=" in url:
+            return FakeAnswer(200, {"tenant_usage": {"server_usages": [
+                {"started_at": "1970-01-12T13:00:00.000000", "ended_at": None, "vcpus": 2,
+                 "memory_mb": 1024, "name": "<script>x</script>"}]}})
+        if url.endswith("/os-quota-sets/test?usage=true"):
+            return FakeAnswer(200, {"quota_set": {"instances": {"limit": 10, "in_use": 1}}})
         if url.endswith("/os-hypervisors/detail"):
             return FakeAnswer(403, {"forbidden": {"code": 403, "message": "Policy forbids."}})
         return FakeAnswer(404, {"itemNotFound": {"message": "nope"}})
@@ -148,3 +154,22 @@ def test_events_are_one_line_of_json():
     assert chunk.count(b"\n") == 3 and chunk.endswith(b"\n\n")
     assert live.changed(None, {"a": 1})[0] and not live.changed(
         live.fingerprint({"a": 1}), {"a": 1})[0]
+
+
+def test_the_overview_has_quotas_and_usage_over_time(env):
+    app, http, _identity, _slept = env
+    cookie, _csrf, _ = logged_in(app)
+    # identity.now is 1_000_000 s: 1970-01-12T13:46:40Z; the server started at 13:00.
+    answer = call(app, "/api/overview", cookie=cookie)
+    assert answer.status_int == 200
+    assert answer.json["quotas"] == [{"label": "Instances", "used": 1, "limit": 10,
+                                      "percent": 10}]
+    hours, days = answer.json["usage"]["hours"], answer.json["usage"]["days"]
+    assert len(hours["start"]) == 24 and len(days["start"]) == 14
+    assert hours["instances"][-1] == round((1_000_000 - 997_200) / 3600, 3)  # 13:00 → now
+    assert hours["vcpus"][-1] == 2 * hours["instances"][-1]
+    assert sum(hours["instances"][:-1]) == 0 and days["ram_gib"][-1] == hours["instances"][-1]
+    query = next(url for _m, url, _t in http.calls if "tenant-usage" in url)
+    assert "start=1969-12-30T00:00:00Z&end=1970-01-13T00:00:00Z" in query
+    http.down = True
+    assert call(app, "/api/overview", cookie=cookie).status_int == 502
