@@ -22,6 +22,7 @@ shows (e.g. compute's "the instance must be ACTIVE"). `first_message`, `console_
 from __future__ import annotations
 
 import hmac
+import json
 from urllib.parse import urlsplit
 
 from common import raw_connection, websocket
@@ -90,6 +91,18 @@ def read_first_message(client, expected: str) -> websocket.FrameParser:
     return parser
 
 
+def refusal_reason(body_start: bytes) -> str:
+    """The message of compute's JSON error body (as far as it came with the head), or ''."""
+    try:
+        body = json.loads(body_start.decode("utf-8"))
+    except ValueError:
+        return ""
+    for value in body.values() if isinstance(body, dict) else ():
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return value["message"].splitlines()[0] if value["message"] else ""
+    return ""
+
+
 def open_compute(url: str):
     """(socket, bytes past the 101) of compute's console websocket at `url`."""
     host, port, path = console_target(url)
@@ -104,7 +117,9 @@ def open_compute(url: str):
         websocket.check_server_accept(head, key)
     except (OSError, websocket.WebSocketError) as exc:
         sock.close()
-        raise ConsoleError(f"the compute console refused the connection ({exc})") from None
+        reason = refusal_reason(rest) if isinstance(exc, websocket.WebSocketError) else ""
+        raise ConsoleError(reason or f"the compute console refused the connection ({exc})") \
+            from None
     sock.settimeout(None)
     return sock, rest
 

@@ -29,6 +29,7 @@ class FakeCompute:
     def __init__(self):
         self.url = ""
         self.refuse = None
+        self.refuse_socket = None
         self.requests = []
 
     def __call__(self, environ, start_response):
@@ -45,6 +46,9 @@ class FakeCompute:
                     "url": self.url.replace("http://", "ws://") + SECRET_PATH}})
             return answer(environ, start_response)
         assert req.path_qs == SECRET_PATH
+        if self.refuse_socket:
+            return Response(status=409, json_body={"conflictingRequest": {
+                "code": 409, "message": self.refuse_socket}})(environ, start_response)
         head = websocket.server_handshake(req.headers)
         client = raw_connection.take_over(environ)
         client.sendall(("HTTP/1.1 101 Switching Protocols\r\n" + "".join(
@@ -165,6 +169,17 @@ def test_compute_refusing_the_console_is_a_close_with_its_reason(servers):
     got = messages(sock, rest, websocket.FrameParser(require_mask=False), 1)
     assert got[0][0] == websocket.CLOSE
     assert int.from_bytes(got[0][1][:2], "big") == 4000 and b"must be ACTIVE" in got[0][1]
+    sock.close()
+
+
+def test_compute_refusing_the_websocket_is_a_close_with_its_reason(servers):
+    compute, url = servers
+    compute.refuse_socket = "The guest has no serial console."
+    cookie, csrf = login(url)
+    sock, _status, rest = open_console(url, cookie, url)
+    sock.sendall(websocket.encode(websocket.TEXT, csrf.encode(), mask=True))
+    got = messages(sock, rest, websocket.FrameParser(require_mask=False), 1)
+    assert got[0][0] == websocket.CLOSE and got[0][1][2:] == b"The guest has no serial console."
     sock.close()
 
 
