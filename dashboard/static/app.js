@@ -28,7 +28,11 @@ function table(headers, rows) {
     el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) => el("td", {}, c))))));
 }
 
-function flash(message) { $("flash").textContent = message || ""; }
+// A message under the header: an error (red) unless `ok` (a confirmation, green).
+function flash(message, ok) {
+  $("flash").className = ok ? "note" : "error";
+  $("flash").textContent = message || "";
+}
 
 // ----- the backend
 async function api(method, path, body, extraHeaders) {
@@ -230,21 +234,25 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 
-function chart(title, starts, values, label, id) {
+// `slots`: bars the width is divided into (a sampled series fills it from the left);
+// `ceiling`: the top of the scale (e.g. 100 for a percentage), else the largest value.
+function chart(title, starts, values, label, id, { slots = 0, ceiling = 0 } = {}) {
   const width = 360, height = 140, left = 36, bottom = 20, top = 8;
-  const peak = Math.max(...values, 0);
+  const peak = ceiling || Math.max(...values, 0);
   const scale = peak > 0 ? (height - bottom - top) / peak : 0;
-  const step = (width - left) / Math.max(values.length, 1);
+  const step = (width - left) / Math.max(values.length, slots, 1);
   const bars = values.map((v, i) => svg("rect", { x: (left + i * step + 1).toFixed(1),
     y: (height - bottom - v * scale).toFixed(1), width: Math.max(step - 2, 1).toFixed(1),
     height: (v * scale).toFixed(1), class: "chart-bar" },
   svg("title", {}, `${label(starts[i])}: ${Number(v.toFixed(2))}`)));
-  const ticks = [0, Math.floor(values.length / 2), values.length - 1].filter((i) => i >= 0)
-    .map((i) => svg("text", { x: (left + i * step).toFixed(1), y: height - 4,
-      class: "chart-label" }, label(starts[i])));
+  const last = values.length - 1;
+  const ticks = [...new Set([0, Math.floor(last / 2), last])].filter((i) => i >= 0)
+    .map((i) => svg("text", { x: (left + i * step + (i === last ? step : 0)).toFixed(1),
+      y: height - 4, class: "chart-label",
+      "text-anchor": i === last && i > 0 ? "end" : "start" }, label(starts[i])));
   return el("figure", { class: "chart", id },
     svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img" },
-      svg("text", { x: 0, y: top + 8, class: "chart-label" }, Number(peak.toFixed(1))),
+      svg("text", { x: 0, y: top + 8, class: "chart-label" }, Number(peak.toPrecision(2))),
       svg("text", { x: 0, y: height - bottom, class: "chart-label" }, "0"),
       svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom,
         class: "chart-axis" }), ...bars, ...ticks),
@@ -320,11 +328,13 @@ function showDiagnostics(server) {
     if (!samples.length) return;
     const at = samples.map((x) => x.at);
     const time = (t) => new Date(t * 1000).toLocaleTimeString();
+    const slots = DIAG_SAMPLES;
     charts.replaceChildren(
-      chart("CPU use (%)", at, samples.map((x) => x.cpu), time, "diagnostics-cpu"),
-      chart("Memory (MiB)", at, samples.map((x) => x.memory), time),
-      chart("Disk I/O (KiB/s)", at, samples.map((x) => x.disk), time),
-      chart("Network (KiB/s)", at, samples.map((x) => x.net), time));
+      chart("CPU use (%)", at, samples.map((x) => x.cpu), time, "diagnostics-cpu",
+        { slots, ceiling: 100 }),
+      chart("Memory (MiB)", at, samples.map((x) => x.memory), time, null, { slots }),
+      chart("Disk I/O (KiB/s)", at, samples.map((x) => x.disk), time, null, { slots }),
+      chart("Network (KiB/s)", at, samples.map((x) => x.net), time, null, { slots }));
   };
   sample();
   state.consoleTimer = setInterval(sample, DIAG_MS);
@@ -336,7 +346,7 @@ function snapshotDialog(server) {
   openDialog(`Snapshot of ${server.name}`, [field("Image name", name)], async () => {
     await api("POST", `/api/compute/servers/${encodeURIComponent(server.id)}/action`,
       { createImage: { name: name.value } });
-    flash(`Snapshot ${name.value} requested: it shows on the Images page.`);
+    flash(`Snapshot ${name.value} requested: it shows on the Images page.`, true);
   });
 }
 
@@ -611,7 +621,7 @@ async function aclDialog(container) {
   async () => {
     await api("POST", `/api/object-store/${path(container)}`, "", {
       "X-Container-Read": read.value, "X-Container-Write": write.value });
-    flash(`Access to ${container} saved.`);
+    flash(`Access to ${container} saved.`, true);
   });
 }
 
@@ -677,7 +687,7 @@ async function browseContainer() {
 const net = (p) => `/api/network/v2.0/${p}`;
 
 async function act(method, target, body, done) {
-  try { await api(method, target, body); if (done) flash(done); refresh(); }
+  try { await api(method, target, body); if (done) flash(done, true); refresh(); }
   catch (err) { flash(err.message); }
 }
 

@@ -150,7 +150,6 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     # Usage over time: inline SVG bar charts, one bar per hour / per day.
     assert len(driver.find_elements(By.CSS_SELECTOR, "#usage-hours rect")) == 24
     assert len(driver.find_elements(By.CSS_SELECTOR, "#usage-days rect")) == 14
-    shot(driver, "overview")
     # The first page load, logged in (Navigation Timing): printed, not asserted.
     driver.get(cluster.dashboard_url + "/")
     wait(driver, lambda d: "Instances" in cells(d), "no quota table after a reload")
@@ -366,6 +365,13 @@ def test_a_day_in_the_dashboard(cluster, browser, tmp_path):
     wait(driver, lambda d: snapshot_name not in cells(d), "the deleted snapshot is still listed")
     for path in (hidden, f"{container}/2026/summer/notes.txt", container):
         store_call(cluster, "DELETE", path)
+
+    # The overview's usage charts now show the instance's short life.
+    go(driver, "overview", "Usage over time")
+    wait(driver, lambda d: d.execute_script(
+        "return [...document.querySelectorAll('#usage-hours rect')]"
+        ".some((r) => Number(r.getAttribute('height')) > 0)"), "no usage in the chart")
+    shot(driver, "overview")
 
     # Nothing in the page names a token; then log out and the session is gone.
     assert "X-Auth-Token" not in driver.page_source

@@ -89,10 +89,11 @@ def servers(tmp_path):
         stop_compute()
 
 
-def login(url: str) -> tuple[str, str]:
+def login(url: str, user: str = "tester", password: str = "testing") -> tuple[str, str]:
+    """(the session cookie, the CSRF token) of a dashboard login."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        body = json.dumps({"user": "tester", "password": "testing"}).encode()
+        body = json.dumps({"user": user, "password": password}).encode()
         sock.sendall(b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
                      b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         data = b""
@@ -104,13 +105,14 @@ def login(url: str) -> tuple[str, str]:
     return cookie, json.loads(rest)["csrf_token"]
 
 
-def open_console(url: str, cookie: str | None, origin: str | None):
+def open_console(url: str, cookie: str | None, origin: str | None,
+                 server_id: str = "abc-123"):
     """(socket, status line, bytes after the head)."""
     host_port = url.removeprefix("http://")
     host, port = host_port.split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
-    lines = ["GET /api/console/abc-123 HTTP/1.1", f"Host: {host_port}", "Upgrade: websocket",
+    lines = [f"GET /api/console/{server_id} HTTP/1.1", f"Host: {host_port}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
     if cookie:
         lines.append(f"Cookie: {cookie}")
