@@ -831,9 +831,10 @@ PAGES.admin = {
         `Only a cloud admin sees this page (${err.message}).`)];
     }
     return [el("h2", {}, "Hypervisors"), table(["Host", "State", "Status", "vCPUs", "RAM (MiB)",
-      "Disk (GiB)", "Instances"], hypervisors.hypervisors.map((h) => [h.hypervisor_hostname,
-      h.state, h.status, usage(h.vcpus_used, h.vcpus), usage(h.memory_mb_used, h.memory_mb),
-      usage(h.local_gb_used, h.local_gb), h.running_vms ?? ""])),
+      "Disk (GiB)", "Instances", "Tasks in progress"], hypervisors.hypervisors.map((h) => [
+      h.hypervisor_hostname, h.state, h.status, usage(h.vcpus_used, h.vcpus),
+      usage(h.memory_mb_used, h.memory_mb), usage(h.local_gb_used, h.local_gb),
+      h.running_vms ?? "", h.current_workload ?? ""])),
     el("h2", {}, "Compute services"), table(["Host", "Zone", "Status", "State", "Last heartbeat",
       "Disabled because"], services.services.map((v) => [v.host, v.zone, v.status, v.state,
       v.updated_at || "", v.disabled_reason || ""])), ...storageHealth(snapshot)];
