@@ -2,7 +2,10 @@
 
 Serves the page (`/`, `static/`: one HTML file, one script, one style sheet, no build
 step), the login endpoints (`/auth/login`, `/auth/logout`) and a small JSON API:
-`/api/session`, `/api/projects` (and POST to switch), `/api/overview`, and
+`/api/session`, `/api/projects` (and POST to switch), `/api/overview`, the live pages'
+snapshots and event streams (`/api/live/<page>`, `/api/events/<page>`: `dashboard.live`),
+the serial console's WebSocket (`/api/console/<server id>`: `dashboard.console_relay`),
+temporary URLs of objects (`POST /api/tempurl`: `dashboard.temp_urls`), and
 `/api/<service>/<path>`, forwarded with the session's token to that service's endpoint in
 the token's catalog (`dashboard.forwarding`), bodies streamed both ways (an image upload
 goes to the image service chunk by chunk). Sessions live server-side
@@ -18,11 +21,13 @@ import time
 
 from webob import Request, Response
 
+from common import raw_connection, websocket
+from common.green import eventlet
 from common.http_client import HTTPClient, HTTPClientError
 from common.http_errors import HTTPError, error_middleware
 from common.routes import Router, request_path
 from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
-from dashboard import forwarding, guard, overview
+from dashboard import console_relay, forwarding, guard, live, overview, temp_urls
 from dashboard.config import DashboardConfig, load_dashboard_config
 from dashboard.keystone import IdentityClient, LoginError
 from dashboard.sessions import Session, SessionStore
@@ -43,9 +48,9 @@ def render_error(error: HTTPError) -> Response:
     return response
 
 
-def json_answer(body, status: int = 200) -> Response:
+def json_answer(body, status: int = 200, sort_keys: bool = False) -> Response:
     response = Response(status=status, content_type="application/json", charset=None)
-    response.body = json.dumps(body).encode()
+    response.body = json.dumps(body, sort_keys=sort_keys).encode()
     return response
 
 
@@ -65,6 +70,15 @@ def read_json(req: Request) -> dict:
     return body
 
 
+def service_message(body, status: int) -> str:
+    """The one-line reason of a service's error answer (any of the services' shapes)."""
+    if isinstance(body, dict):
+        for value in [body, *body.values()]:
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return value["message"].splitlines()[0][:300] if value["message"] else ""
+    return f"the service answered {status}"
+
+
 def text_field(body: dict, name: str, required: bool = True) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > 255 or (required and not value):
@@ -75,7 +89,8 @@ def text_field(body: dict, name: str, required: bool = True) -> str:
 
 class Dashboard:
     def __init__(self, config: DashboardConfig, identity: IdentityClient, sessions: SessionStore,
-                 http: HTTPClient, clock=time.time):
+                 http: HTTPClient, clock=time.time, sleep=eventlet.sleep):
+        self.sleep = sleep
         self.config = config
         self.identity = identity
         self.sessions = sessions
@@ -91,6 +106,10 @@ class Dashboard:
             ("GET", r"/api/projects", self.projects),
             ("POST", r"/api/projects", self.switch_project),
             ("GET", r"/api/overview", self.overview),
+            ("GET", r"/api/live/(?P<page>[a-z]+)", self.live_snapshot),
+            ("GET", r"/api/events/(?P<page>[a-z]+)", self.live_events),
+            ("GET", r"/api/console/(?P<server_id>[A-Za-z0-9-]{1,64})", self.console),
+            ("POST", r"/api/tempurl", self.temp_url),
         ])
 
     def __call__(self, environ, start_response):
@@ -187,18 +206,152 @@ class Dashboard:
         return json_answer(self.session_json(self.sessions.rescope(session, grant,
                                                                    self.clock())))
 
+    def call_service(self, session: Session, method: str, service: str, path: str,
+                     query: str = "", body: dict | None = None,
+                     root: bool = False) -> tuple[int, object]:
+        """(status, decoded JSON or None) of one call with the session's token (`root`:
+        `path` at the root of the service's host); HTTPError 502 when the service did not
+        answer, 404 when the catalog lacks it."""
+        url = forwarding.root_target(session.grant.catalog, service, path,
+                                     self.config.interface) if root else forwarding.target(
+            session.grant.catalog, service, path, query, self.config.interface)
+        headers = {"X-Auth-Token": session.grant.token, "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        try:
+            answer = self.http.request(method, url, headers=headers, body=data, timeout=30.0)
+        except HTTPClientError as exc:
+            raise HTTPError(502, f"the {service} service did not answer ({exc})") from None
+        try:
+            return answer.status, answer.json()
+        except HTTPClientError:
+            return answer.status, None
+
     def overview(self, req):
         session = self.session(req)
-        url = forwarding.target(session.grant.catalog, "compute",
-                                f"/os-quota-sets/{session.grant.project_id}", "usage=true",
-                                self.config.interface)
+        status, limits = self.call_service(session, "GET", "compute",
+                                           f"/os-quota-sets/{session.grant.project_id}",
+                                           "usage=true")
+        start, end = overview.usage_window(self.clock())
+        used_status, used = self.call_service(
+            session, "GET", "compute", f"/os-simple-tenant-usage/{session.grant.project_id}",
+            f"start={start}&end={end}")
+        return json_answer({"quotas": overview.quota_rows(limits if status == 200 else {}),
+                            "usage": overview.usage_series(used if used_status == 200 else {},
+                                                           self.clock())})
+
+    # ----- temporary URLs
+    def temp_url(self, req):
+        session = self.session(req)
+        container, obj, method, seconds = temp_urls.request_fields(read_json(req))
+        account = forwarding.endpoint(session.grant.catalog, "object-store",
+                                      self.config.interface)
+        headers = {"X-Auth-Token": session.grant.token}
         try:
-            answer = self.http.request("GET", url,
-                                       headers={"X-Auth-Token": session.grant.token})
-            limits = answer.json() if answer.ok else {}
+            answer = self.http.request("HEAD", account, headers=headers, timeout=30.0)
+            key = answer.headers.get(temp_urls.KEY_HEADER) if answer.ok else None
+            if answer.status in (401, 403):
+                raise HTTPError(403, "the object store refused to show this account's key")
+            if not answer.ok:
+                raise HTTPError(502, f"the object store answered {answer.status}")
+            if not key:
+                key = temp_urls.new_key()
+                made = self.http.request("POST", account, headers={
+                    **headers, temp_urls.KEY_HEADER: key}, timeout=30.0)
+                if not made.ok:
+                    raise HTTPError(403 if made.status in (401, 403) else 502,
+                                    f"could not set the account's temporary URL key "
+                                    f"({made.status})")
         except HTTPClientError as exc:
-            raise HTTPError(502, f"the compute service did not answer ({exc})") from None
-        return json_answer({"quotas": overview.quota_rows(limits)})
+            raise HTTPError(502, f"the object-store service did not answer ({exc})") from None
+        expires = int(self.clock()) + seconds
+        return json_answer({"url": temp_urls.make_url(account, container, obj, key, method,
+                                                      expires),
+                            "method": method, "expires": expires})
+
+    # ----- live pages
+    def snapshot(self, session: Session, page: str) -> dict:
+        result = {}
+        for name, source in live.PAGES[page].items():
+            try:
+                status, body = self.call_service(session, "GET", source.service, source.path,
+                                                 source.query, root=source.root)
+            except HTTPError as exc:
+                status, body = exc.status, {"error": {"message": exc.first_line}}
+            if status >= 400:
+                body = {"error": {"message": service_message(body, status)}}
+            result[name] = {"status": status, "body": body}
+        return result
+
+    def live_snapshot(self, req, page):
+        if page not in live.PAGES:
+            raise HTTPError(404, "no such live page")
+        return json_answer(self.snapshot(self.session(req), page), sort_keys=True)
+
+    def live_events(self, req, page):
+        if page not in live.PAGES:
+            raise HTTPError(404, "no such live page")
+        session = self.session(req)
+        req.environ["eventlet.minimum_write_chunk_size"] = 0  # each event as it comes
+        response = Response(content_type="text/event-stream", charset=None)
+        response.headers["X-Accel-Buffering"] = "no"
+        response.app_iter = self.event_stream(session.id, page)
+        return response
+
+    def event_stream(self, session_id: str, page: str):
+        """The SSE body: a snapshot whenever it changed, rounds `live_seconds` apart."""
+        last = None
+        started = self.clock()
+        yield b"retry: 3000\n\n"
+        while self.clock() - started < live.STREAM_SECONDS:
+            session = self.sessions.get(session_id, self.clock())
+            if session is None:
+                yield live.event("logout", {})
+                return
+            fresh, last = live.changed(last, snapshot := self.snapshot(session, page))
+            yield live.event("update", snapshot) if fresh else live.KEEPALIVE
+            self.sleep(self.config.live_seconds)
+
+    # ----- the serial console
+    def console(self, req, server_id):
+        session = self.session(req, check_csrf=False)
+        try:
+            answer = websocket.server_handshake(req.headers)
+        except websocket.WebSocketError as exc:
+            raise HTTPError(400, f"not a console request: {exc}") from None
+        if not console_relay.same_origin(req.headers.get("Origin"), req.host, req.scheme):
+            raise HTTPError(403, "a console is opened from the dashboard's own pages only")
+        try:
+            client = raw_connection.take_over(req.environ)
+        except RuntimeError:
+            raise HTTPError(501, "this server cannot relay a console") from None
+        head = "HTTP/1.1 101 Switching Protocols\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in answer) + "\r\n"
+
+        def console_url() -> str:
+            try:
+                status, body = self.call_service(
+                    session, "POST", "compute", f"/servers/{server_id}/remote-consoles",
+                    body={"remote_console": {"protocol": "serial", "type": "serial"}})
+            except HTTPError as exc:
+                raise console_relay.ConsoleError(exc.first_line) from None
+            if status != 200:
+                raise console_relay.ConsoleError(service_message(body, status))
+            url = (body.get("remote_console") or {}).get("url") if isinstance(
+                body, dict) else None
+            if not isinstance(url, str):
+                raise console_relay.ConsoleError("the compute service named no console URL")
+            return url
+
+        try:
+            client.sendall(head.encode("ascii"))
+        except OSError:
+            client.close()
+        else:
+            console_relay.relay(client, session.csrf, console_url)
+        return _Handled()
 
     # ----- forwarding
     def forward(self, req: Request, service: str, rest: str) -> Response:
@@ -228,12 +381,21 @@ class Dashboard:
         return response
 
 
+class _Handled:
+    """The WSGI answer of a request whose connection was taken over (nothing more to send)."""
+
+    def __call__(self, environ, start_response):
+        return raw_connection.handled()
+
+
 def build(config: DashboardConfig, identity: IdentityClient | None = None,
-          clock=time.time):
-    """The wrapped app for `config` (tests inject the identity client and clock)."""
-    http = HTTPClient(timeout=60.0)
+          clock=time.time, http: HTTPClient | None = None, sleep=eventlet.sleep):
+    """The wrapped app for `config` (tests inject the identity client, clock, HTTP client
+    and sleep)."""
+    http = http or HTTPClient(timeout=60.0)
     app = Dashboard(config, identity or IdentityClient(config.identity_url, http),
-                    SessionStore(config.session_db, config.session_hours * 3600), http, clock)
+                    SessionStore(config.session_db, config.session_hours * 3600), http, clock,
+                    sleep)
     wrapped = guard.with_security_headers(error_middleware(
         app, render_error, bug_log=log, bug_message="Unexpected error in the dashboard."))
     wrapped.dashboard = app

@@ -1,4 +1,5 @@
-"""The dashboard's config: `[dashboard]` (identity service, session store, cookie flags).
+"""The dashboard's config: `[dashboard]` (identity service, session store, cookie flags, how
+often live pages re-read the APIs).
 
 `load_dashboard_config(conf_path)` reads the file through `common.config` and returns a
 `DashboardConfig`; every problem is a one-line `ConfigError`.
@@ -17,6 +18,7 @@ DASHBOARD_OPTIONS = [
     Option("session_hours", positive_float, 8.0),
     Option("secure_cookies", parse_bool, False),
     Option("interface", str, "public"),
+    Option("live_seconds", positive_float, 3.0),
 ]
 
 
@@ -27,6 +29,7 @@ class DashboardConfig:
     session_hours: float = 8.0
     secure_cookies: bool = False
     interface: str = "public"
+    live_seconds: float = 3.0
 
 
 def load_dashboard_config(conf_path: str) -> DashboardConfig:

@@ -12,7 +12,7 @@ attachment, never rendered by the browser. No IO.
 """
 from __future__ import annotations
 
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from common.http_errors import HTTPError
 
@@ -35,7 +35,7 @@ RESPONSE_HEADERS = frozenset({
     "accept-ranges", "x-timestamp", "x-trans-id", "x-openstack-request-id",
     "x-container-object-count", "x-container-bytes-used", "x-account-object-count",
     "x-account-bytes-used", "x-account-container-count", "x-object-meta-mtime",
-    "openstack-api-version",
+    "openstack-api-version", "x-container-read", "x-container-write",
 })
 
 
@@ -65,6 +65,13 @@ def target(catalog: list, service: str, rest: str, query: str,
         raise HTTPError(400, "control characters are not allowed in an API path")
     url = endpoint(catalog, service, interface) + quote(rest, safe="/%:@!$&'()*+,;=-._~")
     return f"{url}?{query}" if query else url
+
+
+def root_target(catalog: list, service: str, path: str, interface: str = "public") -> str:
+    """`path` at the root (scheme, host and port) of `service`'s endpoint: for a fixed path
+    the dashboard itself chose, such as the object store proxy's `/recon/cluster`."""
+    parts = urlsplit(endpoint(catalog, service, interface))
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def outgoing_headers(environ_headers, token: str) -> dict[str, str]:

@@ -3,7 +3,8 @@
     [app:proxy-server]
     use = egg:brume#proxy
 
-Routes: `/info` and `/v1/<account>[/<container>[/<object>]]`, which is name-checked,
+Routes: `/info`, `/recon/cluster` (the storage cluster's health for a reseller admin,
+`proxy.cluster_health`) and `/v1/<account>[/<container>[/<object>]]`, which is name-checked,
 authorized and handed to the account, container or object controller. Authentication, large
 objects, COPY, transaction ids and `/healthcheck` are middleware above it (`proxy.pipeline`,
 `proxy.middleware`). Authorization follows Swift's tempauth: the auth middleware leaves a
@@ -22,6 +23,7 @@ from common.backend_auth import load_backend_auth
 from common.storage_policies import BACKEND_INDEX_HEADER, StoragePolicy, load_policies
 from proxy import (
     account_controller,
+    cluster_health,
     container_controller,
     info,
     metadata_lookup,
@@ -113,6 +115,8 @@ class ProxyApp:
         path = environ.get("PATH_INFO", "")
         if path == "/info" or path == "/info/":
             return info.handle_info(self.capabilities, environ)
+        if path == cluster_health.PATH:
+            return cluster_health.handle(self, environ)
         version, target, reason = parse_target(path)
         if reason:
             return error(412, reason)

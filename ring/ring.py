@@ -201,6 +201,15 @@ class Ring:
         self._maybe_reload()
         return self._md5
 
+    def assignments_per_device(self) -> dict[int, int]:
+        """{device id: how many partition replicas the ring assigns it}."""
+        self._maybe_reload()
+        counts: dict[int, int] = {}
+        for row in self._data.replica2part2dev:
+            for dev_id in row:
+                counts[dev_id] = counts.get(dev_id, 0) + 1
+        return counts
+
     # ------------------------------------------------------------------ lookups
     def get_part(self, account: str, container: str | None = None, obj: str | None = None) -> int:
         self._maybe_reload()

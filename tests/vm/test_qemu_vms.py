@@ -233,6 +233,36 @@ def test_serial_console_websocket_answers_and_vnc_speaks_rfb(vm_cloud, demo_imag
         ConsoleSession(console["url"])
     assert "BRUME-42-ECHO" in vm_cloud.console(server_id)
 
+    # The same through the web dashboard's relay: the browser's WebSocket goes to the
+    # dashboard, which opens compute's console with the user's token.
+    from common import websocket
+    from tests.dashboard.test_console_relay import login, open_console
+
+    dashboard = vm_cloud.handle.dashboard_url
+    cookie, csrf = login(dashboard)
+    sock, status_line, rest = open_console(dashboard, cookie, dashboard, server_id)
+    try:
+        assert " 101 " in status_line, status_line
+        sock.settimeout(5)
+        parser = websocket.FrameParser(require_mask=False)
+        seen = b"".join(payload for _op, payload in parser.feed(rest))
+        sock.sendall(websocket.encode(websocket.TEXT, csrf.encode(), mask=True))
+        line = b"\recho BRUME-$((6*8))-DASH\r"
+        sock.sendall(websocket.encode(websocket.BINARY, line, mask=True))
+        start = time.monotonic()
+        while b"BRUME-48-DASH" not in seen and time.monotonic() - start < 60:
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                sock.sendall(websocket.encode(websocket.BINARY, line, mask=True))
+                continue
+            if not data:
+                break
+            seen += b"".join(payload for _op, payload in parser.feed(data))
+    finally:
+        sock.close()
+    assert b"BRUME-48-DASH" in seen, seen[-2000:]
+
     status, body = vm_cloud.api("POST", f"/servers/{server_id}/action",
                                 {"os-getVNCConsole": {"type": "novnc"}})
     assert status == 200, body
