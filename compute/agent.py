@@ -6,7 +6,8 @@ compute.service_auth):
 
 - heartbeat: `PUT <api>/internal/v1/hosts/<host>` with capacity, `boot_id` (new on every
   agent start), `instances` ({server id: power_state} of the domains present) and `building`
-  (server ids with a build in progress). The answer's `delete` lists domains the API no longer
+  (server ids with a build in progress), and the host's uptime and load averages
+  (`compute.host_load`). The answer's `delete` lists domains the API no longer
   wants here (deleted while the agent was away); the agent removes them.
 - events: `POST <api>/internal/v1/servers/<id>/events` with `{"host", "event", ...}`:
   `build_done` (power_state), `build_failed` (message; `retry` false when no other host
@@ -25,6 +26,7 @@ import uuid
 from common.http_client import HTTPClientError
 from compute import service_auth, service_http
 from compute.driver import DriverError, LibvirtDriver
+from compute.host_load import read_host_load
 
 LOG = logging.getLogger("brume.compute.agent")
 
@@ -74,6 +76,7 @@ class Agent:
             "instances": self.driver.list_instances(),
             "building": sorted(self.building),
             **self.capacity,
+            **read_host_load(),
         }
 
     def _call_api(self, method: str, path: str, body: dict) -> dict:

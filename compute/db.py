@@ -140,6 +140,9 @@ ADDED_COLUMNS = (
     ("servers", "old_host", "TEXT"),
     ("servers", "old_flavor", "TEXT"),  # JSON {"id", "vcpus", "ram", "disk"}
     ("servers", "old_vm_state", "TEXT"),
+    # the last heartbeat's host uptime (s) and load averages (JSON [1, 5, 15 min])
+    ("hosts", "uptime_seconds", "REAL"),
+    ("hosts", "load_average", "TEXT"),
 )
 
 

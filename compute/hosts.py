@@ -7,10 +7,12 @@ deleted, as in Nova).
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
 from compute.db import Database
+from compute.host_load import checked_load
 from compute.scheduler import BuildRequest, HostState, Policy
 
 USAGE_SQL = """
@@ -100,6 +102,7 @@ class HostRepo:
     def record_heartbeat(self, report: dict, now: float | None = None) -> tuple[dict, bool]:
         """Upsert the host from an agent report. Returns (host, agent_restarted)."""
         now = time.time() if now is None else now
+        uptime, load = checked_load(report)
         with self.db.write() as conn:
             row = conn.execute("SELECT * FROM hosts WHERE name = ?", (report["host"],)).fetchone()
             fields = (
@@ -113,12 +116,15 @@ class HostRepo:
                 int(report.get("hypervisor_version", 0)),
                 report["boot_id"],
                 now,
+                uptime,
+                json.dumps(load) if load is not None else None,
             )
             if row is None:
                 conn.execute(
                     "INSERT INTO hosts (availability_zone, agent_url, host_ip, vcpus, memory_mb,"
                     " local_gb, hypervisor_type, hypervisor_version, boot_id, last_heartbeat,"
-                    " name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " uptime_seconds, load_average, name, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*fields, report["host"], now),
                 )
                 restarted = True
@@ -126,7 +132,8 @@ class HostRepo:
                 conn.execute(
                     "UPDATE hosts SET availability_zone = ?, agent_url = ?, host_ip = ?,"
                     " vcpus = ?, memory_mb = ?, local_gb = ?, hypervisor_type = ?,"
-                    " hypervisor_version = ?, boot_id = ?, last_heartbeat = ? WHERE name = ?",
+                    " hypervisor_version = ?, boot_id = ?, last_heartbeat = ?, uptime_seconds = ?,"
+                    " load_average = ? WHERE name = ?",
                     (*fields, report["host"]),
                 )
                 restarted = row["boot_id"] != report["boot_id"]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 from compute import states
+from compute.host_load import uptime_text
 from compute.network_info import addresses
 from compute.usage import iso
 
@@ -167,8 +169,18 @@ def hypervisor_view(host: dict, used: dict | None, now: float, window: float,
         service={"host": host["name"], "id": host["id"],
                  "disabled_reason": host["disabled_reason"]},
         availability_zone=host["availability_zone"],
+        uptime=host_uptime(host),  # in the details as of microversion 2.88; extra before
     )
     return view
+
+
+def host_uptime(host: dict) -> str | None:
+    """Nova's `uptime` text of the host's last heartbeat, or None before one carried it."""
+    try:
+        load = json.loads(host.get("load_average") or "null")
+    except ValueError:
+        load = None
+    return uptime_text(host.get("uptime_seconds"), load, host["last_heartbeat"])
 
 
 def service_view(host: dict, now: float, window: float) -> dict:

@@ -91,6 +91,7 @@ ROUTES = [
     ("GET", r"/v2\.1/os-hypervisors", hypervisors.index, "user"),
     ("GET", r"/v2\.1/os-hypervisors/detail", hypervisors.detail, "user"),
     ("GET", rf"/v2\.1/os-hypervisors/{ID}", hypervisors.show, "user"),
+    ("GET", rf"/v2\.1/os-hypervisors/{ID}/uptime", hypervisors.uptime, "user"),
     ("GET", r"/v2\.1/os-services", hypervisors.services, "user"),
     ("PUT", rf"/v2\.1/os-services/{ID}", hypervisors.update_service, "user"),
     ("GET", rf"/v2\.1/os-quota-sets/{ID}", quota_sets.show, "user"),

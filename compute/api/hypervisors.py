@@ -1,12 +1,12 @@
 """`/v2.1/os-hypervisors` and `/v2.1/os-services` (admin only): capacity, usage, up/down,
-and enabling/disabling a compute host with a reason."""
+uptime and load (`compute.host_load`), and enabling/disabling a compute host with a reason."""
 from __future__ import annotations
 
 import time
 
 from common.http_errors import HTTPError
 from compute.http_json import json_response, parse_json, read_body
-from compute.views import hypervisor_view, service_view
+from compute.views import host_uptime, hypervisor_view, service_view
 
 
 def _hypervisors(core, detail: bool) -> list[dict]:
@@ -42,6 +42,16 @@ def show(core, caller, request, hypervisor_id):
     view = hypervisor_view(host, core.hosts.usage().get(host["name"]), time.time(),
                            core.conf["heartbeat_window"], detail=True)
     return json_response(200, {"hypervisor": view})
+
+
+def uptime(core, caller, request, hypervisor_id):
+    """`GET /os-hypervisors/{id}/uptime`: the host's `uptime(1)` line from its last heartbeat."""
+    caller.require_admin()
+    host = core.hosts.get_host_by_id(_host_id(hypervisor_id))
+    if host is None:
+        raise HTTPError(404, f"Hypervisor {hypervisor_id} could not be found.")
+    view = hypervisor_view(host, None, time.time(), core.conf["heartbeat_window"], detail=False)
+    return json_response(200, {"hypervisor": {**view, "uptime": host_uptime(host)}})
 
 
 def services(core, caller, request):

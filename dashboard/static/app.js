@@ -820,7 +820,7 @@ async function attachDialog(volume) {
   });
 }
 
-// Admin: hypervisors with their load, compute services (the compute API says who may see them)
+// Admin: hypervisors with their load and allocation, compute services (the compute API says who may see them)
 PAGES.admin = {
   draw(snapshot) {
     let hypervisors, services;
@@ -830,16 +830,23 @@ PAGES.admin = {
       return [el("h2", {}, "Admin"), el("p", { id: "admin-refused" },
         `Only a cloud admin sees this page (${err.message}).`)];
     }
-    return [el("h2", {}, "Hypervisors"), table(["Host", "State", "Status", "vCPUs", "RAM (MiB)",
-      "Disk (GiB)", "Instances", "Tasks in progress"], hypervisors.hypervisors.map((h) => [
-      h.hypervisor_hostname, h.state, h.status, usage(h.vcpus_used, h.vcpus),
-      usage(h.memory_mb_used, h.memory_mb), usage(h.local_gb_used, h.local_gb),
-      h.running_vms ?? "", h.current_workload ?? ""])),
+    return [el("h2", {}, "Hypervisors"), table(["Host", "State", "Status", "Load (1/5/15 min)",
+      "vCPUs", "RAM (MiB)", "Disk (GiB)", "Instances", "Tasks in progress"],
+      hypervisors.hypervisors.map((h) => [
+      h.hypervisor_hostname, h.state, h.status, hostLoad(h.uptime),
+      usage(h.vcpus_used, h.vcpus), usage(h.memory_mb_used, h.memory_mb),
+      usage(h.local_gb_used, h.local_gb), h.running_vms ?? "", h.current_workload ?? ""])),
     el("h2", {}, "Compute services"), table(["Host", "Zone", "Status", "State", "Last heartbeat",
       "Disabled because"], services.services.map((v) => [v.host, v.zone, v.status, v.state,
       v.updated_at || "", v.disabled_reason || ""])), ...storageHealth(snapshot)];
   },
 };
+
+// A hypervisor's load averages, from the `uptime` line of its last heartbeat.
+function hostLoad(uptime) {
+  const found = /load average: ([\d.]+), ([\d.]+), ([\d.]+)/.exec(uptime || "");
+  return found ? `${found[1]} / ${found[2]} / ${found[3]}` : "unknown";
+}
 
 // The storage cluster's health: the object store proxy's /recon/cluster (every object
 // server's recon figures, each ring's balance), for a reseller admin.

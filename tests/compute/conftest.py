@@ -61,12 +61,12 @@ class InProcessAPI:
         return response.status_int, (response.json if response.body else None)
 
     def register(self, name, boot_id="boot-1", instances=None, building=(), az="nova",
-                 memory_mb=2048, vcpus=4, local_gb=40):
+                 memory_mb=2048, vcpus=4, local_gb=40, **report):
         return self.signed("PUT", f"/internal/v1/hosts/{name}", {
             "availability_zone": az, "agent_url": f"http://127.0.0.1:{self.closed_port}",
             "boot_id": boot_id, "hypervisor_type": "TEST", "vcpus": vcpus,
             "memory_mb": memory_mb, "local_gb": local_gb, "instances": instances or {},
-            "building": list(building),
+            "building": list(building), **report,
         })
 
     def boot(self, tok, name="vm", flavor="1", image=None, **extra):

@@ -191,6 +191,29 @@ def test_hypervisors_and_services_admin_only_and_disable(api, user, admin):
                      "disabled_reason": "x"})[0] == 404
 
 
+def test_hypervisor_uptime_and_load_from_the_last_heartbeat(api, user, admin):
+    api.register("h1")  # an agent that reports no load (older agents)
+    hv_id = api.call("GET", "/v2.1/os-hypervisors", admin)[1]["hypervisors"][0]["id"]
+    status, body = api.call("GET", f"/v2.1/os-hypervisors/{hv_id}/uptime", admin)
+    assert status == 200 and body["hypervisor"]["uptime"] is None
+    api.register("h1", uptime_seconds=2 * 86400 + 3 * 3600 + 4 * 60,
+                 load_average=[0.5, 0.25, 1.0])
+    status, body = api.call("GET", f"/v2.1/os-hypervisors/{hv_id}/uptime", admin)
+    assert status == 200 and body["hypervisor"]["hypervisor_hostname"] == "h1"
+    assert body["hypervisor"]["uptime"].endswith(
+        " up 2 days,  3:04,  0 users,  load average: 0.50, 0.25, 1.00")
+    detail = api.call("GET", "/v2.1/os-hypervisors/detail", admin)[1]["hypervisors"][0]
+    assert detail["uptime"] == body["hypervisor"]["uptime"]
+    assert api.call("GET", f"/v2.1/os-hypervisors/{hv_id}/uptime", user)[0] == 403
+    assert api.call("GET", "/v2.1/os-hypervisors/999/uptime", admin)[0] == 404
+    assert api.call("GET", "/v2.1/os-hypervisors/x/uptime", admin)[0] == 404
+    # a malformed load is kept as unknown, the heartbeat itself is taken
+    status, _ = api.register("h1", uptime_seconds="long", load_average=[1, "x", 2])
+    assert status == 200
+    assert api.call("GET", f"/v2.1/os-hypervisors/{hv_id}/uptime", admin)[1][
+        "hypervisor"]["uptime"] is None
+
+
 def test_power_action_state_checks(api, user):
     api.register("h1")
     server_id = make_active(api, user)

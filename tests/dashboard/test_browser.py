@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import urllib.request
 import uuid
@@ -393,6 +394,9 @@ def test_the_admin_sees_hypervisors_and_services(cluster, browser):
     wait(driver, lambda d: d.find_element(By.ID, "whoami").text == "admin", "not logged in")
     go(driver, "admin", "Compute services")
     wait(driver, lambda d: "hv1" in cells(d) and "hv2" in cells(d), "no hypervisors listed")
+    # each hypervisor's load averages, from its agents' last heartbeat
+    wait(driver, lambda d: sum(bool(re.fullmatch(r"[\d.]+ / [\d.]+ / [\d.]+", c))
+                               for c in cells(d)) >= 2, "no hypervisor load shown")
     # The storage cluster's health, through the proxy's /recon/cluster: every node answers.
     wait(driver, lambda d: "Storage devices" in d.find_element(By.ID, "page").text
          and "object" in cells(d), "no storage health on the admin page")
