@@ -4,6 +4,7 @@
                         [--network NET]... [--key-name K] [--user-data FILE] [--config-drive]
     brume server list | show S | stop S | start S | reboot [--hard] S
     brume server console-log S [--lines N] | console S | delete S [--wait]
+    brume server snapshot|backup|shelve|unshelve|resize|migrate|rebuild|... (cli.server_day2)
     brume keypair create NAME [--public-key FILE] | list | delete NAME
     brume flavor list | create NAME --vcpus N --ram MiB --disk GB | delete F
     brume hypervisor list
@@ -102,6 +103,9 @@ def register(subparsers) -> None:
     delete.add_argument("server")
     delete.add_argument("--wait", action="store_true")
     delete.add_argument("--timeout", type=float, default=300.0)
+    from cli import server_day2  # it builds on this module's helpers
+
+    server_day2.register(group)
 
     keypair = subparsers.add_parser("keypair", help="SSH keypairs for servers")
     group = keypair.add_subparsers(dest="keypair_command", metavar="ACTION")

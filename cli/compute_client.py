@@ -53,9 +53,11 @@ class ComputeClient:
         except AuthError as exc:
             raise CLIError(str(exc)) from None
 
-    def request(self, method: str, url: str, body=None, ok=(200, 202, 204)):
+    def request(self, method: str, url: str, body=None, ok=(200, 202, 204), headers=None):
         data = None if body is None else json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers = dict(headers or {})
+        if data is not None:
+            headers["Content-Type"] = "application/json"
         try:
             response = self.http.request(method, url, body=data, headers=headers)
         except HTTPClientError as exc:
@@ -68,8 +70,8 @@ class ComputeClient:
         except ValueError:
             raise CLIError(f"{url} answered with something that is not JSON") from None
 
-    def compute(self, method: str, path: str, body=None, ok=(200, 202, 204)):
-        return self.request(method, self.session.compute_url + path, body, ok)
+    def compute(self, method: str, path: str, body=None, ok=(200, 202, 204), headers=None):
+        return self.request(method, self.session.compute_url + path, body, ok, headers)
 
     def network(self, method: str, path: str, body=None, ok=(200, 201, 204)):
         return self.request(method, self.session.network_url + path, body, ok)

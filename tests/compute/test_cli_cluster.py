@@ -150,3 +150,52 @@ def test_boot_from_an_image_without_data_is_refused(cluster):
     assert status == 400 and "not active" in body["badRequest"]["message"]
     status, body = http("GET", cluster.compute_url + "/v2.1/servers?name=from-queued", tok)
     assert status == 200 and body["servers"] == []
+
+
+def test_day2_actions_through_the_cli(cluster, tmp_path):
+    """Snapshot, shelve/unshelve, resize with confirm and revert, rebuild and the
+    instance actions, each one `brume server` command (test driver's guests)."""
+    image_file = tmp_path / "tiny.img"
+    image_file.write_bytes(os.urandom(64 * 1024))
+    image, vm = name("day2-img"), name("day2-vm")
+    run(cluster, "image", "upload", str(image_file), "--name", image,
+        "--disk-format", "raw", "--container-format", "bare")
+    sid = as_json(run(cluster, "server", "create", "--name", vm, "--image", image,
+                      "--flavor", "m1.tiny", "--wait", "--format", "json"))["id"]
+    snap = name("snap")
+    image_id = run(cluster, "server", "snapshot", vm, "--name", snap).stdout.strip()
+    assert len(image_id) == 36
+    images = as_json(run(cluster, "image", "list", "--format", "json"))
+    assert snap in {i["name"] for i in images}
+    done = as_json(run(cluster, "server", "snapshot", vm, "--name", name("snap2"), "--wait",
+                       "--format", "json"))
+    assert done["status"] == "ACTIVE" and not done["OS-EXT-STS:task_state"]
+    assert as_json(run(cluster, "server", "shelve", vm, "--wait", "--format",
+                       "json"))["status"] == "SHELVED_OFFLOADED"
+    assert as_json(run(cluster, "server", "unshelve", vm, "--wait", "--format",
+                       "json"))["status"] == "ACTIVE"
+    resized = as_json(run(cluster, "server", "resize", vm, "--flavor", "m1.small", "--wait",
+                          "--format", "json"))
+    assert resized["status"] == "VERIFY_RESIZE"
+    reverted = as_json(run(cluster, "server", "resize-revert", vm, "--wait", "--format",
+                           "json"))
+    assert reverted["status"] == "ACTIVE" and reverted["flavor"]["id"] == "1"
+    run(cluster, "server", "resize", vm, "--flavor", "m1.small", "--wait")
+    confirmed = as_json(run(cluster, "server", "resize-confirm", vm, "--wait", "--format",
+                            "json"))
+    assert confirmed["status"] == "ACTIVE" and confirmed["flavor"]["id"] != "1"
+    rebuilt = as_json(run(cluster, "server", "rebuild", vm, "--image", image_id, "--wait",
+                          "--format", "json"))
+    assert rebuilt["status"] == "ACTIVE" and rebuilt["image"]["id"] == image_id
+    actions = [a["action"] for a in as_json(run(cluster, "server", "actions", vm,
+                                                "--format", "json"))]
+    for action in ("create", "createImage", "shelve", "unshelve", "resize", "revertResize",
+                   "confirmResize", "rebuild"):
+        assert action in actions, actions
+    # bad input: a clear one-line message, nothing changed
+    result = run(cluster, "server", "resize", vm, "--flavor", "no-such-flavor", check=False)
+    assert result.returncode == 1 and "no flavor" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run(cluster, "server", "migrate", vm, check=False)  # a member is not an admin
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    run(cluster, "server", "delete", sid, "--wait")
