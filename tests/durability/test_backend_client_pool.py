@@ -1,67 +1,49 @@
-"""The daemons' backend client keeps connections alive and survives a peer closing them."""
-import http.server
-import threading
+"""The daemons' backend client keeps connections alive and survives a peer closing them.
+
+The peer is a bare HTTP/1.1 server in a process of its own (`counting_http_peer`), which
+tells in each answer which of its accepted connections carried the request.
+"""
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from common.backend_auth import AUTH_HEADER, BackendAuth
+from common.backend_auth import BackendAuth
 from storage import backend_client
 
 AUTH = BackendAuth("pool-test-secret")
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_REPLICATE(self):
-        assert self.headers[AUTH_HEADER]  # every request is signed
-        length = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(length)
-        body = b"ok"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-class CountingServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    connections = 0
-
-    def process_request(self, request, client_address):
-        self.connections += 1
-        self.last_socket = request
-        super().process_request(request, client_address)
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def server():
-    srv = CountingServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    backend_client._idle.clear()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    backend_client._idle.clear()
+def peer_port():
+    proc = subprocess.Popen([sys.executable, "-m", "tests.durability.counting_http_peer"],
+                            cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        backend_client._idle.clear()
+        yield port
+    finally:
+        backend_client._idle.clear()
+        proc.kill()
+        proc.wait(timeout=10)
+        proc.stdout.close()
 
 
-def test_sequential_requests_share_one_connection(server):
-    port = server.server_address[1]
-    for _ in range(5):
-        resp = backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", body=b"x",
-                                      auth=AUTH)
-        assert resp.status == 200 and resp.body == b"ok"
-    assert server.connections == 1
+def replicate(port):
+    resp = backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", body=b"x",
+                                  auth=AUTH, node_timeout=10)
+    assert resp.status == 200 and resp.body == b"ok"  # 400 would mean an unsigned request
+    return int(resp.headers["x-connection-number"])
 
 
-def test_connection_closed_by_peer_is_replaced(server):
-    port = server.server_address[1]
-    assert backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", auth=AUTH).status == 200
-    (conn, _since), = backend_client._idle[("127.0.0.1", port)]
+def test_sequential_requests_share_one_connection(peer_port):
+    assert [replicate(peer_port) for _ in range(5)] == [1] * 5
+
+
+def test_connection_closed_by_peer_is_replaced(peer_port):
+    assert replicate(peer_port) == 1
+    (conn, _since), = backend_client._idle[("127.0.0.1", peer_port)]
     conn.sock.shutdown(2)  # as if the peer had dropped the idle connection
-    assert backend_client.request("127.0.0.1", port, "REPLICATE", "/d1/7", auth=AUTH).status == 200
-    assert server.connections == 2
+    assert replicate(peer_port) == 2
