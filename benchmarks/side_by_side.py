@@ -67,11 +67,11 @@ def swift_run(peer: str, out: str, label: str) -> None:
         log("setting up the Swift peer (setup_peer.sh, a few minutes)")
         subprocess.run(["bash", os.path.join(peer, "setup_peer.sh")], check=True)
     log("starting the Swift peer")
-    subprocess.run(["bash", os.path.join(peer, "start_peer.sh")], check=True)
+    subprocess.run(["bash", os.path.join(peer, "start_peer.sh")], check=True, stdout=sys.stderr)
     try:
         bench(peer, out, label)
     finally:
-        subprocess.run(["bash", os.path.join(peer, "stop_peer.sh")], check=False)
+        subprocess.run(["bash", os.path.join(peer, "stop_peer.sh")], check=False, stdout=sys.stderr)
 
 
 def brume(*args: str) -> list[str]:
