@@ -81,14 +81,14 @@ OBJECT_SERVER_OPTIONS = [
     Option("conn_timeout", float, 0.5, help="seconds to connect to a container server"),
     Option("node_timeout", float, 3.0, help="seconds to wait for a container server's answer"),
     Option("disk_threads", int, 8, help="OS threads for fsync/unlink; 0 runs them inline"),
-    Option("get_md5_check", parse_bool, True,
+    Option("get_md5_check", parse_bool, False,
            help="also check a whole GET's MD5 against the ETag (blocks are CRC-checked anyway)"),
 ]
 
 
 class ObjectServer:
     def __init__(self, devices: str, hasher, backend_auth, mount_check=False, conn_timeout=0.5,
-                 node_timeout=3.0, disk_threads=0, get_md5_check=True, policies=None):
+                 node_timeout=3.0, disk_threads=0, get_md5_check=False, policies=None):
         self.backend_auth = backend_auth
         run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
         self.policies = policies if policies is not None else SINGLE_POLICY
