@@ -40,6 +40,8 @@ setup(
             # The dashboard's browser tests (Debian's chromium and chromium-driver).
             "selenium>=4.10",
             "import-linter>=2.1",
+            # Profiling the servers under benchmarks/side_by_side.py (py-spy record/dump).
+            "py-spy>=0.3",
         ],
     },
     entry_points={

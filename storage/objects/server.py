@@ -57,7 +57,6 @@ from storage.objects.byteranges import (
 from storage.objects.conditional import etag_matches, last_modified_seconds, precondition_status
 from storage.objects.container_updates import container_nodes_from_headers, update_containers
 from storage.objects.diskfile import (
-    CHUNK_SIZE,
     DiskFileDeleted,
     DiskFileExpired,
     DiskFileManager,
@@ -72,20 +71,24 @@ from storage.objects.headers import (
     response_headers,
 )
 
+# PUT body bytes read from the socket and written to the file at a time: one MD5 update, one
+# CRC pass and one pwrite per MiB instead of per 64 KiB (the proxy sends MiB pieces too).
+RECEIVE_SIZE = 1024 * 1024
+
 OBJECT_SERVER_OPTIONS = [
     Option("devices", str, "/srv/node", help="root holding one directory per device"),
     Option("mount_check", parse_bool, False, help="require each device to be a mount point"),
     Option("conn_timeout", float, 0.5, help="seconds to connect to a container server"),
     Option("node_timeout", float, 3.0, help="seconds to wait for a container server's answer"),
     Option("disk_threads", int, 8, help="OS threads for fsync/unlink; 0 runs them inline"),
-    Option("get_md5_check", parse_bool, True,
+    Option("get_md5_check", parse_bool, False,
            help="also check a whole GET's MD5 against the ETag (blocks are CRC-checked anyway)"),
 ]
 
 
 class ObjectServer:
     def __init__(self, devices: str, hasher, backend_auth, mount_check=False, conn_timeout=0.5,
-                 node_timeout=3.0, disk_threads=0, get_md5_check=True, policies=None):
+                 node_timeout=3.0, disk_threads=0, get_md5_check=False, policies=None):
         self.backend_auth = backend_auth
         run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
         self.policies = policies if policies is not None else SINGLE_POLICY
@@ -224,7 +227,7 @@ class ObjectServer:
         try:
             if length is None:
                 while True:
-                    chunk = stream.read(CHUNK_SIZE)
+                    chunk = stream.read(RECEIVE_SIZE)
                     if not chunk:
                         return
                     if writer.bytes_written + len(chunk) > MAX_FILE_SIZE:
@@ -232,7 +235,7 @@ class ObjectServer:
                     writer.write(chunk)
             remaining = length
             while remaining > 0:
-                chunk = stream.read(min(CHUNK_SIZE, remaining))
+                chunk = stream.read(min(RECEIVE_SIZE, remaining))
                 if not chunk:
                     raise HTTPError(499, "client disconnected before sending the whole body")
                 writer.write(chunk)

@@ -131,6 +131,35 @@ def test_chunked_put_without_length(object_env):
     assert got.headers["Content-Type"] == "application/octet-stream"
 
 
+class _ShortReads(io.BytesIO):
+    """A request body that hands out at most `most` bytes per read, like a socket."""
+
+    def __init__(self, data: bytes, most: int):
+        super().__init__(data)
+        self.most = most
+
+    def read(self, size=-1):
+        return super().read(self.most if size is None or size < 0 else min(size, self.most))
+
+
+def test_multi_mib_body_in_uneven_reads_is_stored_byte_for_byte(object_env):
+    body = os.urandom(3 * 1024 * 1024 + 12345)
+    for most, chunked in ((99_991, False), (1_500_000, True)):
+        headers = {"X-Timestamp": ts().normal, "ETag": hashlib.md5(body).hexdigest()}
+        if chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        req = Request.blank("/sda/1/a/c/o", method="PUT", headers=headers)
+        req.environ["wsgi.input"] = _ShortReads(body, most)
+        if chunked:
+            req.environ.pop("CONTENT_LENGTH", None)
+        else:
+            req.environ["CONTENT_LENGTH"] = str(len(body))
+        assert object_env.send(req).status_int == 201
+        got = object_env.request("/sda/1/a/c/o")  # every block CRC-checked on the way out
+        assert got.status_int == 200
+        assert got.body == body
+
+
 def test_missing_length_is_411(object_env):
     req = Request.blank("/sda/1/a/c/o", method="PUT", headers={"X-Timestamp": ts().normal})
     req.environ.pop("CONTENT_LENGTH", None)
