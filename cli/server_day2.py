@@ -66,35 +66,29 @@ def server_backup(args) -> int:
     return _image_answer(args, answer)
 
 
-def server_shelve(args) -> int:
-    _act(args, {"shelve": None}, "SHELVED_OFFLOADED")
-    return 0
+# Actions without arguments: (the action's body key, the status a --wait waits for, help).
+PLAIN_ACTIONS = {
+    "shelve": ("shelve", "SHELVED_OFFLOADED", "store the server's disk and free its host"),
+    "unshelve": ("unshelve", "ACTIVE", "boot a shelved server again, on any host"),
+    "resize-confirm": ("confirmResize", "ACTIVE", "keep a resized or migrated server"),
+    "resize-revert": ("revertResize", "ACTIVE", "go back to the flavor and host before"),
+    "migrate": ("migrate", "VERIFY_RESIZE", "move the server to another host (cloud admin)"),
+}
 
 
-def server_unshelve(args) -> int:
-    _act(args, {"unshelve": None}, "ACTIVE")
-    return 0
+def plain_action(action: str, final: str):
+    """The handler of an action that takes no arguments (see PLAIN_ACTIONS)."""
+    def handler(args) -> int:
+        _act(args, {action: None}, final)
+        return 0
+
+    return handler
 
 
 def server_resize(args) -> int:
     client = ComputeClient.from_args(args)
     flavor = client.resolve_flavor(args.flavor)
     _act(args, {"resize": {"flavorRef": flavor}}, "VERIFY_RESIZE")
-    return 0
-
-
-def server_resize_confirm(args) -> int:
-    _act(args, {"confirmResize": None}, "ACTIVE")
-    return 0
-
-
-def server_resize_revert(args) -> int:
-    _act(args, {"revertResize": None}, "ACTIVE")
-    return 0
-
-
-def server_migrate(args) -> int:
-    _act(args, {"migrate": None}, "VERIFY_RESIZE")
     return 0
 
 
@@ -143,13 +137,10 @@ def register(group) -> None:
     backup.add_argument("--type", default="daily", help="backup type (rotation group)")
     backup.add_argument("--rotation", type=int, default=1,
                         help="how many backups of this type to keep")
-    command("shelve", server_shelve, "store the server's disk and free its host")
-    command("unshelve", server_unshelve, "boot a shelved server again, on any host")
     resize = command("resize", server_resize, "move the server to another flavor")
     resize.add_argument("--flavor", required=True, help="flavor name or id")
-    command("resize-confirm", server_resize_confirm, "keep a resized or migrated server")
-    command("resize-revert", server_resize_revert, "go back to the flavor and host before")
-    command("migrate", server_migrate, "move the server to another host (cloud admin)")
+    for name, (action, final, help_text) in PLAIN_ACTIONS.items():
+        command(name, plain_action(action, final), help_text)
     rebuild = command("rebuild", server_rebuild, "boot the server afresh from an image")
     rebuild.add_argument("--image", default=None, help="image name or id (default: its own)")
     evacuate = command("evacuate", server_evacuate,

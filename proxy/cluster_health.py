@@ -11,10 +11,12 @@ passes, ring md5s; in parallel, a short timeout each) and answers
      "rings": {"object": {"md5", "devices", "balance", "dispersed"}, ...},
      "time": now}
 
-`balance` is Swift's: the largest difference, in percent, between the partition replicas a
-weighted device holds and those its weight asks for. Only a caller whose token makes it a
-reseller admin (`reseller_admin_projects`) is answered (401 anonymous, 403 others).
-`ring_summary` is logic without IO.
+`balance` is Swift's (`ring.balance`, the figures `ring-builder` prints): the largest
+difference, in percent, between the partition replicas a device holds and those its weight
+asks for; 999.99 for a device without weight that still holds some. `rings` names each
+storage policy's object ring as its file does (`object`, `object-1`, ...). Only a caller
+whose token makes it a reseller admin (`reseller_admin_projects`) is answered (401
+anonymous, 403 others). `ring_summary` is logic without IO.
 """
 from __future__ import annotations
 
@@ -25,29 +27,36 @@ from common.green import eventlet
 from common.http_client import HTTPClientError
 from proxy.environ_keys import IDENTITY_KEY
 from proxy.responses import RawResponse, error
+from ring.balance import max_balance
 from storage import backend_client
 
 PATH = "/recon/cluster"
 TIMEOUT = 3.0
 
 
-def ring_summary(devs: list, assigned: dict[int, int], md5: str) -> dict:
-    """A ring's devices, what each holds, and its balance (percent, 0 = perfect)."""
-    live = [d for d in devs if d]
-    total_weight = sum(d.get("weight", 0) for d in live)
-    total_assigned = sum(assigned.values())
-    devices, balance = [], 0.0
-    for dev in live:
-        holds = assigned.get(dev["id"], 0)
-        wanted = total_assigned * dev["weight"] / total_weight if total_weight else 0
-        off = 100.0 * (holds - wanted) / wanted if wanted else (100.0 if holds else 0.0)
-        if dev["weight"] > 0:
-            balance = max(balance, abs(off))
-        devices.append({"id": dev["id"], "server": f"{dev['ip']}:{dev['port']}",
-                        "device": dev["device"], "zone": dev.get("zone"),
-                        "weight": dev["weight"], "partitions": holds,
-                        "balance": round(off, 2)})
-    return {"md5": md5, "devices": devices, "balance": round(balance, 2)}
+def ring_summary(devs: list, assigned: dict[int, int], balances: dict[int, float],
+                 md5: str) -> dict:
+    """A ring's devices, what each holds and its balance (`ring.balance`: percent, 0 =
+    perfect), and the ring's own balance."""
+    devices = [{"id": dev["id"], "server": f"{dev['ip']}:{dev['port']}",
+                "device": dev["device"], "zone": dev.get("zone"), "weight": dev["weight"],
+                "partitions": assigned.get(dev["id"], 0),
+                "balance": round(balances.get(dev["id"], 0.0), 2)}
+               for dev in devs if dev]
+    return {"md5": md5, "devices": devices, "balance": round(max_balance(balances), 2)}
+
+
+def rings_of(app) -> dict:
+    """{ring name: Ring} of the proxy: account, container and each policy's object ring."""
+    rings = {"account": app.account_ring, "container": app.container_ring}
+    for index, ring in sorted(app.object_rings.items()):
+        rings["object" if index == 0 else f"object-{index}"] = ring
+    return rings
+
+
+def _summary(ring) -> dict:
+    assigned = ring.assignments_per_device()
+    return ring_summary(ring.devs, assigned, ring.balances(assigned), ring.md5)
 
 
 def servers_of(rings) -> list[tuple[str, int]]:
@@ -84,16 +93,13 @@ def handle(app, environ):
         return error(401, "unauthorized")
     if not caller.is_reseller_admin:
         return error(403, "only a reseller admin sees the cluster's health")
-    rings = {"account": app.account_ring, "container": app.container_ring,
-             "object": app.object_ring}
     servers = servers_of(app.object_rings.values())
     pool = eventlet.GreenPool(16)
     answers = list(pool.imap(lambda key: _fetch(key[0], key[1], app.client.auth), servers))
     nodes = [{"server": f"{ip}:{port}", "recon": recon, "error": problem}
              for (ip, port), (recon, problem) in zip(servers, answers, strict=True)]
     body = {"nodes": nodes, "time": time.time(),
-            "rings": {kind: ring_summary(ring.devs, ring.assignments_per_device(), ring.md5)
-                      for kind, ring in rings.items()}}
+            "rings": {name: _summary(ring) for name, ring in rings_of(app).items()}}
     data = json.dumps(body).encode()
     return RawResponse(200, [("Content-Type", "application/json"),
                              ("Content-Length", str(len(data)))],

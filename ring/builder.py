@@ -14,6 +14,7 @@ from array import array
 
 import numpy as np
 
+from ring.balance import device_balances, max_balance
 from ring.devices import Device, DeviceSearch, RingError, check_device_fields, normalize_ip
 from ring.dispersion import dispersion_report, well_dispersed
 from ring.fileformat import (
@@ -224,20 +225,11 @@ class RingBuilder:
 
     def balances(self) -> dict[int, float]:
         """Percent above (+) or below (-) each device's weight share of all assignments."""
-        total_weight = sum(d.weight for d in self.existing_devs())
-        parts = self.parts_per_dev()
-        result = {}
-        for dev in self.existing_devs():
-            if dev.weight <= 0 or total_weight <= 0:
-                result[dev.id] = 999.99 if parts[dev.id] else 0.0
-            else:
-                wanted = dev.weight / total_weight * self.replicas * self.parts
-                result[dev.id] = round(100.0 * (parts[dev.id] / wanted - 1.0), 4)
-        return result
+        weights = {d.id: d.weight for d in self.existing_devs()}
+        return device_balances(weights, self.parts_per_dev(), self.replicas * self.parts)
 
     def max_balance(self) -> float:
-        values = [abs(v) for v in self.balances().values()]
-        return max(values) if values and self.assign is not None else 0.0
+        return max_balance(self.balances()) if self.assign is not None else 0.0
 
     def dispersion(self) -> dict:
         if self.assign is None:

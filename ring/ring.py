@@ -16,6 +16,7 @@ import time
 from array import array
 from collections.abc import Iterator
 
+from ring.balance import device_balances
 from ring.devices import RingError
 from ring.fileformat import RING_MAGIC, read_file
 from ring.hashing import PathHasher, load_hasher
@@ -209,6 +210,13 @@ class Ring:
             for dev_id in row:
                 counts[dev_id] = counts.get(dev_id, 0) + 1
         return counts
+
+    def balances(self, assigned: dict[int, int] | None = None) -> dict[int, float]:
+        """{device id: balance in percent} of the devices in use (`ring.balance`);
+        `assigned` is `assignments_per_device()`, passed when the caller has it already."""
+        assigned = self.assignments_per_device() if assigned is None else assigned
+        weights = {dev["id"]: dev.get("weight", 0) for dev in self.devs if dev}
+        return device_balances(weights, assigned, sum(assigned.values()))
 
     # ------------------------------------------------------------------ lookups
     def get_part(self, account: str, container: str | None = None, obj: str | None = None) -> int:

@@ -29,6 +29,7 @@ import re
 import time
 
 from common.atomic_files import write_atomic
+from ring.ring import RING_NAMES, is_ring_name
 
 DAEMON_NAMES = (
     "object-replicator",
@@ -40,7 +41,6 @@ DAEMON_NAMES = (
     "container-updater",
     "object-expirer",
 )
-RING_NAMES = ("account", "container", "object")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 
 
@@ -148,8 +148,18 @@ def quarantined(devices: str) -> dict:
 
 
 def ring_md5s(conf_dir: str) -> dict:
+    """{"<name>.ring.gz": md5 hex | None} of the account, container and object rings and of
+    every storage policy's object ring (`object-<N>`) present in `conf_dir`."""
+    try:
+        present = os.listdir(conf_dir)
+    except OSError:
+        present = []
+    policy_rings = sorted(name[:-len(".ring.gz")] for name in present
+                          if name.endswith(".ring.gz") and name not in
+                          {f"{base}.ring.gz" for base in RING_NAMES}
+                          and is_ring_name(name[:-len(".ring.gz")]))
     result = {}
-    for name in RING_NAMES:
+    for name in (*RING_NAMES, *policy_rings):
         path = os.path.join(conf_dir, f"{name}.ring.gz")
         digest = hashlib.md5(usedforsecurity=False)
         try:

@@ -162,26 +162,19 @@ def test_a_wrong_csrf_token_closes_the_console_before_compute_is_asked(servers):
     sock.close()
 
 
-def test_compute_refusing_the_console_is_a_close_with_its_reason(servers):
+@pytest.mark.parametrize("refusal, reason", [
+    ("refuse", "Instance abc-123 is not ready for a console (it must be ACTIVE)."),  # the URL
+    ("refuse_socket", "The guest has no serial console."),  # the websocket itself
+])
+def test_compute_refusing_the_console_is_a_close_with_its_reason(servers, refusal, reason):
     compute, url = servers
-    compute.refuse = "Instance abc-123 is not ready for a console (it must be ACTIVE)."
+    setattr(compute, refusal, reason)
     cookie, csrf = login(url)
     sock, _status, rest = open_console(url, cookie, url)
     sock.sendall(websocket.encode(websocket.TEXT, csrf.encode(), mask=True))
     got = messages(sock, rest, websocket.FrameParser(require_mask=False), 1)
     assert got[0][0] == websocket.CLOSE
-    assert int.from_bytes(got[0][1][:2], "big") == 4000 and b"must be ACTIVE" in got[0][1]
-    sock.close()
-
-
-def test_compute_refusing_the_websocket_is_a_close_with_its_reason(servers):
-    compute, url = servers
-    compute.refuse_socket = "The guest has no serial console."
-    cookie, csrf = login(url)
-    sock, _status, rest = open_console(url, cookie, url)
-    sock.sendall(websocket.encode(websocket.TEXT, csrf.encode(), mask=True))
-    got = messages(sock, rest, websocket.FrameParser(require_mask=False), 1)
-    assert got[0][0] == websocket.CLOSE and got[0][1][2:] == b"The guest has no serial console."
+    assert int.from_bytes(got[0][1][:2], "big") == 4000 and got[0][1][2:] == reason.encode()
     sock.close()
 
 
