@@ -2,7 +2,8 @@
 most of them (backing files, external data files, every VMDK subformat), a few bytes of
 Python build the VMDKs qemu-img would never write (a duplicated createType, a zero-capacity
 header whose descriptor names a flat extent outside the file, a parent hidden past the end
-of the descriptor)."""
+of the descriptor) and a LUKS1 header (qemu-img's LUKS writer fails on this machine's CPU
+clock)."""
 from __future__ import annotations
 
 import os
@@ -12,24 +13,45 @@ import subprocess
 SECTOR = 512
 
 
-# QEMU times its LUKS key derivation with getrusage(); on a loaded machine the sample can
-# read zero CPU time and qemu-img gives up with this message, though nothing is wrong.
-TRANSIENT_QEMU_IMG = "Unable to get accurate CPU usage"
-
-
 def qemu_img_create(directory, name: str, *args: str, size: str = "1M") -> str:
-    """`qemu-img create ARGS <directory>/<name> SIZE` (run in `directory`); the path.
-
-    Tried again (up to 5 times) only for QEMU's transient LUKS timing failure."""
+    """`qemu-img create ARGS <directory>/<name> SIZE` (run in `directory`); the path."""
     path = os.path.join(str(directory), name)
-    for attempt in range(5):
-        result = subprocess.run(["qemu-img", "create", "-q", *args, path, size],
-                                capture_output=True, text=True, cwd=str(directory))
-        if result.returncode == 0:
-            return path
-        if TRANSIENT_QEMU_IMG not in result.stderr or attempt == 4:
-            raise subprocess.CalledProcessError(result.returncode, result.args,
-                                                result.stdout, result.stderr)
+    subprocess.run(["qemu-img", "create", "-q", *args, path, size], check=True,
+                   capture_output=True, text=True, cwd=str(directory))
+    return path
+
+
+LUKS_STRIPES = 4000  # the anti-forensic split every LUKS1 key slot uses
+LUKS_KEY_BYTES = 64  # aes-256 in xts mode: two 256-bit keys
+LUKS_SLOT_ACTIVE, LUKS_SLOT_INACTIVE = 0x00AC71F3, 0x0000DEAD
+
+
+def luks1_image(directory, name: str, payload: int = 1024 * 1024) -> str:
+    """A LUKS1 volume header (one active key slot, the layout qemu-img writes) followed by
+    `payload` bytes; the path.
+
+    Built here rather than by `qemu-img create -f luks`, which times its key derivation with
+    the thread's CPU clock and refuses ("Unable to get accurate CPU usage") for runs of tens
+    of attempts on this machine. The key material is random, not a real key: only the header
+    decides how qemu reads the file, and the tests check qemu reads it as LUKS."""
+    slot_sectors = -(-LUKS_KEY_BYTES * LUKS_STRIPES // 4096) * 4096 // SECTOR
+    first_slot = 4096 // SECTOR
+    payload_sector = first_slot + 8 * slot_sectors
+    header = struct.pack(">6sH32s32s32sII20s32sI40s", b"LUKS\xba\xbe", 1, b"aes",
+                         b"xts-plain64", b"sha256", payload_sector, LUKS_KEY_BYTES,
+                         os.urandom(20), os.urandom(32), 1000,
+                         b"2f0c1f0e-6b1d-4c55-9a0e-8f1e5c2a7d40")
+    for slot in range(8):
+        header += struct.pack(">II32sII", LUKS_SLOT_ACTIVE if slot == 0 else LUKS_SLOT_INACTIVE,
+                              1000 if slot == 0 else 0,
+                              os.urandom(32) if slot == 0 else bytes(32),
+                              first_slot + slot * slot_sectors, LUKS_STRIPES)
+    path = os.path.join(str(directory), name)
+    with open(path, "wb") as handle:
+        handle.write(header)
+        handle.seek(first_slot * SECTOR)
+        handle.write(os.urandom(LUKS_KEY_BYTES * LUKS_STRIPES))
+        handle.truncate(payload_sector * SECTOR + payload)
     return path
 
 

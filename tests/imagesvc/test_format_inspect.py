@@ -156,13 +156,17 @@ def test_hybrid_bootable_iso_passes_as_iso(tmp_path):
     assert verdict(tmp_path, "iso", iso.read_bytes())[0] is None  # ISO 9660 + an MBR
 
 
-@pytest.mark.parametrize("qemu_format, args", [
-    ("qed", ()),
-    ("luks", ("--object", "secret,id=s0,data=key", "-o", "key-secret=s0,iter-time=10")),
-])
-def test_formats_qemu_would_interpret_are_rejected_as_raw(tmp_path, qemu_format, args):
-    data = hostile.read(make(tmp_path, f"x.{qemu_format}", "-f", qemu_format, *args))
-    assert qemu_format in verdict(tmp_path, "raw", data)[0]
+def test_formats_qemu_would_interpret_are_rejected_as_raw_qed(tmp_path):
+    data = hostile.read(make(tmp_path, "x.qed", "-f", "qed"))
+    assert "qed" in verdict(tmp_path, "raw", data)[0]
+
+
+def test_formats_qemu_would_interpret_are_rejected_as_raw_luks(tmp_path):
+    path = hostile.luks1_image(tmp_path, "x.luks")
+    probed = subprocess.run(["qemu-img", "info", "--output=json", path], check=True,
+                            capture_output=True, text=True)
+    assert json.loads(probed.stdout)["format"] == "luks"  # qemu reads the header as LUKS
+    assert "luks" in verdict(tmp_path, "raw", hostile.read(path))[0]
 
 
 @pytest.mark.parametrize("gpt", [False, True])
