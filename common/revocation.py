@@ -77,6 +77,8 @@ class RevocationList:
         return added
 
     def revoked(self, claims: TokenClaims) -> bool:
+        if not self._events:
+            return False
         with self._lock:
             events = list(self._events)
         return is_revoked(claims, events)

@@ -24,6 +24,7 @@ domain-scoped or unscoped Keystone token is refused like a bad one (None).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from common import tokens
@@ -113,16 +114,27 @@ def load_fernet(token_key_file: str, token_secret: str, where: str):
         raise ConfigError(f"{where} token_key_file {token_key_file}: {exc}") from None
 
 
+# (requester, the claims revocation events are matched against or None, expiry time)
+Verified = tuple[Requester, TokenClaims | None, float]
+
+
 class TokenChecker:
-    """Checks tokens of both kinds; `poller` (or None) keeps `revocations` current."""
+    """Checks tokens of both kinds; `poller` (or None) keeps `revocations` current.
+
+    A token's signature is checked once: the requester it names is remembered (up to
+    `remembered` tokens, the oldest forgotten first) until the token expires. Revocation is
+    asked on every request, so a revoked token is refused as soon as the event is known."""
 
     def __init__(self, v1_secret: str, fernet, revocations: RevocationList,
-                 poller: IdentityPoller | None = None, poll_interval: float = 10.0):
+                 poller: IdentityPoller | None = None, poll_interval: float = 10.0,
+                 remembered: int = 4096):
         self.v1_secret = v1_secret
         self.fernet = fernet
         self.revocations = revocations
         self.poller = poller
         self.poll_interval = poll_interval
+        self.remembered = remembered
+        self._verified: dict[str, Verified] = {}
 
     @classmethod
     def from_values(cls, values: dict, token_secret: str, where: str) -> TokenChecker:
@@ -149,18 +161,37 @@ class TokenChecker:
         if self.poller is not None:
             spawn(self.poller.run, self.poll_interval, sleep)
 
-    def requester(self, token: str | None) -> Requester | None:
+    def requester(self, token: str | None, now: float | None = None) -> Requester | None:
         """Who bears `token`, or None when it is missing, bad, expired, revoked or unscoped."""
         if not token:
             return None
+        now = time.time() if now is None else now
+        verified = self._verified.get(token)
+        if verified is None or now >= verified[2]:
+            self._verified.pop(token, None)
+            verified = self._verify(token, now)
+            if verified is None:
+                return None
+            if len(self._verified) >= self.remembered:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[token] = verified
+        requester, claims, _expires = verified
+        if claims is not None and self.revocations.revoked(claims):
+            return None
+        return requester
+
+    def _verify(self, token: str, now: float) -> Verified | None:
+        """The signature and expiry checked: whom the token names, or None."""
         if token.startswith(tokens.TOKEN_PREFIX):
-            info = tokens.verify_token(token, self.v1_secret)
-            if info is None or (info.user_id and self.revocations.revoked(v1_claims(info))):
+            info = tokens.verify_token(token, self.v1_secret, now)
+            if info is None:
                 return None
             roles = with_implied(info.project_roles) if info.user_id else v1_roles(info.roles)
-            return Requester(info.user_id or info.user, info.account, roles, info.roles,
-                             info.user)
-        claims = verify_token(token, self.fernet)
-        if claims is None or not claims.project_id or self.revocations.revoked(claims):
+            return (Requester(info.user_id or info.user, info.account, roles, info.roles,
+                              info.user),
+                    v1_claims(info) if info.user_id else None, info.expires)
+        claims = verify_token(token, self.fernet, now)
+        if claims is None or not claims.project_id:
             return None
-        return Requester(claims.user_id, claims.project_id, with_implied(claims.roles))
+        return (Requester(claims.user_id, claims.project_id, with_implied(claims.roles)),
+                claims, claims.expires_at)

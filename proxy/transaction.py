@@ -9,8 +9,8 @@ through `carry`, which hands them a copy of that context.
 from __future__ import annotations
 
 import contextvars
+import os
 import time
-import uuid
 
 TRANS_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "brume_trans_id", default=None
@@ -18,7 +18,7 @@ TRANS_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 def new_trans_id() -> str:
-    return f"tx{uuid.uuid4().hex[:21]}-{int(time.time()):010x}"
+    return f"tx{os.urandom(11).hex()[:21]}-{int(time.time()):010x}"
 
 
 def carry(func):

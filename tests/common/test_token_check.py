@@ -116,3 +116,46 @@ def test_config_mistakes_are_one_line_errors(tmp_path):
     lambda raw: "BRM_" + raw.hex())))
 def test_junk_tokens_name_nobody_and_never_raise(token):
     assert checker().requester(token) is None
+
+
+def test_a_remembered_token_still_expires_and_is_still_revoked():
+    check = checker()
+    issued = time.time()
+    v1, _info = tokens.issue_token(SECRET, "p1", "alice", [".admin"], 60, now=issued,
+                                   user_id="a1", project_roles=["member"])
+    fernet = keystone_token(check, issued_at=issued, expires_in=60)
+    for token in (v1, fernet):
+        assert check.requester(token, now=issued + 1) is not None  # checked, remembered
+        assert check.requester(token, now=issued + 59) is not None
+        assert check.requester(token, now=issued + 61) is None  # past its expiry
+    assert check.requester(v1, now=issued + 2) is not None
+    check.revocations.add([RevocationEvent(issued + 1, user_id="a1")], now=issued + 3)
+    assert check.requester(v1, now=issued + 4) is None
+    assert check.requester(fernet, now=issued + 4) is not None  # u1, not a1
+    check.revocations.add([RevocationEvent(issued + 1, user_id="u1")], now=issued + 5)
+    assert check.requester(fernet, now=issued + 6) is None
+
+
+def test_the_memory_of_checked_tokens_is_bounded_and_forgets_nothing_it_should_know():
+    check = TokenChecker(SECRET, checker().fernet, checker().revocations, remembered=8)
+    issued = [tokens.issue_token(SECRET, f"p{n}", f"user{n}", [], 600)[0] for n in range(20)]
+    for _round in range(2):
+        for n, token in enumerate(issued):
+            assert check.requester(token).project_id == f"p{n}"
+    assert len(check._verified) == 8
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.floats(0, 200)), max_size=30))
+def test_remembering_never_changes_an_answer(uses):
+    """Whatever order and time tokens come in, the answer is what a fresh check gives."""
+    base = 1_000_000.0
+    remembering = checker()
+    made = [tokens.issue_token(SECRET, "p", "u", [], 100, now=base)[0],
+            tokens.issue_token(SECRET, "q", "v", [".admin"], 50, now=base)[0],
+            keystone_token(remembering, issued_at=base, expires_in=150),
+            keystone_token(remembering, issued_at=base, expires_in=10, user="u9")]
+    for index, offset in uses:
+        fresh = TokenChecker(SECRET, remembering.fernet, remembering.revocations)
+        token, now = made[index], base + offset
+        assert remembering.requester(token, now) == fresh.requester(token, now)
