@@ -494,8 +494,11 @@ class ObjectVersioning:
     # ---- objects -----------------------------------------------------------------------
 
     def object_request(self, environ, target: Target, method: str):
-        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        version_id = query.get("version-id", [None])[0]
+        query_string = environ.get("QUERY_STRING", "")
+        version_id = None
+        if "version-id" in query_string:
+            query = parse_qs(query_string, keep_blank_values=True)
+            version_id = query.get("version-id", [None])[0]
         if environ.get(AUTHORIZE_OVERRIDE_KEY):
             version_id = None  # a temporary URL reaches the latest version only (as Swift's)
         if version_id is None:
