@@ -128,8 +128,10 @@ FIRST_BOOT = """( for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_l
 
 # In the background too: a second disk (/dev/vdb, a volume hot-plugged or attached at boot)
 # is looked at every 2 s. One that starts with a marker has it printed
-# (`BRUME-DEMO: vdb holds BRUME-MARK <server uuid>`); a blank one gets this server's marker
-# written (and flushed) and printed (`BRUME-DEMO: vdb marked BRUME-MARK <server uuid>`).
+# (`BRUME-DEMO: vdb holds BRUME-MARK <server uuid> (serial <disk serial>)`); a blank one gets
+# this server's marker written (and flushed) and printed (`BRUME-DEMO: vdb marked BRUME-MARK
+# <server uuid> (serial <disk serial>)`), or `vdb could not be written`. A volume's serial is
+# its id (its first 20 characters), so a test can tell which disk the guest called vdb.
 VOLUME_WATCH = """( for i in 1 2 3 4 5 6 7 8 9 10; do
     [ -d /sys/module/virtio_pci ] && break
     sleep 1
@@ -141,12 +143,15 @@ VOLUME_WATCH = """( for i in 1 2 3 4 5 6 7 8 9 10; do
     if [ -b /dev/vdb ]; then
       if [ -z "$seen" ]; then
         mark=$(head -c 64 /dev/vdb | tr -d '\\000' | head -n 1)
+        serial=$(cat /sys/block/vdb/serial 2>/dev/null)
         case "$mark" in
-          BRUME-MARK*) echo "BRUME-DEMO: vdb holds $mark" ;;
-          *) printf 'BRUME-MARK %s\\n' "$me" | dd of=/dev/vdb bs=64 count=1 conv=sync,fsync \\
-               2>/dev/null
-             sync
-             echo "BRUME-DEMO: vdb marked BRUME-MARK $me" ;;
+          BRUME-MARK*) echo "BRUME-DEMO: vdb holds $mark (serial $serial)" ;;
+          *) if printf 'BRUME-MARK %s\\n' "$me" | dd of=/dev/vdb bs=64 count=1 conv=sync,fsync \\
+                  2>/dev/null && sync; then
+               echo "BRUME-DEMO: vdb marked BRUME-MARK $me (serial $serial)"
+             else
+               echo "BRUME-DEMO: vdb could not be written (serial $serial)"
+             fi ;;
         esac
         seen=1
       fi

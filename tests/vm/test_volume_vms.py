@@ -2,14 +2,19 @@
 disk served by the volume service's qemu-nbd) gets that server's marker written by its guest
 (the demo image's init marks a blank /dev/vdb); detached, its file holds the marker; attached
 to a second server, which boots from a volume made from the demo image, the second guest
-reads the first one's marker; the boot-from-volume guest reaches its console banner."""
+reads the first one's marker; the boot-from-volume guest reaches its console banner.
+
+Volumes are attached once the guest has named its root disk (its `DISK_MARKER_LINE`, printed
+after virtio_blk has probed /dev/vda), as a user attaches to a booted server: a disk plugged
+in before the driver loads is probed beside the root disk, and the kernel may then call the
+volume vda and the root disk vdb (and the guest would mark its own root disk)."""
 from __future__ import annotations
 
 import os
 
 import pytest
 
-from cli.demo_image import DEMO_BOOT_LINE
+from cli.demo_image import DEMO_BOOT_LINE, DISK_MARKER_LINE
 from tests.compute.support import http
 from tests.integration.support import wait_until
 
@@ -42,13 +47,15 @@ def test_volume_moves_between_servers_and_a_server_boots_from_a_volume(vm_cloud,
 
     first = cloud.boot("vol-first", demo_image["id"])
     cloud.wait_status(first, "ACTIVE", timeout=BOOT_TIMEOUT)
-    cloud.wait_console_count(first, DEMO_BOOT_LINE, 1, timeout=BOOT_TIMEOUT)
+    cloud.wait_console_count(first, DISK_MARKER_LINE, 1, timeout=BOOT_TIMEOUT)
     status, answer = cloud.api("POST", f"/servers/{first}/os-volume_attachments",
                                {"volumeAttachment": {"volumeId": volume_id}})
     assert status == 200, answer
     assert wait_volume(cloud, volume_id, "in-use")["attachments"][0]["server_id"] == first
-    cloud.wait_console_count(first, f"BRUME-DEMO: vdb marked BRUME-MARK {first}", 1,
-                             timeout=BOOT_TIMEOUT)
+    console = cloud.wait_console_count(first, f"BRUME-DEMO: vdb marked BRUME-MARK {first}", 1,
+                                       timeout=BOOT_TIMEOUT)
+    assert f"vdb marked BRUME-MARK {first} (serial {volume_id[:20]})" in console, \
+        console[-2000:]  # the guest's vdb is the volume, not another disk
     status, answer = cloud.api("DELETE", f"/servers/{first}/os-volume_attachments/{volume_id}")
     assert status == 202, answer
     wait_volume(cloud, volume_id, "available")
@@ -67,11 +74,13 @@ def test_volume_moves_between_servers_and_a_server_boots_from_a_volume(vm_cloud,
     server = cloud.wait_status(second, "ACTIVE", timeout=BOOT_TIMEOUT)
     [root] = server["os-extended-volumes:volumes_attached"]
     cloud.wait_console_count(second, DEMO_BOOT_LINE, 1, timeout=BOOT_TIMEOUT)
+    cloud.wait_console_count(second, DISK_MARKER_LINE, 1, timeout=BOOT_TIMEOUT)
     status, answer = cloud.api("POST", f"/servers/{second}/os-volume_attachments",
                                {"volumeAttachment": {"volumeId": volume_id}})
     assert status == 200, answer
-    cloud.wait_console_count(second, f"BRUME-DEMO: vdb holds BRUME-MARK {first}", 1,
-                             timeout=BOOT_TIMEOUT)
+    console = cloud.wait_console_count(second, f"BRUME-DEMO: vdb holds BRUME-MARK {first}", 1,
+                                       timeout=BOOT_TIMEOUT)
+    assert f"vdb holds BRUME-MARK {first} (serial {volume_id[:20]})" in console, console[-2000:]
     cloud.delete(second)
     wait_volume(cloud, volume_id, "available")
     wait_until(lambda: volumes(cloud, "GET", f"/volumes/{root['id']}")[0] == 404,
