@@ -206,6 +206,8 @@ class HTTPClient:
                 retry = idempotent and replayable
             except (_Urllib3Error, OSError) as exc:
                 raise HTTPClientError(f"{what}: {_one_line(exc)}") from None
+            except UnicodeEncodeError:  # a header value HTTP/1.1 cannot carry (not latin-1)
+                raise HTTPClientError(f"{what}: a header value is not latin-1 text") from None
             else:
                 return self._answer(Response(raw, what, chunk_size=chunk_size), stream,
                                     expect, self.max_body if max_body is None else max_body)

@@ -23,6 +23,7 @@ from common.config import (
 )
 from common.token_check import TOKEN_CHECK_OPTIONS
 from common.wsgi_server import SERVER_OPTIONS
+from compute.service_auth import is_host_name
 
 
 def quota_limit(text: str) -> int:
@@ -139,6 +140,9 @@ def load_agent_config(conf_path: str) -> dict:
     parser = read_ini(conf_path)
     conf = load_section(parser, "compute-agent", AGENT_OPTIONS, conf_path)
     server = load_section(parser, "server", SERVER_OPTIONS, conf_path)
+    if not is_host_name(conf["host"]):
+        raise ConfigError(f"{conf_path}: [compute-agent] host must be 1-255 printable ASCII "
+                          "characters without spaces or slashes")
     if not conf["agent_url"]:
         conf["agent_url"] = f"http://{server['bind_ip']}:{server['bind_port']}"
     if not conf["virt_type"]:

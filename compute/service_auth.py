@@ -39,6 +39,13 @@ def agent_target(host: str) -> str:
     return f"agent:{host}"
 
 
+def is_host_name(name: str) -> bool:
+    """Whether `name` can name a hypervisor: 1-255 printable ASCII characters without spaces
+    or slashes, so that it fits in a URL path segment and in `TARGET_HEADER`."""
+    return 0 < len(name) <= 255 and name.isascii() and name.isprintable() \
+        and " " not in name and "/" not in name
+
+
 def _signature(secret: str, method: str, target: str, path: str, stamp: str, nonce: str,
                body: bytes) -> str:
     message = "\n".join((method.upper(), target, path, stamp, nonce,

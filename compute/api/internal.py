@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from common.http_errors import HTTPError
 from compute.http_json import json_response, parse_json, read_body
+from compute.service_auth import is_host_name
 
 REQUIRED_REPORT = {
     "availability_zone": str, "agent_url": str, "boot_id": str, "hypervisor_type": str,
@@ -29,6 +30,9 @@ def _signed_body(core, request) -> dict:
 
 def heartbeat(core, request, host_name):
     report = _signed_body(core, request)
+    if not is_host_name(host_name):
+        raise HTTPError(400, "Invalid host name: 1-255 printable ASCII characters, no spaces "
+                             "or slashes.")
     for key, kind in REQUIRED_REPORT.items():
         if not isinstance(report.get(key), kind):
             raise HTTPError(400, f"Invalid host report: '{key}' missing or wrong type.")

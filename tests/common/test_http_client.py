@@ -188,6 +188,12 @@ def test_a_refused_connection_is_the_one_error_with_no_status():
     assert "cannot connect" in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_header_value_http_cannot_carry_is_the_one_error(client):
+    with pytest.raises(HTTPClientError) as caught:
+        client.request("GET", "/status/200", headers={"X-Name": "h\U000275e9"})
+    assert caught.value.status is None and "latin-1" in str(caught.value)
+
+
 def test_an_unexpected_status_is_the_one_error_with_status_and_excerpt(client):
     with pytest.raises(HTTPClientError) as caught:
         client.request("GET", "/status/404", expect=(200,))

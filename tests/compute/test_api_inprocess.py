@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -282,6 +283,16 @@ def test_agent_calls_are_refused_when_replayed_or_signed_for_another_target(api)
     stale = sign_headers(api.service_secret, "PUT", API_TARGET, path, raw,
                          now=time.time() - 3600)
     assert api.signed("PUT", path, body, headers=stale)[0] == 401
+
+
+@pytest.mark.parametrize("name", ["h\U000275e9", "h 1", "h\x01", "x" * 256])
+def test_a_host_name_a_signature_header_cannot_carry_is_refused(api, name):
+    """The API signs its calls to an agent for `agent:<host>`: a host reported under a name
+    no HTTP header can carry would make every call to it fail (found by the fuzz test)."""
+    status, answer = api.register(quote(name, safe=""))
+    assert status == 400 and "host name" in json.dumps(answer)
+    assert api.core.hosts.get_host(name) is None
+    assert api.register("hv-7.rack_2")[0] == 200
 
 
 def test_build_failed_without_retry_goes_straight_to_error(api, user):

@@ -37,3 +37,13 @@ def test_dev_service_key_is_refused_off_loopback(tmp_path):
 def test_bad_cache_age_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="image_cache_max_age"):
         load_agent_config(_write(tmp_path, "127.0.0.1", "image_cache_max_age = -5\n"))
+
+
+def test_a_host_name_no_signature_could_name_is_one_clear_error(tmp_path):
+    path = _write(tmp_path, "127.0.0.1")
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(text.replace("host = hv1", "host = hv 1"))
+    with pytest.raises(ConfigError, match="host must be"):
+        load_agent_config(path)
