@@ -21,6 +21,7 @@ an id or `*`). The all-in-one seeds its SAIO users with ids equal to their names
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 from common.token_check import Requester
@@ -45,7 +46,8 @@ def acl_groups(project_id: str, user_id: str, user_name: str = "") -> frozenset[
     return frozenset(found)
 
 
-def caller_of(requester: Requester, admin_projects) -> Caller:
+@functools.lru_cache(maxsize=4096)  # a remembered token's Requester comes back each request
+def caller_of(requester: Requester, admin_projects: frozenset) -> Caller:
     project, user = requester.project_id, requester.user_id
     groups = acl_groups(project, user, requester.user_name)
     if requester.v1_flags is not None:

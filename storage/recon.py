@@ -151,13 +151,12 @@ def ring_md5s(conf_dir: str) -> dict:
     """{"<name>.ring.gz": md5 hex | None} of the account, container and object rings and of
     every storage policy's object ring (`object-<N>`) present in `conf_dir`."""
     try:
-        present = os.listdir(conf_dir)
+        stems = [name.removesuffix(".ring.gz") for name in os.listdir(conf_dir)
+                 if name.endswith(".ring.gz")]
     except OSError:
-        present = []
-    policy_rings = sorted(name[:-len(".ring.gz")] for name in present
-                          if name.endswith(".ring.gz") and name not in
-                          {f"{base}.ring.gz" for base in RING_NAMES}
-                          and is_ring_name(name[:-len(".ring.gz")]))
+        stems = []
+    policy_rings = sorted(stem for stem in stems
+                          if stem not in RING_NAMES and is_ring_name(stem))
     result = {}
     for name in (*RING_NAMES, *policy_rings):
         path = os.path.join(conf_dir, f"{name}.ring.gz")

@@ -64,7 +64,6 @@ class AuthMiddleware:
         self.public_url = auth["public_url"]
         self.admin_projects = frozenset(auth["reseller_admin_projects"])
         self.tokens = TokenChecker.from_values(auth, self.token_secret, "[filter:auth]")
-        self._callers: dict[str, tuple] = {}  # token -> (its Requester, the Caller made of it)
         self.login = None
         if auth["identity_url"]:
             self.login = IdentityLogin(auth["identity_url"], auth["identity_domain"],
@@ -110,14 +109,7 @@ class AuthMiddleware:
         requester = self.tokens.requester(token)
         if requester is None:
             return None
-        known = self._callers.get(token)
-        if known is not None and known[0] is requester:  # the checker remembered it too
-            return known[1]
-        caller = caller_of(requester, self.admin_projects)
-        if len(self._callers) >= self.tokens.remembered:
-            self._callers.pop(next(iter(self._callers)))
-        self._callers[token] = (requester, caller)
-        return caller
+        return caller_of(requester, self.admin_projects)
 
     def authorize(self, environ, method: str, target, container_info, account_info=None):
         """None when `method` on `target` is allowed, else a 401/403 response."""
