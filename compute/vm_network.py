@@ -11,11 +11,14 @@ one static lease per port, nftables security groups, floating-IP NAT). The guest
 The node state is applied again after a delete and on every sync (security group rules
 and floating IPs changed through the network API reach the node within one sync interval);
 a state equal to the one last applied is applied again only after `REAPPLY_AFTER` seconds.
-One apply at a time per agent (a lock: the datapath's own file lock would block the whole
-process, green threads and all, if two of its green threads contended for it).
+One apply at a time per agent (a lock, so its green threads queue there), and the
+datapath's file lock held from reading the network service to the end of the apply.
 Agents on one host share its datapath (one bridge per network, one ruleset, one state dir):
 each names every agent of the node in `[compute-agent] datapath_hosts`, and the state it
-applies carries the ports bound to any of them (the all-in-one's two agents do so).
+applies carries the ports bound to any of them (the all-in-one's two agents do so). Without
+the file lock across the read, one agent could apply a state it read before another bound a
+port on a new network, deleting the bridge the other had just made and the guest's NIC with
+it.
 """
 from __future__ import annotations
 
@@ -97,6 +100,10 @@ class NodeNetwork:
             self._sync()
 
     def _sync(self) -> None:
+        with self.datapath.exclusive():
+            self._sync_held()
+
+    def _sync_held(self) -> None:
         try:
             state = self.desired_state()
         except NetworkError as exc:
@@ -111,7 +118,7 @@ class NodeNetwork:
                 and now - self._applied[1] < REAPPLY_AFTER:
             return
         try:
-            self.datapath.apply(state)
+            self.datapath.apply_held(state)
         except DatapathError as exc:
             self._applied = None
             raise VmNetworkError(f"datapath: {exc}") from None

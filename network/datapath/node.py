@@ -6,7 +6,9 @@ dnsmasq, their rules, floating addresses). Order: kernel switches; the ruleset (
 bridge is ever up unfiltered); tracked connections whose policy changed are forgotten
 (`network.datapath.conntrack_plan`); bridges and their addresses; dnsmasq per DHCP network;
 then what is no longer wanted: its dnsmasq, then its bridge. Applies are serialized by a
-lock file; everything on disk is under `state_dir`; every command goes through the
+lock file (`exclusive`); a caller that reads the state it applies from elsewhere holds the
+lock across the read too (`apply_held`), or a state read before another process's apply
+would undo it. Everything on disk is under `state_dir`; every command goes through the
 `Runner` (and so into its namespace, if any).
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 
 from network.datapath import bridge_record, conntrack, dnsmasq
 from network.datapath.addresses import sync_addresses
@@ -36,20 +39,28 @@ class Datapath:
         self.runner = runner or Runner()
 
     @contextlib.contextmanager
-    def _locked(self):
-        """One apply at a time per state dir (`<state_dir>/lock`, flock), across processes."""
+    def exclusive(self, sleep=time.sleep, poll: float = 0.05):
+        """Hold this state dir's lock (`<state_dir>/lock`, flock), across processes. Waiting
+        polls with `sleep`, so a green thread waiting for another process does not stop its
+        own process's hub."""
         os.makedirs(self.state_dir, mode=0o755, exist_ok=True)
         os.chmod(self.state_dir, 0o755)
         with open(os.path.join(self.state_dir, "lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    sleep(poll)
             yield
 
     def apply(self, state: NodeState) -> None:
         """Make the node's bridges, addresses, DHCP and ruleset exactly `state`'s."""
-        with self._locked():
-            self._apply(state)
+        with self.exclusive():
+            self.apply_held(state)
 
-    def _apply(self, state: NodeState) -> None:
+    def apply_held(self, state: NodeState) -> None:
+        """`apply` for a caller already holding `exclusive`."""
         apply_kernel_settings(self.runner)
         load_ruleset(self.runner, render_ruleset(state), self.state_dir)
         policies = policy_fingerprints(state)
