@@ -77,7 +77,10 @@ def listen(ip: str, port: int, backlog: int) -> socket.socket:
     from common.green import eventlet
 
     family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-    return eventlet.listen((ip, port), family=family, backlog=backlog, reuse_addr=True)
+    # No SO_REUSEPORT (eventlet's default): a second server on a port in use must fail to
+    # start, not quietly take half of its connections.
+    return eventlet.listen((ip, port), family=family, backlog=backlog, reuse_addr=True,
+                           reuse_port=False)
 
 
 def build(conf_path: str):

@@ -49,11 +49,20 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, message
         time.sleep(interval)
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(ip: str = "127.0.0.1") -> int:
-    """A TCP port free on `ip` right now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind((ip, 0))
-        return probe.getsockname()[1]
+    """A TCP port free on `ip` right now (the OS picks it), never one this test run was given
+    before: the OS may offer a port again until a server binds it, and two servers started on
+    one port would share it (or one would fail to start)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((ip, 0))
+            port = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def set_section_options(conf_path: str, section: str, options: dict[str, str]) -> None:

@@ -16,17 +16,10 @@ import pytest
 
 from tests.identity.conftest import BOOTSTRAP
 from tests.identity.conftest import write_conf as write_identity_conf
+from tests.integration.support import free_port
 from tests.network.conftest import write_conf as write_network_conf
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(conf: str, log_path, url: str):

@@ -85,3 +85,36 @@ def test_config_errors_are_one_line_no_traceback(tmp_path, conf, fragment):
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_server_on_a_port_in_use_refuses_to_start(tmp_path):
+    """No SO_REUSEPORT: the second server exits with one line instead of quietly taking
+    half of the first one's connections (how two test servers once shared a port)."""
+    port = free_port()
+    conf = tmp_path / "first.conf"
+    conf.write_text(
+        f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n"
+    )
+    first = subprocess.Popen(
+        [sys.executable, "-m", "common.wsgi_server", str(conf)],
+        cwd=os.path.dirname(os.path.dirname(HERE)),
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck"):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "server did not come up"
+        second = run(
+            f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n",
+            tmp_path,
+        )
+        assert second.returncode == 2
+        assert "cannot listen" in second.stderr and "Traceback" not in second.stderr
+        assert first.poll() is None
+    finally:
+        first.terminate()
+        assert first.wait(timeout=10) == 0

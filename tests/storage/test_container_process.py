@@ -4,7 +4,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,16 +12,11 @@ import time
 import pytest
 
 from common.backend_auth import load_backend_auth
+from tests.integration.support import free_port
 from tests.storage.signing import signed_headers
 from tests.storage.test_container_server import write_confs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def call(server, method, path, headers=None):

@@ -1,7 +1,6 @@
 """Container -> account stats reports, sent to real account servers listening on loopback."""
 from __future__ import annotations
 
-import socket
 import threading
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -9,6 +8,7 @@ import pytest
 
 from storage.databases import account_server, container_server
 from storage.databases.container_db import ContainerBroker
+from tests.integration.support import free_port
 from tests.storage.test_container_server import Client, write_confs
 
 
@@ -42,12 +42,6 @@ def one_at_a_time(app):
             return list(app(environ, start_response))
 
     return serialized
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
