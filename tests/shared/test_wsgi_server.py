@@ -42,27 +42,35 @@ def test_healthcheck_middleware():
     assert Request.blank("/other").get_response(app).body == b"hello"
 
 
-def test_serves_and_stops_on_sigterm(tmp_path):
-    port = free_port()
-    conf = tmp_path / "s.conf"
-    conf.write_text(
-        f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n"
-    )
+def hello_conf(port: int) -> str:
+    return f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n"
+
+
+def start_hello(tmp_path, port: int, name: str = "s") -> subprocess.Popen:
+    """The hello app served on `port` by the runner, once it answers its healthcheck."""
+    conf = tmp_path / f"{name}.conf"
+    conf.write_text(hello_conf(port))
     proc = subprocess.Popen(
         [sys.executable, "-m", "common.wsgi_server", str(conf)],
         cwd=os.path.dirname(os.path.dirname(HERE)),
         stderr=subprocess.PIPE,
     )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck") as resp:
+                assert resp.read() == b"OK"
+            return proc
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError(f"server did not come up: {proc.stderr.read()}") from None
+
+
+def test_serves_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    proc = start_hello(tmp_path, port)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck") as resp:
-                    assert resp.read() == b"OK"
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not come up"
-                assert proc.poll() is None, proc.stderr.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/x") as resp:
             assert resp.read() == b"hello"
     finally:
@@ -91,27 +99,9 @@ def test_a_second_server_on_a_port_in_use_refuses_to_start(tmp_path):
     """No SO_REUSEPORT: the second server exits with one line instead of quietly taking
     half of the first one's connections (how two test servers once shared a port)."""
     port = free_port()
-    conf = tmp_path / "first.conf"
-    conf.write_text(
-        f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n"
-    )
-    first = subprocess.Popen(
-        [sys.executable, "-m", "common.wsgi_server", str(conf)],
-        cwd=os.path.dirname(os.path.dirname(HERE)),
-        stderr=subprocess.PIPE,
-    )
+    first = start_hello(tmp_path, port, "first")
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck"):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "server did not come up"
-        second = run(
-            f"[server]\napp = tests.shared.test_wsgi_server:make_hello\nbind_port = {port}\n",
-            tmp_path,
-        )
+        second = run(hello_conf(port), tmp_path)
         assert second.returncode == 2
         assert "cannot listen" in second.stderr and "Traceback" not in second.stderr
         assert first.poll() is None
