@@ -10,13 +10,18 @@
    A node that fails mid-body is dropped; when fewer than a quorum are left the PUT aborts.
 3. Finish: the senders end the body and read each node's final answer.
 
+Every node that fails a PUT (unreachable, timed out, 5xx, cut mid-body) is logged with its
+address and the reason, so an operator can tell why a client got 503.
+
 The caller turns the answers into the client's status with `proxy.quorum.choose_status`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from common.green import eventlet
+from proxy.backend_client import node_key
 from proxy.backend_http import BackendError
 from proxy.quorum import Answer
 from proxy.transaction import carry
@@ -25,6 +30,8 @@ from proxy.transaction import carry
 # chunk: far fewer reads, queue hand-offs and socket writes per MiB than 64 KiB steps. Each
 # writer's queue holds at most about `queue_depth * chunk_size` bytes, as before.
 STREAM_READ_SIZE = 1024 * 1024
+
+LOG = logging.getLogger("brume.proxy")
 
 _END = object()
 _ABORT = object()
@@ -77,6 +84,10 @@ def _read_exact(read, size: int) -> bytes:
     return data
 
 
+def _node_failed(job: PutJob, node: dict, stage: str, reason) -> None:
+    LOG.warning("PUT %s: node %s failed %s: %s", job.path, node_key(node), stage, reason)
+
+
 def _connect_slot(job: PutJob, slot: int, small_body: bytes | None):
     """Returns (slot, conn, node, answer): conn set when streaming is to follow."""
     client = job.client
@@ -91,23 +102,27 @@ def _connect_slot(job: PutJob, slot: int, small_body: bytes | None):
             # is simply replaced by the next one.
             try:
                 response = client.request(node, job.part, "PUT", job.path, headers, small_body)
-            except BackendError:
+            except BackendError as exc:
+                _node_failed(job, node, "the request", exc)
                 continue
             answer = Answer(response.status, response.headers, node)
             response.drain_and_release()
             if response.status >= 500:
+                _node_failed(job, node, "the request", f"status {response.status}")
                 last = answer
                 continue
             return slot, None, node, answer
         headers["Expect"] = "100-continue"
         try:
             conn, early = client.open_put(node, job.part, job.path, headers)
-        except BackendError:
+        except BackendError as exc:
+            _node_failed(job, node, "before the body", exc)
             continue
         if conn is None:
             answer = Answer(early.status, early.headers, node)
             early.close()
             if early.status >= 500:
+                _node_failed(job, node, "before the body", f"status {early.status}")
                 last = answer
                 continue
             return slot, None, node, answer
@@ -133,7 +148,8 @@ def _sender(job: PutJob, writer: _Writer, chunked: bool) -> None:
                     conn.send_chunk(item)
                 else:
                     conn.send(item)
-        except (BackendError, eventlet.Timeout):
+        except (BackendError, eventlet.Timeout) as exc:
+            _node_failed(job, writer.node, "mid-body", exc if str(exc) else "timed out")
             writer.alive = False
             conn.close()
             job.client.record_error(writer.node)
@@ -143,10 +159,13 @@ def _sender(job: PutJob, writer: _Writer, chunked: bool) -> None:
         if chunked:
             conn.end_chunks()
         response = conn.read_response(timeout)
-    except BackendError:
+    except BackendError as exc:
+        _node_failed(job, writer.node, "after the body", exc)
         writer.alive = False
         job.client.record_error(writer.node)
         return
+    if response.status >= 500:
+        _node_failed(job, writer.node, "after the body", f"status {response.status}")
     writer.answer = Answer(response.status, response.headers, writer.node)
     job.client.note_status(writer.node, response.status)
     response.drain_and_release()

@@ -87,7 +87,12 @@ class Damaged:
         self.account = conn.get_auth()[0].rstrip("/").rsplit("/", 1)[1]
         self.name = name
         self.body = os.urandom(SIZE)
-        conn.put_object(CONTAINER, name, self.body)
+        try:
+            conn.put_object(CONTAINER, name, self.body)
+        except swift.ClientException as exc:  # say why, from the servers' own logs
+            logs = "\n".join(f"--- {n}\n{cluster.log_tail(n)}" for n in
+                             ["proxy", *(f"object-{i}" for i in cluster.layout.nodes)])
+            raise AssertionError(f"set-up PUT failed: {exc}\n{logs}") from exc
         self.data_name = wait_until(self._written, timeout=30,
                                     message="the PUT did not reach every primary")
         assert self.good() == 3

@@ -209,6 +209,10 @@ class ClusterHandle:
     def pid(self, name: str) -> int | None:
         return processes.running_pid(self.layout, self.layout.spec(name))
 
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        """The last lines of a process's log (`proxy`, `object-0`, ...), for failure messages."""
+        return "\n".join(processes.log_tail(self.layout, self.layout.spec(name), lines))
+
     def kill_server(self, node: int, kind: str, signum: int = signal.SIGKILL) -> int | None:
         """Kill one storage server (or the node's daemons) and wait until it is gone."""
         return processes.kill(self.layout, self.spec(node, kind), signum)

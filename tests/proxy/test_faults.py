@@ -43,14 +43,23 @@ def test_one_node_down_put_and_get_succeed(tester, cont, storage_cluster, proxy_
     assert tester("DELETE", f"{cont}/survivor").status_int == 204
 
 
-def test_quorum_lost_put_is_503(tester, cont, storage_cluster, proxy_app, restore):
+def test_quorum_lost_put_is_503_and_logs_why(tester, cont, storage_cluster, proxy_app,
+                                             restore, caplog):
     order = primaries(proxy_app, storage_cluster, "doomed")
     others = [i for i in range(len(storage_cluster.nodes)) if i != order[0]]
     for index in others:
         storage_cluster.kill(index)
         restore.append(index)
+    caplog.set_level("WARNING", logger="brume.proxy")
     assert tester("PUT", f"{cont}/doomed", b"d" * 100).status_int == 503
     assert tester("PUT", f"{cont}/doomed-big", b"d" * 300000).status_int == 503
+    failed = [r.getMessage() for r in caplog.records if " failed " in r.getMessage()]
+    killed_ports = {str(storage_cluster.nodes[i]["ports"]["object"]) for i in others}
+    for obj, stage in (("doomed", "the request"), ("doomed-big", "before the body")):
+        lines = [m for m in failed if f"/{cont}/{obj}:" in m]
+        assert lines and all(f"failed {stage}: " in m for m in lines), failed
+        assert {m.split(" node ")[1].split("/")[0].rsplit(":", 1)[1] for m in lines} \
+            <= killed_ports
 
 
 def start_get(proxy_app, token, path):
