@@ -120,7 +120,7 @@ class ObjectVersioning:
         if cached is not None and not fresh and cached[0] > time.monotonic():
             return cached[1]
         response = self.sub(environ, None, "HEAD", f"/v1/{account}/{container}",
-                             sysmeta=True, trusted=True)
+                            sysmeta=True, trusted=True)
         close_iter(response.app_iter)
         state = ContainerState(response.status, header_map(response))
         if state.exists:
@@ -128,7 +128,7 @@ class ObjectVersioning:
                 self._containers.clear()
             self._containers[key] = (time.monotonic() + CONTAINER_INFO_TTL, state)
         else:
-            self._containers.pop(key, None)
+            self.forget_container(account, container)
         return state
 
     def forget_container(self, account: str, container: str) -> None:
@@ -160,8 +160,6 @@ class ObjectVersioning:
             params[bound] = [PAST_HIDDEN]
         environ["QUERY_STRING"] = urlencode(
             [(key, value) for key, values in params.items() for value in values])
-
-    # ---- containers --------------------------------------------------------------------
 
 
 def filter_factory(global_conf: dict, **local_conf):

@@ -94,7 +94,7 @@ class VersionedContainers:
     def _make_versions_container(self, environ, target: Target):
         hidden = versions_container(target.container)
         made = self.mw.sub(environ, target, "PUT", f"/v1/{target.account}/{hidden}",
-                         content_length=0, trusted=True)
+                           content_length=0, trusted=True)
         close_iter(made.app_iter)
         if not 200 <= made.status < 300:
             return error(503, "could not create the versions container")
@@ -104,7 +104,7 @@ class VersionedContainers:
         """(objects, bytes) of the container's versions container (0, 0 when none)."""
         hidden = versions_container(target.container)
         head = self.mw.sub(environ, target, "HEAD", f"/v1/{target.account}/{hidden}",
-                         trusted=True)
+                           trusted=True)
         close_iter(head.app_iter)
         if not 200 <= head.status < 300:
             return 0, 0
@@ -207,7 +207,7 @@ class VersionedContainers:
         if 200 <= response.status < 300:
             hidden = versions_container(target.container)
             gone = self.mw.sub(environ, target, "DELETE", f"/v1/{target.account}/{hidden}",
-                             trusted=True)
+                               trusted=True)
             close_iter(gone.app_iter)
         return response
 
@@ -227,8 +227,8 @@ class VersionedContainers:
                 query["format"] = "json"
                 query["limit"] = str(min(LISTING_PAGE, limit - fetched))
                 response = self.mw.sub(environ, target, "GET",
-                                     f"/v1/{target.account}/{container}",
-                                     query=urlencode(query), trusted=trusted)
+                                       f"/v1/{target.account}/{container}",
+                                       query=urlencode(query), trusted=trusted)
                 if response.status == 204 or response.status == 404:
                     close_iter(response.app_iter)
                     return
@@ -292,8 +292,8 @@ class VersionedContainers:
             main_params["marker"] = marker
         first_query = dict(main_params, format="json", limit=str(min(LISTING_PAGE, limit)))
         first = self.mw.sub(environ, target, "GET",
-                          f"/v1/{target.account}/{target.container}",
-                          query=urlencode(first_query))
+                            f"/v1/{target.account}/{target.container}",
+                            query=urlencode(first_query))
         if first.status not in (200, 204):
             return first
         headers = [(name, value) for name, value in first.headers

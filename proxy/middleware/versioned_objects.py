@@ -148,9 +148,9 @@ class VersionedObjects:
         length = int(header_map(source).get("content-length", "0") or 0)
         try:
             put = self.mw.sub(environ, target, "PUT",
-                            f"{hidden}/{version_object(target.obj, stamp)}", carried,
-                            body_input=IterReader(source.app_iter), content_length=length,
-                            internal=True, trusted=True)
+                              f"{hidden}/{version_object(target.obj, stamp)}", carried,
+                              body_input=IterReader(source.app_iter), content_length=length,
+                              internal=True, trusted=True)
         finally:
             close_iter(source.app_iter)
         close_iter(put.app_iter)
@@ -165,7 +165,7 @@ class VersionedObjects:
                    OVERRIDE_ETAG: pointer_listing_etag(etag, version_id, size)}
         headers.update(extra or {})
         put = self.mw.sub(environ, target, "PUT", main, headers, content_length=0,
-                        internal=True, trusted=True)
+                          internal=True, trusted=True)
         close_iter(put.app_iter)
         return put
 
@@ -216,7 +216,7 @@ class VersionedObjects:
     def _version_size(self, environ, target: Target, version_id: str) -> int:
         _main, hidden = self._paths(target)
         head = self.mw.sub(environ, target, "HEAD",
-                         f"{hidden}/{version_object(target.obj, version_id)}", trusted=True)
+                           f"{hidden}/{version_object(target.obj, version_id)}", trusted=True)
         close_iter(head.app_iter)
         text = header_map(head).get("content-length", "0")
         return int(text) if text.isdigit() else 0
@@ -234,9 +234,9 @@ class VersionedObjects:
         version_id = Timestamp.now().normal
         main, hidden = self._paths(target)
         marker = self.mw.sub(environ, target, "PUT",
-                           f"{hidden}/{version_object(target.obj, version_id)}",
-                           {"content-type": DELETE_MARKER_CONTENT_TYPE}, content_length=0,
-                           trusted=True)
+                             f"{hidden}/{version_object(target.obj, version_id)}",
+                             {"content-type": DELETE_MARKER_CONTENT_TYPE}, content_length=0,
+                             trusted=True)
         close_iter(marker.app_iter)
         if marker.status != 201:
             return error(503, "could not store the delete marker")
@@ -312,7 +312,7 @@ class VersionedObjects:
         main, hidden = self._paths(target)
         status, current = self._head_main(environ, target)
         gone = self.mw.sub(environ, target, "DELETE",
-                         f"{hidden}/{version_object(target.obj, version_id)}", trusted=True)
+                           f"{hidden}/{version_object(target.obj, version_id)}", trusted=True)
         close_iter(gone.app_iter)
         if 200 <= status < 300 and current.get(POINTER_SYSMETA) == version_id:
             unlinked = self.mw.sub(environ, target, "DELETE", main, trusted=True)
@@ -329,8 +329,8 @@ class VersionedObjects:
             return error(400, "a PUT with version-id must have an empty body")
         _main, hidden = self._paths(target)
         head = self.mw.sub(environ, target, "HEAD",
-                         f"{hidden}/{version_object(target.obj, version_id)}",
-                         sysmeta=True, trusted=True)
+                           f"{hidden}/{version_object(target.obj, version_id)}",
+                           sysmeta=True, trusted=True)
         close_iter(head.app_iter)
         if head.status == 404:
             return error(404, "no such version")

@@ -65,6 +65,7 @@ def start_hello(tmp_path, port: int, name: str = "s") -> subprocess.Popen:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 raise AssertionError(f"server did not come up: {proc.stderr.read()}") from None
+            time.sleep(0.05)
 
 
 def test_serves_and_stops_on_sigterm(tmp_path):
