@@ -20,8 +20,28 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+# Walks of `makedirs_durable` before giving up on a parent that keeps disappearing.
+MAKEDIRS_ATTEMPTS = 3
+
+
 def makedirs_durable(path: str) -> None:
-    """Like os.makedirs(path, exist_ok=True), but each new directory's entry is fsynced."""
+    """Like os.makedirs(path, exist_ok=True), but each new directory's entry is fsynced.
+
+    Another process may remove an empty directory at any moment (the object server's
+    cleanup and the replicators' suffix hashing remove empty hash and suffix directories):
+    a parent that vanishes between the check and the `mkdir` is made again, on a fresh walk
+    from the top, up to `MAKEDIRS_ATTEMPTS` walks.
+    """
+    for attempt in range(MAKEDIRS_ATTEMPTS):
+        try:
+            _make_missing_durably(path)
+            return
+        except FileNotFoundError:
+            if attempt == MAKEDIRS_ATTEMPTS - 1:
+                raise
+
+
+def _make_missing_durably(path: str) -> None:
     missing = []
     current = os.path.abspath(path)
     while not os.path.isdir(current):

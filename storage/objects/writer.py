@@ -21,6 +21,9 @@ from common.timestamp import Timestamp
 from storage.objects.metadata import BLOCK_CRC_KEY, BLOCK_SIZE, write_metadata_fd
 
 _CRC = struct.Struct(">I")
+# Renames into the hash dir tried before a commit fails: each retry follows a cleanup that
+# removed the (empty) hash or suffix dir the file was about to go into.
+RENAME_ATTEMPTS = 3
 
 
 class BlockCrcs:
@@ -121,13 +124,18 @@ class DiskFileWriter:
         self.fd = None
         hash_dir = self.diskfile.hash_dir
         target = os.path.join(hash_dir, timestamp.normal + ext)
-        try:
-            os.rename(self.tmp_path, target)
-        except FileNotFoundError:
+        for attempt in range(RENAME_ATTEMPTS):
+            try:
+                os.rename(self.tmp_path, target)
+                break
+            except FileNotFoundError:
+                if attempt == RENAME_ATTEMPTS - 1:
+                    raise
             # A new object: its hash dir (and maybe suffix/partition dirs) must survive a
-            # crash too, so each new directory's entry is fsynced in its parent.
+            # crash too, so each new directory's entry is fsynced in its parent. An empty
+            # hash or suffix dir may be removed by a cleanup or a replicator's suffix hashing
+            # between this and the rename: then it is made again.
             makedirs_durable(hash_dir)
-            os.rename(self.tmp_path, target)
         self.committed = True
         fsync_dir(hash_dir)
         return target

@@ -49,3 +49,25 @@ def test_makedirs_durable_creates_every_missing_level(tmp_path):
     assert target.is_dir()
     makedirs_durable(str(target))  # existing: nothing to do
     assert target.is_dir()
+
+
+def test_makedirs_durable_makes_a_parent_removed_meanwhile_again(tmp_path, monkeypatch):
+    """Another process removes the empty parent between the walk and the mkdir (as a
+    replicator's suffix hashing removes an empty suffix dir): it is made again."""
+    from common.atomic_files import makedirs_durable
+
+    parent = tmp_path / "suffix"
+    parent.mkdir()
+    target = parent / "hash"
+    real_mkdir = os.mkdir
+    removed = []
+
+    def mkdir_after_a_cleanup(path, *args, **kwargs):
+        if not removed and str(path) == str(target):
+            removed.append(path)
+            os.rmdir(parent)  # the other process got there first
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir_after_a_cleanup)
+    makedirs_durable(str(target))
+    assert removed and target.is_dir()

@@ -335,3 +335,31 @@ def test_a_post_sets_replaces_or_drops_x_object_manifest():
     merged = merge_metadata(data, {"X-Timestamp": "2", "X-Object-Manifest": "c/new"})
     assert merged["X-Object-Manifest"] == "c/new"
     assert merged["X-Object-Sysmeta-Slo-Etag"] == "s"
+
+
+def test_commit_survives_a_suffix_hashing_that_removes_the_new_dirs(manager, monkeypatch):
+    """A replicator's suffix hashing (or a cleanup) removes a new object's still empty hash
+    and suffix dirs between their creation and the rename into them: the commit makes them
+    again and the object is stored, not a 500."""
+    from storage.objects.suffix_hashes import hash_suffix
+
+    real_rename = os.rename
+    hashed = []
+
+    def rename_after_a_rehash(src, dst, *args, **kwargs):
+        suffix_dir = os.path.dirname(os.path.dirname(dst))
+        if not hashed and os.path.isdir(os.path.dirname(dst)):
+            hashed.append(hash_suffix(suffix_dir, reclaim_age=604800.0))
+            assert not os.path.exists(suffix_dir)  # the real remover took both dirs
+        return real_rename(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", rename_after_a_rehash)
+    df, path = put(manager, body=b"raced")
+    assert hashed == [None]
+    monkeypatch.undo()
+    assert os.path.exists(path)
+    df.open()
+    try:
+        assert b"".join(df.reader()) == b"raced"
+    finally:
+        df.close()
