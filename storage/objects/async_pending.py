@@ -9,7 +9,8 @@ same write gets `-<n>` appended), msgpack of::
      "headers": {"X-Timestamp": ..., "X-Size": ..., "X-Content-Type": ..., "X-Etag": ...},
      "container_node": {"host": "ip:port", "device": str, "partition": str}}
 
-Written temp file (`<dev>/tmp/`) -> fsync -> rename -> fsync of the directory.
+Written temp file (`<dev>/tmp/`) -> fsync -> rename -> fsync of the directory (and of the
+parent of each directory made for it).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import uuid
 
 import msgpack
 
-from storage.objects.diskfile import fsync_dir
+from common.atomic_files import fsync_dir, makedirs_durable
 
 ASYNC_DIR = "async_pending"
 RECORD_KEYS = ("op", "account", "container", "obj", "headers", "container_node")
@@ -37,7 +38,7 @@ def write_async_pending(device_path: str, hash_: str, timestamp: str, record: di
     base = os.path.join(directory, f"{hash_}-{timestamp}")
     tmp_dir = os.path.join(device_path, "tmp")
     os.makedirs(tmp_dir, exist_ok=True)
-    os.makedirs(directory, exist_ok=True)
+    makedirs_durable(directory)  # a new suffix dir's own entry survives a crash too
     tmp_path = os.path.join(tmp_dir, f".async-{uuid.uuid4().hex}.tmp")
     packed = msgpack.packb(record, use_bin_type=True)
     fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)

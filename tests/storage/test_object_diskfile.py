@@ -276,6 +276,29 @@ def test_async_pending_round_trip(tmp_path):
         write_async_pending(str(device), "f" * 32, "1", {"op": "PUT"})
 
 
+def test_async_pending_makes_its_new_directories_durable(tmp_path, monkeypatch):
+    """The first record of a suffix creates `async_pending/` and `async_pending/<suffix>/`:
+    each new directory's entry is fsynced in its parent, and the record's in its directory."""
+    import common.atomic_files
+    from storage.objects import async_pending
+
+    fsynced = []
+    real_fsync_dir = common.atomic_files.fsync_dir
+
+    def recording_fsync_dir(path):
+        fsynced.append(os.path.relpath(path, tmp_path))
+        real_fsync_dir(path)
+
+    monkeypatch.setattr(common.atomic_files, "fsync_dir", recording_fsync_dir)
+    monkeypatch.setattr(async_pending, "fsync_dir", recording_fsync_dir)
+    record = {"op": "PUT", "account": "a", "container": "c", "obj": "o",
+              "headers": {"X-Timestamp": "1"},
+              "container_node": {"host": "127.0.0.1:1", "device": "sdb", "partition": "4"}}
+    (tmp_path / "sda").mkdir()
+    write_async_pending(str(tmp_path / "sda"), "f" * 29 + "abc", "0000001000.00000", record)
+    assert fsynced == ["sda", "sda/async_pending", "sda/async_pending/abc"]
+
+
 def test_corrupt_read_does_not_quarantine_a_newer_replacement(manager):
     df, path = put(manager, b"old" * 1000, ts=stamp(-10))
     with open(path, "r+b") as handle:
