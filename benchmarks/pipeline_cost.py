@@ -92,14 +92,14 @@ def instrument(pipeline, totals: dict) -> list[str]:
     timed = []
     layers = [*pipeline.layers, pipeline.app]
     for index, (name, layer) in enumerate(zip(pipeline.names, layers, strict=True)):
-        inner = layers[index + 1] if index + 1 < len(layers) else None
-        if inner is not None and getattr(layer, "app", None) is not inner:
-            print(f"  ({name} keeps no .app: the layers below it are counted as its own)")
-            continue
         if index == 0:
             pipeline.head = TimedLayer(layer, name, totals)
-        else:
+        elif getattr(layers[index - 1], "app", None) is layer:
             layers[index - 1].app = TimedLayer(layer, name, totals)
+        else:
+            print(f"  ({pipeline.names[index - 1]} keeps no .app: {name} and the layers below "
+                  "it are counted as its own)")
+            continue
         timed.append(name)
     return timed
 

@@ -2,13 +2,12 @@
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
 from common.wsgi_server import healthcheck_middleware
-from tests.integration.support import free_port
+from tests.integration.support import free_port, wait_until
 
 HERE = os.path.dirname(__file__)
 
@@ -55,17 +54,22 @@ def start_hello(tmp_path, port: int, name: str = "s") -> subprocess.Popen:
         cwd=os.path.dirname(os.path.dirname(HERE)),
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 20
-    while True:
+
+    def answering() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read()}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthcheck") as resp:
-                assert resp.read() == b"OK"
-            return proc
+                return resp.read() == b"OK"
         except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise AssertionError(f"server did not come up: {proc.stderr.read()}") from None
-            time.sleep(0.05)
+            return False
+
+    try:
+        wait_until(answering, timeout=20, message="server did not come up")
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
 
 
 def test_serves_and_stops_on_sigterm(tmp_path):
