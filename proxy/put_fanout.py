@@ -10,6 +10,10 @@
    A node that fails mid-body is dropped; when fewer than a quorum are left the PUT aborts.
 3. Finish: the senders end the body and read each node's final answer.
 
+A body of known length that is streamed is hashed here, once: its MD5 and block CRCs follow
+it to every node as a footer (`storage.objects.put_footer`), so the object servers check
+the CRCs they compute anyway instead of each computing the MD5 again.
+
 Every node that fails a PUT (unreachable, timed out, 5xx, cut mid-body) is logged with its
 address and the reason, so an operator can tell why a client got 503.
 
@@ -17,6 +21,7 @@ The caller turns the answers into the client's status with `proxy.quorum.choose_
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -25,6 +30,8 @@ from proxy.backend_client import node_key
 from proxy.backend_http import BackendError
 from proxy.quorum import Answer
 from proxy.transaction import carry
+from storage.objects.put_footer import FOOTER_HEADER, footer_size, make_footer
+from storage.objects.writer import BlockCrcs
 
 # Client body bytes read (and sent to each backend) at a time for bodies larger than one
 # chunk: far fewer reads, queue hand-offs and socket writes per MiB than 64 KiB steps. Each
@@ -88,7 +95,29 @@ def _node_failed(job: PutJob, node: dict, stage: str, reason) -> None:
     LOG.warning("PUT %s: node %s failed %s: %s", job.path, node_key(node), stage, reason)
 
 
-def _connect_slot(job: PutJob, slot: int, small_body: bytes | None):
+class _BodyHashes:
+    """The MD5 and block CRCs of a streamed body, for its footer."""
+
+    __slots__ = ("md5", "crcs")
+
+    def __init__(self):
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.crcs = BlockCrcs()
+
+    def update(self, chunk: bytes) -> None:
+        self.md5.update(chunk)
+        self.crcs.update(chunk)
+
+    def footer(self) -> bytes:
+        return make_footer(self.md5.hexdigest(), self.crcs.finish())
+
+
+def _footer_headers(content_length: int) -> dict:
+    return {"Content-Length": str(content_length + footer_size(content_length)),
+            FOOTER_HEADER: str(content_length)}
+
+
+def _connect_slot(job: PutJob, slot: int, small_body: bytes | None, extra_headers: dict):
     """Returns (slot, conn, node, answer): conn set when streaming is to follow."""
     client = job.client
     last = Answer(503)
@@ -97,6 +126,7 @@ def _connect_slot(job: PutJob, slot: int, small_body: bytes | None):
         if node is None:
             return slot, None, None, last
         headers = job.headers_for_slot(slot)
+        headers.update(extra_headers)
         if small_body is not None:
             # Nothing to gain from 100-continue: the body is in memory and a refusing node
             # is simply replaced by the next one.
@@ -183,8 +213,13 @@ def put_object(job: PutJob, read, content_length: int | None) -> tuple[list[Answ
         small_body = _read_exact(read, content_length) if content_length else b""
         if len(small_body) != content_length:
             raise ClientReadError("request body shorter than Content-Length")
+    hashes = None
+    extra_headers = {}
+    if small_body is None and content_length is not None:
+        hashes = _BodyHashes()
+        extra_headers = _footer_headers(content_length)
     pool = eventlet.GreenPool(job.replicas)
-    connected = list(pool.imap(carry(lambda s: _connect_slot(job, s, small_body)),
+    connected = list(pool.imap(carry(lambda s: _connect_slot(job, s, small_body, extra_headers)),
                                range(job.replicas)))
     answers: list[Answer] = [answer or Answer(503) for _s, _c, _n, answer in connected]
     if small_body is not None:
@@ -201,7 +236,11 @@ def put_object(job: PutJob, read, content_length: int | None) -> tuple[list[Answ
     for writer in writers:
         writer.thread = eventlet.spawn(_sender, job, writer, chunked)
     try:
-        total = _pump(job, writers, read, content_length, read_size)
+        total = _pump(job, writers, read, content_length, read_size, hashes)
+        if hashes is not None:
+            footer = hashes.footer()
+            for writer in writers:
+                writer.queue.put(footer)
     except BaseException:
         for writer in writers:
             writer.queue.put(_ABORT)
@@ -217,7 +256,7 @@ def put_object(job: PutJob, read, content_length: int | None) -> tuple[list[Answ
 
 
 def _pump(job: PutJob, writers: list[_Writer], read, content_length: int | None,
-          chunk_size: int) -> int:
+          chunk_size: int, hashes: _BodyHashes | None) -> int:
     total = 0
     while True:
         if content_length is not None:
@@ -234,6 +273,8 @@ def _pump(job: PutJob, writers: list[_Writer], read, content_length: int | None,
         total += len(chunk)
         if total > job.max_size:
             raise BodyTooLarge()
+        if hashes is not None:
+            hashes.update(chunk)
         alive = 0
         for writer in writers:
             if writer.alive:

@@ -396,8 +396,8 @@ class DiskFile:
         return BodyReader(self, fd, ranges, verify)
 
     # ---- writes ----
-    def writer(self) -> DiskFileWriter:
-        return DiskFileWriter(self)
+    def writer(self, compute_md5: bool = True) -> DiskFileWriter:
+        return DiskFileWriter(self, compute_md5)
 
     def write_metadata(self, metadata: dict) -> str:
         """Write `<X-Timestamp>.meta` (a POST)."""

@@ -70,6 +70,13 @@ from storage.objects.headers import (
     metadata_from_request,
     response_headers,
 )
+from storage.objects.put_footer import (
+    FOOTER_HEADER,
+    FooterError,
+    body_length_of,
+    footer_size,
+    split_footer,
+)
 
 # PUT body bytes read from the socket and written to the file at a time. Kept under glibc's
 # mmap threshold (128 KiB): each larger read allocates a fresh buffer that is mapped,
@@ -161,7 +168,17 @@ class ObjectServer:
         df = self.diskfile_for(req)
         timestamp = request_timestamp(req)
         check_user_metadata(req.headers)
-        length = self._content_length(req)
+        footer_header = req.headers.get(FOOTER_HEADER)
+        if footer_header is None:
+            length = body_length = self._content_length(req)
+        else:
+            length = self._content_length(req, MAX_FILE_SIZE + footer_size(MAX_FILE_SIZE))
+            try:
+                body_length = body_length_of(footer_header, length)
+            except FooterError as exc:
+                raise HTTPError(400, str(exc)) from None
+            if body_length > MAX_FILE_SIZE:
+                raise HTTPError(413, f"object larger than {MAX_FILE_SIZE} bytes")
         stored = metadata_from_request(req.headers, for_post=False)
         nodes = container_nodes_from_headers(req.headers)
         expected_etag = (req.headers.get("ETag") or "").strip().strip('"').lower()
@@ -172,9 +189,16 @@ class ObjectServer:
         if_none_match = req.headers.get("If-None-Match")
         if if_none_match is not None and verdict.data_file:
             self._check_put_if_none_match(df, if_none_match)
-        with df.writer() as writer:
-            self._receive_body(req, writer, length)
-            etag = writer.etag
+        with df.writer(compute_md5=footer_header is None) as writer:
+            self._receive_body(req, writer, body_length)
+            if footer_header is None:
+                etag = writer.etag
+            else:
+                footer = self._receive_footer(req, footer_size(body_length))
+                try:
+                    etag = split_footer(footer, writer.crcs.finish())
+                except FooterError as exc:
+                    raise HTTPError(422, str(exc)) from None
             if expected_etag and expected_etag != etag:
                 raise HTTPError(422, "ETag does not match the body's MD5")
             metadata = {
@@ -198,7 +222,7 @@ class ObjectServer:
             ("Content-Length", "0"), ("Content-Type", "text/plain"),
         ])
 
-    def _content_length(self, req) -> int | None:
+    def _content_length(self, req, limit: int = MAX_FILE_SIZE) -> int | None:
         """Declared body length; None for chunked bodies."""
         value = req.environ.get("CONTENT_LENGTH")
         chunked = "chunked" in req.environ.get("HTTP_TRANSFER_ENCODING", "").lower()
@@ -209,7 +233,7 @@ class ObjectServer:
         if not is_ascii_digits(value):
             raise HTTPError(400, f"invalid Content-Length: {value[:32]!r}")
         length = int(value)
-        if length > MAX_FILE_SIZE:
+        if length > limit:
             raise HTTPError(413, f"object larger than {MAX_FILE_SIZE} bytes")
         return length
 
@@ -246,6 +270,23 @@ class ObjectServer:
             raise HTTPError(408, "timed out reading the request body") from None
         except (OSError, ValueError) as exc:
             raise HTTPError(499, f"error reading the request body: {exc}") from None
+
+    def _receive_footer(self, req, size: int) -> bytes:
+        """The `size` bytes after the body (`storage.objects.put_footer`)."""
+        stream = req.environ["wsgi.input"]
+        parts = []
+        try:
+            while size > 0:
+                part = stream.read(size)
+                if not part:
+                    raise HTTPError(499, "client disconnected before sending the PUT footer")
+                parts.append(part)
+                size -= len(part)
+        except TimeoutError:
+            raise HTTPError(408, "timed out reading the PUT footer") from None
+        except (OSError, ValueError) as exc:
+            raise HTTPError(499, f"error reading the PUT footer: {exc}") from None
+        return b"".join(parts)
 
     def _update_containers(self, df, nodes, op, timestamp, headers) -> None:
         if not nodes:

@@ -1,8 +1,9 @@
 """Writing one object file atomically: temp file -> body + block CRCs -> metadata -> fsync ->
 rename into the hash dir -> fsync of the hash dir.
 
-`DiskFileWriter` streams a body to `<dev>/tmp/` while computing its MD5 (the ETag) and one
-CRC32 per `BLOCK_SIZE` block of the body. `commit()` appends the CRC table (for `.data`
+`DiskFileWriter` streams a body to `<dev>/tmp/` while computing its MD5 (the ETag; not when
+the proxy sent it, see `storage.objects.put_footer`) and one CRC32 per `BLOCK_SIZE` block of
+the body. `commit()` appends the CRC table (for `.data`
 files; see `storage.objects.metadata` for the layout), attaches the metadata, and makes the
 file durable under its final name. Leaving the `with` block without committing removes the
 temp file, so a failed or refused upload leaves nothing behind.
@@ -61,9 +62,9 @@ class DiskFileWriter:
     Use as a context manager: leaving the block without `commit()` removes the temp file.
     """
 
-    def __init__(self, diskfile):
+    def __init__(self, diskfile, compute_md5: bool = True):
         self.diskfile = diskfile
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.md5 = hashlib.md5(usedforsecurity=False) if compute_md5 else None
         self.crcs = BlockCrcs()
         self.bytes_written = 0
         tmp_dir = diskfile.manager.tmp_dir(diskfile.device)
@@ -84,7 +85,8 @@ class DiskFileWriter:
             self.abort()
 
     def write(self, chunk: bytes) -> None:
-        self.md5.update(chunk)
+        if self.md5 is not None:
+            self.md5.update(chunk)
         self.crcs.update(chunk)
         # pwrite at our own offset: under eventlet's monkey-patching os.write costs an extra
         # fstat per call (it checks whether the fd is a regular file); pwrite is left alone.
@@ -98,6 +100,9 @@ class DiskFileWriter:
 
     @property
     def etag(self) -> str:
+        """The body's MD5 (only for a writer that computes it)."""
+        if self.md5 is None:
+            raise ValueError("this writer does not compute the body's MD5")
         return self.md5.hexdigest()
 
     def commit(self, metadata: dict, timestamp: Timestamp, ext: str) -> str:
