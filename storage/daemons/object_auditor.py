@@ -22,7 +22,7 @@ import time
 from common.config import Option
 from storage.daemons.context import Daemon, daemon_options
 from storage.daemons.rate_limit import RateLimiter
-from storage.objects.diskfile import DiskFileManager
+from storage.objects.diskfile import KEEP_CACHE_SIZE, DiskFileManager
 from storage.objects.metadata import MetadataError, check_file_timestamp, read_layout_fd
 from storage.objects.ondisk_files import gather_ondisk_files, list_hash_dir
 from storage.objects.reader import BodyMismatch, CheckedBody
@@ -58,6 +58,9 @@ def audit_file(path: str, on_chunk=None) -> int:
                     on_chunk(len(chunk))
         except BodyMismatch as exc:
             raise AuditFailure(str(exc)) from None
+        finally:
+            if layout.body_length > KEEP_CACHE_SIZE:  # as a GET of it would (BodyReader)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         return read
     finally:
         os.close(fd)

@@ -13,7 +13,9 @@ itself changes nothing on disk, so the auditor uses it to find rot.
 `BodyReader` is the `CheckedBody` of a GET and of a replication push (the WSGI body / the
 SYNC body): on a mismatch it first quarantines the object through the disk layer (which
 invalidates its suffix, so the peers' next replication pass pushes a good copy back), then
-raises, so the response never ends cleanly.
+raises, so the response never ends cleanly. A body larger than the manager's
+`keep_cache_size` is read with the kernel's read-ahead doubled and leaves the page cache when
+the reader closes.
 """
 from __future__ import annotations
 
@@ -144,6 +146,11 @@ class BodyReader(CheckedBody):
         self.diskfile = diskfile
         self.ranges = ranges
         self.verify = verify and not ranges
+        # A large body is read ahead further and leaves the page cache once read (as after
+        # its PUT: see `storage.objects.writer`).
+        self.uncached = self.layout.body_length > diskfile.manager.keep_cache_size
+        if self.uncached:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
     def __iter__(self):
         try:
@@ -168,5 +175,7 @@ class BodyReader(CheckedBody):
 
     def close(self) -> None:
         if self.fd is not None:
+            if self.uncached:
+                os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)
             os.close(self.fd)
             self.fd = None
