@@ -11,7 +11,9 @@ temp file, so a failed or refused upload leaves nothing behind.
 Once durable, a body larger than the manager's `keep_cache_size` leaves the page cache (as
 Swift's object server drops what it wrote): on this project's machines, each MiB written
 costs 0.3 ms of CPU while the page cache is recycled, but about 3 ms once it keeps growing by
-gigabytes, as it does under a stream of large PUTs that stay cached.
+gigabytes, as it does under a stream of large PUTs that stay cached. While a body arrives,
+the kernel's writeback of it is started every `WRITEBACK_STEP` bytes, so the commit's fsync
+waits for the last few MiB rather than the whole body.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from storage.objects.metadata import BLOCK_CRC_KEY, BLOCK_SIZE, write_metadata_f
 _CRC = struct.Struct(">I")
 # Bodies up to this size stay in the page cache after their PUT (Swift's keep_cache_size).
 KEEP_CACHE_SIZE = 5 * 1024 * 1024
+# A body's writeback is started every this many bytes while it is received.
+WRITEBACK_STEP = 8 * 1024 * 1024
 # Renames into the hash dir tried before a commit fails: each retry follows a cleanup that
 # removed the (empty) hash or suffix dir the file was about to go into.
 RENAME_ATTEMPTS = 3
@@ -74,6 +78,7 @@ class DiskFileWriter:
         self.md5 = hashlib.md5(usedforsecurity=False) if compute_md5 else None
         self.crcs = BlockCrcs()
         self.bytes_written = 0
+        self.flushed = 0  # bytes whose writeback has been started
         tmp_dir = diskfile.manager.tmp_dir(diskfile.device)
         self.tmp_path = os.path.join(tmp_dir, f".{uuid.uuid4().hex}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
@@ -104,6 +109,13 @@ class DiskFileWriter:
             view = view[written:]
             offset += written
         self.bytes_written = offset
+        if offset - self.flushed >= WRITEBACK_STEP:
+            # Start the kernel's writeback of what is written so far (for dirty pages
+            # DONTNEED starts it without waiting and drops nothing), so the commit's fsync
+            # finds little left to write instead of the whole body.
+            os.posix_fadvise(self.fd, self.flushed, offset - self.flushed,
+                             os.POSIX_FADV_DONTNEED)
+            self.flushed = offset
 
     @property
     def etag(self) -> str:
