@@ -144,7 +144,8 @@ class DiskFileManager:
     def __init__(self, devices_root: str, hasher, mount_check: bool = False, run_blocking=None,
                  objects_dir: str = "objects", keep_cache_size: int = KEEP_CACHE_SIZE):
         self.devices_root = devices_root
-        # Bodies written larger than this leave the page cache once durable (DiskFileWriter).
+        # Larger bodies leave the page cache once written (DiskFileWriter) and read
+        # (BodyReader).
         self.keep_cache_size = keep_cache_size
         # One manager per storage policy: `objects` for policy 0, `objects-<N>` for policy N.
         self.objects_dir = objects_dir

@@ -95,7 +95,7 @@ OBJECT_SERVER_OPTIONS = [
     Option("get_md5_check", parse_bool, False,
            help="also check a whole GET's MD5 against the ETag (blocks are CRC-checked anyway)"),
     Option("keep_cache_size", non_negative_int, KEEP_CACHE_SIZE,
-           help="bytes; a body written larger than this leaves the page cache once durable"),
+           help="bytes; a larger body leaves the page cache after its PUT and its reads"),
 ]
 
 
