@@ -23,6 +23,8 @@ Config: `[server] conf_dir` (the hash salt and backend secret in brume.conf) and
 """
 from __future__ import annotations
 
+import contextlib
+
 from webob import Request, Response
 
 from common.backend_auth import load_backend_auth, refuse_dev_cluster_secrets
@@ -255,7 +257,7 @@ class ObjectServer:
 
     def _receive_body(self, req, writer, length: int | None) -> None:
         stream = req.environ["wsgi.input"]
-        try:
+        with _reading("request body"):
             if length is None:
                 while True:
                     chunk = stream.read(RECEIVE_SIZE)
@@ -271,26 +273,18 @@ class ObjectServer:
                     raise HTTPError(499, "client disconnected before sending the whole body")
                 writer.write(chunk)
                 remaining -= len(chunk)
-        except TimeoutError:
-            raise HTTPError(408, "timed out reading the request body") from None
-        except (OSError, ValueError) as exc:
-            raise HTTPError(499, f"error reading the request body: {exc}") from None
 
     def _receive_footer(self, req, size: int) -> bytes:
         """The `size` bytes after the body (`storage.objects.put_footer`)."""
         stream = req.environ["wsgi.input"]
         parts = []
-        try:
+        with _reading("PUT footer"):
             while size > 0:
                 part = stream.read(size)
                 if not part:
                     raise HTTPError(499, "client disconnected before sending the PUT footer")
                 parts.append(part)
                 size -= len(part)
-        except TimeoutError:
-            raise HTTPError(408, "timed out reading the PUT footer") from None
-        except (OSError, ValueError) as exc:
-            raise HTTPError(499, f"error reading the PUT footer: {exc}") from None
         return b"".join(parts)
 
     def _update_containers(self, df, nodes, op, timestamp, headers) -> None:
@@ -457,6 +451,17 @@ class ObjectServer:
             ("X-Backend-Timestamp", timestamp.normal),
             ("Content-Length", "0"), ("Content-Type", "text/plain"),
         ])
+
+
+@contextlib.contextmanager
+def _reading(what: str):
+    """A broken request stream while reading `what`, as the client's error (408/499)."""
+    try:
+        yield
+    except TimeoutError:
+        raise HTTPError(408, f"timed out reading the {what}") from None
+    except (OSError, ValueError) as exc:
+        raise HTTPError(499, f"error reading the {what}: {exc}") from None
 
 
 def thread_pool_runner(threads: int):

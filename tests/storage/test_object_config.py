@@ -120,44 +120,36 @@ def resident_bytes(path: str) -> int:
     return int(out.strip())
 
 
-def test_bodies_larger_than_keep_cache_size_leave_the_page_cache_once_durable(tmp_path):
+def stored_small_and_large(tmp_path, read_back: bool) -> dict[str, str]:
+    """PUT (and with `read_back` GET) a body under and one over `keep_cache_size = 200000`;
+    {name: its .data path}."""
     from webob import Request
 
     _, devices, conf_path = write_object_conf(tmp_path)
     with open(conf_path, "a") as handle:
         handle.write("keep_cache_size = 200000\n")
     app = make_app(conf_path)
-    sizes = {"small": 150_000, "large": 1_000_000}
-    for name, size in sizes.items():
-        put = Request.blank(f"/sda/1/a/c/{name}", method="PUT", body=os.urandom(size),
-                            headers={"X-Timestamp": "1700000000.00000"})
-        assert signing.sign(put, app.backend_auth).get_response(app).status_int == 201
-    resident = {}
-    for root, _dirs, names in os.walk(devices):
-        for file_name in names:
-            if file_name.endswith(".data"):
-                path = os.path.join(root, file_name)
-                resident[os.path.getsize(path) > sizes["small"] * 2] = resident_bytes(path)
-    assert resident[False] >= sizes["small"]  # kept for the GETs that often follow
-    assert resident[True] == 0
-
-
-def test_a_large_body_read_leaves_the_page_cache_a_small_one_stays(tmp_path):
-    from webob import Request
-
-    _, devices, conf_path = write_object_conf(tmp_path)
-    with open(conf_path, "a") as handle:
-        handle.write("keep_cache_size = 200000\n")
-    app = make_app(conf_path)
-    paths = {}
+    paths: dict[str, str] = {}
     for name, size in {"small": 150_000, "large": 1_000_000}.items():
         put = Request.blank(f"/sda/1/a/c/{name}", method="PUT", body=os.urandom(size),
                             headers={"X-Timestamp": "1700000000.00000"})
         assert signing.sign(put, app.backend_auth).get_response(app).status_int == 201
-        get = Request.blank(f"/sda/1/a/c/{name}")
-        assert len(signing.sign(get, app.backend_auth).get_response(app).body) == size
-        paths[name] = [os.path.join(root, f) for root, _d, names in os.walk(devices)
-                       for f in names if f.endswith(".data") and os.path.getsize(
-                           os.path.join(root, f)) // 100_000 == size // 100_000][0]
+        if read_back:
+            got = signing.blank(app.backend_auth, f"/sda/1/a/c/{name}").get_response(app)
+            assert len(got.body) == size
+        [paths[name]] = [os.path.join(root, f) for root, _d, names in os.walk(devices)
+                         for f in names if f.endswith(".data")
+                         and os.path.join(root, f) not in paths.values()]
+    return paths
+
+
+def test_bodies_larger_than_keep_cache_size_leave_the_page_cache_once_durable(tmp_path):
+    paths = stored_small_and_large(tmp_path, read_back=False)
+    assert resident_bytes(paths["small"]) >= 150_000  # kept for the GETs that often follow
+    assert resident_bytes(paths["large"]) == 0
+
+
+def test_a_large_body_read_leaves_the_page_cache_a_small_one_stays(tmp_path):
+    paths = stored_small_and_large(tmp_path, read_back=True)
     assert resident_bytes(paths["small"]) >= 150_000
     assert resident_bytes(paths["large"]) == 0
