@@ -43,13 +43,21 @@ def lower_headers(environ) -> dict:
     """Request headers as {lower-name: value} (Content-Type/Length included)."""
     found = {}
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
+        if key[:5] == "HTTP_":
             found[key[5:].replace("_", "-").lower()] = value
     if environ.get("CONTENT_TYPE"):
         found["content-type"] = environ["CONTENT_TYPE"]
     if environ.get("CONTENT_LENGTH"):
         found["content-length"] = environ["CONTENT_LENGTH"]
     return found
+
+
+def has_object_sysmeta(headers: list) -> bool:
+    """Whether a response's header list carries any object sysmeta (`X-Object-Sysmeta-*`)."""
+    for name, _value in headers:
+        if name[:1] in ("x", "X") and name[:17].lower() == "x-object-sysmeta-":
+            return True
+    return False
 
 
 def content_length_of(headers: dict) -> int | None:

@@ -4,7 +4,9 @@
 identity and authorize callback travel along, so the app authorizes the sub-request as that
 user), same chain of large-object manifests being expanded (`proxy.segments.enter_manifest`).
 `call` runs a WSGI app and returns its answer as a `RawResponse` (status, headers, app_iter)
-the middleware can look at before passing it on or streaming it.
+the middleware can look at before passing it on or streaming it; `call_or_pass` does so only
+for the answers the middleware acts on and passes every other one straight on (the cheap
+path of a plain object's GET through the large-object and symlink middleware).
 """
 from __future__ import annotations
 
@@ -92,6 +94,36 @@ def call(app, environ) -> RawResponse:
         app_iter = _Prepended(first, iterator, app_iter)
     status_text, headers = captured
     return RawResponse(int(status_text[:3]), list(headers), app_iter)
+
+
+def call_or_pass(app, environ, start_response, keep, passed_headers=None):
+    """Run `app`; hand its answer on untouched unless `keep(status, headers)` says otherwise.
+
+    For a middleware that acts on some answers only (a manifest, a link): an answer it does
+    not keep is started on `start_response` at once (its headers through `passed_headers`
+    when given) and `(None, body)` is returned, the body for the caller to return as its
+    own. A kept answer comes back as `(RawResponse, None)`, as `call` gives it.
+    """
+    captured = []
+
+    def peek(status, headers, exc_info=None):
+        if keep(int(status[:3]), headers):
+            captured[:] = [status, headers]
+            return _no_write
+        captured[:] = [None]
+        if passed_headers is not None:
+            headers = passed_headers(headers)
+        return start_response(status, headers, exc_info)
+
+    app_iter = app(environ, peek)
+    if not captured:  # an app that starts the response lazily, on first iteration
+        iterator = iter(app_iter)
+        first = next(iterator, b"")
+        app_iter = _Prepended(first, iterator, app_iter)
+    if captured[0] is None:
+        return None, app_iter
+    status_text, headers = captured
+    return RawResponse(int(status_text[:3]), list(headers), app_iter), None
 
 
 def _no_write(data: bytes) -> None:

@@ -21,7 +21,7 @@ from common.config import load_options
 from proxy.get_resume import StreamCut
 from proxy.middleware.manifest_read import (
     close_body,
-    first_read,
+    first_read_or_pass,
     manifest_mode,
     precondition_failure,
     whole_manifest,
@@ -45,7 +45,15 @@ MAX_LISTING_BYTES = 16 * 1024 * 1024
 
 
 def is_dlo(response) -> bool:
-    return response.header("X-Object-Manifest") is not None
+    return is_dlo_headers(response.headers)
+
+
+def is_dlo_headers(headers: list) -> bool:
+    """Whether an answer's header list marks a dynamic large object's manifest."""
+    for name, _value in headers:
+        if name[:1] in ("x", "X") and name.lower() == "x-object-manifest":
+            return True
+    return False
 
 
 def _wsgi_text(value: str) -> str:
@@ -62,16 +70,21 @@ class DynamicLargeObject:
         self.capabilities = {"dlo": {"max_segments": 10000}}
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or \
-                manifest_mode(environ) == "get":
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or (
+                "multipart-manifest" in environ.get("QUERY_STRING", "")
+                and manifest_mode(environ) == "get"):
             return self.app(environ, start_response)
         target = object_target(environ.get("PATH_INFO", ""))
         if target is None:
             return self.app(environ, start_response)
-        return self.serve(environ, target)(environ, start_response)
+        response, passed_body = first_read_or_pass(self.app, environ, start_response,
+                                                   is_dlo_headers)
+        if response is None:  # not a manifest: already on its way to the client
+            return passed_body
+        return self.serve(environ, target, response)(environ, start_response)
 
-    def serve(self, environ, target):
-        response = first_read(self.app, environ, is_dlo)
+    def serve(self, environ, target, response):
+        """The answer for a GET/HEAD whose first read (`response`) may be a manifest."""
         if not is_dlo(response):
             return response
         refusal = enter_manifest(environ, target.path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from proxy.responses import close_iter, empty
-from proxy.subrequest import call, same_resource
+from proxy.subrequest import call, call_or_pass, same_resource
 from storage.objects.conditional import parse_http_date, precondition_status
 
 CONDITION_KEYS = ("HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH",
@@ -49,6 +49,28 @@ def first_read(app, environ, is_manifest):
             return probe
         close_body(probe)
     return response
+
+
+def first_read_or_pass(app, environ, start_response, is_manifest_headers, passed_headers=None):
+    """`first_read` for a middleware that expands manifests only: an answer that is neither
+    a manifest nor a ranged 416 is passed straight on to `start_response` (headers through
+    `passed_headers`) and `(None, body)` returned; anything else is `(response, None)`, the
+    response as `first_read` gives it."""
+    ranged = bool(environ.get("HTTP_RANGE"))
+
+    def keep(status, headers):
+        return (status == 416 and ranged) or is_manifest_headers(headers)
+
+    response, body = call_or_pass(app, environ, start_response, keep, passed_headers)
+    if response is None:
+        return None, body
+    if response.status == 416 and ranged and not is_manifest_headers(response.headers):
+        probe = call(app, same_resource(environ, "HEAD", CONDITION_KEYS))
+        if 200 <= probe.status < 300 and is_manifest_headers(probe.headers):
+            close_body(response)
+            return probe, None
+        close_body(probe)
+    return response, None
 
 
 def whole_manifest(app, environ, response, need_body: bool = False):

@@ -31,6 +31,7 @@ from proxy.get_resume import StreamCut
 from proxy.middleware.manifest_read import (
     close_body,
     first_read,
+    first_read_or_pass,
     manifest_mode,
     precondition_failure,
     whole_manifest,
@@ -40,6 +41,7 @@ from proxy.middleware.slo_manifest import (
     SYSMETA_ETAG,
     SYSMETA_SIZE,
     is_slo,
+    is_slo_headers,
     load_entries,
     load_manifest,
     raw_entries,
@@ -95,8 +97,16 @@ class StaticLargeObject:
         target = object_target(environ.get("PATH_INFO", ""))
         if target is None:
             return self.app(environ, start_response)
-        mode = manifest_mode(environ)
-        if method in ("GET", "HEAD"):
+        mode = manifest_mode(environ) if "multipart-manifest" in environ.get(
+            "QUERY_STRING", "") else ""
+        if method in ("GET", "HEAD") and mode != "get":
+            environ[SYSMETA_KEY] = True
+            first, passed_body = first_read_or_pass(self.app, environ, start_response,
+                                                    is_slo_headers, without_sysmeta)
+            if first is None:  # not a manifest: already on its way to the client
+                return passed_body
+            response = self.serve(environ, target, first)
+        elif method in ("GET", "HEAD"):
             response = self.serve(environ, target)
         elif method == "PUT" and mode == "put" and "HTTP_X_COPY_FROM" not in environ:
             response = ManifestPut(self, environ, target).respond()
@@ -108,13 +118,14 @@ class StaticLargeObject:
 
     # -- reads --------------------------------------------------------------------------
 
-    def serve(self, environ, target):
-        """A GET/HEAD of an object: an SLO expanded, anything else as the app answered."""
+    def serve(self, environ, target, first=None):
+        """A GET/HEAD of an object: an SLO expanded, anything else as the app answered
+        (`first`: the app's answer when already read, with sysmeta)."""
         if manifest_mode(environ) == "get":
             return self.serve_manifest(environ)
         part = requested_part(environ.get("QUERY_STRING", ""))
         environ[SYSMETA_KEY] = True
-        response = first_read(self.app, environ, is_slo)
+        response = first if first is not None else first_read(self.app, environ, is_slo)
         if not is_slo(response):
             response.headers = without_sysmeta(response.headers)
             return response

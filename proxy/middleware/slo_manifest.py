@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from common.untrusted_json import UntrustedJSONError, parse_untrusted_json
+from proxy.object_headers import has_object_sysmeta
 from proxy.segments import Segment
 
 SYSMETA_ETAG = "x-object-sysmeta-slo-etag"
@@ -40,13 +41,20 @@ class ClientEntry:
 
 
 def is_slo(response) -> bool:
-    return (response.header("X-Static-Large-Object") or "").strip().lower() in (
-        "true", "1", "yes", "on", "t", "y")
+    return is_slo_headers(response.headers)
+
+
+def is_slo_headers(headers: list) -> bool:
+    """Whether an answer's header list marks a static large object's manifest."""
+    for name, value in headers:
+        if name[:1] in ("x", "X") and name.lower() == "x-static-large-object":
+            return value.strip().lower() in ("true", "1", "yes", "on", "t", "y")
+    return False
 
 
 def without_sysmeta(headers: list) -> list:
     """`headers` without object sysmeta (the same list when it has none)."""
-    if not any(k[:17].lower() == "x-object-sysmeta-" for k, _ in headers):
+    if not has_object_sysmeta(headers):
         return headers
     return [(k, v) for k, v in headers if k[:17].lower() != "x-object-sysmeta-"]
 

@@ -45,10 +45,15 @@ from proxy.middleware.symlink_target import (
     parse_link_request,
     stored_link,
 )
-from proxy.object_headers import INTERNAL_ONLY, OVERRIDE_ETAG, lower_headers
+from proxy.object_headers import (
+    INTERNAL_ONLY,
+    OVERRIDE_ETAG,
+    has_object_sysmeta,
+    lower_headers,
+)
 from proxy.responses import RawResponse, close_iter, error
 from proxy.segments import read_body
-from proxy.subrequest import call, same_resource
+from proxy.subrequest import call, call_or_pass, same_resource
 from proxy.target import object_target, parse_target
 
 SYMLINK_GET_QUERY = "symlink=get"
@@ -62,7 +67,10 @@ _XML_HASH = re.compile(rb"<hash>([^<;]*);[^<]*</hash>")
 
 def is_link(headers) -> bool:
     """Whether an object's answer (with sysmeta) is a symlink."""
-    return any(name.lower() == "x-object-sysmeta-symlink-target" for name, _ in headers)
+    for name, _value in headers:
+        if name[:1] in ("x", "X") and name.lower() == "x-object-sysmeta-symlink-target":
+            return True
+    return False
 
 
 def wants_link_itself(environ) -> bool:
@@ -71,7 +79,10 @@ def wants_link_itself(environ) -> bool:
 
 
 def _sysmeta_filter(headers: list, keep_sysmeta: bool) -> list:
-    """Headers without the link's own sysmeta (and without any sysmeta unless asked)."""
+    """Headers without the link's own sysmeta (and without any sysmeta unless asked); the
+    same list when it holds no sysmeta (a plain object's answer)."""
+    if not has_object_sysmeta(headers):
+        return headers
     out = []
     for name, value in headers:
         lowered = name.lower()
@@ -114,7 +125,9 @@ class Symlink:
             if wants_link_itself(environ):
                 response = self.read_link_itself(environ)
             else:
-                response = self.read_through(environ, target)
+                response, passed_body = self.read_through(environ, target, start_response)
+                if response is None:  # not a link: already on its way to the client
+                    return passed_body
         elif method == "PUT" and "HTTP_X_SYMLINK_TARGET" in environ:
             response = self.put_link(environ, target)
         elif method == "POST":
@@ -143,23 +156,44 @@ class Symlink:
         response.headers = headers
         return response
 
-    def read_through(self, environ, target):
-        """A GET/HEAD: an object as stored, a link as its target (with Content-Location)."""
-        asked = bool(environ.get(SYSMETA_KEY))
-        response, _validates_as = self.follow(environ, environ["PATH_INFO"], target.account, 0)
-        response.headers = _sysmeta_filter(response.headers, asked)
-        return response
+    def read_through(self, environ, target, start_response):
+        """A GET/HEAD: an object as stored, a link as its target (with Content-Location).
 
-    def follow(self, environ, path_info: str, account: str, depth: int):
-        """(answer for `path_info`, the ETag a static link to it must name)."""
+        -> (response, None), or (None, body) when the object is no link and its answer
+        went straight on to `start_response`."""
+        asked = bool(environ.get(SYSMETA_KEY))
         sub = dict(environ)
-        sub["PATH_INFO"] = path_info
         sub[SYSMETA_KEY] = True
-        if depth:  # a `version-id` named the link's version, not its target's
-            sub["QUERY_STRING"] = "&".join(
-                part for part in environ.get("QUERY_STRING", "").split("&")
-                if part.split("=", 1)[0] != "version-id")
-        response = call(self.app, sub)
+        conditional = any(map(sub.get, TARGET_ONLY_KEYS))
+
+        def keep(status, headers):
+            return (conditional and status in (304, 412, 416)) or \
+                (200 <= status < 300 and is_link(headers))
+
+        response, passed_body = call_or_pass(self.app, sub, start_response, keep,
+                                             lambda headers: _sysmeta_filter(headers, asked))
+        if response is None:
+            return None, passed_body
+        response, _validates_as = self.follow(environ, environ["PATH_INFO"], target.account, 0,
+                                              (sub, response))
+        response.headers = _sysmeta_filter(response.headers, asked)
+        return response, None
+
+    def follow(self, environ, path_info: str, account: str, depth: int, read=None):
+        """(answer for `path_info`, the ETag a static link to it must name: None at depth 0,
+        where no link points at it). `read`: (the sub-request's environ, the app's answer),
+        when the caller already asked."""
+        if read is not None:
+            sub, response = read
+        else:
+            sub = dict(environ)
+            sub["PATH_INFO"] = path_info
+            sub[SYSMETA_KEY] = True
+            if depth:  # a `version-id` named the link's version, not its target's
+                sub["QUERY_STRING"] = "&".join(
+                    part for part in environ.get("QUERY_STRING", "").split("&")
+                    if part.split("=", 1)[0] != "version-id")
+            response = call(self.app, sub)
         if response.status in (304, 412, 416) and any(sub.get(k) for k in TARGET_ONLY_KEYS):
             # The condition may have been tested on a link: look at the object plainly.
             probe = call(self.app, same_resource(sub, "HEAD", TARGET_ONLY_KEYS))
@@ -170,7 +204,7 @@ class Symlink:
                 close_iter(probe.app_iter)
         link = stored_link(response.headers, account) if 200 <= response.status < 300 else None
         if link is None:
-            return response, _validation_etag(response)
+            return response, _validation_etag(response) if depth else None
         close_iter(response.app_iter)
         if depth >= self.symloop_max:
             return error(409, "Too many levels of symbolic links, maximum allowed is "
