@@ -61,6 +61,7 @@ SIGNED_HEADERS = (
     "X-Account-Partition",
 )
 _LOWER_NAMES = tuple(name.lower() for name in SIGNED_HEADERS)
+_SIGNED_LOWER = frozenset(_LOWER_NAMES)
 _ENVIRON_KEYS = tuple("HTTP_" + name.upper().replace("-", "_") for name in SIGNED_HEADERS)
 _STAMP_RE = re.compile(r"[0-9]{1,12}\.[0-9]{3}", re.ASCII)
 
@@ -94,9 +95,13 @@ class BackendAuth:
     def sign(self, method: str, path: str, headers: Mapping[str, object], query: str = "",
              now: float | None = None) -> str:
         """The `X-Backend-Auth` value for a request (`path` unquoted, `query` raw)."""
-        lowered = {str(name).lower(): value for name, value in headers.items()}
-        values = [str(lowered.get(name, "")).strip().encode("latin-1", "replace")
-                  for name in _LOWER_NAMES]
+        signed = {}
+        for name, value in headers.items():
+            lowered = str(name).lower()
+            if lowered in _SIGNED_LOWER:
+                signed[lowered] = value
+        values = [str(signed[name]).strip().encode("latin-1", "replace") if name in signed
+                  else b"" for name in _LOWER_NAMES]
         stamp = b"%.3f" % (time.time() if now is None else now)
         digest = self._digest(method.encode("ascii", "replace"),
                               path.encode("utf-8", "surrogateescape"),
@@ -128,7 +133,7 @@ class BackendAuth:
         current = time.time() if now is None else now
         if abs(current - float(stamp)) > self.window:
             return f"{AUTH_HEADER} outside the {self.window:g} s window (clock skew or replay)"
-        values = [environ.get(key, "").strip().encode("latin-1", "replace")
+        values = [environ[key].strip().encode("latin-1", "replace") if key in environ else b""
                   for key in _ENVIRON_KEYS]
         expected = self._digest(
             environ.get("REQUEST_METHOD", "").encode("latin-1", "replace"),

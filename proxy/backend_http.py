@@ -78,6 +78,11 @@ class BackendResponse:
         return self.headers.get(name.lower(), default)
 
     @property
+    def finished(self) -> bool:
+        """Whether the whole body has been read (or the response closed): `read` gives b''."""
+        return self._done
+
+    @property
     def content_length(self) -> int | None:
         value = self.headers.get("content-length")
         return int(value) if value is not None and value.isdigit() else None

@@ -152,6 +152,9 @@ class ResumingBody:
             response = self.response
             if response is None:
                 return
+            if response.finished:  # the last chunk ended the body: nothing left to wait for
+                self.response = None
+                return
             try:
                 with eventlet.Timeout(timeout):
                     chunk = response.read(self.chunk_size)

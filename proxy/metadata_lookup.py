@@ -74,6 +74,17 @@ class DirectLookup:
             self.info_cache.container(account, container)
         return Metadata(info.status, info.headers)
 
+    def value(self, environ, name: str, account: str, container: str | None = None):
+        """One header (lower-case `name`) of the container's (or account's) metadata, or
+        None when it is not set or the entity is not found: `get` without its wrapping, for
+        the one header a filter reads on every object request."""
+        if self.info_cache is None:
+            found = self.get(environ, account, container)
+            return found.get(name) if found.found else None
+        info = self.info_cache.account(account) if container is None else \
+            self.info_cache.container(account, container)
+        return info.headers.get(name) if 200 <= info.status < 300 else None
+
 
 def answer(info_cache, target) -> RawResponse:
     """The app's side: the container's (or account's) cached info as a header list."""

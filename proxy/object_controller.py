@@ -108,7 +108,7 @@ def get_or_head(app, environ, target):
 def sysmeta_headers(backend_headers: dict) -> list[tuple[str, str]]:
     """The object's sysmeta, for a middleware that asked (`brume.sysmeta`)."""
     return [(name, value) for name, value in backend_headers.items()
-            if name.startswith("x-object-sysmeta-")]
+            if name[:17] == "x-object-sysmeta-"]
 
 
 def container_missing(app, target):

@@ -99,15 +99,31 @@ def client_headers(backend_headers: dict, drop_acls: bool = False) -> list[tuple
     out; owners also see the account ACL."""
     result = []
     for name, value in backend_headers.items():
-        if name in HOP_BY_HOP or name.startswith(("x-backend-", "x-object-sysmeta-",
-                                                  "x-container-sysmeta-", "x-account-sysmeta-")):
+        shown = _SHOWN.get(name) or _shown_as(name)
+        if shown is _HIDDEN:
             if not drop_acls and name in OWNER_VISIBLE_SYSMETA:
                 result.append((OWNER_VISIBLE_SYSMETA[name], value))
             continue
-        if drop_acls and (name in OWNER_ONLY_HEADERS or name.startswith(OWNER_ONLY_PREFIXES)):
+        if drop_acls and shown[1]:
             continue
-        result.append((_title(name), value))
+        result.append((shown[0], value))
     return result
+
+
+_HIDDEN = ("", False)
+# backend header name -> _HIDDEN, or (the name shown to clients, whether owners only see it)
+_SHOWN: dict[str, tuple[str, bool]] = {}
+
+
+def _shown_as(name: str) -> tuple[str, bool]:
+    if name in HOP_BY_HOP or name.startswith(("x-backend-", "x-object-sysmeta-",
+                                              "x-container-sysmeta-", "x-account-sysmeta-")):
+        shown = _HIDDEN
+    else:
+        shown = (_title(name), name in OWNER_ONLY_HEADERS or name.startswith(OWNER_ONLY_PREFIXES))
+    if len(_SHOWN) < 4096:
+        _SHOWN[name] = shown
+    return shown
 
 
 _TITLES: dict[str, str] = {"etag": "Etag"}

@@ -142,11 +142,15 @@ class ProxyApp:
 
     @staticmethod
     def _check_names(target: Target) -> str | None:
+        checked = target.names_checked
+        if checked is not None:
+            return checked or None
         reason = constraints.check_account_name(target.account)
         if reason is None and target.container is not None:
             reason = constraints.check_container_name(target.container)
         if reason is None and target.obj is not None:
             reason = constraints.check_object_name(target.obj)
+        target.names_checked = reason or ""
         return reason
 
     def _authorize(self, environ, method: str, target: Target):

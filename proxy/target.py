@@ -16,21 +16,21 @@ BAD_URL = "Bad URL"
 class Target:
     """The account/container/object a request addresses (names already decoded)."""
 
-    __slots__ = ("account", "container", "obj")
+    __slots__ = ("account", "container", "obj", "path", "names_checked")
 
     def __init__(self, account: str, container: str | None, obj: str | None):
         self.account = account
         self.container = container
         self.obj = obj
-
-    @property
-    def path(self) -> str:
-        parts = [self.account]
-        if self.container is not None:
-            parts.append(self.container)
-            if self.obj is not None:
-                parts.append(self.obj)
-        return "/" + "/".join(parts)
+        parts = [account]
+        if container is not None:
+            parts.append(container)
+            if obj is not None:
+                parts.append(obj)
+        self.path = "/" + "/".join(parts)
+        # The proxy's name-constraint verdict ('' when fine), once it has checked; a Target
+        # is shared by every request for its path (`parse_target` is memoized).
+        self.names_checked: str | None = None
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from common.config import Option, load_options, parse_list
 from proxy.environ_keys import CLIENT_PATH_KEY
-from proxy.host_remap import BadHost, RemapSettings, make_settings, remap_path
+from proxy.host_remap import BadHost, RemapSettings, host_labels, make_settings, remap_path
 from proxy.responses import error
 
 OPTIONS = [
@@ -29,18 +29,20 @@ OPTIONS = [
     Option("default_reseller_prefix", str, "",
            "prefix given to a host label that has none (empty: leave such requests alone)"),
 ]
+MAX_PLAIN_HOSTS = 1024  # Host values remembered as outside every storage domain
 
 
 class DomainRemap:
     def __init__(self, app, settings: RemapSettings):
         self.app = app
         self.settings = settings
+        self._plain_hosts: set[str] = set()  # Host values outside every storage domain
         self.capabilities = {
             "domain_remap": {"default_reseller_prefix": settings.default_reseller_prefix}}
 
     def __call__(self, environ, start_response):
         host = environ.get("HTTP_HOST")
-        if not host:
+        if not host or host in self._plain_hosts:
             return self.app(environ, start_response)
         path = environ.get("PATH_INFO", "")
         try:
@@ -48,6 +50,10 @@ class DomainRemap:
         except BadHost as exc:
             return error(400, str(exc))(environ, start_response)
         if remapped is None:
+            if host_labels(host, self.settings) is None:  # never remapped, whatever the path
+                if len(self._plain_hosts) >= MAX_PLAIN_HOSTS:
+                    self._plain_hosts.clear()
+                self._plain_hosts.add(host)
             return self.app(environ, start_response)
         environ.setdefault(CLIENT_PATH_KEY, path)
         environ["PATH_INFO"] = remapped

@@ -29,6 +29,8 @@ OPTIONS = [
 ]
 
 SETTING = "rfc-compliant-etags"
+CONTAINER_SETTING = "x-container-sysmeta-" + SETTING
+ACCOUNT_SETTING = "x-account-sysmeta-" + SETTING
 
 
 def quoted_etags(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -99,11 +101,9 @@ class EtagQuoter:
         return self.app(environ, showing_start_response)
 
     def _quoting(self, environ, target) -> bool:
-        container = self.direct.get(environ, target.account, target.container)
-        flag = container.get("x-container-sysmeta-" + SETTING) if container.found else None
+        flag = self.direct.value(environ, CONTAINER_SETTING, target.account, target.container)
         if not flag:
-            account = self.direct.get(environ, target.account)
-            flag = account.get("x-account-sysmeta-" + SETTING) if account.found else None
+            flag = self.direct.value(environ, ACCOUNT_SETTING, target.account)
         if not flag:
             return self.enable_by_default
         return is_true(flag)

@@ -91,8 +91,11 @@ class RateLimit:
             return self.app(environ, start_response)
         if target.account in self.blacklist:
             return refuse(start_response, "497 Blacklisted", "Your account has been blacklisted")
+        method = environ.get("REQUEST_METHOD")
+        if target.obj is not None and method not in OBJECT_WRITES:
+            return self.app(environ, start_response)  # object reads are never limited
         if target.account not in self.whitelist:
-            for key, rate in self.limits(environ, environ.get("REQUEST_METHOD"), target):
+            for key, rate in self.limits(environ, method, target):
                 delay = self.scheduler.wait(key, rate)
                 if delay is None:
                     return refuse(start_response, "498 Rate Limited", "Slow down")

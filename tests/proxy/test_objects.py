@@ -144,6 +144,14 @@ def test_constraint_violations_store_nothing(tester, cont, name, headers, status
     assert name not in listing(tester, cont)
 
 
+def test_a_name_verdict_holds_for_every_request_of_that_path(tester, cont):
+    """The proxy remembers each path's name check: asked again, the same answer."""
+    for _ in range(3):
+        assert tester("GET", f"{cont}/{'n' * 1025}").status_int == 400
+        assert tester("GET", f"{cont}/{'n' * 1024}").status_int == 404
+        assert tester("GET", f"{'c' * 257}/o").status_int == 400
+
+
 def test_delete_after_becomes_delete_at(tester, cont):
     before = int(time.time())
     assert tester("PUT", f"{cont}/expiring", b"e", {"X-Delete-After": "3600"}).status_int == 201

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proxy.host_remap import make_settings
+from proxy.middleware.domain_remap import MAX_PLAIN_HOSTS, DomainRemap
 from tests.proxy.conftest import Client
 
 PUBLIC = {"X-Container-Read": ".r:*,.rlistings"}
@@ -103,6 +105,35 @@ def test_domain_remap_names_account_and_container_by_host(tester, site):
     assert listing.status_int == 200 and "index.html" in listing.text.split("\n")
     assert tester.call("GET", "/", headers={"Host": "a.b.c.example.com"}).status_int == 400
     assert tester.call("GET", "/", headers={"Host": "unrelated.org"}).status_int == 404
+
+
+def test_domain_remap_answers_the_same_once_hosts_are_remembered():
+    """Hosts outside every storage domain are remembered (a bounded set) to skip their
+    parsing: a remembered host still passes untouched, a storage-domain host still remaps,
+    a bad one is refused every time."""
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b""]
+
+    remap = DomainRemap(app, make_settings(["example.com"]))
+
+    def path_for(host, path="/o"):
+        statuses = []
+        remap({"HTTP_HOST": host, "PATH_INFO": path},
+              lambda status, headers, exc_info=None: statuses.append(status))
+        return statuses[0] if statuses[0][:3] != "200" else seen[-1]
+
+    for _ in range(2):
+        assert path_for("127.0.0.1:8080", "/v1/AUTH_a/c") == "/v1/AUTH_a/c"
+        assert path_for("c.AUTH_a.example.com") == "/v1/AUTH_a/c/o"
+        assert path_for("a.b.c.example.com").startswith("400")
+    for number in range(MAX_PLAIN_HOSTS + 10):
+        assert path_for(f"host{number}.org", "/v1/AUTH_a") == "/v1/AUTH_a"
+    assert len(remap._plain_hosts) <= MAX_PLAIN_HOSTS
+    assert path_for("c.AUTH_a.example.com") == "/v1/AUTH_a/c/o"
 
 
 def test_web_redirect_keeps_the_remapped_address(tester, anon, site):
