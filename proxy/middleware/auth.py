@@ -51,6 +51,7 @@ from proxy.settings import AuthSettings, load_auth_settings
 from proxy.target import parse_target
 
 AUTH_PATHS = frozenset({"/auth/v1.0", "/auth/v1.0/", "/auth/v1", "/auth/v1/"})
+MAX_REMEMBERED_CALLERS = 4096
 
 
 class AuthMiddleware:
@@ -64,6 +65,7 @@ class AuthMiddleware:
         self.public_url = auth["public_url"]
         self.admin_projects = frozenset(auth["reseller_admin_projects"])
         self.tokens = TokenChecker.from_values(auth, self.token_secret, "[filter:auth]")
+        self._callers: dict[str, tuple] = {}  # token -> (the checker's Requester, its Caller)
         self.login = None
         if auth["identity_url"]:
             self.login = IdentityLogin(auth["identity_url"], auth["identity_domain"],
@@ -105,11 +107,19 @@ class AuthMiddleware:
 
     def check_token(self, token: str):
         """The `Caller` bearing `token` (either kind), or None when it is bad, expired,
-        revoked or not project-scoped."""
+        revoked or not project-scoped. The checker vouches for the token on every request;
+        the Caller made from its answer is remembered while that answer stands."""
         requester = self.tokens.requester(token)
         if requester is None:
             return None
-        return caller_of(requester, self.admin_projects)
+        remembered = self._callers.get(token)
+        if remembered is not None and remembered[0] is requester:
+            return remembered[1]
+        caller = caller_of(requester, self.admin_projects)
+        if len(self._callers) >= MAX_REMEMBERED_CALLERS:
+            self._callers.clear()
+        self._callers[token] = (requester, caller)
+        return caller
 
     def authorize(self, environ, method: str, target, container_info, account_info=None):
         """None when `method` on `target` is allowed, else a 401/403 response."""
