@@ -8,8 +8,8 @@ applies to it exactly as to the request) flagged with `brume.metadata_lookup`, w
 code can set. The proxy app answers it with `answer`, from its info cache and without
 authorization: 200 and the container's backend headers (the account's, on an account
 path), or the status found. The answer stays inside the proxy. A filter on the hot path
-below every path rewrite (etag_quoter) reads the app's info cache in-process instead
-(`DirectLookup`).
+below every path rewrite (etag_quoter, the quota filters) reads the app's info cache
+in-process instead (`DirectLookup`).
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from common.config import load_options
 from common.http_errors import HTTPError
 from common.storage_policies import BACKEND_INDEX_HEADER, load_policies
 from proxy.environ_keys import IDENTITY_KEY, INTERNAL_KEY, SYSMETA_KEY
-from proxy.metadata_lookup import lookup
+from proxy.metadata_lookup import DirectLookup
 from proxy.quota_rules import (
     Limits,
     Usage,
@@ -101,6 +101,7 @@ class AccountQuotas:
 
     def __init__(self, app, policies):
         self.app = app
+        self.direct = DirectLookup(app)  # below every path rewrite: the app's info cache
         self.policies = policies
         self.policy_names = frozenset(policy.name.lower() for policy in policies)
 
@@ -161,7 +162,7 @@ class AccountQuotas:
     def refusal(self, environ, target):
         """413 when this PUT would break one of the account's quotas, else None. The quotas
         are read from the info cache first: only an account with one costs a fresh HEAD."""
-        cached = lookup(self.app, environ, f"/v1/{target.account}")
+        cached = self.direct.get(environ, target.account)
         if not cached.found or not any(
                 value for name, value in cached.headers.items()
                 if name.startswith(SYSMETA_QUOTA_PREFIX) or name == LEGACY_BYTES):
@@ -177,7 +178,8 @@ class AccountQuotas:
         candidates = [(Limits(max_bytes, stored_quota(stored.get(SYSMETA_QUOTA_PREFIX + "count"))),
                        state.usage)]
         policy = self.policies.index_of_header(
-            lookup(self.app, environ).get(BACKEND_INDEX_HEADER.lower()))
+            self.direct.get(environ, target.account, target.container).get(
+                BACKEND_INDEX_HEADER.lower()))
         if policy is not None:
             name = policy.name.lower()
             policy_limits = Limits(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from common.config import load_options
 from common.http_errors import HTTPError
-from proxy.metadata_lookup import lookup
+from proxy.metadata_lookup import DirectLookup
 from proxy.quota_rules import (
     Limits,
     cap_chunked_body,
@@ -42,6 +42,7 @@ class ContainerQuotas:
 
     def __init__(self, app):
         self.app = app
+        self.direct = DirectLookup(app)  # below every path rewrite: the app's info cache
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
@@ -62,7 +63,7 @@ class ContainerQuotas:
     def refusal(self, environ, target):
         """413 when this PUT would break the container's quota, else None. The quota is
         read from the info cache first: only a container with a quota costs a fresh HEAD."""
-        cached = lookup(self.app, environ)
+        cached = self.direct.get(environ, target.account, target.container)
         if not cached.found or not any(cached.get(name) for name in QUOTA_META):
             return None
         state = head_entity(self.app, environ, target.account, target.container)
