@@ -39,16 +39,9 @@ def has_conditions(environ) -> bool:
     return any(environ.get(key) for key in CONDITION_KEYS)
 
 
-def first_read(app, environ, is_manifest):
+def first_read(app, environ, is_manifest_headers):
     """The answer to the request as sent, or the manifest's HEAD after a ranged 416."""
-    response = call(app, environ)
-    if response.status == 416 and environ.get("HTTP_RANGE"):
-        probe = call(app, same_resource(environ, "HEAD", CONDITION_KEYS))
-        if 200 <= probe.status < 300 and is_manifest(probe):
-            close_body(response)
-            return probe
-        close_body(probe)
-    return response
+    return _behind_a_ranged_416(app, environ, call(app, environ), is_manifest_headers)
 
 
 def first_read_or_pass(app, environ, start_response, is_manifest_headers, passed_headers=None):
@@ -64,13 +57,19 @@ def first_read_or_pass(app, environ, start_response, is_manifest_headers, passed
     response, body = call_or_pass(app, environ, start_response, keep, passed_headers)
     if response is None:
         return None, body
-    if response.status == 416 and ranged and not is_manifest_headers(response.headers):
+    return _behind_a_ranged_416(app, environ, response, is_manifest_headers), None
+
+
+def _behind_a_ranged_416(app, environ, response, is_manifest_headers):
+    """`response`, or the manifest's HEAD when `response` is a ranged 416 that a manifest
+    shorter than the range may have caused (the range is meant for the large object)."""
+    if response.status == 416 and environ.get("HTTP_RANGE"):
         probe = call(app, same_resource(environ, "HEAD", CONDITION_KEYS))
         if 200 <= probe.status < 300 and is_manifest_headers(probe.headers):
             close_body(response)
-            return probe, None
+            return probe
         close_body(probe)
-    return response, None
+    return response
 
 
 def whole_manifest(app, environ, response, need_body: bool = False):

@@ -125,7 +125,7 @@ class StaticLargeObject:
             return self.serve_manifest(environ)
         part = requested_part(environ.get("QUERY_STRING", ""))
         environ[SYSMETA_KEY] = True
-        response = first if first is not None else first_read(self.app, environ, is_slo)
+        response = first if first is not None else first_read(self.app, environ, is_slo_headers)
         if not is_slo(response):
             response.headers = without_sysmeta(response.headers)
             return response
