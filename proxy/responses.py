@@ -126,13 +126,6 @@ def _shown_as(name: str) -> tuple[str, bool]:
     return shown
 
 
-_TITLES: dict[str, str] = {"etag": "Etag"}
-
-
 def _title(name: str) -> str:
-    title = _TITLES.get(name)
-    if title is None:
-        title = "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
-        if len(_TITLES) < 4096:
-            _TITLES[name] = title
-    return title
+    """Swift-ish capitalisation of a lower-case header name (`etag` is `Etag`)."""
+    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))

@@ -16,6 +16,8 @@ A middleware's metadata lookup (`proxy.metadata_lookup`) is answered from the in
 """
 from __future__ import annotations
 
+import functools
+
 from webob import Request
 
 from common import constraints
@@ -142,16 +144,7 @@ class ProxyApp:
 
     @staticmethod
     def _check_names(target: Target) -> str | None:
-        checked = target.names_checked
-        if checked is not None:
-            return checked or None
-        reason = constraints.check_account_name(target.account)
-        if reason is None and target.container is not None:
-            reason = constraints.check_container_name(target.container)
-        if reason is None and target.obj is not None:
-            reason = constraints.check_object_name(target.obj)
-        target.names_checked = reason or ""
-        return reason
+        return name_problem(target.account, target.container, target.obj)
 
     def _authorize(self, environ, method: str, target: Target):
         """None when allowed, else the denial (a response) of the auth middleware's callback."""
@@ -171,6 +164,18 @@ class ProxyApp:
     def is_owner(environ, account: str) -> bool:
         """Whether the authorize callback found the caller owns the account it addresses."""
         return bool(environ.get(OWNER_KEY))
+
+
+@functools.lru_cache(maxsize=1024)
+def name_problem(account: str, container: str | None, obj: str | None) -> str | None:
+    """Why these names break Swift's constraints (None when they do not); memoized, as
+    the constraints are fixed and a hot object's path comes back on every request."""
+    reason = constraints.check_account_name(account)
+    if reason is None and container is not None:
+        reason = constraints.check_container_name(container)
+    if reason is None and obj is not None:
+        reason = constraints.check_object_name(obj)
+    return reason
 
 
 def app_factory(global_conf: dict, **local_conf):

@@ -16,7 +16,7 @@ BAD_URL = "Bad URL"
 class Target:
     """The account/container/object a request addresses (names already decoded)."""
 
-    __slots__ = ("account", "container", "obj", "path", "names_checked")
+    __slots__ = ("account", "container", "obj", "path")
 
     def __init__(self, account: str, container: str | None, obj: str | None):
         self.account = account
@@ -28,9 +28,6 @@ class Target:
             if obj is not None:
                 parts.append(obj)
         self.path = "/" + "/".join(parts)
-        # The proxy's name-constraint verdict ('' when fine), once it has checked; a Target
-        # is shared by every request for its path (`parse_target` is memoized).
-        self.names_checked: str | None = None
 
 
 @functools.lru_cache(maxsize=1024)
