@@ -10,9 +10,9 @@ on any config error (before listening), and stops cleanly on SIGTERM/SIGINT. Eac
 application's factory checks the secrets its config ends up with
 (`common.config.refuse_dev_defaults`): off loopback, a development default, written or left
 to the code's default, is such a config error.
-Request heads whose body length is unclear are refused before the app sees them
-(`common.http_framing`), and an exception escaping the app is a logged traceback and a
-plain 500 (`common.last_resort`).
+Requests are read and answered by `common.wsgi_protocol` (request heads whose body length
+is unclear are refused before the app sees them, `common.http_framing`), and an exception
+escaping the app is a logged traceback and a plain 500 (`common.last_resort`).
 """
 from __future__ import annotations
 
@@ -101,13 +101,13 @@ def runner_layers(app):
 
 def serve(sock, app, server: dict) -> None:
     from common.green import eventlet
-    from common.http_framing import FramingProtocol
+    from common.wsgi_protocol import RunnerProtocol
 
     log = logging.getLogger("brume.access")
     eventlet.wsgi.server(
         sock,
         app,
-        protocol=FramingProtocol,
+        protocol=RunnerProtocol,
         log=log if server["access_log"] else None,
         log_output=server["access_log"],
         max_size=server["max_clients"],

@@ -11,6 +11,10 @@ def echo_app(environ, start_response):
     """Answers `METHOD PATH <body length>`: a request reaching it shows in the answer."""
     body = environ["wsgi.input"].read()
     out = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']} {len(body)}\n".encode()
+    if environ["PATH_INFO"].startswith("/stream"):
+        # no length given, names in lower case: the runner capitalizes them and chunks
+        start_response("200 OK", [("content-type", "text/plain"), ("x-echo-path", "yes")])
+        return iter([out, b"and more\n"])
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(out)))])
     return [out]
 

@@ -139,6 +139,45 @@ def test_runner_still_serves_clear_chunked_and_keeps_alive(runner):
     assert b"PUT /a 5\n" in answer and b"PUT /b 3\n" in answer
 
 
+@pytest.mark.parametrize("codings", [b"chunked,", b"Chunked", b" chunked ,, "])
+def test_a_chunked_body_is_read_as_chunked_however_its_coding_is_spelled(runner, codings):
+    """A `Transfer-Encoding` that the framing check lets through means a chunked body:
+    the body is read (and never parsed as a second request), however the header is spelled."""
+    urls, _ = runner
+    answer, closed = send_and_watch_close(
+        urls["echo"],
+        b"PUT /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + codings + b"\r\n\r\n"
+        b"24\r\n" + SMUGGLED + b"\r\n0\r\n\r\n"
+        b"PUT /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+    assert closed
+    assert status_lines(answer) == [200, 200]
+    assert b"PUT /a 36\n" in answer and b"PUT /b 3\n" in answer
+    assert b"smuggled" not in answer
+
+
+def test_answers_on_a_kept_alive_connection_are_framed_as_eventlet_framed_them(runner):
+    """Capitalized header names, a Date, chunked when the app gives no length, no body for
+    HEAD, and the connection closed after an HTTP/1.0 request without keep-alive."""
+    urls, _ = runner
+    answer, closed = send_and_watch_close(
+        urls["echo"],
+        b"GET /stream/one HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"HEAD /stream/two HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /three HTTP/1.0\r\nHost: x\r\n\r\n")
+    assert closed
+    assert status_lines(answer) == [200, 200, 200]
+    first, second, third = answer.split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert b"\r\nContent-Type: text/plain\r\nX-Echo-Path: yes\r\n" in b"\r\n" + first
+    assert b"Transfer-Encoding: chunked\r\n" in first
+    # the runner gathers small parts into one chunk (its minimum_chunk_size)
+    assert first.endswith(b"\r\n\r\n1b\r\nGET /stream/one 0\nand more\n\r\n0\r\n\r\n")
+    # HEAD: a head and nothing after it, although the app returned a body
+    assert second.endswith(b"\r\n\r\n") and b"HEAD /stream/two" not in answer
+    assert all(b"Date: " in head for head in (first, second, third))
+    assert b"Connection: close" in third and b"Connection: close" not in first + second
+    assert third.endswith(b"\r\n\r\nGET /three 0\n")
+
+
 def test_bad_request_line_gets_a_one_line_answer(runner):
     urls, _ = runner
     answer, closed = send_and_watch_close(urls["echo"], b"PUT /a HTTP/x\r\nHost: x\r\n\r\n")
