@@ -16,7 +16,7 @@ object creates on the way (hash, suffix, partition) each have their entry fsynce
 Public API (used by the object server and the durability daemons):
 
 * `DiskFileManager(devices_root, hasher, mount_check=False, objects_dir="objects",
-  keep_cache_size=KEEP_CACHE_SIZE)`
+  keep_cache_size=KEEP_CACHE_SIZE, keep_written_size=KEEP_WRITTEN_SIZE)`
   - `device_path(device)` -> path or None when missing / not a dir (-> 507)
   - `diskfile(device, partition, account, container, obj)` / `diskfile_from_hash(...)`
   - `hash_dir_path(device, partition, hash)`, `partition_path(device, partition)`
@@ -64,13 +64,19 @@ from storage.objects.ondisk_files import (
 )
 from storage.objects.partition_lock import partition_lock
 from storage.objects.reader import CHUNK_SIZE, BodyMismatch, BodyReader
-from storage.objects.writer import KEEP_CACHE_SIZE, DiskFileWriter, fsync_dir
+from storage.objects.writer import (
+    KEEP_CACHE_SIZE,
+    KEEP_WRITTEN_SIZE,
+    DiskFileWriter,
+    fsync_dir,
+)
 
 # Re-exported: the disk layer's whole API is importable from this module.
 __all__ = [
     "CHUNK_SIZE", "BodyMismatch", "BodyReader", "DiskFile", "DiskFileDeleted", "DiskFileError",
     "DiskFileExpired", "DiskFileManager", "DiskFileNotFound", "DiskFileQuarantined",
-    "DiskFileWriter", "FileLayout", "KEEP_CACHE_SIZE", "OnDiskFiles", "fsync_dir", "is_expired",
+    "DiskFileWriter", "FileLayout", "KEEP_CACHE_SIZE", "KEEP_WRITTEN_SIZE", "OnDiskFiles",
+    "fsync_dir", "is_expired",
     "merge_metadata",
 ]
 HASHES_INVALID = "hashes.invalid"
@@ -142,11 +148,13 @@ class DiskFileManager:
     """Entry point to one node's devices; holds nothing but paths and the path hasher."""
 
     def __init__(self, devices_root: str, hasher, mount_check: bool = False, run_blocking=None,
-                 objects_dir: str = "objects", keep_cache_size: int = KEEP_CACHE_SIZE):
+                 objects_dir: str = "objects", keep_cache_size: int = KEEP_CACHE_SIZE,
+                 keep_written_size: int = KEEP_WRITTEN_SIZE):
         self.devices_root = devices_root
-        # Larger bodies leave the page cache once written (DiskFileWriter) and read
-        # (BodyReader).
+        # Larger bodies leave the page cache once read (BodyReader) / once written
+        # (DiskFileWriter).
         self.keep_cache_size = keep_cache_size
+        self.keep_written_size = keep_written_size
         # One manager per storage policy: `objects` for policy 0, `objects-<N>` for policy N.
         self.objects_dir = objects_dir
         self.hasher = hasher

@@ -146,8 +146,8 @@ class BodyReader(CheckedBody):
         self.diskfile = diskfile
         self.ranges = ranges
         self.verify = verify and not ranges
-        # A large body is read ahead further and leaves the page cache once read (as after
-        # its PUT: see `storage.objects.writer`).
+        # A large body is read ahead further and leaves the page cache once read (a body
+        # leaves it after its PUT at a lower size: see `storage.objects.writer`).
         self.uncached = self.layout.body_length > diskfile.manager.keep_cache_size
         if self.uncached:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)

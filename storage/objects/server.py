@@ -61,6 +61,7 @@ from storage.objects.conditional import etag_matches, last_modified_seconds, pre
 from storage.objects.container_updates import container_nodes_from_headers, update_containers
 from storage.objects.diskfile import (
     KEEP_CACHE_SIZE,
+    KEEP_WRITTEN_SIZE,
     DiskFileDeleted,
     DiskFileExpired,
     DiskFileManager,
@@ -97,20 +98,23 @@ OBJECT_SERVER_OPTIONS = [
     Option("get_md5_check", parse_bool, False,
            help="also check a whole GET's MD5 against the ETag (blocks are CRC-checked anyway)"),
     Option("keep_cache_size", non_negative_int, KEEP_CACHE_SIZE,
-           help="bytes; a larger body leaves the page cache after its PUT and its reads"),
+           help="bytes; a larger body leaves the page cache after each read of it"),
+    Option("keep_written_size", non_negative_int, KEEP_WRITTEN_SIZE,
+           help="bytes; a larger body leaves the page cache once its PUT made it durable"),
 ]
 
 
 class ObjectServer:
     def __init__(self, devices: str, hasher, backend_auth, mount_check=False, conn_timeout=0.5,
                  node_timeout=3.0, disk_threads=0, get_md5_check=False, policies=None,
-                 keep_cache_size=KEEP_CACHE_SIZE):
+                 keep_cache_size=KEEP_CACHE_SIZE, keep_written_size=KEEP_WRITTEN_SIZE):
         self.backend_auth = backend_auth
         run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
         self.policies = policies if policies is not None else SINGLE_POLICY
         self.policy_diskfiles = {
             policy.index: DiskFileManager(devices, hasher, mount_check, run_blocking,
-                                          policy.objects_dir, keep_cache_size)
+                                          policy.objects_dir, keep_cache_size,
+                                          keep_written_size)
             for policy in self.policies
         }
         self.diskfiles = self.policy_diskfiles[0]  # policy 0's (and the device checks)
@@ -531,6 +535,7 @@ def make_app(conf_path: str) -> ObjectServer:
         disk_threads=options["disk_threads"],
         get_md5_check=options["get_md5_check"],
         keep_cache_size=options["keep_cache_size"],
+        keep_written_size=options["keep_written_size"],
         policies=load_policies(server["conf_dir"]),
     )
     from storage.replication.object_protocol import (

@@ -120,14 +120,14 @@ def resident_bytes(path: str) -> int:
     return int(out.strip())
 
 
-def stored_small_and_large(tmp_path, read_back: bool) -> dict[str, str]:
-    """PUT (and with `read_back` GET) a body under and one over `keep_cache_size = 200000`;
+def stored_small_and_large(tmp_path, read_back: bool, setting: str) -> dict[str, str]:
+    """PUT (and with `read_back` GET) a body under and one over `<setting> = 200000`;
     {name: its .data path}."""
     from webob import Request
 
     _, devices, conf_path = write_object_conf(tmp_path)
     with open(conf_path, "a") as handle:
-        handle.write("keep_cache_size = 200000\n")
+        handle.write(f"{setting} = 200000\n")
     app = make_app(conf_path)
     paths: dict[str, str] = {}
     for name, size in {"small": 150_000, "large": 1_000_000}.items():
@@ -143,13 +143,20 @@ def stored_small_and_large(tmp_path, read_back: bool) -> dict[str, str]:
     return paths
 
 
-def test_bodies_larger_than_keep_cache_size_leave_the_page_cache_once_durable(tmp_path):
-    paths = stored_small_and_large(tmp_path, read_back=False)
+def test_bodies_larger_than_keep_written_size_leave_the_page_cache_once_durable(tmp_path):
+    paths = stored_small_and_large(tmp_path, read_back=False, setting="keep_written_size")
     assert resident_bytes(paths["small"]) >= 150_000  # kept for the GETs that often follow
     assert resident_bytes(paths["large"]) == 0
 
 
+def test_by_default_a_written_body_over_64_kib_leaves_the_page_cache(tmp_path):
+    paths = stored_small_and_large(tmp_path, read_back=False, setting="keep_cache_size")
+    assert resident_bytes(paths["small"]) == 0
+    assert resident_bytes(paths["large"]) == 0
+
+
 def test_a_large_body_read_leaves_the_page_cache_a_small_one_stays(tmp_path):
-    paths = stored_small_and_large(tmp_path, read_back=True)
+    # both left the cache once written (over keep_written_size); reading brings them back
+    paths = stored_small_and_large(tmp_path, read_back=True, setting="keep_cache_size")
     assert resident_bytes(paths["small"]) >= 150_000
     assert resident_bytes(paths["large"]) == 0
