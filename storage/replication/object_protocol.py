@@ -7,6 +7,10 @@ Two verbs, served by the object server, both sent with `X-Backend-Replication: t
   sender asks the peer to rehash what it has just pushed). With `X-Backend-Replicate-Op: list`
   it instead answers, for the named suffixes only, {suffix: {hash: [live file names]}} so the
   sender can decide which files the peer lacks.
+* `REPLICATE /<dev>/<part>,<part>,...` with `X-Backend-Replicate-Op: batch` — the suffix
+  hashes of up to `MAX_BATCH_PARTITIONS` partitions at once, {"<part>": {suffix: md5 hex}} (an
+  empty map for a partition the device does not hold): how a replicator learns in one request
+  which of its partitions a peer already agrees on, instead of one request per partition.
 * `SYNC /<dev>/<part>/<hash>/<timestamp>.<data|ts|meta>` — pushes one object file. The body is
   the file's msgpack metadata (`X-Backend-Metadata-Length` bytes) followed by the object's body
   bytes (`.data` only; Content-Length = both together). The receiver streams the body to
@@ -45,6 +49,8 @@ from storage.replication.wire import OP_HEADER as OP_HEADER
 from storage.replication.wire import REPLICATION_HEADER as REPLICATION_HEADER
 
 METADATA_LENGTH_HEADER = "X-Backend-Metadata-Length"
+BATCH_OP = "batch"
+MAX_BATCH_PARTITIONS = 256
 METHODS = ("REPLICATE", "SYNC")
 MAX_METADATA = 1 << 20
 _HASH_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -60,6 +66,11 @@ def malformed(reason: str) -> HTTPError:
 def replicate_path(device: str, part: int, suffixes=()) -> str:
     path = f"/{device}/{part}"
     return f"{path}/{'-'.join(sorted(suffixes))}" if suffixes else path
+
+
+def batch_path(device: str, parts) -> str:
+    """The path of a batch REPLICATE for `parts` (at most MAX_BATCH_PARTITIONS)."""
+    return f"/{device}/{','.join(str(part) for part in parts)}"
 
 
 def sync_path(device: str, part: int, obj_hash: str, name: str) -> str:
@@ -135,6 +146,8 @@ def handle_replication(request, manager, reclaim_age: float):
 
 
 def _replicate(request, manager, reclaim_age) -> Response:
+    if request.headers.get(OP_HEADER) == BATCH_OP:
+        return _replicate_batch(request, manager, reclaim_age)
     parts = parse_path(request.environ.get("PATH_INFO", ""), 2, 3)
     device, part = parts[0], parts[1]
     suffixes = parts[2].split("-") if len(parts) == 3 else []
@@ -148,6 +161,25 @@ def _replicate(request, manager, reclaim_age) -> Response:
     if not os.path.isdir(pdir) and not suffixes:
         return msgpack_response({})
     return msgpack_response(get_hashes(pdir, recalculate=suffixes, reclaim_age=reclaim_age))
+
+
+def _replicate_batch(request, manager, reclaim_age) -> Response:
+    pieces = request.environ.get("PATH_INFO", "").strip("/").split("/")
+    if len(pieces) != 2 or not valid_device_name(pieces[0]):
+        raise malformed("bad batch replication path")
+    device, listed = pieces
+    partitions = listed.split(",")
+    if len(partitions) > MAX_BATCH_PARTITIONS:
+        raise malformed(f"more than {MAX_BATCH_PARTITIONS} partitions in one batch")
+    if not all(is_partition(part) for part in partitions):
+        raise malformed("bad partition")
+    if manager.device_path(device) is None:
+        raise HTTPError(507, f"device {device} unavailable")
+    answer = {}
+    for part in dict.fromkeys(partitions):
+        pdir = manager.partition_path(device, part)
+        answer[part] = get_hashes(pdir, reclaim_age=reclaim_age) if os.path.isdir(pdir) else {}
+    return msgpack_response(answer)
 
 
 def _read_exact(stream, length: int) -> bytes:

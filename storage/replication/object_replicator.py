@@ -5,7 +5,13 @@ For every storage policy (its own `objects[-N]` directory, ring and
 on every local device, in passes:
 
 1. Its suffix hashes (`storage.objects.suffix_hashes`, cached, recomputed where dirty) are compared
-   with each peer's through `REPLICATE /<dev>/<part>` (see `storage.replication.object_protocol`).
+   with each peer's. Partitions go in windows of `MAX_BATCH_PARTITIONS`: before a window, each
+   peer is asked once for the hashes of all the window's partitions it shares with this
+   device (`REPLICATE` with op `batch`, see `storage.replication.object_protocol`); a
+   partition whose hashes equal a peer's answer is done with that peer. Any other (hashes
+   that differ, or no batch answer) is asked again on its own, `REPLICATE /<dev>/<part>`,
+   and synced from that fresh answer. A pass over a cluster in agreement thus costs one
+   request per peer per window instead of one per peer per partition.
 2. For the suffixes that differ, the peer lists its live files (`REPLICATE` with op `list`);
    each local file that would still be live on the peer next to what it holds (the newest
    timestamp wins, `storage.objects.ondisk_files` rules) is pushed with `SYNC`, data and tombstones
@@ -46,9 +52,12 @@ from storage.objects.metadata import MetadataError, pack_metadata
 from storage.objects.ondisk_files import gather_ondisk_files
 from storage.objects.suffix_hashes import differing_suffixes, get_hashes, list_suffix_files
 from storage.replication.object_protocol import (
+    BATCH_OP,
+    MAX_BATCH_PARTITIONS,
     METADATA_LENGTH_HEADER,
     OP_HEADER,
     REPLICATION_HEADER,
+    batch_path,
     body_chunks,
     decode,
     file_payload,
@@ -99,6 +108,7 @@ class ObjectReplicator(Daemon):
         self.counts = {
             "partitions": 0, "suffixes_synced": 0, "files_pushed": 0, "bytes_pushed": 0,
             "handoffs_removed": 0, "failures": 0, "peers_failed": 0, "quarantined": 0,
+            "batch_requests": 0, "single_requests": 0,
         }
         pool = eventlet.GreenPool(max(1, self.conf["concurrency"]))
         # One storage policy after the other: its own directory, ring and peers' directory.
@@ -106,28 +116,73 @@ class ObjectReplicator(Daemon):
             self.disk = disk
             self.policy_headers = {BACKEND_INDEX_HEADER: str(policy.index)}
             for device in self.node.local_devices():
-                for part in sorted(self.disk.iter_partitions(device), key=int):
-                    pool.spawn_n(self._replicate_partition_safely, ring, device, int(part))
-            pool.waitall()
+                parts = sorted(int(p) for p in self.disk.iter_partitions(device))
+                for start in range(0, len(parts), MAX_BATCH_PARTITIONS):
+                    window = parts[start:start + MAX_BATCH_PARTITIONS]
+                    known = self._peer_hashes(ring, device, window)
+                    for part in window:
+                        pool.spawn_n(self._replicate_partition_safely, ring, device, part,
+                                     known)
+                    pool.waitall()
         return dict(self.counts)
 
-    def _replicate_partition_safely(self, ring, device: str, part: int) -> None:
+    def _peers(self, ring, device: str, part: int) -> list[dict] | None:
+        """The other primaries of `part` when `device` is one of them, else None."""
+        primaries = ring.get_part_nodes(part)
+        local = [n for n in primaries if n["device"] == device and self.node.is_local(n)]
+        if not local:
+            return None
+        return [n for n in primaries if not (n["device"] == device and self.node.is_local(n))]
+
+    def _peer_hashes(self, ring, device: str, window: list[int]) -> dict:
+        """{(peer ip, port, device, part): hashes} from one batch REPLICATE per peer, for the
+        window's partitions this device holds as a primary; a peer that fails or refuses
+        the batch is simply absent (its partitions are then asked one by one)."""
+        asked: dict[tuple, tuple[dict, list[int]]] = {}
+        for part in window:
+            if part >= ring.partition_count:
+                continue
+            for peer in self._peers(ring, device, part) or ():
+                key = (peer["ip"], peer["port"], peer["device"])
+                asked.setdefault(key, (peer, []))[1].append(part)
+        known = {}
+        for key, (peer, parts) in asked.items():
+            self._count("batch_requests")
+            try:
+                resp = self._call(peer, "REPLICATE", batch_path(peer["device"], parts),
+                                  headers={OP_HEADER: BATCH_OP})
+                answer = decode(resp.body) if resp.status == 200 else {}
+            except (PeerFailure, ValueError, msgpack.UnpackException):
+                continue
+            for part in parts:
+                hashes = answer.get(str(part))
+                if isinstance(hashes, dict):
+                    known[(*key, part)] = hashes
+        return known
+
+    def _replicate_partition_safely(self, ring, device: str, part: int,
+                                    known: dict | None = None) -> None:
         try:
-            self.replicate_partition(ring, device, part)
+            self.replicate_partition(ring, device, part, known)
         except Exception:  # one broken partition must not stop the pass
             self.logger.exception("replicating %s/%s failed", device, part)
             self._count("failures")
 
-    def replicate_partition(self, ring, device: str, part: int) -> None:
+    def replicate_partition(self, ring, device: str, part: int,
+                            known: dict | None = None) -> None:
+        """Sync one partition with its peers (or hand it off). `known` holds peers' hashes
+        from a batch REPLICATE (`_peer_hashes`): a peer whose hashes equal the local ones is
+        not asked again."""
         self._count("partitions")
         if part >= ring.partition_count:
             return self._handoff(device, part, [])
-        primaries = ring.get_part_nodes(part)
-        is_primary = any(n["device"] == device and self.node.is_local(n) for n in primaries)
-        if is_primary:
-            peers = [n for n in primaries if not (n["device"] == device and self.node.is_local(n))]
+        peers = self._peers(ring, device, part)
+        if peers is not None:
             hashes = self._local_hashes(device, part)
             for peer in peers:
+                remote = (known or {}).get((peer["ip"], peer["port"], peer["device"], part))
+                if remote is not None and not differing_suffixes(hashes, remote):
+                    continue  # the peer already agrees
                 try:
                     self.sync_to_peer(device, part, peer, hashes)
                 except PeerFailure as exc:
@@ -135,7 +190,7 @@ class ObjectReplicator(Daemon):
                     self._count("peers_failed")
                     self._count("failures")
         else:
-            self._handoff(device, part, primaries)
+            self._handoff(device, part, ring.get_part_nodes(part))
 
     def _local_hashes(self, device: str, part: int) -> dict[str, str]:
         return get_hashes(
@@ -179,6 +234,7 @@ class ObjectReplicator(Daemon):
     def sync_to_peer(self, device: str, part: int, peer: dict, hashes: dict[str, str]) -> None:
         """Bring `peer` up to date with the local partition; raise PeerFailure if it fails."""
         label = node_label(peer)
+        self._count("single_requests")
         resp = self._call(peer, "REPLICATE", replicate_path(peer["device"], part))
         if resp.status != 200:
             raise PeerFailure(f"{label} part {part}: REPLICATE answered {resp.status}")

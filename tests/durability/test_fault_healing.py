@@ -171,6 +171,11 @@ def test_node_down_then_replicas_agree(cluster, conn):
 
     passes = heal(cluster, ("object-replicator",), converged, max_passes=4)
     assert passes <= 3
+    # Once every replica agrees, a pass asks each peer about its partitions in batches and
+    # none on its own.
+    records = run_pass(cluster, "object-replicator")
+    assert all(r["counts"]["batch_requests"] > 0 for r in records), records
+    assert all(r["counts"]["single_requests"] == 0 for r in records), records
     for name, body in alive.items():
         assert conn.get_object("outage", name)[1] == body
     # The container updates the stopped node missed wait as async pendings; the updater

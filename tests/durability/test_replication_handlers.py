@@ -17,6 +17,8 @@ from storage.databases.container_db import ContainerBroker
 from storage.objects.suffix_hashes import list_suffix_files
 from storage.replication.db_protocol import handle_db_replication
 from storage.replication.object_protocol import (
+    BATCH_OP,
+    MAX_BATCH_PARTITIONS,
     METADATA_LENGTH_HEADER,
     OP_HEADER,
     REPLICATION_HEADER,
@@ -88,6 +90,34 @@ def test_push_makes_replicas_agree(pair):
     assert replicate(a, "/sda/1") == replicate(b, "/sda/1")
     assert b.request("/sda/1/acc/c/o2").body == b"two" * 1000
     assert push_all(a, b) == 0
+
+
+def test_batch_replicate_answers_what_each_partition_answers_alone(pair):
+    a, _ = pair
+    for part in ("1", "7", "300"):
+        for index in range(3):
+            assert a.put(f"/sda/{part}/acc/c/o{index}", body=b"x" * index).status_int == 201
+    partitions = ["1", "7", "300", "42"]  # 42: not on this device
+    batch = replicate(a, f"/sda/{','.join(partitions)}", op=BATCH_OP)
+    assert batch == {p: replicate(a, f"/sda/{p}") for p in partitions}
+    assert batch["1"] and batch["42"] == {}
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/sda/1,x", 400),
+    ("/sda/1,012", 400),
+    ("/sda/1,,2", 400),
+    ("/sda/1/abc", 400),
+    ("/sda", 400),
+    ("/../1", 400),
+    ("/sda/" + ",".join(map(str, range(MAX_BATCH_PARTITIONS + 1))), 400),
+    ("/nodev/1,2", 507),
+])
+def test_bad_batch_requests(pair, path, status):
+    a, _ = pair
+    resp = a.request(path, "REPLICATE", headers={REPLICATION_HEADER: "true",
+                                                 OP_HEADER: BATCH_OP})
+    assert resp.status_int == status
 
 
 def test_newer_tombstone_wins_everywhere(pair):
