@@ -62,7 +62,7 @@ def split_name(name: str) -> tuple[str, str, str] | None:
 class ObjectExpirer(Daemon):
     name = "object-expirer"
     OPTIONS = daemon_options(
-        60.0,
+        300.0,  # Swift's expirer interval: expired objects answer 404 meanwhile
         Option("objects_per_second", float, 200.0, help="objects scanned per second; 0: no cap"),
     )
 
