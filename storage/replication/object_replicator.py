@@ -129,10 +129,10 @@ class ObjectReplicator(Daemon):
     def _peers(self, ring, device: str, part: int) -> list[dict] | None:
         """The other primaries of `part` when `device` is one of them, else None."""
         primaries = ring.get_part_nodes(part)
-        local = [n for n in primaries if n["device"] == device and self.node.is_local(n)]
-        if not local:
+        mine = [n["device"] == device and self.node.is_local(n) for n in primaries]
+        if not any(mine):
             return None
-        return [n for n in primaries if not (n["device"] == device and self.node.is_local(n))]
+        return [node for node, is_mine in zip(primaries, mine, strict=True) if not is_mine]
 
     def _peer_hashes(self, ring, device: str, window: list[int]) -> dict:
         """{(peer ip, port, device, part): hashes} from one batch REPLICATE per peer, for the
