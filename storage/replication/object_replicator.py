@@ -119,10 +119,12 @@ class ObjectReplicator(Daemon):
                 parts = sorted(int(p) for p in self.disk.iter_partitions(device))
                 for start in range(0, len(parts), MAX_BATCH_PARTITIONS):
                     window = parts[start:start + MAX_BATCH_PARTITIONS]
-                    known = self._peer_hashes(ring, device, window)
+                    peers = {part: self._peers(ring, device, part) for part in window
+                             if part < ring.partition_count}
+                    known = self._peer_hashes(peers)
                     for part in window:
                         pool.spawn_n(self._replicate_partition_safely, ring, device, part,
-                                     known)
+                                     peers.get(part), known)
                     pool.waitall()
         return dict(self.counts)
 
@@ -134,15 +136,14 @@ class ObjectReplicator(Daemon):
             return None
         return [node for node, is_mine in zip(primaries, mine, strict=True) if not is_mine]
 
-    def _peer_hashes(self, ring, device: str, window: list[int]) -> dict:
+    def _peer_hashes(self, peers: dict[int, list[dict] | None]) -> dict:
         """{(peer ip, port, device, part): hashes} from one batch REPLICATE per peer, for the
-        window's partitions this device holds as a primary; a peer that fails or refuses
-        the batch is simply absent (its partitions are then asked one by one)."""
+        partitions of `peers` ({part: its peers, or None where this device is no primary});
+        a peer that fails or refuses the batch is simply absent (its partitions are then
+        asked one by one)."""
         asked: dict[tuple, tuple[dict, list[int]]] = {}
-        for part in window:
-            if part >= ring.partition_count:
-                continue
-            for peer in self._peers(ring, device, part) or ():
+        for part, part_peers in peers.items():
+            for peer in part_peers or ():
                 key = (peer["ip"], peer["port"], peer["device"])
                 asked.setdefault(key, (peer, []))[1].append(part)
         known = {}
@@ -160,27 +161,25 @@ class ObjectReplicator(Daemon):
                     known[(*key, part)] = hashes
         return known
 
-    def _replicate_partition_safely(self, ring, device: str, part: int,
-                                    known: dict | None = None) -> None:
+    def _replicate_partition_safely(self, ring, device: str, part: int, peers, known) -> None:
         try:
-            self.replicate_partition(ring, device, part, known)
+            self.replicate_partition(ring, device, part, peers, known)
         except Exception:  # one broken partition must not stop the pass
             self.logger.exception("replicating %s/%s failed", device, part)
             self._count("failures")
 
     def replicate_partition(self, ring, device: str, part: int,
-                            known: dict | None = None) -> None:
-        """Sync one partition with its peers (or hand it off). `known` holds peers' hashes
-        from a batch REPLICATE (`_peer_hashes`): a peer whose hashes equal the local ones is
-        not asked again."""
+                            peers: list[dict] | None, known: dict) -> None:
+        """Sync one partition with its `peers` (or, when None, hand it off). `known` holds
+        peers' hashes from a batch REPLICATE (`_peer_hashes`): a peer whose hashes equal the
+        local ones is not asked again."""
         self._count("partitions")
         if part >= ring.partition_count:
             return self._handoff(device, part, [])
-        peers = self._peers(ring, device, part)
         if peers is not None:
             hashes = self._local_hashes(device, part)
             for peer in peers:
-                remote = (known or {}).get((peer["ip"], peer["port"], peer["device"], part))
+                remote = known.get((peer["ip"], peer["port"], peer["device"], part))
                 if remote is not None and not differing_suffixes(hashes, remote):
                     continue  # the peer already agrees
                 try:
