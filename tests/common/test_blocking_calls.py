@@ -1,0 +1,67 @@
+"""`common.blocking_calls`: calls run in OS threads, the hub keeps serving green threads."""
+from __future__ import annotations
+
+import pytest
+
+from common.blocking_calls import BlockingCallPool
+from common.green import eventlet
+
+os_threading = eventlet.patcher.original("threading")
+
+
+def test_returns_the_result_from_another_os_thread():
+    pool = BlockingCallPool(2)
+    ran_in = pool.run(os_threading.get_ident)
+    assert ran_in != os_threading.get_ident()
+    assert pool.run(divmod, 17, 5) == (3, 2)
+
+
+def test_raises_what_the_call_raised():
+    pool = BlockingCallPool(1)
+    with pytest.raises(FileNotFoundError):
+        pool.run(open, "/nonexistent/brume/blocking-calls")
+    assert pool.run(len, "still serving") == 13
+
+
+def test_other_green_threads_run_while_a_call_blocks():
+    """The blocked call waits on an OS-level event that only a green thread sets: with the
+    hub stalled, it would time out."""
+    pool = BlockingCallPool(1)
+    released = os_threading.Event()
+
+    def release_later():
+        eventlet.sleep(0)
+        released.set()
+
+    helper = eventlet.spawn(release_later)
+    assert pool.run(released.wait, 10) is True
+    helper.wait()
+
+
+def test_calls_overlap_up_to_the_thread_count():
+    """Two calls that each wait for the other can only finish if both run at once."""
+    pool = BlockingCallPool(2)
+    barrier = os_threading.Barrier(2, timeout=10)
+    first = eventlet.spawn(pool.run, barrier.wait)
+    second = eventlet.spawn(pool.run, barrier.wait)
+    assert sorted([first.wait(), second.wait()]) == [0, 1]
+
+
+def test_many_calls_from_many_green_threads_all_get_their_own_answer():
+    pool = BlockingCallPool(3)
+    threads = [eventlet.spawn(pool.run, pow, number, 2) for number in range(200)]
+    assert [thread.wait() for thread in threads] == [number * number for number in range(200)]
+
+
+def test_a_call_from_another_os_thread_runs_inline():
+    pool = BlockingCallPool(1)
+    seen = []
+    worker = os_threading.Thread(target=lambda: seen.append(pool.run(os_threading.get_ident)))
+    worker.start()
+    worker.join(10)
+    assert seen == [worker.ident]
+
+
+def test_a_pool_needs_a_thread():
+    with pytest.raises(ValueError):
+        BlockingCallPool(0)
