@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from common.fan_out import at_once
 from common.green import eventlet
 from proxy.backend_http import BackendError
 from proxy.transaction import carry
@@ -79,7 +80,7 @@ def newest_answer(client, nodes: list, part, method: str, path: str, headers: di
         except BackendError:
             return node, None
 
-    answers = list(eventlet.GreenPool(max(len(nodes), 1)).imap(carry(ask), nodes))
+    answers = at_once(carry(ask), nodes)
     best = None
     best_stamp = ""
     newest_delete = ""

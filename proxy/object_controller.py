@@ -12,7 +12,7 @@ import math
 from email.utils import formatdate
 
 from common import constraints
-from common.green import eventlet
+from common.fan_out import at_once
 from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
 from common.truth import is_true
@@ -207,10 +207,7 @@ def update_missed_containers(app, target, cpart, cnodes, answers, method: str,
         except BackendError:
             pass
 
-    pool = eventlet.GreenPool(len(missed))
-    for node in missed:
-        pool.spawn_n(carry(send), node)
-    pool.waitall()
+    at_once(carry(send), missed)
 
 
 def _put_failure_reason(status: int) -> str:

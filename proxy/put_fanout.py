@@ -25,6 +25,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from common.fan_out import at_once
 from common.green import eventlet
 from proxy.backend_client import node_key
 from proxy.backend_http import BackendError
@@ -218,9 +219,8 @@ def put_object(job: PutJob, read, content_length: int | None) -> tuple[list[Answ
     if small_body is None and content_length is not None:
         hashes = _BodyHashes()
         extra_headers = _footer_headers(content_length)
-    pool = eventlet.GreenPool(job.replicas)
-    connected = list(pool.imap(carry(lambda s: _connect_slot(job, s, small_body, extra_headers)),
-                               range(job.replicas)))
+    connected = at_once(carry(lambda s: _connect_slot(job, s, small_body, extra_headers)),
+                        range(job.replicas))
     answers: list[Answer] = [answer or Answer(503) for _s, _c, _n, answer in connected]
     if small_body is not None:
         return answers, len(small_body)

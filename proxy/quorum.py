@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from common.green import eventlet
+from common.fan_out import at_once
 from proxy.backend_http import BackendError
 from proxy.transaction import carry
 
@@ -68,7 +68,4 @@ def fan_out(
                 continue
             return answer
 
-    if replicas == 1:
-        return [run(0)]
-    pool = eventlet.GreenPool(replicas)
-    return list(pool.imap(carry(run), range(replicas)))
+    return at_once(carry(run), range(replicas))

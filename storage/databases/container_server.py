@@ -26,6 +26,7 @@ from common.constraints import (
     check_container_name,
     check_object_name,
 )
+from common.fan_out import at_once
 from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
 from common.timestamp import Timestamp
@@ -285,7 +286,6 @@ def account_report_headers(info: dict) -> dict:
 def report_to_account(nodes, account, container, info, conn_timeout, timeout, auth) -> bool:
     """PUT the stats to every (ip, port, device, partition), signed with `auth` (the cluster's
     `common.backend_auth.BackendAuth`); True when all answered 2xx."""
-    from common.green import eventlet
 
     headers = account_report_headers(info)
 
@@ -304,10 +304,7 @@ def report_to_account(nodes, account, container, info, conn_timeout, timeout, au
             log.warning("account update %s:%s%s got %s", ip, port, path, resp.status)
         return resp.ok
 
-    if len(nodes) == 1:
-        return send(nodes[0])
-    pool = eventlet.greenpool.GreenPool(len(nodes))
-    return all(list(pool.imap(send, nodes)))
+    return all(at_once(send, nodes))
 
 
 def make_app(conf_path: str) -> ContainerServer:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from common.green import eventlet
+from common.fan_out import at_once
 from common.http_client import HTTPClientError
 from common.http_errors import HTTPError
 from storage import backend_client
@@ -95,11 +95,7 @@ def update_containers(
             node, op, account, container, obj, headers, conn_timeout, node_timeout, auth
         )
 
-    if len(nodes) == 1:
-        results = [attempt(nodes[0])]
-    else:
-        pool = eventlet.GreenPool(len(nodes))
-        results = list(pool.imap(attempt, nodes))
+    results = at_once(attempt, nodes)
     failures = 0
     for node, ok in results:
         if ok:
