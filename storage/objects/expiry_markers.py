@@ -56,8 +56,7 @@ def parse_marker(name: str) -> Marker | None:
     if len(parts) != 4:
         return None
     delete_at, objects_dir, partition, hash_ = parts
-    if not (delete_at.isascii() and delete_at.isdigit() and partition.isascii()
-            and partition.isdigit()):
+    if not (_is_canonical_number(delete_at) and _is_canonical_number(partition)):
         return None
     if not (objects_dir == "objects" or (objects_dir.startswith("objects-")
                                          and objects_dir[8:].isascii()
@@ -66,6 +65,11 @@ def parse_marker(name: str) -> Marker | None:
     if len(hash_) != 32 or any(c not in "0123456789abcdef" for c in hash_):
         return None
     return Marker(int(delete_at), objects_dir, partition, hash_)
+
+
+def _is_canonical_number(text: str) -> bool:
+    """Digits as `str(int)` writes them (no sign, no leading zero): one name per marker."""
+    return text.isascii() and text.isdigit() and text == str(int(text))
 
 
 def delete_at_of(metadata: dict) -> int | None:

@@ -42,8 +42,14 @@ def test_a_marker_name_reads_back_as_the_same_marker(marker):
     assert int(marker.bucket) <= marker.delete_at < int(marker.bucket) + BUCKET_SECONDS
 
 
-@given(st.text(max_size=80))
+@given(st.one_of(st.text(max_size=80),
+                 st.builds("{}.{}.{}.{}".format,
+                           st.text(alphabet="0123456789", min_size=1, max_size=12),
+                           st.sampled_from(["objects", "objects-01", "objects-2", "tmp"]),
+                           st.text(alphabet="0123456789", min_size=1, max_size=5),
+                           st.text(alphabet="0123456789abcdef", min_size=31, max_size=33))))
 def test_other_names_are_not_markers(name):
+    """Only a marker's own name parses, and it names that marker exactly."""
     marker = parse_marker(name)
     assert marker is None or marker.name == name
 
@@ -52,7 +58,8 @@ def test_names_that_look_close_are_refused():
     for name in ("1700000000.objects.12", "1700000000.tmp.12." + HASH,
                  "x.objects.12." + HASH, "1700000000.objects.x." + HASH,
                  "1700000000.objects.12." + HASH.upper(), "1700000000.objects-.12." + HASH,
-                 "1700000000.objects.12." + HASH + ".tmp", "last-full-scan"):
+                 "1700000000.objects.12." + HASH + ".tmp", "last-full-scan",
+                 "01700000000.objects.12." + HASH, "1700000000.objects.012." + HASH):
         assert parse_marker(name) is None, name
 
 
