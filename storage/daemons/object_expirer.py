@@ -47,14 +47,8 @@ SETTLED = (204, 404, 409, 412)
 
 def expired_delete_at(metadata: dict, now: float) -> int | None:
     """The object's X-Delete-At when it has passed, else None."""
-    value = metadata.get("X-Delete-At")
-    if not value:
-        return None
-    try:
-        delete_at = int(value)
-    except ValueError:
-        return None
-    return delete_at if delete_at <= now else None
+    delete_at = delete_at_of(metadata)
+    return delete_at if delete_at is not None and delete_at <= now else None
 
 
 def delete_timestamp(delete_at: int, data_timestamp: Timestamp) -> Timestamp:

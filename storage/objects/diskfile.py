@@ -46,6 +46,7 @@ import uuid
 
 from common.timestamp import Timestamp
 from storage.backend_common import is_partition
+from storage.objects.expiry_markers import delete_at_of
 from storage.objects.metadata import (
     FileLayout,
     MetadataError,
@@ -135,13 +136,8 @@ def merge_metadata(data_metadata: dict, meta_metadata: dict | None) -> dict:
 
 
 def is_expired(metadata: dict, now: float | None = None) -> bool:
-    delete_at = metadata.get("X-Delete-At")
-    if not delete_at:
-        return False
-    try:
-        return int(delete_at) <= (time.time() if now is None else now)
-    except ValueError:
-        return False
+    delete_at = delete_at_of(metadata)
+    return delete_at is not None and delete_at <= (time.time() if now is None else now)
 
 
 class DiskFileManager:

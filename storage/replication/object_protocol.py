@@ -28,11 +28,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 
 import msgpack
 from webob import Response
 
+from common.green import eventlet
 from common.http_errors import HTTPError
 from storage.backend_common import is_partition
 from storage.objects.metadata import MetadataError, read_layout, unpack_metadata
@@ -180,7 +180,7 @@ def _replicate_batch(request, manager, reclaim_age) -> Response:
     for part in dict.fromkeys(partitions):
         pdir = manager.partition_path(device, part)
         answer[part] = get_hashes(pdir, reclaim_age=reclaim_age) if os.path.isdir(pdir) else {}
-        time.sleep(0)  # other green threads run between partitions, as between single asks
+        eventlet.sleep(0)  # other green threads run between partitions, as between single asks
     return msgpack_response(answer)
 
 
