@@ -14,6 +14,11 @@ every object PUT makes one such call (its commit):
 Measured on this project's 2-core machine: 41 against 113 µs of CPU per empty call, and
 one object server alone taking 4 KiB PUTs at concurrency 8 used about 80 µs less CPU per PUT.
 
+`submit(func, *args)` starts a call without parking the caller and returns a `PendingCall`
+whose `result()` parks it later: the image service hashes one batch of an upload (MD5 and
+SHA-512 at once, in two threads) while it reads and sends the next, with no green thread
+spawned per batch.
+
 A call made from an OS thread other than the one that made the pool (an app served from a
 helper thread in tests) runs inline: only the owning thread's hub can be woken.
 """
@@ -26,6 +31,23 @@ from common.green import eventlet
 
 _os_threading = eventlet.patcher.original("threading")
 _os_queue = eventlet.patcher.original("queue")
+
+
+class PendingCall:
+    """A call handed to a `BlockingCallPool`; `result()` parks the caller until it is done."""
+
+    __slots__ = ("_done", "_outcome")
+
+    def __init__(self, done=None, outcome: tuple | None = None):
+        self._done = done  # an event the pool sends (returned, value) to; None once known
+        self._outcome = outcome
+
+    def result(self):
+        """The call's return value, or raise what it raised (may be asked again)."""
+        returned, value = self._outcome if self._done is None else self._done.wait()
+        if returned:
+            return value
+        raise value
 
 
 class BlockingCallPool:
@@ -44,14 +66,22 @@ class BlockingCallPool:
         """`func(*args)` in a pool thread: its result, or the exception it raised."""
         if _os_threading.get_ident() != self._owner:
             return func(*args)
+        return self.submit(func, *args).result()
+
+    def submit(self, func, *args) -> PendingCall:
+        """Start `func(*args)` in a pool thread; its `PendingCall` gives the outcome.
+
+        From an OS thread other than the pool's owner the call runs inline, at once."""
+        if _os_threading.get_ident() != self._owner:
+            try:
+                return PendingCall(outcome=(True, func(*args)))
+            except Exception as exc:
+                return PendingCall(outcome=(False, exc))
         if self._wake_fd < 0:
             self._start()
         done = eventlet.event.Event()
         self._calls.put((done, func, args))
-        returned, value = done.wait()
-        if returned:
-            return value
-        raise value
+        return PendingCall(done)
 
     def _start(self) -> None:
         wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)

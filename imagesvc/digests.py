@@ -1,24 +1,33 @@
 """Size, MD5 and SHA-512 of an image as its bytes stream past, plus its last bytes.
 
 Hashing is most of the image service's CPU per byte. Under eventlet (the running service)
-the bytes are hashed in batches by native threads (`eventlet.tpool`; hashlib releases the GIL
-on large buffers): MD5 and SHA-512 of batch N run in parallel with each other and with the
-reading and sending of batch N+1, while at most two batches (2 MiB) are held. Without
-eventlet's monkey patching (in-process tests) hashing happens inline.
+the bytes are hashed in batches by two native threads (a `common.blocking_calls` pool;
+hashlib releases the GIL on large buffers): MD5 and SHA-512 of batch N run in parallel with
+each other and with the reading and sending of batch N+1, while at most two batches (2 MiB)
+are held. Without eventlet's monkey patching (in-process tests) hashing happens inline.
 """
 from __future__ import annotations
 
 import hashlib
 
+from common.blocking_calls import BlockingCallPool
 from common.image_formats.format_inspect import TAIL_SIZE
 
 BATCH_BYTES = 1024 * 1024
+_hashing_pool: BlockingCallPool | None = None  # the process's, made on first offload
 
 
 def _offload_possible() -> bool:
     from common.green import eventlet
 
     return eventlet.patcher.is_monkey_patched("thread")
+
+
+def _pool() -> BlockingCallPool:
+    global _hashing_pool
+    if _hashing_pool is None:
+        _hashing_pool = BlockingCallPool(2)  # one thread per digest
+    return _hashing_pool
 
 
 def _feed(digest, chunks: list[bytes]) -> None:
@@ -53,21 +62,15 @@ class StreamDigests:
             self._submit()
 
     def _submit(self) -> None:
-        from eventlet import tpool
-
-        from common.green import eventlet
-
         self._wait()
         batch, self._batch, self._batch_bytes = self._batch, [], 0
-        self._running = [
-            eventlet.spawn(tpool.execute, _feed, digest, batch)
-            for digest in (self.md5, self.sha512)
-        ]
+        pool = _pool()
+        self._running = [pool.submit(_feed, digest, batch) for digest in (self.md5, self.sha512)]
 
     def _wait(self) -> None:
         running, self._running = self._running, []
-        for thread in running:
-            thread.wait()
+        for call in running:
+            call.result()
 
     def finish(self) -> None:
         """Hash whatever is still batched; call before reading the digests."""

@@ -65,3 +65,31 @@ def test_a_call_from_another_os_thread_runs_inline():
 def test_a_pool_needs_a_thread():
     with pytest.raises(ValueError):
         BlockingCallPool(0)
+
+
+def test_submitted_calls_run_while_the_caller_goes_on():
+    """Both calls wait for each other, and the caller only asks for their results after
+    starting both: they can only finish if submit() parked no one."""
+    pool = BlockingCallPool(2)
+    barrier = os_threading.Barrier(2, timeout=10)
+    first = pool.submit(barrier.wait)
+    second = pool.submit(barrier.wait)
+    assert sorted([first.result(), second.result()]) == [0, 1]
+    assert first.result() in (0, 1)  # asked again: the same outcome
+
+
+def test_a_submitted_call_raises_at_its_result():
+    pool = BlockingCallPool(1)
+    pending = pool.submit(open, "/nonexistent/brume/blocking-calls")
+    with pytest.raises(FileNotFoundError):
+        pending.result()
+
+
+def test_a_call_submitted_from_another_os_thread_is_done_at_once():
+    pool = BlockingCallPool(1)
+    seen = []
+    worker = os_threading.Thread(
+        target=lambda: seen.append(pool.submit(os_threading.get_ident).result()))
+    worker.start()
+    worker.join(10)
+    assert seen == [worker.ident]
