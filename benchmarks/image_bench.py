@@ -4,10 +4,13 @@
 
 Uploads and downloads the same random bytes twice per round: once as a plain proxy PUT/GET of
 one object, once through the image API (`PUT/GET /v2/images/{id}/file`, which hashes,
-inspects and stores them as a parallel-segment SLO). Prints MB/s for each, the image/plain
-ratios of the medians over the rounds (alternating which goes first), and the image service's
-peak resident memory (VmHWM, and the highest VmRSS sampled during the
-run). Credentials: the same flags/environment as `brume` (cli.credentials).
+inspects and stores them as a parallel-segment SLO). Prints MB/s for each, how busy the
+machine's CPUs were during it, the image/plain ratios of the medians over the rounds
+(alternating which goes first), and the image service's peak resident memory (VmHWM, and the
+highest VmRSS sampled during the run). The upload ratio depends on what bounds the plain PUT:
+near 100% busy it is the CPUs, and the upload's extra hashing (MD5 and SHA-512 of every byte)
+then costs throughput; well below, it is the disk, which the upload's parallel segments share.
+Credentials: the same flags/environment as `brume` (cli.credentials).
 The target: upload >= 80% of the plain PUT's MB/s with the service under 200 MB RSS.
 """
 from __future__ import annotations
@@ -24,7 +27,13 @@ from statistics import median
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.process_usage import RssSampler, cpu_seconds, memory_kib
+from benchmarks.process_usage import (
+    RssSampler,
+    busy_share,
+    cpu_seconds,
+    machine_cpu_ticks,
+    memory_kib,
+)
 from cli.credentials import add_credential_flags, authenticate
 
 CHUNK = 64 * 1024
@@ -115,12 +124,18 @@ def find_service_pid(image_url: str) -> int | None:
     return None
 
 
-def timed(label: str, size: int, action) -> float:
+def timed(label: str, size: int, action, busy: list | None = None) -> float:
+    """Run `action`, print its MB/s and the machine's CPU busy share; append that share to
+    `busy` when given."""
+    ticks = machine_cpu_ticks()
     started = time.monotonic()
     action()
     seconds = time.monotonic() - started
+    share = busy_share(ticks, machine_cpu_ticks())
+    if busy is not None:
+        busy.append(share)
     rate = size / seconds / 1e6
-    print(f"{label:<24} {seconds:7.2f} s  {rate:8.1f} MB/s", flush=True)
+    print(f"{label:<24} {seconds:7.2f} s  {rate:8.1f} MB/s  CPUs {share:4.0%} busy", flush=True)
     return rate
 
 
@@ -132,7 +147,7 @@ def plain_round(session, token, image_url, data, size, rates) -> None:
             request("PUT", object_url, token, body,
                     {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
 
-    rates["plain_up"].append(timed("plain proxy PUT", size, put))
+    rates["plain_up"].append(timed("plain proxy PUT", size, put, rates["plain_up_busy"]))
     rates["plain_down"].append(timed("plain proxy GET", size,
                                      lambda: get_all(object_url, token)))
     cleanup(object_url, token)
@@ -151,7 +166,7 @@ def image_round(session, token, image_url, data, size, rates) -> None:
                     {"Content-Length": str(size), "Content-Type": "application/octet-stream"})
 
     before = cpu_seconds(rates["pid"])
-    rates["image_up"].append(timed("image API upload", size, put))
+    rates["image_up"].append(timed("image API upload", size, put, rates["image_up_busy"]))
     rates["cpu_per_gib"].append((cpu_seconds(rates["pid"]) - before) * 2**30 / size)
     rates["image_down"].append(timed(
         "image API download", size,
@@ -179,7 +194,8 @@ def main() -> int:
                 headers={"Content-Length": "0"})
         print(f"{args.size_mib} MiB x {args.runs} runs, image service pid {pid}")
         rates: dict = {"plain_up": [], "plain_down": [], "image_up": [], "image_down": [],
-                       "cpu_per_gib": [], "pid": pid}
+                       "cpu_per_gib": [], "plain_up_busy": [], "image_up_busy": [],
+                       "pid": pid}
         for run in range(args.runs):
             # Alternate which goes first so neither always meets a warmer or busier store.
             steps = [plain_round, image_round] if run % 2 == 0 else [image_round, plain_round]
@@ -191,6 +207,9 @@ def main() -> int:
     print(f"medians: plain PUT {plain_up:.1f} MB/s, image upload {image_up:.1f} MB/s, "
           f"plain GET {plain_down:.1f} MB/s, image download {image_down:.1f} MB/s")
     print(f"upload ratio   (image / plain) {image_up / plain_up:6.2f}  (target >= 0.80)")
+    print(f"CPUs busy (medians): plain PUT {median(rates['plain_up_busy']):.0%}, "
+          f"image upload {median(rates['image_up_busy']):.0%} "
+          "(near 100%: bound by the CPUs; well below: by the disk)")
     print(f"download ratio (image / plain) {image_down / plain_down:6.2f}")
     if pid:
         hwm = memory_kib(pid).get("VmHWM", 0) / 1024

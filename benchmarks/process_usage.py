@@ -1,6 +1,8 @@
-"""What a running process uses, read from /proc: CPU seconds, resident memory, sampled peaks.
+"""What a running process uses, read from /proc: CPU seconds, resident memory, sampled peaks;
+and how busy the whole machine's CPUs were over a span.
 
-Used by the benchmarks to report the CPU and memory a server spent on their load.
+Used by the benchmarks to report the CPU and memory a server spent on their load, and
+whether a phase was bound by the CPUs (the machine near 100% busy) or by something else.
 """
 from __future__ import annotations
 
@@ -18,6 +20,21 @@ def cpu_seconds(pid: int | None) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot; idle and I/O wait are not busy."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(value) for value in handle.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])  # guest time is already counted in user time
+    return total - idle, total
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share (0..1) of the CPUs' time spent busy between two `machine_cpu_ticks()`."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else 0.0
 
 
 def memory_kib(pid: int) -> dict[str, int]:
