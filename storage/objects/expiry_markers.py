@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from common.atomic_files import fsync_dir, makedirs_durable
+from common.timestamp import MAX_SECONDS
 
 MARKERS_DIR = "expiring"
 BUCKET_SECONDS = 3600
@@ -73,10 +74,13 @@ def _is_canonical_number(text: str) -> bool:
 
 
 def delete_at_of(metadata: dict) -> int | None:
-    """The metadata's `X-Delete-At` as a whole number of seconds, or None."""
+    """The metadata's `X-Delete-At` as a whole number of seconds, or None (also for a time
+    past the last ten-digit second, which never comes and could name no marker)."""
     value = metadata.get("X-Delete-At")
     if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
+        digits = value.lstrip("0") or "0"
+        if len(digits) <= len(str(MAX_SECONDS)) and int(digits) <= MAX_SECONDS:
+            return int(digits)
     return None
 
 

@@ -14,6 +14,7 @@ import time
 
 from common.constraints import check_metadata
 from common.http_errors import HTTPError
+from common.timestamp import MAX_SECONDS
 from storage.backend_common import is_ascii_digits
 from storage.objects.conditional import http_date, last_modified_seconds
 from storage.objects.metadata import BLOCK_CRC_KEY
@@ -64,14 +65,20 @@ def check_user_metadata(headers) -> None:
 
 
 def delete_at_from_request(headers, now: float | None = None) -> str | None:
-    """X-Delete-At (or X-Delete-After) as an int string; 400 when invalid or in the past."""
+    """X-Delete-At (or X-Delete-After) as an int string; 400 when invalid or in the past.
+
+    A time past the last ten-digit second is stored as that second, as the proxy does, so
+    the value always names an expiry marker (`storage.objects.expiry_markers`)."""
     now = time.time() if now is None else now
     value = headers.get("X-Delete-At")
     after = headers.get("X-Delete-After")
     if value is None and after is not None:
-        if not is_ascii_digits(after.strip()):
+        digits = after.strip().lstrip("0") or "0"
+        if not is_ascii_digits(digits):
             raise HTTPError(400, "X-Delete-After must be a non-negative integer")
-        return str(int(now) + int(after.strip()))
+        if len(digits) > len(str(MAX_SECONDS)):  # far past the last second; int() refuses
+            return str(MAX_SECONDS)                # numbers of thousands of digits
+        return str(min(int(now) + int(digits), MAX_SECONDS))
     if value is None or value.strip() == "":
         return None
     try:
@@ -80,7 +87,7 @@ def delete_at_from_request(headers, now: float | None = None) -> str | None:
         raise HTTPError(400, "X-Delete-At must be an integer timestamp") from None
     if delete_at <= now:
         raise HTTPError(400, "X-Delete-At is in the past")
-    return str(delete_at)
+    return str(min(delete_at, MAX_SECONDS))
 
 
 def metadata_from_request(headers, for_post: bool) -> dict:

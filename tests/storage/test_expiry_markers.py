@@ -65,9 +65,25 @@ def test_names_that_look_close_are_refused():
 
 def test_delete_at_of_reads_only_whole_seconds():
     assert delete_at_of({"X-Delete-At": "1700000000"}) == 1700000000
-    for value in ("", "soon", "-5", "1.5", "١٢"):
+    assert delete_at_of({"X-Delete-At": "9999999999"}) == 9999999999
+    assert delete_at_of({"X-Delete-At": "0001700000000"}) == 1700000000
+    for value in ("", "soon", "-5", "1.5", "١٢", "10000000000", "1" * 5000):
         assert delete_at_of({"X-Delete-At": value}) is None
     assert delete_at_of({}) is None
+
+
+def test_a_far_future_x_delete_at_is_stored_as_the_last_second(object_env):
+    """A value past the last ten-digit second (even thousands of digits) is stored as that
+    second, as the proxy stores it, and its marker can be written: no 500."""
+    for number, value in enumerate(("1" * 300, "99999999999")):
+        resp = object_env.put(headers={"X-Delete-At": value}, timestamp=ts(number - 10))
+        assert resp.status_int == 201, value
+        head = object_env.request("/sda/1/a/c/o", "HEAD")
+        assert head.headers["X-Delete-At"] == "9999999999"
+    after = object_env.put(headers={"X-Delete-After": "9" * 5000}, timestamp=ts(-1))
+    assert after.status_int == 201
+    assert object_env.request("/sda/1/a/c/o", "HEAD").headers["X-Delete-At"] == "9999999999"
+    assert {m.delete_at for m in _markers_on(object_env)} == {9999999999}
 
 
 def test_due_markers_come_earliest_first_and_only_when_due(tmp_path):
