@@ -248,6 +248,10 @@ def listing_response(req: Request, body: bytes, content_type: str, headers: dict
     return resp
 
 
+# The largest number a database row holds (SQLite's 64-bit INTEGER).
+SQLITE_INTEGER_MAX = 2**63 - 1
+
+
 def parse_int_header(req: Request, name: str, default: int | None = None) -> int:
     value = req.headers.get(name)
     if value is None or value.strip() == "":
@@ -256,8 +260,10 @@ def parse_int_header(req: Request, name: str, default: int | None = None) -> int
         return default
     try:
         number = int(value)
-    except ValueError:
+    except ValueError:  # not a number, or one of thousands of digits
         raise HTTPError(400, f"invalid {name}: {value[:40]!r}") from None
     if number < 0:
         raise HTTPError(400, f"invalid {name}: negative")
+    if number > SQLITE_INTEGER_MAX:
+        raise HTTPError(400, f"invalid {name}: larger than {SQLITE_INTEGER_MAX}")
     return number

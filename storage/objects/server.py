@@ -440,7 +440,8 @@ class ObjectServer:
             except DiskFileNotFound:
                 existing = None
         if if_delete_at is not None and (
-            existing is None or existing.get("X-Delete-At") != str(int(if_delete_at))
+            existing is None
+            or existing.get("X-Delete-At") != (if_delete_at.strip().lstrip("0") or "0")
         ):
             raise HTTPError(412, "X-If-Delete-At does not match the object's X-Delete-At")
         found = existing is not None and (if_delete_at is not None or not is_expired(existing))

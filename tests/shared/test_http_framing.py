@@ -44,6 +44,9 @@ BAD_HEADS = {
     "two Content-Length": (b"Content-Length: 0\r\nContent-Length: 36\r\n", 400),
     "signed Content-Length": (b"Content-Length: +0\r\n", 400),
     "negative Content-Length": (b"Content-Length: -1\r\n", 400),
+    # int() refuses strings of over 4300 digits: such a length would reach apps as a 500
+    "Content-Length of 5000 digits": (b"Content-Length: " + b"9" * 5000 + b"\r\n", 400),
+    "Content-Length of 19 digits": (b"Content-Length: " + b"1" * 19 + b"\r\n", 400),
 }
 
 
@@ -59,6 +62,7 @@ def test_framing_problem_names_each_bad_head(name):
     b"",
     b"Content-Length: 12\r\n",
     b"Content-Length:  7 \r\n",
+    b"Content-Length: 000000000999999999999999999\r\n",  # 18 significant digits
     b"Transfer-Encoding: chunked\r\n",
     b"Transfer-Encoding: Chunked\r\n",
     b"X-Object-Meta-Colour: blue; green\r\n",

@@ -318,3 +318,14 @@ def test_metadata_limit_counts_utf8_bytes(client):
     assert client("POST", "/sda/1/AUTH_a/c", over).status_int == 400
     assert client("HEAD", "/sda/1/AUTH_a/c").headers["X-Container-Meta-K"] == value
 
+
+
+def test_numbers_a_row_cannot_hold_are_400(client):
+    """Past SQLite's 64-bit INTEGER (or past int()'s digit limit) is the caller's mistake."""
+    client.put_container()
+    for size in (str(2**63), str(10**30), "9" * 4500):
+        resp = client("PUT", "/sda/1/AUTH_a/c/o", {
+            "X-Timestamp": client.ts(), "X-Size": size, "X-Content-Type": "text/plain",
+            "X-Etag": "d41d8cd98f00b204e9800998ecf8427e"})
+        assert resp.status_int == 400, size[:30]
+    assert client.put_object("o", 2**63 - 1).status_int == 201

@@ -84,6 +84,12 @@ def test_a_far_future_x_delete_at_is_stored_as_the_last_second(object_env):
     assert after.status_int == 201
     assert object_env.request("/sda/1/a/c/o", "HEAD").headers["X-Delete-At"] == "9999999999"
     assert {m.delete_at for m in _markers_on(object_env)} == {9999999999}
+    too_long = object_env.request("/sda/1/a/c/o", "DELETE", headers={
+        "X-Timestamp": ts().normal, "X-If-Delete-At": "9" * 5000})
+    assert too_long.status_int == 412
+    matching = object_env.request("/sda/1/a/c/o", "DELETE", headers={
+        "X-Timestamp": ts(1).normal, "X-If-Delete-At": "09999999999"})
+    assert matching.status_int == 204
 
 
 def test_due_markers_come_earliest_first_and_only_when_due(tmp_path):
