@@ -115,7 +115,7 @@ def parse_link_request(headers: dict, account: str, container: str, obj: str) ->
         if etag is None:
             raise LinkRefusal(400, "X-Symlink-Target-Bytes requires X-Symlink-Target-Etag")
         value = headers[BYTES_HEADER].strip()
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > 18:
             raise LinkRefusal(400, "X-Symlink-Target-Bytes must be a non-negative integer")
         size = int(value)
     return Link(tgt_account, tgt_container, tgt_obj, etag, size)

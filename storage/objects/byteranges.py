@@ -16,6 +16,15 @@ class UnsatisfiableRange(Exception):
     """No requested range overlaps the body: answer 416."""
 
 
+# A position of more digits is past the end of any body: it reads as this one (int() would
+# refuse a string of thousands of digits).
+BEYOND_ANY_BODY = 10**18
+
+
+def _position(digits: str) -> int:
+    return int(digits) if len(digits.lstrip("0")) < 19 else BEYOND_ANY_BODY
+
+
 def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None:
     if not header:
         return None
@@ -33,8 +42,8 @@ def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None
             return None
         if (first and not first.isdigit()) or (last and not last.isdigit()):
             return None
-        start = int(first) if first else None
-        end = int(last) if last else None
+        start = _position(first) if first else None
+        end = _position(last) if last else None
         if start is not None and end is not None and end < start:
             return None
         wanted.append((start, end))

@@ -127,6 +127,11 @@ def test_parse_link_request_normalises_and_refuses():
                            "AUTH_a", "lc", "l")
     with pytest.raises(LinkRefusal):
         parse_link_request({"x-symlink-target": "lc/l"}, "AUTH_a", "lc", "l")
+    for size in ("9" * 5000, "1" * 19, "-1", "٣"):  # int() refuses 5000 digits
+        with pytest.raises(LinkRefusal) as refused:
+            parse_link_request({"x-symlink-target": "c/o", "x-symlink-target-etag": "ab",
+                                "x-symlink-target-bytes": size}, "AUTH_a", "lc", "l")
+        assert refused.value.status == 400
 
 
 def test_listing_entry_round_trips_the_stored_parameters():

@@ -1,6 +1,7 @@
 """Property tests of the pure rules: which object files are live, and byte-range framing."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,3 +75,13 @@ def test_ranges_frame_exactly_the_requested_bytes(length, specs):
     assert pieces[-1] == b"--" and len(pieces) == len(ranges) + 2
     for piece, (start, end) in zip(pieces[1:-1], ranges, strict=True):
         assert piece.split(b"\r\n\r\n", 1)[1] == body[start:end] + b"\r\n"
+
+
+def test_positions_of_thousands_of_digits_are_past_any_body():
+    """int() refuses strings of over 4300 digits; such positions still read as ranges."""
+    huge = "9" * 5000
+    assert parse_range(f"bytes=2-{huge}", 10) == [(2, 10)]
+    assert parse_range(f"bytes=-{huge}", 10) == [(0, 10)]
+    with pytest.raises(UnsatisfiableRange):
+        parse_range(f"bytes={huge}-", 10)
+    assert parse_range(f"bytes={huge}-5", 10) is None  # last before first: ignored
