@@ -4,7 +4,7 @@ A server that misjudges where a request body ends parses the body's bytes as the
 request on the connection. `framing_problem` (and `body_framing_problem`, its part about the
 body length) names what is wrong with a request head (RFC 9112 §6: `chunked` must be the
 only and final transfer coding, never beside `Content-Length`; one `Content-Length` of
-digits, at most `MAX_LENGTH_DIGITS` significant ones; no obsolete line folding, no
+digits, below `common.decimal_text.BEYOND_ANY_LENGTH`; no obsolete line folding, no
 malformed header lines, header names are tokens);
 the runner's protocol (`common.wsgi_protocol`) answers such a request with `refusal`'s
 one-line 400/501 and `Connection: close` before any application sees it, so nothing is
@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
+from common.decimal_text import BEYOND_ANY_LENGTH, capped_decimal
+
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
@@ -30,11 +32,6 @@ _REASONS = {status.value: status.phrase for status in HTTPStatus}
 def is_token(name: str) -> bool:
     """True when `name` is an RFC 9110 token (what a header name must be)."""
     return _TOKEN.match(name) is not None
-
-
-# Longer Content-Length values are refused: no body is that long, and int() refuses numbers
-# of thousands of digits (Python's limit on converting strings to integers).
-MAX_LENGTH_DIGITS = 18
 
 
 def framing_problem(headers) -> tuple[int, str] | None:
@@ -62,10 +59,11 @@ def body_framing_problem(lengths: list[str], codings_lines: list[str]) \
         return 400, "more than one Content-Length"
     if lengths:
         length = lengths[0].strip(" \t")
-        if not (length.isascii() and length.isdigit()):
+        value = capped_decimal(length, BEYOND_ANY_LENGTH)
+        if value is None:
             return 400, "Content-Length must be a non-negative integer"
-        if len(length.lstrip("0")) > MAX_LENGTH_DIGITS:
-            return 400, f"Content-Length must be below 10**{MAX_LENGTH_DIGITS}"
+        if value == BEYOND_ANY_LENGTH:
+            return 400, "Content-Length must be below 10**18"
     if not codings_lines:
         return None
     if lengths:

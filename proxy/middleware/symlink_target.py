@@ -15,6 +15,7 @@ from __future__ import annotations
 from urllib.parse import quote, unquote
 
 from common import constraints
+from common.decimal_text import BEYOND_ANY_LENGTH, capped_decimal
 from proxy.object_headers import OVERRIDE_ETAG
 
 TARGET_HEADER = "x-symlink-target"
@@ -115,9 +116,9 @@ def parse_link_request(headers: dict, account: str, container: str, obj: str) ->
         if etag is None:
             raise LinkRefusal(400, "X-Symlink-Target-Bytes requires X-Symlink-Target-Etag")
         value = headers[BYTES_HEADER].strip()
-        if not (value.isascii() and value.isdigit()) or len(value.lstrip("0")) > 18:
+        size = capped_decimal(value, BEYOND_ANY_LENGTH)
+        if size is None or size == BEYOND_ANY_LENGTH:
             raise LinkRefusal(400, "X-Symlink-Target-Bytes must be a non-negative integer")
-        size = int(value)
     return Link(tgt_account, tgt_container, tgt_obj, etag, size)
 
 

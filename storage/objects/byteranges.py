@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import os
 
+from common.decimal_text import BEYOND_ANY_LENGTH, capped_decimal
+
 MAX_RANGES = 50
 
 
 class UnsatisfiableRange(Exception):
     """No requested range overlaps the body: answer 416."""
-
-
-# A position of more digits is past the end of any body: it reads as this one (int() would
-# refuse a string of thousands of digits).
-BEYOND_ANY_BODY = 10**18
-
-
-def _position(digits: str) -> int:
-    return int(digits) if len(digits.lstrip("0")) < 19 else BEYOND_ANY_BODY
 
 
 def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None:
@@ -40,10 +33,11 @@ def parse_range(header: str | None, length: int) -> list[tuple[int, int]] | None
         first, last = first.strip(), last.strip()
         if not dash or not (first or last):
             return None
-        if (first and not first.isdigit()) or (last and not last.isdigit()):
+        # a position past any body reads as BEYOND_ANY_LENGTH (however many digits it has)
+        start = capped_decimal(first, BEYOND_ANY_LENGTH) if first else None
+        end = capped_decimal(last, BEYOND_ANY_LENGTH) if last else None
+        if (first and start is None) or (last and end is None):
             return None
-        start = _position(first) if first else None
-        end = _position(last) if last else None
         if start is not None and end is not None and end < start:
             return None
         wanted.append((start, end))

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from common.atomic_files import fsync_dir, makedirs_durable
+from common.decimal_text import capped_decimal
 from common.timestamp import MAX_SECONDS
 
 MARKERS_DIR = "expiring"
@@ -77,11 +78,8 @@ def delete_at_of(metadata: dict) -> int | None:
     """The metadata's `X-Delete-At` as a whole number of seconds, or None (also for a time
     past the last ten-digit second, which never comes and could name no marker)."""
     value = metadata.get("X-Delete-At")
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        digits = value.lstrip("0") or "0"
-        if len(digits) <= len(str(MAX_SECONDS)) and int(digits) <= MAX_SECONDS:
-            return int(digits)
-    return None
+    delete_at = capped_decimal(value, MAX_SECONDS + 1) if isinstance(value, str) else None
+    return delete_at if delete_at is not None and delete_at <= MAX_SECONDS else None
 
 
 def write_marker(device_path: str, marker: Marker) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 
 from common.constraints import check_metadata
+from common.decimal_text import capped_decimal
 from common.http_errors import HTTPError
 from common.timestamp import MAX_SECONDS
-from storage.backend_common import is_ascii_digits
 from storage.objects.conditional import http_date, last_modified_seconds
 from storage.objects.metadata import BLOCK_CRC_KEY
 
@@ -73,12 +73,10 @@ def delete_at_from_request(headers, now: float | None = None) -> str | None:
     value = headers.get("X-Delete-At")
     after = headers.get("X-Delete-After")
     if value is None and after is not None:
-        digits = after.strip().lstrip("0") or "0"
-        if not is_ascii_digits(digits):
+        seconds = capped_decimal(after.strip(), MAX_SECONDS)
+        if seconds is None:
             raise HTTPError(400, "X-Delete-After must be a non-negative integer")
-        if len(digits) > len(str(MAX_SECONDS)):  # far past the last second; int() refuses
-            return str(MAX_SECONDS)                # numbers of thousands of digits
-        return str(min(int(now) + int(digits), MAX_SECONDS))
+        return str(min(int(now) + seconds, MAX_SECONDS))
     if value is None or value.strip() == "":
         return None
     try:

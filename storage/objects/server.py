@@ -37,8 +37,10 @@ from common.config import (
     read_ini,
 )
 from common.constraints import MAX_FILE_SIZE, check_object_name
+from common.decimal_text import capped_decimal
 from common.http_errors import HTTPError, error_middleware, render_plain
 from common.storage_policies import BACKEND_INDEX_HEADER, SINGLE_POLICY, load_policies
+from common.timestamp import MAX_SECONDS
 from common.wsgi_server import SERVER_OPTIONS
 from ring.hashing import load_hasher
 from storage.backend_common import (
@@ -425,8 +427,11 @@ class ObjectServer:
         timestamp = request_timestamp(req)
         nodes = container_nodes_from_headers(req.headers)
         if_delete_at = req.headers.get("X-If-Delete-At")
-        if if_delete_at is not None and not is_ascii_digits(if_delete_at.strip()):
-            raise HTTPError(400, "X-If-Delete-At must be an integer")
+        if if_delete_at is not None:
+            # past the last second (however many digits): matches no stored X-Delete-At
+            if_delete_at = capped_decimal(if_delete_at.strip(), MAX_SECONDS + 1)
+            if if_delete_at is None:
+                raise HTTPError(400, "X-If-Delete-At must be an integer")
         verdict = df.ondisk()
         newest = verdict.newest_write
         if newest is not None and newest >= timestamp:
@@ -440,8 +445,7 @@ class ObjectServer:
             except DiskFileNotFound:
                 existing = None
         if if_delete_at is not None and (
-            existing is None
-            or existing.get("X-Delete-At") != (if_delete_at.strip().lstrip("0") or "0")
+            existing is None or existing.get("X-Delete-At") != str(if_delete_at)
         ):
             raise HTTPError(412, "X-If-Delete-At does not match the object's X-Delete-At")
         found = existing is not None and (if_delete_at is not None or not is_expired(existing))
