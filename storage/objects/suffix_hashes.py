@@ -8,10 +8,21 @@ byte of data.
 
 Computed hashes are cached per partition in `hashes.msgpack` ({suffix: hex or None}). Whenever a
 file in a suffix changes, the writer appends the suffix to `hashes.invalid` (append-only, one
-suffix per line, under the partition lock); `get_hashes` recomputes those suffixes and consumes
-exactly the lines it read, so an invalidation racing with a recompute is never lost. Every
-rewrite of the cache bumps its generation, and a recompute that finds the generation moved
-under it starts over rather than overwrite a newer cache with older hashes.
+suffix per line, under the partition lock); `get_hashes` recomputes the suffixes named past the
+offset the cache has consumed, and records the new offset in the same cache write, so an
+invalidation racing with a recompute is never lost. Every rewrite of the cache bumps its
+generation, and a recompute that finds the generation moved under it starts over rather than
+overwrite a newer cache with older hashes.
+
+Both files are rewritten in place, never renamed: replacing a file by rename costs the
+filesystem an inode freed and one allocated (about 80 µs of CPU per rename here against 5 for
+an in-place write), twice per dirty partition per replication pass. The cache carries a CRC32
+of its bytes, so a write torn by a crash reads as no cache (every suffix is recomputed), and
+`hashes.invalid` is only ever appended to, except that once `INVALID_TRUNCATE_SIZE` bytes of
+it are consumed and nothing was appended since, it is emptied after the cache saying so
+(offset 0) is fsynced. A crash thus loses no invalidation that was on disk: a cache written
+before the crash reflects every line before its offset, and an offset past the file's end
+reads the file from its start.
 
 Hashing applies the on-disk rules of `storage.objects.ondisk_files` first (newest timestamp wins,
 obsolete files go, tombstones older than `reclaim_age` are reclaimed with their directory), so
@@ -22,7 +33,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import struct
 import time
+import zlib
 
 import msgpack
 
@@ -33,6 +46,9 @@ HASHES_FILE = "hashes.msgpack"
 INVALID_FILE = "hashes.invalid"
 FULL_KEY = "_full"  # when every suffix was last recomputed (not a suffix: 3 hex chars)
 GENERATION_KEY = "_gen"  # bumped by every rewrite of the cache
+INVALID_OFFSET_KEY = "_inv"  # bytes of hashes.invalid the cached hashes already reflect
+INVALID_TRUNCATE_SIZE = 4096  # consumed bytes of hashes.invalid worth emptying it for
+_CRC = struct.Struct(">I")  # trails the cache: CRC32 of the msgpack bytes before it
 DEFAULT_RECLAIM_AGE = 7 * 24 * 3600
 
 
@@ -85,24 +101,46 @@ def _read_file(path: str) -> bytes:
         return b""
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    """Replace a cache file by rename. No fsync: after a crash a lost or stale cache is at worst
-    recomputed (dirty suffixes are re-read from `hashes.invalid`, itself only appended)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
+def _rewrite_in_place(path: str, data: bytes, durable: bool = False) -> None:
+    """Make `path` hold `data`: written over its old bytes, then cut to length (no rename).
+    With `durable`, fsynced before returning."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        offset = 0
+        while offset < len(data):
+            offset += os.pwrite(fd, view[offset:], offset)
+        os.ftruncate(fd, len(data))
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
-def read_cached_hashes(partition_dir: str) -> dict[str, str | None] | None:
+def pack_cache(record: dict) -> bytes:
+    """The bytes of `hashes.msgpack`: the record, then the CRC32 of its msgpack bytes."""
+    packed = msgpack.packb(record)
+    return packed + _CRC.pack(zlib.crc32(packed))
+
+
+def read_cached_hashes(partition_dir: str) -> dict | None:
+    """The cache record ({suffix: hex or None} and the bookkeeping keys), or None when it is
+    missing, torn or unreadable (every suffix is then recomputed)."""
     raw = _read_file(os.path.join(partition_dir, HASHES_FILE))
-    if not raw:
+    if len(raw) <= _CRC.size:
+        return None
+    packed, trailer = raw[:-_CRC.size], raw[-_CRC.size:]
+    if _CRC.unpack(trailer)[0] != zlib.crc32(packed):
         return None
     try:
-        value = msgpack.unpackb(raw, raw=False)
+        value = msgpack.unpackb(packed, raw=False)
     except (ValueError, msgpack.UnpackException):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _is_suffix(name: str) -> bool:
+    return len(name) == 3 and all(c in "0123456789abcdef" for c in name)
 
 
 def list_suffixes(partition_dir: str) -> list[str]:
@@ -110,7 +148,7 @@ def list_suffixes(partition_dir: str) -> list[str]:
         names = os.listdir(partition_dir)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if len(n) == 3 and all(c in "0123456789abcdef" for c in n))
+    return sorted(n for n in names if _is_suffix(n))
 
 
 def get_hashes(
@@ -147,14 +185,19 @@ def _hash_once(partition_dir, recalculate, reclaim_age, force_full, full_rehash_
     with partition_lock(partition_dir):
         invalid_raw = _read_file(invalid_path)
         cached = read_cached_hashes(partition_dir)
-    dirty = {line for line in invalid_raw.decode(errors="replace").split() if line}
-    dirty.update(recalculate)
     was_cached = cached is not None
-    full_at = cached.pop(FULL_KEY, 0) if cached is not None else 0
-    generation = cached.pop(GENERATION_KEY, 0) if cached is not None else 0
+    cached = cached or {}
+    full_at = cached.pop(FULL_KEY, 0)
+    generation = cached.pop(GENERATION_KEY, 0)
+    consumed = cached.pop(INVALID_OFFSET_KEY, 0)
+    if not isinstance(consumed, int) or not 0 <= consumed <= len(invalid_raw):
+        consumed = 0  # the file was emptied since (or the record is odd): read it all
+    fresh_lines = invalid_raw[consumed:]
+    dirty = {line for line in fresh_lines.decode(errors="replace").split() if _is_suffix(line)}
+    dirty.update(recalculate)
     if full_rehash_age is not None and time.time() - full_at > full_rehash_age:
         force_full = True
-    if cached is None or force_full:
+    if not was_cached or force_full:
         cached = {}
         full_at = time.time()
         dirty.update(list_suffixes(partition_dir))
@@ -165,20 +208,36 @@ def _hash_once(partition_dir, recalculate, reclaim_age, force_full, full_rehash_
     for suffix in dirty:
         cached[suffix] = hash_suffix(os.path.join(partition_dir, suffix), reclaim_age)
     hashes = {s: h for s, h in cached.items() if h is not None}
-    if not dirty and not invalid_raw and was_cached:
+    if not dirty and not fresh_lines and was_cached:
         return hashes  # nothing changed: no rewrite
     with partition_lock(partition_dir):
         if os.path.isdir(partition_dir):
             now = read_cached_hashes(partition_dir) or {}
             if now.get(GENERATION_KEY, 0) != generation:
                 return dirty
-            record = {**hashes, FULL_KEY: full_at, GENERATION_KEY: generation + 1}
-            _write_atomic(os.path.join(partition_dir, HASHES_FILE), msgpack.packb(record))
-            # Consume only the invalidations read above; later ones stay for the next call.
-            tail = _read_file(invalid_path)[len(invalid_raw):]
-            if tail or invalid_raw:
-                _write_atomic(invalid_path, tail)
+            _write_cache(partition_dir, invalid_path, hashes, full_at, generation + 1,
+                         len(invalid_raw))
     return hashes
+
+
+def _write_cache(partition_dir, invalid_path, hashes, full_at, generation, consumed) -> None:
+    """Write the cache (under the partition lock), saying the first `consumed` bytes of
+    `hashes.invalid` are reflected. Once that is `INVALID_TRUNCATE_SIZE` or more and nothing
+    was appended since, the file is emptied."""
+    record = {**hashes, FULL_KEY: full_at, GENERATION_KEY: generation}
+    cache_path = os.path.join(partition_dir, HASHES_FILE)
+    try:
+        invalid_size = os.stat(invalid_path).st_size
+    except FileNotFoundError:
+        invalid_size = 0
+    if consumed < INVALID_TRUNCATE_SIZE or invalid_size != consumed:
+        _rewrite_in_place(cache_path, pack_cache({**record, INVALID_OFFSET_KEY: consumed}))
+        return
+    # The cache says offset 0 durably before the file is emptied: no crash can pair an
+    # emptied file with an offset that would skip lines appended after it was emptied.
+    _rewrite_in_place(cache_path, pack_cache({**record, INVALID_OFFSET_KEY: 0}),
+                      durable=True)
+    os.truncate(invalid_path, 0)
 
 
 def differing_suffixes(local: dict[str, str], remote: dict[str, str | None]) -> list[str]:

@@ -6,11 +6,15 @@ import time
 
 from common.timestamp import Timestamp
 from storage.objects.suffix_hashes import (
+    HASHES_FILE,
     INVALID_FILE,
+    INVALID_OFFSET_KEY,
     differing_suffixes,
     get_hashes,
     invalidate_suffix,
     list_suffix_files,
+    pack_cache,
+    read_cached_hashes,
 )
 from storage.replication.object_replicator import files_to_push
 
@@ -45,18 +49,105 @@ def test_equal_contents_equal_hashes(tmp_path):
     assert set(get_hashes(one)) == {"abc", "def"}
 
 
-def test_dirty_suffix_is_recomputed_and_consumed(tmp_path):
+def counting_hash_suffix(monkeypatch) -> list:
+    """Record the suffix dirs `get_hashes` recomputes from now on."""
+    import storage.objects.suffix_hashes as suffix_hashes
+
+    seen = []
+    real = suffix_hashes.hash_suffix
+
+    def counted(suffix_dir, reclaim_age):
+        seen.append(os.path.basename(suffix_dir))
+        return real(suffix_dir, reclaim_age)
+
+    monkeypatch.setattr(suffix_hashes, "hash_suffix", counted)
+    return seen
+
+
+def test_dirty_suffix_is_recomputed_and_consumed(tmp_path, monkeypatch):
     part = str(tmp_path / "p")
     touch(part, HASH_A, ts(100) + ".data")
+    touch(part, HASH_C, ts(100) + ".data")
     before = get_hashes(part)
     touch(part, HASH_B, ts(150) + ".data")
     # Without invalidation the cached value is served...
     assert get_hashes(part) == before
     invalidate_suffix(part, "abc")
+    recomputed = counting_hash_suffix(monkeypatch)
     after = get_hashes(part)
-    assert after["abc"] != before["abc"]
-    with open(os.path.join(part, INVALID_FILE), "rb") as handle:
-        assert handle.read() == b""
+    assert after["abc"] != before["abc"] and after["def"] == before["def"]
+    assert recomputed == ["abc"]
+    assert get_hashes(part) == after
+    assert recomputed == ["abc"]  # consumed: the second call recomputes nothing
+
+
+def test_invalidations_are_emptied_once_enough_are_consumed(tmp_path, monkeypatch):
+    import storage.objects.suffix_hashes as suffix_hashes
+
+    monkeypatch.setattr(suffix_hashes, "INVALID_TRUNCATE_SIZE", 12)
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(100) + ".data")
+    get_hashes(part)
+    invalid = os.path.join(part, INVALID_FILE)
+    invalidate_suffix(part, "abc")
+    get_hashes(part)
+    assert os.path.getsize(invalid) == 4  # under the size: kept, its offset recorded
+    for _ in range(2):
+        invalidate_suffix(part, "abc")
+    get_hashes(part)
+    assert os.path.getsize(invalid) == 0
+    touch(part, HASH_B, ts(150) + ".data")
+    invalidate_suffix(part, "abc")  # read from the start of the emptied file
+    assert get_hashes(part) == get_hashes(part, force_full=True)
+
+
+def test_a_torn_cache_reads_as_none_and_every_suffix_is_recomputed(tmp_path, monkeypatch):
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(100) + ".data")
+    touch(part, HASH_C, ts(100) + ".data")
+    good = get_hashes(part)
+    cache = os.path.join(part, HASHES_FILE)
+    with open(cache, "r+b") as handle:
+        raw = handle.read()
+        handle.seek(len(raw) // 2)
+        handle.write(bytes([raw[len(raw) // 2] ^ 0x01]))
+    assert read_cached_hashes(part) is None
+    recomputed = counting_hash_suffix(monkeypatch)
+    assert get_hashes(part) == good
+    assert sorted(recomputed) == ["abc", "def"]
+    with open(cache, "ab") as handle:  # a longer old version's tail left after a crash
+        handle.write(b"\x00\x01")
+    assert read_cached_hashes(part) is None
+
+
+def test_a_cache_older_than_its_invalidations_recomputes_them(tmp_path):
+    """A crash may leave an older cache: it reflects fewer lines, so it reads more."""
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(100) + ".data")
+    get_hashes(part)
+    cache = os.path.join(part, HASHES_FILE)
+    with open(cache, "rb") as handle:
+        older = handle.read()
+    touch(part, HASH_B, ts(150) + ".data")
+    invalidate_suffix(part, "abc")
+    newer = get_hashes(part)
+    with open(cache, "wb") as handle:
+        handle.write(older)
+    assert get_hashes(part) == newer
+
+
+def test_an_offset_past_the_end_of_the_invalidations_reads_them_all(tmp_path):
+    """The cache says more was consumed than the file holds (emptied, then appended to)."""
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(100) + ".data")
+    get_hashes(part)
+    record = read_cached_hashes(part)
+    record[INVALID_OFFSET_KEY] = 10_000
+    with open(os.path.join(part, HASHES_FILE), "wb") as handle:
+        handle.write(pack_cache(record))
+    touch(part, HASH_B, ts(150) + ".data")
+    invalidate_suffix(part, "abc")
+    assert get_hashes(part) == get_hashes(part, force_full=True)
 
 
 def test_newer_file_wins_and_obsolete_files_go(tmp_path):
