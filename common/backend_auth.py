@@ -18,9 +18,9 @@ well within that. Within the window a captured request could be sent again; ever
 write carries its own `X-Timestamp`, so a repeat is the same write again (201 for the same
 bytes, 409 or "already present" otherwise), never a new one.
 
-Senders: the proxy (`proxy.backend_http`), the daemons and the container server's account
-reports (`storage.backend_client`, a bare keep-alive client raising
-`common.http_client.HTTPClientError`, signing through `BackendAuth.sign_target`), the object
+Senders: the proxy (`proxy.backend_client`), the daemons and the container server's account
+reports (`storage.backend_client`, raising `common.http_client.HTTPClientError`), both over
+`common.backend_http` (signing through `BackendAuth.sign`), the object
 server's container updates (`storage.objects.container_updates`) and `brume
 status` (recon). Receivers: `storage.backend_common.require_signed`, called by each server
 before it dispatches. One HMAC per request.

@@ -13,8 +13,8 @@ Map of the package (entry point `proxy.pipeline:make_app`):
   tell each other; `subrequest` — middleware sub-requests as the same user.
 - `tokens` — signed stateless tokens (`common.tokens`); `auth` — `/auth/v1.0` and the
   authorization rules; `acl` — container ACL syntax.
-- `backend_http` — green HTTP/1.1 client (100-continue, chunked, strict body lengths);
-  `backend_client` — node order, error limiting, keep-alive pool.
+- `backend_client` — node order, error limiting, retries on a fresh connection, over
+  `common.backend_http` (the wire: 100-continue, chunked, strict body lengths, keep-alive pool).
 - `put_fanout` — streamed quorum PUT; `get_resume` — failover reads and mid-stream resume;
   `quorum` — status choice and bodiless fan-out; `info_cache` — account/container HEADs.
 - `object_controller`, `container_controller`, `account_controller`, `listing` — the verbs;

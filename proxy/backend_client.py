@@ -2,8 +2,7 @@
 
 - `ErrorLimiter` remembers nodes that failed recently; after `limit` errors within
   `interval` seconds a node is skipped until `interval` has passed since its last error.
-- `ConnectionPool` keeps a few idle keep-alive connections per node address, dropping those
-  idle longer than `MAX_IDLE_AGE` (the storage servers close idle clients after a while).
+- `common.backend_http.ConnectionPool` keeps its few idle keep-alive connections per node.
 - `BackendClient.iter_nodes` yields a partition's primaries then handoffs, skipping
   error-limited nodes, and as a last resort the error-limited primaries (an overloaded
   but alive cluster must not answer 503 just because every node was once slow);
@@ -17,19 +16,20 @@ from __future__ import annotations
 import logging
 import time
 
-from proxy.backend_http import BackendConnection, BackendError, BackendResponse
+from common.backend_http import (
+    BackendConnection,
+    BackendError,
+    BackendResponse,
+    ConnectionPool,
+    closed_while_idle,
+)
+from proxy.transaction import TRANS_ID
 
 LOG = logging.getLogger("brume.proxy")
 
 
 def node_key(node: dict) -> str:
     return f"{node['ip']}:{node['port']}/{node['device']}"
-
-
-def _idle_close(exc: BackendError) -> bool:
-    """Whether a failure on a reused connection looks like the node closed it while idle
-    (as opposed to a timeout, which says the node itself is slow)."""
-    return not isinstance(exc, TimeoutError) and "timed out" not in str(exc)
 
 
 class ErrorLimiter:
@@ -69,53 +69,6 @@ class ErrorLimiter:
             self.limit + 1,
             time.monotonic() if now is None else now,
         ]
-
-
-MAX_IDLE_AGE = 20.0  # seconds; well under the servers' client_timeout (60 s by default)
-
-
-class ConnectionPool:
-    """Idle keep-alive connections per (ip, port), at most `max_idle` each."""
-
-    def __init__(self, max_idle: int, max_idle_age: float = MAX_IDLE_AGE):
-        self.max_idle = max_idle
-        self.max_idle_age = max_idle_age
-        self._idle: dict[tuple, list[tuple[float, BackendConnection]]] = {}
-
-    def get(self, host: str, port: int, conn_timeout: float,
-            fresh: bool = False) -> BackendConnection:
-        """An idle connection (most recently used first) or, with `fresh`, a new one."""
-        idle = self._idle.get((host, port))
-        if idle and not fresh:
-            oldest_kept = time.monotonic() - self.max_idle_age
-            while idle:
-                released_at, conn = idle.pop()
-                if conn.sock is None:
-                    continue
-                if released_at < oldest_kept:
-                    conn.close()  # the rest are older still
-                    for _at, old in idle:
-                        old.close()
-                    idle.clear()
-                    break
-                conn.reused = True
-                return conn
-        return BackendConnection.open(host, port, conn_timeout, pool=self)
-
-    def put_back(self, conn: BackendConnection) -> None:
-        if conn.sock is None:
-            return
-        idle = self._idle.setdefault((conn.host, conn.port), [])
-        if len(idle) >= self.max_idle:
-            conn.close()
-        else:
-            conn.reused = False
-            idle.append((time.monotonic(), conn))
-
-    def discard_idle(self, host: str, port: int) -> None:
-        """Close every idle connection to a node (one of them was found dead)."""
-        for _at, conn in self._idle.pop((host, port), ()):
-            conn.close()
 
 
 class BackendClient:
@@ -197,11 +150,12 @@ class BackendClient:
             conn = self._connection(node, fresh=attempt > 0)
             reused = conn.reused
             try:
-                conn.send_head(method, full_path, headers, self.auth, body, query)
+                conn.send_head(method, full_path, headers, self.auth, body, query,
+                               trans_id=TRANS_ID.get())
                 response = conn.read_response(timeout)
             except BackendError as exc:
                 conn.close()
-                if reused and attempt == 0 and _idle_close(exc):
+                if reused and attempt == 0 and closed_while_idle(exc):
                     self.pool.discard_idle(node["ip"], node["port"])
                     continue
                 self.limiter.record_error(node)
@@ -221,12 +175,12 @@ class BackendClient:
             conn = self._connection(node, fresh=attempt > 0)
             reused = conn.reused
             try:
-                conn.send_head("PUT", full_path, headers, self.auth)
+                conn.send_head("PUT", full_path, headers, self.auth, trans_id=TRANS_ID.get())
                 response = conn.read_response(self.node_timeout, expect_continue=True)
                 break
             except BackendError as exc:
                 conn.close()
-                if reused and attempt == 0 and _idle_close(exc):
+                if reused and attempt == 0 and closed_while_idle(exc):
                     # an idle connection the node had already closed: not the node's fault
                     self.pool.discard_idle(node["ip"], node["port"])
                     continue

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 
+from common.backend_http import BackendError
 from common.fan_out import at_once
 from common.green import eventlet
-from proxy.backend_http import BackendError
 from proxy.transaction import carry
 
 LOG = logging.getLogger("brume.proxy")

@@ -12,7 +12,7 @@ import itertools
 from urllib.parse import parse_qs
 
 from common import constraints
-from proxy.backend_http import BackendError
+from common.backend_http import BackendError
 from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import StreamCut, first_answer, newest_answer
 from proxy.object_headers import check_metadata_bytes

@@ -12,11 +12,11 @@ import math
 from email.utils import formatdate
 
 from common import constraints
+from common.backend_http import BackendError
 from common.fan_out import at_once
 from common.storage_policies import BACKEND_INDEX_HEADER
 from common.timestamp import Timestamp
 from common.truth import is_true
-from proxy.backend_http import BackendError
 from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import ResumingBody, first_answer, newest_answer
 from proxy.object_headers import (

@@ -25,10 +25,10 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from common.backend_http import BackendError
 from common.fan_out import at_once
 from common.green import eventlet
 from proxy.backend_client import node_key
-from proxy.backend_http import BackendError
 from proxy.quorum import Answer
 from proxy.transaction import carry
 from storage.objects.put_footer import FOOTER_HEADER, footer_size, make_footer

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from common.backend_http import BackendError
 from common.fan_out import at_once
-from proxy.backend_http import BackendError
 from proxy.transaction import carry
 
 

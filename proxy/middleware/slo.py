@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+from common.backend_http import BackendError
 from common.config import Option, load_options, positive_int
 from common.green import eventlet
-from proxy.backend_http import BackendError
 from proxy.environ_keys import INTERNAL_KEY, SYSMETA_KEY
 from proxy.get_resume import StreamCut
 from proxy.middleware.manifest_read import (

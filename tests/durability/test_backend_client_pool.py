@@ -22,10 +22,10 @@ def peer_port():
                             cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         port = int(proc.stdout.readline())
-        backend_client._idle.clear()
+        backend_client.close_idle()
         yield port
     finally:
-        backend_client._idle.clear()
+        backend_client.close_idle()
         proc.kill()
         proc.wait(timeout=10)
         proc.stdout.close()
@@ -44,6 +44,6 @@ def test_sequential_requests_share_one_connection(peer_port):
 
 def test_connection_closed_by_peer_is_replaced(peer_port):
     assert replicate(peer_port) == 1
-    (conn, _since), = backend_client._idle[("127.0.0.1", peer_port)]
+    conn, = backend_client.POOL.idle("127.0.0.1", peer_port)
     conn.sock.shutdown(2)  # as if the peer had dropped the idle connection
     assert replicate(peer_port) == 2

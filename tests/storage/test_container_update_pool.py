@@ -23,9 +23,9 @@ def test_updates_reuse_one_keep_alive_connection():
     container = FakeContainer(201)
     ip, port = "127.0.0.1", container.port
     assert _update(container.host)
-    (conn, _since), = backend_client._idle[(ip, port)]
+    conn, = backend_client.POOL.idle(ip, port)
     assert _update(container.host)
-    (again, _since), = backend_client._idle[(ip, port)]
+    again, = backend_client.POOL.idle(ip, port)
     assert again is conn
     assert len(container.requests) == 2
 
