@@ -22,6 +22,9 @@ setup(
         "cryptography>=42",
         "argon2-cffi>=23.1",
         "urllib3>=2",
+        # CRC32 of every 64 KiB object block (PUT, GET, audit) at ~45 GB/s against zlib's
+        # ~4.4 GB/s here, same values (common.crc32).
+        "isal>=1.6",
         # clouds.yaml for `brume --os-cloud`: YAML as the openstack CLI reads it (safe loader).
         "PyYAML>=6.0",
     ],

@@ -23,8 +23,8 @@ import contextlib
 import hashlib
 import os
 import struct
-import zlib
 
+from common.crc32 import crc32
 from storage.objects.metadata import CRC_ENTRY_SIZE
 
 CHUNK_SIZE = 65536
@@ -92,7 +92,7 @@ class CheckedBody:
             raw = os.pread(self.fd, size + CRC_ENTRY_SIZE, 0)
             data, expected = raw[:size], raw[size:]
             expected = struct.unpack(">I", expected)[0] if len(expected) == 4 else None
-            if len(data) != size or expected is None or zlib.crc32(data) != expected:
+            if len(data) != size or expected is None or crc32(data) != expected:
                 self._fail(f"block {index} fails its CRC")
             return data
         data = os.pread(self.fd, size, pos)
@@ -101,7 +101,7 @@ class CheckedBody:
         view = memoryview(data)
         for offset in range(0, size, block):
             expected = self._crc_of(index)
-            if expected is None or zlib.crc32(view[offset:offset + block]) != expected:
+            if expected is None or crc32(view[offset:offset + block]) != expected:
                 self._fail(f"block {index} fails its CRC")
             index += 1
         return data

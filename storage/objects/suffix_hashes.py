@@ -35,10 +35,10 @@ import hashlib
 import os
 import struct
 import time
-import zlib
 
 import msgpack
 
+from common.crc32 import crc32
 from storage.objects.ondisk_files import cleanup_ondisk_files
 from storage.objects.partition_lock import partition_lock
 
@@ -120,7 +120,7 @@ def _rewrite_in_place(path: str, data: bytes, durable: bool = False) -> None:
 def pack_cache(record: dict) -> bytes:
     """The bytes of `hashes.msgpack`: the record, then the CRC32 of its msgpack bytes."""
     packed = msgpack.packb(record)
-    return packed + _CRC.pack(zlib.crc32(packed))
+    return packed + _CRC.pack(crc32(packed))
 
 
 def read_cached_hashes(partition_dir: str) -> dict | None:
@@ -130,7 +130,7 @@ def read_cached_hashes(partition_dir: str) -> dict | None:
     if len(raw) <= _CRC.size:
         return None
     packed, trailer = raw[:-_CRC.size], raw[-_CRC.size:]
-    if _CRC.unpack(trailer)[0] != zlib.crc32(packed):
+    if _CRC.unpack(trailer)[0] != crc32(packed):
         return None
     try:
         value = msgpack.unpackb(packed, raw=False)

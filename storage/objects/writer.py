@@ -28,9 +28,9 @@ import hashlib
 import os
 import struct
 import uuid
-import zlib
 
 from common.atomic_files import fsync_dir, makedirs_durable
+from common.crc32 import crc32
 from common.timestamp import Timestamp
 from storage.objects.expiry_markers import Marker, delete_at_of, write_marker
 from storage.objects.metadata import BLOCK_CRC_KEY, BLOCK_SIZE, write_metadata_fd
@@ -63,7 +63,7 @@ class BlockCrcs:
         view = memoryview(chunk)
         while view:
             take = min(self.block_size - self._fill, len(view))
-            self._crc = zlib.crc32(view[:take], self._crc)
+            self._crc = crc32(view[:take], self._crc)
             self._fill += take
             view = view[take:]
             if self._fill == self.block_size:
