@@ -189,12 +189,9 @@ class BackendResponse:
         self.close()
 
     def close(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        """Done with it, whatever is left unread: the connection is closed, never reused."""
+        self._keep_alive = False
+        self._finish()
 
 
 class BackendConnection:
