@@ -25,8 +25,7 @@ Public API (used by the object server and the durability daemons):
   - `cleanup_ondisk_files(hash_dir, reclaim_age=None)` -> `OnDiskFiles` (live/obsolete)
   - `read_metadata(path)`, `read_layout(path)` (metadata, body / CRC table / trailer lengths)
   - `write_replicated(device, partition, hash, filename, metadata, chunks)` -> path
-  - `invalidate_suffix(device, partition, suffix)`, `pop_invalid_suffixes(device, partition)`,
-    `partition_lock(device, partition)`
+  - `invalidate_suffix(device, partition, suffix)` (`storage.objects.suffix_hashes`)
   - `quarantine(path)` (a hash dir or a file in one) -> new path
 * `DiskFile`: `open()` (raises `DiskFileNotFound` / `DiskFileDeleted` / `DiskFileExpired`;
   `DiskFileQuarantined` after moving away files whose metadata is corrupt or names another
@@ -63,8 +62,8 @@ from storage.objects.ondisk_files import (
     remove_dir_if_empty,
     remove_files,
 )
-from storage.objects.partition_lock import partition_lock
 from storage.objects.reader import CHUNK_SIZE, BodyMismatch, BodyReader
+from storage.objects.suffix_hashes import invalidate_suffix
 from storage.objects.writer import (
     KEEP_CACHE_SIZE,
     KEEP_WRITTEN_SIZE,
@@ -80,7 +79,6 @@ __all__ = [
     "fsync_dir", "is_expired",
     "merge_metadata",
 ]
-HASHES_INVALID = "hashes.invalid"
 
 # Metadata keys a .meta (POST) replaces on top of the .data's metadata.
 POST_REPLACED_HEADERS = frozenset(
@@ -245,39 +243,9 @@ class DiskFileManager:
         return path
 
     # ---- suffix invalidation ----
-    @contextlib.contextmanager
-    def partition_lock(self, device: str, partition: str, timeout: float = 10.0):
-        """Exclusive flock on `<partition>/.lock` (between the server and the daemons).
-
-        Hold it only around quick file operations that never yield to other green threads.
-        """
-        with partition_lock(self.partition_path(device, partition), timeout) as part_path:
-            yield part_path
-
     def invalidate_suffix(self, device: str, partition: str, suffix: str) -> None:
         """Record that `suffix` of `partition` changed (its cached hash must be recomputed)."""
-        with self.partition_lock(device, partition) as part_path:
-            fd = os.open(
-                os.path.join(part_path, HASHES_INVALID),
-                os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
-                0o644,
-            )
-            try:
-                os.write(fd, suffix.encode("ascii") + b"\n")
-            finally:
-                os.close(fd)
-
-    def pop_invalid_suffixes(self, device: str, partition: str) -> set[str]:
-        """Read and empty `hashes.invalid` of a partition, under the partition lock."""
-        with self.partition_lock(device, partition) as part_path:
-            path = os.path.join(part_path, HASHES_INVALID)
-            try:
-                with open(path, "r+", encoding="ascii", errors="replace") as handle:
-                    suffixes = {line.strip() for line in handle if line.strip()}
-                    handle.truncate(0)
-            except FileNotFoundError:
-                return set()
-        return suffixes
+        invalidate_suffix(self.partition_path(device, partition), suffix)
 
     # ---- quarantine ----
     def quarantine(self, path: str) -> str:

@@ -85,7 +85,8 @@ def invalidate_suffix(partition_dir: str, suffix: str) -> None:
     """Record that `suffix` changed so the next `get_hashes` recomputes it."""
     with partition_lock(partition_dir):
         fd = os.open(
-            os.path.join(partition_dir, INVALID_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+            os.path.join(partition_dir, INVALID_FILE),
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644,
         )
         try:
             os.write(fd, suffix.encode() + b"\n")

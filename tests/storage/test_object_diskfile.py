@@ -32,7 +32,19 @@ from storage.objects.metadata import (
 )
 from storage.objects.ondisk_files import cleanup_ondisk_files, gather_ondisk_files
 from storage.objects.reader import READ_SIZE
+from storage.objects.suffix_hashes import INVALID_FILE
 
+
+def pop_invalid_suffixes(manager, device: str, partition: str) -> set[str]:
+    """The suffixes invalidated in a partition so far; empties its `hashes.invalid`."""
+    path = os.path.join(manager.partition_path(device, partition), INVALID_FILE)
+    try:
+        with open(path, "r+", encoding="ascii") as handle:
+            suffixes = {line.strip() for line in handle if line.strip()}
+            handle.truncate(0)
+    except FileNotFoundError:
+        return set()
+    return suffixes
 
 def filesystem_type(path: str) -> str:
     """fstype of the mount holding `path`, from /proc/mounts (longest mount point match)."""
@@ -188,10 +200,10 @@ def test_walking_and_invalidation(manager):
     assert list(manager.iter_hashes("sda", "9", df2.suffix)) == [df2.hash]
     found = {(p, h) for p, _s, h, _path in manager.iter_hash_dirs("sda")}
     assert found == {("3", df1.hash), ("9", df2.hash)}
-    assert manager.pop_invalid_suffixes("sda", "3") == {df1.suffix}
-    assert manager.pop_invalid_suffixes("sda", "3") == set()
+    assert pop_invalid_suffixes(manager, "sda", "3") == {df1.suffix}
+    assert pop_invalid_suffixes(manager, "sda", "3") == set()
     manager.invalidate_suffix("sda", "3", "abc")
-    assert manager.pop_invalid_suffixes("sda", "3") == {"abc"}
+    assert pop_invalid_suffixes(manager, "sda", "3") == {"abc"}
 
 
 def test_write_replicated(manager):
@@ -205,7 +217,7 @@ def test_write_replicated(manager):
     copy = manager.diskfile_from_hash("sda", "5", source.hash).open()
     assert b"".join(copy.reader()) == b"replica body"
     assert copy.metadata == layout.metadata
-    assert source.suffix in manager.pop_invalid_suffixes("sda", "5")
+    assert source.suffix in pop_invalid_suffixes(manager, "sda", "5")
     # wrong length or name: refused, nothing left behind
     with pytest.raises(ValueError):
         manager.write_replicated("sda", "6", source.hash, name, layout.metadata, [b"short"])
@@ -222,12 +234,12 @@ def test_write_replicated(manager):
 
 def test_quarantine_moves_hash_dir(manager):
     df, path = put(manager)
-    manager.pop_invalid_suffixes("sda", "3")
+    pop_invalid_suffixes(manager, "sda", "3")
     target = manager.quarantine(path)
     assert target == os.path.join(manager.devices_root, "sda", "quarantined", "objects", df.hash)
     assert os.listdir(target) == [os.path.basename(path)]
     assert not os.path.exists(df.hash_dir)
-    assert manager.pop_invalid_suffixes("sda", "3") == {df.suffix}
+    assert pop_invalid_suffixes(manager, "sda", "3") == {df.suffix}
     _, path2 = put(manager)
     second = manager.quarantine(os.path.dirname(path2))
     assert second.startswith(target + "-")
