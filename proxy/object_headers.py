@@ -11,6 +11,8 @@ import mimetypes
 import time
 
 from common import constraints
+from common.decimal_text import capped_decimal
+from common.timestamp import MAX_SECONDS
 
 PASSED_ON_WRITE = frozenset(
     {"content-type", "content-encoding", "content-disposition", "x-delete-at",
@@ -25,7 +27,6 @@ INTERNAL_ONLY = ("x-static-large-object", "x-object-sysmeta-", "x-object-transie
 # What a client may not send at all; the other INTERNAL_ONLY headers are dropped silently
 # (as Swift's gatekeeper does: a client's sysmeta never reaches a server).
 REFUSED_FROM_CLIENTS = ("x-static-large-object",)
-MAX_DELETE_AT = 9999999999
 READ_CONDITIONS = ("range", "if-match", "if-none-match", "if-modified-since",
                    "if-unmodified-since")
 
@@ -91,7 +92,8 @@ def check_delete_at(headers: dict, now: float | None = None) -> str | None:
             raise BadHeaders(400, "Non-integer X-Delete-After") from None
         if after < 0:
             raise BadHeaders(400, "X-Delete-After in past")
-        return str(min(int(now + after), MAX_DELETE_AT))
+        # capped before the sum: a float cannot hold an int of hundreds of digits
+        return str(min(int(now) + min(after, MAX_SECONDS), MAX_SECONDS))
     if "x-delete-at" in headers:
         value = headers["x-delete-at"].strip()
         try:
@@ -100,7 +102,7 @@ def check_delete_at(headers: dict, now: float | None = None) -> str | None:
             raise BadHeaders(400, "Non-integer X-Delete-At") from None
         if delete_at <= now:
             raise BadHeaders(400, "X-Delete-At in past")
-        return str(min(delete_at, MAX_DELETE_AT))
+        return str(min(delete_at, MAX_SECONDS))
     return None
 
 
@@ -114,7 +116,7 @@ def check_put_condition(headers: dict) -> None:
 def check_if_delete_at(headers: dict) -> None:
     """A DELETE's X-If-Delete-At must be an integer (400 before anything is asked)."""
     value = headers.get("x-if-delete-at")
-    if value is not None and not value.strip().isdigit():
+    if value is not None and capped_decimal(value.strip(), MAX_SECONDS + 1) is None:
         raise BadHeaders(400, "Non-integer X-If-Delete-At")
 
 

@@ -152,6 +152,15 @@ def test_a_name_verdict_holds_for_every_request_of_that_path(tester, cont):
         assert tester("GET", f"{'c' * 257}/o").status_int == 400
 
 
+def test_delete_times_of_hundreds_of_digits_are_stored_as_the_last_second(tester, cont):
+    """A float cannot hold them (an OverflowError was a 500); past the last ten-digit
+    second they are stored as that second, as the object server stores them."""
+    for name, headers in (("after", {"X-Delete-After": "1" + "0" * 400}),
+                          ("at", {"X-Delete-At": "1" + "0" * 400})):
+        assert tester("PUT", f"{cont}/far-{name}", b"e", headers).status_int == 201
+        assert tester("HEAD", f"{cont}/far-{name}").headers["X-Delete-At"] == "9999999999"
+
+
 def test_delete_after_becomes_delete_at(tester, cont):
     before = int(time.time())
     assert tester("PUT", f"{cont}/expiring", b"e", {"X-Delete-After": "3600"}).status_int == 201
