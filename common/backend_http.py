@@ -8,7 +8,8 @@ piece by piece from a queue, strict short-read detection on response bodies (so 
 breaks mid-stream is noticed and resumed), and keep-alive reuse of idle connections; and on
 the storage nodes' hot path (a container update per replica of every object PUT) an exchange
 over this module costs the client about 50 µs of CPU less than one over `http.client`
-(`benchmarks/backend_requests.py`: 83 against 131 µs per container update at concurrency 16).
+(`benchmarks/backend_requests.py`: 95–104 against 131–188 µs per container update at
+concurrency 16).
 This module does exactly that over eventlet green sockets, plus `ConnectionPool` (idle
 keep-alive connections per node, each dropped after `MAX_IDLE_AGE` idle seconds, well before
 the servers give up on an idle client) and the rule for retrying on a fresh connection
