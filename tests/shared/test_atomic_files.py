@@ -71,3 +71,17 @@ def test_makedirs_durable_makes_a_parent_removed_meanwhile_again(tmp_path, monke
     monkeypatch.setattr(os, "mkdir", mkdir_after_a_cleanup)
     makedirs_durable(str(target))
     assert removed and target.is_dir()
+
+
+def test_make_missing_dirs_names_what_it_made_and_fsync_parents_takes_them(tmp_path):
+    from common.atomic_files import fsync_parents, make_missing_dirs
+
+    (tmp_path / "part").mkdir()
+    target = tmp_path / "part" / "suffix" / "hash"
+    created = make_missing_dirs(str(target))
+    assert created == [str(tmp_path / "part" / "suffix"), str(target)]
+    assert make_missing_dirs(str(target)) == []
+    fsync_parents(created)  # both parents exist: no error
+    (target / "x").write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        make_missing_dirs(str(target / "x" / "deeper"))
