@@ -227,3 +227,16 @@ def test_a_hash_computed_while_another_caller_rewrote_the_cache_is_not_written(
     assert raced == [None]
     monkeypatch.setattr(suffix_hashes, "hash_suffix", real_hash_suffix)
     assert get_hashes(pdir) == fresh  # the cache holds the restored file's hash
+
+
+def test_only_suffix_names_count_in_the_partition_and_the_invalidations(tmp_path, monkeypatch):
+    part = str(tmp_path / "p")
+    touch(part, HASH_A, ts(100) + ".data")
+    for stray in ("ABC", "ab", "abcd", "xyz", "tmp", "abc.tmp"):
+        os.makedirs(os.path.join(part, stray))
+    assert sorted(get_hashes(part)) == ["abc"]
+    with open(os.path.join(part, INVALID_FILE), "ab") as handle:
+        handle.write(b"ABC\nabcd\n\xff\xfe\nzzz\ndef\n")
+    recomputed = counting_hash_suffix(monkeypatch)
+    get_hashes(part)
+    assert recomputed == ["def"]
