@@ -39,6 +39,18 @@ class ShortRead(BackendError):
     """The connection ended before the announced body length was read."""
 
 
+class BackendTimeout(BackendError):
+    """The node did not connect, accept bytes or answer within the time allowed: it is slow
+    (or gone), unlike a kept-alive connection it closed while idle."""
+
+
+def socket_failure(what: str, exc: OSError) -> BackendError:
+    """The `BackendError` for an `OSError` of a socket call: a `BackendTimeout` when the
+    socket's own timeout expired."""
+    kind = BackendTimeout if isinstance(exc, TimeoutError) else BackendError
+    return kind(f"{what}: {exc}" if what else str(exc))
+
+
 def quote_path(path: str) -> str:
     return quote(path.encode("utf-8", "surrogateescape"), safe="/")
 
@@ -121,7 +133,10 @@ class BackendResponse:
                     self._finish()
                 return data
             data = conn.rfile.read1(min(amt, self._remaining))
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            self.close()
+            raise socket_failure("read failed", exc) from None
+        except ValueError as exc:
             self.close()
             raise BackendError(f"read failed: {exc}") from None
         if not data:
@@ -215,9 +230,9 @@ class BackendConnection:
             with eventlet.Timeout(timeout):
                 sock = eventlet.connect((host, port))
         except eventlet.Timeout:
-            raise BackendError(f"connect to {host}:{port} timed out") from None
+            raise BackendTimeout(f"connect to {host}:{port} timed out") from None
         except OSError as exc:
-            raise BackendError(f"connect to {host}:{port} failed: {exc}") from None
+            raise socket_failure(f"connect to {host}:{port} failed", exc) from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(host, port, sock, pool)
 
@@ -246,7 +261,7 @@ class BackendConnection:
             self.sock.sendall(data)
         except OSError as exc:
             self.close()
-            raise BackendError(f"send failed: {exc}") from None
+            raise socket_failure("send failed", exc) from None
 
     def send_chunk(self, data: bytes) -> None:
         if data:
@@ -268,8 +283,11 @@ class BackendConnection:
                     return BackendResponse(self, status, reason, headers, self.method, keep_alive)
         except eventlet.Timeout:
             self.close()
-            raise BackendError(f"{self.host}:{self.port} timed out") from None
-        except (OSError, ValueError) as exc:
+            raise BackendTimeout(f"{self.host}:{self.port} timed out") from None
+        except OSError as exc:
+            self.close()
+            raise socket_failure(f"{self.host}:{self.port} read failed", exc) from None
+        except ValueError as exc:
             self.close()
             raise BackendError(f"{self.host}:{self.port} read failed: {exc}") from None
 
@@ -319,7 +337,7 @@ class BackendConnection:
 def closed_while_idle(exc: BackendError) -> bool:
     """Whether a failure on a reused connection looks like the node closed it while idle
     (as opposed to a timeout, which says the node itself is slow)."""
-    return not isinstance(exc, TimeoutError) and "timed out" not in str(exc)
+    return not isinstance(exc, BackendTimeout)
 
 
 MAX_IDLE_AGE = 20.0  # seconds; well under the servers' client_timeout (60 s by default)

@@ -31,6 +31,7 @@ from common.backend_http import (
     BackendResponse,
     ConnectionPool,
     closed_while_idle,
+    socket_failure,
 )
 from common.http_client import HTTPClientError
 
@@ -126,7 +127,7 @@ def _exchange(conn: BackendConnection, method, path, auth, headers, small, chunk
         return conn.read_response(node_timeout)
     except OSError as exc:
         conn.close()
-        raise BackendError(str(exc)) from None
+        raise socket_failure("", exc) from None
     except BaseException:  # also a body iterator's own error: the peer must see a cut body
         conn.close()
         raise
