@@ -55,12 +55,10 @@ def peer():
 
 
 def read_request_head(client):
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = client.recv(4096)
-        if not chunk:
+    """Read the request line and headers (up to their blank line)."""
+    for line in iter(client.makefile("rb").readline, b""):
+        if line in (b"\r\n", b"\n"):
             return
-        data += chunk
 
 
 def test_a_node_that_never_answers_is_a_timeout_not_an_idle_close(peer):
