@@ -17,7 +17,8 @@ one object server alone taking 4 KiB PUTs at concurrency 8 used about 80 µs les
 `submit(func, *args)` starts a call without parking the caller and returns a `PendingCall`
 whose `result()` parks it later: the image service hashes one batch of an upload (MD5 and
 SHA-512 at once, in two threads) while it reads and sends the next, with no green thread
-spawned per batch.
+spawned per batch. `BackgroundCalls` starts calls nobody waits for, a bounded number at once:
+the object server unlinks the files a write made obsolete after it has answered.
 
 A call made from an OS thread other than the one that made the pool (an app served from a
 helper thread in tests) runs inline: only the owning thread's hub can be woken.
@@ -25,12 +26,15 @@ helper thread in tests) runs inline: only the owning thread's hub can be woken.
 from __future__ import annotations
 
 import collections
+import logging
 import os
 
 from common.green import eventlet
 
 _os_threading = eventlet.patcher.original("threading")
 _os_queue = eventlet.patcher.original("queue")
+
+log = logging.getLogger("brume.blocking-calls")
 
 
 class PendingCall:
@@ -41,6 +45,10 @@ class PendingCall:
     def __init__(self, done=None, outcome: tuple | None = None):
         self._done = done  # an event the pool sends (returned, value) to; None once known
         self._outcome = outcome
+
+    def done(self) -> bool:
+        """Whether the call has finished (`result()` would not park)."""
+        return self._done is None or self._done.ready()
 
     def result(self):
         """The call's return value, or raise what it raised (may be asked again)."""
@@ -117,3 +125,35 @@ class BlockingCallPool:
     @staticmethod
     def _ignore_close(*_args) -> None:
         """The hub calls this if the eventfd is closed under it: only at process exit."""
+
+
+class BackgroundCalls:
+    """Calls nobody waits for (freeing the space of files a write made obsolete), run by
+    `pool`, at most `limit` outstanding: past that, the caller first waits for the oldest, so
+    a burst cannot queue unbounded work. A call that raises is logged, not re-raised."""
+
+    def __init__(self, pool: BlockingCallPool, limit: int = 64):
+        self.pool = pool
+        self.limit = limit
+        self._outstanding: collections.deque[PendingCall] = collections.deque()
+
+    def start(self, func, *args) -> None:
+        """Start `func(*args)` in the pool and return at once (unless `limit` calls are out)."""
+        outstanding = self._outstanding
+        while outstanding and outstanding[0].done():
+            outstanding.popleft()
+        if len(outstanding) >= self.limit:
+            outstanding.popleft().result()
+        outstanding.append(self.pool.submit(_logged, func, args))
+
+    def wait_all(self) -> None:
+        """Park until every call started so far has finished (tests; shutdown)."""
+        while self._outstanding:
+            self._outstanding.popleft().result()
+
+
+def _logged(func, args) -> None:
+    try:
+        func(*args)
+    except Exception:
+        log.exception("background call %s failed", getattr(func, "__name__", func))

@@ -59,8 +59,7 @@ from storage.objects.ondisk_files import (
     gather_ondisk_files,
     list_hash_dir,
     parse_filename,
-    remove_dir_if_empty,
-    remove_files,
+    remove_obsolete,
 )
 from storage.objects.reader import CHUNK_SIZE, BodyMismatch, BodyReader
 from storage.objects.suffix_hashes import invalidate_suffix
@@ -143,7 +142,7 @@ class DiskFileManager:
 
     def __init__(self, devices_root: str, hasher, mount_check: bool = False, run_blocking=None,
                  objects_dir: str = "objects", keep_cache_size: int = KEEP_CACHE_SIZE,
-                 keep_written_size: int = KEEP_WRITTEN_SIZE):
+                 keep_written_size: int = KEEP_WRITTEN_SIZE, background=None):
         self.devices_root = devices_root
         # Larger bodies leave the page cache once read (BodyReader) / once written
         # (DiskFileWriter).
@@ -157,6 +156,27 @@ class DiskFileManager:
         # passes a `common.blocking_calls` pool's `run`, so one fsync does not stall every
         # green thread.
         self.run_blocking = run_blocking or _call_directly
+        # Where big obsolete files are unlinked: after the answer, by a
+        # `common.blocking_calls.BackgroundCalls` when the object server passes one.
+        self.background = background
+
+    def remove_obsolete(self, hash_dir: str, names, remove_dir: bool) -> None:
+        """Unlink obsolete files of `hash_dir` (and the dir if `remove_dir` and then empty).
+
+        They are already invisible: every reader keeps only the newest files of a hash dir
+        (`ondisk_files`), so a crash before the unlink leaves only work for the next cleanup
+        (the replicator's suffix hashing cleans every hash dir it lists). Hence, when
+        `BACKGROUND_UNLINK_BYTES` or more of `.data` go, the request does not wait for them:
+        here an unlink costs ~0.35 ms per MiB (21 ms for 64 MiB, the root filesystem being
+        mounted with `discard`). Smaller ones are unlinked before the answer, in a disk
+        thread: handing them to the background thread cost more than it saved (4 KiB
+        DELETEs at c16 on the all-in-one: 211-213 against 233-249 per second).
+        """
+        if self.background is not None and \
+                _data_bytes(hash_dir, names) >= BACKGROUND_UNLINK_BYTES:
+            self.background.start(remove_obsolete, hash_dir, names, remove_dir)
+        else:
+            self.run_blocking(remove_obsolete, hash_dir, names, remove_dir)
 
     # ---- paths ----
     def device_path(self, device: str) -> str | None:
@@ -403,12 +423,25 @@ class DiskFile:
             names = list_hash_dir(self.hash_dir)
         verdict = gather_ondisk_files(names)
         if verdict.obsolete:
-            self.manager.run_blocking(remove_files, self.hash_dir, verdict.obsolete)
-            if not verdict.live:
-                remove_dir_if_empty(self.hash_dir)
+            self.manager.remove_obsolete(self.hash_dir, verdict.obsolete, not verdict.live)
         self.manager.invalidate_suffix(self.device, self.partition, self.suffix)
         self._listing = None
         return verdict
+
+
+# Obsolete `.data` bytes from which a request no longer waits for their unlink.
+BACKGROUND_UNLINK_BYTES = 4 * 1024 * 1024
+
+
+def _data_bytes(hash_dir: str, names) -> int:
+    total = 0
+    for name in names:
+        if name.endswith(".data"):
+            try:
+                total += os.stat(os.path.join(hash_dir, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
 
 
 def _call_directly(func, *args):

@@ -124,6 +124,14 @@ def remove_files(hash_dir: str, names) -> None:
             pass
 
 
+def remove_obsolete(hash_dir: str, names, remove_dir: bool) -> None:
+    """Unlink `names` (files a newer one made obsolete); with `remove_dir`, then the hash dir
+    too if that left it empty."""
+    remove_files(hash_dir, names)
+    if remove_dir:
+        remove_dir_if_empty(hash_dir)
+
+
 def remove_dir_if_empty(path: str) -> bool:
     try:
         os.rmdir(path)

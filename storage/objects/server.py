@@ -112,11 +112,12 @@ class ObjectServer:
                  keep_cache_size=KEEP_CACHE_SIZE, keep_written_size=KEEP_WRITTEN_SIZE):
         self.backend_auth = backend_auth
         run_blocking = thread_pool_runner(disk_threads) if disk_threads > 0 else None
+        background = background_calls() if disk_threads > 0 else None
         self.policies = policies if policies is not None else SINGLE_POLICY
         self.policy_diskfiles = {
             policy.index: DiskFileManager(devices, hasher, mount_check, run_blocking,
                                           policy.objects_dir, keep_cache_size,
-                                          keep_written_size)
+                                          keep_written_size, background)
             for policy in self.policies
         }
         self.diskfiles = self.policy_diskfiles[0]  # policy 0's (and the device checks)
@@ -479,6 +480,14 @@ def thread_pool_runner(threads: int):
     from common.blocking_calls import BlockingCallPool
 
     return BlockingCallPool(threads).run
+
+
+def background_calls():
+    """Where obsolete files are unlinked after the answer: one OS thread of its own, so a
+    long unlink never holds up a commit in the disk threads."""
+    from common.blocking_calls import BackgroundCalls, BlockingCallPool
+
+    return BackgroundCalls(BlockingCallPool(1))
 
 
 class ClosingIterator:

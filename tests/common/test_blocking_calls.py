@@ -93,3 +93,49 @@ def test_a_call_submitted_from_another_os_thread_is_done_at_once():
     worker.start()
     worker.join(10)
     assert seen == [worker.ident]
+
+
+def test_background_calls_return_at_once_and_finish_later():
+    from common.blocking_calls import BackgroundCalls
+
+    background = BackgroundCalls(BlockingCallPool(1))
+    gate, ran = os_threading.Event(), []
+    background.start(lambda: ran.append(gate.wait(10)))
+    assert ran == []  # the caller went on while the call waits on its gate
+    gate.set()
+    background.wait_all()
+    assert ran == [True]
+
+
+def test_background_calls_past_the_limit_wait_for_the_oldest():
+    from common.blocking_calls import BackgroundCalls
+
+    background = BackgroundCalls(BlockingCallPool(1), limit=1)
+    gate, order = os_threading.Event(), []
+    background.start(lambda: order.append(("first", gate.wait(10))))
+
+    def open_gate_soon():
+        eventlet.sleep(0.05)
+        order.append("gate")
+        gate.set()
+
+    helper = eventlet.spawn(open_gate_soon)
+    background.start(order.append, "second")  # parks until the first is done
+    order.append("started second")
+    background.wait_all()
+    helper.wait()
+    # the second call started only once the first had finished (then both ran on)
+    assert order[:2] == ["gate", ("first", True)]
+    assert sorted(map(str, order[2:])) == ["second", "started second"]
+
+
+def test_a_background_call_that_raises_is_logged_and_the_next_still_runs(caplog):
+    from common.blocking_calls import BackgroundCalls
+
+    background = BackgroundCalls(BlockingCallPool(1))
+    background.start(open, "/nonexistent/brume/background")
+    ran = []
+    background.start(ran.append, 1)
+    background.wait_all()
+    assert ran == [1]
+    assert "background call open failed" in caplog.text

@@ -44,7 +44,11 @@ class ObjectEnv:
         return self.request(path, "PUT", body=body, headers=hdrs)
 
     def files(self, device="sda"):
-        """Every file under the device (relative paths), sorted."""
+        """Every file under the device (relative paths), sorted, once the unlinks the
+        server started after its answers are done."""
+        for manager in self.app.policy_diskfiles.values():
+            if manager.background is not None:
+                manager.background.wait_all()
         root = os.path.join(self.devices, device)
         found = []
         for dirpath, _dirs, names in os.walk(root):

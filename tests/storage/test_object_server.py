@@ -433,3 +433,38 @@ def test_odd_numbers_are_400(object_env):
     assert object_env.request("/sda/1/a/c/o", "DELETE", headers={
         "X-Timestamp": ts().normal, "X-If-Delete-At": "\u00b3"}).status_int == 400
     assert data_files(object_env) == []
+
+
+def test_delete_answers_before_a_big_obsolete_data_is_unlinked(object_env):
+    """The unlink of a replaced `.data` of 4 MiB or more runs after the answer, in the
+    background; until it has, the tombstone already hides the object."""
+    from common.green import eventlet
+    from storage.objects.diskfile import BACKGROUND_UNLINK_BYTES
+
+    def on_disk():  # without ObjectEnv.files(), which waits for the background first
+        root = os.path.join(object_env.devices, "sda", "objects")
+        return sorted(name for _, _, names in os.walk(root) for name in names
+                      if name.endswith((".data", ".ts")))
+
+    os_threading = eventlet.patcher.original("threading")
+    background = object_env.app.policy_diskfiles[0].background
+    put_ts, del_ts = ts(-5), ts()
+    body = b"x" * BACKGROUND_UNLINK_BYTES
+    assert object_env.put(body=body, timestamp=put_ts).status_int == 201
+    gate = os_threading.Event()
+    background.start(gate.wait, 10)  # holds the background thread
+    resp = object_env.request("/sda/1/a/c/o", "DELETE", headers={"X-Timestamp": del_ts.normal})
+    assert resp.status_int == 204
+    assert on_disk() == [f"{put_ts.normal}.data", f"{del_ts.normal}.ts"]  # not unlinked yet
+    assert object_env.request("/sda/1/a/c/o", "GET").status_int == 404
+    gate.set()
+    assert [name.rsplit("/", 1)[1] for name in data_files(object_env)] == [f"{del_ts.normal}.ts"]
+    assert on_disk() == [f"{del_ts.normal}.ts"]
+    small_ts = ts()
+    assert object_env.put(body=b"small", timestamp=small_ts).status_int == 201
+    newer = ts(1)
+    gate.clear()
+    background.start(gate.wait, 10)  # held again: a small obsolete file does not wait for it
+    assert object_env.put(body=b"newer", timestamp=newer).status_int == 201
+    assert on_disk() == [f"{newer.normal}.data"]
+    gate.set()
