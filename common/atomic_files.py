@@ -44,13 +44,13 @@ def make_missing_dirs(path: str) -> list[str]:
     from the top, up to `MAKEDIRS_ATTEMPTS` walks.
     """
     created: list[str] = []
-    for attempt in range(MAKEDIRS_ATTEMPTS):
+    for _ in range(MAKEDIRS_ATTEMPTS - 1):
         try:
             _make_missing(path, created)
             return created
         except FileNotFoundError:
-            if attempt == MAKEDIRS_ATTEMPTS - 1:
-                raise
+            continue  # a parent vanished mid-walk: walk again from the top
+    _make_missing(path, created)  # the last walk: a vanished parent is the caller's error
     return created
 
 

@@ -147,7 +147,7 @@ class BackgroundCalls:
         outstanding.append(self.pool.submit(_logged, func, args))
 
     def wait_all(self) -> None:
-        """Park until every call started so far has finished (tests; shutdown)."""
+        """Park until every call started so far has finished (tests)."""
         while self._outstanding:
             self._outstanding.popleft().result()
 

@@ -46,6 +46,7 @@ def pop_invalid_suffixes(manager, device: str, partition: str) -> set[str]:
         return set()
     return suffixes
 
+
 def filesystem_type(path: str) -> str:
     """fstype of the mount holding `path`, from /proc/mounts (longest mount point match)."""
     path = os.path.realpath(path)
