@@ -8,7 +8,10 @@ what it finds in a spare region of its root disk (`DISK_MARKER_LINE`: a marker u
 write there, to show the disk survived a snapshot or a move), runs a shell on that console (a
 prompt ending its line), takes the addresses of NICs plugged in later by DHCP, powers off on
 the ACPI power button, and, when built with `poweroff_after`, powers itself off that many
-seconds after boot. Under QEMU TCG it reaches the console line in about 8 s.
+seconds after boot. Under QEMU TCG it reaches the console line in about 7 s: GRUB hands
+the kernel over with its 16-bit boot protocol (`linux16`), which under TCG starts the kernel
+about 2.5 s sooner than the 32-bit one (`linux`: 8.9 to 9.5 s against 6.7 to 7.5 s to the
+disk marker line, alternated, same image otherwise).
 
 `build_demo_image()` is pure file work: no cluster, no libvirt. The kernel package is
 downloaded once into a cache directory (`install.sh` pre-fills it).
@@ -203,13 +206,15 @@ while true; do
 done
 """
 
+# `linux16`/`initrd16`: the 16-bit boot protocol (this image boots by BIOS only); see the
+# module docstring for what it saves under TCG.
 GRUB_CFG = """serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
 set timeout=0
 menuentry "Brume demo" {{
-  linux /boot/vmlinuz console=ttyS0,115200 quiet panic=-1{extra}
-  initrd /boot/initrd.img
+  linux16 /boot/vmlinuz console=ttyS0,115200 quiet panic=-1{extra}
+  initrd16 /boot/initrd.img
 }}
 """
 

@@ -1,7 +1,7 @@
 """Real VMs under libvirt + QEMU (TCG): the demo image pulled, cached, booted and powered.
 
 Every test runs against one `brume up` cluster whose agents use qemu:///system (hv2 disabled,
-so every server lands on hv1 and shares its image cache). Boots take ~8 s of guest time
+so every server lands on hv1 and shares its image cache). Boots take ~7 s of guest time
 under TCG; the deadlines are generous for busy CI machines.
 """
 from __future__ import annotations
