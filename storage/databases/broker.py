@@ -196,6 +196,11 @@ class DatabaseBroker(abc.ABC):
         return True
 
     def _raise_timestamp(self, column: str, timestamp: str) -> bool:
+        # Read first: every replication pass sends each peer the timestamps it already has,
+        # and a write transaction for nothing would cost a lock and a commit.
+        current = self.conn.execute(f"SELECT {column} FROM {self.stat_table}").fetchone()[0]
+        if timestamp <= current:
+            return False
         with self.transaction() as conn:
             before = conn.execute(
                 f"SELECT put_timestamp, delete_timestamp FROM {self.stat_table}"
@@ -225,6 +230,15 @@ class DatabaseBroker(abc.ABC):
         `validate(merged)` may return a reason string; then nothing is stored and
         MetadataRejected(reason) is raised.
         """
+        # Read first: a replication pass sends each peer the metadata it already has; when
+        # nothing in `updates` is newer there is nothing to write (and no commit to fsync).
+        current = self.get_metadata()
+        merged = merge_metadata_dicts(current, updates)
+        if merged == current:
+            reason = validate(merged) if validate is not None else None
+            if reason:
+                raise MetadataRejected(reason)
+            return merged
         with self.transaction() as conn:
             row = conn.execute(f"SELECT metadata FROM {self.stat_table}").fetchone()
             merged = merge_metadata_dicts(json.loads(row[0] or "{}"), updates)

@@ -155,6 +155,28 @@ def test_metadata_merge_by_timestamp_and_validation(container):
     assert merged == {"k": ["a", ts(5)], "j": ["c", ts(1)]}
 
 
+def test_nothing_newer_writes_nothing(container):
+    """What every replication pass sends a peer that already has it (its timestamps and
+    metadata) changes no row: no write transaction, nothing to commit."""
+    container.merge_metadata({"X-Container-Meta-Color": ("red", ts(2))})
+    container.update_put_timestamp(ts(3))
+    info = container.get_info()
+    wal = container.db_path + "-wal"
+    changes, wal_size = container.conn.total_changes, os.path.getsize(wal)
+    assert container.merge_metadata({k: tuple(v) for k, v in info["metadata"].items()}) == \
+        info["metadata"]
+    assert container.merge_metadata({"X-Container-Meta-Color": ("blue", ts(1))}) == \
+        info["metadata"]
+    assert not container.update_put_timestamp(info["put_timestamp"])
+    assert not container.update_put_timestamp(ts(1))
+    assert not container.mark_deleted(info["delete_timestamp"])
+    assert (container.conn.total_changes, os.path.getsize(wal)) == (changes, wal_size)
+    with pytest.raises(MetadataRejected):  # a limit still applies to what is kept
+        container.merge_metadata({"X-Container-Meta-Color": ("red", ts(2))}, lambda m: "big")
+    assert container.update_put_timestamp(ts(4))  # a newer one still lands
+    assert container.conn.total_changes > changes
+
+
 def test_reclaim_drops_old_tombstones_only(container):
     container.put_object("live", ts(2), 1, "t", "x")
     container.delete_object("old", ts(3))
