@@ -7,7 +7,8 @@ survive a crash.
 `ConnectionCache` keeps one SQLite connection per database (WAL journal,
 `synchronous=FULL`), least recently used closed first, and re-opens a connection when the
 file at the path is a different inode than the one it opened; a vanished file raises
-`DatabaseNotFound`.
+`DatabaseNotFound`. `database_stamp` tells the daemons, from two `stat`s, whether a database
+may have changed since they last looked.
 """
 from __future__ import annotations
 
@@ -32,6 +33,19 @@ def db_dir(devices: str, device: str, kind: str, partition: int | str, path_hash
 
 def db_path(devices: str, device: str, kind: str, partition: int | str, path_hash: str) -> str:
     return os.path.join(db_dir(devices, device, kind, partition, path_hash), path_hash + ".db")
+
+
+def database_stamp(path: str) -> tuple:
+    """What differs whenever the database's content may have changed: its file's identity,
+    size and modification time, and its WAL's size and modification time (a WAL that is absent
+    or empty holds nothing, whichever of the two)."""
+    db = os.stat(path)
+    try:
+        wal = os.stat(path + "-wal")
+    except FileNotFoundError:
+        wal = None
+    wal_part = (wal.st_size, wal.st_mtime_ns) if wal is not None and wal.st_size else None
+    return db.st_ino, db.st_size, db.st_mtime_ns, wal_part
 
 
 def _configure(conn: sqlite3.Connection) -> None:
