@@ -58,6 +58,13 @@ def merge_metadata_dicts(current: dict, updates: dict) -> dict:
     return merged
 
 
+def _refuse_if_invalid(merged: dict, validate) -> None:
+    """MetadataRejected when `validate(merged)` gives a reason."""
+    reason = validate(merged) if validate is not None else None
+    if reason:
+        raise MetadataRejected(reason)
+
+
 class DatabaseBroker(abc.ABC):
     """Common behaviour of the container and account databases."""
 
@@ -235,17 +242,12 @@ class DatabaseBroker(abc.ABC):
         current = self.get_metadata()
         merged = merge_metadata_dicts(current, updates)
         if merged == current:
-            reason = validate(merged) if validate is not None else None
-            if reason:
-                raise MetadataRejected(reason)
+            _refuse_if_invalid(merged, validate)
             return merged
         with self.transaction() as conn:
             row = conn.execute(f"SELECT metadata FROM {self.stat_table}").fetchone()
             merged = merge_metadata_dicts(json.loads(row[0] or "{}"), updates)
-            if validate is not None:
-                reason = validate(merged)
-                if reason:
-                    raise MetadataRejected(reason)
+            _refuse_if_invalid(merged, validate)
             conn.execute(
                 f"UPDATE {self.stat_table} SET metadata = ?",
                 (json.dumps(merged, sort_keys=True),),

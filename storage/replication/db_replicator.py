@@ -112,7 +112,7 @@ class DatabaseReplicator(Daemon):
     def _count(self, key: str, amount: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + amount
 
-    def _replicate_safely(self, ring, device, part, db_hash, path, verify=True) -> None:
+    def _replicate_safely(self, ring, device, part, db_hash, path, verify: bool) -> None:
         try:
             self.replicate_database(ring, device, part, db_hash, path, verify)
         except (DatabaseNotFound, FileNotFoundError):
@@ -121,7 +121,7 @@ class DatabaseReplicator(Daemon):
             self.logger.exception("replicating %s failed", path)
             self._count("failures")
 
-    def replicate_database(self, ring, device, part, db_hash, path, verify=True) -> None:
+    def replicate_database(self, ring, device, part, db_hash, path, verify: bool) -> None:
         self._count("databases")
         primaries = ring.get_part_nodes(part) if part < ring.partition_count else []
         me = [n for n in primaries if n["device"] == device and self.node.is_local(n)]
@@ -135,12 +135,13 @@ class DatabaseReplicator(Daemon):
         broker = self.broker_class(path)
         cutoff = Timestamp(max(0.0, Timestamp.now().seconds - self.node.reclaim_age))
         self._count("reclaimed", broker.reclaim(cutoff))
+        max_row = broker.get_max_row()  # a row added later changes the stamp anyway
         synced = caught_up = 0
         for peer in peers:
             try:
                 point = self.sync_with_peer(broker, peer, part, db_hash, path)
                 synced += 1
-                caught_up += point >= broker.get_max_row()
+                caught_up += point >= max_row
             except PeerFailure as exc:
                 self.logger.warning("%s", exc)
                 self._count("failures")
